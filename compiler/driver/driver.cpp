@@ -1,0 +1,121 @@
+#include "compiler/driver/driver.h"
+
+#include <pthread.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "compiler/frontend/parse.h"
+#include "compiler/sema/check.h"
+#include "compiler/support/diagnostics.h"
+#include "compiler/support/source_file.h"
+
+namespace nnspec::driver {
+namespace {
+
+constexpr std::uintmax_t kMaxSpecBytes = 64u << 20;
+// The parser and the tree walkers recurse; this stack is ample for the parser's limits.
+constexpr size_t kCheckStackBytes = size_t{1} << 30;
+
+// Runs `work` on a thread with a large stack and waits for it.
+void runWithLargeStack(const std::function<void()>& work) {
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setstacksize(&attributes, kCheckStackBytes);
+  pthread_t thread;
+  auto trampoline = [](void* argument) -> void* {
+    (*static_cast<const std::function<void()>*>(argument))();
+    return nullptr;
+  };
+  if (pthread_create(&thread, &attributes, trampoline, const_cast<std::function<void()>*>(&work)) != 0) {
+    pthread_attr_destroy(&attributes);
+    work();
+    return;
+  }
+  pthread_attr_destroy(&attributes);
+  pthread_join(thread, nullptr);
+}
+
+Outcome badInput(const std::string& message, const std::string& hint = "") {
+  Outcome outcome;
+  outcome.exit_code = 2;
+  outcome.err = fmt::format("error: {}\n", message);
+  if (!hint.empty()) outcome.err += fmt::format("hint: {}\n", hint);
+  return outcome;
+}
+
+Outcome checkText(const CheckRequest& request, const std::string& bytes) {
+  Outcome outcome;
+  SourceFile file(request.path, bytes);
+  DiagnosticEngine diagnostics(file);
+  auto finish = [&](int code) {
+    outcome.exit_code = code;
+    outcome.err += request.format == DiagnosticsFormat::kJson ? diagnostics.renderJson() : diagnostics.renderText();
+    return outcome;
+  };
+  if (request.emit == Emit::kTokens) {
+    outcome.out = frontend::printTokens(file);
+    return outcome;
+  }
+  auto spec = frontend::parseSpec(file, diagnostics);
+  if (!spec) return finish(2);
+  if (request.emit == Emit::kAst) {
+    outcome.out = ast::printAst(*spec);
+    return finish(0);
+  }
+  sema::CheckOptions options;
+  options.data_paths = request.data_paths;
+  auto checked = sema::checkSpec(*spec, options, diagnostics);
+  if (!checked) return finish(2);
+  outcome.out = sema::printPlan(*checked);
+  return finish(0);
+}
+
+}  // namespace
+
+rt::DataPaths defaultDataPaths() {
+  rt::DataPaths paths;
+  paths.data_dir = rt::defaultDataDir();
+  if (const char* dir = std::getenv("NNSPEC_FASHION_MNIST_DIR"); dir != nullptr && *dir != '\0') {
+    paths.fashion_mnist_dir = dir;
+  }
+  return paths;
+}
+
+Outcome checkFile(const CheckRequest& request) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path path(request.path);
+  if (!fs::exists(path, error)) return badInput(fmt::format("'{}': no such file", request.path));
+  if (fs::is_directory(path, error)) {
+    return badInput(fmt::format("'{}' is a directory", request.path), "pass a .nnspec file");
+  }
+  const auto size = fs::file_size(path, error);
+  if (!error && size > kMaxSpecBytes) {
+    return badInput(fmt::format("'{}' is {} bytes; specs are at most {} bytes", request.path, size, kMaxSpecBytes));
+  }
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) return badInput(fmt::format("'{}': cannot open: {}", request.path, std::strerror(errno)));
+  std::stringstream buffer;
+  buffer << stream.rdbuf();
+  if (stream.bad()) return badInput(fmt::format("'{}': read error", request.path));
+
+  CheckRequest resolved = request;
+  resolved.data_paths.spec_dir = path.has_parent_path() ? path.parent_path().string() : ".";
+  Outcome outcome;
+  const std::string bytes = buffer.str();
+  runWithLargeStack([&] {
+    try {
+      outcome = checkText(resolved, bytes);
+    } catch (const std::exception& exception) {
+      outcome = Outcome{3, "", fmt::format("internal error: {} (while checking {})\n", exception.what(), request.path)};
+    }
+  });
+  return outcome;
+}
+
+}  // namespace nnspec::driver

@@ -1,0 +1,34 @@
+#pragma once
+// The library's entry points for tools: check a spec file and get back what to print
+// and the exit status. The CLI is a thin layer over these.
+
+#include <string>
+
+#include "runtime/data/dataset.h"
+
+namespace nnspec::driver {
+
+enum class DiagnosticsFormat { kText, kJson };
+enum class Emit { kPlan, kTokens, kAst };
+
+struct CheckRequest {
+  std::string path;
+  DiagnosticsFormat format = DiagnosticsFormat::kText;
+  Emit emit = Emit::kPlan;
+  rt::DataPaths data_paths;  // spec_dir is filled from `path`
+};
+
+struct Outcome {
+  int exit_code = 0;  // 0 ok, 2 bad input, 3 internal error
+  std::string out;    // for stdout
+  std::string err;    // for stderr
+};
+
+// Reads, parses and checks one spec. Never throws; an unexpected failure becomes exit
+// code 3 with "internal error: ...".
+Outcome checkFile(const CheckRequest& request);
+
+// Data paths from the environment and the build's defaults.
+rt::DataPaths defaultDataPaths();
+
+}  // namespace nnspec::driver

@@ -1,0 +1,46 @@
+#pragma once
+// Every word a spec can use with its arguments: layers, activations, losses,
+// optimizers, schedules, weight inits, data sources and transforms, split methods,
+// pruners, stop conditions, ensembles and report items. One table each.
+
+#include <string>
+#include <vector>
+
+#include "compiler/sema/signature.h"
+
+namespace nnspec::sema {
+
+struct Catalog {
+  std::vector<Signature> layers;
+  std::vector<Signature> activations;
+  std::vector<Signature> losses;
+  std::vector<Signature> optimizers;
+  std::vector<Signature> schedules;
+  std::vector<Signature> inits;
+  std::vector<Signature> sources;
+  std::vector<Signature> transforms;
+  std::vector<Signature> split_methods;
+  std::vector<Signature> pruners;
+  std::vector<Signature> stop_conditions;
+  std::vector<Signature> ensembles;
+  std::vector<Signature> report_items;
+  std::vector<Signature> distributions;
+  std::vector<Signature> sweep_options;  // keyword options of grid/random/tpe, by method
+
+  // The signature called `name` in `table`, or nullptr.
+  static const Signature* find(const std::vector<Signature>& table, const std::string& name);
+  static std::vector<std::string> names(const std::vector<Signature>& table);
+};
+
+// The catalog is built once per check; it holds no state.
+Catalog makeCatalog();
+
+// Metric names and the parts of the data they can be measured on.
+inline const std::vector<std::string> kMetricNames = {"loss", "accuracy", "error", "mse", "mae"};
+inline const std::vector<std::string> kMetricParts = {"train", "val", "test"};
+inline const std::vector<std::string> kSweepMethods = {"grid", "random", "tpe"};
+inline const std::vector<std::string> kTrainKeys = {"model",   "split",  "loss",    "optimizer", "l1",
+                                                    "l2",      "batch",  "epochs",  "metrics",   "schedule",
+                                                    "init",    "shuffle"};
+
+}  // namespace nnspec::sema

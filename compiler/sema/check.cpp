@@ -1,0 +1,170 @@
+#include "compiler/sema/check.h"
+
+#include <fmt/format.h>
+
+#include "compiler/sema/check_context.h"
+
+namespace nnspec::sema {
+namespace {
+
+// Reports the second and later definitions of one name.
+template <class Stmt, class NameOf>
+void checkUnique(CheckContext& context, const std::vector<Stmt>& statements, const char* what, NameOf name_of) {
+  std::map<std::string, SourceRange> seen;
+  for (const auto& statement : statements) {
+    const ast::Ident* name = name_of(statement);
+    const std::string key = name ? name->name : "";
+    const SourceRange range = name ? name->range : statement.range;
+    const auto [it, inserted] = seen.emplace(key, range);
+    if (inserted) continue;
+    Diagnostic* diagnostic =
+        key.empty() ? context.diagnostics.error(range, fmt::format("more than one unnamed {}", what),
+                                                fmt::format("give each {} a name", what))
+                    : context.diagnostics.error(range, fmt::format("{} '{}' is defined twice", what, key));
+    if (diagnostic != nullptr) diagnostic->notes.push_back({it->second, "first defined here"});
+  }
+}
+
+void checkHeader(CheckContext& context) {
+  const ast::Spec& spec = context.spec;
+  if (spec.experiments.empty()) {
+    context.diagnostics.error({0, 0}, "the spec has no 'experiment' line",
+                              "start the file with `experiment NAME`");
+  } else {
+    context.out.experiment = spec.experiments[0].name.name;
+    for (size_t k = 1; k < spec.experiments.size(); ++k) {
+      Diagnostic* diagnostic =
+          context.diagnostics.error(spec.experiments[k].range, "only one 'experiment' line is allowed");
+      if (diagnostic != nullptr) diagnostic->notes.push_back({spec.experiments[0].range, "first given here"});
+    }
+  }
+  for (size_t k = 0; k < spec.seeds.size(); ++k) {
+    if (k > 0) {
+      Diagnostic* diagnostic = context.diagnostics.error(spec.seeds[k].range, "only one 'seed' line is allowed");
+      if (diagnostic != nullptr) diagnostic->notes.push_back({spec.seeds[0].range, "first given here"});
+      continue;
+    }
+    const auto value = evaluate(*spec.seeds[k].value, [](const ast::Ident&, SourceRange) { return std::nullopt; },
+                                context.diagnostics);
+    if (!value) continue;
+    const ArgType type = ArgType::integer(0, 9007199254740991.0);
+    if (!valueMatches(*value, type)) {
+      reportMismatch(context.diagnostics, *value, type, "the seed", spec.seeds[k].value->range);
+      continue;
+    }
+    context.out.seed = static_cast<uint64_t>(value->number);
+  }
+}
+
+void checkNames(CheckContext& context) {
+  const ast::Spec& spec = context.spec;
+  checkUnique(context, spec.data, "data set", [](const ast::DataStmt& s) { return &s.name; });
+  checkUnique(context, spec.splits, "split",
+              [](const ast::SplitStmt& s) { return s.name ? &*s.name : nullptr; });
+  checkUnique(context, spec.params, "param", [](const ast::ParamStmt& s) { return &s.name; });
+  checkUnique(context, spec.models, "model", [](const ast::ModelStmt& s) { return &s.name; });
+  checkUnique(context, spec.trains, "train block",
+              [](const ast::TrainStmt& s) { return s.name ? &*s.name : nullptr; });
+  checkUnique(context, spec.sweeps, "sweep",
+              [](const ast::SweepStmt& s) { return s.name ? &*s.name : nullptr; });
+  for (const auto& param : spec.params) context.param_stmts.emplace(param.name.name, &param);
+  for (const auto& model : spec.models) context.models.emplace(model.name.name, &model);
+  for (const auto& train : spec.trains) context.trains.emplace(train.name ? train.name->name : "", &train);
+  if (spec.trains.empty()) {
+    context.diagnostics.error({0, 0}, "the spec has no 'train' block",
+                              "add `train { model NAME  loss cross_entropy  optimizer adam  epochs 10 }`");
+  }
+}
+
+void checkReports(CheckContext& context) {
+  for (const auto& report : context.spec.reports) {
+    for (const auto& item : report.items) {
+      auto value = evaluate(*item, [](const ast::Ident&, SourceRange) { return std::nullopt; }, context.diagnostics);
+      if (!value) continue;
+      if (value->kind != ValueKind::kSymbol && value->kind != ValueKind::kCall) {
+        context.diagnostics.error(item->range, fmt::format("a report item must be a name such as 'table', found {}",
+                                                           describeValue(*value)));
+        continue;
+      }
+      const Signature* signature = Catalog::find(context.catalog.report_items, value->text);
+      if (signature == nullptr) {
+        std::string hint = didYouMean(value->text, Catalog::names(context.catalog.report_items));
+        if (hint.empty()) hint = "report items are " + quotedList(Catalog::names(context.catalog.report_items));
+        context.diagnostics.error(item->kind == ast::ExprKind::kCall ? item->operands[0]->range : item->range,
+                                  fmt::format("unknown report item '{}'", value->text), hint);
+        continue;
+      }
+      auto args = bindCall(*value, *signature, context.diagnostics);
+      if (!args) continue;
+      context.out.reports.push_back({signature->name, std::move(*args), item->range});
+    }
+  }
+}
+
+// Report items that refer to params or metrics are checked against the sweeps.
+void checkReportReferences(CheckContext& context) {
+  for (const auto& item : context.out.reports) {
+    if (item.name != "errorbar" && item.name != "curves") continue;
+    const char* key = item.name == "errorbar" ? "x" : "by";
+    if (!item.args.has(key)) continue;
+    const Value& value = item.args.at(key);
+    if (value.kind == ValueKind::kSymbol && value.text == "epoch") continue;
+    bool swept = false;
+    for (const auto& sweep : context.out.sweeps) {
+      for (const auto& axis : sweep.axes) swept = swept || axis == value.text;
+    }
+    if (swept) continue;
+    std::vector<std::string> axes;
+    for (const auto& sweep : context.out.sweeps) axes.insert(axes.end(), sweep.axes.begin(), sweep.axes.end());
+    std::string hint = didYouMean(value.text, axes);
+    if (hint.empty()) hint = axes.empty() ? "no sweep varies a param" : "swept params are " + quotedList(axes);
+    context.diagnostics.error(item.args.rangeOf(key, item.range),
+                              fmt::format("'{}' of '{}' must be a swept param, found {}", key, item.name,
+                                          describeValue(value)),
+                              hint);
+  }
+}
+
+}  // namespace
+
+void collectNames(const ast::Expr& expr, std::set<std::string>& names) {
+  if (expr.kind == ast::ExprKind::kName) names.insert(expr.text);
+  for (const auto& operand : expr.operands) {
+    // In `a.b` only `a` can name something.
+    collectNames(*operand, names);
+  }
+  for (const auto& arg : expr.args) collectNames(*arg.value, names);
+}
+
+const DataSet* CheckedSpec::findData(const std::string& name) const {
+  for (const auto& data : datasets) {
+    if (data.name == name) return &data;
+  }
+  return nullptr;
+}
+
+const Split* CheckedSpec::findSplit(const std::string& name) const {
+  for (const auto& split : splits) {
+    if (split.name == name) return &split;
+  }
+  return nullptr;
+}
+
+std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& options,
+                                     DiagnosticEngine& diagnostics) {
+  CheckContext context{spec, options, diagnostics, makeCatalog(), {}, {}, {}, {}};
+  checkHeader(context);
+  checkNames(context);
+  checkReports(context);
+  checkParams(context);
+  checkData(context);
+  if (diagnostics.hasErrors()) return std::nullopt;
+  checkSplits(context);
+  if (diagnostics.hasErrors()) return std::nullopt;
+  checkSweeps(context);
+  checkReportReferences(context);
+  if (diagnostics.hasErrors()) return std::nullopt;
+  return std::move(context.out);
+}
+
+}  // namespace nnspec::sema

