@@ -73,7 +73,7 @@ expr
   | value=DURATION                                                 # durationExpr
   | value=STRING                                                   # stringExpr
   | value=('true' | 'false')                                       # boolExpr
-  | name=ident                                                     # nameExpr
+  | name=exprIdent                                                 # nameExpr
   | <assoc=right> base=expr '^' exponent=expr                      # powerExpr
   | op=('-' | '+') operand=expr                                    # unaryExpr
   | lhs=expr op=('*' | '/') rhs=expr                               # mulExpr
@@ -99,6 +99,13 @@ ident
   | 'ensemble' | 'refit' | 'using' | 'with' | 'by'
   ;
 
+// Names inside expressions: `train` for metrics such as train.loss and for
+// `val = train.holdout(0.1)`; other keywords always start a statement or a clause.
+exprIdent
+  : ID
+  | 'train'
+  ;
+
 NUMBER
   : DIGITS ('.' DIGITS)? EXPONENT?
   | '.' DIGITS EXPONENT?
@@ -111,6 +118,11 @@ DURATION
 
 STRING
   : '"' (~["\\\r\n] | '\\' .)* '"'
+  ;
+
+// A string whose closing quote is missing on its line; the parser reports it.
+UNTERMINATED_STRING
+  : '"' (~["\\\r\n] | '\\' .)*
   ;
 
 ID

@@ -48,7 +48,7 @@ Outcome badInput(const std::string& message, const std::string& hint = "") {
   return outcome;
 }
 
-Outcome checkText(const CheckRequest& request, const std::string& bytes) {
+Outcome checkText(const CheckRequest& request, const std::string& bytes, sema::ProbeCache* probe_cache) {
   Outcome outcome;
   SourceFile file(request.path, bytes);
   DiagnosticEngine diagnostics(file);
@@ -69,6 +69,7 @@ Outcome checkText(const CheckRequest& request, const std::string& bytes) {
   }
   sema::CheckOptions options;
   options.data_paths = request.data_paths;
+  options.probe_cache = probe_cache;
   auto checked = sema::checkSpec(*spec, options, diagnostics);
   if (!checked) return finish(2);
   outcome.out = sema::printPlan(*checked);
@@ -104,13 +105,17 @@ Outcome checkFile(const CheckRequest& request) {
   buffer << stream.rdbuf();
   if (stream.bad()) return badInput(fmt::format("'{}': read error", request.path));
 
+  return checkSource(request, buffer.str());
+}
+
+Outcome checkSource(const CheckRequest& request, const std::string& bytes, sema::ProbeCache* probe_cache) {
+  const std::filesystem::path path(request.path);
   CheckRequest resolved = request;
   resolved.data_paths.spec_dir = path.has_parent_path() ? path.parent_path().string() : ".";
   Outcome outcome;
-  const std::string bytes = buffer.str();
   runWithLargeStack([&] {
     try {
-      outcome = checkText(resolved, bytes);
+      outcome = checkText(resolved, bytes, probe_cache);
     } catch (const std::exception& exception) {
       outcome = Outcome{3, "", fmt::format("internal error: {} (while checking {})\n", exception.what(), request.path)};
     }

@@ -2,7 +2,9 @@
 // The library's entry points for tools: check a spec file and get back what to print
 // and the exit status. The CLI is a thin layer over these.
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "runtime/data/dataset.h"
 
@@ -27,6 +29,11 @@ struct Outcome {
 // Reads, parses and checks one spec. Never throws; an unexpected failure becomes exit
 // code 3 with "internal error: ...".
 Outcome checkFile(const CheckRequest& request);
+
+// Checks `bytes` as if read from request.path (on a thread with a large stack, like
+// checkFile). `probe_cache`, when given, keeps data probes across calls.
+using ProbeCache = std::map<std::string, rt::DataResult<std::vector<rt::PartInfo>>>;
+Outcome checkSource(const CheckRequest& request, const std::string& bytes, ProbeCache* probe_cache = nullptr);
 
 // Data paths from the environment and the build's defaults.
 rt::DataPaths defaultDataPaths();

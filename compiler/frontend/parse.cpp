@@ -106,16 +106,32 @@ class SyntaxErrorListener : public antlr4::BaseErrorListener {
   explicit SyntaxErrorListener(DiagnosticEngine& diagnostics) : diagnostics_(diagnostics) {}
 
   void syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending, size_t, size_t,
-                   const std::string& antlr_message, std::exception_ptr) override {
+                   const std::string& antlr_message, std::exception_ptr error) override {
     auto* parser = dynamic_cast<antlr4::Parser*>(recognizer);
     if (parser == nullptr || offending == nullptr) return;
     if (diagnostics_.capReached()) throw TooManyErrors{};
     const SourceRange range = tokenRange(offending);
     // Invalid UTF-8 was already reported with its byte value.
     if (offending->getType() == NNSpecParser::UNKNOWN_CHAR && offending->getText() == "\xEF\xBF\xBD") return;
+    if (isCascade(parser, offending)) return;
+    last_error_token_ = static_cast<ssize_t>(offending->getTokenIndex());
+    if (offending->getType() == NNSpecParser::UNTERMINATED_STRING) after_unterminated_string_ = true;
     std::string expected;
     try {
-      expected = describeExpected(parser->getVocabulary(), parser->getExpectedTokens());
+      // The exception, when there is one, knows the state where matching failed.
+      antlr4::misc::IntervalSet expected_tokens = parser->getExpectedTokens();
+      if (error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const antlr4::RecognitionException& recognition) {
+          if (!recognition.getExpectedTokens().isEmpty()) expected_tokens = recognition.getExpectedTokens();
+        }
+      }
+      // A token the parser says it expects but still rejects: the problem is the
+      // combination (such as `2,, 3`), so just name the token.
+      if (!expected_tokens.contains(offending->getType())) {
+        expected = describeExpected(parser->getVocabulary(), expected_tokens);
+      }
     } catch (const antlr4::RuntimeException&) {
       expected.clear();
     }
@@ -124,6 +140,9 @@ class SyntaxErrorListener : public antlr4::BaseErrorListener {
     std::string hint;
     if (offending->getType() == NNSpecParser::UNKNOWN_CHAR) {
       message = fmt::format("unexpected character {}", found);
+    } else if (offending->getType() == NNSpecParser::UNTERMINATED_STRING) {
+      message = "unterminated string";
+      hint = "close it with '\"' on the same line";
     } else if (antlr_message.rfind("missing ", 0) == 0 && !expected.empty()) {
       message = fmt::format("expected {} before {}", expected, found);
     } else if (!expected.empty()) {
@@ -142,7 +161,23 @@ class SyntaxErrorListener : public antlr4::BaseErrorListener {
   }
 
  private:
+  // An error in the same statement as the previous one, or anywhere after an
+  // unterminated string, is most likely a consequence of the first: report only that.
+  bool isCascade(antlr4::Parser* parser, antlr4::Token* offending) const {
+    if (after_unterminated_string_) return true;
+    if (last_error_token_ < 0) return false;
+    const auto index = static_cast<ssize_t>(offending->getTokenIndex());
+    if (index <= last_error_token_) return true;
+    antlr4::TokenStream* tokens = parser->getTokenStream();
+    for (ssize_t k = last_error_token_ + 1; k <= index; ++k) {
+      if (kStatementWords.count(tokens->get(static_cast<size_t>(k))->getText()) != 0) return false;
+    }
+    return true;
+  }
+
   DiagnosticEngine& diagnostics_;
+  ssize_t last_error_token_ = -1;
+  bool after_unterminated_string_ = false;
 };
 
 // Rejects input the recursive parser should not descend into: brackets nested deeper

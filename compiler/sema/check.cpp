@@ -76,6 +76,31 @@ void checkNames(CheckContext& context) {
   }
 }
 
+// Setting keys are known words, each given once.
+void checkTrainKeys(CheckContext& context) {
+  for (const auto& train : context.spec.trains) {
+    std::map<std::string, SourceRange> seen;
+    for (const auto& setting : train.settings) {
+      const std::string& key = setting.key.name;
+      if (std::find(kTrainKeys.begin(), kTrainKeys.end(), key) == kTrainKeys.end()) {
+        std::string hint = didYouMean(key, kTrainKeys);
+        if (hint.empty()) hint = "settings are " + quotedList(kTrainKeys);
+        context.diagnostics.error(setting.key.range, fmt::format("unknown train setting '{}'", key), hint);
+        continue;
+      }
+      const auto [it, inserted] = seen.emplace(key, setting.key.range);
+      if (!inserted) {
+        Diagnostic* diagnostic = context.diagnostics.error(setting.key.range, fmt::format("'{}' is set twice", key));
+        if (diagnostic != nullptr) diagnostic->notes.push_back({it->second, "first set here"});
+      }
+      if (setting.stop_when && key != "epochs") {
+        context.diagnostics.error(setting.stop_when->range, "'stop when' belongs to the 'epochs' setting",
+                                  "write `epochs 100 stop when no_improvement(val.loss)`");
+      }
+    }
+  }
+}
+
 void checkReports(CheckContext& context) {
   for (const auto& report : context.spec.reports) {
     for (const auto& item : report.items) {
@@ -155,10 +180,10 @@ std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& 
   CheckContext context{spec, options, diagnostics, makeCatalog(), {}, {}, {}, {}};
   checkHeader(context);
   checkNames(context);
+  checkTrainKeys(context);
   checkReports(context);
   checkParams(context);
   checkData(context);
-  if (diagnostics.hasErrors()) return std::nullopt;
   checkSplits(context);
   if (diagnostics.hasErrors()) return std::nullopt;
   checkSweeps(context);

@@ -2,7 +2,10 @@
 // AST -> checked spec: resolves names, checks argument types, sweep spaces, data
 // splits and protocols, and infers the shapes of every sweep point's model.
 
+#include <map>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "compiler/frontend/ast.h"
 #include "compiler/sema/checked_spec.h"
@@ -11,8 +14,13 @@
 
 namespace nnspec::sema {
 
+// Probe results by source and paths, kept across checks of several specs (the CLI
+// checking many files, tests checking many variants of one spec).
+using ProbeCache = std::map<std::string, rt::DataResult<std::vector<rt::PartInfo>>>;
+
 struct CheckOptions {
   rt::DataPaths data_paths;
+  ProbeCache* probe_cache = nullptr;  // optional
   // Grid points whose models are instantiated one by one; larger grids are checked
   // at evenly spread points.
   int64_t max_checked_points = 4096;

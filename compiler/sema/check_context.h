@@ -21,6 +21,7 @@ struct CheckContext {
   std::map<std::string, const ast::ParamStmt*> param_stmts;
   std::map<std::string, const ast::ModelStmt*> models;
   std::map<std::string, const ast::TrainStmt*> trains;  // "" for the unnamed one
+  std::set<std::string> failed_data;  // data statements already reported as wrong
 
   const ParamDef* findParam(const std::string& name) const {
     for (const auto& param : out.params) {

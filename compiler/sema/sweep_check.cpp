@@ -771,7 +771,9 @@ bool resolveAxes(CheckContext& context, const ast::SweepStmt* sweep, SweepSetup&
                                                     : fmt::format("has {} values", param->choiceCount());
     diagnostics.error(sweep ? sweep->method->range : setup.train->range,
                       fmt::format("param '{}' {} but {} does not vary it", name, how,
-                                  sweep ? fmt::format("sweep '{}'", setup.name) : trainLabel(*setup.train) + ", which runs once,"),
+                                  sweep ? (setup.name.empty() ? std::string("this sweep")
+                                                              : fmt::format("sweep '{}'", setup.name))
+                                        : trainLabel(*setup.train) + ", which runs once,"),
                       sweep ? fmt::format("add it to the sweep's axes, or fix it with `with {} = ...`", name)
                             : fmt::format("add `sweep grid({}) using {}`", name,
                                           setup.train->name ? setup.train->name->name : "NAME"));
@@ -936,8 +938,22 @@ std::optional<SweepPlan> checkSweep(CheckContext& context, const ast::SweepStmt*
   for (const auto& bindings : points) {
     PointLookup lookup(context, bindings);
     TrainResolver resolver(context, setup, lookup.function());
+    const size_t reported = context.diagnostics.diagnostics().size();
     auto config = resolver.run();
     if (!config) {
+      // Say at which point of the sweep the problem shows.
+      if (!setup.plan.axes.empty() && sweep != nullptr) {
+        std::string where;
+        for (const auto& axis : setup.plan.axes) {
+          PointLookup value_lookup(context, bindings);
+          if (auto value = value_lookup(ast::Ident{axis, {}}, {})) {
+            where += (where.empty() ? "" : ", ") + axis + "=" + formatValue(*value);
+          }
+        }
+        for (size_t k = reported; k < context.diagnostics.diagnostics().size(); ++k) {
+          context.diagnostics.addNote(k, {sweep->method->range, "at sweep point " + where});
+        }
+      }
       if (context.diagnostics.capReached()) return std::nullopt;
       continue;
     }

@@ -45,6 +45,9 @@ class DiagnosticEngine {
   Diagnostic* error(SourceRange range, std::string message, std::string hint = "");
   Diagnostic* warning(SourceRange range, std::string message, std::string hint = "");
 
+  // Appends a note to the diagnostic at `index` of diagnostics().
+  void addNote(size_t index, DiagnosticNote note) { diagnostics_.at(index).notes.push_back(std::move(note)); }
+
   bool hasErrors() const { return error_count_ > 0; }
   int errorCount() const { return error_count_; }
   bool capReached() const { return error_count_ >= kMaxErrors; }

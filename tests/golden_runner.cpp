@@ -1,0 +1,78 @@
+// Runs one golden file: its first line says what to run (`# RUN: nnspec check
+// [flags]`), and NAME.expected beside it holds the exit status, stdout and stderr.
+// Usage: nnspec_golden FILE [--update]   (run from the repo root)
+// With --update (or NNSPEC_UPDATE_GOLDEN=1) the expected file is rewritten.
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "compiler/driver/driver.h"
+
+namespace {
+
+std::string readFile(const std::string& path) {
+  std::ifstream stream(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << stream.rdbuf();
+  return buffer.str();
+}
+
+std::vector<std::string> splitWords(const std::string& text) {
+  std::vector<std::string> words;
+  std::istringstream stream(text);
+  std::string word;
+  while (stream >> word) words.push_back(word);
+  return words;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: nnspec_golden FILE [--update]\n");
+    return 2;
+  }
+  const std::string path = argv[1];
+  const char* env_update = std::getenv("NNSPEC_UPDATE_GOLDEN");
+  const bool update = (argc > 2 && std::string(argv[2]) == "--update") || (env_update != nullptr && *env_update == '1');
+  const std::string text = readFile(path);
+  const std::string first_line = text.substr(0, text.find('\n'));
+  const std::string marker = "# RUN: nnspec check";
+  if (first_line.rfind(marker, 0) != 0) {
+    std::fprintf(stderr, "%s: first line must start with '%s'\n", path.c_str(), marker.c_str());
+    return 2;
+  }
+  nnspec::driver::CheckRequest request;
+  request.path = path;
+  request.data_paths = nnspec::driver::defaultDataPaths();
+  for (const auto& flag : splitWords(first_line.substr(marker.size()))) {
+    if (flag == "--diagnostics=json") {
+      request.format = nnspec::driver::DiagnosticsFormat::kJson;
+    } else if (flag == "--emit=ast") {
+      request.emit = nnspec::driver::Emit::kAst;
+    } else if (flag == "--emit=tokens") {
+      request.emit = nnspec::driver::Emit::kTokens;
+    } else {
+      std::fprintf(stderr, "%s: unknown flag '%s' on the RUN line\n", path.c_str(), flag.c_str());
+      return 2;
+    }
+  }
+  const auto outcome = nnspec::driver::checkFile(request);
+  const std::string actual =
+      "exit: " + std::to_string(outcome.exit_code) + "\n--- stdout\n" + outcome.out + "--- stderr\n" + outcome.err;
+  const std::string expected_path = path.substr(0, path.rfind('.')) + ".expected";
+  if (update) {
+    std::ofstream(expected_path, std::ios::binary) << actual;
+    std::printf("updated %s\n", expected_path.c_str());
+    return 0;
+  }
+  const std::string expected = readFile(expected_path);
+  if (expected == actual) return 0;
+  std::printf("golden mismatch for %s\n=== expected (%s)\n%s=== actual\n%s", path.c_str(), expected_path.c_str(),
+              expected.c_str(), actual.c_str());
+  return 1;
+}
