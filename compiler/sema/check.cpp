@@ -177,7 +177,7 @@ const Split* CheckedSpec::findSplit(const std::string& name) const {
 
 std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& options,
                                      DiagnosticEngine& diagnostics) {
-  CheckContext context{spec, options, diagnostics, makeCatalog(), {}, {}, {}, {}};
+  CheckContext context{spec, options, diagnostics, makeCatalog(), {}, {}, {}, {}, {}};
   checkHeader(context);
   checkNames(context);
   checkTrainKeys(context);

@@ -1,0 +1,713 @@
+#include "compiler/codegen/emit_llvm.h"
+
+#include <cstddef>
+#include <functional>
+#include <limits>
+#include <map>
+#include <stdexcept>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/MDBuilder.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "runtime/abi/step_abi.h"
+
+namespace nnspec::codegen {
+namespace {
+
+using ir::OpKind;
+using ir::ValueId;
+using llvm::Value;
+
+// A graph codegen cannot lower; reported as llvm::Error by emitLlvm.
+class CodegenError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// How a reduction accumulates inside its loop nest [outer, inner].
+enum class ReduceShape { All, PerRow, PerColumn };
+
+struct LoopBounds {
+  int64_t outer = 1;
+  int64_t inner = 1;
+};
+
+LoopBounds boundsOf(const ir::Shape& shape) {
+  if (shape.empty()) return {};
+  LoopBounds bounds{1, shape.back()};
+  for (size_t dim_idx = 0; dim_idx + 1 < shape.size(); ++dim_idx) bounds.outer *= shape[dim_idx];
+  return bounds;
+}
+
+// The position inside one loop nest iteration.
+struct Position {
+  Value* row;
+  Value* col;
+  Value* flat;
+};
+
+class FunctionEmitter {
+ public:
+  FunctionEmitter(llvm::Module& module, const transforms::GradientGraph& gradient_graph,
+                  const StepPlan& step_plan, const FunctionPlan& plan)
+      : context_(module.getContext()),
+        module_(module),
+        builder_(module.getContext()),
+        gradient_graph_(gradient_graph),
+        graph_(gradient_graph.graph),
+        step_plan_(step_plan),
+        plan_(plan),
+        buffer_(static_cast<size_t>(graph_.size()), nullptr),
+        scalar_(static_cast<size_t>(graph_.size()), nullptr),
+        inline_(static_cast<size_t>(graph_.size()), nullptr) {
+    llvm::FastMathFlags flags;
+    flags.setAllowReassoc();  // lets LLVM vectorize float reductions
+    flags.setAllowContract();
+    builder_.setFastMathFlags(flags);
+  }
+
+  void emit() {
+    auto* type = llvm::FunctionType::get(builder_.getInt32Ty(), {builder_.getPtrTy()}, false);
+    function_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage,
+                                       entrySymbol(plan_.entry), module_);
+    function_->addParamAttr(0, llvm::Attribute::NoAlias);
+    function_->addFnAttr(llvm::Attribute::NoUnwind);
+    entry_block_ = llvm::BasicBlock::Create(context_, "entry", function_);
+    builder_.SetInsertPoint(entry_block_);
+    loadArguments();
+    createAliasScopes();
+    for (const transforms::Kernel& kernel : plan_.fusion.kernels) emitKernel(kernel);
+    storeOutputs();
+    if (plan_.entry == EntryPoint::Gradients) copyGradients();
+    if (plan_.entry == EntryPoint::TrainStep) emitOptimizer();
+    builder_.CreateRet(builder_.getInt32(kNnspecOk));
+  }
+
+ private:
+  // ---- arguments and buffers --------------------------------------------------------
+
+  Value* argField(size_t offset, const char* name) {
+    Value* address = builder_.CreateConstInBoundsGEP1_64(builder_.getInt8Ty(), function_->getArg(0),
+                                                         offset);
+    return builder_.CreateLoad(builder_.getPtrTy(), address, name);
+  }
+
+  Value* loadPointer(Value* array, size_t index) {
+    Value* address = builder_.CreateConstInBoundsGEP1_64(builder_.getPtrTy(), array, index);
+    return builder_.CreateLoad(builder_.getPtrTy(), address);
+  }
+
+  void loadArguments() {
+    Value* params = argField(offsetof(NnspecStepArgs, params), "params");
+    Value* inputs = argField(offsetof(NnspecStepArgs, inputs), "inputs");
+    Value* hyper = argField(offsetof(NnspecStepArgs, hyper), "hyper");
+    Value* workspace = argField(offsetof(NnspecStepArgs, workspace), "workspace");
+    outputs_ = argField(offsetof(NnspecStepArgs, outputs), "outputs");
+    std::vector<ValueId> parameter_ids = graph_.leaves(OpKind::Parameter);
+    for (size_t param_idx = 0; param_idx < parameter_ids.size(); ++param_idx)
+      buffer_[static_cast<size_t>(parameter_ids[param_idx])] = loadPointer(params, param_idx);
+    std::vector<ValueId> input_ids = graph_.leaves(OpKind::Input);
+    for (size_t input_idx = 0; input_idx < input_ids.size(); ++input_idx)
+      buffer_[static_cast<size_t>(input_ids[input_idx])] = loadPointer(inputs, input_idx);
+    std::vector<ValueId> hyper_ids = graph_.leaves(OpKind::Hyperparam);
+    for (size_t hyper_idx = 0; hyper_idx < hyper_ids.size(); ++hyper_idx) {
+      Value* address = builder_.CreateConstInBoundsGEP1_64(builder_.getFloatTy(), hyper, hyper_idx);
+      scalar_[static_cast<size_t>(hyper_ids[hyper_idx])] =
+          builder_.CreateLoad(builder_.getFloatTy(), address, graph_.node(hyper_ids[hyper_idx]).attrs.name);
+    }
+    for (ValueId id = 0; id < graph_.size(); ++id) {
+      int64_t offset = plan_.workspace_offset[static_cast<size_t>(id)];
+      if (offset >= 0)
+        buffer_[static_cast<size_t>(id)] = builder_.CreateConstInBoundsGEP1_64(
+            builder_.getFloatTy(), workspace, static_cast<uint64_t>(offset));
+    }
+    if (plan_.entry == EntryPoint::Gradients) {
+      Value* grads = argField(offsetof(NnspecStepArgs, grads), "grads");
+      for (size_t param_idx = 0; param_idx < parameter_ids.size(); ++param_idx)
+        grad_out_.push_back(loadPointer(grads, param_idx));
+    }
+    if (plan_.entry == EntryPoint::TrainStep) {
+      Value* state = argField(offsetof(NnspecStepArgs, opt_state), "opt_state");
+      size_t count = parameter_ids.size() * static_cast<size_t>(step_plan_.layout.state_slots);
+      for (size_t state_idx = 0; state_idx < count; ++state_idx)
+        state_.push_back(loadPointer(state, state_idx));
+      opt_ = argField(offsetof(NnspecStepArgs, opt), "opt");
+    }
+  }
+
+  // Every buffer is its own alias scope: distinct workspace ranges and distinct caller
+  // buffers never overlap, which lets LLVM vectorize without runtime alias checks.
+  void createAliasScopes() {
+    llvm::MDBuilder md(context_);
+    llvm::MDNode* domain = md.createAnonymousAliasScopeDomain("nnspec");
+    auto addScope = [&](Value* pointer) {
+      if (pointer == nullptr || scope_of_.count(pointer) > 0) return;
+      scope_of_[pointer] = md.createAnonymousAliasScope(domain);
+      scopes_.push_back(scope_of_[pointer]);
+    };
+    for (Value* pointer : buffer_) addScope(pointer);
+    for (Value* pointer : grad_out_) addScope(pointer);
+    for (Value* pointer : state_) addScope(pointer);
+    addScope(outputs_);
+  }
+
+  void annotate(llvm::Instruction* access, Value* base) {
+    auto found = scope_of_.find(base);
+    if (found == scope_of_.end()) return;
+    llvm::MDNode* scope = found->second;
+    access->setMetadata(llvm::LLVMContext::MD_alias_scope, llvm::MDNode::get(context_, {scope}));
+    std::vector<llvm::Metadata*> others;
+    for (llvm::Metadata* other : scopes_)
+      if (other != scope) others.push_back(other);
+    access->setMetadata(llvm::LLVMContext::MD_noalias, llvm::MDNode::get(context_, others));
+  }
+
+  Value* loadElement(Value* base, Value* index, llvm::Type* type = nullptr) {
+    if (type == nullptr) type = builder_.getFloatTy();
+    Value* address = builder_.CreateInBoundsGEP(type, base, index);
+    llvm::LoadInst* load = builder_.CreateLoad(type, address);
+    annotate(load, base);
+    return load;
+  }
+
+  void storeElement(Value* value, Value* base, Value* index) {
+    Value* address = builder_.CreateInBoundsGEP(builder_.getFloatTy(), base, index);
+    annotate(builder_.CreateStore(value, address), base);
+  }
+
+  Value* bufferOf(ValueId id) {
+    Value* buffer = buffer_[static_cast<size_t>(id)];
+    if (buffer == nullptr)
+      throw CodegenError("%" + std::to_string(id) + " is needed in memory but has no buffer");
+    return buffer;
+  }
+
+  // Element `index` of a value: a literal, a hyperparameter or a load.
+  Value* readAt(ValueId id, Value* index) {
+    const ir::Node& node = graph_.node(id);
+    if (node.op == OpKind::Constant) return llvm::ConstantFP::get(builder_.getFloatTy(), node.attrs.value);
+    if (node.op == OpKind::Hyperparam) return scalar_[static_cast<size_t>(id)];
+    return loadElement(bufferOf(id), index);
+  }
+
+  Value* f32(double value) { return llvm::ConstantFP::get(builder_.getFloatTy(), value); }
+  Value* i64(int64_t value) { return builder_.getInt64(static_cast<uint64_t>(value)); }
+
+  // ---- loops ------------------------------------------------------------------------
+
+  // for (index = 0; index < count; ++index) body(index); count >= 1. Leaves the builder
+  // after the loop.
+  void emitLoop(int64_t count, const std::function<void(Value*)>& body) {
+    if (count == 1) {
+      body(i64(0));
+      return;
+    }
+    llvm::BasicBlock* preheader = builder_.GetInsertBlock();
+    llvm::BasicBlock* header = llvm::BasicBlock::Create(context_, "loop", function_);
+    llvm::BasicBlock* exit = llvm::BasicBlock::Create(context_, "loop.end", function_);
+    builder_.CreateBr(header);
+    builder_.SetInsertPoint(header);
+    llvm::PHINode* index = builder_.CreatePHI(builder_.getInt64Ty(), 2, "idx");
+    index->addIncoming(i64(0), preheader);
+    body(index);
+    Value* next = builder_.CreateAdd(index, i64(1), "idx.next", true, true);
+    builder_.CreateCondBr(builder_.CreateICmpULT(next, i64(count)), header, exit);
+    index->addIncoming(next, builder_.GetInsertBlock());
+    builder_.SetInsertPoint(exit);
+  }
+
+  // A float accumulator in the entry block (promoted to a register by mem2reg).
+  llvm::AllocaInst* newAccumulator(const char* name) {
+    llvm::IRBuilder<> entry_builder(entry_block_, entry_block_->begin());
+    return entry_builder.CreateAlloca(builder_.getFloatTy(), nullptr, name);
+  }
+
+  Value* load(llvm::AllocaInst* slot) { return builder_.CreateLoad(builder_.getFloatTy(), slot); }
+
+  llvm::BasicBlock* failureBlock(llvm::BasicBlock*& block, int32_t status, const char* name) {
+    if (block != nullptr) return block;
+    llvm::IRBuilder<>::InsertPointGuard guard(builder_);
+    block = llvm::BasicBlock::Create(context_, name, function_);
+    builder_.SetInsertPoint(block);
+    builder_.CreateRet(builder_.getInt32(status));
+    return block;
+  }
+
+  // ---- kernels ----------------------------------------------------------------------
+
+  void emitKernel(const transforms::Kernel& kernel) {
+    switch (kernel.kind) {
+      case transforms::KernelKind::Loop:
+        emitLoopKernel(kernel);
+        return;
+      case transforms::KernelKind::Gemm:
+        emitGemm(kernel.members[0]);
+        return;
+      case transforms::KernelKind::SoftmaxCe:
+        emitSoftmaxCrossEntropy(kernel.members[0]);
+        return;
+      case transforms::KernelKind::SoftmaxCeGrad:
+        emitSoftmaxCrossEntropyGrad(kernel.members[0]);
+        return;
+      case transforms::KernelKind::Mse:
+        emitMse(kernel.members[0]);
+        return;
+    }
+  }
+
+  ReduceShape reduceShapeOf(ValueId sink, const ir::Shape& iteration) {
+    int axis = graph_.node(sink).attrs.axis;
+    int rank = static_cast<int>(iteration.size());
+    if (axis == ir::kAllAxes || rank == 0) return ReduceShape::All;
+    if (axis == rank - 1) return ReduceShape::PerRow;
+    if (axis == 0 && rank == 2) return ReduceShape::PerColumn;
+    throw CodegenError("%" + std::to_string(sink) + ": reduction over axis " +
+                       std::to_string(axis) + " of " + ir::typeString(ir::f32(iteration)) +
+                       " is not supported");
+  }
+
+  // Which element of `operand` the loop reads at `position` for `user`.
+  Value* operandIndex(ValueId user, ValueId operand, const ir::Shape& iteration,
+                      const Position& position) {
+    const ir::Shape& shape = graph_.type(operand).shape;
+    const ir::Node& node = graph_.node(user);
+    if (shape == iteration || node.op == OpKind::Reshape) return position.flat;
+    if (shape.empty()) return i64(0);
+    int rank = static_cast<int>(iteration.size());
+    if (node.op == OpKind::Broadcast && node.attrs.axis == rank - 1) return position.row;
+    if (node.op == OpKind::Broadcast && node.attrs.axis == 0 && rank == 2) return position.col;
+    if (node.op != OpKind::Broadcast && shape.size() == 1 && shape[0] == iteration.back())
+      return position.col;
+    throw CodegenError("%" + std::to_string(user) + ": cannot index " +
+                       ir::typeString(graph_.type(operand)) + " inside a loop over " +
+                       ir::typeString(ir::f32(iteration)));
+  }
+
+  Value* operandValue(ValueId user, size_t slot, const ir::Shape& iteration,
+                      const Position& position) {
+    ValueId operand = graph_.node(user).operands[slot];
+    if (Value* computed = inline_[static_cast<size_t>(operand)]) return computed;
+    const ir::Node& node = graph_.node(operand);
+    if (node.op == OpKind::Constant || node.op == OpKind::Hyperparam) return readAt(operand, nullptr);
+    return loadElement(bufferOf(operand), operandIndex(user, operand, iteration, position));
+  }
+
+  Value* exp(Value* x) { return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x); }
+  Value* positive(Value* x) { return builder_.CreateFCmpOGT(x, f32(0.0)); }
+
+  // The scalar formula of each element-wise op (ops.def rows with emitter Map).
+  Value* computeMember(ValueId id, const ir::Shape& iteration, const Position& position) {
+    const ir::Node& node = graph_.node(id);
+    Value* a = operandValue(id, 0, iteration, position);
+    Value* b = node.operands.size() > 1 ? operandValue(id, 1, iteration, position) : nullptr;
+    Value* alpha = f32(node.attrs.alpha);
+    switch (node.op) {
+      case OpKind::Add:
+        return builder_.CreateFAdd(a, b);
+      case OpKind::Sub:
+        return builder_.CreateFSub(a, b);
+      case OpKind::Mul:
+        return builder_.CreateFMul(a, b);
+      case OpKind::Div:
+        return builder_.CreateFDiv(a, b);
+      case OpKind::Neg:
+        return builder_.CreateFNeg(a);
+      case OpKind::Exp:
+        return exp(a);
+      case OpKind::Log:
+        return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::log, a);
+      case OpKind::Abs:
+        return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a);
+      case OpKind::Sign:
+        return builder_.CreateSelect(positive(a), f32(1.0),
+                                     builder_.CreateSelect(builder_.CreateFCmpOLT(a, f32(0.0)),
+                                                           f32(-1.0), f32(0.0)));
+      case OpKind::Relu:
+        return builder_.CreateSelect(positive(a), a, f32(0.0));
+      case OpKind::LeakyRelu:
+        return builder_.CreateSelect(positive(a), a, builder_.CreateFMul(alpha, a));
+      case OpKind::Elu:
+        return builder_.CreateSelect(positive(a), a,
+                                     builder_.CreateFMul(alpha, builder_.CreateFSub(exp(a), f32(1.0))));
+      case OpKind::Sigmoid:
+        return builder_.CreateFDiv(f32(1.0), builder_.CreateFAdd(f32(1.0), exp(builder_.CreateFNeg(a))));
+      case OpKind::Tanh:
+        return builder_.CreateCall(tanhFunction(), {a});
+      case OpKind::ReluGrad:
+        return builder_.CreateSelect(positive(a), b, f32(0.0));
+      case OpKind::LeakyReluGrad:
+        return builder_.CreateSelect(positive(a), b, builder_.CreateFMul(alpha, b));
+      case OpKind::EluGrad:
+        return builder_.CreateSelect(positive(a), b,
+                                     builder_.CreateFMul(b, builder_.CreateFMul(alpha, exp(a))));
+      case OpKind::SigmoidGrad:
+        return builder_.CreateFMul(b, builder_.CreateFMul(a, builder_.CreateFSub(f32(1.0), a)));
+      case OpKind::TanhGrad:
+        return builder_.CreateFMul(b, builder_.CreateFSub(f32(1.0), builder_.CreateFMul(a, a)));
+      case OpKind::Broadcast:
+      case OpKind::Reshape:
+        return a;
+      default:
+        throw CodegenError("%" + std::to_string(id) + " = " + std::string(ir::opName(node.op)) +
+                           " is not element-wise");
+    }
+  }
+
+  llvm::FunctionCallee tanhFunction() {
+    auto* type = llvm::FunctionType::get(builder_.getFloatTy(), {builder_.getFloatTy()}, false);
+    llvm::FunctionCallee callee = module_.getOrInsertFunction(kTanhSymbol, type);
+    if (auto* function = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+      function->setDoesNotAccessMemory();
+      function->setDoesNotThrow();
+      function->addFnAttr(llvm::Attribute::WillReturn);
+    }
+    return callee;
+  }
+
+  void emitLoopKernel(const transforms::Kernel& kernel) {
+    const ir::Shape& iteration = kernel.iteration;
+    LoopBounds bounds = boundsOf(iteration);
+    std::vector<llvm::AllocaInst*> accumulators;
+    std::vector<ReduceShape> reduce_shapes;
+    for (ValueId sink : kernel.sinks) {
+      reduce_shapes.push_back(reduceShapeOf(sink, iteration));
+      accumulators.push_back(newAccumulator("acc"));
+      if (reduce_shapes.back() == ReduceShape::All) builder_.CreateStore(f32(0.0), accumulators.back());
+      if (reduce_shapes.back() == ReduceShape::PerColumn) {
+        Value* out = bufferOf(sink);
+        emitLoop(bounds.inner, [&](Value* col) { storeElement(f32(0.0), out, col); });
+      }
+    }
+    std::vector<bool> stored(static_cast<size_t>(graph_.size()), false);
+    for (ValueId id : kernel.stores) stored[static_cast<size_t>(id)] = true;
+
+    emitLoop(bounds.outer, [&](Value* row) {
+      for (size_t sink_idx = 0; sink_idx < kernel.sinks.size(); ++sink_idx)
+        if (reduce_shapes[sink_idx] == ReduceShape::PerRow)
+          builder_.CreateStore(f32(0.0), accumulators[sink_idx]);
+      emitLoop(bounds.inner, [&](Value* col) {
+        Value* flat = builder_.CreateAdd(builder_.CreateMul(row, i64(bounds.inner), "", true, true),
+                                         col, "flat", true, true);
+        Position position{row, col, flat};
+        for (ValueId member : kernel.members) {
+          Value* value = computeMember(member, iteration, position);
+          inline_[static_cast<size_t>(member)] = value;
+          if (stored[static_cast<size_t>(member)]) storeElement(value, bufferOf(member), flat);
+        }
+        for (size_t sink_idx = 0; sink_idx < kernel.sinks.size(); ++sink_idx) {
+          ValueId sink = kernel.sinks[sink_idx];
+          Value* value = operandValue(sink, 0, iteration, position);
+          if (reduce_shapes[sink_idx] == ReduceShape::PerColumn) {
+            Value* out = bufferOf(sink);
+            storeElement(builder_.CreateFAdd(loadElement(out, col), value), out, col);
+            continue;
+          }
+          builder_.CreateStore(builder_.CreateFAdd(load(accumulators[sink_idx]), value),
+                               accumulators[sink_idx]);
+        }
+        for (ValueId member : kernel.members) inline_[static_cast<size_t>(member)] = nullptr;
+      });
+      for (size_t sink_idx = 0; sink_idx < kernel.sinks.size(); ++sink_idx)
+        if (reduce_shapes[sink_idx] == ReduceShape::PerRow) {
+          ValueId sink = kernel.sinks[sink_idx];
+          storeElement(builder_.CreateFMul(load(accumulators[sink_idx]), meanScale(sink)),
+                       bufferOf(sink), row);
+        }
+    });
+
+    for (size_t sink_idx = 0; sink_idx < kernel.sinks.size(); ++sink_idx) {
+      ValueId sink = kernel.sinks[sink_idx];
+      Value* out = bufferOf(sink);
+      if (reduce_shapes[sink_idx] == ReduceShape::All)
+        storeElement(builder_.CreateFMul(load(accumulators[sink_idx]), meanScale(sink)), out, i64(0));
+      if (reduce_shapes[sink_idx] == ReduceShape::PerColumn &&
+          graph_.node(sink).op == OpKind::ReduceMean)
+        emitLoop(bounds.inner, [&](Value* col) {
+          storeElement(builder_.CreateFMul(loadElement(out, col), meanScale(sink)), out, col);
+        });
+    }
+  }
+
+  // 1 for reduce_sum; 1/n for reduce_mean, n the elements reduced into one.
+  Value* meanScale(ValueId sink) {
+    if (graph_.node(sink).op != OpKind::ReduceMean) return f32(1.0);
+    int64_t reduced = graph_.type(graph_.node(sink).operands[0]).numElements() /
+                      graph_.type(sink).numElements();
+    return f32(1.0 / static_cast<double>(reduced));
+  }
+
+  void emitGemm(ValueId id) {
+    const ir::Node& node = graph_.node(id);
+    const ir::Shape& a_shape = graph_.type(node.operands[0]).shape;
+    int64_t rows = graph_.type(id).shape[0];
+    int64_t cols = graph_.type(id).shape[1];
+    int64_t inner = node.attrs.transpose_a ? a_shape[0] : a_shape[1];
+    auto* type = llvm::FunctionType::get(
+        builder_.getInt32Ty(),
+        {builder_.getInt64Ty(), builder_.getInt64Ty(), builder_.getInt64Ty(), builder_.getPtrTy(),
+         builder_.getInt32Ty(), builder_.getPtrTy(), builder_.getInt32Ty(), builder_.getPtrTy()},
+        false);
+    llvm::FunctionCallee sgemm = module_.getOrInsertFunction(kSgemmSymbol, type);
+    Value* status = builder_.CreateCall(
+        sgemm, {i64(rows), i64(cols), i64(inner), bufferOf(node.operands[0]),
+                builder_.getInt32(node.attrs.transpose_a ? 1 : 0), bufferOf(node.operands[1]),
+                builder_.getInt32(node.attrs.transpose_b ? 1 : 0), bufferOf(id)});
+    llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "gemm.ok", function_);
+    builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
+                          failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
+    builder_.SetInsertPoint(next);
+  }
+
+  // Per row of logits [rows, classes]: the row maximum, the sum of exp(x - max), and the
+  // label (checked to lie in [0, classes)).
+  struct SoftmaxRow {
+    Value* base;   // flat index of the row's first element
+    Value* max;
+    Value* sum;
+    Value* label;  // i64
+  };
+
+  SoftmaxRow emitSoftmaxRow(Value* logits, Value* labels, int64_t classes, Value* row) {
+    SoftmaxRow result;
+    result.base = builder_.CreateMul(row, i64(classes), "row.base", true, true);
+    llvm::AllocaInst* max_slot = newAccumulator("row.max");
+    builder_.CreateStore(f32(-std::numeric_limits<float>::infinity()), max_slot);
+    emitLoop(classes, [&](Value* col) {
+      Value* x = loadElement(logits, builder_.CreateAdd(result.base, col, "", true, true));
+      builder_.CreateStore(builder_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, load(max_slot), x),
+                           max_slot);
+    });
+    result.max = load(max_slot);
+    llvm::AllocaInst* sum_slot = newAccumulator("row.sum");
+    builder_.CreateStore(f32(0.0), sum_slot);
+    emitLoop(classes, [&](Value* col) {
+      Value* x = loadElement(logits, builder_.CreateAdd(result.base, col, "", true, true));
+      builder_.CreateStore(builder_.CreateFAdd(load(sum_slot), exp(builder_.CreateFSub(x, result.max))),
+                           sum_slot);
+    });
+    result.sum = load(sum_slot);
+    Value* label = loadElement(labels, row, builder_.getInt32Ty());
+    result.label = builder_.CreateSExt(label, builder_.getInt64Ty(), "label");
+    llvm::BasicBlock* ok = llvm::BasicBlock::Create(context_, "label.ok", function_);
+    builder_.CreateCondBr(builder_.CreateICmpULT(result.label, i64(classes)), ok,
+                          failureBlock(bad_label_block_, kNnspecBadLabel, "bad_label"));
+    builder_.SetInsertPoint(ok);
+    return result;
+  }
+
+  void emitSoftmaxCrossEntropy(ValueId id) {
+    const ir::Node& node = graph_.node(id);
+    const ir::Shape& shape = graph_.type(node.operands[0]).shape;
+    Value* logits = bufferOf(node.operands[0]);
+    Value* labels = bufferOf(node.operands[1]);
+    llvm::AllocaInst* total = newAccumulator("loss");
+    builder_.CreateStore(f32(0.0), total);
+    emitLoop(shape[0], [&](Value* row) {
+      SoftmaxRow softmax = emitSoftmaxRow(logits, labels, shape[1], row);
+      Value* picked = loadElement(logits, builder_.CreateAdd(softmax.base, softmax.label, "", true, true));
+      Value* log_sum = builder_.CreateUnaryIntrinsic(llvm::Intrinsic::log, softmax.sum);
+      Value* row_loss = builder_.CreateFSub(builder_.CreateFAdd(log_sum, softmax.max), picked);
+      builder_.CreateStore(builder_.CreateFAdd(load(total), row_loss), total);
+    });
+    storeElement(builder_.CreateFMul(load(total), f32(1.0 / static_cast<double>(shape[0]))),
+                 bufferOf(id), i64(0));
+  }
+
+  void emitSoftmaxCrossEntropyGrad(ValueId id) {
+    const ir::Node& node = graph_.node(id);
+    const ir::Shape& shape = graph_.type(id).shape;
+    Value* logits = bufferOf(node.operands[0]);
+    Value* labels = bufferOf(node.operands[1]);
+    Value* out = bufferOf(id);
+    Value* scale = builder_.CreateFMul(readAt(node.operands[2], i64(0)),
+                                       f32(1.0 / static_cast<double>(shape[0])), "scale");
+    emitLoop(shape[0], [&](Value* row) {
+      SoftmaxRow softmax = emitSoftmaxRow(logits, labels, shape[1], row);
+      Value* inverse_sum = builder_.CreateFDiv(f32(1.0), softmax.sum);
+      emitLoop(shape[1], [&](Value* col) {
+        Value* flat = builder_.CreateAdd(softmax.base, col, "", true, true);
+        Value* x = loadElement(logits, flat);
+        Value* probability = builder_.CreateFMul(exp(builder_.CreateFSub(x, softmax.max)), inverse_sum);
+        Value* one_hot = builder_.CreateSelect(builder_.CreateICmpEQ(col, softmax.label), f32(1.0), f32(0.0));
+        storeElement(builder_.CreateFMul(builder_.CreateFSub(probability, one_hot), scale), out, flat);
+      });
+    });
+  }
+
+  void emitMse(ValueId id) {
+    const ir::Node& node = graph_.node(id);
+    int64_t count = graph_.type(node.operands[0]).numElements();
+    llvm::AllocaInst* total = newAccumulator("sq");
+    builder_.CreateStore(f32(0.0), total);
+    emitLoop(count, [&](Value* flat) {
+      Value* diff = builder_.CreateFSub(readAt(node.operands[0], flat), readAt(node.operands[1], flat));
+      builder_.CreateStore(builder_.CreateFAdd(load(total), builder_.CreateFMul(diff, diff)), total);
+    });
+    storeElement(builder_.CreateFMul(load(total), f32(1.0 / static_cast<double>(count))),
+                 bufferOf(id), i64(0));
+  }
+
+  // ---- results and the optimizer ----------------------------------------------------
+
+  void storeOutputs() {
+    storeElement(readAt(gradient_graph_.data_loss, i64(0)), outputs_, i64(0));
+    storeElement(readAt(gradient_graph_.total_loss, i64(0)), outputs_, i64(1));
+  }
+
+  void copyGradients() {
+    for (size_t param_idx = 0; param_idx < gradient_graph_.gradients.size(); ++param_idx) {
+      ValueId grad = gradient_graph_.gradients[param_idx];
+      Value* out = grad_out_[param_idx];
+      emitLoop(graph_.type(grad).numElements(),
+               [&](Value* flat) { storeElement(readAt(grad, flat), out, flat); });
+    }
+  }
+
+  Value* optField(size_t offset, bool is_int, const char* name) {
+    Value* address = builder_.CreateConstInBoundsGEP1_64(builder_.getInt8Ty(), opt_, offset);
+    return builder_.CreateLoad(is_int ? builder_.getInt32Ty() : builder_.getFloatTy(), address, name);
+  }
+
+  void emitOptimizer() {
+    Value* lr = optField(offsetof(NnspecOptimizerParams, lr), false, "lr");
+    Value* decay = optField(offsetof(NnspecOptimizerParams, weight_decay), false, "weight_decay");
+    size_t param_count = gradient_graph_.parameters.size();
+    if (step_plan_.config.optimizer == OptimizerKind::Sgd) {
+      Value* momentum = optField(offsetof(NnspecOptimizerParams, momentum), false, "momentum");
+      Value* nesterov = builder_.CreateICmpNE(
+          optField(offsetof(NnspecOptimizerParams, nesterov), true, "nesterov"), builder_.getInt32(0));
+      for (size_t param_idx = 0; param_idx < param_count; ++param_idx)
+        emitSgdUpdate(param_idx, lr, decay, momentum, nesterov);
+      return;
+    }
+    Value* beta1 = optField(offsetof(NnspecOptimizerParams, beta1), false, "beta1");
+    Value* beta2 = optField(offsetof(NnspecOptimizerParams, beta2), false, "beta2");
+    Value* eps = optField(offsetof(NnspecOptimizerParams, eps), false, "eps");
+    Value* step = builder_.CreateSIToFP(optField(offsetof(NnspecOptimizerParams, step), true, "step"),
+                                        builder_.getFloatTy());
+    Value* correction1 = builder_.CreateFSub(
+        f32(1.0), builder_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, beta1, step));
+    Value* correction2 = builder_.CreateFSub(
+        f32(1.0), builder_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, beta2, step));
+    AdamScalars scalars{decay,
+                        beta1,
+                        beta2,
+                        eps,
+                        builder_.CreateFDiv(lr, correction1, "step_size"),
+                        builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, correction2)};
+    for (size_t param_idx = 0; param_idx < param_count; ++param_idx) emitAdamUpdate(param_idx, scalars);
+  }
+
+  // PyTorch SGD (dampening 0): g += wd*w; v = momentum*v + g; w -= lr*(nesterov ? g + momentum*v : v)
+  void emitSgdUpdate(size_t param_idx, Value* lr, Value* decay, Value* momentum, Value* nesterov) {
+    ValueId parameter = gradient_graph_.parameters[param_idx];
+    ValueId grad = gradient_graph_.gradients[param_idx];
+    Value* weights = bufferOf(parameter);
+    Value* velocity = state_[param_idx];
+    emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
+      Value* w = loadElement(weights, flat);
+      Value* g = builder_.CreateFAdd(readAt(grad, flat), builder_.CreateFMul(decay, w));
+      Value* v = builder_.CreateFAdd(builder_.CreateFMul(momentum, loadElement(velocity, flat)), g);
+      storeElement(v, velocity, flat);
+      Value* direction = builder_.CreateSelect(
+          nesterov, builder_.CreateFAdd(g, builder_.CreateFMul(momentum, v)), v);
+      storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr, direction)), weights, flat);
+    });
+  }
+
+  struct AdamScalars {
+    Value* decay;
+    Value* beta1;
+    Value* beta2;
+    Value* eps;
+    Value* step_size;         // lr / (1 - beta1^t)
+    Value* correction2_sqrt;  // sqrt(1 - beta2^t)
+  };
+
+  // PyTorch Adam: g += wd*w; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+  // w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+  void emitAdamUpdate(size_t param_idx, const AdamScalars& s) {
+    ValueId parameter = gradient_graph_.parameters[param_idx];
+    ValueId grad = gradient_graph_.gradients[param_idx];
+    size_t param_count = gradient_graph_.parameters.size();
+    Value* weights = bufferOf(parameter);
+    Value* first = state_[param_idx];
+    Value* second = state_[param_count + param_idx];
+    Value* one_minus_beta1 = builder_.CreateFSub(f32(1.0), s.beta1);
+    Value* one_minus_beta2 = builder_.CreateFSub(f32(1.0), s.beta2);
+    emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
+      Value* w = loadElement(weights, flat);
+      Value* g = builder_.CreateFAdd(readAt(grad, flat), builder_.CreateFMul(s.decay, w));
+      Value* m = builder_.CreateFAdd(builder_.CreateFMul(s.beta1, loadElement(first, flat)),
+                                     builder_.CreateFMul(one_minus_beta1, g));
+      Value* v = builder_.CreateFAdd(builder_.CreateFMul(s.beta2, loadElement(second, flat)),
+                                     builder_.CreateFMul(one_minus_beta2, builder_.CreateFMul(g, g)));
+      storeElement(m, first, flat);
+      storeElement(v, second, flat);
+      Value* denominator = builder_.CreateFAdd(
+          builder_.CreateFDiv(builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v), s.correction2_sqrt),
+          s.eps);
+      Value* update = builder_.CreateFMul(s.step_size, builder_.CreateFDiv(m, denominator));
+      storeElement(builder_.CreateFSub(w, update), weights, flat);
+    });
+  }
+
+  llvm::LLVMContext& context_;
+  llvm::Module& module_;
+  llvm::IRBuilder<> builder_;
+  const transforms::GradientGraph& gradient_graph_;
+  const ir::Graph& graph_;
+  const StepPlan& step_plan_;
+  const FunctionPlan& plan_;
+  llvm::Function* function_ = nullptr;
+  llvm::BasicBlock* entry_block_ = nullptr;
+  llvm::BasicBlock* bad_label_block_ = nullptr;
+  llvm::BasicBlock* kernel_error_block_ = nullptr;
+  std::vector<Value*> buffer_;  // per value id: its memory, if any
+  std::vector<Value*> scalar_;  // per value id: hyperparameter values
+  std::vector<Value*> inline_;  // per value id: the element computed in the current loop body
+  std::vector<Value*> grad_out_;
+  std::vector<Value*> state_;
+  Value* outputs_ = nullptr;
+  Value* opt_ = nullptr;
+  std::map<Value*, llvm::MDNode*> scope_of_;
+  std::vector<llvm::Metadata*> scopes_;
+};
+
+}  // namespace
+
+llvm::Expected<EmittedStep> emitLlvm(const transforms::GradientGraph& gradient_graph,
+                                     const StepConfig& config, llvm::LLVMContext& context) {
+  EmittedStep result;
+  try {
+    result.plan = planStep(gradient_graph, config);
+    result.module = std::make_unique<llvm::Module>("nnspec_step", context);
+    for (const FunctionPlan& function : result.plan.functions)
+      FunctionEmitter(*result.module, gradient_graph, result.plan, function).emit();
+  } catch (const std::exception& error) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "codegen: %s", error.what());
+  }
+  std::string problems;
+  llvm::raw_string_ostream stream(problems);
+  if (llvm::verifyModule(*result.module, &stream))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "codegen: generated LLVM IR does not verify: %s",
+                                   stream.str().c_str());
+  return result;
+}
+
+LlvmText emitLlvmText(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
+  llvm::LLVMContext context;
+  llvm::Expected<EmittedStep> emitted = emitLlvm(gradient_graph, config, context);
+  if (!emitted) return {"", llvm::toString(emitted.takeError())};
+  LlvmText result;
+  llvm::raw_string_ostream stream(result.text);
+  emitted->module->print(stream, nullptr);
+  stream.flush();
+  return result;
+}
+
+}  // namespace nnspec::codegen

@@ -1,0 +1,39 @@
+#pragma once
+// LLVM IR for a whole train step: fused element-wise/reduction loop nests, GEMM calls into
+// the Eigen runtime kernel, the loss ops, and the optimizer update. Three entry functions
+// follow runtime/abi/step_abi.h. LLVM types stay inside codegen/ and jit/.
+
+#include <memory>
+#include <string>
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/Error.h>
+
+#include "compiler/codegen/step_plan.h"
+#include "compiler/transforms/autodiff.h"
+
+namespace nnspec::codegen {
+
+struct EmittedStep {
+  std::unique_ptr<llvm::Module> module;
+  StepPlan plan;
+};
+
+// Runtime symbols the generated code calls; the JIT maps each to an address.
+inline constexpr const char* kSgemmSymbol = "nnspec_rt_sgemm";
+inline constexpr const char* kTanhSymbol = "tanhf";
+
+// Fails (an internal error) only for graphs codegen does not support or an LLVM verifier
+// failure.
+llvm::Expected<EmittedStep> emitLlvm(const transforms::GradientGraph& gradient_graph,
+                                     const StepConfig& config, llvm::LLVMContext& context);
+
+struct LlvmText {
+  std::string text;   // the unoptimized module (`--emit=llvm`)
+  std::string error;  // set instead of text when codegen failed
+};
+
+LlvmText emitLlvmText(const transforms::GradientGraph& gradient_graph, const StepConfig& config);
+
+}  // namespace nnspec::codegen

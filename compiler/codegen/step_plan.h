@@ -1,0 +1,71 @@
+#pragma once
+// What codegen will generate for one train step, without LLVM: the entry functions, the
+// kernels of each (fusion plan), where every stored temporary lives in the workspace, and
+// the layout of the ABI arrays (runtime/abi/step_abi.h). The cache key of compiled steps
+// is derived from the same inputs.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/graph.h"
+#include "compiler/transforms/autodiff.h"
+#include "compiler/transforms/fusion.h"
+
+namespace nnspec::codegen {
+
+// Changes the optimizer state buffers, so it is part of the compiled graph; the optimizer's
+// numbers (lr, momentum, betas, ...) are runtime arguments.
+enum class OptimizerKind { Sgd, Adam };
+
+struct StepConfig {
+  OptimizerKind optimizer = OptimizerKind::Sgd;
+};
+
+enum class EntryPoint { Forward, Gradients, TrainStep };
+inline constexpr std::array kEntryPoints = {EntryPoint::Forward, EntryPoint::Gradients,
+                                     EntryPoint::TrainStep};
+
+// "nnspec_forward", "nnspec_gradients", "nnspec_train_step".
+std::string entrySymbol(EntryPoint entry);
+
+struct LeafSlot {
+  std::string name;
+  ir::TensorType type;
+};
+
+// The ABI arrays a caller fills, and the workspace it allocates.
+struct StepLayout {
+  std::vector<LeafSlot> parameters;     // NnspecStepArgs::params (and grads)
+  std::vector<LeafSlot> inputs;         // NnspecStepArgs::inputs
+  std::vector<std::string> hyperparams; // NnspecStepArgs::hyper
+  int state_slots = 0;                  // per parameter: SGD 1, Adam 2
+  int64_t workspace_floats = 0;         // the largest any entry function needs
+};
+
+struct FunctionPlan {
+  EntryPoint entry = EntryPoint::Forward;
+  std::vector<ir::ValueId> roots;
+  transforms::FusionPlan fusion;
+  std::vector<int64_t> workspace_offset;  // per value id, in floats; -1 when not stored
+  int64_t workspace_floats = 0;
+};
+
+struct StepPlan {
+  StepConfig config;
+  StepLayout layout;
+  std::array<FunctionPlan, 3> functions;  // indexed like kEntryPoints
+};
+
+StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config);
+
+// The cache key: equal for graphs that compile to the same code (same ops, shapes, names
+// and optimizer kind), whatever the runtime hyperparameter values.
+std::string stepSignature(const transforms::GradientGraph& gradient_graph,
+                          const StepConfig& config);
+
+// `--emit=fusion`: every entry function's kernels.
+std::string printStepPlan(const StepPlan& plan);
+
+}  // namespace nnspec::codegen

@@ -1,0 +1,47 @@
+#pragma once
+// Op kinds and their static properties, generated from ops.def.
+
+#include <string_view>
+
+namespace nnspec::ir {
+
+enum class OpKind {
+#define NNSPEC_OP(Enum, name, arity, shape_rule, attr, emitter) Enum,
+#include "compiler/ir/ops.def"
+#undef NNSPEC_OP
+};
+
+// How the result type of an op follows from its operands.
+enum class ShapeRule {
+  Leaf,           // given by the node itself
+  Unary,          // same as the operand
+  Binary,         // the lhs; rhs equal, scalar or row-broadcast
+  SameShape,      // both operands and the result share one type
+  Matmul,         // [m,k] x [k,n] -> [m,n] after the transpose flags
+  Reduce,         // the operand without the reduced axis (f32[] for all axes)
+  Broadcast,      // the target shape; the operand is it without the axis
+  Reshape,        // the target shape; same element count
+  SoftmaxCe,      // f32[b,c], i32[b] -> f32[]
+  SoftmaxCeGrad,  // f32[b,c], i32[b], f32[] -> f32[b,c]
+  Mse,            // two equal f32 shapes -> f32[]
+};
+
+// The one attribute an op carries.
+enum class OpAttr { None, Name, Value, Alpha, Axis, Transpose };
+
+// How codegen lowers an op.
+enum class Emitter { Leaf, Map, Reduce, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse };
+
+struct OpInfo {
+  std::string_view name;
+  int arity;
+  ShapeRule shape_rule;
+  OpAttr attr;
+  Emitter emitter;
+};
+
+const OpInfo& opInfo(OpKind op);
+inline std::string_view opName(OpKind op) { return opInfo(op).name; }
+inline int opArity(OpKind op) { return opInfo(op).arity; }
+
+}  // namespace nnspec::ir

@@ -1,0 +1,85 @@
+#include "compiler/jit/step_runner.h"
+
+#include <stdexcept>
+
+namespace nnspec::jit {
+namespace {
+
+constexpr size_t kWorkspaceAlignBytes = 64;
+
+}  // namespace
+
+StepRunner::StepRunner(std::shared_ptr<const CompiledStep> step) : step_(std::move(step)) {
+  const codegen::StepLayout& layout = step_->layout;
+  for (const codegen::LeafSlot& slot : layout.parameters) {
+    size_t count = static_cast<size_t>(slot.type.numElements());
+    params_.emplace_back(count, 0.0f);
+    grads_.emplace_back(count, 0.0f);
+  }
+  for (int slot = 0; slot < layout.state_slots; ++slot)
+    for (const codegen::LeafSlot& param : layout.parameters)
+      state_.emplace_back(static_cast<size_t>(param.type.numElements()), 0.0f);
+  hyper_.assign(layout.hyperparams.size(), 0.0f);
+  size_t pad = kWorkspaceAlignBytes / sizeof(float);
+  workspace_storage_.assign(static_cast<size_t>(layout.workspace_floats) + pad, 0.0f);
+  uintptr_t address = reinterpret_cast<uintptr_t>(workspace_storage_.data());
+  size_t misalignment = address % kWorkspaceAlignBytes;
+  size_t skip = misalignment == 0 ? 0 : (kWorkspaceAlignBytes - misalignment) / sizeof(float);
+  workspace_ = workspace_storage_.data() + skip;
+}
+
+std::vector<float>& StepRunner::parameter(const std::string& name) {
+  for (size_t param_idx = 0; param_idx < layout().parameters.size(); ++param_idx)
+    if (layout().parameters[param_idx].name == name) return params_[param_idx];
+  throw std::out_of_range("no parameter named \"" + name + "\"");
+}
+
+std::vector<float>& StepRunner::optimizerState(int slot, size_t param_idx) {
+  return state_.at(static_cast<size_t>(slot) * params_.size() + param_idx);
+}
+
+void StepRunner::setHyperparam(const std::string& name, float value) {
+  for (size_t hyper_idx = 0; hyper_idx < layout().hyperparams.size(); ++hyper_idx)
+    if (layout().hyperparams[hyper_idx] == name) {
+      hyper_[hyper_idx] = value;
+      return;
+    }
+  throw std::out_of_range("no hyperparameter named \"" + name + "\"");
+}
+
+StepResult StepRunner::forward(std::span<const void* const> inputs) {
+  return run(step_->forward, inputs, nullptr);
+}
+
+StepResult StepRunner::gradients(std::span<const void* const> inputs) {
+  return run(step_->gradients, inputs, nullptr);
+}
+
+StepResult StepRunner::trainStep(std::span<const void* const> inputs,
+                                 const NnspecOptimizerParams& opt) {
+  return run(step_->train_step, inputs, &opt);
+}
+
+StepResult StepRunner::run(NnspecStepFn function, std::span<const void* const> inputs,
+                           const NnspecOptimizerParams* opt) {
+  if (inputs.size() != layout().inputs.size())
+    throw std::invalid_argument("step expects " + std::to_string(layout().inputs.size()) +
+                                " inputs, got " + std::to_string(inputs.size()));
+  std::vector<float*> params;
+  std::vector<float*> grads;
+  std::vector<float*> state;
+  for (auto& buffer : params_) params.push_back(buffer.data());
+  for (auto& buffer : grads_) grads.push_back(buffer.data());
+  for (auto& buffer : state_) state.push_back(buffer.data());
+  NnspecOptimizerParams no_optimizer{};
+  float outputs[2] = {0.0f, 0.0f};
+  NnspecStepArgs args{params.data(), state.data(),   grads.data(), inputs.data(),
+                      hyper_.data(), opt ? opt : &no_optimizer, outputs, workspace_};
+  StepResult result;
+  result.status = function(&args);
+  result.data_loss = outputs[0];
+  result.total_loss = outputs[1];
+  return result;
+}
+
+}  // namespace nnspec::jit

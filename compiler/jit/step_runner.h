@@ -1,0 +1,58 @@
+#pragma once
+// Runs one compiled step for one trial: owns the trial's parameters, optimizer state,
+// gradients and workspace, and fills the ABI structs for each call. Several runners may
+// share one CompiledStep (one per trial or per thread).
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/jit/jit_compiler.h"
+
+namespace nnspec::jit {
+
+struct StepResult {
+  int32_t status = kNnspecOk;  // an NnspecStatus
+  float data_loss = 0.0f;
+  float total_loss = 0.0f;
+};
+
+class StepRunner {
+ public:
+  explicit StepRunner(std::shared_ptr<const CompiledStep> step);
+  // Moves keep the workspace alignment (vector storage moves with it); copies would not.
+  StepRunner(StepRunner&&) = default;
+  StepRunner& operator=(StepRunner&&) = default;
+  StepRunner(const StepRunner&) = delete;
+  StepRunner& operator=(const StepRunner&) = delete;
+
+  const codegen::StepLayout& layout() const { return step_->layout; }
+
+  // Buffers in layout order; zero-initialized.
+  std::vector<float>& parameter(size_t param_idx) { return params_[param_idx]; }
+  std::vector<float>& parameter(const std::string& name);
+  const std::vector<float>& gradient(size_t param_idx) const { return grads_[param_idx]; }
+  std::vector<float>& optimizerState(int slot, size_t param_idx);
+  void setHyperparam(const std::string& name, float value);
+
+  // `inputs` holds one pointer per layout().inputs entry (float or int32_t data).
+  StepResult forward(std::span<const void* const> inputs);
+  StepResult gradients(std::span<const void* const> inputs);
+  StepResult trainStep(std::span<const void* const> inputs, const NnspecOptimizerParams& opt);
+
+ private:
+  StepResult run(NnspecStepFn function, std::span<const void* const> inputs,
+                 const NnspecOptimizerParams* opt);
+
+  std::shared_ptr<const CompiledStep> step_;
+  std::vector<std::vector<float>> params_;
+  std::vector<std::vector<float>> grads_;
+  std::vector<std::vector<float>> state_;  // slot-major, as in NnspecStepArgs::opt_state
+  std::vector<float> hyper_;
+  std::vector<float> workspace_storage_;   // over-allocated to align workspace_
+  float* workspace_ = nullptr;
+};
+
+}  // namespace nnspec::jit

@@ -1,0 +1,40 @@
+#pragma once
+// Reverse-mode differentiation, one pass: the gradient graph of a scalar loss (plus L1/L2
+// penalty terms) with respect to every parameter of a forward graph.
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/graph.h"
+
+namespace nnspec::transforms {
+
+enum class PenaltyKind { L1, L2 };
+
+// factor * sum(|w|) (L1) or factor * sum(w^2) (L2) added to the loss. The factor is a
+// runtime hyperparameter (an f32[] `hyperparam` leaf named `factor`), so points of a sweep
+// that differ only in it share one compiled graph.
+struct Penalty {
+  ir::ValueId parameter = 0;
+  PenaltyKind kind = PenaltyKind::L2;
+  std::string factor;
+};
+
+struct GradientGraph {
+  ir::Graph graph;                      // the forward nodes (same ids), penalties, backward
+  ir::ValueId data_loss = 0;            // the loss as given
+  ir::ValueId total_loss = 0;           // data_loss plus the penalty terms
+  std::vector<ir::ValueId> parameters;  // every parameter, in id order
+  std::vector<ir::ValueId> gradients;   // gradients[k] = d total_loss / d parameters[k]
+};
+
+// Throws ir::IrError when `loss` is not an f32[] value or a gradient would have to flow
+// through an op without a gradient rule.
+GradientGraph differentiate(const ir::Graph& forward, ir::ValueId loss,
+                            std::span<const Penalty> penalties = {});
+
+// `--emit=grad`: the graph, then the loss values and which value is which gradient.
+std::string printGradientGraph(const GradientGraph& gradient_graph);
+
+}  // namespace nnspec::transforms

@@ -1,0 +1,36 @@
+#pragma once
+// Fusion planning: which nodes share one generated loop nest, which values are written to
+// memory, and the order of the kernels. Element-wise chains of one shape become one loop
+// nest (several outputs allowed); reductions accumulate inside the loop of their operand;
+// matmul and the loss ops are kernels of their own.
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/graph.h"
+
+namespace nnspec::transforms {
+
+enum class KernelKind { Loop, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse };
+
+struct Kernel {
+  KernelKind kind = KernelKind::Loop;
+  ir::Shape iteration;               // Loop: the shape the loop nest runs over
+  std::vector<ir::ValueId> members;  // Loop: element-wise nodes, in id order; else the node
+  std::vector<ir::ValueId> sinks;    // Loop: reductions of members (or of a value in memory)
+  std::vector<ir::ValueId> stores;   // values this kernel writes to memory
+};
+
+struct FusionPlan {
+  std::vector<Kernel> kernels;  // in execution order
+};
+
+// Plans the nodes that `roots` need; roots are always stored (leaves excepted).
+FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots);
+
+// `--emit=fusion`, one kernel per line:
+//   loop f32[128,500] { %5 %6 } reduce { %9 } -> %6 %9
+std::string printFusionPlan(const FusionPlan& plan);
+
+}  // namespace nnspec::transforms

@@ -1,0 +1,51 @@
+#pragma once
+// The C ABI between JIT-generated step functions and the C++ runtime. Plain C structs:
+// codegen reads their fields at the offsets the C++ compiler gives them (offsetof), so
+// this header is the one description of the layout.
+//
+// A compiled graph exports three functions of type NnspecStepFn:
+//   nnspec_forward      losses only
+//   nnspec_gradients    losses, and every parameter gradient copied into `grads`
+//   nnspec_train_step   losses, then the optimizer update of params and opt_state
+// They return an NnspecStatus and never throw.
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum NnspecStatus {
+  kNnspecOk = 0,
+  kNnspecBadLabel = 1,     // a label outside [0, classes) reached softmax_cross_entropy
+  kNnspecKernelError = 2,  // a runtime kernel returned an error
+} NnspecStatus;
+
+// Optimizer hyperparameters: runtime values, not part of the compiled graph.
+typedef struct NnspecOptimizerParams {
+  float lr;
+  float momentum;      // SGD: v = momentum*v + g (PyTorch, dampening 0)
+  float beta1;         // Adam
+  float beta2;         // Adam
+  float eps;           // Adam
+  float weight_decay;  // g += weight_decay*w before the update (PyTorch weight_decay)
+  int32_t nesterov;    // SGD: nonzero for Nesterov momentum
+  int32_t step;        // 1-based number of this update (Adam bias correction)
+} NnspecOptimizerParams;
+
+typedef struct NnspecStepArgs {
+  float* const* params;       // one buffer per parameter, in graph order
+  float* const* opt_state;    // opt_state[slot*num_params + param]; SGD 1 slot, Adam 2 (m, v)
+  float* const* grads;        // written by nnspec_gradients only
+  const void* const* inputs;  // one buffer per input (float or int32_t), in graph order
+  const float* hyper;         // one scalar per hyperparam leaf (L1/L2 factors), graph order
+  const NnspecOptimizerParams* opt;
+  float* outputs;             // [0] data loss, [1] total loss (with penalties)
+  float* workspace;           // temporaries; size given by the compiled step, 64-byte aligned
+} NnspecStepArgs;
+
+typedef int32_t (*NnspecStepFn)(const NnspecStepArgs* args);
+
+#ifdef __cplusplus
+}
+#endif
