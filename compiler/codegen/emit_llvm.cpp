@@ -81,6 +81,7 @@ class FunctionEmitter {
     createAliasScopes();
     for (const transforms::Kernel& kernel : plan_.fusion.kernels) emitKernel(kernel);
     storeOutputs();
+    if (gradient_graph_.prediction) copyPrediction(*gradient_graph_.prediction);
     if (plan_.entry == EntryPoint::Gradients) copyGradients();
     if (plan_.entry == EntryPoint::TrainStep) emitOptimizer();
     builder_.CreateRet(builder_.getInt32(kNnspecOk));
@@ -106,6 +107,8 @@ class FunctionEmitter {
     Value* hyper = argField(offsetof(NnspecStepArgs, hyper), "hyper");
     Value* workspace = argField(offsetof(NnspecStepArgs, workspace), "workspace");
     outputs_ = argField(offsetof(NnspecStepArgs, outputs), "outputs");
+    if (gradient_graph_.prediction)
+      predictions_ = argField(offsetof(NnspecStepArgs, predictions), "predictions");
     std::vector<ValueId> parameter_ids = graph_.leaves(OpKind::Parameter);
     for (size_t param_idx = 0; param_idx < parameter_ids.size(); ++param_idx)
       buffer_[static_cast<size_t>(parameter_ids[param_idx])] = loadPointer(params, param_idx);
@@ -152,6 +155,7 @@ class FunctionEmitter {
     for (Value* pointer : grad_out_) addScope(pointer);
     for (Value* pointer : state_) addScope(pointer);
     addScope(outputs_);
+    addScope(predictions_);
   }
 
   void annotate(llvm::Instruction* access, Value* base) {
@@ -557,6 +561,18 @@ class FunctionEmitter {
     storeElement(readAt(gradient_graph_.total_loss, i64(0)), outputs_, i64(1));
   }
 
+  // if (predictions != null) predictions[flat] = prediction[flat] for every element.
+  void copyPrediction(ValueId prediction) {
+    llvm::BasicBlock* copy = llvm::BasicBlock::Create(context_, "prediction.copy", function_);
+    llvm::BasicBlock* done = llvm::BasicBlock::Create(context_, "prediction.done", function_);
+    builder_.CreateCondBr(builder_.CreateIsNotNull(predictions_), copy, done);
+    builder_.SetInsertPoint(copy);
+    emitLoop(graph_.type(prediction).numElements(),
+             [&](Value* flat) { storeElement(readAt(prediction, flat), predictions_, flat); });
+    builder_.CreateBr(done);
+    builder_.SetInsertPoint(done);
+  }
+
   void copyGradients() {
     for (size_t param_idx = 0; param_idx < gradient_graph_.gradients.size(); ++param_idx) {
       ValueId grad = gradient_graph_.gradients[param_idx];
@@ -672,6 +688,7 @@ class FunctionEmitter {
   std::vector<Value*> grad_out_;
   std::vector<Value*> state_;
   Value* outputs_ = nullptr;
+  Value* predictions_ = nullptr;  // loaded only when the graph marks a prediction
   Value* opt_ = nullptr;
   std::map<Value*, llvm::MDNode*> scope_of_;
   std::vector<llvm::Metadata*> scopes_;

@@ -13,6 +13,8 @@ FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, Entry
   FunctionPlan plan;
   plan.entry = entry;
   plan.roots = {gradient_graph.data_loss, gradient_graph.total_loss};
+  // A root is stored even when fused into a loop nest, so the output can be copied out.
+  if (gradient_graph.prediction) plan.roots.push_back(*gradient_graph.prediction);
   if (entry != EntryPoint::Forward)
     plan.roots.insert(plan.roots.end(), gradient_graph.gradients.begin(),
                       gradient_graph.gradients.end());
@@ -29,7 +31,8 @@ FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, Entry
   return plan;
 }
 
-StepLayout layoutStep(const ir::Graph& graph, const StepConfig& config) {
+StepLayout layoutStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
+  const ir::Graph& graph = gradient_graph.graph;
   StepLayout layout;
   for (ir::ValueId id : graph.leaves(ir::OpKind::Parameter))
     layout.parameters.push_back({graph.node(id).attrs.name, graph.type(id)});
@@ -38,6 +41,11 @@ StepLayout layoutStep(const ir::Graph& graph, const StepConfig& config) {
   for (ir::ValueId id : graph.leaves(ir::OpKind::Hyperparam))
     layout.hyperparams.push_back(graph.node(id).attrs.name);
   layout.state_slots = config.optimizer == OptimizerKind::Sgd ? 1 : 2;
+  if (gradient_graph.prediction) {
+    const ir::TensorType& type = graph.type(*gradient_graph.prediction);
+    layout.prediction_rows = type.shape[0];
+    layout.prediction_width = type.numElements() / type.shape[0];
+  }
   return layout;
 }
 
@@ -60,7 +68,7 @@ std::string entrySymbol(EntryPoint entry) {
 StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
   StepPlan plan;
   plan.config = config;
-  plan.layout = layoutStep(gradient_graph.graph, config);
+  plan.layout = layoutStep(gradient_graph, config);
   for (size_t entry_idx = 0; entry_idx < kEntryPoints.size(); ++entry_idx) {
     plan.functions[entry_idx] = planFunction(gradient_graph, kEntryPoints[entry_idx]);
     plan.layout.workspace_floats =

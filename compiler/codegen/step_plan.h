@@ -42,11 +42,17 @@ struct StepLayout {
   std::vector<std::string> hyperparams; // NnspecStepArgs::hyper
   int state_slots = 0;                  // per parameter: SGD 1, Adam 2
   int64_t workspace_floats = 0;         // the largest any entry function needs
+  // NnspecStepArgs::predictions: the marked model output as rows (its first axis, the
+  // batch) of width floats (the rest); both 0 when the graph marks none.
+  int64_t prediction_rows = 0;
+  int64_t prediction_width = 0;
+
+  int64_t predictionFloats() const { return prediction_rows * prediction_width; }
 };
 
 struct FunctionPlan {
   EntryPoint entry = EntryPoint::Forward;
-  std::vector<ir::ValueId> roots;
+  std::vector<ir::ValueId> roots;  // losses, the prediction, gradients (except Forward)
   transforms::FusionPlan fusion;
   std::vector<int64_t> workspace_offset;  // per value id, in floats; -1 when not stored
   int64_t workspace_floats = 0;

@@ -74,6 +74,7 @@ struct ParamStmt {
   Ident name;
   std::optional<Ident> length;  // `param units[n_layers] in ...`
   bool fixed = false;           // `param x = v` (one value) vs `param x in space`
+  bool overridden = false;      // fixed by `--set` on the command line
   ExprPtr space;                // the space, or the value when fixed
   SourceRange range;
 };

@@ -250,9 +250,9 @@ class AstBuilder {
       }
       out.splits.push_back(std::move(split));
     } else if (auto* c = dynamic_cast<NNSpecParser::ParamSweptStmtContext*>(context)) {
-      out.params.push_back({ident(c->name), optionalIdent(c->length), false, expr(c->space), range});
+      out.params.push_back({ident(c->name), optionalIdent(c->length), false, false, expr(c->space), range});
     } else if (auto* c = dynamic_cast<NNSpecParser::ParamFixedStmtContext*>(context)) {
-      out.params.push_back({ident(c->name), std::nullopt, true, expr(c->value), range});
+      out.params.push_back({ident(c->name), std::nullopt, true, false, expr(c->value), range});
     } else if (auto* c = dynamic_cast<NNSpecParser::ModelStmtContext*>(context)) {
       ast::ModelStmt model{ident(c->name), {}, range};
       for (auto* layer : c->layers) model.layers.push_back(layerStmt(layer));

@@ -64,6 +64,7 @@ llvm::Expected<codegen::EmittedStep> optimizedModule(JitCompiler::Engine& engine
 
 Expected<std::string> JitCompiler::optimizedLlvmText(
     const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config) {
+  std::lock_guard lock(mutex_);  // the target machine is shared
   llvm::LLVMContext context;
   auto emitted = optimizedModule(*engine_, gradient_graph, config, context);
   if (!emitted) return toJitError(emitted.takeError(), "jit");
@@ -100,9 +101,15 @@ Expected<std::unique_ptr<JitCompiler>> JitCompiler::create(JitOptions options) {
 
 std::string JitCompiler::hostCpu() const { return engine_->cpu; }
 
+int JitCompiler::compilationCount() const {
+  std::lock_guard lock(mutex_);
+  return compilation_count_;
+}
+
 Expected<std::shared_ptr<const CompiledStep>> JitCompiler::compile(
     const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config) {
   std::string signature = codegen::stepSignature(gradient_graph, config);
+  std::lock_guard lock(mutex_);
   if (auto cached = cache_.find(signature); cached != cache_.end()) return cached->second;
 
   auto context = std::make_unique<llvm::LLVMContext>();

@@ -1,12 +1,15 @@
 #pragma once
 // Compiles train steps to machine code with LLVM ORC (LLJIT) for the host CPU, and caches
 // them by graph signature: sweep points that differ only in runtime hyperparameters share
-// one compiled step. Compiled code lives as long as the JitCompiler. Not thread-safe:
-// compile from one thread (the compiled steps themselves may run on any number).
+// one compiled step. Compiled code lives as long as the JitCompiler. Thread-safe: trials
+// running in parallel may compile at once; one mutex serializes the compilations (and
+// cache lookups wait for a compilation in progress). The compiled steps run on any
+// number of threads.
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "compiler/codegen/step_plan.h"
@@ -47,11 +50,12 @@ class JitCompiler {
                                           const codegen::StepConfig& config);
 
   // How many modules were compiled (cache misses).
-  int compilationCount() const { return compilation_count_; }
+  int compilationCount() const;
   // The host CPU the code is compiled for, e.g. "znver3".
   std::string hostCpu() const;
 
  private:
+  mutable std::mutex mutex_;  // guards everything below, and the LLVM state in engine_
   std::unique_ptr<Engine> engine_;
   std::map<std::string, std::shared_ptr<const CompiledStep>> cache_;
   int compilation_count_ = 0;

@@ -47,24 +47,26 @@ void StepRunner::setHyperparam(const std::string& name, float value) {
   throw std::out_of_range("no hyperparameter named \"" + name + "\"");
 }
 
-StepResult StepRunner::forward(std::span<const void* const> inputs) {
-  return run(step_->forward, inputs, nullptr);
+StepResult StepRunner::forward(std::span<const void* const> inputs, float* predictions) {
+  return run(step_->forward, inputs, nullptr, predictions);
 }
 
-StepResult StepRunner::gradients(std::span<const void* const> inputs) {
-  return run(step_->gradients, inputs, nullptr);
+StepResult StepRunner::gradients(std::span<const void* const> inputs, float* predictions) {
+  return run(step_->gradients, inputs, nullptr, predictions);
 }
 
 StepResult StepRunner::trainStep(std::span<const void* const> inputs,
-                                 const NnspecOptimizerParams& opt) {
-  return run(step_->train_step, inputs, &opt);
+                                 const NnspecOptimizerParams& opt, float* predictions) {
+  return run(step_->train_step, inputs, &opt, predictions);
 }
 
 StepResult StepRunner::run(NnspecStepFn function, std::span<const void* const> inputs,
-                           const NnspecOptimizerParams* opt) {
+                           const NnspecOptimizerParams* opt, float* predictions) {
   if (inputs.size() != layout().inputs.size())
     throw std::invalid_argument("step expects " + std::to_string(layout().inputs.size()) +
                                 " inputs, got " + std::to_string(inputs.size()));
+  if (predictions != nullptr && layout().predictionFloats() == 0)
+    throw std::invalid_argument("a predictions buffer was given, but the graph marks no prediction");
   std::vector<float*> params;
   std::vector<float*> grads;
   std::vector<float*> state;
@@ -74,7 +76,8 @@ StepResult StepRunner::run(NnspecStepFn function, std::span<const void* const> i
   NnspecOptimizerParams no_optimizer{};
   float outputs[2] = {0.0f, 0.0f};
   NnspecStepArgs args{params.data(), state.data(),   grads.data(), inputs.data(),
-                      hyper_.data(), opt ? opt : &no_optimizer, outputs, workspace_};
+                      hyper_.data(), opt ? opt : &no_optimizer, outputs, workspace_,
+                      predictions};
   StepResult result;
   result.status = function(&args);
   result.data_loss = outputs[0];

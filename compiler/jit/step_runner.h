@@ -38,13 +38,19 @@ class StepRunner {
   void setHyperparam(const std::string& name, float value);
 
   // `inputs` holds one pointer per layout().inputs entry (float or int32_t data).
-  StepResult forward(std::span<const void* const> inputs);
-  StepResult gradients(std::span<const void* const> inputs);
-  StepResult trainStep(std::span<const void* const> inputs, const NnspecOptimizerParams& opt);
+  // `predictions`, when not null, receives the graph's model output: room for
+  // layout().predictionFloats() floats, written row-major [prediction_rows,
+  // prediction_width] (trainStep: before the update) only when the status is kNnspecOk.
+  // Null: nothing is written. Throws std::invalid_argument for a buffer when the graph
+  // marks no prediction (transforms::differentiate's `prediction`).
+  StepResult forward(std::span<const void* const> inputs, float* predictions = nullptr);
+  StepResult gradients(std::span<const void* const> inputs, float* predictions = nullptr);
+  StepResult trainStep(std::span<const void* const> inputs, const NnspecOptimizerParams& opt,
+                       float* predictions = nullptr);
 
  private:
   StepResult run(NnspecStepFn function, std::span<const void* const> inputs,
-                 const NnspecOptimizerParams* opt);
+                 const NnspecOptimizerParams* opt, float* predictions);
 
   std::shared_ptr<const CompiledStep> step_;
   std::vector<std::vector<float>> params_;

@@ -29,6 +29,7 @@ struct DataSet {
   std::string source;  // fashion_mnist, mnist, idx, csv, synthetic
   BoundArgs source_args;
   const ast::Expr* synthetic_fn = nullptr;  // y = f(x) of a synthetic source
+  double synthetic_lo = -1, synthetic_hi = 1;  // x is drawn uniformly from [lo, hi]
   std::vector<Transform> transforms;
   std::vector<rt::PartInfo> parts;  // sizes and sample shapes after the transforms
 };
@@ -116,6 +117,7 @@ struct TrainConfig {
   std::string loss;  // cross_entropy, mse
   std::string optimizer;
   BoundArgs optimizer_args;
+  SourceRange optimizer_range;  // where the optimizer is written (for run-time errors)
   double l1 = 0, l2 = 0;
   int64_t batch = 32;
   int64_t epochs = 1;
@@ -123,6 +125,7 @@ struct TrainConfig {
   std::vector<std::string> metrics;
   std::string schedule = "constant";
   BoundArgs schedule_args;
+  SourceRange schedule_range;
   std::string init = "glorot_uniform";
   bool shuffle = true;
 };

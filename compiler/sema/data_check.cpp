@@ -141,6 +141,20 @@ std::optional<std::vector<rt::PartInfo>> probeSource(CheckContext& context, Data
     const ast::Argument* fn = findArg(expr, "y");
     if (fn == nullptr || !checkSyntheticFn(context, *fn->value)) return std::nullopt;
     data.synthetic_fn = fn->value.get();
+    if (const ast::Argument* x = findArg(expr, "x")) {
+      auto range = evaluate(*x->value, kNoNames, context.diagnostics);
+      if (!range) return std::nullopt;
+      const bool ok = range->kind == ValueKind::kCall && range->text == "uniform" && range->args.size() == 2 &&
+                      range->args[0].key.empty() && range->args[1].key.empty() && range->args[0].value->isNumber() &&
+                      range->args[1].value->isNumber() && range->args[0].value->number < range->args[1].value->number;
+      if (!ok) {
+        context.diagnostics.error(x->value->range, "x must be drawn from a range written uniform(lo, hi), lo < hi",
+                                  "for example x: uniform(-3, 3)");
+        return std::nullopt;
+      }
+      data.synthetic_lo = range->args[0].value->number;
+      data.synthetic_hi = range->args[1].value->number;
+    }
     rt::PartInfo info;
     info.part = "all";
     info.count = args.integer("n");

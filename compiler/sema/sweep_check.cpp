@@ -328,6 +328,7 @@ class TrainResolver {
     if (!args) return;
     config_.optimizer = name;
     config_.optimizer_args = std::move(*args);
+    config_.optimizer_range = rangeOf("optimizer");
   }
 
   void resolveSchedule() {
@@ -337,6 +338,7 @@ class TrainResolver {
     if (!args) return;
     config_.schedule = name;
     config_.schedule_args = std::move(*args);
+    config_.schedule_range = rangeOf("schedule");
   }
 
   const ast::ModelStmt* resolveModel() {
@@ -750,7 +752,8 @@ bool resolveAxes(CheckContext& context, const ast::SweepStmt* sweep, SweepSetup&
                         fmt::format("'{}' is a sweep axis and cannot also be fixed with `with`", axis));
       ok = false;
     }
-    if (!param->isSwept()) {
+    const bool overridden = context.param_stmts.at(axis)->overridden;
+    if (!param->isSwept() && !overridden) {
       diagnostics.error(*where, fmt::format("param '{}' has a single value; there is nothing to sweep", axis),
                         fmt::format("give it several: `param {} in [a, b]`", axis));
       ok = false;

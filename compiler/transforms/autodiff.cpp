@@ -198,13 +198,25 @@ ValueId findOrAddHyperparam(Graph& graph, const std::string& name) {
   return graph.hyperparam(name);
 }
 
+// The model output: any f32 value of the forward graph with a batch axis.
+void checkPrediction(const Graph& forward, ValueId prediction) {
+  std::string what = "differentiate: prediction %" + std::to_string(prediction);
+  if (prediction < 0 || prediction >= forward.size())
+    throw ir::IrError(what + " is not a value of the graph");
+  const ir::TensorType& type = forward.type(prediction);
+  if (type.dtype != ir::DType::F32 || type.isScalar())
+    throw ir::IrError(what + " is " + ir::typeString(type) + ", not an f32 value of rank >= 1");
+}
+
 }  // namespace
 
 GradientGraph differentiate(const ir::Graph& forward, ir::ValueId loss,
-                            std::span<const Penalty> penalties) {
+                            std::span<const Penalty> penalties,
+                            std::optional<ir::ValueId> prediction) {
   if (loss < 0 || loss >= forward.size() || forward.type(loss) != ir::f32({}))
     throw ir::IrError("differentiate: the loss must be an f32[] value of the graph");
-  GradientGraph result{forward, loss, loss, forward.leaves(OpKind::Parameter), {}};
+  if (prediction) checkPrediction(forward, *prediction);
+  GradientGraph result{forward, loss, loss, forward.leaves(OpKind::Parameter), {}, prediction};
   Graph& graph = result.graph;
   for (const Penalty& penalty : penalties) {
     if (graph.node(penalty.parameter).op != OpKind::Parameter)
@@ -228,6 +240,8 @@ std::string printGradientGraph(const GradientGraph& gradient_graph) {
   std::string text = ir::printGraph(graph);
   text += "data_loss %" + std::to_string(gradient_graph.data_loss) + "\n";
   text += "total_loss %" + std::to_string(gradient_graph.total_loss) + "\n";
+  if (gradient_graph.prediction)
+    text += "prediction %" + std::to_string(*gradient_graph.prediction) + "\n";
   for (size_t param_idx = 0; param_idx < gradient_graph.parameters.size(); ++param_idx)
     text += "grad \"" + graph.node(gradient_graph.parameters[param_idx]).attrs.name + "\" %" +
             std::to_string(gradient_graph.gradients[param_idx]) + "\n";

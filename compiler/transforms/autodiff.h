@@ -2,6 +2,7 @@
 // Reverse-mode differentiation, one pass: the gradient graph of a scalar loss (plus L1/L2
 // penalty terms) with respect to every parameter of a forward graph.
 
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,14 +28,22 @@ struct GradientGraph {
   ir::ValueId total_loss = 0;           // data_loss plus the penalty terms
   std::vector<ir::ValueId> parameters;  // every parameter, in id order
   std::vector<ir::ValueId> gradients;   // gradients[k] = d total_loss / d parameters[k]
+  // The model output handed back to the caller (NnspecStepArgs::predictions), e.g. the
+  // logits f32[batch,classes] of a classifier or f32[batch,width] of a regression; a
+  // forward value, so it is computed and stored by every entry point. None when unmarked.
+  std::optional<ir::ValueId> prediction;
 };
 
-// Throws ir::IrError when `loss` is not an f32[] value or a gradient would have to flow
-// through an op without a gradient rule.
+// `prediction`, when given, marks a forward value as the model output (see above).
+// Throws ir::IrError when `loss` is not an f32[] value, `prediction` is not an f32 value
+// of rank >= 1 of `forward`, or a gradient would have to flow through an op without a
+// gradient rule.
 GradientGraph differentiate(const ir::Graph& forward, ir::ValueId loss,
-                            std::span<const Penalty> penalties = {});
+                            std::span<const Penalty> penalties = {},
+                            std::optional<ir::ValueId> prediction = std::nullopt);
 
-// `--emit=grad`: the graph, then the loss values and which value is which gradient.
+// `--emit=grad`: the graph, then the loss values, the prediction (when marked) and which
+// value is which gradient.
 std::string printGradientGraph(const GradientGraph& gradient_graph);
 
 }  // namespace nnspec::transforms

@@ -7,6 +7,9 @@
 //   nnspec_forward      losses only
 //   nnspec_gradients    losses, and every parameter gradient copied into `grads`
 //   nnspec_train_step   losses, then the optimizer update of params and opt_state
+// Each also copies the model output into `predictions` when the graph marks one and the
+// pointer is not null (train_step: the output before the update); only a call that
+// returns kNnspecOk writes it.
 // They return an NnspecStatus and never throw.
 
 #include <stdint.h>
@@ -42,6 +45,8 @@ typedef struct NnspecStepArgs {
   const NnspecOptimizerParams* opt;
   float* outputs;             // [0] data loss, [1] total loss (with penalties)
   float* workspace;           // temporaries; size given by the compiled step, 64-byte aligned
+  float* predictions;         // null, or the model output: rows*width floats, row-major
+                              // (StepLayout::prediction_rows, prediction_width)
 } NnspecStepArgs;
 
 typedef int32_t (*NnspecStepFn)(const NnspecStepArgs* args);

@@ -89,5 +89,31 @@ TEST_CASE("inputs get no gradient nodes", "[autodiff]") {
   CHECK(backward_matmuls == 1);
 }
 
+TEST_CASE("differentiate marks a prediction and prints it after the losses", "[autodiff]") {
+  ir::Graph graph;
+  ValueId x = graph.input("x", ir::f32({2, 3}));
+  ValueId w = graph.parameter("w", {3});
+  ValueId y = graph.mul(x, w);
+  ValueId loss = graph.reduceMean(y);
+  GradientGraph result = differentiate(graph, loss, {}, y);
+  CHECK(ir::verifyGraph(result.graph).empty());
+  CHECK(result.prediction == y);
+  CHECK_THAT(printGradientGraph(result), Catch::Contains("total_loss %3\nprediction %2\n"));
+  CHECK_FALSE(differentiate(graph, loss).prediction.has_value());
+}
+
+TEST_CASE("differentiate rejects a prediction that is not an f32 batch value", "[autodiff]") {
+  ir::Graph graph;
+  ValueId labels = graph.input("labels", ir::i32({4}));
+  ValueId w = graph.parameter("w", {4, 2});
+  ValueId loss = graph.reduceSum(w);
+  CHECK_THROWS_WITH(differentiate(graph, loss, {}, labels),
+                    Catch::Contains("is i32[4], not an f32 value of rank >= 1"));
+  CHECK_THROWS_WITH(differentiate(graph, loss, {}, loss),
+                    Catch::Contains("is f32[], not an f32 value"));
+  CHECK_THROWS_WITH(differentiate(graph, loss, {}, 99),
+                    Catch::Contains("is not a value of the graph"));
+}
+
 }  // namespace
 }  // namespace nnspec::transforms

@@ -1,8 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <string>
+#include <thread>
 
 #include "compiler/codegen/emit_llvm.h"
 #include "compiler/codegen/step_plan.h"
@@ -55,6 +58,78 @@ TEST_CASE("graphs that differ only in runtime hyperparameters share one compilat
   auto adam = jit->compile(point_a, {codegen::OptimizerKind::Adam});
   REQUIRE(adam.ok());
   CHECK(jit->compilationCount() == 3);
+}
+
+TEST_CASE("two threads compiling the same and different graphs share the cache", "[jit]") {
+  constexpr int64_t kBatch = 4;
+  constexpr int kThreads = 2;
+  std::unique_ptr<JitCompiler> jit = newJit();
+  // Each thread: the shared graph, two of its own (other hidden widths), the shared again.
+  auto widthsOf = [](int thread_idx) {
+    std::vector<std::vector<int64_t>> graphs = {{6, 8, 3}};
+    for (int64_t own_idx = 0; own_idx < 2; ++own_idx)
+      graphs.push_back({6, 9 + 2 * thread_idx + own_idx, 3});
+    graphs.push_back({6, 8, 3});
+    return graphs;
+  };
+  std::vector<float> x(kBatch * 6);
+  for (size_t element = 0; element < x.size(); ++element)
+    x[element] = static_cast<float>(element % 7) * 0.2f - 0.6f;
+  std::vector<int32_t> labels = {0, 2, 1, 2};
+  const void* inputs[] = {x.data(), labels.data()};
+
+  // Catch2 assertions are not thread-safe: the threads only record what they saw.
+  struct Outcome {
+    std::string error;
+    std::vector<std::shared_ptr<const CompiledStep>> steps;
+    std::vector<std::vector<float>> predictions;
+    std::vector<int32_t> statuses;
+  };
+  std::array<Outcome, kThreads> outcomes;
+  auto work = [&](int thread_idx) {
+    Outcome& outcome = outcomes[static_cast<size_t>(thread_idx)];
+    for (const std::vector<int64_t>& widths : widthsOf(thread_idx)) {
+      auto compiled = jit->compile(
+          testing::buildPredictingMlp(kBatch, widths, testing::MlpLoss::SoftmaxCrossEntropy), {});
+      if (!compiled) {
+        outcome.error = compiled.error().message;
+        return;
+      }
+      StepRunner runner(compiled.value());
+      std::vector<std::vector<float>> params = testing::randomMlpParameters(widths, 3);
+      for (size_t param_idx = 0; param_idx < params.size(); ++param_idx)
+        runner.parameter(param_idx) = params[param_idx];
+      std::vector<float> predictions(static_cast<size_t>(runner.layout().predictionFloats()));
+      outcome.statuses.push_back(runner.forward(inputs, predictions.data()).status);
+      outcome.steps.push_back(compiled.value());
+      outcome.predictions.push_back(std::move(predictions));
+    }
+  };
+  std::thread other(work, 1);
+  work(0);
+  other.join();
+
+  CHECK(jit->compilationCount() == 1 + kThreads * 2);
+  for (int thread_idx = 0; thread_idx < kThreads; ++thread_idx) {
+    const Outcome& outcome = outcomes[static_cast<size_t>(thread_idx)];
+    INFO("thread " << thread_idx);
+    REQUIRE(outcome.error.empty());
+    std::vector<std::vector<int64_t>> graphs = widthsOf(thread_idx);
+    REQUIRE(outcome.steps.size() == graphs.size());
+    CHECK(outcome.steps.front() == outcomes[0].steps.front());
+    CHECK(outcome.steps.back() == outcome.steps.front());
+    for (size_t graph_idx = 0; graph_idx < graphs.size(); ++graph_idx) {
+      INFO("graph " << graph_idx);
+      CHECK(outcome.statuses[graph_idx] == kNnspecOk);
+      std::vector<std::vector<float>> params = testing::randomMlpParameters(graphs[graph_idx], 3);
+      std::vector<double> expected =
+          testing::referenceMlpForward(params, x, kBatch, graphs[graph_idx]);
+      REQUIRE(outcome.predictions[graph_idx].size() == expected.size());
+      for (size_t element = 0; element < expected.size(); ++element)
+        CHECK_THAT(outcome.predictions[graph_idx][element],
+                   Catch::WithinAbs(expected[element], 1e-4));
+    }
+  }
 }
 
 TEST_CASE("fusion puts a bias add and relu in one loop and reduces bias gradients in place",

@@ -1,0 +1,120 @@
+// Times one training epoch of a spec's first point with nnspec: JIT compile time, then
+// the epoch (shuffle, batch assembly, the compiled step, the optimizer) single-threaded.
+// Prints: `nnspec samples_per_s=<float> seconds=<float> compile_ms=<float> loss=<float>`.
+// Usage: nnspec_bench_train_epoch SPEC
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "compiler/driver/driver.h"
+#include "compiler/driver/materialize.h"
+#include "compiler/frontend/parse.h"
+#include "compiler/jit/jit_compiler.h"
+#include "compiler/lowering/lower_model.h"
+#include "compiler/sema/check.h"
+#include "runtime/train/trial.h"
+
+using namespace nnspec;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double millisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::optional<std::shared_ptr<const jit::CompiledStep>> compileStep(jit::JitCompiler& compiler,
+                                                                     const sema::TrainConfig& config, int64_t batch,
+                                                                     lowering::LoweredStep* lowered_out) {
+  auto lowered = lowering::lowerTrainStep(config, batch);
+  if (auto* problem = std::get_if<lowering::Unsupported>(&lowered)) {
+    std::fprintf(stderr, "error: %s\n", problem->message.c_str());
+    return std::nullopt;
+  }
+  *lowered_out = std::move(std::get<lowering::LoweredStep>(lowered));
+  auto step = compiler.compile(lowered_out->graph, lowered_out->config);
+  if (!step.ok()) {
+    std::fprintf(stderr, "error: %s\n", step.error().message.c_str());
+    return std::nullopt;
+  }
+  return step.value();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: nnspec_bench_train_epoch SPEC\n");
+    return 2;
+  }
+  std::ifstream stream(argv[1]);
+  std::stringstream text;
+  text << stream.rdbuf();
+  SourceFile file(argv[1], text.str());
+  DiagnosticEngine diagnostics(file);
+  auto spec = frontend::parseSpec(file, diagnostics);
+  sema::CheckOptions options;
+  options.data_paths = driver::defaultDataPaths();
+  std::optional<sema::CheckedSpec> checked;
+  if (spec) checked = sema::checkSpec(*spec, options, diagnostics);
+  if (!checked) {
+    std::fputs(diagnostics.renderText().c_str(), stderr);
+    return 2;
+  }
+  const sema::TrainConfig& config = checked->sweeps.at(0).checked.at(0).config;
+  driver::Materializer materializer(*checked, options.data_paths);
+  auto views = materializer.split(config.split);
+  if (!views.ok()) {
+    std::fprintf(stderr, "error: %s\n", views.error().message.c_str());
+    return 2;
+  }
+  auto compiler = jit::JitCompiler::create();
+  if (!compiler.ok()) return 3;
+  const int64_t count = static_cast<int64_t>(views.value()->train.size());
+  lowering::LoweredStep full;
+  const auto compile_start = Clock::now();
+  auto full_step = compileStep(*compiler.value(), config, config.batch, &full);
+  const double compile_ms = millisecondsSince(compile_start);
+  if (!full_step) return 3;
+  rt::CompiledModel model;
+  model.full = *full_step;
+  model.batch = config.batch;
+  model.features = full.features;
+  model.output_width = full.output_width;
+  model.classification = full.classification;
+  for (const auto& init : full.inits) {
+    model.inits.push_back({init.name, static_cast<rt::InitKind>(static_cast<int>(init.kind)), init.fan_in,
+                           init.fan_out, init.size});
+  }
+  model.hyper_values = full.hyper_values;
+  model.optimizer = NnspecOptimizerParams{full.optimizer.lr,    full.optimizer.momentum,     full.optimizer.beta1,
+                                          full.optimizer.beta2, full.optimizer.eps,          full.optimizer.weight_decay,
+                                          full.optimizer.nesterov ? 1 : 0, 0};
+  if (count % config.batch != 0) {
+    lowering::LoweredStep tail;
+    auto tail_step = compileStep(*compiler.value(), config, count % config.batch, &tail);
+    if (!tail_step) return 3;
+    model.remainder = *tail_step;
+    model.remainder_batch = count % config.batch;
+  }
+  rt::TrialSettings settings;
+  settings.epochs = 1;
+  settings.seed = 1;
+  settings.evaluate = false;
+  const rt::DataView fit{views.value()->train_data, views.value()->train};
+  const auto outcome = rt::runTrial(model, fit, {}, {}, settings);
+  if (outcome.end != rt::TrialEnd::kFinished) {
+    std::fprintf(stderr, "error: %s\n", outcome.reason.c_str());
+    return 1;
+  }
+  const double seconds = outcome.epochs.at(0).seconds;
+  std::printf("nnspec samples_per_s=%.1f seconds=%.3f compile_ms=%.1f loss=%.4f host=%s\n",
+              static_cast<double>(count) / seconds, seconds, compile_ms,
+              outcome.epochs.at(0).metrics.at("train.loss"), compiler.value()->hostCpu().c_str());
+  return 0;
+}

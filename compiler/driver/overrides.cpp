@@ -1,0 +1,108 @@
+#include "compiler/driver/overrides.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "compiler/frontend/parse.h"
+#include "compiler/sema/catalog.h"
+#include "compiler/support/diagnostics.h"
+
+namespace nnspec::driver {
+namespace {
+
+void setRanges(ast::Expr& expr, SourceRange range) {
+  expr.range = range;
+  expr.member.range = range;
+  for (auto& operand : expr.operands) setRanges(*operand, range);
+  for (auto& arg : expr.args) {
+    arg.range = range;
+    if (arg.key) arg.key->range = range;
+    setRanges(*arg.value, range);
+  }
+}
+
+// Parses VALUE as an expression; "" error on success.
+std::string parseValue(const Override& override, ast::ExprPtr* out) {
+  const std::string text = "experiment set param value = " + override.value + "\n";
+  SourceFile file("--set " + override.name, text);
+  DiagnosticEngine diagnostics(file);
+  auto spec = frontend::parseSpec(file, diagnostics);
+  if (!spec || spec->params.size() != 1 || !spec->params[0].fixed) {
+    return fmt::format("--set {}={}: '{}' is not a value in spec syntax", override.name, override.value,
+                       override.value);
+  }
+  *out = std::move(spec->params[0].space);
+  return "";
+}
+
+}  // namespace
+
+bool parseOverride(const std::string& text, Override* out) {
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0) return false;
+  out->name = text.substr(0, equals);
+  out->value = text.substr(equals + 1);
+  return !out->value.empty();
+}
+
+std::string applyOverrides(ast::Spec& spec, const std::vector<Override>& overrides) {
+  for (const auto& override : overrides) {
+    ast::ExprPtr value;
+    if (std::string error = parseValue(override, &value); !error.empty()) return error;
+    bool applied = false;
+    for (auto& param : spec.params) {
+      if (param.name.name != override.name) continue;
+      setRanges(*value, param.range);
+      param.fixed = true;
+      param.overridden = true;
+      param.length.reset();
+      param.space = std::move(value);
+      applied = true;
+      break;
+    }
+    // A sweep's `with` of the same name would win over the new value: set it there too.
+    for (auto& sweep : spec.sweeps) {
+      for (auto& clause : sweep.clauses) {
+        for (auto& fix : clause.fixes) {
+          if (fix.name.name != override.name) continue;
+          ast::ExprPtr copy;
+          parseValue(override, &copy);
+          setRanges(*copy, fix.range);
+          fix.value = std::move(copy);
+          applied = true;
+        }
+      }
+    }
+    const bool is_param = std::any_of(spec.params.begin(), spec.params.end(),
+                                      [&](const ast::ParamStmt& param) { return param.name.name == override.name; });
+    if (is_param) continue;
+    const auto& keys = sema::kTrainKeys;
+    if (std::find(keys.begin(), keys.end(), override.name) == keys.end()) {
+      if (applied) continue;
+      std::vector<std::string> names(keys.begin(), keys.end());
+      for (const auto& param : spec.params) names.push_back(param.name.name);
+      const std::string hint = didYouMean(override.name, names);
+      return fmt::format("--set {}: not a param or a train setting of this spec{}", override.name,
+                         hint.empty() ? "" : "; " + hint);
+    }
+    for (auto& train : spec.trains) {
+      ast::ExprPtr copy;
+      parseValue(override, &copy);
+      ast::Setting* target = nullptr;
+      for (auto& setting : train.settings) {
+        if (setting.key.name == override.name) target = &setting;
+      }
+      if (target == nullptr) {
+        train.settings.push_back({{override.name, train.range}, {}, nullptr, train.range});
+        target = &train.settings.back();
+      }
+      setRanges(*copy, target->range);
+      target->values.clear();
+      target->values.push_back(std::move(copy));
+    }
+  }
+  return "";
+}
+
+}  // namespace nnspec::driver

@@ -1,0 +1,477 @@
+#include "compiler/driver/run.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "compiler/driver/materialize.h"
+#include "compiler/frontend/parse.h"
+#include "compiler/jit/jit_compiler.h"
+#include "compiler/lowering/lower_model.h"
+#include "compiler/sema/check.h"
+#include "compiler/sema/shapes.h"
+#include "runtime/pipeline/folds.h"
+#include "runtime/pipeline/labels.h"
+#include "runtime/pipeline/random.h"
+#include "runtime/store/store.h"
+#include "runtime/train/trial.h"
+
+namespace nnspec::driver {
+namespace {
+
+// Report items this build draws; the others are stored-only for now.
+const std::set<std::string> kReportedNow = {"table", "best", "summary"};
+
+struct Aggregate {
+  std::string sweep;
+  std::string point;
+  std::vector<rt::Param> params;
+  std::map<std::string, std::vector<double>> values;  // metric -> one value per finished trial
+  int64_t finished = 0;
+  int64_t failed = 0;
+  std::string reason;
+  double seconds = 0;
+};
+
+double mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double value : values) sum += value;
+  return values.empty() ? std::nan("") : sum / static_cast<double>(values.size());
+}
+
+double stddev(const std::vector<double>& values) {
+  if (values.size() < 2) return 0;
+  const double m = mean(values);
+  double sum = 0;
+  for (double value : values) sum += (value - m) * (value - m);
+  return std::sqrt(sum / static_cast<double>(values.size()));
+}
+
+std::string hashText(const std::string& text) {
+  return fmt::format("{:016x}", rt::deriveSeed(0x6e6e73706563ULL, text));
+}
+
+rt::InitKind initKind(lowering::InitKind kind) {
+  switch (kind) {
+    case lowering::InitKind::kGlorotUniform: return rt::InitKind::kGlorotUniform;
+    case lowering::InitKind::kHeNormal: return rt::InitKind::kHeNormal;
+    case lowering::InitKind::kHeUniform: return rt::InitKind::kHeUniform;
+    case lowering::InitKind::kZeros: return rt::InitKind::kZeros;
+  }
+  return rt::InitKind::kZeros;
+}
+
+class Runner {
+ public:
+  Runner(const RunRequest& request, std::FILE* out, const sema::CheckedSpec& spec, DiagnosticEngine& diagnostics)
+      : request_(request), out_(out), spec_(spec), diagnostics_(diagnostics),
+        materializer_(spec, request.check.data_paths) {}
+
+  // Rejects what this build cannot run, before anything trains.
+  bool checkSupported() {
+    for (const auto& item : spec_.reports) {
+      if (kReportedNow.count(item.name) == 0) {
+        diagnostics_.warning(item.range, fmt::format("report item '{}' is not drawn by this build yet; the results "
+                                                     "it needs are kept in the store",
+                                                     item.name));
+      }
+    }
+    for (const auto& plan : spec_.sweeps) {
+      if (plan.method == "random" || plan.method == "tpe") {
+        diagnostics_.error(plan.range, fmt::format("{} sweeps are not supported by `run` yet (grid sweeps are)", plan.method),
+                           "use grid(...) over lists of values");
+      }
+      if (plan.points_sampled && plan.method == "grid") {
+        diagnostics_.error(plan.range, fmt::format("this grid has {} points; `run` takes at most {}", plan.points,
+                                                   plan.checked.size()));
+      }
+      const std::vector<std::pair<bool, const char*>> unsupported = {
+          {!plan.pruner.empty(), "pruning"}, {!plan.ensemble.empty(), "ensembles"},
+          {plan.refit, "refit"}, {plan.timeout_seconds > 0, "timeouts"}};
+      for (const auto& [used, what] : unsupported) {
+        if (used) diagnostics_.error(plan.range, fmt::format("{} are not supported by `run` yet", what));
+      }
+      for (const auto& point : plan.checked) {
+        for (int64_t batch : {point.config.batch}) {
+          auto lowered = lowering::lowerTrainStep(point.config, batch);
+          if (const auto* problem = std::get_if<lowering::Unsupported>(&lowered)) {
+            diagnostics_.error(problem->range, problem->message);
+          }
+        }
+      }
+    }
+    return !diagnostics_.hasErrors();
+  }
+
+  int run(rt::Store& store, int64_t study_id) {
+    auto jit = jit::JitCompiler::create();
+    if (!jit.ok()) {
+      error_ = fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message);
+      return 3;
+    }
+    jit_ = std::move(jit.value());
+    int64_t total = 0;
+    for (const auto& plan : spec_.sweeps) total += plan.trials();
+    int64_t index = 0;
+    for (const auto& plan : spec_.sweeps) {
+      for (const auto& point : plan.checked) {
+        for (int64_t fold = 0; fold < plan.folds; ++fold) {
+          for (int64_t replicate = 0; replicate < plan.replicates; ++replicate) {
+            ++index;
+            const int code = runOne(store, study_id, plan, point, fold, replicate, index, total);
+            if (code >= 2) return code;
+          }
+        }
+      }
+    }
+    return 0;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  int runOne(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, const sema::Point& point, int64_t fold,
+             int64_t replicate, int64_t index, int64_t total) {
+    const std::string point_key = point.describe();
+    rt::TrialKey key{plan.name, point_key, static_cast<int>(fold), static_cast<int>(replicate)};
+    std::vector<rt::Param> params;
+    for (const auto& [name, value] : point.params) params.push_back({name, sema::formatValue(value)});
+    const uint64_t seed = rt::deriveSeed(spec_.seed, fmt::format("sweep={};point={};fold={};replicate={}", plan.name,
+                                                                 point_key, fold, replicate));
+    auto started = store.beginTrial(study_id, key, params, seed);
+    if (!started.ok()) return storeFailure(started.error());
+    const std::string label = trialLabel(plan, point_key, fold, replicate, index, total);
+    if (!started.value().shouldRun()) {
+      if (!request_.quiet) fmt::print(out_, "{}: already {}, skipped\n", label, rt::statusName(started.value().status));
+      return 0;
+    }
+    if (!request_.quiet) {
+      fmt::print(out_, "{}{}\n", label, started.value().interrupted ? " (rerun: it was interrupted)" : "");
+      std::fflush(out_);
+    }
+    const sema::TrainConfig& config = point.config;
+    auto views = materializer_.split(config.split);
+    if (!views.ok()) {
+      const auto& failure = views.error();
+      error_ = fmt::format("error: {}{}\n{}", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message,
+                           failure.hint.empty() ? "" : "hint: " + failure.hint + "\n");
+      return 2;
+    }
+    rt::DataView fit{views.value()->train_data, views.value()->train};
+    rt::DataView val{views.value()->val_data, views.value()->val};
+    const rt::DataView test{views.value()->test_data, views.value()->test};
+    if (plan.folds > 1) {
+      auto labels = rt::labelsOf(*fit.data);
+      if (!labels.ok()) return dataFailure(labels.error());
+      auto chosen = rt::selectFold(views.value()->train, labels.value(), plan.folds, fold, plan.stratified);
+      if (!chosen.ok()) return dataFailure(chosen.error());
+      fit.indices = std::move(chosen.value().fit);
+      val = rt::DataView{fit.data, std::move(chosen.value().held_out)};
+    }
+    auto model = compile(config, static_cast<int64_t>(fit.indices.size()));
+    if (!model) return 3;
+    rt::TrialSettings settings;
+    settings.epochs = config.epochs;
+    settings.shuffle = config.shuffle;
+    settings.seed = seed;
+    if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};
+    rt::TrialCallbacks callbacks;
+    const rt::TrialHandle handle = started.value().handle;
+    std::string store_problem;
+    callbacks.on_epoch = [&](const rt::EpochRecord& record, int64_t epochs) {
+      auto saved = store.recordEpoch(handle, static_cast<int>(record.epoch), record.metrics, record.seconds);
+      if (!saved.ok() && store_problem.empty()) store_problem = saved.error().message;
+      if (request_.quiet) return;
+      if (request_.live) fmt::print(out_, "\r\033[K");
+      const double samples_per_second = static_cast<double>(fit.indices.size()) / std::max(record.seconds, 1e-9);
+      fmt::print(out_, "  epoch {}/{}  {:.1f}s  {:.0f} samples/s", record.epoch, epochs, record.seconds,
+                 samples_per_second);
+      for (const auto& [name, value] : record.metrics) {
+        if (name.find(".error") == std::string::npos) fmt::print(out_, "  {} {:.4f}", name, value);
+      }
+      const double eta = record.seconds * static_cast<double>(epochs - record.epoch);
+      if (record.epoch < epochs) fmt::print(out_, "  ETA {:.0f}s", eta);
+      fmt::print(out_, "\n");
+      std::fflush(out_);
+    };
+    if (request_.live && !request_.quiet) {
+      callbacks.on_batch = [&](int64_t epoch, int64_t batch, int64_t batches, double loss) {
+        if (batch % 20 != 0 && batch != batches) return;
+        fmt::print(out_, "\r\033[K  epoch {}/{}  {}/{}  loss {:.4f}", epoch, config.epochs, batch, batches, loss);
+        std::fflush(out_);
+      };
+    }
+    const rt::TrialOutcome outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
+    if (!store_problem.empty()) {
+      error_ = fmt::format("error: cannot write to the store: {}\n", store_problem);
+      return 2;
+    }
+    if (outcome.end == rt::TrialEnd::kFailed) {
+      auto saved = store.failTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.reason, outcome.seconds);
+      if (!saved.ok()) return storeFailure(saved.error());
+      if (!request_.quiet) fmt::print(out_, "  failed: {}\n", outcome.reason);
+      any_failed_ = true;
+      return 1;
+    }
+    auto saved = store.finishTrial(handle, outcome.final_metrics, outcome.seconds);
+    if (!saved.ok()) return storeFailure(saved.error());
+    if (!request_.quiet && outcome.stopped_epoch > 0) {
+      fmt::print(out_, "  stopped early at epoch {} ({} did not improve)\n", outcome.stopped_epoch,
+                 config.stop->metric);
+    }
+    return 0;
+  }
+
+  std::string trialLabel(const sema::SweepPlan& plan, const std::string& point, int64_t fold, int64_t replicate,
+                         int64_t index, int64_t total) const {
+    std::string label = fmt::format("trial {}/{}", index, total);
+    if (!plan.name.empty()) label += " [" + plan.name + "]";
+    if (!point.empty()) label += " " + point;
+    if (plan.folds > 1) label += fmt::format(" fold {}/{}", fold + 1, plan.folds);
+    if (plan.replicates > 1) label += fmt::format(" replicate {}/{}", replicate + 1, plan.replicates);
+    return label;
+  }
+
+  int storeFailure(const rt::StoreError& failure) {
+    error_ = fmt::format("error: store '{}': {}\n{}", failure.path, failure.message,
+                         failure.hint.empty() ? "" : "hint: " + failure.hint + "\n");
+    return 2;
+  }
+
+  int dataFailure(const rt::DataError& failure) {
+    error_ = fmt::format("error: {}{}\n", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message);
+    return 2;
+  }
+
+  // The compiled steps for this configuration: one for full batches and, when `fit_count`
+  // does not divide evenly, one for the last partial batch. Cached by graph signature.
+  std::optional<rt::CompiledModel> compile(const sema::TrainConfig& config, int64_t fit_count) {
+    const int64_t batch = std::min(config.batch, fit_count);
+    auto lowered = lowering::lowerTrainStep(config, batch);
+    auto& full = std::get<lowering::LoweredStep>(lowered);
+    rt::CompiledModel model;
+    model.batch = batch;
+    model.features = full.features;
+    model.output_width = full.output_width;
+    model.classification = full.classification;
+    for (const auto& init : full.inits) {
+      model.inits.push_back({init.name, initKind(init.kind), init.fan_in, init.fan_out, init.size});
+    }
+    model.hyper_values = full.hyper_values;
+    const auto& values = full.optimizer;
+    model.optimizer = NnspecOptimizerParams{values.lr, values.momentum, values.beta1, values.beta2,
+                                            values.eps, values.weight_decay, values.nesterov ? 1 : 0, 0};
+    auto step = jit_->compile(full.graph, full.config);
+    if (!step.ok()) {
+      error_ = fmt::format("internal error: compiling model '{}': {}\n", config.model.name, step.error().message);
+      return std::nullopt;
+    }
+    model.full = step.value();
+    const int64_t remainder = fit_count % batch;
+    if (remainder != 0) {
+      auto tail = lowering::lowerTrainStep(config, remainder);
+      auto& tail_step = std::get<lowering::LoweredStep>(tail);
+      auto compiled = jit_->compile(tail_step.graph, tail_step.config);
+      if (!compiled.ok()) {
+        error_ = fmt::format("internal error: compiling model '{}': {}\n", config.model.name, compiled.error().message);
+        return std::nullopt;
+      }
+      model.remainder = compiled.value();
+      model.remainder_batch = remainder;
+    }
+    return model;
+  }
+
+ public:
+  bool anyFailed() const { return any_failed_; }
+  int compilations() const { return jit_ ? jit_->compilationCount() : 0; }
+
+ private:
+  const RunRequest& request_;
+  std::FILE* out_;
+  const sema::CheckedSpec& spec_;
+  DiagnosticEngine& diagnostics_;
+  Materializer materializer_;
+  std::unique_ptr<jit::JitCompiler> jit_;
+  std::string error_;
+  bool any_failed_ = false;
+};
+
+// The metric a sweep ranks by: its objective, else the first of these that exists.
+std::pair<std::string, bool> rankMetric(const sema::SweepPlan& plan, const Aggregate& sample) {
+  if (!plan.select_metric.empty()) return {plan.select_metric, plan.maximize};
+  for (const char* candidate : {"val.accuracy", "test.accuracy", "val.loss", "test.loss", "train.loss"}) {
+    if (sample.values.count(candidate) != 0) return {candidate, std::string(candidate).find("accuracy") != std::string::npos};
+  }
+  return {"train.loss", false};
+}
+
+std::string formatMetric(const std::vector<double>& values) {
+  if (values.empty()) return "-";
+  if (values.size() == 1) return fmt::format("{:.4f}", values[0]);
+  return fmt::format("{:.4f} ± {:.4f}", mean(values), stddev(values));
+}
+
+void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vector<rt::TrialRow>& rows) {
+  for (const auto& plan : spec.sweeps) {
+    std::vector<Aggregate> aggregates;
+    for (const auto& point : plan.checked) {
+      Aggregate aggregate;
+      aggregate.sweep = plan.name;
+      aggregate.point = point.describe();
+      for (const auto& row : rows) {
+        if (row.key.sweep != plan.name || row.key.point_key != aggregate.point) continue;
+        aggregate.params = row.params;
+        if (row.status == rt::TrialStatus::kFinished) {
+          ++aggregate.finished;
+          for (const auto& [name, value] : row.final_metrics) aggregate.values[name].push_back(value);
+        } else if (row.status == rt::TrialStatus::kFailed) {
+          ++aggregate.failed;
+          aggregate.reason = row.reason;
+        }
+        aggregate.seconds += row.seconds.value_or(0);
+      }
+      aggregates.push_back(std::move(aggregate));
+    }
+    if (aggregates.empty()) continue;
+    const auto [metric, maximize] = rankMetric(plan, aggregates[0]);
+    std::vector<size_t> order(aggregates.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    auto score = [&, metric = metric, maximize = maximize](size_t k) {
+      const auto it = aggregates[k].values.find(metric);
+      if (it == aggregates[k].values.end() || it->second.empty()) return -std::numeric_limits<double>::infinity();
+      return maximize ? mean(it->second) : -mean(it->second);
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score(a) > score(b); });
+    std::vector<std::string> columns = {metric};
+    for (const char* extra : {"val.accuracy", "val.loss", "test.accuracy", "test.loss", "train.loss"}) {
+      if (extra != metric && aggregates[0].values.count(extra) != 0) columns.push_back(extra);
+    }
+    fmt::print(out, "\n{} (ranked by {} {})\n", plan.name.empty() ? std::string("results") : "sweep " + plan.name,
+               maximize ? "max" : "min", metric);
+    fmt::print(out, "  {:>4}  {:<36}", "rank", "point");
+    for (const auto& column : columns) fmt::print(out, "  {:>19}", column);
+    fmt::print(out, "  {:>6}  {:>8}\n", "trials", "time");
+    for (size_t rank = 0; rank < order.size(); ++rank) {
+      const Aggregate& aggregate = aggregates[order[rank]];
+      const std::string point = aggregate.point.empty() ? "(one point)" : aggregate.point;
+      fmt::print(out, "  {:>4}  {:<36}", rank + 1, point);
+      for (const auto& column : columns) {
+        const auto it = aggregate.values.find(column);
+        fmt::print(out, "  {:>19}", it == aggregate.values.end() ? "-" : formatMetric(it->second));
+      }
+      fmt::print(out, "  {:>6}  {:>7.1f}s", aggregate.finished, aggregate.seconds);
+      if (aggregate.failed > 0) fmt::print(out, "  {} failed: {}", aggregate.failed, aggregate.reason);
+      fmt::print(out, "\n");
+    }
+    const Aggregate& best = aggregates[order[0]];
+    if (best.finished > 0 && best.values.count(metric) != 0) {
+      fmt::print(out, "  best: {} with {} {}\n", best.point.empty() ? "(one point)" : best.point, metric,
+                 formatMetric(best.values.at(metric)));
+    }
+  }
+}
+
+}  // namespace
+
+Outcome runFile(const RunRequest& request, std::FILE* out) {
+  Outcome outcome;
+  std::ifstream stream(request.check.path, std::ios::binary);
+  if (!stream) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: '{}': cannot open: {}\n", request.check.path, std::strerror(errno));
+    return outcome;
+  }
+  std::stringstream buffer;
+  buffer << stream.rdbuf();
+  const std::string text = buffer.str();
+  SourceFile file(request.check.path, text);
+  DiagnosticEngine diagnostics(file);
+  auto finish = [&](int code) {
+    outcome.exit_code = code;
+    outcome.err = diagnostics.renderText() + outcome.err;
+    return outcome;
+  };
+  auto spec = frontend::parseSpec(file, diagnostics);
+  if (!spec) return finish(2);
+  if (std::string problem = applyOverrides(*spec, request.overrides); !problem.empty()) {
+    outcome.err = "error: " + problem + "\n";
+    return finish(2);
+  }
+  sema::CheckOptions options;
+  options.data_paths = request.check.data_paths;
+  const std::filesystem::path path(request.check.path);
+  options.data_paths.spec_dir = path.has_parent_path() ? path.parent_path().string() : ".";
+  auto checked = sema::checkSpec(*spec, options, diagnostics);
+  if (!checked) return finish(2);
+  if (!request.sweeps.empty()) {
+    std::vector<sema::SweepPlan> chosen;
+    std::vector<std::string> names;
+    for (auto& plan : checked->sweeps) names.push_back(plan.name);
+    for (const auto& wanted : request.sweeps) {
+      auto it = std::find_if(checked->sweeps.begin(), checked->sweeps.end(),
+                             [&](const sema::SweepPlan& plan) { return plan.name == wanted; });
+      if (it == checked->sweeps.end()) {
+        const std::string hint = didYouMean(wanted, names);
+        outcome.err = fmt::format("error: --sweep {}: no sweep of that name\nhint: {}\n", wanted,
+                                  hint.empty() ? "sweeps are " + quotedList(names) : hint);
+        return finish(2);
+      }
+      chosen.push_back(*it);
+    }
+    checked->sweeps = std::move(chosen);
+  }
+  RunRequest resolved = request;
+  resolved.check.data_paths = options.data_paths;
+  Runner runner(resolved, out, *checked, diagnostics);
+  if (!runner.checkSupported()) return finish(2);
+  if (!diagnostics.diagnostics().empty()) {
+    std::fputs(diagnostics.renderText().c_str(), stderr);
+  }
+  const std::string store_path = request.store_path.empty() ? rt::defaultStorePath(request.check.path) : request.store_path;
+  auto store = rt::Store::open(store_path);
+  if (!store.ok()) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: store '{}': {}\n{}", store_path, store.error().message,
+                              store.error().hint.empty() ? "" : "hint: " + store.error().hint + "\n");
+    return outcome;
+  }
+  std::string fingerprint = text;
+  for (const auto& override : request.overrides) fingerprint += "\n--set " + override.name + "=" + override.value;
+  auto study = store.value().openStudy(checked->experiment, hashText(fingerprint));
+  if (!study.ok()) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: store '{}': {}\n", store_path, study.error().message);
+    return outcome;
+  }
+  if (!request.quiet) {
+    fmt::print(out, "experiment {} -> {}{}\n", checked->experiment, store_path,
+               study.value().resumed ? " (resuming)" : "");
+  }
+  const int code = runner.run(store.value(), study.value().id);
+  if (code >= 2) {
+    outcome.exit_code = code;
+    outcome.err = runner.error();
+    return outcome;
+  }
+  auto rows = store.value().listTrials(study.value().id);
+  if (!rows.ok()) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: store '{}': {}\n", store_path, rows.error().message);
+    return outcome;
+  }
+  printTables(out, *checked, rows.value());
+  bool failed = false;
+  for (const auto& row : rows.value()) failed = failed || row.status == rt::TrialStatus::kFailed;
+  outcome.exit_code = failed ? 1 : 0;
+  return outcome;
+}
+
+}  // namespace nnspec::driver

@@ -1,0 +1,28 @@
+#pragma once
+// `nnspec run`: checks a spec, compiles every sweep point's model, trains every trial,
+// keeps each result in the store as it finishes, and prints a ranked table.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "compiler/driver/driver.h"
+#include "compiler/driver/overrides.h"
+
+namespace nnspec::driver {
+
+struct RunRequest {
+  CheckRequest check;
+  std::string store_path;  // "" = next to the spec
+  std::vector<Override> overrides;
+  std::vector<std::string> sweeps;  // run only these sweeps (names; empty = all)
+  bool quiet = false;      // no progress lines
+  bool live = false;       // redraw the progress line in place (a terminal)
+};
+
+// Writes progress and the final table to `out` as it goes; diagnostics and errors come
+// back in Outcome::err. Exit code 0 when every trial finished, 1 when some failed, 2 for
+// bad input (spec, data, flags), 3 for internal errors.
+Outcome runFile(const RunRequest& request, std::FILE* out);
+
+}  // namespace nnspec::driver

@@ -1,0 +1,136 @@
+#include "compiler/lowering/lower_model.h"
+
+#include <fmt/format.h>
+
+#include "compiler/sema/shapes.h"
+
+namespace nnspec::lowering {
+namespace {
+
+Unsupported unsupported(SourceRange range, std::string message) { return {range, std::move(message)}; }
+
+InitKind initKind(const std::string& name) {
+  if (name == "he_normal") return InitKind::kHeNormal;
+  if (name == "he_uniform") return InitKind::kHeUniform;
+  return InitKind::kGlorotUniform;
+}
+
+// Applies an activation to `value`; returns false for one the op set lacks here.
+bool applyActivation(ir::Graph& graph, const std::string& activation, float alpha, ir::ValueId& value) {
+  if (activation == "linear") return true;
+  if (activation == "relu") value = graph.unary(ir::OpKind::Relu, value);
+  else if (activation == "sigmoid") value = graph.unary(ir::OpKind::Sigmoid, value);
+  else if (activation == "tanh") value = graph.unary(ir::OpKind::Tanh, value);
+  else if (activation == "leaky_relu") value = graph.unary(ir::OpKind::LeakyRelu, value, alpha);
+  else if (activation == "elu") value = graph.unary(ir::OpKind::Elu, value, alpha);
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& config, int64_t batch) {
+  LoweredStep out;
+  out.batch = batch;
+  out.features = sema::shapeElements(config.model.input_shape);
+  out.classification = config.loss == "cross_entropy";
+  ir::Graph graph;
+  ir::ValueId value = graph.input("x", ir::f32({batch, out.features}));
+  std::vector<transforms::Penalty> penalties;
+  int64_t width = out.features;
+  const auto& layers = config.model.layers;
+  int dense_index = 0;
+  for (size_t k = 0; k < layers.size(); ++k) {
+    const sema::LayerInstance& layer = layers[k];
+    const bool last = k + 1 == layers.size();
+    // Samples are kept flat (row-major), so flatten and reshape change nothing here.
+    if (layer.kind == "flatten" || layer.kind == "reshape") {
+      if (layer.output_shape.size() != 1 && k + 1 < layers.size() && layers[k + 1].kind != "flatten") {
+        return unsupported(layer.range, "this back-end runs dense networks only; image layers come with conv2d");
+      }
+      continue;
+    }
+    if (layer.kind == "dense") {
+      ++dense_index;
+      const int64_t units = layer.args.integer("units");
+      const std::string w_name = fmt::format("dense{}.kernel", dense_index);
+      const std::string b_name = fmt::format("dense{}.bias", dense_index);
+      const ir::ValueId w = graph.parameter(w_name, {width, units});
+      out.inits.push_back({w_name, initKind(layer.args.text("init")), width, units, width * units});
+      value = graph.matmul(value, w);
+      if (layer.args.at("bias").boolean) {
+        const ir::ValueId b = graph.parameter(b_name, {units});
+        out.inits.push_back({b_name, InitKind::kZeros, width, units, units});
+        value = graph.add(value, b);
+      }
+      for (const char* kind : {"l1", "l2"}) {
+        const double factor = layer.args.number(kind);
+        if (factor <= 0) continue;
+        const std::string name = fmt::format("dense{}.{}", dense_index, kind);
+        penalties.push_back({w, std::string(kind) == "l1" ? transforms::PenaltyKind::L1 : transforms::PenaltyKind::L2,
+                             name});
+        out.hyper_values.emplace_back(name, static_cast<float>(factor));
+      }
+      width = units;
+      // A final softmax under cross-entropy is folded into the loss (logits in, as Keras
+      // does for from_logits=False with a softmax output).
+      if (last && layer.activation == "softmax" && out.classification) continue;
+      if (!applyActivation(graph, layer.activation, static_cast<float>(layer.activation_alpha), value)) {
+        return unsupported(layer.range,
+                           fmt::format("activation '{}' is only supported as the last layer under cross_entropy",
+                                       layer.activation));
+      }
+      continue;
+    }
+    if (layer.kind == "relu" || layer.kind == "sigmoid" || layer.kind == "tanh" || layer.kind == "leaky_relu" ||
+        layer.kind == "elu" || layer.kind == "linear" || layer.kind == "softmax") {
+      if (last && layer.kind == "softmax" && out.classification) continue;
+      if (!applyActivation(graph, layer.activation, static_cast<float>(layer.activation_alpha), value)) {
+        return unsupported(layer.range, fmt::format("a standalone '{}' layer is not supported by this back-end yet",
+                                                    layer.kind));
+      }
+      continue;
+    }
+    return unsupported(layer.range, fmt::format("layer '{}' is not supported by this back-end yet (dense networks "
+                                                "run; {} comes with the convolution work)",
+                                                layer.kind, layer.kind));
+  }
+  out.output_width = width;
+  out.prediction = value;
+  ir::ValueId loss = 0;
+  if (out.classification) {
+    const ir::ValueId labels = graph.input("labels", ir::i32({batch}));
+    loss = graph.softmaxCrossEntropy(value, labels);
+  } else {
+    const ir::ValueId targets = graph.input("targets", ir::f32({batch, width}));
+    loss = graph.mse(value, targets);
+  }
+  const sema::BoundArgs& opt = config.optimizer_args;
+  if (config.optimizer == "sgd") {
+    out.config.optimizer = codegen::OptimizerKind::Sgd;
+    out.optimizer.momentum = static_cast<float>(opt.number("momentum"));
+    out.optimizer.nesterov = opt.at("nesterov").boolean;
+  } else if (config.optimizer == "adam") {
+    if (opt.at("decoupled").boolean) {
+      return unsupported(opt.rangeOf("decoupled", config.optimizer_range), "decoupled weight decay (AdamW) is not supported yet");
+    }
+    out.config.optimizer = codegen::OptimizerKind::Adam;
+    out.optimizer.beta1 = static_cast<float>(opt.number("beta1"));
+    out.optimizer.beta2 = static_cast<float>(opt.number("beta2"));
+    out.optimizer.eps = static_cast<float>(opt.number("eps"));
+  } else {
+    return unsupported(config.optimizer_range,
+                       fmt::format("optimizer '{}' is not supported by this back-end yet (sgd and adam are)",
+                                   config.optimizer));
+  }
+  out.optimizer.lr = static_cast<float>(opt.number("lr"));
+  out.optimizer.weight_decay = static_cast<float>(opt.number("weight_decay"));
+  if (config.schedule != "constant") {
+    return unsupported(config.schedule_range,
+                       fmt::format("learning-rate schedule '{}' is not supported yet", config.schedule));
+  }
+  out.graph = transforms::differentiate(graph, loss, penalties, out.prediction);
+  return out;
+}
+
+}  // namespace nnspec::lowering

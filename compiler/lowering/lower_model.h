@@ -1,0 +1,61 @@
+#pragma once
+// Lowers one checked sweep point (its training configuration and model) to the graph IR
+// the JIT compiles: an input batch, the layers as matmul/add/activation ops, the loss,
+// and L1/L2 penalties whose factors are runtime hyperparameters. Layers become ops here;
+// the op set does not grow for them.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "compiler/codegen/step_plan.h"
+#include "compiler/sema/checked_spec.h"
+#include "compiler/transforms/autodiff.h"
+
+namespace nnspec::lowering {
+
+enum class InitKind { kGlorotUniform, kHeNormal, kHeUniform, kZeros };
+
+// How one parameter buffer starts (in the step layout's parameter order).
+struct ParamInit {
+  std::string name;
+  InitKind kind = InitKind::kZeros;
+  int64_t fan_in = 0;
+  int64_t fan_out = 0;
+  int64_t size = 0;
+};
+
+// The optimizer's runtime numbers for this point (PyTorch semantics).
+struct OptimizerValues {
+  float lr = 0.01f;
+  float momentum = 0;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0;
+  bool nesterov = false;
+};
+
+struct LoweredStep {
+  transforms::GradientGraph graph;
+  ir::ValueId prediction = 0;  // the model output: logits or regression values [batch, width]
+  codegen::StepConfig config;
+  std::vector<ParamInit> inits;                            // by parameter name
+  std::vector<std::pair<std::string, float>> hyper_values; // L1/L2 factors of this point
+  OptimizerValues optimizer;
+  int64_t batch = 0;
+  int64_t features = 0;      // flattened sample size
+  int64_t output_width = 0;
+  bool classification = true;
+};
+
+// A feature the checker accepts but this back-end cannot run yet.
+struct Unsupported {
+  SourceRange range;
+  std::string message;
+};
+
+std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& config, int64_t batch);
+
+}  // namespace nnspec::lowering

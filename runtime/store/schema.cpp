@@ -1,0 +1,155 @@
+#include "runtime/store/schema.h"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace nnspec::rt {
+namespace {
+
+// Version 1. Metric values are REAL; NULL stands for NaN, which SQLite cannot store.
+// Times: `seconds` are measured by the caller, `*_at` are UTC ISO-8601 stamps.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE study (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  spec_hash  TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  UNIQUE (name, spec_hash)
+);
+
+-- One row per (sweep, point, fold, replicate) of a study. `end_epoch` is the epoch at
+-- which a trial failed or was pruned; `attempts` counts starts (interrupted runs + 1).
+CREATE TABLE trial (
+  id         INTEGER PRIMARY KEY,
+  study_id   INTEGER NOT NULL REFERENCES study (id) ON DELETE CASCADE,
+  sweep      TEXT NOT NULL,
+  point_key  TEXT NOT NULL,
+  fold       INTEGER NOT NULL,
+  replicate  INTEGER NOT NULL,
+  seed       INTEGER NOT NULL,
+  status     TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'pruned')),
+  end_epoch  INTEGER,
+  reason     TEXT NOT NULL DEFAULT '',
+  attempts   INTEGER NOT NULL DEFAULT 1,
+  seconds    REAL,
+  started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  ended_at   TEXT,
+  UNIQUE (study_id, sweep, point_key, fold, replicate)
+);
+CREATE INDEX trial_by_status ON trial (study_id, status);
+
+-- Parameters as the caller wrote them (`value`), and as a number when the text is one,
+-- so that a sampler or an export can query them without parsing.
+CREATE TABLE trial_param (
+  trial_id INTEGER NOT NULL REFERENCES trial (id) ON DELETE CASCADE,
+  name     TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  value    TEXT NOT NULL,
+  number   REAL,
+  PRIMARY KEY (trial_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE epoch (
+  trial_id INTEGER NOT NULL REFERENCES trial (id) ON DELETE CASCADE,
+  epoch    INTEGER NOT NULL,
+  seconds  REAL NOT NULL,
+  PRIMARY KEY (trial_id, epoch)
+) WITHOUT ROWID;
+
+CREATE TABLE epoch_metric (
+  trial_id INTEGER NOT NULL,
+  epoch    INTEGER NOT NULL,
+  name     TEXT NOT NULL,
+  value    REAL,
+  PRIMARY KEY (trial_id, epoch, name),
+  FOREIGN KEY (trial_id, epoch) REFERENCES epoch (trial_id, epoch) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE final_metric (
+  trial_id INTEGER NOT NULL REFERENCES trial (id) ON DELETE CASCADE,
+  name     TEXT NOT NULL,
+  value    REAL,
+  PRIMARY KEY (trial_id, name)
+) WITHOUT ROWID;
+)sql";
+
+// kMigrations[v] takes a store from user_version v to v + 1.
+constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1};
+
+struct Header {
+  int64_t application_id = 0;
+  int64_t user_version = 0;
+  int64_t object_count = 0;  // tables, indexes, views, triggers
+};
+
+StoreResult<int64_t> readInteger(SqliteDb& db, const char* sql) {
+  auto query = db.prepare(sql);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return StoreError{db.path(), fmt::format("'{}' returned no row", sql), ""};
+  return query.value().int64At(0);
+}
+
+StoreResult<Header> readHeader(SqliteDb& db) {
+  Header header;
+  auto application_id = readInteger(db, "PRAGMA application_id");
+  if (!application_id.ok()) return application_id.error();
+  header.application_id = application_id.value();
+  auto user_version = readInteger(db, "PRAGMA user_version");
+  if (!user_version.ok()) return user_version.error();
+  header.user_version = user_version.value();
+  auto object_count = readInteger(db, "SELECT count(*) FROM sqlite_master");
+  if (!object_count.ok()) return object_count.error();
+  header.object_count = object_count.value();
+  return header;
+}
+
+// An error when the file is not ours or is too new to touch.
+StoreResult<void> checkHeader(const SqliteDb& db, const Header& header) {
+  bool empty = header.application_id == 0 && header.user_version == 0 && header.object_count == 0;
+  if (!empty && header.application_id != kStoreApplicationId) {
+    return StoreError{db.path(), "file is an SQLite database but not an nnspec result store",
+                      "pass --store with a new file name, or move this file away"};
+  }
+  if (header.user_version > kStoreSchemaVersion) {
+    return StoreError{db.path(),
+                      fmt::format("store has schema version {}, newer than the {} this nnspec reads",
+                                  header.user_version, kStoreSchemaVersion),
+                      "it was written by a newer nnspec: upgrade nnspec, or pass --store with another file"};
+  }
+  return {};
+}
+
+}  // namespace
+
+StoreResult<void> migrateSchema(SqliteDb& db) {
+  // Look before writing anything (even the journal mode), so that a foreign or newer file
+  // is left as it was.
+  auto header = readHeader(db);
+  if (!header.ok()) return header.error();
+  auto checked = checkHeader(db, header.value());
+  if (!checked.ok() || header.value().user_version == kStoreSchemaVersion) return checked;
+
+  auto transaction = SqlTransaction::begin(db);
+  if (!transaction.ok()) return transaction.error();
+  // Another process may have migrated between our look and our lock: look again.
+  header = readHeader(db);
+  if (!header.ok()) return header.error();
+  checked = checkHeader(db, header.value());
+  if (!checked.ok()) return checked;
+
+  for (int64_t version = header.value().user_version; version < kStoreSchemaVersion; ++version) {
+    auto migrated = db.exec(kMigrations[version]);
+    if (!migrated.ok()) return migrated;
+  }
+  // Constants, not user data: PRAGMA values cannot be bound.
+  std::string stamp =
+      fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {};", kStoreApplicationId, kStoreSchemaVersion);
+  auto stamped = db.exec(stamp.c_str());
+  if (!stamped.ok()) return stamped;
+  return transaction.value().commit();
+}
+
+}  // namespace nnspec::rt

@@ -1,0 +1,218 @@
+#include "runtime/store/sqlite_db.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <cmath>
+#include <limits>
+
+namespace nnspec::rt {
+namespace {
+
+std::string joinDoing(std::string_view doing, const char* message) {
+  if (doing.empty()) return message;
+  return fmt::format("{}: {}", doing, message);
+}
+
+}  // namespace
+
+// ---- SqlQuery ----------------------------------------------------------------------
+
+SqlQuery::SqlQuery(SqliteDb& db, sqlite3_stmt* statement) : db_(&db), statement_(statement) {}
+
+SqlQuery::SqlQuery(SqlQuery&& other) noexcept
+    : db_(other.db_),
+      statement_(other.statement_),
+      next_parameter_(other.next_parameter_),
+      bind_status_(other.bind_status_) {
+  other.statement_ = nullptr;
+}
+
+SqlQuery::~SqlQuery() {
+  if (statement_ == nullptr) return;
+  sqlite3_reset(statement_);
+  sqlite3_clear_bindings(statement_);
+}
+
+SqlQuery& SqlQuery::bind(int64_t value) {
+  int status = sqlite3_bind_int64(statement_, next_parameter_++, value);
+  if (bind_status_ == SQLITE_OK) bind_status_ = status;
+  return *this;
+}
+
+SqlQuery& SqlQuery::bind(double value) {
+  if (std::isnan(value)) return bindNull();
+  int status = sqlite3_bind_double(statement_, next_parameter_++, value);
+  if (bind_status_ == SQLITE_OK) bind_status_ = status;
+  return *this;
+}
+
+SqlQuery& SqlQuery::bind(std::string_view value) {
+  int status =
+      sqlite3_bind_text64(statement_, next_parameter_++, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (bind_status_ == SQLITE_OK) bind_status_ = status;
+  return *this;
+}
+
+SqlQuery& SqlQuery::bindNull() {
+  int status = sqlite3_bind_null(statement_, next_parameter_++);
+  if (bind_status_ == SQLITE_OK) bind_status_ = status;
+  return *this;
+}
+
+StoreResult<bool> SqlQuery::step() {
+  if (bind_status_ != SQLITE_OK) return db_->errorFor(bind_status_, "binding a value");
+  int status = sqlite3_step(statement_);
+  if (status == SQLITE_ROW) return true;
+  if (status == SQLITE_DONE) return false;
+  return db_->lastError("");
+}
+
+StoreResult<void> SqlQuery::run() {
+  while (true) {
+    auto row = step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) return {};
+  }
+}
+
+bool SqlQuery::isNull(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+
+int64_t SqlQuery::int64At(int column) const { return sqlite3_column_int64(statement_, column); }
+
+double SqlQuery::doubleAt(int column) const {
+  if (isNull(column)) return std::numeric_limits<double>::quiet_NaN();
+  return sqlite3_column_double(statement_, column);
+}
+
+std::string SqlQuery::textAt(int column) const {
+  const unsigned char* text = sqlite3_column_text(statement_, column);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(statement_, column));
+}
+
+// ---- SqliteDb ----------------------------------------------------------------------
+
+void SqliteDb::CloseConnection::operator()(sqlite3* connection) const { sqlite3_close_v2(connection); }
+
+void SqliteDb::FinalizeStatement::operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+
+SqliteDb::SqliteDb(std::string path, sqlite3* connection) : path_(std::move(path)), connection_(connection) {}
+SqliteDb::SqliteDb(SqliteDb&&) noexcept = default;
+SqliteDb& SqliteDb::operator=(SqliteDb&& other) noexcept {
+  statements_.clear();  // finalize ours before our connection goes
+  path_ = std::move(other.path_);
+  connection_ = std::move(other.connection_);
+  statements_ = std::move(other.statements_);
+  return *this;
+}
+SqliteDb::~SqliteDb() { statements_.clear(); }
+
+StoreResult<SqliteDb> SqliteDb::open(const std::string& path) {
+  sqlite3* connection = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int status = sqlite3_open_v2(path.c_str(), &connection, flags, nullptr);
+  SqliteDb db(path, connection);  // owns the handle even when opening failed
+  if (connection == nullptr) return StoreError{path, "out of memory while opening the store", ""};
+  if (status != SQLITE_OK) return db.lastError("");
+  sqlite3_extended_result_codes(connection, 1);
+  // SQLite quietly falls back to read-only for a file it may not write; every write
+  // would then fail, so say it now.
+  if (sqlite3_db_readonly(connection, "main") == 1) {
+    StoreError error = db.errorFor(SQLITE_READONLY, "");
+    error.message = "the file is read-only";
+    return error;
+  }
+  return db;
+}
+
+StoreResult<void> SqliteDb::exec(const char* sql) {
+  if (sqlite3_exec(connection_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return lastError("");
+  }
+  return {};
+}
+
+StoreResult<SqlQuery> SqliteDb::prepare(const char* sql) {
+  auto cached = statements_.find(sql);
+  if (cached != statements_.end()) return SqlQuery(*this, cached->second.get());
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v3(connection_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
+    return lastError("preparing a statement");
+  }
+  statements_.emplace(sql, statement);
+  return SqlQuery(*this, statement);
+}
+
+int64_t SqliteDb::lastInsertId() const { return sqlite3_last_insert_rowid(connection_.get()); }
+int64_t SqliteDb::changes() const { return sqlite3_changes64(connection_.get()); }
+bool SqliteDb::inTransaction() const { return sqlite3_get_autocommit(connection_.get()) == 0; }
+void SqliteDb::setBusyTimeout(int milliseconds) { sqlite3_busy_timeout(connection_.get(), milliseconds); }
+
+StoreError SqliteDb::lastError(std::string_view doing) const {
+  StoreError error = errorFor(sqlite3_extended_errcode(connection_.get()), doing);
+  error.message = joinDoing(doing, sqlite3_errmsg(connection_.get()));
+  return error;
+}
+
+StoreError SqliteDb::errorFor(int code, std::string_view doing) const {
+  StoreError error{path_, joinDoing(doing, sqlite3_errstr(code)), ""};
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      error.hint = "another process holds the store; wait for it to finish or pass --store with another file";
+      break;
+    case SQLITE_NOTADB:
+      error.hint = "this file is not a result store; pass --store with a new file name or move the file away";
+      break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      error.hint =
+          "check that the folder exists and that it and the file are writable (SQLite also creates the files "
+          "'-wal' and '-shm' beside the store)";
+      break;
+    case SQLITE_FULL:
+      error.hint = "free some disk space and run again; finished trials are kept";
+      break;
+    case SQLITE_CORRUPT:
+      error.hint = "the file is damaged; move it away and run again";
+      break;
+    case SQLITE_IOERR:
+      error.hint = "check the disk and the file system the store is on";
+      break;
+    default:
+      break;
+  }
+  return error;
+}
+
+// ---- SqlTransaction ----------------------------------------------------------------
+
+StoreResult<SqlTransaction> SqlTransaction::begin(SqliteDb& db) {
+  // IMMEDIATE takes the write lock now, so the busy timeout applies here rather than
+  // failing later when a read transaction would need upgrading.
+  auto begun = db.exec("BEGIN IMMEDIATE");
+  if (!begun.ok()) return begun.error();
+  return SqlTransaction(db);
+}
+
+StoreResult<SqlTransaction> SqlTransaction::beginRead(SqliteDb& db) {
+  auto begun = db.exec("BEGIN");
+  if (!begun.ok()) return begun.error();
+  return SqlTransaction(db);
+}
+
+SqlTransaction::SqlTransaction(SqlTransaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+
+SqlTransaction::~SqlTransaction() {
+  if (db_ != nullptr && db_->inTransaction()) (void)db_->exec("ROLLBACK");
+}
+
+StoreResult<void> SqlTransaction::commit() {
+  auto committed = db_->exec("COMMIT");
+  if (committed.ok()) db_ = nullptr;
+  return committed;
+}
+
+}  // namespace nnspec::rt

@@ -1,0 +1,592 @@
+#include "runtime/store/store.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include "runtime/store/schema.h"
+#include "runtime/store/sqlite_db.h"
+
+namespace nnspec::rt {
+namespace {
+
+// How long a call waits for another process that is writing the same store.
+constexpr int kBusyTimeoutMs = 10000;
+
+StoreError inContext(StoreError error, std::string_view context) {
+  error.message = fmt::format("{}: {}", context, error.message);
+  return error;
+}
+
+// ---- binding values in order, and small query shapes --------------------------------
+
+void bindValue(SqlQuery& query, int64_t value) { query.bind(value); }
+void bindValue(SqlQuery& query, int value) { query.bind(static_cast<int64_t>(value)); }
+void bindValue(SqlQuery& query, double value) { query.bind(value); }
+void bindValue(SqlQuery& query, std::string_view value) { query.bind(value); }
+void bindValue(SqlQuery& query, const std::string& value) { query.bind(std::string_view(value)); }
+template <class T>
+void bindValue(SqlQuery& query, const std::optional<T>& value) {
+  if (!value) {
+    query.bindNull();
+    return;
+  }
+  bindValue(query, *value);
+}
+
+template <class... Values>
+StoreResult<SqlQuery> bound(SqliteDb& db, const char* sql, const Values&... values) {
+  auto query = db.prepare(sql);
+  if (!query.ok()) return query;
+  (bindValue(query.value(), values), ...);
+  return query;
+}
+
+template <class... Values>
+StoreResult<void> execute(SqliteDb& db, const char* sql, const Values&... values) {
+  auto query = bound(db, sql, values...);
+  if (!query.ok()) return query.error();
+  return query.value().run();
+}
+
+// The first column of the first row, as an integer; nullopt when there is no row.
+template <class... Values>
+StoreResult<std::optional<int64_t>> selectInteger(SqliteDb& db, const char* sql, const Values&... values) {
+  auto query = bound(db, sql, values...);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return std::optional<int64_t>();
+  return std::optional<int64_t>(query.value().int64At(0));
+}
+
+// ---- statuses -----------------------------------------------------------------------
+
+std::optional<TrialStatus> parseStatus(std::string_view text) {
+  for (TrialStatus status :
+       {TrialStatus::kRunning, TrialStatus::kFinished, TrialStatus::kFailed, TrialStatus::kPruned}) {
+    if (statusName(status) == text) return status;
+  }
+  return std::nullopt;
+}
+
+StoreResult<TrialStatus> readStatus(const SqliteDb& db, const std::string& text) {
+  auto status = parseStatus(text);
+  if (!status) return StoreError{db.path(), fmt::format("unknown trial status '{}'", text), ""};
+  return *status;
+}
+
+// An error unless the trial exists and is running.
+StoreResult<void> requireRunning(SqliteDb& db, TrialHandle trial) {
+  auto query = bound(db, "SELECT status FROM trial WHERE id = ?", trial.id);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) {
+    return StoreError{db.path(), fmt::format("no trial with id {}", trial.id), "begin it with beginTrial first"};
+  }
+  std::string status = query.value().textAt(0);
+  if (status != statusName(TrialStatus::kRunning)) {
+    return StoreError{db.path(), fmt::format("trial {} is {}, not running", trial.id, status),
+                      "a trial records epochs and ends once, between beginTrial and its end"};
+  }
+  return {};
+}
+
+// ---- writing a trial ----------------------------------------------------------------
+
+// The param's value as a number when its whole text is one (finite), else nullopt.
+std::optional<double> numberOf(std::string_view text) {
+  double number = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(number)) return std::nullopt;
+  return number;
+}
+
+StoreResult<void> checkParamNames(const SqliteDb& db, const std::vector<Param>& params) {
+  std::set<std::string_view> names;
+  for (const Param& param : params) {
+    if (!names.insert(param.name).second) {
+      return StoreError{db.path(), fmt::format("parameter '{}' is given twice", param.name), ""};
+    }
+  }
+  return {};
+}
+
+StoreResult<void> insertParams(SqliteDb& db, int64_t trial_id, const std::vector<Param>& params) {
+  for (size_t position = 0; position < params.size(); ++position) {
+    const Param& param = params[position];
+    auto inserted =
+        execute(db, "INSERT INTO trial_param (trial_id, name, position, value, number) VALUES (?, ?, ?, ?, ?)",
+                trial_id, param.name, static_cast<int64_t>(position), param.value, numberOf(param.value));
+    if (!inserted.ok()) return inserted;
+  }
+  return {};
+}
+
+// Everything an interrupted run wrote about a trial, so that the rerun starts clean.
+StoreResult<void> clearTrialRecords(SqliteDb& db, int64_t trial_id) {
+  for (const char* sql :
+       {"DELETE FROM epoch_metric WHERE trial_id = ?", "DELETE FROM epoch WHERE trial_id = ?",
+        "DELETE FROM final_metric WHERE trial_id = ?", "DELETE FROM trial_param WHERE trial_id = ?"}) {
+    auto deleted = execute(db, sql, trial_id);
+    if (!deleted.ok()) return deleted;
+  }
+  return {};
+}
+
+// The trial with this key, if the study has one, and its status.
+StoreResult<std::optional<std::pair<TrialHandle, TrialStatus>>> findTrial(SqliteDb& db, int64_t study_id,
+                                                                          const TrialKey& key) {
+  using Found = std::optional<std::pair<TrialHandle, TrialStatus>>;
+  auto query = bound(db,
+                     "SELECT id, status FROM trial "
+                     "WHERE study_id = ? AND sweep = ? AND point_key = ? AND fold = ? AND replicate = ?",
+                     study_id, key.sweep, key.point_key, key.fold, key.replicate);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return Found();
+  auto status = readStatus(db, query.value().textAt(1));
+  if (!status.ok()) return status.error();
+  return Found(std::pair(TrialHandle{query.value().int64At(0)}, status.value()));
+}
+
+// `running_here`: trials this Store began and has not ended; one of them found running
+// is in progress, not interrupted.
+StoreResult<TrialStart> beginTrialLocked(SqliteDb& db, const std::set<int64_t>& running_here, int64_t study_id,
+                                         const TrialKey& key, const std::vector<Param>& params, uint64_t seed) {
+  auto names = checkParamNames(db, params);
+  if (!names.ok()) return names.error();
+  auto transaction = SqlTransaction::begin(db);
+  if (!transaction.ok()) return transaction.error();
+  int64_t stored_seed = static_cast<int64_t>(seed);  // bit pattern kept: SQLite integers are signed
+
+  auto existing = findTrial(db, study_id, key);
+  if (!existing.ok()) return existing.error();
+
+  TrialStart start;
+  if (existing.value()) {
+    start.handle = existing.value()->first;
+    start.status = existing.value()->second;
+    if (start.status != TrialStatus::kRunning) return start;  // ended before: nothing to write
+    if (running_here.count(start.handle.id) != 0) {
+      return StoreError{db.path(), fmt::format("trial {} is already running in this process", start.handle.id),
+                        "each (sweep, point, fold, replicate) is begun once per run"};
+    }
+    start.interrupted = true;
+    auto cleared = clearTrialRecords(db, start.handle.id);
+    if (!cleared.ok()) return cleared.error();
+    auto reset = execute(db,
+                         "UPDATE trial SET seed = ?, attempts = attempts + 1, end_epoch = NULL, reason = '', "
+                         "seconds = NULL, ended_at = NULL, started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                         "WHERE id = ?",
+                         stored_seed, start.handle.id);
+    if (!reset.ok()) return reset.error();
+  } else {
+    auto study = selectInteger(db, "SELECT id FROM study WHERE id = ?", study_id);
+    if (!study.ok()) return study.error();
+    if (!study.value()) {
+      return StoreError{db.path(), fmt::format("no study with id {}", study_id), "open it with openStudy first"};
+    }
+    auto inserted = execute(db,
+                            "INSERT INTO trial (study_id, sweep, point_key, fold, replicate, seed, status) "
+                            "VALUES (?, ?, ?, ?, ?, ?, 'running')",
+                            study_id, key.sweep, key.point_key, key.fold, key.replicate, stored_seed);
+    if (!inserted.ok()) return inserted.error();
+    start.handle.id = db.lastInsertId();
+  }
+  auto params_written = insertParams(db, start.handle.id, params);
+  if (!params_written.ok()) return params_written.error();
+  auto committed = transaction.value().commit();
+  if (!committed.ok()) return committed.error();
+  return start;
+}
+
+StoreResult<void> recordEpochLocked(SqliteDb& db, TrialHandle trial, int epoch, const Metrics& metrics,
+                                    double seconds) {
+  auto transaction = SqlTransaction::begin(db);
+  if (!transaction.ok()) return transaction.error();
+  auto running = requireRunning(db, trial);
+  if (!running.ok()) return running;
+  auto recorded = selectInteger(db, "SELECT 1 FROM epoch WHERE trial_id = ? AND epoch = ?", trial.id, epoch);
+  if (!recorded.ok()) return recorded.error();
+  if (recorded.value()) {
+    return StoreError{db.path(), "the epoch is already recorded", ""};
+  }
+  auto inserted =
+      execute(db, "INSERT INTO epoch (trial_id, epoch, seconds) VALUES (?, ?, ?)", trial.id, epoch, seconds);
+  if (!inserted.ok()) return inserted;
+  for (const auto& [name, value] : metrics) {
+    inserted = execute(db, "INSERT INTO epoch_metric (trial_id, epoch, name, value) VALUES (?, ?, ?, ?)", trial.id,
+                       epoch, name, value);
+    if (!inserted.ok()) return inserted;
+  }
+  return transaction.value().commit();
+}
+
+struct TrialEnd {
+  TrialStatus status = TrialStatus::kFinished;
+  std::optional<int> epoch;
+  std::string_view reason;
+  double seconds = 0;
+  const Metrics* final_metrics = nullptr;
+};
+
+StoreResult<void> endTrialLocked(SqliteDb& db, TrialHandle trial, const TrialEnd& end) {
+  auto transaction = SqlTransaction::begin(db);
+  if (!transaction.ok()) return transaction.error();
+  auto running = requireRunning(db, trial);
+  if (!running.ok()) return running;
+  auto updated = execute(db,
+                         "UPDATE trial SET status = ?, end_epoch = ?, reason = ?, seconds = ?, "
+                         "ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                         statusName(end.status), end.epoch, end.reason, end.seconds, trial.id);
+  if (!updated.ok()) return updated;
+  if (end.final_metrics != nullptr) {
+    for (const auto& [name, value] : *end.final_metrics) {
+      auto inserted =
+          execute(db, "INSERT INTO final_metric (trial_id, name, value) VALUES (?, ?, ?)", trial.id, name, value);
+      if (!inserted.ok()) return inserted;
+    }
+  }
+  return transaction.value().commit();
+}
+
+// ---- reading trials -----------------------------------------------------------------
+
+// The three queries that read trials, either of a study or one by id (the `?`).
+struct TrialQueries {
+  const char* trials;
+  const char* params;
+  const char* final_metrics;
+};
+
+constexpr TrialQueries kTrialsOfStudy = {
+    "SELECT id, study_id, sweep, point_key, fold, replicate, seed, status, end_epoch, reason, attempts, seconds, "
+    "started_at, ended_at FROM trial WHERE study_id = ? ORDER BY id",
+    "SELECT p.trial_id, p.name, p.value FROM trial_param p JOIN trial t ON t.id = p.trial_id "
+    "WHERE t.study_id = ? ORDER BY p.trial_id, p.position",
+    "SELECT m.trial_id, m.name, m.value FROM final_metric m JOIN trial t ON t.id = m.trial_id WHERE t.study_id = ?",
+};
+
+constexpr TrialQueries kTrialById = {
+    "SELECT id, study_id, sweep, point_key, fold, replicate, seed, status, end_epoch, reason, attempts, seconds, "
+    "started_at, ended_at FROM trial WHERE id = ?",
+    "SELECT trial_id, name, value FROM trial_param WHERE trial_id = ? ORDER BY position",
+    "SELECT trial_id, name, value FROM final_metric WHERE trial_id = ?",
+};
+
+StoreResult<TrialRow> readTrialRow(const SqliteDb& db, const SqlQuery& query) {
+  TrialRow row;
+  row.id = query.int64At(0);
+  row.study_id = query.int64At(1);
+  row.key.sweep = query.textAt(2);
+  row.key.point_key = query.textAt(3);
+  row.key.fold = static_cast<int>(query.int64At(4));
+  row.key.replicate = static_cast<int>(query.int64At(5));
+  row.seed = static_cast<uint64_t>(query.int64At(6));
+  auto status = readStatus(db, query.textAt(7));
+  if (!status.ok()) return status.error();
+  row.status = status.value();
+  if (!query.isNull(8)) row.end_epoch = static_cast<int>(query.int64At(8));
+  row.reason = query.textAt(9);
+  row.attempts = static_cast<int>(query.int64At(10));
+  if (!query.isNull(11)) row.seconds = query.doubleAt(11);
+  row.started_at = query.textAt(12);
+  row.ended_at = query.textAt(13);
+  return row;
+}
+
+StoreResult<std::vector<TrialRow>> readTrials(SqliteDb& db, const TrialQueries& sql, int64_t id) {
+  auto read = SqlTransaction::beginRead(db);  // one snapshot for the three queries
+  if (!read.ok()) return read.error();
+  std::vector<TrialRow> trials;
+  std::unordered_map<int64_t, size_t> index_of;
+
+  auto query = bound(db, sql.trials, id);
+  if (!query.ok()) return query.error();
+  while (true) {
+    auto row = query.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) break;
+    auto trial = readTrialRow(db, query.value());
+    if (!trial.ok()) return trial.error();
+    index_of[trial.value().id] = trials.size();
+    trials.push_back(std::move(trial.value()));
+  }
+
+  auto params = bound(db, sql.params, id);
+  if (!params.ok()) return params.error();
+  while (true) {
+    auto row = params.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) break;
+    TrialRow& trial = trials[index_of.at(params.value().int64At(0))];
+    trial.params.push_back(Param{params.value().textAt(1), params.value().textAt(2)});
+  }
+
+  auto finals = bound(db, sql.final_metrics, id);
+  if (!finals.ok()) return finals.error();
+  while (true) {
+    auto row = finals.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) break;
+    TrialRow& trial = trials[index_of.at(finals.value().int64At(0))];
+    trial.final_metrics[finals.value().textAt(1)] = finals.value().doubleAt(2);
+  }
+  return trials;
+}
+
+StoreResult<std::vector<EpochRow>> readEpochs(SqliteDb& db, TrialHandle trial) {
+  auto read = SqlTransaction::beginRead(db);
+  if (!read.ok()) return read.error();
+  auto exists = selectInteger(db, "SELECT 1 FROM trial WHERE id = ?", trial.id);
+  if (!exists.ok()) return exists.error();
+  if (!exists.value()) return StoreError{db.path(), fmt::format("no trial with id {}", trial.id), ""};
+
+  auto query = bound(db,
+                     "SELECT e.epoch, e.seconds, m.name, m.value FROM epoch e "
+                     "LEFT JOIN epoch_metric m ON m.trial_id = e.trial_id AND m.epoch = e.epoch "
+                     "WHERE e.trial_id = ? ORDER BY e.epoch, m.name",
+                     trial.id);
+  if (!query.ok()) return query.error();
+  std::vector<EpochRow> epochs;
+  while (true) {
+    auto row = query.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) break;
+    int epoch = static_cast<int>(query.value().int64At(0));
+    if (epochs.empty() || epochs.back().epoch != epoch) {
+      epochs.push_back(EpochRow{epoch, query.value().doubleAt(1), {}});
+    }
+    if (!query.value().isNull(2)) epochs.back().metrics[query.value().textAt(2)] = query.value().doubleAt(3);
+  }
+  return epochs;
+}
+
+// ---- opening ------------------------------------------------------------------------
+
+// A clearer message than SQLite's "unable to open database file" for the usual mistake.
+StoreResult<void> checkFolder(const std::string& path) {
+  std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (folder.empty()) return {};
+  std::error_code error;
+  auto status = std::filesystem::status(folder, error);
+  if (!std::filesystem::exists(status)) {
+    return StoreError{path, fmt::format("cannot open the store: folder '{}' does not exist", folder.string()),
+                      "create the folder, or pass --store with a path in an existing folder"};
+  }
+  if (!std::filesystem::is_directory(status)) {
+    return StoreError{path, fmt::format("cannot open the store: '{}' is not a folder", folder.string()),
+                      "pass --store with a path in an existing folder"};
+  }
+  return {};
+}
+
+StoreResult<void> configureConnection(SqliteDb& db) {
+  auto journal = db.prepare("PRAGMA journal_mode = WAL");
+  if (!journal.ok()) return journal.error();
+  auto row = journal.value().step();
+  if (!row.ok()) return row.error();
+  std::string mode = row.value() ? journal.value().textAt(0) : "";
+  if (mode != "wal" && mode != "memory") {
+    return StoreError{db.path(), fmt::format("cannot switch the store to WAL mode (journal mode is '{}')", mode),
+                      "put the store on a local file system"};
+  }
+  // WAL + NORMAL: a commit survives the process being killed; only power loss can undo
+  // the last commits. Foreign keys keep params and metrics tied to existing trials.
+  return db.exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+}
+
+}  // namespace
+
+std::string_view statusName(TrialStatus status) {
+  switch (status) {
+    case TrialStatus::kRunning:
+      return "running";
+    case TrialStatus::kFinished:
+      return "finished";
+    case TrialStatus::kFailed:
+      return "failed";
+    case TrialStatus::kPruned:
+      return "pruned";
+  }
+  return "running";
+}
+
+std::string defaultStorePath(const std::string& spec_path) {
+  return std::filesystem::path(spec_path).replace_extension("store.sqlite").string();
+}
+
+struct Store::State {
+  explicit State(SqliteDb opened) : db(std::move(opened)) {}
+  std::mutex mutex;  // one call at a time on the connection
+  SqliteDb db;
+  std::set<int64_t> running_here;  // trials begun through this Store and not ended yet
+};
+
+Store::Store(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+StoreResult<Store> Store::open(const std::string& path) {
+  auto folder = checkFolder(path);
+  if (!folder.ok()) return folder.error();
+  auto db = SqliteDb::open(path);
+  if (!db.ok()) return inContext(db.error(), "cannot open the store");
+  // Before anything else: two processes may be creating the same store right now.
+  db.value().setBusyTimeout(kBusyTimeoutMs);
+  // Schema first: it reads before it writes, so a foreign or newer file stays untouched.
+  auto migrated = migrateSchema(db.value());
+  if (!migrated.ok()) return inContext(migrated.error(), "cannot open the store");
+  auto configured = configureConnection(db.value());
+  if (!configured.ok()) return inContext(configured.error(), "cannot open the store");
+  return Store(std::make_unique<State>(std::move(db.value())));
+}
+
+const std::string& Store::path() const { return state_->db.path(); }
+
+StoreResult<Study> Store::openStudy(std::string_view name, std::string_view spec_hash) {
+  std::lock_guard lock(state_->mutex);
+  SqliteDb& db = state_->db;
+  auto transaction = SqlTransaction::begin(db);
+  if (!transaction.ok()) return inContext(transaction.error(), "opening a study");
+  Study study;
+  auto existing = selectInteger(db, "SELECT id FROM study WHERE name = ? AND spec_hash = ?", name, spec_hash);
+  if (!existing.ok()) return inContext(existing.error(), "opening a study");
+  if (existing.value()) {
+    study.id = *existing.value();
+    study.resumed = true;
+  } else {
+    auto inserted = execute(db, "INSERT INTO study (name, spec_hash) VALUES (?, ?)", name, spec_hash);
+    if (!inserted.ok()) return inContext(inserted.error(), "opening a study");
+    study.id = db.lastInsertId();
+  }
+  auto others = selectInteger(db, "SELECT count(*) FROM study WHERE name = ? AND spec_hash <> ?", name, spec_hash);
+  if (!others.ok()) return inContext(others.error(), "opening a study");
+  study.other_versions = others.value().value_or(0);
+  auto committed = transaction.value().commit();
+  if (!committed.ok()) return inContext(committed.error(), "opening a study");
+  return study;
+}
+
+StoreResult<std::vector<StudyRow>> Store::listStudies() {
+  std::lock_guard lock(state_->mutex);
+  auto query = state_->db.prepare("SELECT id, name, spec_hash, created_at FROM study ORDER BY id");
+  if (!query.ok()) return inContext(query.error(), "listing studies");
+  std::vector<StudyRow> studies;
+  while (true) {
+    auto row = query.value().step();
+    if (!row.ok()) return inContext(row.error(), "listing studies");
+    if (!row.value()) return studies;
+    const SqlQuery& q = query.value();
+    studies.push_back(StudyRow{q.int64At(0), q.textAt(1), q.textAt(2), q.textAt(3)});
+  }
+}
+
+StoreResult<TrialStart> Store::beginTrial(int64_t study_id, const TrialKey& key, const std::vector<Param>& params,
+                                          uint64_t seed) {
+  std::lock_guard lock(state_->mutex);
+  auto start = beginTrialLocked(state_->db, state_->running_here, study_id, key, params, seed);
+  if (!start.ok()) return inContext(start.error(), fmt::format("beginning trial '{}'", key.point_key));
+  if (start.value().shouldRun()) state_->running_here.insert(start.value().handle.id);
+  return start;
+}
+
+StoreResult<void> Store::recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds) {
+  std::lock_guard lock(state_->mutex);
+  auto recorded = recordEpochLocked(state_->db, trial, epoch, metrics, seconds);
+  if (!recorded.ok()) {
+    return inContext(recorded.error(), fmt::format("recording epoch {} of trial {}", epoch, trial.id));
+  }
+  return {};
+}
+
+StoreResult<void> Store::finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds) {
+  std::lock_guard lock(state_->mutex);
+  TrialEnd end{TrialStatus::kFinished, std::nullopt, "", seconds, &final_metrics};
+  auto ended = endTrialLocked(state_->db, trial, end);
+  if (!ended.ok()) return inContext(ended.error(), fmt::format("finishing trial {}", trial.id));
+  state_->running_here.erase(trial.id);
+  return {};
+}
+
+StoreResult<void> Store::failTrial(TrialHandle trial, int epoch, std::string_view reason, double seconds) {
+  std::lock_guard lock(state_->mutex);
+  TrialEnd end{TrialStatus::kFailed, epoch, reason, seconds, nullptr};
+  auto ended = endTrialLocked(state_->db, trial, end);
+  if (!ended.ok()) return inContext(ended.error(), fmt::format("marking trial {} failed", trial.id));
+  state_->running_here.erase(trial.id);
+  return {};
+}
+
+StoreResult<void> Store::pruneTrial(TrialHandle trial, int epoch, double seconds) {
+  std::lock_guard lock(state_->mutex);
+  TrialEnd end{TrialStatus::kPruned, epoch, "", seconds, nullptr};
+  auto ended = endTrialLocked(state_->db, trial, end);
+  if (!ended.ok()) return inContext(ended.error(), fmt::format("marking trial {} pruned", trial.id));
+  state_->running_here.erase(trial.id);
+  return {};
+}
+
+StoreResult<std::vector<TrialRow>> Store::listTrials(int64_t study_id) {
+  std::lock_guard lock(state_->mutex);
+  auto trials = readTrials(state_->db, kTrialsOfStudy, study_id);
+  if (!trials.ok()) return inContext(trials.error(), fmt::format("listing the trials of study {}", study_id));
+  return trials;
+}
+
+StoreResult<TrialRow> Store::readTrial(TrialHandle trial) {
+  std::lock_guard lock(state_->mutex);
+  auto trials = readTrials(state_->db, kTrialById, trial.id);
+  if (!trials.ok()) return inContext(trials.error(), fmt::format("reading trial {}", trial.id));
+  if (trials.value().empty()) return StoreError{path(), fmt::format("no trial with id {}", trial.id), ""};
+  return std::move(trials.value().front());
+}
+
+StoreResult<std::vector<EpochRow>> Store::listEpochs(TrialHandle trial) {
+  std::lock_guard lock(state_->mutex);
+  auto epochs = readEpochs(state_->db, trial);
+  if (!epochs.ok()) return inContext(epochs.error(), fmt::format("reading the epochs of trial {}", trial.id));
+  return epochs;
+}
+
+StoreResult<TrialCounts> Store::countTrials(int64_t study_id) {
+  std::lock_guard lock(state_->mutex);
+  SqliteDb& db = state_->db;
+  auto query = bound(db, "SELECT status, count(*) FROM trial WHERE study_id = ? GROUP BY status", study_id);
+  if (!query.ok()) return inContext(query.error(), "counting trials");
+  TrialCounts counts;
+  while (true) {
+    auto row = query.value().step();
+    if (!row.ok()) return inContext(row.error(), "counting trials");
+    if (!row.value()) return counts;
+    auto status = readStatus(db, query.value().textAt(0));
+    if (!status.ok()) return status.error();
+    int64_t count = query.value().int64At(1);
+    switch (status.value()) {
+      case TrialStatus::kRunning:
+        counts.running = count;
+        break;
+      case TrialStatus::kFinished:
+        counts.finished = count;
+        break;
+      case TrialStatus::kFailed:
+        counts.failed = count;
+        break;
+      case TrialStatus::kPruned:
+        counts.pruned = count;
+        break;
+    }
+  }
+}
+
+}  // namespace nnspec::rt

@@ -1,0 +1,158 @@
+#pragma once
+// The result store: one SQLite file holding the studies run from specs, their trials
+// (params, seed, status, reason, timings), per-epoch metrics and final metrics.
+//
+// Resuming: a trial is identified by (study, sweep, point key, fold, replicate).
+// beginTrial() on a trial that ended earlier (finished, failed or pruned) says so and
+// changes nothing, and the caller skips it; on a trial still marked running, which only
+// a killed or crashed process leaves behind, it clears what that run recorded and the
+// caller runs it again.
+//
+// Durability: every write call is one transaction in WAL mode with synchronous=NORMAL,
+// so a killed process loses at most the call in flight — never a finished trial. (Power
+// loss may lose the last few commits; that needs synchronous=FULL.)
+//
+// Threads: a Store is one connection guarded by a mutex inside; every call may be made
+// from any thread and calls are serialised. Trials running in parallel threads can share
+// one Store (each write is short). Several processes may open the same file; the busy
+// timeout makes one wait while another writes.
+//
+// Errors are values: every call returns StoreResult<T> (runtime/store/store_error.h).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/store/store_error.h"
+
+namespace nnspec::rt {
+
+enum class TrialStatus { kRunning, kFinished, kFailed, kPruned };
+
+// "running", "finished", "failed", "pruned" (as stored in the file).
+std::string_view statusName(TrialStatus status);
+
+// Metric name → value, e.g. {"loss", 0.31}, {"val_accuracy", 0.92}. NaN round-trips.
+using Metrics = std::map<std::string, double>;
+
+struct Param {
+  std::string name;   // e.g. "lr"
+  std::string value;  // canonical text, e.g. "0.001" or "relu"
+  bool operator==(const Param&) const = default;
+};
+
+struct TrialKey {
+  std::string sweep;      // the sweep's name in the spec ("" when the spec has one run)
+  std::string point_key;  // canonical text of the point's params, made by the caller
+  int fold = 0;           // k-fold index (0 without cross-validation)
+  int replicate = 0;      // replicate index (0 without replicates)
+  bool operator==(const TrialKey&) const = default;
+};
+
+struct Study {
+  int64_t id = 0;
+  bool resumed = false;        // this name and spec hash were opened before
+  int64_t other_versions = 0;  // studies of this name with another spec hash (edited spec)
+};
+
+struct TrialHandle {
+  int64_t id = 0;
+};
+
+struct TrialStart {
+  TrialHandle handle;
+  TrialStatus status = TrialStatus::kRunning;  // kRunning: run it; otherwise it ended before
+  bool interrupted = false;                    // a killed run had left it running; its records were cleared
+  bool shouldRun() const { return status == TrialStatus::kRunning; }
+};
+
+struct StudyRow {
+  int64_t id = 0;
+  std::string name;
+  std::string spec_hash;
+  std::string created_at;  // UTC, ISO 8601
+};
+
+struct TrialRow {
+  int64_t id = 0;
+  int64_t study_id = 0;
+  TrialKey key;
+  std::vector<Param> params;  // in the order given to beginTrial
+  uint64_t seed = 0;
+  TrialStatus status = TrialStatus::kRunning;
+  std::optional<int> end_epoch;   // the epoch at which it failed or was pruned
+  std::string reason;             // why it failed, e.g. "loss became nan at epoch 3"
+  int attempts = 1;               // starts, counting runs that were interrupted
+  Metrics final_metrics;          // empty unless finished
+  std::optional<double> seconds;  // whole trial, once it ended
+  std::string started_at;         // UTC, ISO 8601
+  std::string ended_at;           // "" while running
+};
+
+struct EpochRow {
+  int epoch = 0;
+  double seconds = 0;
+  Metrics metrics;
+};
+
+struct TrialCounts {
+  int64_t running = 0;
+  int64_t finished = 0;
+  int64_t failed = 0;
+  int64_t pruned = 0;
+  int64_t total() const { return running + finished + failed + pruned; }
+};
+
+// Where a spec's results go unless --store says otherwise: beside the spec, named after
+// it ("specs/mnist.nnspec" → "specs/mnist.store.sqlite").
+std::string defaultStorePath(const std::string& spec_path);
+
+class Store {
+ public:
+  // Opens or creates the store at `path`: creates or migrates its schema (version in
+  // PRAGMA user_version), turns on WAL. Refuses, leaving the file as it was, a file that
+  // is not a database, another program's database, or a store from a newer nnspec.
+  static StoreResult<Store> open(const std::string& path);
+
+  // Movable, not copyable; a moved-from Store may only be destroyed or assigned to.
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
+
+  const std::string& path() const;
+
+  // The study for this spec: the same name and hash reopens it (resume); a new hash
+  // starts a new study beside the old ones, which are kept.
+  StoreResult<Study> openStudy(std::string_view name, std::string_view spec_hash);
+  StoreResult<std::vector<StudyRow>> listStudies();
+
+  // Starts a trial, or tells that it ended in an earlier run (see the top of this file).
+  // Parameter names must be distinct. A rerun of an interrupted trial takes the params
+  // and seed given now.
+  StoreResult<TrialStart> beginTrial(int64_t study_id, const TrialKey& key, const std::vector<Param>& params,
+                                     uint64_t seed);
+
+  // Each of these is one transaction, and needs the trial to be running.
+  StoreResult<void> recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds);
+  StoreResult<void> finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds);
+  StoreResult<void> failTrial(TrialHandle trial, int epoch, std::string_view reason, double seconds);
+  StoreResult<void> pruneTrial(TrialHandle trial, int epoch, double seconds);
+
+  // Trials of a study in the order they were first begun.
+  StoreResult<std::vector<TrialRow>> listTrials(int64_t study_id);
+  StoreResult<TrialRow> readTrial(TrialHandle trial);
+  // Epochs of a trial, by epoch number.
+  StoreResult<std::vector<EpochRow>> listEpochs(TrialHandle trial);
+  StoreResult<TrialCounts> countTrials(int64_t study_id);
+
+ private:
+  struct State;
+  explicit Store(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace nnspec::rt

@@ -1,0 +1,99 @@
+#pragma once
+// Trains one trial: a compiled model, its data and its settings. Runs the JIT'd train
+// step over seeded minibatches, evaluates every epoch, stops early when told to, and
+// records a loss that turns NaN or infinite as a failed trial with the epoch and reason.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/jit/jit_compiler.h"
+#include "compiler/jit/step_runner.h"
+#include "runtime/abi/step_abi.h"
+#include "runtime/data/dataset.h"
+
+namespace nnspec::rt {
+
+enum class InitKind { kGlorotUniform, kHeNormal, kHeUniform, kZeros };
+
+// How one parameter starts (Keras defaults: Glorot uniform kernels, zero biases).
+struct ParamInit {
+  std::string name;
+  InitKind kind = InitKind::kZeros;
+  int64_t fan_in = 0;
+  int64_t fan_out = 0;
+  int64_t size = 0;
+};
+
+// A model compiled for one batch size, and for the last partial batch when the
+// training set does not divide evenly.
+struct CompiledModel {
+  std::shared_ptr<const jit::CompiledStep> full;
+  std::shared_ptr<const jit::CompiledStep> remainder;  // null when not needed
+  int64_t batch = 0;
+  int64_t remainder_batch = 0;
+  int64_t features = 0;
+  int64_t output_width = 0;
+  bool classification = true;
+  std::vector<ParamInit> inits;
+  std::vector<std::pair<std::string, float>> hyper_values;
+  NnspecOptimizerParams optimizer{};
+};
+
+// Samples of one role: positions into a data set.
+struct DataView {
+  const Dataset* data = nullptr;
+  std::vector<int64_t> indices;
+  bool empty() const { return data == nullptr || indices.empty(); }
+};
+
+struct StopRule {
+  std::string metric;  // e.g. val.loss
+  double tol = 0;
+  int64_t patience = 1;
+};
+
+struct TrialSettings {
+  int64_t epochs = 1;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  std::optional<StopRule> stop;
+  bool evaluate = true;  // evaluate every epoch and test at the end (benchmarks turn it off)
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;  // 1-based
+  std::map<std::string, double> metrics;
+  double seconds = 0;
+};
+
+enum class TrialEnd { kFinished, kFailed };
+
+struct TrialOutcome {
+  TrialEnd end = TrialEnd::kFinished;
+  std::string reason;         // why it failed
+  int64_t failed_epoch = 0;
+  std::vector<EpochRecord> epochs;
+  std::map<std::string, double> final_metrics;  // the last epoch's, plus test.*
+  int64_t stopped_epoch = 0;  // when early stopping ended it, else 0
+  double seconds = 0;
+};
+
+struct TrialCallbacks {
+  // After each batch: batch number (1-based), batches per epoch, running mean loss.
+  std::function<void(int64_t epoch, int64_t batch, int64_t batches, double loss)> on_batch;
+  std::function<void(const EpochRecord& record, int64_t epochs)> on_epoch;
+};
+
+// Metrics of a model on `view`: loss and, for classes, accuracy and error.
+std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::StepRunner& runner, const DataView& view,
+                                            const std::string& prefix);
+
+TrialOutcome runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
+                      const TrialSettings& settings, const TrialCallbacks& callbacks = {});
+
+}  // namespace nnspec::rt
