@@ -57,7 +57,13 @@ def main():
         loss.backward()
         optimizer.step()
     seconds = time.perf_counter() - start
-    print(f"torch samples_per_s={x.shape[0] / seconds:.1f} seconds={seconds:.3f} loss={loss.item():.4f}")
+    blas = "?"
+    try:
+        from threadpoolctl import threadpool_info
+        blas = ",".join(f"{i['internal_api']}:{i['num_threads']}" for i in threadpool_info())
+    except ImportError:
+        pass
+    print(f"torch samples_per_s={x.shape[0] / seconds:.1f} seconds={seconds:.3f} loss={loss.item():.4f} pools={blas}")
 
 
 if __name__ == "__main__":
