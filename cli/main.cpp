@@ -1,5 +1,6 @@
 // The nnspec command line: parses flags and calls the library (compiler/driver).
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "compiler/driver/compile.h"
 #include "compiler/driver/driver.h"
 #include "compiler/driver/run.h"
 
@@ -19,6 +21,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  check FILE...   parse and check specs; print the plan of every sweep and a\n"
     "                  summary of every model\n"
+    "  compile FILE    print a compiler stage of every distinct graph (--emit=...)\n"
     "  run FILE        check, compile and train every trial; keep results in a store\n"
     "                  (SQLite) and print a ranked table\n"
     "\n"
@@ -65,6 +68,21 @@ constexpr const char* kRunUsage =
     "\n"
     "exit status: 0 all trials finished, 1 some trials failed, 2 bad input, 3 internal error\n";
 
+constexpr const char* kCompileUsage =
+    "usage: nnspec compile [options] FILE\n"
+    "\n"
+    "Checks the spec, lowers every distinct graph of its sweeps and prints one stage.\n"
+    "\n"
+    "options:\n"
+    "  --emit=ir          the graph IR of the model and loss (default)\n"
+    "  --emit=grad        the graph with its gradient (reverse-mode autodiff)\n"
+    "  --emit=fusion      the fused loop nests of each entry point\n"
+    "  --emit=llvm        the LLVM module codegen emits\n"
+    "  --emit=llvm-opt    the LLVM module after the optimization pipeline, for this CPU\n"
+    "  --set NAME=VALUE   override a param or a train setting (repeatable)\n"
+    "  --sweep NAME       only this sweep (repeatable)\n"
+    "  -h, --help         show this help\n";
+
 int usageError(const std::string& message, const char* usage) {
   std::fprintf(stderr, "error: %s\n%s", message.c_str(), usage);
   return 2;
@@ -110,6 +128,51 @@ int runCheck(const std::vector<std::string>& args) {
     status = std::max(status, outcome.exit_code);
   }
   return status;
+}
+
+int runCompile(const std::vector<std::string>& args) {
+  nnspec::driver::CompileRequest request;
+  request.check.data_paths = nnspec::driver::defaultDataPaths();
+  std::vector<std::string> files;
+  const std::vector<std::pair<std::string, nnspec::driver::CompileEmit>> emits = {
+      {"ir", nnspec::driver::CompileEmit::kIr},         {"grad", nnspec::driver::CompileEmit::kGrad},
+      {"fusion", nnspec::driver::CompileEmit::kFusion}, {"llvm", nnspec::driver::CompileEmit::kLlvm},
+      {"llvm-opt", nnspec::driver::CompileEmit::kLlvmOpt}};
+  for (size_t k = 0; k < args.size(); ++k) {
+    const std::string& arg = args[k];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kCompileUsage, stdout);
+      return 0;
+    }
+    if (arg.rfind("--emit=", 0) == 0) {
+      const std::string kind = arg.substr(7);
+      const auto it = std::find_if(emits.begin(), emits.end(), [&](const auto& entry) { return entry.first == kind; });
+      if (it == emits.end()) return usageError(fmt::format("unknown stage in '{}'", arg), kCompileUsage);
+      request.emit = it->second;
+    } else if ((arg == "--set" || arg == "--sweep") && k + 1 < args.size()) {
+      const std::string& value = args[++k];
+      if (arg == "--sweep") {
+        request.sweeps.push_back(value);
+        continue;
+      }
+      nnspec::driver::Override override;
+      if (!nnspec::driver::parseOverride(value, &override)) {
+        return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", value), kCompileUsage);
+      }
+      request.overrides.push_back(override);
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}'", arg), kCompileUsage);
+    } else {
+      files.push_back(arg);
+    }
+  }
+  if (files.size() != 1) return usageError("compile takes one spec file", kCompileUsage);
+  request.check.path = files[0];
+  const auto outcome = nnspec::driver::compileFile(request);
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
 }
 
 int runRun(const std::vector<std::string>& args) {
@@ -178,8 +241,9 @@ int main(int argc, char** argv) {
   }
   if (command == "check") return runCheck(args);
   if (command == "run") return runRun(args);
-  if (command == "compile" || command == "report" || command == "export") {
-    return usageError(fmt::format("'{}' is not available yet in this build; 'check' and 'run' are", command), kUsage);
+  if (command == "compile") return runCompile(args);
+  if (command == "report" || command == "export") {
+    return usageError(fmt::format("'{}' is not available yet in this build; 'check', 'compile' and 'run' are", command), kUsage);
   }
   if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
   return usageError(fmt::format("unknown command '{}'", command), kUsage);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/driver/compile.h"
 #include "compiler/driver/driver.h"
 
 namespace {
@@ -41,27 +42,38 @@ int main(int argc, char** argv) {
   const bool update = (argc > 2 && std::string(argv[2]) == "--update") || (env_update != nullptr && *env_update == '1');
   const std::string text = readFile(path);
   const std::string first_line = text.substr(0, text.find('\n'));
-  const std::string marker = "# RUN: nnspec check";
-  if (first_line.rfind(marker, 0) != 0) {
-    std::fprintf(stderr, "%s: first line must start with '%s'\n", path.c_str(), marker.c_str());
+  const std::string check_marker = "# RUN: nnspec check";
+  const std::string compile_marker = "# RUN: nnspec compile";
+  const bool is_check = first_line.rfind(check_marker, 0) == 0;
+  const bool is_compile = first_line.rfind(compile_marker, 0) == 0;
+  if (!is_check && !is_compile) {
+    std::fprintf(stderr, "%s: first line must start with '%s' or '%s'\n", path.c_str(), check_marker.c_str(),
+                 compile_marker.c_str());
     return 2;
   }
   nnspec::driver::CheckRequest request;
   request.path = path;
   request.data_paths = nnspec::driver::defaultDataPaths();
-  for (const auto& flag : splitWords(first_line.substr(marker.size()))) {
-    if (flag == "--diagnostics=json") {
+  nnspec::driver::CompileRequest compile;
+  const auto flags = splitWords(first_line.substr((is_check ? check_marker : compile_marker).size()));
+  for (const auto& flag : flags) {
+    if (is_check && flag == "--diagnostics=json") {
       request.format = nnspec::driver::DiagnosticsFormat::kJson;
-    } else if (flag == "--emit=ast") {
+    } else if (is_check && flag == "--emit=ast") {
       request.emit = nnspec::driver::Emit::kAst;
-    } else if (flag == "--emit=tokens") {
+    } else if (is_check && flag == "--emit=tokens") {
       request.emit = nnspec::driver::Emit::kTokens;
+    } else if (is_compile && flag == "--emit=ir") {
+      compile.emit = nnspec::driver::CompileEmit::kIr;
+    } else if (is_compile && flag == "--emit=grad") {
+      compile.emit = nnspec::driver::CompileEmit::kGrad;
     } else {
       std::fprintf(stderr, "%s: unknown flag '%s' on the RUN line\n", path.c_str(), flag.c_str());
       return 2;
     }
   }
-  const auto outcome = nnspec::driver::checkFile(request);
+  compile.check = request;
+  const auto outcome = is_check ? nnspec::driver::checkFile(request) : nnspec::driver::compileFile(compile);
   const std::string actual =
       "exit: " + std::to_string(outcome.exit_code) + "\n--- stdout\n" + outcome.out + "--- stderr\n" + outcome.err;
   const std::string expected_path = path.substr(0, path.rfind('.')) + ".expected";

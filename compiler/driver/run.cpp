@@ -3,14 +3,13 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
+#include "compiler/driver/load.h"
 #include "compiler/driver/materialize.h"
 #include "compiler/frontend/parse.h"
 #include "compiler/jit/jit_compiler.h"
@@ -383,15 +382,11 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
 
 Outcome runFile(const RunRequest& request, std::FILE* out) {
   Outcome outcome;
-  std::ifstream stream(request.check.path, std::ios::binary);
-  if (!stream) {
+  const std::string text = readSpecFile(request.check.path, &outcome.err);
+  if (!outcome.err.empty()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("error: '{}': cannot open: {}\n", request.check.path, std::strerror(errno));
     return outcome;
   }
-  std::stringstream buffer;
-  buffer << stream.rdbuf();
-  const std::string text = buffer.str();
   SourceFile file(request.check.path, text);
   DiagnosticEngine diagnostics(file);
   auto finish = [&](int code) {
@@ -399,37 +394,12 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     outcome.err = diagnostics.renderText() + outcome.err;
     return outcome;
   };
-  auto spec = frontend::parseSpec(file, diagnostics);
-  if (!spec) return finish(2);
-  if (std::string problem = applyOverrides(*spec, request.overrides); !problem.empty()) {
-    outcome.err = "error: " + problem + "\n";
-    return finish(2);
-  }
-  sema::CheckOptions options;
-  options.data_paths = request.check.data_paths;
-  const std::filesystem::path path(request.check.path);
-  options.data_paths.spec_dir = path.has_parent_path() ? path.parent_path().string() : ".";
-  auto checked = sema::checkSpec(*spec, options, diagnostics);
-  if (!checked) return finish(2);
-  if (!request.sweeps.empty()) {
-    std::vector<sema::SweepPlan> chosen;
-    std::vector<std::string> names;
-    for (auto& plan : checked->sweeps) names.push_back(plan.name);
-    for (const auto& wanted : request.sweeps) {
-      auto it = std::find_if(checked->sweeps.begin(), checked->sweeps.end(),
-                             [&](const sema::SweepPlan& plan) { return plan.name == wanted; });
-      if (it == checked->sweeps.end()) {
-        const std::string hint = didYouMean(wanted, names);
-        outcome.err = fmt::format("error: --sweep {}: no sweep of that name\nhint: {}\n", wanted,
-                                  hint.empty() ? "sweeps are " + quotedList(names) : hint);
-        return finish(2);
-      }
-      chosen.push_back(*it);
-    }
-    checked->sweeps = std::move(chosen);
-  }
+  auto loaded = loadSpec(request.check, file, request.overrides, request.sweeps, diagnostics, &outcome.err);
+  if (!loaded) return finish(2);
+  const sema::CheckedSpec* checked = &loaded->checked;
+  const rt::DataPaths options_paths = loaded->data_paths;
   RunRequest resolved = request;
-  resolved.check.data_paths = options.data_paths;
+  resolved.check.data_paths = options_paths;
   Runner runner(resolved, out, *checked, diagnostics);
   if (!runner.checkSupported()) return finish(2);
   if (!diagnostics.diagnostics().empty()) {

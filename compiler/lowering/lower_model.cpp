@@ -130,6 +130,7 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
                        fmt::format("learning-rate schedule '{}' is not supported yet", config.schedule));
   }
   out.graph = transforms::differentiate(graph, loss, penalties, out.prediction);
+  out.forward = std::move(graph);
   return out;
 }
 

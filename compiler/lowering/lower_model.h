@@ -38,6 +38,7 @@ struct OptimizerValues {
 };
 
 struct LoweredStep {
+  ir::Graph forward;                 // the model and loss, before differentiation
   transforms::GradientGraph graph;
   ir::ValueId prediction = 0;  // the model output: logits or regression values [batch, width]
   codegen::StepConfig config;

@@ -1,0 +1,68 @@
+#include "compiler/driver/load.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "compiler/frontend/parse.h"
+#include "compiler/sema/check.h"
+
+namespace nnspec::driver {
+
+std::string readSpecFile(const std::string& path, std::string* error) {
+  std::error_code code;
+  if (std::filesystem::is_directory(path, code)) {
+    *error = fmt::format("error: '{}' is a directory\nhint: pass a .nnspec file\n", path);
+    return "";
+  }
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) {
+    *error = fmt::format("error: '{}': cannot open: {}\n", path, std::strerror(errno));
+    return "";
+  }
+  std::stringstream buffer;
+  buffer << stream.rdbuf();
+  return buffer.str();
+}
+
+std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile& file,
+                                   const std::vector<Override>& overrides, const std::vector<std::string>& sweeps,
+                                   DiagnosticEngine& diagnostics, std::string* error) {
+  auto spec = frontend::parseSpec(file, diagnostics);
+  if (!spec) return std::nullopt;
+  if (std::string problem = applyOverrides(*spec, overrides); !problem.empty()) {
+    *error = "error: " + problem + "\n";
+    return std::nullopt;
+  }
+  LoadedSpec loaded{std::move(*spec), {}, request.data_paths};
+  const std::filesystem::path path(request.path);
+  loaded.data_paths.spec_dir = path.has_parent_path() ? path.parent_path().string() : ".";
+  sema::CheckOptions options;
+  options.data_paths = loaded.data_paths;
+  auto checked = sema::checkSpec(loaded.ast, options, diagnostics);
+  if (!checked) return std::nullopt;
+  loaded.checked = std::move(*checked);
+  if (sweeps.empty()) return loaded;
+  std::vector<sema::SweepPlan> chosen;
+  std::vector<std::string> names;
+  for (const auto& plan : loaded.checked.sweeps) names.push_back(plan.name);
+  for (const auto& wanted : sweeps) {
+    const auto it = std::find_if(loaded.checked.sweeps.begin(), loaded.checked.sweeps.end(),
+                                 [&](const sema::SweepPlan& plan) { return plan.name == wanted; });
+    if (it == loaded.checked.sweeps.end()) {
+      const std::string hint = didYouMean(wanted, names);
+      *error = fmt::format("error: --sweep {}: no sweep of that name\nhint: {}\n", wanted,
+                           hint.empty() ? "sweeps are " + quotedList(names) : hint);
+      return std::nullopt;
+    }
+    chosen.push_back(*it);
+  }
+  loaded.checked.sweeps = std::move(chosen);
+  return loaded;
+}
+
+}  // namespace nnspec::driver

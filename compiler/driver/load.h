@@ -1,0 +1,33 @@
+#pragma once
+// Shared by the commands that need a checked spec (run, compile): read the file, parse
+// it, apply --set overrides, check it, and keep only the sweeps asked for.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/driver/driver.h"
+#include "compiler/driver/overrides.h"
+#include "compiler/frontend/ast.h"
+#include "compiler/sema/checked_spec.h"
+#include "compiler/support/diagnostics.h"
+
+namespace nnspec::driver {
+
+// The file's bytes, or "" with `error` set ("error: 'x': cannot open: ...").
+std::string readSpecFile(const std::string& path, std::string* error);
+
+struct LoadedSpec {
+  ast::Spec ast;  // kept alive: the checked spec points into it
+  sema::CheckedSpec checked;
+  rt::DataPaths data_paths;  // with spec_dir set
+};
+
+// Parses and checks `file` with the overrides; keeps only `sweeps` (all when empty).
+// Reports to `diagnostics`; an error that is not about a place in the file (a bad
+// override or sweep name) goes to `error`.
+std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile& file,
+                                   const std::vector<Override>& overrides, const std::vector<std::string>& sweeps,
+                                   DiagnosticEngine& diagnostics, std::string* error);
+
+}  // namespace nnspec::driver
