@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,8 @@ constexpr const char* kRunUsage =
     "                           (repeatable; VALUE in spec syntax)\n"
     "  --sweep NAME             run only this sweep (repeatable); a train block that no\n"
     "                           sweep names runs as a sweep named after it\n"
+    "  --jobs N                 trials to run at once (default: the number of cores);\n"
+    "                           the results do not depend on it\n"
     "  --quiet                  print only the table\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -179,6 +183,7 @@ int runRun(const std::vector<std::string>& args) {
   nnspec::driver::RunRequest request;
   request.check.data_paths = nnspec::driver::defaultDataPaths();
   request.live = isatty(STDOUT_FILENO) != 0;
+  request.jobs = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::string> files;
   for (size_t k = 0; k < args.size(); ++k) {
     const std::string& arg = args[k];
@@ -206,6 +211,14 @@ int runRun(const std::vector<std::string>& args) {
         return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", setting), kRunUsage);
       }
       request.overrides.push_back(override);
+    } else if (arg == "--jobs") {
+      const std::string* count = value("--jobs");
+      char* end = nullptr;
+      const long jobs = count == nullptr ? 0 : std::strtol(count->c_str(), &end, 10);
+      if (count == nullptr || end == count->c_str() || *end != '\0' || jobs < 1 || jobs > 256) {
+        return usageError("--jobs needs a number of trials from 1 to 256", kRunUsage);
+      }
+      request.jobs = jobs;
     } else if (arg == "--sweep") {
       const std::string* name = value("--sweep");
       if (name == nullptr) return usageError("--sweep needs a name", kRunUsage);

@@ -1,6 +1,9 @@
 #include "compiler/driver/run.h"
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -112,32 +115,95 @@ class Runner {
   int run(rt::Store& store, int64_t study_id) {
     auto jit = jit::JitCompiler::create();
     if (!jit.ok()) {
-      error_ = fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message);
+      setError(fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message));
       return 3;
     }
     jit_ = std::move(jit.value());
-    int64_t total = 0;
-    for (const auto& plan : spec_.sweeps) total += plan.trials();
-    int64_t index = 0;
+    // Load every split first: the workers only read them.
+    for (const auto& plan : spec_.sweeps) {
+      for (const auto& point : plan.checked) {
+        auto views = materializer_.split(point.config.split);
+        if (!views.ok()) return dataFailure(views.error());
+      }
+    }
+    struct Task {
+      const sema::SweepPlan* plan;
+      const sema::Point* point;
+      int64_t fold;
+      int64_t replicate;
+    };
+    std::vector<Task> tasks;
     for (const auto& plan : spec_.sweeps) {
       for (const auto& point : plan.checked) {
         for (int64_t fold = 0; fold < plan.folds; ++fold) {
           for (int64_t replicate = 0; replicate < plan.replicates; ++replicate) {
-            ++index;
-            const int code = runOne(store, study_id, plan, point, fold, replicate, index, total);
-            if (code >= 2) return code;
+            tasks.push_back({&plan, &point, fold, replicate});
           }
         }
       }
     }
-    return 0;
+    const int64_t total = static_cast<int64_t>(tasks.size());
+    std::atomic<int64_t> next{0};
+    std::atomic<int> worst{0};
+    auto work = [&] {
+      for (;;) {
+        const int64_t index = next.fetch_add(1);
+        if (index >= total || worst.load() >= 2) return;
+        const Task& task = tasks[static_cast<size_t>(index)];
+        const int code = runOne(store, study_id, *task.plan, *task.point, task.fold, task.replicate, index + 1, total);
+        int seen = worst.load();
+        while (code > seen && !worst.compare_exchange_weak(seen, code)) {
+        }
+      }
+    };
+    const int64_t jobs = std::max<int64_t>(1, std::min<int64_t>(request_.jobs, total));
+    std::vector<std::thread> workers;
+    for (int64_t k = 1; k < jobs; ++k) workers.emplace_back(work);
+    work();
+    for (auto& worker : workers) worker.join();
+    return worst.load() >= 2 ? worst.load() : 0;
   }
 
   const std::string& error() const { return error_; }
 
+  // Keeps the first error of any worker.
+  void setError(std::string message) {
+    std::lock_guard<std::mutex> lock(output_mutex_);
+    if (error_.empty()) error_ = std::move(message);
+  }
+
  private:
+  // A trial's lines: printed as they come when trials run one at a time, else kept
+  // and printed together when the trial ends, so parallel trials do not interleave.
+  class TrialLog {
+   public:
+    TrialLog(Runner& runner) : runner_(runner), immediate_(runner.request_.jobs <= 1) {}
+    ~TrialLog() {
+      if (buffer_.empty()) return;
+      std::lock_guard<std::mutex> lock(runner_.output_mutex_);
+      std::fputs(buffer_.c_str(), runner_.out_);
+      std::fflush(runner_.out_);
+    }
+    void print(const std::string& text) {
+      if (runner_.request_.quiet) return;
+      if (!immediate_) {
+        buffer_ += text;
+        return;
+      }
+      std::fputs(text.c_str(), runner_.out_);
+      std::fflush(runner_.out_);
+    }
+    bool live() const { return immediate_ && runner_.request_.live && !runner_.request_.quiet; }
+
+   private:
+    Runner& runner_;
+    bool immediate_;
+    std::string buffer_;
+  };
+
   int runOne(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, const sema::Point& point, int64_t fold,
              int64_t replicate, int64_t index, int64_t total) {
+    TrialLog log(*this);
     const std::string point_key = point.describe();
     rt::TrialKey key{plan.name, point_key, static_cast<int>(fold), static_cast<int>(replicate)};
     std::vector<rt::Param> params;
@@ -148,19 +214,16 @@ class Runner {
     if (!started.ok()) return storeFailure(started.error());
     const std::string label = trialLabel(plan, point_key, fold, replicate, index, total);
     if (!started.value().shouldRun()) {
-      if (!request_.quiet) fmt::print(out_, "{}: already {}, skipped\n", label, rt::statusName(started.value().status));
+      log.print(fmt::format("{}: already {}, skipped\n", label, rt::statusName(started.value().status)));
       return 0;
     }
-    if (!request_.quiet) {
-      fmt::print(out_, "{}{}\n", label, started.value().interrupted ? " (rerun: it was interrupted)" : "");
-      std::fflush(out_);
-    }
+    log.print(fmt::format("{}{}\n", label, started.value().interrupted ? " (rerun: it was interrupted)" : ""));
     const sema::TrainConfig& config = point.config;
     auto views = materializer_.split(config.split);
     if (!views.ok()) {
       const auto& failure = views.error();
-      error_ = fmt::format("error: {}{}\n{}", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message,
-                           failure.hint.empty() ? "" : "hint: " + failure.hint + "\n");
+      setError(fmt::format("error: {}{}\n{}", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message,
+                           failure.hint.empty() ? "" : "hint: " + failure.hint + "\n"));
       return 2;
     }
     rt::DataView fit{views.value()->train_data, views.value()->train};
@@ -187,43 +250,39 @@ class Runner {
     callbacks.on_epoch = [&](const rt::EpochRecord& record, int64_t epochs) {
       auto saved = store.recordEpoch(handle, static_cast<int>(record.epoch), record.metrics, record.seconds);
       if (!saved.ok() && store_problem.empty()) store_problem = saved.error().message;
-      if (request_.quiet) return;
-      if (request_.live) fmt::print(out_, "\r\033[K");
+      std::string line = log.live() ? "\r\033[K" : "";
       const double samples_per_second = static_cast<double>(fit.indices.size()) / std::max(record.seconds, 1e-9);
-      fmt::print(out_, "  epoch {}/{}  {:.1f}s  {:.0f} samples/s", record.epoch, epochs, record.seconds,
-                 samples_per_second);
+      line += fmt::format("  epoch {}/{}  {:.1f}s  {:.0f} samples/s", record.epoch, epochs, record.seconds,
+                          samples_per_second);
       for (const auto& [name, value] : record.metrics) {
-        if (name.find(".error") == std::string::npos) fmt::print(out_, "  {} {:.4f}", name, value);
+        if (name.find(".error") == std::string::npos) line += fmt::format("  {} {:.4f}", name, value);
       }
       const double eta = record.seconds * static_cast<double>(epochs - record.epoch);
-      if (record.epoch < epochs) fmt::print(out_, "  ETA {:.0f}s", eta);
-      fmt::print(out_, "\n");
-      std::fflush(out_);
+      if (record.epoch < epochs) line += fmt::format("  ETA {:.0f}s", eta);
+      log.print(line + "\n");
     };
-    if (request_.live && !request_.quiet) {
+    if (log.live()) {
       callbacks.on_batch = [&](int64_t epoch, int64_t batch, int64_t batches, double loss) {
         if (batch % 20 != 0 && batch != batches) return;
-        fmt::print(out_, "\r\033[K  epoch {}/{}  {}/{}  loss {:.4f}", epoch, config.epochs, batch, batches, loss);
-        std::fflush(out_);
+        log.print(fmt::format("\r\033[K  epoch {}/{}  {}/{}  loss {:.4f}", epoch, config.epochs, batch, batches, loss));
       };
     }
     const rt::TrialOutcome outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
     if (!store_problem.empty()) {
-      error_ = fmt::format("error: cannot write to the store: {}\n", store_problem);
+      setError(fmt::format("error: cannot write to the store: {}\n", store_problem));
       return 2;
     }
     if (outcome.end == rt::TrialEnd::kFailed) {
       auto saved = store.failTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.reason, outcome.seconds);
       if (!saved.ok()) return storeFailure(saved.error());
-      if (!request_.quiet) fmt::print(out_, "  failed: {}\n", outcome.reason);
-      any_failed_ = true;
+      log.print(fmt::format("  failed: {}\n", outcome.reason));
       return 1;
     }
     auto saved = store.finishTrial(handle, outcome.final_metrics, outcome.seconds);
     if (!saved.ok()) return storeFailure(saved.error());
-    if (!request_.quiet && outcome.stopped_epoch > 0) {
-      fmt::print(out_, "  stopped early at epoch {} ({} did not improve)\n", outcome.stopped_epoch,
-                 config.stop->metric);
+    if (outcome.stopped_epoch > 0) {
+      log.print(fmt::format("  stopped early at epoch {} ({} did not improve)\n", outcome.stopped_epoch,
+                            config.stop->metric));
     }
     return 0;
   }
@@ -239,13 +298,13 @@ class Runner {
   }
 
   int storeFailure(const rt::StoreError& failure) {
-    error_ = fmt::format("error: store '{}': {}\n{}", failure.path, failure.message,
-                         failure.hint.empty() ? "" : "hint: " + failure.hint + "\n");
+    setError(fmt::format("error: store '{}': {}\n{}", failure.path, failure.message,
+                         failure.hint.empty() ? "" : "hint: " + failure.hint + "\n"));
     return 2;
   }
 
   int dataFailure(const rt::DataError& failure) {
-    error_ = fmt::format("error: {}{}\n", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message);
+    setError(fmt::format("error: {}{}\n", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message));
     return 2;
   }
 
@@ -269,7 +328,7 @@ class Runner {
                                             values.eps, values.weight_decay, values.nesterov ? 1 : 0, 0};
     auto step = jit_->compile(full.graph, full.config);
     if (!step.ok()) {
-      error_ = fmt::format("internal error: compiling model '{}': {}\n", config.model.name, step.error().message);
+      setError(fmt::format("internal error: compiling model '{}': {}\n", config.model.name, step.error().message));
       return std::nullopt;
     }
     model.full = step.value();
@@ -279,7 +338,7 @@ class Runner {
       auto& tail_step = std::get<lowering::LoweredStep>(tail);
       auto compiled = jit_->compile(tail_step.graph, tail_step.config);
       if (!compiled.ok()) {
-        error_ = fmt::format("internal error: compiling model '{}': {}\n", config.model.name, compiled.error().message);
+        setError(fmt::format("internal error: compiling model '{}': {}\n", config.model.name, compiled.error().message));
         return std::nullopt;
       }
       model.remainder = compiled.value();
@@ -289,7 +348,6 @@ class Runner {
   }
 
  public:
-  bool anyFailed() const { return any_failed_; }
   int compilations() const { return jit_ ? jit_->compilationCount() : 0; }
 
  private:
@@ -300,7 +358,7 @@ class Runner {
   Materializer materializer_;
   std::unique_ptr<jit::JitCompiler> jit_;
   std::string error_;
-  bool any_failed_ = false;
+  std::mutex output_mutex_;
 };
 
 // The metric a sweep ranks by: its objective, else the first of these that exists.
@@ -357,7 +415,7 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
                maximize ? "max" : "min", metric);
     fmt::print(out, "  {:>4}  {:<36}", "rank", "point");
     for (const auto& column : columns) fmt::print(out, "  {:>19}", column);
-    fmt::print(out, "  {:>6}  {:>8}\n", "trials", "time");
+    fmt::print(out, "  {:>6}\n", "trials");
     for (size_t rank = 0; rank < order.size(); ++rank) {
       const Aggregate& aggregate = aggregates[order[rank]];
       const std::string point = aggregate.point.empty() ? "(one point)" : aggregate.point;
@@ -366,7 +424,7 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
         const auto it = aggregate.values.find(column);
         fmt::print(out, "  {:>19}", it == aggregate.values.end() ? "-" : formatMetric(it->second));
       }
-      fmt::print(out, "  {:>6}  {:>7.1f}s", aggregate.finished, aggregate.seconds);
+      fmt::print(out, "  {:>6}", aggregate.finished);
       if (aggregate.failed > 0) fmt::print(out, "  {} failed: {}", aggregate.failed, aggregate.reason);
       fmt::print(out, "\n");
     }
@@ -438,6 +496,12 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     return outcome;
   }
   printTables(out, *checked, rows.value());
+  double trial_seconds = 0;
+  for (const auto& row : rows.value()) trial_seconds += row.seconds.value_or(0);
+  if (!request.quiet) {
+    fmt::print(out, "\n{} trials, {:.1f} s of training in all; {} compiled graph{} in this run\n", rows.value().size(),
+               trial_seconds, runner.compilations(), runner.compilations() == 1 ? "" : "s");
+  }
   bool failed = false;
   for (const auto& row : rows.value()) failed = failed || row.status == rt::TrialStatus::kFailed;
   outcome.exit_code = failed ? 1 : 0;

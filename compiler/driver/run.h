@@ -16,6 +16,7 @@ struct RunRequest {
   std::string store_path;  // "" = next to the spec
   std::vector<Override> overrides;
   std::vector<std::string> sweeps;  // run only these sweeps (names; empty = all)
+  int64_t jobs = 1;        // trials run at once; results do not depend on it
   bool quiet = false;      // no progress lines
   bool live = false;       // redraw the progress line in place (a terminal)
 };

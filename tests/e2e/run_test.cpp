@@ -265,3 +265,30 @@ TEST_CASE("lab3 architecture grid on a holdout: (50,) reaches 0.83", "[e2e][refe
   CHECK(trials.size() == 5);
   CHECK(trials.at("arch_holdout|hidden=[50]|0|0").final_metrics.at("val.accuracy") >= 0.83);
 }
+
+TEST_CASE("trials in parallel give the same table and numbers as one at a time", "[e2e]") {
+  TempDir dir;
+  std::string tables[2];
+  for (int jobs : {1, 2}) {
+    nnspec::driver::RunRequest request;
+    request.check.path = specPath("tests/e2e/specs/synthetic_regression.nnspec");
+    request.check.data_paths = nnspec::driver::defaultDataPaths();
+    request.store_path = (dir.path / ("jobs" + std::to_string(jobs) + ".sqlite")).string();
+    request.jobs = jobs;
+    request.quiet = true;
+    char* buffer = nullptr;
+    size_t size = 0;
+    std::FILE* out = open_memstream(&buffer, &size);
+    const auto outcome = nnspec::driver::runFile(request, out);
+    std::fclose(out);
+    tables[jobs - 1] = std::string(buffer, size);
+    std::free(buffer);
+    REQUIRE(outcome.exit_code == 0);
+  }
+  CHECK(tables[0] == tables[1]);
+  CHECK_THAT(tables[0], Catch::Contains("best: "));
+  const TrialMap one = trialsOf((dir.path / "jobs1.sqlite").string());
+  const TrialMap two = trialsOf((dir.path / "jobs2.sqlite").string());
+  REQUIRE(one.size() == two.size());
+  for (const auto& [key, row] : one) CHECK(row.final_metrics == two.at(key).final_metrics);
+}
