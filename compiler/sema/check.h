@@ -3,6 +3,7 @@
 // splits and protocols, and infers the shapes of every sweep point's model.
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,30 @@ struct CheckOptions {
 
 std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& options,
                                      DiagnosticEngine& diagnostics);
+
+// The value of one axis at a sampled point: a choice of a list param, a number of a
+// distribution, or the numbers of an array param (`param units[n] in ...`).
+struct AxisValue {
+  std::string name;
+  std::optional<size_t> choice;
+  double number = 0;
+  std::vector<double> numbers;
+};
+
+// Resolves sweep points chosen at run time (random and TPE search): the training
+// configuration and model of a sweep at given axis values, checked as `check` does.
+class PointResolver {
+ public:
+  PointResolver(const ast::Spec& spec, const CheckedSpec& checked, const CheckOptions& options,
+                DiagnosticEngine& diagnostics);
+  ~PointResolver();
+  // nullopt when the values do not make a valid point (reported to the diagnostics).
+  std::optional<Point> resolve(const std::string& sweep, const std::vector<AxisValue>& values);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // What `nnspec check` prints on success: datasets, the plan of every sweep and a
 // summary of every distinct model.

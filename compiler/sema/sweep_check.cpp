@@ -122,6 +122,8 @@ class PointLookup {
     if (element->param.empty()) element->param = name;
     const ParamDef* param = context_.findParam(name);
     if (param == nullptr || param->length_param.empty()) return element;
+    // A sampled array param comes whole: one value per element.
+    if (binding.value && binding.value->kind == ValueKind::kList) return element;
     // An array param: one element per unit of its length param.
     auto length = (*this)(ast::Ident{param->length_param, param->range}, param->range);
     if (!length || length->kind != ValueKind::kInt) return std::nullopt;
@@ -918,6 +920,29 @@ std::string graphKey(const TrainConfig& config) {
                      config.optimizer, config.l1 > 0, config.l2 > 0);
 }
 
+// Reads a sweep statement (or a train block run once) into its setup: train block,
+// method, axes, fixed params, reachable params.
+std::optional<SweepSetup> readSweep(CheckContext& context, const ast::SweepStmt* sweep, const ast::TrainStmt* train) {
+  SweepSetup setup;
+  bool implicit_axes = false;
+  if (sweep != nullptr) {
+    setup.name = sweep->name ? sweep->name->name : "";
+    setup.range = sweep->range;
+    if (!readClauses(context, *sweep, setup)) return std::nullopt;
+    if (!readMethod(context, *sweep, setup)) return std::nullopt;
+    implicit_axes = sweep->method->kind != ast::ExprKind::kCall;
+  } else {
+    setup.train = train;
+    setup.name = train->name ? train->name->name : "";
+    setup.range = train->range;
+    setup.plan.method = "single";
+  }
+  setup.plan.name = setup.name;
+  setup.plan.range = setup.range;
+  if (!resolveAxes(context, sweep, setup, implicit_axes)) return std::nullopt;
+  return setup;
+}
+
 std::optional<SweepPlan> checkSweep(CheckContext& context, const ast::SweepStmt* sweep, const ast::TrainStmt* train) {
   SweepSetup setup;
   bool implicit_axes = false;
@@ -991,6 +1016,73 @@ std::optional<SweepPlan> checkSweep(CheckContext& context, const ast::SweepStmt*
 }
 
 }  // namespace
+
+struct PointResolver::State {
+  CheckContext context;
+  std::map<std::string, SweepSetup> setups;  // by sweep name
+};
+
+PointResolver::PointResolver(const ast::Spec& spec, const CheckedSpec& checked, const CheckOptions& options,
+                             DiagnosticEngine& diagnostics)
+    : state_(std::make_unique<State>(State{CheckContext{spec, options, diagnostics, makeCatalog(), checked, {}, {}, {}, {}},
+                                           {}})) {
+  CheckContext& context = state_->context;
+  for (const auto& param : spec.params) context.param_stmts.emplace(param.name.name, &param);
+  for (const auto& model : spec.models) context.models.emplace(model.name.name, &model);
+  for (const auto& train : spec.trains) context.trains.emplace(train.name ? train.name->name : "", &train);
+  for (const auto& sweep : spec.sweeps) {
+    if (auto setup = readSweep(context, &sweep, nullptr)) state_->setups.emplace(setup->name, std::move(*setup));
+  }
+}
+
+PointResolver::~PointResolver() = default;
+
+std::optional<Point> PointResolver::resolve(const std::string& sweep, const std::vector<AxisValue>& values) {
+  CheckContext& context = state_->context;
+  const auto it = state_->setups.find(sweep);
+  if (it == state_->setups.end()) return std::nullopt;
+  const SweepSetup& setup = it->second;
+  Bindings bindings;
+  for (const auto& name : setup.reachable) {
+    const ParamDef* param = context.findParam(name);
+    if (const auto fixed = setup.fixed_params.find(name); fixed != setup.fixed_params.end()) {
+      bindings[name] = {fixed->second->value.get(), std::nullopt};
+    } else if (!param->isSwept()) {
+      bindings[name] = axisValues(*param)[0];
+    }
+  }
+  for (const auto& value : values) {
+    const ParamDef* param = context.findParam(value.name);
+    if (param == nullptr) return std::nullopt;
+    const bool is_int = param->kind == ParamKind::kInt;
+    auto number = [&](double x) { return is_int ? makeInt(static_cast<int64_t>(std::llround(x)), param->range)
+                                                : makeFloat(x, param->range); };
+    if (!param->length_param.empty()) {
+      Value list;
+      list.kind = ValueKind::kList;
+      list.range = param->range;
+      for (double x : value.numbers) list.items.push_back(number(x));
+      bindings[value.name] = {nullptr, list};
+    } else if (value.choice) {
+      if (*value.choice >= param->choiceCount()) return std::nullopt;
+      bindings[value.name] = param->choices.empty() ? Binding{nullptr, param->generated[*value.choice]}
+                                                    : Binding{param->choices[*value.choice], std::nullopt};
+    } else {
+      bindings[value.name] = {nullptr, number(value.number)};
+    }
+  }
+  PointLookup lookup(context, bindings);
+  TrainResolver resolver(context, setup, lookup.function());
+  auto config = resolver.run();
+  if (!config) return std::nullopt;
+  Point point;
+  for (const auto& axis : setup.plan.axes) {
+    PointLookup value_lookup(context, bindings);
+    if (auto value = value_lookup(ast::Ident{axis, {}}, {})) point.params.emplace_back(axis, std::move(*value));
+  }
+  point.config = std::move(*config);
+  return point;
+}
 
 void checkSweeps(CheckContext& context) {
   std::set<const ast::TrainStmt*> used;
