@@ -94,9 +94,8 @@ class Runner {
         diagnostics_.error(plan.range, fmt::format("this grid has {} points; `run` takes at most {}", plan.points,
                                                    plan.checked.size()));
       }
-      const std::vector<std::pair<bool, const char*>> unsupported = {
-          {!plan.pruner.empty(), "pruning"}, {!plan.ensemble.empty(), "ensembles"},
-          {plan.refit, "refit"}, {plan.timeout_seconds > 0, "timeouts"}};
+      const std::vector<std::pair<bool, const char*>> unsupported = {{!plan.pruner.empty(), "pruning"},
+                                                                     {plan.timeout_seconds > 0, "timeouts"}};
       for (const auto& [used, what] : unsupported) {
         if (used) diagnostics_.error(plan.range, fmt::format("{} are not supported by `run` yet", what));
       }
@@ -161,10 +160,153 @@ class Runner {
     for (int64_t k = 1; k < jobs; ++k) workers.emplace_back(work);
     work();
     for (auto& worker : workers) worker.join();
-    return worst.load() >= 2 ? worst.load() : 0;
+    if (worst.load() >= 2) return worst.load();
+    return finishSweeps(store, study_id);
   }
 
+  // Text printed after the tables: refits of the best points and ensembles.
+  const std::string& summary() const { return summary_; }
+
   const std::string& error() const { return error_; }
+
+  // After every trial of the sweeps: refit the best point of sweeps that ask for it, and
+  // combine the best point's models of sweeps with an ensemble.
+  int finishSweeps(rt::Store& store, int64_t study_id) {
+    for (const auto& plan : spec_.sweeps) {
+      if (!plan.refit && plan.ensemble.empty()) continue;
+      auto rows = store.listTrials(study_id);
+      if (!rows.ok()) return storeFailure(rows.error());
+      const sema::Point* best = bestPoint(plan, rows.value());
+      if (best == nullptr) {
+        summary_ += fmt::format("{}: no finished trial to refit or ensemble\n", sweepLabel(plan));
+        continue;
+      }
+      if (!plan.ensemble.empty()) {
+        const int code = ensemble(store, plan, *best, rows.value());
+        if (code >= 2) return code;
+      }
+      if (plan.refit) {
+        const int code = runOne(store, study_id, plan, *best, -1, 0, 1, 1);
+        if (code >= 2) return code;
+        auto refit = store.listTrials(study_id);
+        if (!refit.ok()) return storeFailure(refit.error());
+        for (const auto& row : refit.value()) {
+          if (row.key.sweep != plan.name || row.key.fold != -1 || row.status != rt::TrialStatus::kFinished) continue;
+          std::string metrics;
+          for (const auto& [name, value] : row.final_metrics) {
+            if (name.rfind("test.", 0) == 0 && name != "test.error") metrics += fmt::format("  {} {:.4f}", name, value);
+          }
+          summary_ += fmt::format("{}: best point {} refit on all training data:{}\n", sweepLabel(plan),
+                                  row.key.point_key, metrics);
+        }
+      }
+    }
+    return 0;
+  }
+
+  // The point with the best mean objective over its finished trials (not refits).
+  const sema::Point* bestPoint(const sema::SweepPlan& plan, const std::vector<rt::TrialRow>& rows) const {
+    const std::string metric = plan.select_metric.empty() ? "val.loss" : plan.select_metric;
+    const bool maximize = plan.select_metric.empty() ? false : plan.maximize;
+    const sema::Point* best = nullptr;
+    double best_score = 0;
+    for (const auto& point : plan.checked) {
+      std::vector<double> values;
+      for (const auto& row : rows) {
+        if (row.key.sweep != plan.name || row.key.point_key != point.describe() || row.key.fold < 0) continue;
+        if (row.status != rt::TrialStatus::kFinished) continue;
+        const auto it = row.final_metrics.find(metric);
+        if (it != row.final_metrics.end()) values.push_back(it->second);
+      }
+      if (values.empty()) continue;
+      const double score = maximize ? mean(values) : -mean(values);
+      if (best == nullptr || score > best_score) best = &point, best_score = score;
+    }
+    return best;
+  }
+
+  // Combines the test predictions of the best point's models (its folds and replicates):
+  // a majority vote of the predicted classes (ties go to the best single model), or the
+  // mean of the outputs.
+  int ensemble(rt::Store& store, const sema::SweepPlan& plan, const sema::Point& point,
+               const std::vector<rt::TrialRow>& rows) {
+    auto views = materializer_.split(point.config.split);
+    if (!views.ok()) return dataFailure(views.error());
+    const rt::Dataset* data = views.value()->test_data;
+    const std::vector<int64_t>& test = views.value()->test;
+    if (data == nullptr || test.empty()) return 0;
+    const std::string metric = plan.select_metric.empty() ? "val.loss" : plan.select_metric;
+    struct Member {
+      std::vector<float> outputs;
+      double score = 0;
+    };
+    std::vector<Member> members;
+    int64_t width = 0;
+    for (const auto& row : rows) {
+      if (row.key.sweep != plan.name || row.key.point_key != point.describe() || row.key.fold < 0) continue;
+      if (row.status != rt::TrialStatus::kFinished) continue;
+      auto output = store.readOutput(rt::TrialHandle{row.id}, "test.predictions");
+      if (!output.ok()) return storeFailure(output.error());
+      if (!output.value() || output.value()->rows != static_cast<int64_t>(test.size())) continue;
+      width = output.value()->width;
+      const auto it = row.final_metrics.find(metric);
+      const double value = it == row.final_metrics.end() ? 0 : it->second;
+      members.push_back({std::move(output.value()->values), plan.maximize && !plan.select_metric.empty() ? value : -value});
+    }
+    if (members.size() < 2) return 0;
+    std::stable_sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.score > b.score; });
+    const bool classification = point.config.loss == "cross_entropy";
+    const auto argmax = [&](const float* row) {
+      return static_cast<int64_t>(std::max_element(row, row + width) - row);
+    };
+    double ensemble_value = 0;
+    double best_single = 0;
+    for (size_t sample = 0; sample < test.size(); ++sample) {
+      const int64_t index = test[sample];
+      if (classification) {
+        const auto label = static_cast<int64_t>(data->y[static_cast<size_t>(index * data->target_width)]);
+        std::vector<int64_t> votes(static_cast<size_t>(width), 0);
+        std::vector<float> sum(static_cast<size_t>(width), 0.0f);
+        for (const auto& member : members) {
+          const float* row = member.outputs.data() + sample * width;
+          ++votes[static_cast<size_t>(argmax(row))];
+          for (int64_t k = 0; k < width; ++k) sum[static_cast<size_t>(k)] += row[k];
+        }
+        const int64_t best_class = argmax(members[0].outputs.data() + sample * width);
+        int64_t chosen = 0;
+        if (plan.ensemble == "vote") {
+          const int64_t top = *std::max_element(votes.begin(), votes.end());
+          chosen = votes[static_cast<size_t>(best_class)] == top
+                       ? best_class
+                       : static_cast<int64_t>(std::find(votes.begin(), votes.end(), top) - votes.begin());
+        } else {
+          chosen = argmax(sum.data());
+        }
+        ensemble_value += chosen == label ? 1 : 0;
+        best_single += best_class == label ? 1 : 0;
+      } else {
+        for (int64_t k = 0; k < width; ++k) {
+          const double target = data->y[static_cast<size_t>(index * data->target_width + k)];
+          double mean_output = 0;
+          for (const auto& member : members) mean_output += member.outputs[sample * width + k];
+          mean_output /= static_cast<double>(members.size());
+          ensemble_value += (mean_output - target) * (mean_output - target) / static_cast<double>(width);
+          const double single = members[0].outputs[sample * width + k] - target;
+          best_single += single * single / static_cast<double>(width);
+        }
+      }
+    }
+    const double count = static_cast<double>(test.size());
+    const std::string name = classification ? "test.accuracy" : "test.mse";
+    summary_ += fmt::format("{}: {} of the {} models of {}: {} {:.4f} (best single model {:.4f})\n", sweepLabel(plan),
+                            plan.ensemble == "vote" ? "majority vote" : "mean", members.size(), point.describe(), name,
+                            ensemble_value / count, best_single / count);
+    return 0;
+  }
+
+  static std::string sweepLabel(const sema::SweepPlan& plan) {
+    return plan.name.empty() ? std::string("results") : "sweep " + plan.name;
+  }
 
   // Keeps the first error of any worker.
   void setError(std::string message) {
@@ -229,7 +371,7 @@ class Runner {
     rt::DataView fit{views.value()->train_data, views.value()->train};
     rt::DataView val{views.value()->val_data, views.value()->val};
     const rt::DataView test{views.value()->test_data, views.value()->test};
-    if (plan.folds > 1) {
+    if (plan.folds > 1 && fold >= 0) {
       auto labels = rt::labelsOf(*fit.data);
       if (!labels.ok()) return dataFailure(labels.error());
       auto chosen = rt::selectFold(views.value()->train, labels.value(), plan.folds, fold, plan.stratified);
@@ -243,6 +385,7 @@ class Runner {
     settings.epochs = config.epochs;
     settings.shuffle = config.shuffle;
     settings.seed = seed;
+    settings.keep_test_predictions = !plan.ensemble.empty() && !test.empty();
     if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};
     rt::TrialCallbacks callbacks;
     const rt::TrialHandle handle = started.value().handle;
@@ -278,6 +421,11 @@ class Runner {
       log.print(fmt::format("  failed: {}\n", outcome.reason));
       return 1;
     }
+    if (settings.keep_test_predictions) {
+      const int64_t rows = static_cast<int64_t>(test.indices.size());
+      auto kept = store.saveOutput(handle, {"test.predictions", rows, model->output_width, outcome.test_predictions});
+      if (!kept.ok()) return storeFailure(kept.error());
+    }
     auto saved = store.finishTrial(handle, outcome.final_metrics, outcome.seconds);
     if (!saved.ok()) return storeFailure(saved.error());
     if (outcome.stopped_epoch > 0) {
@@ -292,7 +440,8 @@ class Runner {
     std::string label = fmt::format("trial {}/{}", index, total);
     if (!plan.name.empty()) label += " [" + plan.name + "]";
     if (!point.empty()) label += " " + point;
-    if (plan.folds > 1) label += fmt::format(" fold {}/{}", fold + 1, plan.folds);
+    if (fold < 0) label += " refit on all training data";
+    if (plan.folds > 1 && fold >= 0) label += fmt::format(" fold {}/{}", fold + 1, plan.folds);
     if (plan.replicates > 1) label += fmt::format(" replicate {}/{}", replicate + 1, plan.replicates);
     return label;
   }
@@ -359,6 +508,7 @@ class Runner {
   std::unique_ptr<jit::JitCompiler> jit_;
   std::string error_;
   std::mutex output_mutex_;
+  std::string summary_;
 };
 
 // The metric a sweep ranks by: its objective, else the first of these that exists.
@@ -384,7 +534,7 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
       aggregate.sweep = plan.name;
       aggregate.point = point.describe();
       for (const auto& row : rows) {
-        if (row.key.sweep != plan.name || row.key.point_key != aggregate.point) continue;
+        if (row.key.sweep != plan.name || row.key.point_key != aggregate.point || row.key.fold < 0) continue;
         aggregate.params = row.params;
         if (row.status == rt::TrialStatus::kFinished) {
           ++aggregate.finished;
@@ -496,6 +646,7 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     return outcome;
   }
   printTables(out, *checked, rows.value());
+  if (!runner.summary().empty()) fmt::print(out, "\n{}", runner.summary());
   double trial_seconds = 0;
   for (const auto& row : rows.value()) trial_seconds += row.seconds.value_or(0);
   if (!request.quiet) {

@@ -66,6 +66,17 @@ CREATE TABLE epoch_metric (
   FOREIGN KEY (trial_id, epoch) REFERENCES epoch (trial_id, epoch) ON DELETE CASCADE
 ) WITHOUT ROWID;
 
+-- Model outputs kept for later use (ensembles, confusion matrices, reports): e.g.
+-- "test.predictions", rows x width float32 values, little-endian.
+CREATE TABLE trial_output (
+  trial_id INTEGER NOT NULL REFERENCES trial (id) ON DELETE CASCADE,
+  name     TEXT NOT NULL,
+  rows     INTEGER NOT NULL,
+  width    INTEGER NOT NULL,
+  data     BLOB NOT NULL,
+  PRIMARY KEY (trial_id, name)
+) WITHOUT ROWID;
+
 CREATE TABLE final_metric (
   trial_id INTEGER NOT NULL REFERENCES trial (id) ON DELETE CASCADE,
   name     TEXT NOT NULL,

@@ -54,6 +54,12 @@ SqlQuery& SqlQuery::bind(std::string_view value) {
   return *this;
 }
 
+SqlQuery& SqlQuery::bindBlob(const void* data, size_t bytes) {
+  int status = sqlite3_bind_blob64(statement_, next_parameter_++, data, bytes, SQLITE_TRANSIENT);
+  if (bind_status_ == SQLITE_OK) bind_status_ = status;
+  return *this;
+}
+
 SqlQuery& SqlQuery::bindNull() {
   int status = sqlite3_bind_null(statement_, next_parameter_++);
   if (bind_status_ == SQLITE_OK) bind_status_ = status;
@@ -83,6 +89,13 @@ int64_t SqlQuery::int64At(int column) const { return sqlite3_column_int64(statem
 double SqlQuery::doubleAt(int column) const {
   if (isNull(column)) return std::numeric_limits<double>::quiet_NaN();
   return sqlite3_column_double(statement_, column);
+}
+
+std::vector<char> SqlQuery::blobAt(int column) const {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(statement_, column));
+  const int bytes = sqlite3_column_bytes(statement_, column);
+  if (data == nullptr || bytes <= 0) return {};
+  return std::vector<char>(data, data + bytes);
 }
 
 std::string SqlQuery::textAt(int column) const {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 #include <unordered_map>
 
@@ -35,6 +36,7 @@ class SqlQuery {
   SqlQuery& bind(double value);  // NaN is stored as NULL (SQLite has no NaN)
   SqlQuery& bind(std::string_view value);
   SqlQuery& bindNull();
+  SqlQuery& bindBlob(const void* data, size_t bytes);
 
   StoreResult<bool> step();  // true: a row is ready to read; false: done
   StoreResult<void> run();   // step to the end, ignoring rows
@@ -43,6 +45,7 @@ class SqlQuery {
   int64_t int64At(int column) const;
   double doubleAt(int column) const;  // NULL reads back as quiet NaN
   std::string textAt(int column) const;
+  std::vector<char> blobAt(int column) const;
 
  private:
   SqliteDb* db_;

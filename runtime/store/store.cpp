@@ -1,3 +1,4 @@
+#include <cstring>
 #include "runtime/store/store.h"
 
 #include <fmt/format.h>
@@ -134,7 +135,8 @@ StoreResult<void> insertParams(SqliteDb& db, int64_t trial_id, const std::vector
 StoreResult<void> clearTrialRecords(SqliteDb& db, int64_t trial_id) {
   for (const char* sql :
        {"DELETE FROM epoch_metric WHERE trial_id = ?", "DELETE FROM epoch WHERE trial_id = ?",
-        "DELETE FROM final_metric WHERE trial_id = ?", "DELETE FROM trial_param WHERE trial_id = ?"}) {
+        "DELETE FROM final_metric WHERE trial_id = ?", "DELETE FROM trial_param WHERE trial_id = ?",
+        "DELETE FROM trial_output WHERE trial_id = ?"}) {
     auto deleted = execute(db, sql, trial_id);
     if (!deleted.ok()) return deleted;
   }
@@ -508,6 +510,44 @@ StoreResult<void> Store::recordEpoch(TrialHandle trial, int epoch, const Metrics
     return inContext(recorded.error(), fmt::format("recording epoch {} of trial {}", epoch, trial.id));
   }
   return {};
+}
+
+StoreResult<void> Store::saveOutput(TrialHandle trial, const TrialOutput& output) {
+  std::lock_guard lock(state_->mutex);
+  if (output.values.size() != static_cast<size_t>(output.rows * output.width)) {
+    return StoreError{path(), fmt::format("output '{}' has {} values, not {} x {}", output.name, output.values.size(),
+                                          output.rows, output.width),
+                      ""};
+  }
+  auto query = state_->db.prepare(
+      "INSERT OR REPLACE INTO trial_output (trial_id, name, rows, width, data) VALUES (?, ?, ?, ?, ?)");
+  if (!query.ok()) return query.error();
+  query.value().bind(trial.id).bind(std::string_view(output.name)).bind(output.rows).bind(output.width);
+  query.value().bindBlob(output.values.data(), output.values.size() * sizeof(float));
+  auto saved = query.value().run();
+  if (!saved.ok()) return inContext(saved.error(), fmt::format("saving output '{}' of trial {}", output.name, trial.id));
+  return {};
+}
+
+StoreResult<std::optional<TrialOutput>> Store::readOutput(TrialHandle trial, std::string_view name) {
+  std::lock_guard lock(state_->mutex);
+  auto query = state_->db.prepare("SELECT rows, width, data FROM trial_output WHERE trial_id = ? AND name = ?");
+  if (!query.ok()) return query.error();
+  query.value().bind(trial.id).bind(name);
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return std::optional<TrialOutput>{};
+  TrialOutput output;
+  output.name = std::string(name);
+  output.rows = query.value().int64At(0);
+  output.width = query.value().int64At(1);
+  const std::vector<char> bytes = query.value().blobAt(2);
+  output.values.resize(bytes.size() / sizeof(float));
+  std::memcpy(output.values.data(), bytes.data(), output.values.size() * sizeof(float));
+  if (output.values.size() != static_cast<size_t>(output.rows * output.width)) {
+    return StoreError{path(), fmt::format("output '{}' of trial {} is damaged", output.name, trial.id), ""};
+  }
+  return std::optional<TrialOutput>(std::move(output));
 }
 
 StoreResult<void> Store::finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds) {

@@ -93,6 +93,14 @@ struct TrialRow {
   std::string ended_at;           // "" while running
 };
 
+// A model output kept with a trial, e.g. its predictions on the test split.
+struct TrialOutput {
+  std::string name;  // e.g. "test.predictions"
+  int64_t rows = 0;
+  int64_t width = 0;
+  std::vector<float> values;  // rows * width, row-major
+};
+
 struct EpochRow {
   int epoch = 0;
   double seconds = 0;
@@ -138,6 +146,9 @@ class Store {
 
   // Each of these is one transaction, and needs the trial to be running.
   StoreResult<void> recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds);
+  // Saves (or replaces) an output of a running trial; write it before finishTrial.
+  StoreResult<void> saveOutput(TrialHandle trial, const TrialOutput& output);
+  StoreResult<std::optional<TrialOutput>> readOutput(TrialHandle trial, std::string_view name);
   StoreResult<void> finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds);
   StoreResult<void> failTrial(TrialHandle trial, int epoch, std::string_view reason, double seconds);
   StoreResult<void> pruneTrial(TrialHandle trial, int epoch, double seconds);

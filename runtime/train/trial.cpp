@@ -109,7 +109,7 @@ bool maximized(const std::string& metric) {
 }  // namespace
 
 std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::StepRunner& runner, const DataView& view,
-                                            const std::string& prefix) {
+                                            const std::string& prefix, std::vector<float>* kept) {
   std::map<std::string, double> metrics;
   if (view.empty()) return metrics;
   auto iterator = makeEvaluationIterator(*view.data, view.indices, model.batch);
@@ -128,6 +128,7 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::Ste
     if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("evaluation buffers do not fit the batch");
     if (rows <= 0) break;
     runner.forward(inputs, predictions.data());
+    if (kept != nullptr) kept->insert(kept->end(), predictions.begin(), predictions.begin() + rows * model.output_width);
     for (int64_t row = 0; row < rows; ++row) {
       const float* out = predictions.data() + row * width;
       if (model.classification) {
@@ -261,7 +262,10 @@ TrialOutcome runTrial(const CompiledModel& model, const DataView& fit, const Dat
   }
   outcome.final_metrics = outcome.epochs.back().metrics;
   if (settings.evaluate) {
-    for (const auto& [name, value] : evaluateModel(model, runner, test, "test")) outcome.final_metrics[name] = value;
+    std::vector<float>* kept = settings.keep_test_predictions ? &outcome.test_predictions : nullptr;
+    for (const auto& [name, value] : evaluateModel(model, runner, test, "test", kept)) {
+      outcome.final_metrics[name] = value;
+    }
   }
   outcome.seconds = secondsSince(start);
   return outcome;

@@ -63,6 +63,7 @@ struct TrialSettings {
   uint64_t seed = 0;
   std::optional<StopRule> stop;
   bool evaluate = true;  // evaluate every epoch and test at the end (benchmarks turn it off)
+  bool keep_test_predictions = false;  // for ensembles: the final model's outputs on test
 };
 
 struct EpochRecord {
@@ -80,6 +81,7 @@ struct TrialOutcome {
   std::vector<EpochRecord> epochs;
   std::map<std::string, double> final_metrics;  // the last epoch's, plus test.*
   int64_t stopped_epoch = 0;  // when early stopping ended it, else 0
+  std::vector<float> test_predictions;  // rows x output width, when asked for
   double seconds = 0;
 };
 
@@ -90,8 +92,9 @@ struct TrialCallbacks {
 };
 
 // Metrics of a model on `view`: loss and, for classes, accuracy and error.
+// `predictions`, when given, receives the outputs of every sample of `view`, in order.
 std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::StepRunner& runner, const DataView& view,
-                                            const std::string& prefix);
+                                            const std::string& prefix, std::vector<float>* predictions = nullptr);
 
 TrialOutcome runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
                       const TrialSettings& settings, const TrialCallbacks& callbacks = {});

@@ -292,3 +292,28 @@ TEST_CASE("trials in parallel give the same table and numbers as one at a time",
   REQUIRE(one.size() == two.size());
   for (const auto& [key, row] : one) CHECK(row.final_metrics == two.at(key).final_metrics);
 }
+
+TEST_CASE("cross-validation with a majority-vote ensemble and a refit of the best point", "[e2e]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome = runSpec(specPath("tests/e2e/specs/cv_ensemble.nnspec"), store, {}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  CHECK(trials.size() == 7);  // 2 widths x 3 folds, and the refit
+  int refits = 0;
+  for (const auto& [key, row] : trials) {
+    if (row.key.fold != -1) continue;
+    ++refits;
+    CHECK(row.final_metrics.at("test.accuracy") >= 0.75);
+  }
+  CHECK(refits == 1);
+  CHECK_THAT(printed, Catch::Matches("(.|\n)*majority vote of the 3 models of width=[0-9]+: test.accuracy 0\\.[0-9]{4} "
+                                     "\\(best single model 0\\.[0-9]{4}\\)(.|\n)*"));
+  CHECK_THAT(printed, Catch::Contains("refit on all training data:  test.accuracy"));
+  // A rerun finds everything finished, the refit included, and prints the same summary.
+  std::string again;
+  REQUIRE(runSpec(specPath("tests/e2e/specs/cv_ensemble.nnspec"), store, {}, &again).exit_code == 0);
+  CHECK_THAT(again, Catch::Contains("refit on all training data: already finished, skipped"));
+}
