@@ -476,3 +476,40 @@ TEST_CASE("the default store sits beside the spec, named after it", "[runtime]")
   CHECK(nnspec::rt::defaultStorePath("mnist") == "mnist.store.sqlite");
   CHECK(nnspec::rt::defaultStorePath("/a/b.c/hw1.nnspec") == "/a/b.c/hw1.store.sqlite");
 }
+
+TEST_CASE("trial outputs come back after reopening and are cleared when a trial is rerun", "[runtime]") {
+  TempDir dir;
+  const std::string path = dir.path("outputs.sqlite");
+  const TrialKey key{"sweep", "lr=0.1", 1, 0};
+  const nnspec::rt::TrialOutput output{"test.predictions", 3, 2, {1.5f, -2.0f, 0.0f, 3.25f, 1e-7f, -0.5f}};
+  {
+    Store store = require(Store::open(path));
+    auto study = require(store.openStudy("outputs", "hash"));
+    auto started = require(store.beginTrial(study.id, key, kParamsA, 5));
+    REQUIRE(store.saveOutput(started.handle, output).ok());
+    CHECK_FALSE(store.saveOutput(started.handle, {"bad", 2, 2, {1.0f}}).ok());
+    REQUIRE(store.finishTrial(started.handle, {{"val.loss", 0.5}}, 1.0).ok());
+  }
+  Store store = require(Store::open(path));
+  auto study = require(store.openStudy("outputs", "hash"));
+  auto rows = require(store.listTrials(study.id));
+  REQUIRE(rows.size() == 1);
+  auto read = require(store.readOutput(TrialHandle{rows[0].id}, "test.predictions"));
+  REQUIRE(read.has_value());
+  CHECK(read->rows == 3);
+  CHECK(read->width == 2);
+  CHECK(read->values == output.values);
+  CHECK_FALSE(require(store.readOutput(TrialHandle{rows[0].id}, "missing")).has_value());
+
+  // A trial interrupted after saving an output starts clean on the rerun.
+  const TrialKey other{"sweep", "lr=0.2", 0, 0};
+  {
+    Store first = require(Store::open(path));
+    auto started = require(first.beginTrial(study.id, other, kParamsA, 6));
+    REQUIRE(first.saveOutput(started.handle, output).ok());
+  }  // closed while running, as a killed process would leave it
+  Store second = require(Store::open(path));
+  auto restarted = require(second.beginTrial(study.id, other, kParamsA, 6));
+  CHECK(restarted.interrupted);
+  CHECK_FALSE(require(second.readOutput(restarted.handle, "test.predictions")).has_value());
+}
