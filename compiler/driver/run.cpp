@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <cmath>
@@ -23,6 +24,9 @@
 #include "runtime/pipeline/labels.h"
 #include "runtime/pipeline/random.h"
 #include "runtime/store/store.h"
+#include "runtime/sweep/median_pruner.h"
+#include "runtime/sweep/random_sampler.h"
+#include "runtime/sweep/tpe_sampler.h"
 #include "runtime/train/trial.h"
 
 namespace nnspec::driver {
@@ -38,6 +42,8 @@ struct Aggregate {
   std::map<std::string, std::vector<double>> values;  // metric -> one value per finished trial
   int64_t finished = 0;
   int64_t failed = 0;
+  int64_t pruned = 0;
+  int64_t pruned_epoch = 0;
   std::string reason;
   double seconds = 0;
 };
@@ -72,8 +78,9 @@ rt::InitKind initKind(lowering::InitKind kind) {
 
 class Runner {
  public:
-  Runner(const RunRequest& request, std::FILE* out, const sema::CheckedSpec& spec, DiagnosticEngine& diagnostics)
-      : request_(request), out_(out), spec_(spec), diagnostics_(diagnostics),
+  Runner(const RunRequest& request, std::FILE* out, const ast::Spec& ast, const sema::CheckedSpec& spec,
+         DiagnosticEngine& diagnostics)
+      : request_(request), out_(out), ast_(ast), spec_(spec), diagnostics_(diagnostics),
         materializer_(spec, request.check.data_paths) {}
 
   // Rejects what this build cannot run, before anything trains.
@@ -86,16 +93,24 @@ class Runner {
       }
     }
     for (const auto& plan : spec_.sweeps) {
-      if (plan.method == "random" || plan.method == "tpe") {
-        diagnostics_.error(plan.range, fmt::format("{} sweeps are not supported by `run` yet (grid sweeps are)", plan.method),
-                           "use grid(...) over lists of values");
+      if (sampled(plan)) {
+        for (const auto& axis : plan.axes) {
+          const sema::ParamDef* param = findParam(axis);
+          if (param->length_param.empty()) continue;
+          const sema::ParamDef* length = findParam(param->length_param);
+          if (length == nullptr || length->kind != sema::ParamKind::kInt) {
+            diagnostics_.error(param->range, fmt::format("a {} sweep needs the length of '{}' to be int(lo, hi)",
+                                                         plan.method, axis));
+          }
+        }
       }
       if (plan.points_sampled && plan.method == "grid") {
         diagnostics_.error(plan.range, fmt::format("this grid has {} points; `run` takes at most {}", plan.points,
                                                    plan.checked.size()));
       }
-      const std::vector<std::pair<bool, const char*>> unsupported = {{!plan.pruner.empty(), "pruning"},
-                                                                     {plan.timeout_seconds > 0, "timeouts"}};
+      const std::vector<std::pair<bool, const char*>> unsupported = {
+          {!plan.pruner.empty() && !sampled(plan), "pruning of grid sweeps"},
+          {plan.timeout_seconds > 0 && !sampled(plan), "timeouts of grid sweeps"}};
       for (const auto& [used, what] : unsupported) {
         if (used) diagnostics_.error(plan.range, fmt::format("{} are not supported by `run` yet", what));
       }
@@ -120,6 +135,11 @@ class Runner {
     jit_ = std::move(jit.value());
     // Load every split first: the workers only read them.
     for (const auto& plan : spec_.sweeps) {
+      if (sampled(plan)) {
+        auto views = materializer_.split(plan.checked.at(0).config.split);
+        if (!views.ok()) return dataFailure(views.error());
+        continue;
+      }
       for (const auto& point : plan.checked) {
         auto views = materializer_.split(point.config.split);
         if (!views.ok()) return dataFailure(views.error());
@@ -133,6 +153,7 @@ class Runner {
     };
     std::vector<Task> tasks;
     for (const auto& plan : spec_.sweeps) {
+      if (sampled(plan)) continue;
       for (const auto& point : plan.checked) {
         for (int64_t fold = 0; fold < plan.folds; ++fold) {
           for (int64_t replicate = 0; replicate < plan.replicates; ++replicate) {
@@ -161,6 +182,11 @@ class Runner {
     work();
     for (auto& worker : workers) worker.join();
     if (worst.load() >= 2) return worst.load();
+    for (const auto& plan : spec_.sweeps) {
+      if (!sampled(plan)) continue;
+      const int code = runSampled(store, study_id, plan);
+      if (code >= 2) return code;
+    }
     return finishSweeps(store, study_id);
   }
 
@@ -169,6 +195,200 @@ class Runner {
 
   const std::string& error() const { return error_; }
 
+  static bool sampled(const sema::SweepPlan& plan) { return plan.method == "random" || plan.method == "tpe"; }
+
+  const sema::ParamDef* findParam(const std::string& name) const {
+    for (const auto& param : spec_.params) {
+      if (param.name == name) return &param;
+    }
+    return nullptr;
+  }
+
+  // The search space of a sampled sweep: one entry per axis; an array param
+  // `units[n] in int(...)` becomes units.0, units.1, ... each active when n > its index.
+  rt::SearchSpace searchSpace(const sema::SweepPlan& plan) const {
+    rt::SearchSpace space;
+    for (const auto& axis : plan.axes) {
+      const sema::ParamDef& param = *findParam(axis);
+      auto one = [&](const std::string& name) {
+        if (param.kind == sema::ParamKind::kInt) {
+          return rt::makeIntParam(name, static_cast<int64_t>(param.lo), static_cast<int64_t>(param.hi), param.step,
+                                  param.log);
+        }
+        if (param.kind == sema::ParamKind::kFloat) return rt::makeFloatParam(name, param.lo, param.hi, param.log);
+        return rt::makeCategoricalParam(name, static_cast<int64_t>(param.choiceCount()));
+      };
+      if (param.length_param.empty()) {
+        space.push_back(one(axis));
+        continue;
+      }
+      const sema::ParamDef& length = *findParam(param.length_param);
+      for (int64_t index = 0; index < static_cast<int64_t>(length.hi); ++index) {
+        space.push_back(rt::makeConditional(one(fmt::format("{}.{}", axis, index)), param.length_param,
+                                            static_cast<double>(index)));
+      }
+    }
+    return space;
+  }
+
+  std::vector<sema::AxisValue> axisValues(const sema::SweepPlan& plan, const rt::Sample& sample) const {
+    std::vector<sema::AxisValue> values;
+    for (const auto& axis : plan.axes) {
+      const sema::ParamDef& param = *findParam(axis);
+      sema::AxisValue value;
+      value.name = axis;
+      if (!param.length_param.empty()) {
+        for (int64_t index = 0;; ++index) {
+          const auto it = sample.find(fmt::format("{}.{}", axis, index));
+          if (it == sample.end()) break;
+          value.numbers.push_back(it->second);
+        }
+      } else if (param.isDistribution()) {
+        value.number = sample.at(axis);
+      } else {
+        value.choice = static_cast<size_t>(sample.at(axis));
+      }
+      values.push_back(std::move(value));
+    }
+    return values;
+  }
+
+  static std::string trialPrefix(int64_t number) { return fmt::format("#{:03d}", number); }
+
+  // Finished points of a sampled sweep as the sampler's history, rebuilt from the store
+  // (so a rerun after a kill continues where it stopped).
+  std::vector<rt::FinishedTrial> history(rt::Store& store, const sema::SweepPlan& plan,
+                                         const std::vector<rt::TrialRow>& rows,
+                                         const std::map<int64_t, rt::Sample>& samples) {
+    std::vector<rt::FinishedTrial> out;
+    for (const auto& [number, sample] : samples) {
+      const std::string prefix = trialPrefix(number) + " ";
+      std::vector<double> values;
+      bool pruned = false, complete = true;
+      rt::FinishedTrial trial;
+      trial.number = number;
+      trial.params = sample;
+      for (const auto& row : rows) {
+        if (row.key.sweep != plan.name || row.key.point_key.rfind(prefix, 0) != 0 || row.key.fold < 0) continue;
+        if (row.status == rt::TrialStatus::kPruned) {
+          pruned = true;
+          auto epochs = store.listEpochs(rt::TrialHandle{row.id});
+          if (epochs.ok() && !epochs.value().empty()) {
+            trial.last_step = epochs.value().back().epoch;
+            trial.value = epochs.value().back().metrics.count(plan.select_metric) != 0
+                              ? epochs.value().back().metrics.at(plan.select_metric)
+                              : std::nan("");
+          }
+        } else if (row.status == rt::TrialStatus::kFinished && row.final_metrics.count(plan.select_metric) != 0) {
+          values.push_back(row.final_metrics.at(plan.select_metric));
+        } else {
+          complete = false;
+        }
+      }
+      if (pruned) {
+        trial.outcome = rt::TrialOutcome::kPruned;
+        out.push_back(trial);
+      } else if (complete && static_cast<int64_t>(values.size()) == plan.folds * plan.replicates) {
+        trial.outcome = rt::TrialOutcome::kComplete;
+        trial.value = mean(values);
+        out.push_back(trial);
+      }
+    }
+    return out;
+  }
+
+  // Random and TPE sweeps: one point at a time, each sampled from the history of the
+  // points before it, so the result does not depend on --jobs or on restarts.
+  int runSampled(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan) {
+    const rt::SearchSpace space = searchSpace(plan);
+    sema::CheckOptions options;
+    options.data_paths = request_.check.data_paths;
+    sema::PointResolver resolver(ast_, spec_, options, diagnostics_);
+    rt::TpeSettings tpe;
+    if (plan.method == "tpe") {
+      tpe.n_startup_trials = plan.method_options.integer("startup");
+      tpe.n_ei_candidates = plan.method_options.integer("candidates");
+    }
+    rt::PrunerSettings pruner;
+    if (!plan.pruner.empty()) {
+      pruner.n_startup_trials = static_cast<int>(plan.pruner_args.integer("startup"));
+      pruner.n_warmup_steps = static_cast<int>(plan.pruner_args.integer("warmup"));
+      pruner.interval_steps = static_cast<int>(plan.pruner_args.integer("interval"));
+    }
+    const bool minimize = !plan.maximize || plan.select_metric.empty();
+    const uint64_t sweep_seed = rt::deriveSeed(spec_.seed, "sweep=" + plan.name);
+    const auto start = std::chrono::steady_clock::now();
+    std::map<int64_t, rt::Sample> samples;
+    for (int64_t number = 0; number < plan.points; ++number) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (plan.timeout_seconds > 0 && elapsed > plan.timeout_seconds) {
+        summary_ += fmt::format("{}: stopped after {} trials: the {:.0f} s time budget is used\n", sweepLabel(plan),
+                                number, plan.timeout_seconds);
+        break;
+      }
+      auto rows = store.listTrials(study_id);
+      if (!rows.ok()) return storeFailure(rows.error());
+      rt::Rng rng = rt::makeTrialRng(sweep_seed, number);
+      const auto finished = history(store, plan, rows.value(), samples);
+      const rt::Sample sample = plan.method == "tpe" ? rt::sampleTpe(space, finished, minimize, tpe, rng)
+                                                     : rt::sampleRandom(space, rng);
+      samples[number] = sample;
+      auto point = resolver.resolve(plan.name, axisValues(plan, sample));
+      if (!point) {
+        setError(fmt::format("error: sweep {}: trial {} drew a point that does not check:\n{}", plan.name, number,
+                             diagnostics_.renderText()));
+        return 2;
+      }
+      // Completed curves of the points before this one, for the pruner.
+      std::vector<rt::TrialCurve> curves;
+      if (!plan.pruner.empty()) {
+        for (const auto& row : rows.value()) {
+          if (row.key.sweep != plan.name || row.key.fold != 0 || row.key.replicate != 0) continue;
+          if (row.status != rt::TrialStatus::kFinished) continue;
+          auto epochs = store.listEpochs(rt::TrialHandle{row.id});
+          if (!epochs.ok()) return storeFailure(epochs.error());
+          rt::TrialCurve curve;
+          for (const auto& epoch : epochs.value()) {
+            const auto it = epoch.metrics.find(plan.select_metric);
+            if (it != epoch.metrics.end()) curve.values[epoch.epoch] = it->second;
+          }
+          curves.push_back(std::move(curve));
+        }
+      }
+      const std::string key = trialPrefix(number) + " " + point->describe();
+      {
+        std::lock_guard<std::mutex> lock(output_mutex_);
+        sampled_points_[plan.name].emplace(key, *point);
+      }
+      bool pruned = false;
+      for (int64_t fold = 0; fold < plan.folds && !pruned; ++fold) {
+        for (int64_t replicate = 0; replicate < plan.replicates && !pruned; ++replicate) {
+          std::function<bool(const rt::EpochRecord&)> prune;
+          rt::TrialCurve current;
+          if (!plan.pruner.empty() && fold == 0 && replicate == 0) {
+            prune = [&](const rt::EpochRecord& record) {
+              const auto it = record.metrics.find(plan.select_metric);
+              if (it == record.metrics.end()) return false;
+              current.values[static_cast<int>(record.epoch)] = it->second;
+              return rt::shouldPrune(pruner, curves, current, static_cast<int>(record.epoch), minimize);
+            };
+          }
+          const int code = runOne(store, study_id, plan, *point, fold, replicate, number + 1, plan.points, key, prune);
+          if (code >= 2) return code;
+          auto row = store.listTrials(study_id);
+          if (!row.ok()) return storeFailure(row.error());
+          for (const auto& trial : row.value()) {
+            if (trial.key.sweep == plan.name && trial.key.point_key == key && trial.key.fold == fold &&
+                trial.key.replicate == replicate && trial.status == rt::TrialStatus::kPruned) {
+              pruned = true;
+            }
+          }
+        }
+      }
+    }
+    return 0;
+  }
+
   // After every trial of the sweeps: refit the best point of sweeps that ask for it, and
   // combine the best point's models of sweeps with an ensemble.
   int finishSweeps(rt::Store& store, int64_t study_id) {
@@ -176,17 +396,17 @@ class Runner {
       if (!plan.refit && plan.ensemble.empty()) continue;
       auto rows = store.listTrials(study_id);
       if (!rows.ok()) return storeFailure(rows.error());
-      const sema::Point* best = bestPoint(plan, rows.value());
-      if (best == nullptr) {
+      const auto best = bestPoint(plan, rows.value());
+      if (!best) {
         summary_ += fmt::format("{}: no finished trial to refit or ensemble\n", sweepLabel(plan));
         continue;
       }
       if (!plan.ensemble.empty()) {
-        const int code = ensemble(store, plan, *best, rows.value());
+        const int code = ensemble(store, plan, best->first, *best->second, rows.value());
         if (code >= 2) return code;
       }
       if (plan.refit) {
-        const int code = runOne(store, study_id, plan, *best, -1, 0, 1, 1);
+        const int code = runOne(store, study_id, plan, *best->second, -1, 0, 1, 1, best->first);
         if (code >= 2) return code;
         auto refit = store.listTrials(study_id);
         if (!refit.ok()) return storeFailure(refit.error());
@@ -204,23 +424,41 @@ class Runner {
     return 0;
   }
 
+  // The points of a sweep by trial key: the grid's, or those sampled in this run.
+  std::vector<std::pair<std::string, const sema::Point*>> pointsOf(const sema::SweepPlan& plan) const {
+    std::vector<std::pair<std::string, const sema::Point*>> out;
+    if (sampled(plan)) {
+      const auto it = sampled_points_.find(plan.name);
+      if (it == sampled_points_.end()) return out;
+      for (const auto& [key, point] : it->second) out.emplace_back(key, &point);
+      return out;
+    }
+    for (const auto& point : plan.checked) out.emplace_back(point.describe(), &point);
+    return out;
+  }
+
   // The point with the best mean objective over its finished trials (not refits).
-  const sema::Point* bestPoint(const sema::SweepPlan& plan, const std::vector<rt::TrialRow>& rows) const {
+  std::optional<std::pair<std::string, const sema::Point*>> bestPoint(const sema::SweepPlan& plan,
+                                                                      const std::vector<rt::TrialRow>& rows) const {
     const std::string metric = plan.select_metric.empty() ? "val.loss" : plan.select_metric;
     const bool maximize = plan.select_metric.empty() ? false : plan.maximize;
-    const sema::Point* best = nullptr;
+    std::optional<std::pair<std::string, const sema::Point*>> best;
     double best_score = 0;
-    for (const auto& point : plan.checked) {
+    for (const auto& [key, point] : pointsOf(plan)) {
       std::vector<double> values;
+      bool complete = true;
       for (const auto& row : rows) {
-        if (row.key.sweep != plan.name || row.key.point_key != point.describe() || row.key.fold < 0) continue;
-        if (row.status != rt::TrialStatus::kFinished) continue;
+        if (row.key.sweep != plan.name || row.key.point_key != key || row.key.fold < 0) continue;
         const auto it = row.final_metrics.find(metric);
-        if (it != row.final_metrics.end()) values.push_back(it->second);
+        if (row.status != rt::TrialStatus::kFinished || it == row.final_metrics.end()) {
+          complete = false;
+          continue;
+        }
+        values.push_back(it->second);
       }
-      if (values.empty()) continue;
+      if (values.empty() || !complete) continue;
       const double score = maximize ? mean(values) : -mean(values);
-      if (best == nullptr || score > best_score) best = &point, best_score = score;
+      if (!best || score > best_score) best.emplace(key, point), best_score = score;
     }
     return best;
   }
@@ -228,7 +466,7 @@ class Runner {
   // Combines the test predictions of the best point's models (its folds and replicates):
   // a majority vote of the predicted classes (ties go to the best single model), or the
   // mean of the outputs.
-  int ensemble(rt::Store& store, const sema::SweepPlan& plan, const sema::Point& point,
+  int ensemble(rt::Store& store, const sema::SweepPlan& plan, const std::string& key, const sema::Point& point,
                const std::vector<rt::TrialRow>& rows) {
     auto views = materializer_.split(point.config.split);
     if (!views.ok()) return dataFailure(views.error());
@@ -243,7 +481,7 @@ class Runner {
     std::vector<Member> members;
     int64_t width = 0;
     for (const auto& row : rows) {
-      if (row.key.sweep != plan.name || row.key.point_key != point.describe() || row.key.fold < 0) continue;
+      if (row.key.sweep != plan.name || row.key.point_key != key || row.key.fold < 0) continue;
       if (row.status != rt::TrialStatus::kFinished) continue;
       auto output = store.readOutput(rt::TrialHandle{row.id}, "test.predictions");
       if (!output.ok()) return storeFailure(output.error());
@@ -299,7 +537,7 @@ class Runner {
     const double count = static_cast<double>(test.size());
     const std::string name = classification ? "test.accuracy" : "test.mse";
     summary_ += fmt::format("{}: {} of the {} models of {}: {} {:.4f} (best single model {:.4f})\n", sweepLabel(plan),
-                            plan.ensemble == "vote" ? "majority vote" : "mean", members.size(), point.describe(), name,
+                            plan.ensemble == "vote" ? "majority vote" : "mean", members.size(), key, name,
                             ensemble_value / count, best_single / count);
     return 0;
   }
@@ -344,9 +582,10 @@ class Runner {
   };
 
   int runOne(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, const sema::Point& point, int64_t fold,
-             int64_t replicate, int64_t index, int64_t total) {
+             int64_t replicate, int64_t index, int64_t total, const std::string& key_override = "",
+             std::function<bool(const rt::EpochRecord&)> prune = {}) {
     TrialLog log(*this);
-    const std::string point_key = point.describe();
+    const std::string point_key = key_override.empty() ? point.describe() : key_override;
     rt::TrialKey key{plan.name, point_key, static_cast<int>(fold), static_cast<int>(replicate)};
     std::vector<rt::Param> params;
     for (const auto& [name, value] : point.params) params.push_back({name, sema::formatValue(value)});
@@ -410,10 +649,18 @@ class Runner {
         log.print(fmt::format("\r\033[K  epoch {}/{}  {}/{}  loss {:.4f}", epoch, config.epochs, batch, batches, loss));
       };
     }
-    const rt::TrialOutcome outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
+    callbacks.should_prune = prune;
+    const rt::TrialResult outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
     if (!store_problem.empty()) {
       setError(fmt::format("error: cannot write to the store: {}\n", store_problem));
       return 2;
+    }
+    if (outcome.end == rt::TrialEnd::kPruned) {
+      auto saved = store.pruneTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.seconds);
+      if (!saved.ok()) return storeFailure(saved.error());
+      log.print(fmt::format("  pruned at epoch {}: {} worse than the median of finished trials\n",
+                            outcome.failed_epoch, plan.select_metric));
+      return 0;
     }
     if (outcome.end == rt::TrialEnd::kFailed) {
       auto saved = store.failTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.reason, outcome.seconds);
@@ -502,6 +749,7 @@ class Runner {
  private:
   const RunRequest& request_;
   std::FILE* out_;
+  const ast::Spec& ast_;
   const sema::CheckedSpec& spec_;
   DiagnosticEngine& diagnostics_;
   Materializer materializer_;
@@ -509,6 +757,7 @@ class Runner {
   std::string error_;
   std::mutex output_mutex_;
   std::string summary_;
+  std::map<std::string, std::map<std::string, sema::Point>> sampled_points_;  // sweep -> key -> point
 };
 
 // The metric a sweep ranks by: its objective, else the first of these that exists.
@@ -528,11 +777,22 @@ std::string formatMetric(const std::vector<double>& values) {
 
 void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vector<rt::TrialRow>& rows) {
   for (const auto& plan : spec.sweeps) {
+    // Grid points in grid order; sampled points in the order they were drawn.
+    std::vector<std::string> keys;
+    if (plan.method == "random" || plan.method == "tpe") {
+      std::set<std::string> seen;
+      for (const auto& row : rows) {
+        if (row.key.sweep == plan.name && row.key.fold >= 0) seen.insert(row.key.point_key);
+      }
+      keys.assign(seen.begin(), seen.end());
+    } else {
+      for (const auto& point : plan.checked) keys.push_back(point.describe());
+    }
     std::vector<Aggregate> aggregates;
-    for (const auto& point : plan.checked) {
+    for (const auto& key : keys) {
       Aggregate aggregate;
       aggregate.sweep = plan.name;
-      aggregate.point = point.describe();
+      aggregate.point = key;
       for (const auto& row : rows) {
         if (row.key.sweep != plan.name || row.key.point_key != aggregate.point || row.key.fold < 0) continue;
         aggregate.params = row.params;
@@ -542,6 +802,9 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
         } else if (row.status == rt::TrialStatus::kFailed) {
           ++aggregate.failed;
           aggregate.reason = row.reason;
+        } else if (row.status == rt::TrialStatus::kPruned) {
+          ++aggregate.pruned;
+          aggregate.pruned_epoch = row.end_epoch.value_or(0);
         }
         aggregate.seconds += row.seconds.value_or(0);
       }
@@ -576,6 +839,7 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
       }
       fmt::print(out, "  {:>6}", aggregate.finished);
       if (aggregate.failed > 0) fmt::print(out, "  {} failed: {}", aggregate.failed, aggregate.reason);
+      if (aggregate.pruned > 0) fmt::print(out, "  pruned at epoch {}", aggregate.pruned_epoch);
       fmt::print(out, "\n");
     }
     const Aggregate& best = aggregates[order[0]];
@@ -608,7 +872,7 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   const rt::DataPaths options_paths = loaded->data_paths;
   RunRequest resolved = request;
   resolved.check.data_paths = options_paths;
-  Runner runner(resolved, out, *checked, diagnostics);
+  Runner runner(resolved, out, loaded->ast, *checked, diagnostics);
   if (!runner.checkSupported()) return finish(2);
   if (!diagnostics.diagnostics().empty()) {
     std::fputs(diagnostics.renderText().c_str(), stderr);

@@ -164,10 +164,10 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::Ste
   return metrics;
 }
 
-TrialOutcome runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
+TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
                       const TrialSettings& settings, const TrialCallbacks& callbacks) {
   const auto start = Clock::now();
-  TrialOutcome outcome;
+  TrialResult outcome;
   jit::StepRunner runner(model.full);
   std::optional<jit::StepRunner> tail;
   if (model.remainder) tail.emplace(model.remainder);
@@ -246,6 +246,13 @@ TrialOutcome runTrial(const CompiledModel& model, const DataView& fit, const Dat
     record.seconds = secondsSince(epoch_start);
     outcome.epochs.push_back(record);
     if (callbacks.on_epoch) callbacks.on_epoch(record, settings.epochs);
+    if (callbacks.should_prune && callbacks.should_prune(record)) {
+      outcome.end = TrialEnd::kPruned;
+      outcome.failed_epoch = epoch;
+      outcome.final_metrics = record.metrics;
+      outcome.seconds = secondsSince(start);
+      return outcome;
+    }
     if (settings.stop) {
       const auto it = record.metrics.find(settings.stop->metric);
       if (it != record.metrics.end()) {

@@ -72,12 +72,12 @@ struct EpochRecord {
   double seconds = 0;
 };
 
-enum class TrialEnd { kFinished, kFailed };
+enum class TrialEnd { kFinished, kFailed, kPruned };
 
-struct TrialOutcome {
+struct TrialResult {
   TrialEnd end = TrialEnd::kFinished;
   std::string reason;         // why it failed
-  int64_t failed_epoch = 0;
+  int64_t failed_epoch = 0;   // or the epoch at which it was pruned
   std::vector<EpochRecord> epochs;
   std::map<std::string, double> final_metrics;  // the last epoch's, plus test.*
   int64_t stopped_epoch = 0;  // when early stopping ended it, else 0
@@ -89,6 +89,8 @@ struct TrialCallbacks {
   // After each batch: batch number (1-based), batches per epoch, running mean loss.
   std::function<void(int64_t epoch, int64_t batch, int64_t batches, double loss)> on_batch;
   std::function<void(const EpochRecord& record, int64_t epochs)> on_epoch;
+  // After each epoch's record: true stops the trial as pruned (a pruner's verdict).
+  std::function<bool(const EpochRecord& record)> should_prune;
 };
 
 // Metrics of a model on `view`: loss and, for classes, accuracy and error.
@@ -96,7 +98,7 @@ struct TrialCallbacks {
 std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::StepRunner& runner, const DataView& view,
                                             const std::string& prefix, std::vector<float>* predictions = nullptr);
 
-TrialOutcome runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
+TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
                       const TrialSettings& settings, const TrialCallbacks& callbacks = {});
 
 }  // namespace nnspec::rt

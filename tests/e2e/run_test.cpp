@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -139,42 +140,46 @@ TEST_CASE("a rerun resumes: finished trials are not run again", "[e2e]") {
   }
 }
 
-TEST_CASE("a sweep killed with SIGKILL and rerun ends with the same results", "[e2e]") {
-  TempDir dir;
-  const std::string spec = specPath("tests/e2e/specs/fashion_small.nnspec");
-  const std::string clean = (dir.path / "clean.sqlite").string();
-  const std::string killed = (dir.path / "killed.sqlite").string();
-  REQUIRE(runSpec(spec, clean).exit_code == 0);
+// Runs `spec` in a child process, kills it with SIGKILL once the store shows at least
+// one finished trial and one running, and waits for it. Returns whether it was killed
+// mid-run.
+bool runAndKill(const std::string& spec, const std::string& store_path) {
   const std::string binary = std::string(NNSPEC_BINARY_DIR) + "/nnspec";
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
     const int null_fd = ::open("/dev/null", O_WRONLY);
     dup2(null_fd, STDOUT_FILENO);
-    execl(binary.c_str(), binary.c_str(), "run", spec.c_str(), "--store", killed.c_str(), "--quiet",
-          static_cast<char*>(nullptr));
+    execl(binary.c_str(), binary.c_str(), "run", spec.c_str(), "--store", store_path.c_str(), "--quiet", "--jobs",
+          "1", static_cast<char*>(nullptr));
     _exit(127);
   }
-  // Kill it once the first trial has finished and the second is under way.
-  bool killed_mid_run = false;
-  for (int wait = 0; wait < 6000; ++wait) {
+  bool killed = false;
+  for (int wait = 0; wait < 6000 && !killed; ++wait) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (!fs::exists(killed)) continue;
-    auto store = nnspec::rt::Store::open(killed);
+    if (!fs::exists(store_path)) continue;
+    auto store = nnspec::rt::Store::open(store_path);
     if (!store.ok()) continue;
     auto studies = store.value().listStudies();
     if (!studies.ok() || studies.value().empty()) continue;
     auto counts = store.value().countTrials(studies.value()[0].id);
-    if (counts.ok() && counts.value().finished >= 1 && counts.value().running >= 1) {
+    if (counts.ok() && counts.value().finished + counts.value().pruned >= 2 && counts.value().running >= 1) {
       kill(child, SIGKILL);
-      killed_mid_run = true;
-      break;
+      killed = true;
     }
   }
   int status = 0;
   waitpid(child, &status, 0);
-  REQUIRE(killed_mid_run);
-  REQUIRE(WIFSIGNALED(status));
+  return killed && WIFSIGNALED(status);
+}
+
+// Kills a run, reruns it, and compares every trial with an uninterrupted run.
+void checkKillAndResume(const std::string& spec) {
+  TempDir dir;
+  const std::string clean = (dir.path / "clean.sqlite").string();
+  const std::string killed = (dir.path / "killed.sqlite").string();
+  REQUIRE(runSpec(spec, clean).exit_code == 0);
+  REQUIRE(runAndKill(spec, killed));
   const TrialMap at_kill = trialsOf(killed);
   std::string printed;
   REQUIRE(runSpec(spec, killed, {}, &printed).exit_code == 0);
@@ -184,12 +189,46 @@ TEST_CASE("a sweep killed with SIGKILL and rerun ends with the same results", "[
   REQUIRE(resumed.size() == reference.size());
   for (const auto& [key, row] : reference) {
     INFO(key);
-    CHECK(resumed.at(key).status == nnspec::rt::TrialStatus::kFinished);
+    REQUIRE(resumed.count(key) == 1);
+    CHECK(resumed.at(key).status == row.status);
     CHECK(resumed.at(key).final_metrics == row.final_metrics);
-    if (at_kill.count(key) != 0 && at_kill.at(key).status == nnspec::rt::TrialStatus::kFinished) {
-      CHECK(resumed.at(key).attempts == 1);  // finished before the kill: not rerun
+    if (at_kill.count(key) != 0 && at_kill.at(key).status != nnspec::rt::TrialStatus::kRunning) {
+      CHECK(resumed.at(key).attempts == 1);  // ended before the kill: not rerun
     }
   }
+}
+
+TEST_CASE("a sweep killed with SIGKILL and rerun ends with the same results", "[e2e]") {
+  checkKillAndResume(specPath("tests/e2e/specs/fashion_small.nnspec"));
+}
+
+TEST_CASE("a TPE study killed with SIGKILL continues to its trial count with the same trials", "[e2e]") {
+  checkKillAndResume(specPath("tests/e2e/specs/tpe_regression.nnspec"));
+}
+
+TEST_CASE("a TPE study with pruning, CV, a mean ensemble and a refit", "[e2e]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome = runSpec(specPath("tests/e2e/specs/tpe_regression.nnspec"), store, {}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  std::set<std::string> points;
+  int pruned = 0;
+  int refits = 0;
+  for (const auto& [key, row] : trialsOf(store)) {
+    if (row.key.fold < 0) {
+      ++refits;
+      CHECK(row.final_metrics.at("test.mse") < 0.2);
+      continue;
+    }
+    points.insert(row.key.point_key);
+    if (row.status == nnspec::rt::TrialStatus::kPruned) ++pruned;
+  }
+  CHECK(points.size() == 12);
+  CHECK(pruned >= 1);
+  CHECK(refits == 1);
+  CHECK_THAT(printed, Catch::Contains("mean of the 2 models of #"));
 }
 
 TEST_CASE("a trial whose loss diverges is recorded as failed and the sweep goes on", "[e2e]") {
