@@ -40,6 +40,7 @@ struct Aggregate {
   std::string point;
   std::vector<rt::Param> params;
   std::map<std::string, std::vector<double>> values;  // metric -> one value per finished trial
+  std::map<int, std::vector<double>> fold_values;      // fold -> the ranking metric of its trials
   int64_t finished = 0;
   int64_t failed = 0;
   int64_t pruned = 0;
@@ -799,6 +800,8 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
         if (row.status == rt::TrialStatus::kFinished) {
           ++aggregate.finished;
           for (const auto& [name, value] : row.final_metrics) aggregate.values[name].push_back(value);
+          const auto ranked = row.final_metrics.find(plan.select_metric);
+          if (ranked != row.final_metrics.end()) aggregate.fold_values[row.key.fold].push_back(ranked->second);
         } else if (row.status == rt::TrialStatus::kFailed) {
           ++aggregate.failed;
           aggregate.reason = row.reason;
@@ -826,13 +829,24 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     }
     fmt::print(out, "\n{} (ranked by {} {})\n", plan.name.empty() ? std::string("results") : "sweep " + plan.name,
                maximize ? "max" : "min", metric);
+    // Like GridSearchCV's cv_results_: the objective of every fold, then the summaries.
+    const bool per_fold = plan.folds > 1 && plan.folds <= 10 && !plan.select_metric.empty();
     fmt::print(out, "  {:>4}  {:<36}", "rank", "point");
+    if (per_fold) {
+      for (int64_t fold = 0; fold < plan.folds; ++fold) fmt::print(out, "  {:>7}", fmt::format("fold{}", fold + 1));
+    }
     for (const auto& column : columns) fmt::print(out, "  {:>19}", column);
     fmt::print(out, "  {:>6}\n", "trials");
     for (size_t rank = 0; rank < order.size(); ++rank) {
       const Aggregate& aggregate = aggregates[order[rank]];
       const std::string point = aggregate.point.empty() ? "(one point)" : aggregate.point;
       fmt::print(out, "  {:>4}  {:<36}", rank + 1, point);
+      if (per_fold) {
+        for (int fold = 0; fold < static_cast<int>(plan.folds); ++fold) {
+          const auto it = aggregate.fold_values.find(fold);
+          fmt::print(out, "  {:>7}", it == aggregate.fold_values.end() ? "-" : fmt::format("{:.4f}", mean(it->second)));
+        }
+      }
       for (const auto& column : columns) {
         const auto it = aggregate.values.find(column);
         fmt::print(out, "  {:>19}", it == aggregate.values.end() ? "-" : formatMetric(it->second));
