@@ -88,9 +88,7 @@ class Runner {
   bool checkSupported() {
     for (const auto& item : spec_.reports) {
       if (kReportedNow.count(item.name) == 0) {
-        diagnostics_.warning(item.range, fmt::format("report item '{}' is not drawn by this build yet; the results "
-                                                     "it needs are kept in the store",
-                                                     item.name));
+        diagnostics_.warning(item.range, fmt::format("report item '{}' is not drawn by this build yet", item.name));
       }
     }
     for (const auto& plan : spec_.sweeps) {
