@@ -163,7 +163,7 @@ bool runAndKill(const std::string& spec, const std::string& store_path) {
     auto studies = store.value().listStudies();
     if (!studies.ok() || studies.value().empty()) continue;
     auto counts = store.value().countTrials(studies.value()[0].id);
-    if (counts.ok() && counts.value().finished + counts.value().pruned >= 2 && counts.value().running >= 1) {
+    if (counts.ok() && counts.value().finished + counts.value().pruned >= 1 && counts.value().running >= 1) {
       kill(child, SIGKILL);
       killed = true;
     }
