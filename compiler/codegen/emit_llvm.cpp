@@ -1,9 +1,11 @@
 #include "compiler/codegen/emit_llvm.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <limits>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include <llvm/IR/IRBuilder.h>
@@ -79,10 +81,17 @@ class FunctionEmitter {
     builder_.SetInsertPoint(entry_block_);
     loadArguments();
     createAliasScopes();
-    for (const transforms::Kernel& kernel : plan_.fusion.kernels) emitKernel(kernel);
+    // The in-place updates run last (step_plan.cpp); the outputs are taken before them.
+    const std::vector<transforms::Kernel>& kernels = plan_.fusion.kernels;
+    size_t first_update = 0;
+    while (first_update < kernels.size() && !isInPlaceUpdate(kernels[first_update]))
+      ++first_update;
+    for (size_t kernel_idx = 0; kernel_idx < first_update; ++kernel_idx) emitKernel(kernels[kernel_idx]);
     storeOutputs();
     if (gradient_graph_.prediction) copyPrediction(*gradient_graph_.prediction);
     if (plan_.entry == EntryPoint::Gradients) copyGradients();
+    for (size_t kernel_idx = first_update; kernel_idx < kernels.size(); ++kernel_idx)
+      emitInPlaceUpdate(kernels[kernel_idx].members[0]);
     if (plan_.entry == EntryPoint::TrainStep) emitOptimizer();
     builder_.CreateRet(builder_.getInt32(kNnspecOk));
   }
@@ -127,6 +136,10 @@ class FunctionEmitter {
         buffer_[static_cast<size_t>(id)] = builder_.CreateConstInBoundsGEP1_64(
             builder_.getFloatTy(), workspace, static_cast<uint64_t>(offset));
     }
+    if (plan_.gemm_scratch_offset >= 0)
+      gemm_scratch_ = builder_.CreateConstInBoundsGEP1_64(
+          builder_.getFloatTy(), workspace, static_cast<uint64_t>(plan_.gemm_scratch_offset),
+          "gemm_scratch");
     if (plan_.entry == EntryPoint::Gradients) {
       Value* grads = argField(offsetof(NnspecStepArgs, grads), "grads");
       for (size_t param_idx = 0; param_idx < parameter_ids.size(); ++param_idx)
@@ -138,6 +151,9 @@ class FunctionEmitter {
       for (size_t state_idx = 0; state_idx < count; ++state_idx)
         state_.push_back(loadPointer(state, state_idx));
       opt_ = argField(offsetof(NnspecStepArgs, opt), "opt");
+      lr_ = optField(offsetof(NnspecOptimizerParams, lr), false, "lr");
+      decay_ = optField(offsetof(NnspecOptimizerParams, weight_decay), false, "weight_decay");
+      momentum_ = optField(offsetof(NnspecOptimizerParams, momentum), false, "momentum");
     }
   }
 
@@ -248,7 +264,7 @@ class FunctionEmitter {
         emitLoopKernel(kernel);
         return;
       case transforms::KernelKind::Gemm:
-        emitGemm(kernel.members[0]);
+        emitGemm(kernel.members[0], f32(1.0), f32(0.0), bufferOf(kernel.members[0]));
         return;
       case transforms::KernelKind::SoftmaxCe:
         emitSoftmaxCrossEntropy(kernel.members[0]);
@@ -443,22 +459,26 @@ class FunctionEmitter {
     return f32(1.0 / static_cast<double>(reduced));
   }
 
-  void emitGemm(ValueId id) {
+  // out = alpha * op(a) op(b) + beta * out for matmul `id` (beta 0: out only written).
+  void emitGemm(ValueId id, Value* alpha, Value* beta, Value* out) {
     const ir::Node& node = graph_.node(id);
     const ir::Shape& a_shape = graph_.type(node.operands[0]).shape;
     int64_t rows = graph_.type(id).shape[0];
     int64_t cols = graph_.type(id).shape[1];
     int64_t inner = node.attrs.transpose_a ? a_shape[0] : a_shape[1];
-    auto* type = llvm::FunctionType::get(
-        builder_.getInt32Ty(),
-        {builder_.getInt64Ty(), builder_.getInt64Ty(), builder_.getInt64Ty(), builder_.getPtrTy(),
-         builder_.getInt32Ty(), builder_.getPtrTy(), builder_.getInt32Ty(), builder_.getPtrTy()},
-        false);
+    llvm::Type* i64_type = builder_.getInt64Ty();
+    llvm::Type* i32_type = builder_.getInt32Ty();
+    llvm::Type* float_type = builder_.getFloatTy();
+    llvm::Type* ptr_type = builder_.getPtrTy();
+    auto* type = llvm::FunctionType::get(i32_type,
+                                         {i64_type, i64_type, i64_type, float_type, ptr_type,
+                                          i32_type, ptr_type, i32_type, float_type, ptr_type, ptr_type},
+                                         false);
     llvm::FunctionCallee sgemm = module_.getOrInsertFunction(kSgemmSymbol, type);
     Value* status = builder_.CreateCall(
-        sgemm, {i64(rows), i64(cols), i64(inner), bufferOf(node.operands[0]),
+        sgemm, {i64(rows), i64(cols), i64(inner), alpha, bufferOf(node.operands[0]),
                 builder_.getInt32(node.attrs.transpose_a ? 1 : 0), bufferOf(node.operands[1]),
-                builder_.getInt32(node.attrs.transpose_b ? 1 : 0), bufferOf(id)});
+                builder_.getInt32(node.attrs.transpose_b ? 1 : 0), beta, out, gemm_scratch_});
     llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "gemm.ok", function_);
     builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
                           failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
@@ -588,15 +608,19 @@ class FunctionEmitter {
   }
 
   void emitOptimizer() {
-    Value* lr = optField(offsetof(NnspecOptimizerParams, lr), false, "lr");
-    Value* decay = optField(offsetof(NnspecOptimizerParams, weight_decay), false, "weight_decay");
-    size_t param_count = gradient_graph_.parameters.size();
+    std::vector<size_t> pending;  // parameters not updated in place by their gemm
+    for (size_t param_idx = 0; param_idx < gradient_graph_.parameters.size(); ++param_idx)
+      if (!updated_in_place_.count(param_idx)) pending.push_back(param_idx);
     if (step_plan_.config.optimizer == OptimizerKind::Sgd) {
-      Value* momentum = optField(offsetof(NnspecOptimizerParams, momentum), false, "momentum");
-      Value* nesterov = builder_.CreateICmpNE(
-          optField(offsetof(NnspecOptimizerParams, nesterov), true, "nesterov"), builder_.getInt32(0));
-      for (size_t param_idx = 0; param_idx < param_count; ++param_idx)
-        emitSgdUpdate(param_idx, lr, decay, momentum, nesterov);
+      // SGD without momentum keeps no velocity (as PyTorch): opt_state is not touched.
+      emitIfElse(
+          momentumIsZero(),
+          [&] {
+            for (size_t param_idx : pending) emitPlainSgdUpdate(param_idx);
+          },
+          [&] {
+            for (size_t param_idx : pending) emitSgdUpdate(param_idx);
+          });
       return;
     }
     Value* beta1 = optField(offsetof(NnspecOptimizerParams, beta1), false, "beta1");
@@ -608,29 +632,104 @@ class FunctionEmitter {
         f32(1.0), builder_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, beta1, step));
     Value* correction2 = builder_.CreateFSub(
         f32(1.0), builder_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, beta2, step));
-    AdamScalars scalars{decay,
+    AdamScalars scalars{decay_,
                         beta1,
                         beta2,
                         eps,
-                        builder_.CreateFDiv(lr, correction1, "step_size"),
+                        builder_.CreateFDiv(lr_, correction1, "step_size"),
                         builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, correction2)};
-    for (size_t param_idx = 0; param_idx < param_count; ++param_idx) emitAdamUpdate(param_idx, scalars);
+    for (size_t param_idx : pending) emitAdamUpdate(param_idx, scalars);
+  }
+
+  // if (condition) then_part(); else else_part(); continuing after both.
+  void emitIfElse(Value* condition, const std::function<void()>& then_part,
+                  const std::function<void()>& else_part) {
+    llvm::BasicBlock* then_block = llvm::BasicBlock::Create(context_, "then", function_);
+    llvm::BasicBlock* else_block = llvm::BasicBlock::Create(context_, "else", function_);
+    llvm::BasicBlock* done = llvm::BasicBlock::Create(context_, "endif", function_);
+    builder_.CreateCondBr(condition, then_block, else_block);
+    builder_.SetInsertPoint(then_block);
+    then_part();
+    builder_.CreateBr(done);
+    builder_.SetInsertPoint(else_block);
+    else_part();
+    builder_.CreateBr(done);
+    builder_.SetInsertPoint(done);
+  }
+
+  Value* momentumIsZero() { return builder_.CreateFCmpOEQ(momentum_, f32(0.0), "plain_sgd"); }
+
+  Value* isNesterov() {
+    return builder_.CreateICmpNE(optField(offsetof(NnspecOptimizerParams, nesterov), true, "nesterov"),
+                                 builder_.getInt32(0));
+  }
+
+  bool isInPlaceUpdate(const transforms::Kernel& kernel) const {
+    const std::vector<ValueId>& updates = plan_.in_place_updates;
+    return kernel.kind == transforms::KernelKind::Gemm &&
+           std::find(updates.begin(), updates.end(), kernel.members[0]) != updates.end();
+  }
+
+  // The gemm of gradient `grad` (see FunctionPlan::in_place_updates), the gradient G
+  // never written:
+  //   momentum 0:  w = (1 - lr*wd) w - lr G, straight into the parameter;
+  //   momentum:    v = momentum v + G into the velocity, then v += wd w; w -= lr v;
+  //   Nesterov (needs g itself): the gradient, then the general update.
+  void emitInPlaceUpdate(ValueId grad) {
+    const std::vector<ValueId>& gradients = gradient_graph_.gradients;
+    size_t param_idx = static_cast<size_t>(
+        std::find(gradients.begin(), gradients.end(), grad) - gradients.begin());
+    ValueId parameter = gradient_graph_.parameters[param_idx];
+    Value* weights = bufferOf(parameter);
+    Value* velocity = state_[param_idx];
+    auto plain = [&] {
+      Value* keep = builder_.CreateFSub(f32(1.0), builder_.CreateFMul(lr_, decay_), "keep");
+      emitGemm(grad, builder_.CreateFNeg(lr_), keep, weights);
+    };
+    auto heavy_ball = [&] {
+      emitGemm(grad, f32(1.0), momentum_, velocity);
+      emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
+        Value* w = loadElement(weights, flat);
+        Value* v = builder_.CreateFAdd(loadElement(velocity, flat), builder_.CreateFMul(decay_, w));
+        storeElement(v, velocity, flat);
+        storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr_, v)), weights, flat);
+      });
+    };
+    auto nesterov = [&] {
+      emitGemm(grad, f32(1.0), f32(0.0), bufferOf(grad));
+      emitSgdUpdate(param_idx);
+    };
+    emitIfElse(momentumIsZero(), plain, [&] { emitIfElse(isNesterov(), nesterov, heavy_ball); });
+    updated_in_place_.insert(param_idx);
+  }
+
+  // SGD with momentum 0: w -= lr*(g + wd*w)
+  void emitPlainSgdUpdate(size_t param_idx) {
+    ValueId parameter = gradient_graph_.parameters[param_idx];
+    ValueId grad = gradient_graph_.gradients[param_idx];
+    Value* weights = bufferOf(parameter);
+    emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
+      Value* w = loadElement(weights, flat);
+      Value* g = builder_.CreateFAdd(readAt(grad, flat), builder_.CreateFMul(decay_, w));
+      storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr_, g)), weights, flat);
+    });
   }
 
   // PyTorch SGD (dampening 0): g += wd*w; v = momentum*v + g; w -= lr*(nesterov ? g + momentum*v : v)
-  void emitSgdUpdate(size_t param_idx, Value* lr, Value* decay, Value* momentum, Value* nesterov) {
+  void emitSgdUpdate(size_t param_idx) {
     ValueId parameter = gradient_graph_.parameters[param_idx];
     ValueId grad = gradient_graph_.gradients[param_idx];
     Value* weights = bufferOf(parameter);
     Value* velocity = state_[param_idx];
+    Value* nesterov = isNesterov();
     emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
       Value* w = loadElement(weights, flat);
-      Value* g = builder_.CreateFAdd(readAt(grad, flat), builder_.CreateFMul(decay, w));
-      Value* v = builder_.CreateFAdd(builder_.CreateFMul(momentum, loadElement(velocity, flat)), g);
+      Value* g = builder_.CreateFAdd(readAt(grad, flat), builder_.CreateFMul(decay_, w));
+      Value* v = builder_.CreateFAdd(builder_.CreateFMul(momentum_, loadElement(velocity, flat)), g);
       storeElement(v, velocity, flat);
       Value* direction = builder_.CreateSelect(
-          nesterov, builder_.CreateFAdd(g, builder_.CreateFMul(momentum, v)), v);
-      storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr, direction)), weights, flat);
+          nesterov, builder_.CreateFAdd(g, builder_.CreateFMul(momentum_, v)), v);
+      storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr_, direction)), weights, flat);
     });
   }
 
@@ -690,6 +789,11 @@ class FunctionEmitter {
   Value* outputs_ = nullptr;
   Value* predictions_ = nullptr;  // loaded only when the graph marks a prediction
   Value* opt_ = nullptr;
+  Value* lr_ = nullptr;        // TrainStep: optimizer numbers loaded on entry
+  Value* decay_ = nullptr;
+  Value* momentum_ = nullptr;
+  Value* gemm_scratch_ = nullptr;  // the workspace scratch of the gemm kernel
+  std::set<size_t> updated_in_place_;  // parameters whose gemm applied the update
   std::map<Value*, llvm::MDNode*> scope_of_;
   std::vector<llvm::Metadata*> scopes_;
 };

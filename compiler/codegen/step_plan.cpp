@@ -2,13 +2,50 @@
 
 #include <algorithm>
 
+#include "runtime/kernels/sgemm.h"
+
 namespace nnspec::codegen {
 namespace {
 
 // Workspace buffers start on 64-byte boundaries (whole cache lines, aligned vectors).
 constexpr int64_t kAlignFloats = 16;
 
-FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, EntryPoint entry) {
+int64_t alignedFloats(int64_t count) { return (count + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
+// The gradients an SGD train step may add to their parameters in place (see
+// FunctionPlan::in_place_updates): one matmul, not read by any node, not a loss or the
+// prediction, not the gradient of two parameters, and reading no parameter (so no
+// in-place update can change what another one reads).
+std::vector<ir::ValueId> inPlaceUpdates(const transforms::GradientGraph& gradient_graph) {
+  const ir::Graph& graph = gradient_graph.graph;
+  const std::vector<ir::ValueId>& gradients = gradient_graph.gradients;
+  std::vector<std::vector<ir::ValueId>> users = graph.users();
+  std::vector<ir::ValueId> updates;
+  for (ir::ValueId grad : gradients) {
+    const ir::Node& node = graph.node(grad);
+    bool qualifies = node.op == ir::OpKind::Matmul && users[static_cast<size_t>(grad)].empty() &&
+                     std::count(gradients.begin(), gradients.end(), grad) == 1 &&
+                     grad != gradient_graph.data_loss && grad != gradient_graph.total_loss &&
+                     grad != gradient_graph.prediction;
+    for (ir::ValueId operand : node.operands)
+      qualifies = qualifies && graph.node(operand).op != ir::OpKind::Parameter;
+    if (qualifies) updates.push_back(grad);
+  }
+  return updates;
+}
+
+// Moves the gemm kernels of `updates` behind every other kernel (nothing reads them).
+void runUpdatesLast(transforms::FusionPlan& fusion, const std::vector<ir::ValueId>& updates) {
+  auto isUpdate = [&](const transforms::Kernel& kernel) {
+    return kernel.kind == transforms::KernelKind::Gemm &&
+           std::find(updates.begin(), updates.end(), kernel.members[0]) != updates.end();
+  };
+  std::stable_partition(fusion.kernels.begin(), fusion.kernels.end(),
+                        [&](const transforms::Kernel& kernel) { return !isUpdate(kernel); });
+}
+
+FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, EntryPoint entry,
+                          const StepConfig& config) {
   const ir::Graph& graph = gradient_graph.graph;
   FunctionPlan plan;
   plan.entry = entry;
@@ -19,14 +56,22 @@ FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, Entry
     plan.roots.insert(plan.roots.end(), gradient_graph.gradients.begin(),
                       gradient_graph.gradients.end());
   plan.fusion = transforms::planFusion(graph, plan.roots);
+  if (entry == EntryPoint::TrainStep && config.optimizer == OptimizerKind::Sgd) {
+    plan.in_place_updates = inPlaceUpdates(gradient_graph);
+    runUpdatesLast(plan.fusion, plan.in_place_updates);
+  }
   plan.workspace_offset.assign(static_cast<size_t>(graph.size()), -1);
   int64_t next = 0;
-  for (const transforms::Kernel& kernel : plan.fusion.kernels)
+  for (const transforms::Kernel& kernel : plan.fusion.kernels) {
+    if (kernel.kind == transforms::KernelKind::Gemm && plan.gemm_scratch_offset < 0) {
+      plan.gemm_scratch_offset = next;
+      next += alignedFloats(kNnspecSgemmScratchFloats);
+    }
     for (ir::ValueId stored : kernel.stores) {
       plan.workspace_offset[static_cast<size_t>(stored)] = next;
-      int64_t count = graph.type(stored).numElements();
-      next += (count + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+      next += alignedFloats(graph.type(stored).numElements());
     }
+  }
   plan.workspace_floats = next;
   return plan;
 }
@@ -70,7 +115,7 @@ StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepCon
   plan.config = config;
   plan.layout = layoutStep(gradient_graph, config);
   for (size_t entry_idx = 0; entry_idx < kEntryPoints.size(); ++entry_idx) {
-    plan.functions[entry_idx] = planFunction(gradient_graph, kEntryPoints[entry_idx]);
+    plan.functions[entry_idx] = planFunction(gradient_graph, kEntryPoints[entry_idx], config);
     plan.layout.workspace_floats =
         std::max(plan.layout.workspace_floats, plan.functions[entry_idx].workspace_floats);
   }
@@ -89,6 +134,8 @@ std::string printStepPlan(const StepPlan& plan) {
     text += entrySymbol(function.entry) + ": workspace " +
             std::to_string(function.workspace_floats) + " floats\n";
     text += transforms::printFusionPlan(function.fusion);
+    for (ir::ValueId update : function.in_place_updates)
+      text += "sgd in place: %" + std::to_string(update) + "\n";
   }
   return text;
 }

@@ -55,7 +55,16 @@ struct FunctionPlan {
   std::vector<ir::ValueId> roots;  // losses, the prediction, gradients (except Forward)
   transforms::FusionPlan fusion;
   std::vector<int64_t> workspace_offset;  // per value id, in floats; -1 when not stored
+  // The scratch of every gemm kernel (kNnspecSgemmScratchFloats floats); -1 without one.
+  int64_t gemm_scratch_offset = -1;
   int64_t workspace_floats = 0;
+  // TrainStep with SGD: the gradients (ids) that are one matmul of values other than
+  // parameters, read by nothing else. Their gemm kernels run last, after every reader of
+  // the parameters, and fold the update in without writing the gradient: with momentum 0
+  // the gemm adds -lr * gradient to the parameter in place (beta = 1 - lr * weight_decay);
+  // with momentum it accumulates into the velocity (beta = momentum) and one loop
+  // finishes the update. Nesterov momentum writes the gradient and updates as usual.
+  std::vector<ir::ValueId> in_place_updates;
 };
 
 struct StepPlan {

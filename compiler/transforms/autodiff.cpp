@@ -115,7 +115,7 @@ class Differentiator {
         accumulate(x[0], graph_.mul(g, graph_.unary(OpKind::Sign, x[0])));
         return;
       case OpKind::Relu:
-        accumulate(x[0], graph_.binary(OpKind::ReluGrad, x[0], g));
+        accumulate(x[0], graph_.binary(OpKind::ReluGrad, id, g));  // [A>0] = [Y>0]
         return;
       case OpKind::LeakyRelu:
         accumulate(x[0], graph_.binary(OpKind::LeakyReluGrad, x[0], g, node.attrs.alpha));

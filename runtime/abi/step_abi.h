@@ -27,7 +27,8 @@ typedef enum NnspecStatus {
 // Optimizer hyperparameters: runtime values, not part of the compiled graph.
 typedef struct NnspecOptimizerParams {
   float lr;
-  float momentum;      // SGD: v = momentum*v + g (PyTorch, dampening 0)
+  float momentum;      // SGD: v = momentum*v + g (PyTorch, dampening 0); with 0 there is
+                       // no velocity and opt_state is neither read nor written
   float beta1;         // Adam
   float beta2;         // Adam
   float eps;           // Adam

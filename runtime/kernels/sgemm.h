@@ -1,5 +1,7 @@
 #pragma once
-// Single-precision GEMM behind the runtime ABI, computed with Eigen (single-threaded).
+// Single-precision GEMM behind the runtime ABI (single-threaded): a packed AVX-512 kernel
+// when the kernels are compiled for a CPU that has it (runtime/kernels/packed_gemm.h),
+// else Eigen.
 
 #include <stdint.h>
 
@@ -7,11 +9,17 @@
 extern "C" {
 #endif
 
-// c[m,n] = op(a) * op(b), row-major and contiguous; op(a) is [m,k] (a stored [k,m] when
-// transpose_a), op(b) is [k,n] (b stored [n,k] when transpose_b). Returns 0, or 2
-// (kNnspecKernelError) for negative sizes or null buffers.
-int32_t nnspec_rt_sgemm(int64_t m, int64_t n, int64_t k, const float* a, int32_t transpose_a,
-                        const float* b, int32_t transpose_b, float* c) noexcept;
+// Floats of scratch memory nnspec_rt_sgemm needs (the packed panels of a and b).
+enum { kNnspecSgemmScratchFloats = 320 * 64 + 320 * 512 };
+
+// c[m,n] = alpha * op(a) op(b) + beta * c, row-major and contiguous; op(a) is [m,k] (a
+// stored [k,m] when transpose_a), op(b) is [k,n] (b stored [n,k] when transpose_b). With
+// beta == 0, c is only written (its old contents, even NaN, do not matter). `scratch`
+// holds kNnspecSgemmScratchFloats floats, 64-byte aligned, and must not overlap a, b or c.
+// Returns 0, or 2 (kNnspecKernelError) for negative sizes, null buffers or a misaligned
+// scratch.
+int32_t nnspec_rt_sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int32_t transpose_a,
+                        const float* b, int32_t transpose_b, float beta, float* c, float* scratch) noexcept;
 
 #ifdef __cplusplus
 }

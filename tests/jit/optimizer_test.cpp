@@ -1,12 +1,16 @@
 // Generated optimizer updates against a hand-written C++ reference (PyTorch semantics).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
+#include "compiler/codegen/step_plan.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/jit/step_runner.h"
 #include "compiler/transforms/autodiff.h"
+#include "tests/jit/mlp_builder.h"
 
 namespace nnspec::jit {
 namespace {
@@ -108,8 +112,10 @@ void checkSgd(bool nesterov, float momentum, float weight_decay) {
     update(reference.b, gb, vb);
     INFO("step " << step);
     compare(runner, reference);
+    // Without momentum there is no velocity (as in PyTorch): the state is never written.
     for (size_t element = 0; element < 6; ++element)
-      CHECK_THAT(runner.optimizerState(0, 0)[element], Catch::WithinAbs(vw[element], 2e-6));
+      CHECK_THAT(runner.optimizerState(0, 0)[element],
+                 Catch::WithinAbs(momentum == 0.0f ? 0.0 : vw[element], 2e-6));
   }
 }
 
@@ -174,6 +180,161 @@ TEST_CASE("train step reports the loss before the update", "[jit]") {
   StepResult trained = runner.trainStep(inputs, opt);
   CHECK_THAT(trained.total_loss, Catch::WithinRel(before.total_loss, 1e-6f));
   CHECK(runner.forward(inputs).total_loss < before.total_loss);
+}
+
+// ---- train steps of MLPs against nnspec_gradients and a reference update -------------
+
+struct UpdateCase {
+  codegen::OptimizerKind kind = codegen::OptimizerKind::Sgd;
+  float lr = 0.1f;
+  float momentum = 0.0f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+};
+
+// The PyTorch update of one parameter in double, from its gradient; `first` and `second`
+// are the velocity (SGD) or the moments (Adam).
+void referenceUpdate(const UpdateCase& update, int step, const std::vector<float>& grad,
+                     std::vector<double>& w, std::vector<double>& first,
+                     std::vector<double>& second) {
+  double correction1 = 1.0 - std::pow(0.9, step);
+  double correction2 = 1.0 - std::pow(0.999, step);
+  for (size_t element = 0; element < w.size(); ++element) {
+    double g = grad[element] + update.weight_decay * w[element];
+    if (update.kind == codegen::OptimizerKind::Sgd) {
+      first[element] = update.momentum * first[element] + g;
+      double direction = update.nesterov ? g + update.momentum * first[element] : first[element];
+      w[element] -= update.lr * direction;
+      continue;
+    }
+    first[element] = 0.9 * first[element] + 0.1 * g;
+    second[element] = 0.999 * second[element] + 0.001 * g * g;
+    double denominator = std::sqrt(second[element]) / std::sqrt(correction2) + 1e-8;
+    w[element] -= update.lr / correction1 * first[element] / denominator;
+  }
+}
+
+// Three train steps of `mlp` against three calls of nnspec_gradients on a second runner
+// whose parameters follow the reference update.
+void checkAgainstGradients(const transforms::GradientGraph& mlp, const std::vector<int64_t>& widths,
+                           int64_t batch, const UpdateCase& update) {
+  auto compiled = testJit().compile(mlp, {update.kind});
+  REQUIRE(compiled.ok());
+  StepRunner trained(compiled.value());
+  StepRunner reference(compiled.value());
+  std::vector<std::vector<float>> params = testing::randomMlpParameters(widths, 5);
+  std::vector<std::vector<double>> w, first, second;
+  for (size_t param_idx = 0; param_idx < params.size(); ++param_idx) {
+    trained.parameter(param_idx) = params[param_idx];
+    reference.parameter(param_idx) = params[param_idx];
+    w.emplace_back(params[param_idx].begin(), params[param_idx].end());
+    first.emplace_back(params[param_idx].size(), 0.0);
+    second.emplace_back(params[param_idx].size(), 0.0);
+  }
+  if (!trained.layout().hyperparams.empty()) {
+    trained.setHyperparam("l2", 1e-3f);
+    reference.setHyperparam("l2", 1e-3f);
+  }
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> pixel(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(batch * widths.front()));
+  for (float& value : x) value = pixel(rng);
+  std::vector<int32_t> labels(static_cast<size_t>(batch));
+  for (size_t row = 0; row < labels.size(); ++row)
+    labels[row] = static_cast<int32_t>(row % static_cast<size_t>(widths.back()));
+  const void* inputs[] = {x.data(), labels.data()};
+  NnspecOptimizerParams opt{};
+  opt.lr = update.lr;
+  opt.momentum = update.momentum;
+  opt.weight_decay = update.weight_decay;
+  opt.nesterov = update.nesterov ? 1 : 0;
+  opt.beta1 = 0.9f;
+  opt.beta2 = 0.999f;
+  opt.eps = 1e-8f;
+  for (int step = 1; step <= 3; ++step) {
+    opt.step = step;
+    REQUIRE(reference.gradients(inputs).status == kNnspecOk);
+    REQUIRE(trained.trainStep(inputs, opt).status == kNnspecOk);
+    for (size_t param_idx = 0; param_idx < params.size(); ++param_idx) {
+      referenceUpdate(update, step, reference.gradient(param_idx), w[param_idx],
+                      first[param_idx], second[param_idx]);
+      reference.parameter(param_idx).assign(w[param_idx].begin(), w[param_idx].end());
+      INFO("step " << step << ", parameter " << trained.layout().parameters[param_idx].name);
+      size_t wrong = 0;
+      for (size_t element = 0; element < w[param_idx].size(); ++element)
+        if (std::fabs(trained.parameter(param_idx)[element] - w[param_idx][element]) > 1e-5)
+          ++wrong;
+      CHECK(wrong == 0);
+      bool keeps_velocity = update.kind == codegen::OptimizerKind::Adam || update.momentum != 0.0f;
+      if (!keeps_velocity)
+        CHECK(trained.optimizerState(0, param_idx) ==
+              std::vector<float>(trained.parameter(param_idx).size(), 0.0f));
+    }
+  }
+}
+
+constexpr int64_t kMlpBatch = 9;
+const std::vector<int64_t> kMlpWidths = {13, 21, 4};
+
+transforms::GradientGraph plainMlp() {
+  return testing::buildPredictingMlp(kMlpBatch, kMlpWidths, testing::MlpLoss::SoftmaxCrossEntropy);
+}
+
+TEST_CASE("an sgd step adds the weight gradients of dense layers in place", "[jit]") {
+  transforms::GradientGraph mlp = plainMlp();
+  codegen::StepPlan plan = codegen::planStep(mlp, {codegen::OptimizerKind::Sgd});
+  const codegen::FunctionPlan& train = plan.functions[2];
+  REQUIRE(train.entry == codegen::EntryPoint::TrainStep);
+  // The two weight gradients (x^T g, h^T g), not the bias gradients (reductions); their
+  // gemm kernels run last.
+  REQUIRE(train.in_place_updates.size() == 2);
+  size_t kernel_count = train.fusion.kernels.size();
+  for (size_t last = 0; last < 2; ++last)
+    CHECK(std::count(train.in_place_updates.begin(), train.in_place_updates.end(),
+                     train.fusion.kernels[kernel_count - 1 - last].members[0]) == 1);
+  CHECK(plan.functions[0].in_place_updates.empty());
+  CHECK(plan.functions[1].in_place_updates.empty());
+  CHECK(codegen::planStep(mlp, {codegen::OptimizerKind::Adam}).functions[2].in_place_updates.empty());
+  // With an L2 penalty the gradient is a matmul plus the penalty's: updated by the loop.
+  CHECK(codegen::planStep(testing::buildMlp(kMlpBatch, kMlpWidths), {})
+            .functions[2]
+            .in_place_updates.empty());
+}
+
+TEST_CASE("a weight gradient that reads a parameter is not updated in place", "[jit]") {
+  // loss = mse(u v, t): du = g v^T reads v and dv = u^T g reads u; updating either in
+  // place would change what the other reads.
+  ir::Graph graph;
+  ValueId t = graph.input("t", ir::f32({3, 2}));
+  ValueId u = graph.parameter("u", {3, 4});
+  ValueId v = graph.parameter("v", {4, 2});
+  transforms::GradientGraph factored =
+      transforms::differentiate(graph, graph.mse(graph.matmul(u, v), t));
+  CHECK(codegen::planStep(factored, {}).functions[2].in_place_updates.empty());
+}
+
+TEST_CASE("plain sgd with weight decay on an mlp matches gradients plus the update", "[jit]") {
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch, {codegen::OptimizerKind::Sgd, 0.1f, 0.0f, 0.01f});
+}
+
+TEST_CASE("sgd with momentum on an mlp matches gradients plus the update", "[jit]") {
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch, {codegen::OptimizerKind::Sgd, 0.1f, 0.9f, 0.0f});
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch, {codegen::OptimizerKind::Sgd, 0.05f, 0.5f, 0.01f});
+}
+
+TEST_CASE("nesterov sgd with weight decay on an mlp matches gradients plus the update", "[jit]") {
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch,
+                        {codegen::OptimizerKind::Sgd, 0.1f, 0.9f, 0.01f, true});
+}
+
+TEST_CASE("adam with weight decay on an mlp matches gradients plus the update", "[jit]") {
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch, {codegen::OptimizerKind::Adam, 0.01f, 0.0f, 0.02f});
+}
+
+TEST_CASE("sgd on an mlp with l2 penalties matches gradients plus the update", "[jit]") {
+  transforms::GradientGraph penalized = testing::buildMlp(kMlpBatch, kMlpWidths);
+  checkAgainstGradients(penalized, kMlpWidths, kMlpBatch, {codegen::OptimizerKind::Sgd, 0.1f, 0.0f, 0.01f});
+  checkAgainstGradients(penalized, kMlpWidths, kMlpBatch, {codegen::OptimizerKind::Sgd, 0.1f, 0.9f, 0.0f});
 }
 
 }  // namespace

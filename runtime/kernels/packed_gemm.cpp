@@ -1,0 +1,210 @@
+#include "runtime/kernels/packed_gemm.h"
+
+#if defined(__AVX512F__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace nnspec::rt {
+namespace {
+
+constexpr int64_t kMr = kPackedGemmMr;  // rows of a c tile: broadcasts from packed a
+constexpr int64_t kLanes = 16;          // floats per AVX-512 vector
+constexpr int kMaxVectors = 3;          // columns of a c tile: up to 3 vectors of b
+constexpr int64_t kNr = kMaxVectors * kLanes;
+static_assert(kMr == 8, "a micro-panel of a stored [m,k] is packed by 8x8 transposes");
+
+__mmask16 laneMask(int64_t lanes) {
+  return lanes >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << lanes) - 1u);
+}
+
+int64_t vectorsFor(int64_t columns) { return (columns + kLanes - 1) / kLanes; }
+
+// out[col * out_stride + row] = in[row * in_stride + col] for an 8x8 block.
+void transpose8x8(const float* in, int64_t in_stride, float* out, int64_t out_stride) {
+  __m256 rows[8];
+  for (int row = 0; row < 8; ++row) rows[row] = _mm256_loadu_ps(in + row * in_stride);
+  __m256 pairs[8];
+  for (int pair = 0; pair < 4; ++pair) {
+    pairs[2 * pair] = _mm256_unpacklo_ps(rows[2 * pair], rows[2 * pair + 1]);
+    pairs[2 * pair + 1] = _mm256_unpackhi_ps(rows[2 * pair], rows[2 * pair + 1]);
+  }
+  __m256 quads[8];
+  for (int half = 0; half < 2; ++half)
+    for (int side = 0; side < 2; ++side) {
+      __m256 low = pairs[4 * half + side];
+      __m256 high = pairs[4 * half + side + 2];
+      quads[4 * half + 2 * side] = _mm256_shuffle_ps(low, high, 0x44);
+      quads[4 * half + 2 * side + 1] = _mm256_shuffle_ps(low, high, 0xEE);
+    }
+  for (int col = 0; col < 4; ++col) {
+    _mm256_storeu_ps(out + col * out_stride, _mm256_permute2f128_ps(quads[col], quads[col + 4], 0x20));
+    _mm256_storeu_ps(out + (col + 4) * out_stride, _mm256_permute2f128_ps(quads[col], quads[col + 4], 0x31));
+  }
+}
+
+// One micro-panel of a stored [m,k]: out[k_idx * kMr + row_idx], rows past `rows` zero.
+void packAPanel(const GemmProblem& problem, int64_t row0, int64_t rows, int64_t k0, int64_t kc, float* out) {
+  const GemmOperand& a = problem.a;
+  const float* src = a.data + row0 * problem.k + k0;
+  int64_t k_idx = 0;
+  if (rows == kMr)
+    for (; k_idx + 8 <= kc; k_idx += 8) transpose8x8(src + k_idx, problem.k, out + k_idx * kMr, kMr);
+  for (; k_idx < kc; ++k_idx)
+    for (int64_t row_idx = 0; row_idx < kMr; ++row_idx)
+      out[k_idx * kMr + row_idx] = row_idx < rows ? src[row_idx * problem.k + k_idx] : 0.0f;
+}
+
+// Rows [row0, row0 + rows) and steps [k0, k0 + kc) of op(a) as micro-panels of kMr rows,
+// panel by panel: out[(row_idx / kMr) * kc * kMr + k_idx * kMr + row_idx % kMr], rows past
+// `rows` zero. Stored [k,m], the rows of one step are contiguous: read them in order.
+void packABlock(const GemmProblem& problem, int64_t row0, int64_t rows, int64_t k0, int64_t kc, float* out) {
+  if (!problem.a.transposed) {
+    for (int64_t panel_row = 0; panel_row < rows; panel_row += kMr)
+      packAPanel(problem, row0 + panel_row, std::min(kMr, rows - panel_row), k0, kc, out + panel_row * kc);
+    return;
+  }
+  for (int64_t k_idx = 0; k_idx < kc; ++k_idx) {
+    const float* src = problem.a.data + (k0 + k_idx) * problem.m + row0;
+    for (int64_t panel_row = 0; panel_row < rows; panel_row += kMr) {
+      int64_t panel_rows = std::min(kMr, rows - panel_row);
+      __mmask8 mask = static_cast<__mmask8>(panel_rows >= kMr ? 0xFFu : (1u << panel_rows) - 1u);
+      _mm256_store_ps(out + panel_row * kc + k_idx * kMr, _mm256_maskz_loadu_ps(mask, src + panel_row));
+    }
+  }
+}
+
+// Columns [col0, col0 + cols) and steps [k0, k0 + kc) of op(b), cols <= kNr, as one
+// micro-panel: out[k_idx * width + col_idx], width = cols rounded up to whole vectors,
+// padding zero. Only for b stored [n,k] (each column of op(b) contiguous).
+void packTransposedBPanel(const GemmProblem& problem, int64_t k0, int64_t kc, int64_t col0, int64_t cols, float* out) {
+  const GemmOperand& b = problem.b;
+  int64_t width = vectorsFor(cols) * kLanes;
+  const float* src = b.data + col0 * problem.k + k0;
+  int64_t whole_cols = cols / 8 * 8;
+  for (int64_t col_idx = 0; col_idx < whole_cols; col_idx += 8) {
+    int64_t k_idx = 0;
+    for (; k_idx + 8 <= kc; k_idx += 8)
+      transpose8x8(src + col_idx * problem.k + k_idx, problem.k, out + k_idx * width + col_idx, width);
+    for (; k_idx < kc; ++k_idx)
+      for (int64_t lane = 0; lane < 8; ++lane)
+        out[k_idx * width + col_idx + lane] = src[(col_idx + lane) * problem.k + k_idx];
+  }
+  for (int64_t col_idx = whole_cols; col_idx < width; ++col_idx)
+    for (int64_t k_idx = 0; k_idx < kc; ++k_idx)
+      out[k_idx * width + col_idx] = col_idx < cols ? src[col_idx * problem.k + k_idx] : 0.0f;
+}
+
+// Columns [col0, col0 + cols) and steps [k0, k0 + kc) of op(b) as micro-panels of kNr
+// columns at out + panel_col * kc (see packTransposedBPanel). Stored [k,n], the columns of
+// one step are contiguous: read them in order.
+void packBBlock(const GemmProblem& problem, int64_t k0, int64_t kc, int64_t col0, int64_t cols, float* out) {
+  if (problem.b.transposed) {
+    for (int64_t panel_col = 0; panel_col < cols; panel_col += kNr)
+      packTransposedBPanel(problem, k0, kc, col0 + panel_col, std::min(kNr, cols - panel_col), out + panel_col * kc);
+    return;
+  }
+  for (int64_t k_idx = 0; k_idx < kc; ++k_idx) {
+    const float* src = problem.b.data + (k0 + k_idx) * problem.n + col0;
+    for (int64_t panel_col = 0; panel_col < cols; panel_col += kNr) {
+      int64_t panel_cols = std::min(kNr, cols - panel_col);
+      int64_t vectors = vectorsFor(panel_cols);
+      float* panel = out + panel_col * kc + k_idx * vectors * kLanes;
+      for (int64_t vector = 0; vector < vectors; ++vector)
+        _mm512_store_ps(panel + vector * kLanes, _mm512_maskz_loadu_ps(laneMask(panel_cols - vector * kLanes),
+                                                                       src + panel_col + vector * kLanes));
+    }
+  }
+}
+
+// The c tile at `c` (rows x Vectors*16, the last vector masked by last_mask) becomes
+// alpha * (a_panel b_panel) + beta * c; beta == 0 does not read c.
+template <int Vectors>
+void microKernel(int64_t kc, const float* __restrict a_panel, const float* __restrict b_panel, float* c, int64_t ldc,
+                 int64_t rows, __mmask16 last_mask, float alpha, float beta) {
+  __m512 acc[kMr][Vectors];
+#pragma GCC unroll 8
+  for (int row = 0; row < kMr; ++row)
+#pragma GCC unroll 3
+    for (int vector = 0; vector < Vectors; ++vector) acc[row][vector] = _mm512_setzero_ps();
+  for (int64_t k_idx = 0; k_idx < kc; ++k_idx) {
+    __m512 b_row[Vectors];
+#pragma GCC unroll 3
+    for (int vector = 0; vector < Vectors; ++vector)
+      b_row[vector] = _mm512_load_ps(b_panel + (k_idx * Vectors + vector) * kLanes);
+#pragma GCC unroll 8
+    for (int row = 0; row < kMr; ++row) {
+      __m512 a_value = _mm512_set1_ps(a_panel[k_idx * kMr + row]);
+#pragma GCC unroll 3
+      for (int vector = 0; vector < Vectors; ++vector)
+        acc[row][vector] = _mm512_fmadd_ps(a_value, b_row[vector], acc[row][vector]);
+    }
+  }
+  __m512 alpha_v = _mm512_set1_ps(alpha);
+  __m512 beta_v = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+  for (int row = 0; row < kMr; ++row) {
+    if (row >= rows) break;
+    float* c_row = c + row * ldc;
+#pragma GCC unroll 3
+    for (int vector = 0; vector < Vectors; ++vector) {
+      __mmask16 mask = vector == Vectors - 1 ? last_mask : static_cast<__mmask16>(0xFFFF);
+      __m512 value = _mm512_mul_ps(acc[row][vector], alpha_v);
+      if (beta != 0.0f) value = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(mask, c_row + vector * kLanes), value);
+      _mm512_mask_storeu_ps(c_row + vector * kLanes, mask, value);
+    }
+  }
+}
+
+void runMicroKernel(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc, int64_t rows,
+                    int64_t cols, float alpha, float beta) {
+  int64_t vectors = vectorsFor(cols);
+  __mmask16 last_mask = laneMask(cols - (vectors - 1) * kLanes);
+  if (vectors == 3) microKernel<3>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
+  if (vectors == 2) microKernel<2>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
+  if (vectors == 1) microKernel<1>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
+}
+
+// c = beta * c, for k == 0 (no products to add).
+void scaleC(const GemmProblem& problem) {
+  for (int64_t flat = 0; flat < problem.m * problem.n; ++flat)
+    problem.c[flat] = problem.beta == 0.0f ? 0.0f : problem.beta * problem.c[flat];
+}
+
+}  // namespace
+
+void packedGemm(const GemmProblem& problem, float* scratch) noexcept {
+  if (problem.m == 0 || problem.n == 0) return;
+  if (problem.k == 0) {
+    scaleC(problem);
+    return;
+  }
+  float* a_block = scratch;                                  // kKc x kMc, panel by panel
+  float* b_block = scratch + kPackedGemmKc * kPackedGemmMc;  // kKc x kNc, panel by panel
+  // Equal k blocks (784 = 3 x 262 rather than 320 + 320 + 144).
+  int64_t k_blocks = (problem.k + kPackedGemmKc - 1) / kPackedGemmKc;
+  int64_t kc_max = (problem.k + k_blocks - 1) / k_blocks;
+  for (int64_t k0 = 0; k0 < problem.k; k0 += kc_max) {
+    int64_t kc = std::min(kc_max, problem.k - k0);
+    float beta = k0 == 0 ? problem.beta : 1.0f;  // later k blocks add to the first
+    for (int64_t col0 = 0; col0 < problem.n; col0 += kPackedGemmNc) {
+      int64_t block_cols = std::min(kPackedGemmNc, problem.n - col0);
+      packBBlock(problem, k0, kc, col0, block_cols, b_block);
+      for (int64_t block_row = 0; block_row < problem.m; block_row += kPackedGemmMc) {
+        int64_t block_rows = std::min(kPackedGemmMc, problem.m - block_row);
+        packABlock(problem, block_row, block_rows, k0, kc, a_block);
+        for (int64_t panel_row = 0; panel_row < block_rows; panel_row += kMr)
+          for (int64_t panel_col = 0; panel_col < block_cols; panel_col += kNr)
+            runMicroKernel(kc, a_block + panel_row * kc, b_block + panel_col * kc,
+                           problem.c + (block_row + panel_row) * problem.n + col0 + panel_col, problem.n,
+                           std::min(kMr, block_rows - panel_row), std::min(kNr, block_cols - panel_col), problem.alpha,
+                           beta);
+      }
+    }
+  }
+}
+
+}  // namespace nnspec::rt
+
+#endif  // defined(__AVX512F__)
