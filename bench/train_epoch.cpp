@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   model.hyper_values = full.hyper_values;
   model.optimizer = NnspecOptimizerParams{full.optimizer.lr,    full.optimizer.momentum,     full.optimizer.beta1,
                                           full.optimizer.beta2, full.optimizer.eps,          full.optimizer.weight_decay,
-                                          full.optimizer.nesterov ? 1 : 0, 0};
+                                          full.optimizer.nesterov ? 1 : 0, 0, full.optimizer.alpha};
   if (count % config.batch != 0) {
     lowering::LoweredStep tail;
     auto tail_step = compileStep(*compiler.value(), config, count % config.batch, &tail);

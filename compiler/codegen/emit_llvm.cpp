@@ -611,18 +611,35 @@ class FunctionEmitter {
     std::vector<size_t> pending;  // parameters not updated in place by their gemm
     for (size_t param_idx = 0; param_idx < gradient_graph_.parameters.size(); ++param_idx)
       if (!updated_in_place_.count(param_idx)) pending.push_back(param_idx);
-    if (step_plan_.config.optimizer == OptimizerKind::Sgd) {
-      // SGD without momentum keeps no velocity (as PyTorch): opt_state is not touched.
-      emitIfElse(
-          momentumIsZero(),
-          [&] {
-            for (size_t param_idx : pending) emitPlainSgdUpdate(param_idx);
-          },
-          [&] {
-            for (size_t param_idx : pending) emitSgdUpdate(param_idx);
-          });
-      return;
+    switch (step_plan_.config.optimizer) {
+      case OptimizerKind::Sgd:
+        emitSgd(pending);
+        return;
+      case OptimizerKind::Adam:
+        emitAdam(pending);
+        return;
+      case OptimizerKind::RmsProp:
+        emitRmsProp(pending);
+        return;
+      case OptimizerKind::Adagrad:
+        emitAdagrad(pending);
+        return;
     }
+  }
+
+  void emitSgd(const std::vector<size_t>& pending) {
+    // SGD without momentum keeps no velocity (as PyTorch): opt_state is not touched.
+    emitIfElse(
+        momentumIsZero(),
+        [&] {
+          for (size_t param_idx : pending) emitPlainSgdUpdate(param_idx);
+        },
+        [&] {
+          for (size_t param_idx : pending) emitSgdUpdate(param_idx);
+        });
+  }
+
+  void emitAdam(const std::vector<size_t>& pending) {
     Value* beta1 = optField(offsetof(NnspecOptimizerParams, beta1), false, "beta1");
     Value* beta2 = optField(offsetof(NnspecOptimizerParams, beta2), false, "beta2");
     Value* eps = optField(offsetof(NnspecOptimizerParams, eps), false, "eps");
@@ -639,6 +656,25 @@ class FunctionEmitter {
                         builder_.CreateFDiv(lr_, correction1, "step_size"),
                         builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, correction2)};
     for (size_t param_idx : pending) emitAdamUpdate(param_idx, scalars);
+  }
+
+  void emitRmsProp(const std::vector<size_t>& pending) {
+    Value* alpha = optField(offsetof(NnspecOptimizerParams, alpha), false, "alpha");
+    Value* eps = optField(offsetof(NnspecOptimizerParams, eps), false, "eps");
+    // Without momentum there is no buffer (as PyTorch): its state slot is not touched.
+    emitIfElse(
+        momentumIsZero(),
+        [&] {
+          for (size_t param_idx : pending) emitRmsPropUpdate(param_idx, alpha, eps, false);
+        },
+        [&] {
+          for (size_t param_idx : pending) emitRmsPropUpdate(param_idx, alpha, eps, true);
+        });
+  }
+
+  void emitAdagrad(const std::vector<size_t>& pending) {
+    Value* eps = optField(offsetof(NnspecOptimizerParams, eps), false, "eps");
+    for (size_t param_idx : pending) emitAdagradUpdate(param_idx, eps);
   }
 
   // if (condition) then_part(); else else_part(); continuing after both.
@@ -767,6 +803,54 @@ class FunctionEmitter {
           s.eps);
       Value* update = builder_.CreateFMul(s.step_size, builder_.CreateFDiv(m, denominator));
       storeElement(builder_.CreateFSub(w, update), weights, flat);
+    });
+  }
+
+  // PyTorch RMSprop (centered False): g += wd*w; v = alpha*v + (1-alpha)*g^2;
+  // with momentum: buf = momentum*buf + g/(sqrt(v)+eps); w -= lr*buf;
+  // without:       w -= lr*g/(sqrt(v)+eps), the buffer neither read nor written.
+  void emitRmsPropUpdate(size_t param_idx, Value* alpha, Value* eps, bool with_momentum) {
+    ValueId parameter = gradient_graph_.parameters[param_idx];
+    ValueId grad = gradient_graph_.gradients[param_idx];
+    size_t param_count = gradient_graph_.parameters.size();
+    Value* weights = bufferOf(parameter);
+    Value* square_avg = state_[param_idx];
+    Value* momentum_buffer = state_[param_count + param_idx];
+    Value* one_minus_alpha = builder_.CreateFSub(f32(1.0), alpha);
+    emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
+      Value* w = loadElement(weights, flat);
+      Value* g = builder_.CreateFAdd(readAt(grad, flat), builder_.CreateFMul(decay_, w));
+      Value* v = builder_.CreateFAdd(builder_.CreateFMul(alpha, loadElement(square_avg, flat)),
+                                     builder_.CreateFMul(one_minus_alpha, builder_.CreateFMul(g, g)));
+      storeElement(v, square_avg, flat);
+      Value* denominator =
+          builder_.CreateFAdd(builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v), eps);
+      Value* direction = builder_.CreateFDiv(g, denominator);
+      if (with_momentum) {
+        direction = builder_.CreateFAdd(
+            builder_.CreateFMul(momentum_, loadElement(momentum_buffer, flat)), direction);
+        storeElement(direction, momentum_buffer, flat);
+      }
+      storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr_, direction)), weights, flat);
+    });
+  }
+
+  // PyTorch Adagrad (lr_decay 0, initial accumulator 0): g += wd*w; sum += g^2;
+  // w -= lr*g/(sqrt(sum)+eps)
+  void emitAdagradUpdate(size_t param_idx, Value* eps) {
+    ValueId parameter = gradient_graph_.parameters[param_idx];
+    ValueId grad = gradient_graph_.gradients[param_idx];
+    Value* weights = bufferOf(parameter);
+    Value* sum = state_[param_idx];
+    emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
+      Value* w = loadElement(weights, flat);
+      Value* g = builder_.CreateFAdd(readAt(grad, flat), builder_.CreateFMul(decay_, w));
+      Value* total = builder_.CreateFAdd(loadElement(sum, flat), builder_.CreateFMul(g, g));
+      storeElement(total, sum, flat);
+      Value* denominator =
+          builder_.CreateFAdd(builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, total), eps);
+      storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr_, builder_.CreateFDiv(g, denominator))),
+                   weights, flat);
     });
   }
 

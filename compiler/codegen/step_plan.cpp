@@ -85,7 +85,7 @@ StepLayout layoutStep(const transforms::GradientGraph& gradient_graph, const Ste
     layout.inputs.push_back({graph.node(id).attrs.name, graph.type(id)});
   for (ir::ValueId id : graph.leaves(ir::OpKind::Hyperparam))
     layout.hyperparams.push_back(graph.node(id).attrs.name);
-  layout.state_slots = config.optimizer == OptimizerKind::Sgd ? 1 : 2;
+  layout.state_slots = optimizerStateSlots(config.optimizer);
   if (gradient_graph.prediction) {
     const ir::TensorType& type = graph.type(*gradient_graph.prediction);
     layout.prediction_rows = type.shape[0];
@@ -94,9 +94,33 @@ StepLayout layoutStep(const transforms::GradientGraph& gradient_graph, const Ste
   return layout;
 }
 
-std::string optimizerName(OptimizerKind kind) { return kind == OptimizerKind::Sgd ? "sgd" : "adam"; }
-
 }  // namespace
+
+int optimizerStateSlots(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::Sgd:
+    case OptimizerKind::Adagrad:
+      return 1;
+    case OptimizerKind::Adam:
+    case OptimizerKind::RmsProp:
+      return 2;
+  }
+  return 0;
+}
+
+std::string optimizerName(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::Sgd:
+      return "sgd";
+    case OptimizerKind::Adam:
+      return "adam";
+    case OptimizerKind::RmsProp:
+      return "rmsprop";
+    case OptimizerKind::Adagrad:
+      return "adagrad";
+  }
+  return "";
+}
 
 std::string entrySymbol(EntryPoint entry) {
   switch (entry) {

@@ -17,7 +17,14 @@ namespace nnspec::codegen {
 
 // Changes the optimizer state buffers, so it is part of the compiled graph; the optimizer's
 // numbers (lr, momentum, betas, ...) are runtime arguments.
-enum class OptimizerKind { Sgd, Adam };
+enum class OptimizerKind { Sgd, Adam, RmsProp, Adagrad };
+
+// State buffers per parameter: SGD 1 (velocity), Adam 2 (m, v), RMSprop 2 (v, buf),
+// Adagrad 1 (sum of squares).
+int optimizerStateSlots(OptimizerKind kind);
+
+// "sgd", "adam", "rmsprop", "adagrad" (as in the spec language).
+std::string optimizerName(OptimizerKind kind);
 
 struct StepConfig {
   OptimizerKind optimizer = OptimizerKind::Sgd;
@@ -40,7 +47,7 @@ struct StepLayout {
   std::vector<LeafSlot> parameters;     // NnspecStepArgs::params (and grads)
   std::vector<LeafSlot> inputs;         // NnspecStepArgs::inputs
   std::vector<std::string> hyperparams; // NnspecStepArgs::hyper
-  int state_slots = 0;                  // per parameter: SGD 1, Adam 2
+  int state_slots = 0;                  // per parameter: optimizerStateSlots
   int64_t workspace_floats = 0;         // the largest any entry function needs
   // NnspecStepArgs::predictions: the marked model output as rows (its first axis, the
   // batch) of width floats (the rest); both 0 when the graph marks none.

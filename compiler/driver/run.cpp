@@ -720,7 +720,7 @@ class Runner {
     model.hyper_values = full.hyper_values;
     const auto& values = full.optimizer;
     model.optimizer = NnspecOptimizerParams{values.lr, values.momentum, values.beta1, values.beta2,
-                                            values.eps, values.weight_decay, values.nesterov ? 1 : 0, 0};
+                                            values.eps, values.weight_decay, values.nesterov ? 1 : 0, 0, values.alpha};
     auto step = jit_->compile(full.graph, full.config);
     if (!step.ok()) {
       setError(fmt::format("internal error: compiling model '{}': {}\n", config.model.name, step.error().message));

@@ -118,9 +118,18 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
     out.optimizer.beta1 = static_cast<float>(opt.number("beta1"));
     out.optimizer.beta2 = static_cast<float>(opt.number("beta2"));
     out.optimizer.eps = static_cast<float>(opt.number("eps"));
+  } else if (config.optimizer == "rmsprop") {
+    out.config.optimizer = codegen::OptimizerKind::RmsProp;
+    out.optimizer.alpha = static_cast<float>(opt.number("alpha"));
+    out.optimizer.eps = static_cast<float>(opt.number("eps"));
+    out.optimizer.momentum = static_cast<float>(opt.number("momentum"));
+  } else if (config.optimizer == "adagrad") {
+    out.config.optimizer = codegen::OptimizerKind::Adagrad;
+    out.optimizer.eps = static_cast<float>(opt.number("eps"));
   } else {
     return unsupported(config.optimizer_range,
-                       fmt::format("optimizer '{}' is not supported by this back-end yet (sgd and adam are)",
+                       fmt::format("optimizer '{}' is not supported by this back-end yet (sgd, adam, rmsprop and "
+                                   "adagrad are)",
                                    config.optimizer));
   }
   out.optimizer.lr = static_cast<float>(opt.number("lr"));

@@ -35,6 +35,7 @@ struct OptimizerValues {
   float eps = 1e-8f;
   float weight_decay = 0;
   bool nesterov = false;
+  float alpha = 0.99f;  // RMSprop's smoothing constant
 };
 
 struct LoweredStep {

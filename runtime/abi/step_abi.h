@@ -28,18 +28,21 @@ typedef enum NnspecStatus {
 typedef struct NnspecOptimizerParams {
   float lr;
   float momentum;      // SGD: v = momentum*v + g (PyTorch, dampening 0); with 0 there is
-                       // no velocity and opt_state is neither read nor written
+                       // no velocity and opt_state is neither read nor written.
+                       // RMSprop: buf = momentum*buf + g/(sqrt(v)+eps); with 0 no buf
   float beta1;         // Adam
   float beta2;         // Adam
-  float eps;           // Adam
+  float eps;           // Adam, RMSprop, Adagrad: added to the denominator's sqrt
   float weight_decay;  // g += weight_decay*w before the update (PyTorch weight_decay)
   int32_t nesterov;    // SGD: nonzero for Nesterov momentum
   int32_t step;        // 1-based number of this update (Adam bias correction)
+  float alpha;         // RMSprop: v = alpha*v + (1-alpha)*g^2 (added last: offsets above kept)
 } NnspecOptimizerParams;
 
 typedef struct NnspecStepArgs {
   float* const* params;       // one buffer per parameter, in graph order
-  float* const* opt_state;    // opt_state[slot*num_params + param]; SGD 1 slot, Adam 2 (m, v)
+  float* const* opt_state;    // opt_state[slot*num_params + param]; SGD 1 slot, Adam 2 (m, v),
+                              // RMSprop 2 (v, buf), Adagrad 1 (sum)
   float* const* grads;        // written by nnspec_gradients only
   const void* const* inputs;  // one buffer per input (float or int32_t), in graph order
   const float* hyper;         // one scalar per hyperparam leaf (L1/L2 factors), graph order

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "compiler/codegen/step_plan.h"
@@ -190,21 +192,41 @@ struct UpdateCase {
   float momentum = 0.0f;
   float weight_decay = 0.0f;
   bool nesterov = false;
+  float alpha = 0.99f;  // RMSprop
+  float eps = 1e-8f;    // Adam, RMSprop, Adagrad
 };
 
 // The PyTorch update of one parameter in double, from its gradient; `first` and `second`
-// are the velocity (SGD) or the moments (Adam).
+// are the state slots: the velocity (SGD), the moments (Adam), the square average and
+// the momentum buffer (RMSprop), the sum of squares (Adagrad).
 void referenceUpdate(const UpdateCase& update, int step, const std::vector<float>& grad,
                      std::vector<double>& w, std::vector<double>& first,
                      std::vector<double>& second) {
   double correction1 = 1.0 - std::pow(0.9, step);
   double correction2 = 1.0 - std::pow(0.999, step);
+  const double alpha = update.alpha;
+  const double eps = update.eps;
   for (size_t element = 0; element < w.size(); ++element) {
     double g = grad[element] + update.weight_decay * w[element];
     if (update.kind == codegen::OptimizerKind::Sgd) {
       first[element] = update.momentum * first[element] + g;
       double direction = update.nesterov ? g + update.momentum * first[element] : first[element];
       w[element] -= update.lr * direction;
+      continue;
+    }
+    if (update.kind == codegen::OptimizerKind::RmsProp) {
+      first[element] = alpha * first[element] + (1.0 - alpha) * g * g;
+      double direction = g / (std::sqrt(first[element]) + eps);
+      if (update.momentum != 0.0f) {
+        second[element] = update.momentum * second[element] + direction;
+        direction = second[element];
+      }
+      w[element] -= update.lr * direction;
+      continue;
+    }
+    if (update.kind == codegen::OptimizerKind::Adagrad) {
+      first[element] += g * g;
+      w[element] -= update.lr * g / (std::sqrt(first[element]) + eps);
       continue;
     }
     first[element] = 0.9 * first[element] + 0.1 * g;
@@ -250,7 +272,8 @@ void checkAgainstGradients(const transforms::GradientGraph& mlp, const std::vect
   opt.nesterov = update.nesterov ? 1 : 0;
   opt.beta1 = 0.9f;
   opt.beta2 = 0.999f;
-  opt.eps = 1e-8f;
+  opt.eps = update.eps;
+  opt.alpha = update.alpha;
   for (int step = 1; step <= 3; ++step) {
     opt.step = step;
     REQUIRE(reference.gradients(inputs).status == kNnspecOk);
@@ -265,10 +288,20 @@ void checkAgainstGradients(const transforms::GradientGraph& mlp, const std::vect
         if (std::fabs(trained.parameter(param_idx)[element] - w[param_idx][element]) > 1e-5)
           ++wrong;
       CHECK(wrong == 0);
-      bool keeps_velocity = update.kind == codegen::OptimizerKind::Adam || update.momentum != 0.0f;
-      if (!keeps_velocity)
-        CHECK(trained.optimizerState(0, param_idx) ==
+      // Without momentum SGD keeps no velocity and RMSprop no buffer (as PyTorch): that
+      // slot is never written.
+      int untouched_slot = -1;
+      if (update.momentum == 0.0f && update.kind == codegen::OptimizerKind::Sgd) untouched_slot = 0;
+      if (update.momentum == 0.0f && update.kind == codegen::OptimizerKind::RmsProp) untouched_slot = 1;
+      if (untouched_slot >= 0)
+        CHECK(trained.optimizerState(untouched_slot, param_idx) ==
               std::vector<float>(trained.parameter(param_idx).size(), 0.0f));
+      bool squares_in_first = update.kind == codegen::OptimizerKind::RmsProp ||
+                              update.kind == codegen::OptimizerKind::Adagrad;
+      for (size_t element = 0; squares_in_first && element < w[param_idx].size(); ++element)
+        CHECK_THAT(trained.optimizerState(0, param_idx)[element],
+                   Catch::WithinRel(first[param_idx][element], 1e-3) ||
+                       Catch::WithinAbs(first[param_idx][element], 1e-9));
     }
   }
 }
@@ -329,6 +362,52 @@ TEST_CASE("nesterov sgd with weight decay on an mlp matches gradients plus the u
 
 TEST_CASE("adam with weight decay on an mlp matches gradients plus the update", "[jit]") {
   checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch, {codegen::OptimizerKind::Adam, 0.01f, 0.0f, 0.02f});
+}
+
+TEST_CASE("rmsprop with weight decay on an mlp matches gradients plus the update", "[jit]") {
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch,
+                        {codegen::OptimizerKind::RmsProp, 0.01f, 0.0f, 0.02f});
+}
+
+TEST_CASE("rmsprop with momentum and weight decay on an mlp matches gradients plus the update",
+          "[jit]") {
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch,
+                        {codegen::OptimizerKind::RmsProp, 0.01f, 0.9f, 0.02f, false, 0.9f});
+}
+
+TEST_CASE("adagrad with weight decay on an mlp matches gradients plus the update", "[jit]") {
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch,
+                        {codegen::OptimizerKind::Adagrad, 0.01f, 0.0f, 0.02f, false, 0.0f, 1e-10f});
+}
+
+TEST_CASE("the optimizer kind is part of the compile cache key", "[jit]") {
+  auto created = JitCompiler::create();
+  REQUIRE(created.ok());
+  JitCompiler& jit = *created.value();
+  transforms::GradientGraph mlp = plainMlp();
+  const std::vector<std::pair<codegen::OptimizerKind, int>> kinds = {
+      {codegen::OptimizerKind::Sgd, 1},
+      {codegen::OptimizerKind::Adam, 2},
+      {codegen::OptimizerKind::RmsProp, 2},
+      {codegen::OptimizerKind::Adagrad, 1}};
+  std::vector<std::shared_ptr<const CompiledStep>> steps;
+  for (const auto& [kind, slots] : kinds) {
+    auto compiled = jit.compile(mlp, {kind});
+    REQUIRE(compiled.ok());
+    CHECK(compiled.value()->layout.state_slots == slots);
+    steps.push_back(compiled.value());
+  }
+  CHECK(jit.compilationCount() == 4);
+  for (size_t kind_idx = 0; kind_idx < kinds.size(); ++kind_idx) {
+    auto again = jit.compile(mlp, {kinds[kind_idx].first});
+    REQUIRE(again.ok());
+    CHECK(again.value() == steps[kind_idx]);
+  }
+  CHECK(jit.compilationCount() == 4);
+  CHECK(codegen::stepSignature(mlp, {codegen::OptimizerKind::RmsProp}) !=
+        codegen::stepSignature(mlp, {codegen::OptimizerKind::Adagrad}));
+  CHECK(codegen::planStep(mlp, {codegen::OptimizerKind::RmsProp}).functions[2].in_place_updates.empty());
+  CHECK(codegen::planStep(mlp, {codegen::OptimizerKind::Adagrad}).functions[2].in_place_updates.empty());
 }
 
 TEST_CASE("sgd on an mlp with l2 penalties matches gradients plus the update", "[jit]") {
