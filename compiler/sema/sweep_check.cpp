@@ -944,23 +944,9 @@ std::optional<SweepSetup> readSweep(CheckContext& context, const ast::SweepStmt*
 }
 
 std::optional<SweepPlan> checkSweep(CheckContext& context, const ast::SweepStmt* sweep, const ast::TrainStmt* train) {
-  SweepSetup setup;
-  bool implicit_axes = false;
-  if (sweep != nullptr) {
-    setup.name = sweep->name ? sweep->name->name : "";
-    setup.range = sweep->range;
-    if (!readClauses(context, *sweep, setup)) return std::nullopt;
-    if (!readMethod(context, *sweep, setup)) return std::nullopt;
-    implicit_axes = sweep->method->kind != ast::ExprKind::kCall;
-  } else {
-    setup.train = train;
-    setup.name = train->name ? train->name->name : "";
-    setup.range = train->range;
-    setup.plan.method = "single";
-  }
-  setup.plan.name = setup.name;
-  setup.plan.range = setup.range;
-  if (!resolveAxes(context, sweep, setup, implicit_axes)) return std::nullopt;
+  auto read = readSweep(context, sweep, train);
+  if (!read) return std::nullopt;
+  SweepSetup& setup = *read;
   std::vector<Bindings> points = enumeratePoints(context, setup);
   std::set<std::string> graphs;
   for (const auto& bindings : points) {
