@@ -87,10 +87,7 @@ int main(int argc, char** argv) {
   model.features = full.features;
   model.output_width = full.output_width;
   model.classification = full.classification;
-  for (const auto& init : full.inits) {
-    model.inits.push_back({init.name, static_cast<rt::InitKind>(static_cast<int>(init.kind)), init.fan_in,
-                           init.fan_out, init.size});
-  }
+  model.inits = full.inits;
   model.hyper_values = full.hyper_values;
   model.optimizer = NnspecOptimizerParams{full.optimizer.lr,    full.optimizer.momentum,     full.optimizer.beta1,
                                           full.optimizer.beta2, full.optimizer.eps,          full.optimizer.weight_decay,

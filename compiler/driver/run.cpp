@@ -67,15 +67,6 @@ std::string hashText(const std::string& text) {
   return fmt::format("{:016x}", rt::deriveSeed(0x6e6e73706563ULL, text));
 }
 
-rt::InitKind initKind(lowering::InitKind kind) {
-  switch (kind) {
-    case lowering::InitKind::kGlorotUniform: return rt::InitKind::kGlorotUniform;
-    case lowering::InitKind::kHeNormal: return rt::InitKind::kHeNormal;
-    case lowering::InitKind::kHeUniform: return rt::InitKind::kHeUniform;
-    case lowering::InitKind::kZeros: return rt::InitKind::kZeros;
-  }
-  return rt::InitKind::kZeros;
-}
 
 class Runner {
  public:
@@ -714,9 +705,7 @@ class Runner {
     model.features = full.features;
     model.output_width = full.output_width;
     model.classification = full.classification;
-    for (const auto& init : full.inits) {
-      model.inits.push_back({init.name, initKind(init.kind), init.fan_in, init.fan_out, init.size});
-    }
+    model.inits = full.inits;
     model.hyper_values = full.hyper_values;
     const auto& values = full.optimizer;
     model.optimizer = NnspecOptimizerParams{values.lr, values.momentum, values.beta1, values.beta2,

@@ -9,10 +9,10 @@ namespace {
 
 Unsupported unsupported(SourceRange range, std::string message) { return {range, std::move(message)}; }
 
-InitKind initKind(const std::string& name) {
-  if (name == "he_normal") return InitKind::kHeNormal;
-  if (name == "he_uniform") return InitKind::kHeUniform;
-  return InitKind::kGlorotUniform;
+rt::InitKind initKind(const std::string& name) {
+  if (name == "he_normal") return rt::InitKind::kHeNormal;
+  if (name == "he_uniform") return rt::InitKind::kHeUniform;
+  return rt::InitKind::kGlorotUniform;
 }
 
 // Applies an activation to `value`; returns false for one the op set lacks here.
@@ -60,7 +60,7 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
       value = graph.matmul(value, w);
       if (layer.args.at("bias").boolean) {
         const ir::ValueId b = graph.parameter(b_name, {units});
-        out.inits.push_back({b_name, InitKind::kZeros, width, units, units});
+        out.inits.push_back({b_name, rt::InitKind::kZeros, width, units, units});
         value = graph.add(value, b);
       }
       for (const char* kind : {"l1", "l2"}) {

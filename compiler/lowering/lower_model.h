@@ -12,19 +12,9 @@
 #include "compiler/codegen/step_plan.h"
 #include "compiler/sema/checked_spec.h"
 #include "compiler/transforms/autodiff.h"
+#include "runtime/train/param_init.h"
 
 namespace nnspec::lowering {
-
-enum class InitKind { kGlorotUniform, kHeNormal, kHeUniform, kZeros };
-
-// How one parameter buffer starts (in the step layout's parameter order).
-struct ParamInit {
-  std::string name;
-  InitKind kind = InitKind::kZeros;
-  int64_t fan_in = 0;
-  int64_t fan_out = 0;
-  int64_t size = 0;
-};
 
 // The optimizer's runtime numbers for this point (PyTorch semantics).
 struct OptimizerValues {
@@ -43,7 +33,7 @@ struct LoweredStep {
   transforms::GradientGraph graph;
   ir::ValueId prediction = 0;  // the model output: logits or regression values [batch, width]
   codegen::StepConfig config;
-  std::vector<ParamInit> inits;                            // by parameter name
+  std::vector<rt::ParamInit> inits;                        // by parameter name
   std::vector<std::pair<std::string, float>> hyper_values; // L1/L2 factors of this point
   OptimizerValues optimizer;
   int64_t batch = 0;

@@ -15,19 +15,9 @@
 #include "compiler/jit/step_runner.h"
 #include "runtime/abi/step_abi.h"
 #include "runtime/data/dataset.h"
+#include "runtime/train/param_init.h"
 
 namespace nnspec::rt {
-
-enum class InitKind { kGlorotUniform, kHeNormal, kHeUniform, kZeros };
-
-// How one parameter starts (Keras defaults: Glorot uniform kernels, zero biases).
-struct ParamInit {
-  std::string name;
-  InitKind kind = InitKind::kZeros;
-  int64_t fan_in = 0;
-  int64_t fan_out = 0;
-  int64_t size = 0;
-};
 
 // A model compiled for one batch size, and for the last partial batch when the
 // training set does not divide evenly.
