@@ -818,7 +818,16 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
                maximize ? "max" : "min", metric);
     // Like GridSearchCV's cv_results_: the objective of every fold, then the summaries.
     const bool per_fold = plan.folds > 1 && plan.folds <= 10 && !plan.select_metric.empty();
-    fmt::print(out, "  {:>4}  {:<36}", "rank", "point");
+    // The point column fits the longest point up to kMaxPointWidth; longer ones (random and
+    // TPE points with many params) are cut with "...", and the best one is spelled out below.
+    constexpr size_t kMaxPointWidth = 60;
+    size_t point_width = 20;
+    for (const auto& aggregate : aggregates) point_width = std::max(point_width, aggregate.point.size());
+    point_width = std::min(point_width, kMaxPointWidth);
+    auto fitted = [&](const std::string& point) {
+      return point.size() <= point_width ? point : point.substr(0, point_width - 3) + "...";
+    };
+    fmt::print(out, "  {:>4}  {:<{}}", "rank", "point", point_width);
     if (per_fold) {
       for (int64_t fold = 0; fold < plan.folds; ++fold) fmt::print(out, "  {:>7}", fmt::format("fold{}", fold + 1));
     }
@@ -827,7 +836,7 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     for (size_t rank = 0; rank < order.size(); ++rank) {
       const Aggregate& aggregate = aggregates[order[rank]];
       const std::string point = aggregate.point.empty() ? "(one point)" : aggregate.point;
-      fmt::print(out, "  {:>4}  {:<36}", rank + 1, point);
+      fmt::print(out, "  {:>4}  {:<{}}", rank + 1, fitted(point), point_width);
       if (per_fold) {
         for (int fold = 0; fold < static_cast<int>(plan.folds); ++fold) {
           const auto it = aggregate.fold_values.find(fold);
