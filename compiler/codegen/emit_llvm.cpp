@@ -14,7 +14,9 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include "compiler/ir/shape_rules.h"
 #include "runtime/abi/step_abi.h"
+#include "runtime/kernels/window.h"
 
 namespace nnspec::codegen {
 namespace {
@@ -275,6 +277,9 @@ class FunctionEmitter {
       case transforms::KernelKind::Mse:
         emitMse(kernel.members[0]);
         return;
+      case transforms::KernelKind::Call:
+        emitWindowCall(kernel.members[0]);
+        return;
     }
   }
 
@@ -480,6 +485,123 @@ class FunctionEmitter {
                 builder_.getInt32(node.attrs.transpose_a ? 1 : 0), bufferOf(node.operands[1]),
                 builder_.getInt32(node.attrs.transpose_b ? 1 : 0), beta, out, gemm_scratch_});
     llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "gemm.ok", function_);
+    builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
+                          failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
+    builder_.SetInsertPoint(next);
+  }
+
+  // ---- window kernels (runtime/kernels/window.h) ------------------------------------
+
+  // The forward image and output of window op `id` (for gradient ops: of their forward op).
+  struct WindowShapes {
+    ir::Shape input;
+    ir::Shape output;
+  };
+
+  WindowShapes windowShapesOf(ValueId id) {
+    const ir::Node& node = graph_.node(id);
+    auto shapeOf = [&](size_t slot) { return graph_.type(node.operands[slot]).shape; };
+    const ir::Shape& result = graph_.type(id).shape;
+    switch (node.op) {
+      case OpKind::Conv2d:
+      case OpKind::MaxPool:
+      case OpKind::AvgPool:
+      case OpKind::Pad2d:
+      case OpKind::Crop2d:
+        return {shapeOf(0), result};
+      case OpKind::Conv2dInputGrad:
+      case OpKind::AvgPoolGrad:
+        return {result, shapeOf(0)};
+      case OpKind::Conv2dKernelGrad:
+      case OpKind::MaxPoolGrad:
+        return {shapeOf(0), shapeOf(1)};
+      default:
+        throw CodegenError("%" + std::to_string(id) + " = " + std::string(ir::opName(node.op)) +
+                           " is not a window op");
+    }
+  }
+
+  // A private constant NnspecWindowGeometry for window op `id`.
+  Value* windowGeometry(ValueId id) {
+    const ir::Node& node = graph_.node(id);
+    WindowShapes shapes = windowShapesOf(id);
+    const ir::Window& window = node.attrs.window;
+    NnspecWindowGeometry geometry{};
+    geometry.batch = shapes.input[0];
+    geometry.in_h = shapes.input[1];
+    geometry.in_w = shapes.input[2];
+    geometry.in_c = shapes.input[3];
+    geometry.out_h = shapes.output[1];
+    geometry.out_w = shapes.output[2];
+    geometry.out_c = shapes.output[3];
+    geometry.kernel_h = window.height;
+    geometry.kernel_w = window.width;
+    geometry.stride_h = window.stride_h;
+    geometry.stride_w = window.stride_w;
+    if (node.op == OpKind::Pad2d || node.op == OpKind::Crop2d) {
+      geometry.pad_top = node.attrs.pads.top;
+      geometry.pad_left = node.attrs.pads.left;
+    } else {
+      geometry.pad_top = ir::placeWindow(geometry.in_h, window.height, window.stride_h, window.padding).pad_low;
+      geometry.pad_left = ir::placeWindow(geometry.in_w, window.width, window.stride_w, window.padding).pad_low;
+    }
+    std::vector<uint64_t> fields;
+    for (int64_t field :
+         {geometry.batch, geometry.in_h, geometry.in_w, geometry.in_c, geometry.out_h, geometry.out_w,
+          geometry.out_c, geometry.kernel_h, geometry.kernel_w, geometry.stride_h, geometry.stride_w,
+          geometry.pad_top, geometry.pad_left})
+      fields.push_back(static_cast<uint64_t>(field));
+    static_assert(kNnspecWindowGeometryFields == 13);
+    llvm::Constant* data = llvm::ConstantDataArray::get(context_, fields);
+    // The module owns its globals; the entry functions of one step share each geometry.
+    auto* global = llvm::cast<llvm::GlobalVariable>(
+        module_.getOrInsertGlobal("nnspec.geometry." + std::to_string(id), data->getType()));
+    if (!global->hasInitializer()) {
+      global->setInitializer(data);
+      global->setConstant(true);
+      global->setLinkage(llvm::GlobalValue::PrivateLinkage);
+      global->setAlignment(llvm::Align(alignof(int64_t)));
+    }
+    return global;
+  }
+
+  const char* windowSymbol(OpKind op) {
+    switch (op) {
+      case OpKind::Conv2d:
+        return kConv2dSymbol;
+      case OpKind::Conv2dInputGrad:
+        return kConv2dInputGradSymbol;
+      case OpKind::Conv2dKernelGrad:
+        return kConv2dKernelGradSymbol;
+      case OpKind::MaxPool:
+        return kMaxPoolSymbol;
+      case OpKind::AvgPool:
+        return kAvgPoolSymbol;
+      case OpKind::MaxPoolGrad:
+        return kMaxPoolGradSymbol;
+      case OpKind::AvgPoolGrad:
+        return kAvgPoolGradSymbol;
+      case OpKind::Pad2d:
+        return kPad2dSymbol;
+      case OpKind::Crop2d:
+        return kCrop2dSymbol;
+      default:
+        throw CodegenError(std::string(ir::opName(op)) + " has no window kernel");
+    }
+  }
+
+  // status = kernel(&geometry, operands..., result); a failure returns kNnspecKernelError.
+  void emitWindowCall(ValueId id) {
+    const ir::Node& node = graph_.node(id);
+    std::vector<Value*> args{windowGeometry(id)};
+    for (ValueId operand : node.operands) args.push_back(bufferOf(operand));
+    args.push_back(bufferOf(id));
+    std::vector<llvm::Type*> arg_types(args.size(), builder_.getPtrTy());
+    auto* type = llvm::FunctionType::get(builder_.getInt32Ty(), arg_types, false);
+    llvm::FunctionCallee kernel = module_.getOrInsertFunction(windowSymbol(node.op), type);
+    if (auto* function = llvm::dyn_cast<llvm::Function>(kernel.getCallee())) function->setDoesNotThrow();
+    Value* status = builder_.CreateCall(kernel, args);
+    llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "call.ok", function_);
     builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
                           failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
     builder_.SetInsertPoint(next);

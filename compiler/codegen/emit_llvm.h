@@ -23,6 +23,16 @@ struct EmittedStep {
 // Runtime symbols the generated code calls; the JIT maps each to an address.
 inline constexpr const char* kSgemmSymbol = "nnspec_rt_sgemm";
 inline constexpr const char* kTanhSymbol = "tanhf";
+// The window kernels of runtime/kernels/window.h.
+inline constexpr const char* kConv2dSymbol = "nnspec_rt_conv2d";
+inline constexpr const char* kConv2dInputGradSymbol = "nnspec_rt_conv2d_input_grad";
+inline constexpr const char* kConv2dKernelGradSymbol = "nnspec_rt_conv2d_kernel_grad";
+inline constexpr const char* kMaxPoolSymbol = "nnspec_rt_max_pool";
+inline constexpr const char* kAvgPoolSymbol = "nnspec_rt_avg_pool";
+inline constexpr const char* kMaxPoolGradSymbol = "nnspec_rt_max_pool_grad";
+inline constexpr const char* kAvgPoolGradSymbol = "nnspec_rt_avg_pool_grad";
+inline constexpr const char* kPad2dSymbol = "nnspec_rt_pad2d";
+inline constexpr const char* kCrop2dSymbol = "nnspec_rt_crop2d";
 
 // Fails (an internal error) only for graphs codegen does not support or an LLVM verifier
 // failure.

@@ -88,6 +88,55 @@ ValueId Graph::softmaxCrossEntropyGrad(ValueId logits, ValueId labels, ValueId g
 
 ValueId Graph::mse(ValueId a, ValueId b) { return append(OpKind::Mse, {a, b}, {}); }
 
+namespace {
+
+Attrs windowAttrs(Window window, Shape input_shape = {}) {
+  Attrs attrs;
+  attrs.window = window;
+  attrs.shape = std::move(input_shape);
+  return attrs;
+}
+
+Attrs padAttrs(Pads pads) {
+  Attrs attrs;
+  attrs.pads = pads;
+  return attrs;
+}
+
+}  // namespace
+
+ValueId Graph::conv2d(ValueId x, ValueId kernel, Window window) {
+  return append(OpKind::Conv2d, {x, kernel}, windowAttrs(window));
+}
+
+ValueId Graph::conv2dInputGrad(ValueId dy, ValueId kernel, Window window, Shape input_shape) {
+  return append(OpKind::Conv2dInputGrad, {dy, kernel}, windowAttrs(window, std::move(input_shape)));
+}
+
+ValueId Graph::conv2dKernelGrad(ValueId x, ValueId dy, Window window) {
+  return append(OpKind::Conv2dKernelGrad, {x, dy}, windowAttrs(window));
+}
+
+ValueId Graph::maxPool(ValueId x, Window window) {
+  return append(OpKind::MaxPool, {x}, windowAttrs(window));
+}
+
+ValueId Graph::avgPool(ValueId x, Window window) {
+  return append(OpKind::AvgPool, {x}, windowAttrs(window));
+}
+
+ValueId Graph::maxPoolGrad(ValueId x, ValueId dy, Window window) {
+  return append(OpKind::MaxPoolGrad, {x, dy}, windowAttrs(window));
+}
+
+ValueId Graph::avgPoolGrad(ValueId dy, Window window, Shape input_shape) {
+  return append(OpKind::AvgPoolGrad, {dy}, windowAttrs(window, std::move(input_shape)));
+}
+
+ValueId Graph::pad2d(ValueId x, Pads pads) { return append(OpKind::Pad2d, {x}, padAttrs(pads)); }
+
+ValueId Graph::crop2d(ValueId x, Pads pads) { return append(OpKind::Crop2d, {x}, padAttrs(pads)); }
+
 ValueId Graph::append(OpKind op, std::vector<ValueId> operands, Attrs attrs) {
   std::string where = "%" + std::to_string(size()) + " = " + std::string(opName(op)) + ": ";
   std::vector<TensorType> operand_types;

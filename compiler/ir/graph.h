@@ -17,6 +17,25 @@ using ValueId = int32_t;
 // reduce_*/broadcast over every axis (to or from a scalar).
 constexpr int kAllAxes = -1;
 
+enum class Padding { Valid, Same };
+
+// conv2d (kernel) and pooling (size) windows, and their gradient ops.
+struct Window {
+  int64_t height = 1;
+  int64_t width = 1;
+  int64_t stride_h = 1;
+  int64_t stride_w = 1;
+  Padding padding = Padding::Valid;
+};
+
+// pad2d / crop2d: rows added or removed at the top and bottom, columns at left and right.
+struct Pads {
+  int64_t top = 0;
+  int64_t bottom = 0;
+  int64_t left = 0;
+  int64_t right = 0;
+};
+
 // Attributes; each op uses the one named in ops.def (broadcast/reshape also `shape`).
 struct Attrs {
   std::string name;          // input, parameter, hyperparam
@@ -25,7 +44,10 @@ struct Attrs {
   int axis = kAllAxes;       // reduce_sum, reduce_mean, broadcast
   bool transpose_a = false;  // matmul
   bool transpose_b = false;  // matmul
-  Shape shape;               // broadcast, reshape: the target shape
+  Shape shape;               // broadcast, reshape: the target shape; conv2d_input_grad,
+                             // avg_pool_grad: the shape of the forward input
+  Window window;             // conv2d, max_pool, avg_pool and their gradients
+  Pads pads;                 // pad2d, crop2d
 };
 
 struct Node {
@@ -63,6 +85,16 @@ class Graph {
   ValueId softmaxCrossEntropy(ValueId logits, ValueId labels);
   ValueId softmaxCrossEntropyGrad(ValueId logits, ValueId labels, ValueId grad);
   ValueId mse(ValueId a, ValueId b);
+  // Channels-last images f32[batch, h, w, c]; see ops.def.
+  ValueId conv2d(ValueId x, ValueId kernel, Window window);
+  ValueId conv2dInputGrad(ValueId dy, ValueId kernel, Window window, Shape input_shape);
+  ValueId conv2dKernelGrad(ValueId x, ValueId dy, Window window);
+  ValueId maxPool(ValueId x, Window window);
+  ValueId avgPool(ValueId x, Window window);
+  ValueId maxPoolGrad(ValueId x, ValueId dy, Window window);
+  ValueId avgPoolGrad(ValueId dy, Window window, Shape input_shape);
+  ValueId pad2d(ValueId x, Pads pads);
+  ValueId crop2d(ValueId x, Pads pads);
 
   // Appends a node after inferring its type; throws IrError when the operands do not fit.
   ValueId append(OpKind op, std::vector<ValueId> operands, Attrs attrs);

@@ -24,13 +24,21 @@ enum class ShapeRule {
   SoftmaxCe,      // f32[b,c], i32[b] -> f32[]
   SoftmaxCeGrad,  // f32[b,c], i32[b], f32[] -> f32[b,c]
   Mse,            // two equal f32 shapes -> f32[]
+  Conv2d,            // f32[n,h,w,cin], f32[kh,kw,cin,cout] -> f32[n,oh,ow,cout]
+  Conv2dInputGrad,   // dy f32[n,oh,ow,cout], kernel -> f32[n,h,w,cin] (attrs.shape)
+  Conv2dKernelGrad,  // x f32[n,h,w,cin], dy f32[n,oh,ow,cout] -> f32[kh,kw,cin,cout]
+  Pool,              // f32[n,h,w,c] -> f32[n,oh,ow,c]
+  MaxPoolGrad,       // x f32[n,h,w,c], dy f32[n,oh,ow,c] -> f32[n,h,w,c]
+  AvgPoolGrad,       // dy f32[n,oh,ow,c] -> f32[n,h,w,c] (attrs.shape)
+  Pad2d,             // f32[n,h,w,c] -> f32[n,h+top+bottom,w+left+right,c]
+  Crop2d,            // f32[n,h,w,c] -> f32[n,h-top-bottom,w-left-right,c]
 };
 
 // The one attribute an op carries.
-enum class OpAttr { None, Name, Value, Alpha, Axis, Transpose };
+enum class OpAttr { None, Name, Value, Alpha, Axis, Transpose, Conv, Pool, Pads };
 
 // How codegen lowers an op.
-enum class Emitter { Leaf, Map, Reduce, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse };
+enum class Emitter { Leaf, Map, Reduce, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse, Call };
 
 struct OpInfo {
   std::string_view name;

@@ -16,6 +16,16 @@ std::string printFloat(float value) {
 
 namespace {
 
+std::string pairText(int64_t first, int64_t second) {
+  return std::to_string(first) + "x" + std::to_string(second);
+}
+
+std::string windowText(const Window& window, const char* size_name) {
+  return std::string(" {") + size_name + "=" + pairText(window.height, window.width) +
+         ", stride=" + pairText(window.stride_h, window.stride_w) +
+         ", padding=" + (window.padding == Padding::Same ? "same" : "valid") + "}";
+}
+
 std::string attrText(const Node& node) {
   switch (opInfo(node.op).attr) {
     case OpAttr::None:
@@ -33,6 +43,15 @@ std::string attrText(const Node& node) {
       if (node.attrs.transpose_a) return " {transpose_a}";
       if (node.attrs.transpose_b) return " {transpose_b}";
       return "";
+    case OpAttr::Conv:
+      return windowText(node.attrs.window, "kernel");
+    case OpAttr::Pool:
+      return windowText(node.attrs.window, "size");
+    case OpAttr::Pads: {
+      const Pads& pads = node.attrs.pads;
+      return " {top=" + std::to_string(pads.top) + ", bottom=" + std::to_string(pads.bottom) +
+             ", left=" + std::to_string(pads.left) + ", right=" + std::to_string(pads.right) + "}";
+    }
   }
   return "";
 }

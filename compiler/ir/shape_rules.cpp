@@ -1,5 +1,8 @@
 #include "compiler/ir/shape_rules.h"
 
+#include <algorithm>
+#include <array>
+
 namespace nnspec::ir {
 namespace {
 
@@ -93,7 +96,103 @@ TypeOrError inferSoftmaxCe(std::span<const TensorType> operands) {
   return {logits, ""};
 }
 
+std::string windowText(const Window& window) {
+  return std::to_string(window.height) + "x" + std::to_string(window.width) + " stride " +
+         std::to_string(window.stride_h) + "x" + std::to_string(window.stride_w) +
+         (window.padding == Padding::Same ? " padding same" : " padding valid");
+}
+
+bool isImage(const TensorType& type) { return type.rank() == 4; }
+
+// Problems of the window itself, and of placing it over `image` (f32[n,h,w,c]).
+std::string checkWindow(std::string_view op, const Window& window, const TensorType& image) {
+  std::string name(op);
+  if (!isImage(image)) return name + " needs an f32[batch,h,w,c] image, got " + typeString(image);
+  if (window.height <= 0 || window.width <= 0 || window.stride_h <= 0 || window.stride_w <= 0)
+    return name + " has a non-positive window or stride (" + windowText(window) + ")";
+  Shape out = windowOutputShape(image.shape, window, 1);
+  if (out[1] <= 0 || out[2] <= 0)
+    return name + " window " + windowText(window) + " does not fit in " + typeString(image);
+  return "";
+}
+
+TypeOrError inferConv2d(std::span<const TensorType> operands, const Attrs& attrs) {
+  const TensorType& x = operands[0];
+  const TensorType& kernel = operands[1];
+  if (std::string problem = checkWindow("conv2d", attrs.window, x); !problem.empty())
+    return fail(problem);
+  if (kernel.rank() != 4 || kernel.shape[0] != attrs.window.height ||
+      kernel.shape[1] != attrs.window.width || kernel.shape[2] != x.shape[3])
+    return fail("conv2d kernel must be f32[" + std::to_string(attrs.window.height) + "," +
+                std::to_string(attrs.window.width) + "," + std::to_string(x.shape[3]) +
+                ",cout]: " + typesText(operands));
+  return {f32(windowOutputShape(x.shape, attrs.window, kernel.shape[3])), ""};
+}
+
+// conv2d_input_grad(dy, kernel): attrs.shape is the forward input's shape.
+TypeOrError inferConv2dInputGrad(std::span<const TensorType> operands, const Attrs& attrs) {
+  TensorType x = f32(attrs.shape);
+  std::array<TensorType, 2> forward{x, operands[1]};
+  TypeOrError y = inferConv2d(forward, attrs);
+  if (!y.type) return y;
+  if (operands[0] != *y.type)
+    return fail("conv2d_input_grad gradient should be " + typeString(*y.type) + ": " +
+                typesText(operands));
+  return {x, ""};
+}
+
+// conv2d_kernel_grad(x, dy).
+TypeOrError inferConv2dKernelGrad(std::span<const TensorType> operands, const Attrs& attrs) {
+  const TensorType& x = operands[0];
+  const TensorType& dy = operands[1];
+  if (std::string problem = checkWindow("conv2d_kernel_grad", attrs.window, x); !problem.empty())
+    return fail(problem);
+  if (dy.rank() != 4 || dy != f32(windowOutputShape(x.shape, attrs.window, dy.shape[3])))
+    return fail("conv2d_kernel_grad gradient does not match the input: " + typesText(operands));
+  return {f32({attrs.window.height, attrs.window.width, x.shape[3], dy.shape[3]}), ""};
+}
+
+TypeOrError inferPool(std::string_view op, const TensorType& x, const Attrs& attrs) {
+  if (std::string problem = checkWindow(op, attrs.window, x); !problem.empty()) return fail(problem);
+  return {f32(windowOutputShape(x.shape, attrs.window, x.shape[3])), ""};
+}
+
+// max_pool_grad(x, dy) and avg_pool_grad(dy) {shape = x's shape}.
+TypeOrError inferPoolGrad(std::string_view op, const TensorType& x, const TensorType& dy,
+                          const Attrs& attrs) {
+  TypeOrError y = inferPool(op, x, attrs);
+  if (!y.type) return y;
+  if (dy != *y.type)
+    return fail(std::string(op) + " gradient should be " + typeString(*y.type) + ", got " +
+                typeString(dy));
+  return {x, ""};
+}
+
+TypeOrError inferPad(std::string_view op, const TensorType& x, const Pads& pads, int64_t sign) {
+  if (!isImage(x)) return fail(std::string(op) + " needs an f32[batch,h,w,c] image, got " + typeString(x));
+  if (pads.top < 0 || pads.bottom < 0 || pads.left < 0 || pads.right < 0)
+    return fail(std::string(op) + " has a negative padding");
+  Shape shape = x.shape;
+  shape[1] += sign * (pads.top + pads.bottom);
+  shape[2] += sign * (pads.left + pads.right);
+  if (!positiveDims(shape))
+    return fail(std::string(op) + " leaves nothing of " + typeString(x));
+  return {f32(shape), ""};
+}
+
 }  // namespace
+
+WindowPlacement placeWindow(int64_t in, int64_t size, int64_t stride, Padding padding) {
+  if (padding == Padding::Valid) return {in >= size ? (in - size) / stride + 1 : 0, 0};
+  int64_t out = (in + stride - 1) / stride;
+  int64_t total = std::max<int64_t>((out - 1) * stride + size - in, 0);
+  return {out, total / 2};
+}
+
+Shape windowOutputShape(const Shape& image, const Window& window, int64_t channels) {
+  return {image[0], placeWindow(image[1], window.height, window.stride_h, window.padding).out,
+          placeWindow(image[2], window.width, window.stride_w, window.padding).out, channels};
+}
 
 TypeOrError inferType(OpKind op, std::span<const TensorType> operands, const Attrs& attrs) {
   const OpInfo& info = opInfo(op);
@@ -128,6 +227,22 @@ TypeOrError inferType(OpKind op, std::span<const TensorType> operands, const Att
     case ShapeRule::Mse:
       if (operands[0] != operands[1]) return fail("mse operand types differ: " + typesText(operands));
       return {f32({}), ""};
+    case ShapeRule::Conv2d:
+      return inferConv2d(operands, attrs);
+    case ShapeRule::Conv2dInputGrad:
+      return inferConv2dInputGrad(operands, attrs);
+    case ShapeRule::Conv2dKernelGrad:
+      return inferConv2dKernelGrad(operands, attrs);
+    case ShapeRule::Pool:
+      return inferPool(info.name, operands[0], attrs);
+    case ShapeRule::MaxPoolGrad:
+      return inferPoolGrad(info.name, operands[0], operands[1], attrs);
+    case ShapeRule::AvgPoolGrad:
+      return inferPoolGrad(info.name, f32(attrs.shape), operands[0], attrs);
+    case ShapeRule::Pad2d:
+      return inferPad(info.name, operands[0], attrs.pads, 1);
+    case ShapeRule::Crop2d:
+      return inferPad(info.name, operands[0], attrs.pads, -1);
   }
   return fail("unknown shape rule");
 }

@@ -6,6 +6,7 @@
 
 #include "compiler/codegen/emit_llvm.h"
 #include "runtime/kernels/sgemm.h"
+#include "runtime/kernels/window.h"
 
 namespace nnspec::jit {
 namespace {
@@ -24,6 +25,15 @@ std::vector<RuntimeSymbol> runtimeSymbols() {
   return {
       {codegen::kSgemmSymbol, addressOf(&nnspec_rt_sgemm)},
       {codegen::kTanhSymbol, addressOf(&::tanhf)},
+      {codegen::kConv2dSymbol, addressOf(&nnspec_rt_conv2d)},
+      {codegen::kConv2dInputGradSymbol, addressOf(&nnspec_rt_conv2d_input_grad)},
+      {codegen::kConv2dKernelGradSymbol, addressOf(&nnspec_rt_conv2d_kernel_grad)},
+      {codegen::kMaxPoolSymbol, addressOf(&nnspec_rt_max_pool)},
+      {codegen::kAvgPoolSymbol, addressOf(&nnspec_rt_avg_pool)},
+      {codegen::kMaxPoolGradSymbol, addressOf(&nnspec_rt_max_pool_grad)},
+      {codegen::kAvgPoolGradSymbol, addressOf(&nnspec_rt_avg_pool_grad)},
+      {codegen::kPad2dSymbol, addressOf(&nnspec_rt_pad2d)},
+      {codegen::kCrop2dSymbol, addressOf(&nnspec_rt_crop2d)},
       // LLVM lowers llvm.exp/log/pow.f32 to these, and may turn loops into memset/memcpy.
       {"expf", addressOf(&::expf)},
       {"logf", addressOf(&::logf)},

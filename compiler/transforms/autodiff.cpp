@@ -156,6 +156,28 @@ class Differentiator {
         if (needs(x[1])) accumulate(x[1], graph_.unary(OpKind::Neg, d_first));
         return;
       }
+      case OpKind::Conv2d: {
+        const ir::Window& window = node.attrs.window;
+        if (needs(x[0])) accumulate(x[0], graph_.conv2dInputGrad(g, x[1], window, shapeOf(x[0])));
+        if (needs(x[1])) accumulate(x[1], graph_.conv2dKernelGrad(x[0], g, window));
+        return;
+      }
+      case OpKind::MaxPool:
+        accumulate(x[0], graph_.maxPoolGrad(x[0], g, node.attrs.window));
+        return;
+      case OpKind::AvgPool:
+        accumulate(x[0], graph_.avgPoolGrad(g, node.attrs.window, shapeOf(x[0])));
+        return;
+      case OpKind::Pad2d:
+        accumulate(x[0], graph_.crop2d(g, node.attrs.pads));
+        return;
+      case OpKind::Crop2d:
+        accumulate(x[0], graph_.pad2d(g, node.attrs.pads));
+        return;
+      case OpKind::Conv2dInputGrad:
+      case OpKind::Conv2dKernelGrad:
+      case OpKind::MaxPoolGrad:
+      case OpKind::AvgPoolGrad:
       case OpKind::ReluGrad:
       case OpKind::LeakyReluGrad:
       case OpKind::EluGrad:

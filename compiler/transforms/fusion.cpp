@@ -106,6 +106,9 @@ class FusionPlanner {
       case Emitter::Mse:
         placeAlone(id, KernelKind::Mse);
         return;
+      case Emitter::Call:
+        placeAlone(id, KernelKind::Call);
+        return;
       case Emitter::Leaf:
         return;
     }
@@ -206,7 +209,7 @@ FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots
 
 std::string printFusionPlan(const FusionPlan& plan) {
   static constexpr const char* kKindNames[] = {"loop", "gemm", "softmax_cross_entropy",
-                                               "softmax_cross_entropy_grad", "mse"};
+                                               "softmax_cross_entropy_grad", "mse", "call"};
   std::string text;
   for (const Kernel& kernel : plan.kernels) {
     text += kKindNames[static_cast<int>(kernel.kind)];

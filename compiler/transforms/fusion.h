@@ -2,7 +2,8 @@
 // Fusion planning: which nodes share one generated loop nest, which values are written to
 // memory, and the order of the kernels. Element-wise chains of one shape become one loop
 // nest (several outputs allowed); reductions accumulate inside the loop of their operand;
-// matmul and the loss ops are kernels of their own.
+// matmul, the loss ops and the runtime calls (convolution, pooling, padding) are kernels
+// of their own.
 
 #include <span>
 #include <string>
@@ -12,7 +13,7 @@
 
 namespace nnspec::transforms {
 
-enum class KernelKind { Loop, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse };
+enum class KernelKind { Loop, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse, Call };
 
 struct Kernel {
   KernelKind kind = KernelKind::Loop;

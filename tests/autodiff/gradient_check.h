@@ -93,6 +93,14 @@ class OpCheck {
     return id;
   }
 
+  // A parameter with the given values (one per element), e.g. kept apart from each other.
+  ir::ValueId paramWithValues(const std::string& name, ir::Shape shape, std::vector<float> values) {
+    ir::ValueId id = graph_.parameter(name, shape);
+    REQUIRE(static_cast<int64_t>(values.size()) == graph_.type(id).numElements());
+    params_.push_back(std::move(values));
+    return id;
+  }
+
   ir::ValueId input(const std::string& name, ir::Shape shape) {
     ir::ValueId id = graph_.input(name, ir::f32(shape));
     inputs_.push_back({randomValues(rng_, static_cast<size_t>(graph_.type(id).numElements()),
