@@ -37,17 +37,81 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
   ir::Graph graph;
   ir::ValueId value = graph.input("x", ir::f32({batch, out.features}));
   std::vector<transforms::Penalty> penalties;
-  int64_t width = out.features;
+  // Samples arrive flat; image models see them as [batch, height, width, channels]
+  // (row-major, channels last, as the data is stored).
+  sema::Shape shape = config.model.input_shape;
+  if (shape.size() == 3) value = graph.reshape(value, {batch, shape[0], shape[1], shape[2]});
+  int64_t width = shape.size() == 1 ? shape[0] : out.features;
   const auto& layers = config.model.layers;
   int dense_index = 0;
+  int conv_index = 0;
+  auto addPenalties = [&](ir::ValueId weight, const sema::LayerInstance& layer, const std::string& prefix) {
+    for (const char* kind : {"l1", "l2"}) {
+      const double factor = layer.args.number(kind);
+      if (factor <= 0) continue;
+      const std::string name = fmt::format("{}.{}", prefix, kind);
+      penalties.push_back({weight, std::string(kind) == "l1" ? transforms::PenaltyKind::L1 : transforms::PenaltyKind::L2,
+                           name});
+      out.hyper_values.emplace_back(name, static_cast<float>(factor));
+    }
+  };
+  auto pairOf = [](const sema::Value& value) -> std::pair<int64_t, int64_t> {
+    if (value.kind == sema::ValueKind::kList) return {value.items[0].asInt(), value.items[1].asInt()};
+    return {value.asInt(), value.asInt()};
+  };
+  auto windowOf = [&](const sema::LayerInstance& layer, const char* size_key) {
+    const auto [rows, cols] = pairOf(layer.args.at(size_key));
+    const auto [stride_rows, stride_cols] = pairOf(layer.args.at("stride"));
+    ir::Window window;
+    window.height = rows;
+    window.width = cols;
+    window.stride_h = stride_rows;
+    window.stride_w = stride_cols;
+    window.padding = layer.args.text("padding") == "same" ? ir::Padding::Same : ir::Padding::Valid;
+    return window;
+  };
   for (size_t k = 0; k < layers.size(); ++k) {
     const sema::LayerInstance& layer = layers[k];
     const bool last = k + 1 == layers.size();
-    // Samples are kept flat (row-major), so flatten and reshape change nothing here.
     if (layer.kind == "flatten" || layer.kind == "reshape") {
-      if (layer.output_shape.size() != 1 && k + 1 < layers.size() && layers[k + 1].kind != "flatten") {
-        return unsupported(layer.range, "this back-end runs dense networks only; image layers come with conv2d");
+      const sema::Shape& to = layer.output_shape;
+      std::vector<int64_t> target = {batch};
+      target.insert(target.end(), to.begin(), to.end());
+      if (graph.type(value).shape != target) value = graph.reshape(value, target);
+      width = to.size() == 1 ? to[0] : width;
+      continue;
+    }
+    if (layer.kind == "conv2d") {
+      ++conv_index;
+      const auto [rows, cols] = pairOf(layer.args.at("kernel"));
+      const int64_t channels = layer.input_shape[2];
+      const int64_t filters = layer.args.integer("filters");
+      const std::string w_name = fmt::format("conv{}.kernel", conv_index);
+      const ir::ValueId w = graph.parameter(w_name, {rows, cols, channels, filters});
+      // Keras' fans for a convolution kernel.
+      out.inits.push_back({w_name, initKind(layer.args.text("init")), rows * cols * channels, rows * cols * filters,
+                           rows * cols * channels * filters});
+      value = graph.conv2d(value, w, windowOf(layer, "kernel"));
+      if (layer.args.at("bias").boolean) {
+        const std::string b_name = fmt::format("conv{}.bias", conv_index);
+        const ir::ValueId b = graph.parameter(b_name, {filters});
+        out.inits.push_back({b_name, rt::InitKind::kZeros, rows * cols * channels, filters, filters});
+        value = graph.add(value, b);
       }
+      addPenalties(w, layer, fmt::format("conv{}", conv_index));
+      if (!applyActivation(graph, layer.activation, static_cast<float>(layer.activation_alpha), value)) {
+        return unsupported(layer.range, fmt::format("activation '{}' is not supported after conv2d", layer.activation));
+      }
+      continue;
+    }
+    if (layer.kind == "maxpool" || layer.kind == "avgpool") {
+      const ir::Window window = windowOf(layer, "size");
+      value = layer.kind == "maxpool" ? graph.maxPool(value, window) : graph.avgPool(value, window);
+      continue;
+    }
+    if (layer.kind == "zeropad") {
+      const auto [rows, cols] = pairOf(layer.args.at("padding"));
+      value = graph.pad2d(value, ir::Pads{rows, rows, cols, cols});
       continue;
     }
     if (layer.kind == "dense") {
@@ -63,14 +127,7 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
         out.inits.push_back({b_name, rt::InitKind::kZeros, width, units, units});
         value = graph.add(value, b);
       }
-      for (const char* kind : {"l1", "l2"}) {
-        const double factor = layer.args.number(kind);
-        if (factor <= 0) continue;
-        const std::string name = fmt::format("dense{}.{}", dense_index, kind);
-        penalties.push_back({w, std::string(kind) == "l1" ? transforms::PenaltyKind::L1 : transforms::PenaltyKind::L2,
-                             name});
-        out.hyper_values.emplace_back(name, static_cast<float>(factor));
-      }
+      addPenalties(w, layer, fmt::format("dense{}", dense_index));
       width = units;
       // A final softmax under cross-entropy is folded into the loss (logits in, as Keras
       // does for from_logits=False with a softmax output).
@@ -91,9 +148,7 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
       }
       continue;
     }
-    return unsupported(layer.range, fmt::format("layer '{}' is not supported by this back-end yet (dense networks "
-                                                "run; {} comes with the convolution work)",
-                                                layer.kind, layer.kind));
+    return unsupported(layer.range, fmt::format("layer '{}' is not supported by this back-end yet", layer.kind));
   }
   out.output_width = width;
   out.prediction = value;

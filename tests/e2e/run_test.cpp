@@ -257,9 +257,9 @@ TEST_CASE("a trial whose loss diverges is recorded as failed and the sweep goes 
 
 TEST_CASE("features the back-end cannot run yet are rejected before training", "[e2e]") {
   TempDir dir;
-  const auto outcome = runSpec(specPath("specs/amath482_fashion.nnspec"), (dir.path / "s.sqlite").string());
+  const auto outcome = runSpec(specPath("specs/dat565_mnist.nnspec"), (dir.path / "s.sqlite").string());
   CHECK(outcome.exit_code == 2);
-  CHECK_THAT(outcome.err, Catch::Contains("error: layer 'conv2d' is not supported by this back-end yet"));
+  CHECK_THAT(outcome.err, Catch::Contains("error: layer 'dropout' is not supported by this back-end yet"));
   CHECK_FALSE(fs::exists(dir.path / "s.sqlite"));
 }
 
@@ -360,4 +360,20 @@ TEST_CASE("cross-validation with a majority-vote ensemble and a refit of the bes
   std::string again;
   REQUIRE(runSpec(specPath("tests/e2e/specs/cv_ensemble.nnspec"), store, {}, &again).exit_code == 0);
   CHECK_THAT(again, Catch::Contains("refit on all training data: already finished, skipped"));
+}
+
+TEST_CASE("a small CNN with padding, strided convolutions and pooling learns", "[e2e]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome = runSpec(specPath("tests/e2e/specs/cnn_small.nnspec"), store, {}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  REQUIRE(trials.size() == 1);
+  const auto& row = trials.begin()->second;
+  const auto epochs = epochsOf(store, row.id);
+  REQUIRE(epochs.size() == 6);
+  CHECK(epochs.back().metrics.at("train.loss") < 0.5 * epochs.front().metrics.at("train.loss"));
+  CHECK(row.final_metrics.at("val.accuracy") >= 0.68);
 }
