@@ -83,6 +83,11 @@ class Runner {
       }
     }
     for (const auto& plan : spec_.sweeps) {
+      if (plan.method == "tpe" && plan.method_options.given_at.count("gamma") != 0) {
+        diagnostics_.error(plan.method_options.given_at.at("gamma"),
+                           "tpe's gamma is Optuna's default (min(ceil(0.1 n), 25)) in this build; it cannot be set yet",
+                           "remove gamma");
+      }
       if (sampled(plan)) {
         for (const auto& axis : plan.axes) {
           const sema::ParamDef* param = findParam(axis);

@@ -119,6 +119,7 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::Ste
   const auto inputs = inputPointers(runner, buffers);
   iterator.value().startEpoch(0);
   double loss_sum = 0;
+  double absolute_sum = 0;  // regression: mean absolute error
   int64_t correct = 0;
   int64_t seen = 0;
   const int64_t width = model.output_width;
@@ -146,8 +147,14 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::Ste
       } else {
         const float* target = buffers.targets.data() + row * width;
         double sum = 0;
-        for (int64_t k = 0; k < width; ++k) sum += std::pow(static_cast<double>(out[k]) - target[k], 2.0);
+        double absolute = 0;
+        for (int64_t k = 0; k < width; ++k) {
+          const double difference = static_cast<double>(out[k]) - target[k];
+          sum += difference * difference;
+          absolute += std::fabs(difference);
+        }
         loss_sum += sum / static_cast<double>(width);
+        absolute_sum += absolute / static_cast<double>(width);
       }
     }
     seen += rows;
@@ -160,6 +167,7 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::Ste
     metrics[prefix + ".error"] = 1.0 - accuracy;
   } else {
     metrics[prefix + ".mse"] = metrics[prefix + ".loss"];
+    metrics[prefix + ".mae"] = absolute_sum / static_cast<double>(seen);
   }
   return metrics;
 }

@@ -100,6 +100,9 @@ TEST_CASE("run trains every trial of a grid with replicates and the loss falls",
     REQUIRE(epochs.size() == 30);
     CHECK(epochs.back().metrics.at("train.loss") < 0.5 * epochs.front().metrics.at("train.loss"));
     CHECK(row.final_metrics.at("val.loss") < 0.15);  // the targets vary by about 0.45
+    // Mean absolute error never exceeds the root of the mean squared error.
+    CHECK(row.final_metrics.at("val.mae") > 0);
+    CHECK(row.final_metrics.at("val.mae") <= std::sqrt(row.final_metrics.at("val.mse")) + 1e-9);
     CHECK(std::isfinite(row.final_metrics.at("test.loss")));
   }
   // Replicates get distinct seeds, so their numbers differ.
