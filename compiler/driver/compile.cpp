@@ -14,27 +14,16 @@
 namespace nnspec::driver {
 
 Outcome compileFile(const CompileRequest& request) {
-  Outcome outcome;
-  const std::string text = readSpecFile(request.check.path, &outcome.err);
-  if (!outcome.err.empty()) {
-    outcome.exit_code = 2;
-    return outcome;
-  }
-  SourceFile file(request.check.path, text);
-  DiagnosticEngine diagnostics(file);
-  auto finish = [&](int code) {
-    outcome.exit_code = code;
-    outcome.err = diagnostics.renderText() + outcome.err;
-    return outcome;
-  };
-  auto loaded = loadSpec(request.check, file, request.overrides, request.sweeps, diagnostics, &outcome.err);
-  if (!loaded) return finish(2);
+  SpecSession session(request.check, request.overrides, request.sweeps);
+  if (!session.ok()) return session.finish(2);
+  DiagnosticEngine& diagnostics = session.diagnostics();
+  const LoadedSpec* loaded = &session.spec();
+  std::string out;
   std::unique_ptr<jit::JitCompiler> compiler;
   if (request.emit == CompileEmit::kLlvmOpt) {
     auto created = jit::JitCompiler::create();
     if (!created.ok()) {
-      outcome.err = fmt::format("internal error: cannot start the JIT: {}\n", created.error().message);
-      return finish(3);
+      return session.finish(3, out, fmt::format("internal error: cannot start the JIT: {}\n", created.error().message));
     }
     compiler = std::move(created.value());
   }
@@ -48,38 +37,36 @@ Outcome compileFile(const CompileRequest& request) {
       }
       const auto& step = std::get<lowering::LoweredStep>(lowered);
       if (!printed.insert(codegen::stepSignature(step.graph, step.config)).second) continue;
-      outcome.out += fmt::format("; sweep '{}'{}, model '{}', batch {}\n", plan.name,
+      out += fmt::format("; sweep '{}'{}, model '{}', batch {}\n", plan.name,
                                  point.params.empty() ? "" : " at " + point.describe(), point.config.model.name,
                                  point.config.batch);
       switch (request.emit) {
-        case CompileEmit::kIr: outcome.out += ir::printGraph(step.forward); break;
-        case CompileEmit::kGrad: outcome.out += transforms::printGradientGraph(step.graph); break;
+        case CompileEmit::kIr: out += ir::printGraph(step.forward); break;
+        case CompileEmit::kGrad: out += transforms::printGradientGraph(step.graph); break;
         case CompileEmit::kFusion:
-          outcome.out += codegen::printStepPlan(codegen::planStep(step.graph, step.config));
+          out += codegen::printStepPlan(codegen::planStep(step.graph, step.config));
           break;
         case CompileEmit::kLlvm: {
           const auto module = codegen::emitLlvmText(step.graph, step.config);
           if (!module.error.empty()) {
-            outcome.err = fmt::format("internal error: {}\n", module.error);
-            return finish(3);
+            return session.finish(3, out, fmt::format("internal error: {}\n", module.error));
           }
-          outcome.out += module.text;
+          out += module.text;
           break;
         }
         case CompileEmit::kLlvmOpt: {
           auto module = compiler->optimizedLlvmText(step.graph, step.config);
           if (!module.ok()) {
-            outcome.err = fmt::format("internal error: {}\n", module.error().message);
-            return finish(3);
+            return session.finish(3, out, fmt::format("internal error: {}\n", module.error().message));
           }
-          outcome.out += module.value();
+          out += module.value();
           break;
         }
       }
-      outcome.out += "\n";
+      out += "\n";
     }
   }
-  return finish(diagnostics.hasErrors() ? 2 : 0);
+  return session.finish(diagnostics.hasErrors() ? 2 : 0, out);
 }
 
 }  // namespace nnspec::driver

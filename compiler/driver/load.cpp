@@ -65,4 +65,18 @@ std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile
   return loaded;
 }
 
+SpecSession::SpecSession(const CheckRequest& request, const std::vector<Override>& overrides,
+                         const std::vector<std::string>& sweeps)
+    : error_(),
+      text_(readSpecFile(request.path, &error_)),
+      file_(std::make_unique<SourceFile>(request.path, text_)),
+      diagnostics_(std::make_unique<DiagnosticEngine>(*file_)) {
+  if (!error_.empty()) return;
+  loaded_ = loadSpec(request, *file_, overrides, sweeps, *diagnostics_, &error_);
+}
+
+Outcome SpecSession::finish(int code, std::string out, const std::string& error) {
+  return Outcome{code, std::move(out), diagnostics_->renderText() + error_ + error};
+}
+
 }  // namespace nnspec::driver

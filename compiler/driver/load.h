@@ -2,6 +2,7 @@
 // Shared by the commands that need a checked spec (run, compile): read the file, parse
 // it, apply --set overrides, check it, and keep only the sweeps asked for.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,5 +30,32 @@ struct LoadedSpec {
 std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile& file,
                                    const std::vector<Override>& overrides, const std::vector<std::string>& sweeps,
                                    DiagnosticEngine& diagnostics, std::string* error);
+
+// The start every command over a checked spec shares: read the file, parse and check
+// it with the overrides, and render what was reported when the command ends.
+class SpecSession {
+ public:
+  SpecSession(const CheckRequest& request, const std::vector<Override>& overrides,
+              const std::vector<std::string>& sweeps);
+  SpecSession(const SpecSession&) = delete;
+  SpecSession& operator=(const SpecSession&) = delete;
+
+  // Whether the spec was read and checked; when not, finish(2) says why.
+  bool ok() const { return loaded_.has_value(); }
+  LoadedSpec& spec() { return *loaded_; }
+  const std::string& text() const { return text_; }
+  DiagnosticEngine& diagnostics() { return *diagnostics_; }
+
+  // The command's outcome: `code`, `out`, then on stderr the diagnostics, the session's
+  // own error and `error`.
+  Outcome finish(int code, std::string out = "", const std::string& error = "");
+
+ private:
+  std::string error_;  // before text_: reading the file fills it
+  std::string text_;
+  std::unique_ptr<SourceFile> file_;
+  std::unique_ptr<DiagnosticEngine> diagnostics_;
+  std::optional<LoadedSpec> loaded_;
+};
 
 }  // namespace nnspec::driver

@@ -868,27 +868,17 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
 }  // namespace
 
 Outcome runFile(const RunRequest& request, std::FILE* out) {
-  Outcome outcome;
-  const std::string text = readSpecFile(request.check.path, &outcome.err);
-  if (!outcome.err.empty()) {
-    outcome.exit_code = 2;
-    return outcome;
-  }
-  SourceFile file(request.check.path, text);
-  DiagnosticEngine diagnostics(file);
-  auto finish = [&](int code) {
-    outcome.exit_code = code;
-    outcome.err = diagnostics.renderText() + outcome.err;
-    return outcome;
-  };
-  auto loaded = loadSpec(request.check, file, request.overrides, request.sweeps, diagnostics, &outcome.err);
-  if (!loaded) return finish(2);
+  SpecSession session(request.check, request.overrides, request.sweeps);
+  if (!session.ok()) return session.finish(2);
+  DiagnosticEngine& diagnostics = session.diagnostics();
+  LoadedSpec* loaded = &session.spec();
   const sema::CheckedSpec* checked = &loaded->checked;
   const rt::DataPaths options_paths = loaded->data_paths;
+  Outcome outcome;
   RunRequest resolved = request;
   resolved.check.data_paths = options_paths;
   Runner runner(resolved, out, loaded->ast, *checked, diagnostics);
-  if (!runner.checkSupported()) return finish(2);
+  if (!runner.checkSupported()) return session.finish(2);
   if (!diagnostics.diagnostics().empty()) {
     std::fputs(diagnostics.renderText().c_str(), stderr);
   }
@@ -900,7 +890,7 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
                               store.error().hint.empty() ? "" : "hint: " + store.error().hint + "\n");
     return outcome;
   }
-  std::string fingerprint = text;
+  std::string fingerprint = session.text();
   for (const auto& override : request.overrides) fingerprint += "\n--set " + override.name + "=" + override.value;
   auto study = store.value().openStudy(checked->experiment, hashText(fingerprint));
   if (!study.ok()) {

@@ -17,6 +17,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "compiler/driver/compile.h"
 #include "compiler/driver/run.h"
 #include "runtime/store/store.h"
 
@@ -379,4 +380,18 @@ TEST_CASE("a small CNN with padding, strided convolutions and pooling learns", "
   REQUIRE(epochs.size() == 6);
   CHECK(epochs.back().metrics.at("train.loss") < 0.5 * epochs.front().metrics.at("train.loss"));
   CHECK(row.final_metrics.at("val.accuracy") >= 0.68);
+}
+
+TEST_CASE("run and compile name a spec file that cannot be read", "[e2e]") {
+  TempDir dir;
+  const std::string missing = (dir.path / "missing.nnspec").string();
+  const auto outcome = runSpec(missing, (dir.path / "s.sqlite").string());
+  CHECK(outcome.exit_code == 2);
+  CHECK_THAT(outcome.err, Catch::Contains("error: '" + missing + "': cannot open: No such file or directory"));
+  CHECK_THAT(outcome.err, !Catch::Contains("experiment"));
+  nnspec::driver::CompileRequest compile;
+  compile.check.path = dir.path.string();
+  const auto compiled = nnspec::driver::compileFile(compile);
+  CHECK(compiled.exit_code == 2);
+  CHECK_THAT(compiled.err, Catch::Contains("is a directory"));
 }
