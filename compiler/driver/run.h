@@ -18,7 +18,9 @@ struct RunRequest {
   std::vector<std::string> sweeps;  // run only these sweeps (names; empty = all)
   int64_t jobs = 1;        // trials run at once; results do not depend on it
   bool quiet = false;      // no progress lines
-  bool live = false;       // redraw the progress line in place (a terminal)
+  bool live = false;       // redraw the progress display in place (a terminal)
+  bool write_report = true;  // write the HTML report of the spec's `report` block after the run
+  std::string report_path;   // "" = beside the store (x.store.sqlite -> x.report.html)
 };
 
 // Writes progress and the final table to `out` as it goes; diagnostics and errors come

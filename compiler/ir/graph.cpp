@@ -22,6 +22,12 @@ ValueId Graph::parameter(std::string name, Shape shape) {
   return appendLeaf(OpKind::Parameter, f32(std::move(shape)), std::move(attrs));
 }
 
+ValueId Graph::state(std::string name, Shape shape) {
+  Attrs attrs;
+  attrs.name = std::move(name);
+  return appendLeaf(OpKind::State, f32(std::move(shape)), std::move(attrs));
+}
+
 ValueId Graph::hyperparam(std::string name) {
   Attrs attrs;
   attrs.name = std::move(name);
@@ -45,6 +51,14 @@ ValueId Graph::unary(OpKind op, ValueId x, float alpha) {
   Attrs attrs;
   attrs.alpha = alpha;
   return append(op, {x}, std::move(attrs));
+}
+
+ValueId Graph::dropout(ValueId x, float rate, int32_t stream) {
+  if (!(rate >= 0.0f && rate < 1.0f)) throw IrError("dropout rate must be in [0, 1)");
+  Attrs attrs;
+  attrs.rate = rate;
+  attrs.stream = stream;
+  return append(OpKind::Dropout, {x}, std::move(attrs));
 }
 
 ValueId Graph::binary(OpKind op, ValueId a, ValueId b, float alpha) {

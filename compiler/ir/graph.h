@@ -48,6 +48,8 @@ struct Attrs {
                              // avg_pool_grad: the shape of the forward input
   Window window;             // conv2d, max_pool, avg_pool and their gradients
   Pads pads;                 // pad2d, crop2d
+  float rate = 0.0f;         // dropout: the probability of dropping an element
+  int32_t stream = 0;        // dropout: which mask (one per dropout layer of a model)
 };
 
 struct Node {
@@ -70,6 +72,7 @@ class Graph {
   ValueId parameter(std::string name, Shape shape);
   ValueId hyperparam(std::string name);
   ValueId constant(float value, Shape shape = {});
+  ValueId state(std::string name, Shape shape);
 
   ValueId matmul(ValueId a, ValueId b, bool transpose_a = false, bool transpose_b = false);
   ValueId add(ValueId a, ValueId b) { return binary(OpKind::Add, a, b); }
@@ -94,6 +97,10 @@ class Graph {
   ValueId maxPoolGrad(ValueId x, ValueId dy, Window window);
   ValueId avgPoolGrad(ValueId dy, Window window, Shape input_shape);
   ValueId pad2d(ValueId x, Pads pads);
+  // A in training entries, B in evaluation (ops.def).
+  ValueId trainSelect(ValueId training, ValueId evaluation) { return binary(OpKind::TrainSelect, training, evaluation); }
+  // Inverted dropout (ops.def); `stream` tells the masks of a model's layers apart.
+  ValueId dropout(ValueId x, float rate, int32_t stream);
   ValueId crop2d(ValueId x, Pads pads);
 
   // Appends a node after inferring its type; throws IrError when the operands do not fit.

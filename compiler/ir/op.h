@@ -35,7 +35,7 @@ enum class ShapeRule {
 };
 
 // The one attribute an op carries.
-enum class OpAttr { None, Name, Value, Alpha, Axis, Transpose, Conv, Pool, Pads };
+enum class OpAttr { None, Name, Value, Alpha, Axis, Transpose, Conv, Pool, Pads, Dropout };
 
 // How codegen lowers an op.
 enum class Emitter { Leaf, Map, Reduce, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse, Call };

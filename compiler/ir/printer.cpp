@@ -47,6 +47,8 @@ std::string attrText(const Node& node) {
       return windowText(node.attrs.window, "kernel");
     case OpAttr::Pool:
       return windowText(node.attrs.window, "size");
+    case OpAttr::Dropout:
+      return " {rate=" + printFloat(node.attrs.rate) + ", stream=" + std::to_string(node.attrs.stream) + "}";
     case OpAttr::Pads: {
       const Pads& pads = node.attrs.pads;
       return " {top=" + std::to_string(pads.top) + ", bottom=" + std::to_string(pads.bottom) +

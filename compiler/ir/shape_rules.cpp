@@ -258,6 +258,10 @@ std::string checkLeaf(OpKind op, const TensorType& type, const Attrs& attrs) {
       if (attrs.name.empty()) return "parameter has no name";
       if (type.dtype != DType::F32) return "parameter must be f32, not " + typeString(type);
       return "";
+    case OpKind::State:
+      if (attrs.name.empty()) return "state has no name";
+      if (type.dtype != DType::F32) return "state must be f32, not " + typeString(type);
+      return "";
     case OpKind::Hyperparam:
       if (attrs.name.empty()) return "hyperparam has no name";
       if (type != f32({})) return "hyperparam must be f32[], not " + typeString(type);

@@ -25,9 +25,9 @@ std::vector<RuntimeSymbol> runtimeSymbols() {
   return {
       {codegen::kSgemmSymbol, addressOf(&nnspec_rt_sgemm)},
       {codegen::kTanhSymbol, addressOf(&::tanhf)},
-      {codegen::kConv2dSymbol, addressOf(&nnspec_rt_conv2d)},
-      {codegen::kConv2dInputGradSymbol, addressOf(&nnspec_rt_conv2d_input_grad)},
-      {codegen::kConv2dKernelGradSymbol, addressOf(&nnspec_rt_conv2d_kernel_grad)},
+      {codegen::kConv2dSymbol, addressOf(&nnspec_rt_conv2d_with_scratch)},
+      {codegen::kConv2dInputGradSymbol, addressOf(&nnspec_rt_conv2d_input_grad_with_scratch)},
+      {codegen::kConv2dKernelGradSymbol, addressOf(&nnspec_rt_conv2d_kernel_grad_with_scratch)},
       {codegen::kMaxPoolSymbol, addressOf(&nnspec_rt_max_pool)},
       {codegen::kAvgPoolSymbol, addressOf(&nnspec_rt_avg_pool)},
       {codegen::kMaxPoolGradSymbol, addressOf(&nnspec_rt_max_pool_grad)},

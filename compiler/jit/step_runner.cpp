@@ -20,6 +20,10 @@ StepRunner::StepRunner(std::shared_ptr<const CompiledStep> step) : step_(std::mo
     for (const codegen::LeafSlot& param : layout.parameters)
       state_.emplace_back(static_cast<size_t>(param.type.numElements()), 0.0f);
   hyper_.assign(layout.hyperparams.size(), 0.0f);
+  for (const codegen::LeafSlot& slot : layout.states)
+    leaf_states_.emplace_back(static_cast<size_t>(slot.type.numElements()), 0.0f);
+  for (const codegen::LeafSlot& slot : layout.exports)
+    exports_.emplace_back(static_cast<size_t>(slot.type.numElements()), 0.0f);
   size_t pad = kWorkspaceAlignBytes / sizeof(float);
   workspace_storage_.assign(static_cast<size_t>(layout.workspace_floats) + pad, 0.0f);
   uintptr_t address = reinterpret_cast<uintptr_t>(workspace_storage_.data());
@@ -32,6 +36,18 @@ std::vector<float>& StepRunner::parameter(const std::string& name) {
   for (size_t param_idx = 0; param_idx < layout().parameters.size(); ++param_idx)
     if (layout().parameters[param_idx].name == name) return params_[param_idx];
   throw std::out_of_range("no parameter named \"" + name + "\"");
+}
+
+std::vector<float>& StepRunner::state(const std::string& name) {
+  for (size_t state_idx = 0; state_idx < layout().states.size(); ++state_idx)
+    if (layout().states[state_idx].name == name) return leaf_states_[state_idx];
+  throw std::out_of_range("no state named \"" + name + "\"");
+}
+
+const std::vector<float>& StepRunner::exported(const std::string& name) const {
+  for (size_t export_idx = 0; export_idx < step_->layout.exports.size(); ++export_idx)
+    if (step_->layout.exports[export_idx].name == name) return exports_[export_idx];
+  throw std::out_of_range("no export named \"" + name + "\"");
 }
 
 std::vector<float>& StepRunner::optimizerState(int slot, size_t param_idx) {
@@ -73,11 +89,15 @@ StepResult StepRunner::run(NnspecStepFn function, std::span<const void* const> i
   for (auto& buffer : params_) params.push_back(buffer.data());
   for (auto& buffer : grads_) grads.push_back(buffer.data());
   for (auto& buffer : state_) state.push_back(buffer.data());
+  std::vector<float*> leaf_states;
+  std::vector<float*> exports;
+  for (auto& buffer : leaf_states_) leaf_states.push_back(buffer.data());
+  for (auto& buffer : exports_) exports.push_back(buffer.data());
   NnspecOptimizerParams no_optimizer{};
   float outputs[2] = {0.0f, 0.0f};
   NnspecStepArgs args{params.data(), state.data(),   grads.data(), inputs.data(),
                       hyper_.data(), opt ? opt : &no_optimizer, outputs, workspace_,
-                      predictions};
+                      predictions,   rng_seed_,    leaf_states.data(), exports.data()};
   StepResult result;
   result.status = function(&args);
   result.data_loss = outputs[0];

@@ -35,7 +35,16 @@ class StepRunner {
   std::vector<float>& parameter(const std::string& name);
   const std::vector<float>& gradient(size_t param_idx) const { return grads_[param_idx]; }
   std::vector<float>& optimizerState(int slot, size_t param_idx);
+  // State leaves (layout().states; zero until set): read by every entry, never written by
+  // generated code. Exports (layout().exports): written by gradients and trainStep.
+  std::vector<float>& state(size_t state_idx) { return leaf_states_[state_idx]; }
+  std::vector<float>& state(const std::string& name);
+  const std::vector<float>& exported(size_t export_idx) const { return exports_[export_idx]; }
+  const std::vector<float>& exported(const std::string& name) const;
   void setHyperparam(const std::string& name, float value);
+  // The seed of the dropout masks of the next gradients/trainStep calls (a trial sets a
+  // new one per step); 0 until set.
+  void setRngSeed(uint64_t seed) { rng_seed_ = seed; }
 
   // `inputs` holds one pointer per layout().inputs entry (float or int32_t data).
   // `predictions`, when not null, receives the graph's model output: room for
@@ -57,8 +66,11 @@ class StepRunner {
   std::vector<std::vector<float>> grads_;
   std::vector<std::vector<float>> state_;  // slot-major, as in NnspecStepArgs::opt_state
   std::vector<float> hyper_;
+  std::vector<std::vector<float>> leaf_states_;  // state leaves, layout order
+  std::vector<std::vector<float>> exports_;      // exports, layout order
   std::vector<float> workspace_storage_;   // over-allocated to align workspace_
   float* workspace_ = nullptr;
+  uint64_t rng_seed_ = 0;
 };
 
 }  // namespace nnspec::jit

@@ -29,6 +29,21 @@ bool applyActivation(ir::Graph& graph, const std::string& activation, float alph
 
 }  // namespace
 
+NnspecOptimizerParams OptimizerValues::abi() const {
+  NnspecOptimizerParams params{};
+  params.lr = lr;
+  params.momentum = momentum;
+  params.beta1 = beta1;
+  params.beta2 = beta2;
+  params.eps = eps;
+  params.weight_decay = weight_decay;
+  params.nesterov = nesterov ? 1 : 0;
+  params.step = 0;
+  params.alpha = alpha;
+  params.decoupled = decoupled ? 1 : 0;
+  return params;
+}
+
 std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& config, int64_t batch) {
   LoweredStep out;
   out.batch = batch;
@@ -45,6 +60,9 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
   const auto& layers = config.model.layers;
   int dense_index = 0;
   int conv_index = 0;
+  int dropout_index = 0;
+  int batchnorm_index = 0;
+  std::vector<std::pair<std::string, ir::ValueId>> exports;
   auto addPenalties = [&](ir::ValueId weight, const sema::LayerInstance& layer, const std::string& prefix) {
     for (const char* kind : {"l1", "l2"}) {
       const double factor = layer.args.number(kind);
@@ -109,6 +127,45 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
       value = layer.kind == "maxpool" ? graph.maxPool(value, window) : graph.avgPool(value, window);
       continue;
     }
+    if (layer.kind == "dropout") {
+      // Each dropout layer draws its own mask (stream), so two layers never drop alike.
+      ++dropout_index;
+      const double rate = layer.args.number("rate");
+      if (rate > 0) value = graph.dropout(value, static_cast<float>(rate), dropout_index);
+      continue;
+    }
+    if (layer.kind == "batchnorm") {
+      // Over the last axis (channels), statistics over every other axis (Keras' axis=-1).
+      ++batchnorm_index;
+      const std::string prefix = fmt::format("batchnorm{}", batchnorm_index);
+      const ir::Shape full = graph.type(value).shape;
+      const int64_t channels = full.back();
+      const int64_t rows = graph.type(value).numElements() / channels;
+      const ir::ValueId x = full.size() == 2 ? value : graph.reshape(value, {rows, channels});
+      const ir::ValueId gamma = graph.parameter(prefix + ".gamma", {channels});
+      const ir::ValueId beta = graph.parameter(prefix + ".beta", {channels});
+      out.inits.push_back({prefix + ".gamma", rt::InitKind::kOnes, channels, channels, channels});
+      out.inits.push_back({prefix + ".beta", rt::InitKind::kZeros, channels, channels, channels});
+      const ir::ValueId moving_mean = graph.state(prefix + ".moving_mean", {channels});
+      const ir::ValueId moving_variance = graph.state(prefix + ".moving_variance", {channels});
+      const ir::ValueId epsilon = graph.constant(static_cast<float>(layer.args.number("epsilon")));
+      // Training: the batch's mean and (biased) variance.
+      const ir::ValueId mean = graph.reduceMean(x, 0);
+      const ir::ValueId centered = graph.sub(x, mean);
+      const ir::ValueId variance = graph.reduceMean(graph.mul(centered, centered), 0);
+      const ir::ValueId batch_hat = graph.div(centered, graph.unary(ir::OpKind::Sqrt, graph.add(variance, epsilon)));
+      // Evaluation: the moving statistics.
+      const ir::ValueId moving_hat = graph.div(graph.sub(x, moving_mean),
+                                               graph.unary(ir::OpKind::Sqrt, graph.add(moving_variance, epsilon)));
+      ir::ValueId normalized = graph.add(graph.mul(graph.trainSelect(batch_hat, moving_hat), gamma), beta);
+      if (full.size() != 2) normalized = graph.reshape(normalized, full);
+      value = normalized;
+      exports.emplace_back(prefix + ".batch_mean", mean);
+      exports.emplace_back(prefix + ".batch_variance", variance);
+      out.moving_stats.push_back({prefix + ".moving_mean", prefix + ".moving_variance", prefix + ".batch_mean",
+                                  prefix + ".batch_variance", layer.args.number("momentum")});
+      continue;
+    }
     if (layer.kind == "zeropad") {
       const auto [rows, cols] = pairOf(layer.args.at("padding"));
       value = graph.pad2d(value, ir::Pads{rows, rows, cols, cols});
@@ -166,9 +223,7 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
     out.optimizer.momentum = static_cast<float>(opt.number("momentum"));
     out.optimizer.nesterov = opt.at("nesterov").boolean;
   } else if (config.optimizer == "adam") {
-    if (opt.at("decoupled").boolean) {
-      return unsupported(opt.rangeOf("decoupled", config.optimizer_range), "decoupled weight decay (AdamW) is not supported yet");
-    }
+    out.optimizer.decoupled = opt.at("decoupled").boolean;
     out.config.optimizer = codegen::OptimizerKind::Adam;
     out.optimizer.beta1 = static_cast<float>(opt.number("beta1"));
     out.optimizer.beta2 = static_cast<float>(opt.number("beta2"));
@@ -189,11 +244,24 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
   }
   out.optimizer.lr = static_cast<float>(opt.number("lr"));
   out.optimizer.weight_decay = static_cast<float>(opt.number("weight_decay"));
-  if (config.schedule != "constant") {
+  // Schedules set the learning rate per epoch, as PyTorch's schedulers stepped once an epoch.
+  const sema::BoundArgs& schedule = config.schedule_args;
+  if (config.schedule == "step") {
+    out.schedule.kind = rt::LrSchedule::Kind::kStep;
+    out.schedule.every = schedule.integer("every");
+    out.schedule.gamma = schedule.number("gamma");
+  } else if (config.schedule == "exponential") {
+    out.schedule.kind = rt::LrSchedule::Kind::kExponential;
+    out.schedule.gamma = schedule.number("gamma");
+  } else if (config.schedule == "cosine") {
+    out.schedule.kind = rt::LrSchedule::Kind::kCosine;
+    out.schedule.min_lr = schedule.number("min_lr");
+  } else if (config.schedule != "constant") {
     return unsupported(config.schedule_range,
                        fmt::format("learning-rate schedule '{}' is not supported yet", config.schedule));
   }
   out.graph = transforms::differentiate(graph, loss, penalties, out.prediction);
+  out.graph.exports = std::move(exports);
   out.forward = std::move(graph);
   return out;
 }

@@ -12,7 +12,10 @@
 #include "compiler/codegen/step_plan.h"
 #include "compiler/sema/checked_spec.h"
 #include "compiler/transforms/autodiff.h"
+#include "runtime/abi/step_abi.h"
+#include "runtime/train/moving_stats.h"
 #include "runtime/train/param_init.h"
+#include "runtime/train/schedule.h"
 
 namespace nnspec::lowering {
 
@@ -25,7 +28,11 @@ struct OptimizerValues {
   float eps = 1e-8f;
   float weight_decay = 0;
   bool nesterov = false;
-  float alpha = 0.99f;  // RMSprop's smoothing constant
+  float alpha = 0.99f;    // RMSprop's smoothing constant
+  bool decoupled = false; // Adam: AdamW's decoupled weight decay
+
+  // The ABI struct (step 0: the trial counts steps).
+  NnspecOptimizerParams abi() const;
 };
 
 struct LoweredStep {
@@ -36,6 +43,8 @@ struct LoweredStep {
   std::vector<rt::ParamInit> inits;                        // by parameter name
   std::vector<std::pair<std::string, float>> hyper_values; // L1/L2 factors of this point
   OptimizerValues optimizer;
+  rt::LrSchedule schedule;   // the learning rate per epoch
+  std::vector<rt::MovingStats> moving_stats;  // one per batchnorm layer
   int64_t batch = 0;
   int64_t features = 0;      // flattened sample size
   int64_t output_width = 0;

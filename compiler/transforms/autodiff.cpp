@@ -76,6 +76,7 @@ class Differentiator {
     switch (node.op) {
       case OpKind::Input:
       case OpKind::Parameter:
+      case OpKind::State:
       case OpKind::Hyperparam:
       case OpKind::Constant:
       case OpKind::Sign:
@@ -128,6 +129,15 @@ class Differentiator {
         return;
       case OpKind::Tanh:
         accumulate(x[0], graph_.binary(OpKind::TanhGrad, id, g));
+        return;
+      case OpKind::Dropout:
+        accumulate(x[0], graph_.dropout(g, node.attrs.rate, node.attrs.stream));
+        return;
+      case OpKind::Sqrt:
+        accumulate(x[0], graph_.div(graph_.mul(g, graph_.constant(0.5f)), id));
+        return;
+      case OpKind::TrainSelect:
+        accumulate(x[0], g);
         return;
       case OpKind::ReduceSum:
         accumulate(x[0], graph_.broadcast(g, shapeOf(x[0]), node.attrs.axis));
@@ -264,6 +274,8 @@ std::string printGradientGraph(const GradientGraph& gradient_graph) {
   text += "total_loss %" + std::to_string(gradient_graph.total_loss) + "\n";
   if (gradient_graph.prediction)
     text += "prediction %" + std::to_string(*gradient_graph.prediction) + "\n";
+  for (const auto& [name, value] : gradient_graph.exports)
+    text += "export \"" + name + "\" %" + std::to_string(value) + "\n";
   for (size_t param_idx = 0; param_idx < gradient_graph.parameters.size(); ++param_idx)
     text += "grad \"" + graph.node(gradient_graph.parameters[param_idx]).attrs.name + "\" %" +
             std::to_string(gradient_graph.gradients[param_idx]) + "\n";

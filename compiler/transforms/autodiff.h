@@ -32,6 +32,10 @@ struct GradientGraph {
   // logits f32[batch,classes] of a classifier or f32[batch,width] of a regression; a
   // forward value, so it is computed and stored by every entry point. None when unmarked.
   std::optional<ir::ValueId> prediction;
+  // Forward values the training entries copy out (NnspecStepArgs::exports), in order:
+  // e.g. batch normalization's batch mean and variance, from which the caller updates the
+  // moving statistics (state leaves). Set by the caller of differentiate.
+  std::vector<std::pair<std::string, ir::ValueId>> exports;
 };
 
 // `prediction`, when given, marks a forward value as the model output (see above).

@@ -13,8 +13,9 @@ constexpr int kNoKernel = -1;
 
 class FusionPlanner {
  public:
-  FusionPlanner(const Graph& graph, std::span<const ValueId> roots)
+  FusionPlanner(const Graph& graph, std::span<const ValueId> roots, bool training)
       : graph_(graph),
+        training_(training),
         live_(static_cast<size_t>(graph.size()), false),
         is_root_(static_cast<size_t>(graph.size()), false),
         kernel_of_(static_cast<size_t>(graph.size()), kNoKernel),
@@ -45,7 +46,12 @@ class FusionPlanner {
       stack.pop_back();
       if (live(id)) continue;
       live_[static_cast<size_t>(id)] = true;
-      for (ValueId operand : graph_.node(id).operands) stack.push_back(operand);
+      const ir::Node& node = graph_.node(id);
+      if (node.op == ir::OpKind::TrainSelect) {
+        stack.push_back(node.operands[training_ ? 0 : 1]);
+        continue;
+      }
+      for (ValueId operand : node.operands) stack.push_back(operand);
     }
   }
 
@@ -188,6 +194,7 @@ class FusionPlanner {
   }
 
   const Graph& graph_;
+  bool training_ = true;
   std::vector<bool> live_;
   std::vector<bool> is_root_;
   std::vector<int> kernel_of_;
@@ -203,8 +210,8 @@ std::string idList(const std::vector<ValueId>& ids) {
 
 }  // namespace
 
-FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots) {
-  return FusionPlanner(graph, roots).plan();
+FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots, bool training) {
+  return FusionPlanner(graph, roots, training).plan();
 }
 
 std::string printFusionPlan(const FusionPlan& plan) {

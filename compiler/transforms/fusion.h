@@ -27,8 +27,10 @@ struct FusionPlan {
   std::vector<Kernel> kernels;  // in execution order
 };
 
-// Plans the nodes that `roots` need; roots are always stored (leaves excepted).
-FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots);
+// Plans the nodes that `roots` need; roots are always stored (leaves excepted). `training`
+// says which operand of a train_select is needed: the first (training entries) or the
+// second (evaluation).
+FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots, bool training = true);
 
 // `--emit=fusion`, one kernel per line:
 //   loop f32[128,500] { %5 %6 } reduce { %9 } -> %6 %9

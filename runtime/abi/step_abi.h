@@ -37,6 +37,8 @@ typedef struct NnspecOptimizerParams {
   int32_t nesterov;    // SGD: nonzero for Nesterov momentum
   int32_t step;        // 1-based number of this update (Adam bias correction)
   float alpha;         // RMSprop: v = alpha*v + (1-alpha)*g^2 (added last: offsets above kept)
+  int32_t decoupled;   // Adam: nonzero for decoupled weight decay (AdamW): w -= lr*weight_decay*w
+                       // before the update, and weight_decay is not added to g
 } NnspecOptimizerParams;
 
 typedef struct NnspecStepArgs {
@@ -51,7 +53,31 @@ typedef struct NnspecStepArgs {
   float* workspace;           // temporaries; size given by the compiled step, 64-byte aligned
   float* predictions;         // null, or the model output: rows*width floats, row-major
                               // (StepLayout::prediction_rows, prediction_width)
+  uint64_t rng_seed;          // the masks of dropout ops (nnspec_gradients, nnspec_train_step;
+                              // nnspec_forward does not drop): see nnspec_dropout_bits
+  float* const* states;       // one buffer per state leaf (StepLayout::states), read only
+  float* const* exports;      // one buffer per export (StepLayout::exports), written by
+                              // nnspec_gradients and nnspec_train_step when not null
 } NnspecStepArgs;
+
+// Dropout's mask, the one definition generated code follows: element `index` (flat,
+// row-major) of the dropout op with stream `stream` is kept when
+// nnspec_dropout_bits(seed, stream, index) >= nnspec_dropout_threshold(rate), i.e. with
+// probability 1 - rate in steps of 2^-24. A counter-based hash (MurmurHash3's 64-bit
+// finalizer), so a mask needs no state and the gradient redraws the forward's mask.
+static inline uint32_t nnspec_dropout_bits(uint64_t seed, uint32_t stream, uint64_t index) {
+  uint64_t z = seed + (uint64_t)stream * 0x9E3779B97F4A7C15ull + index * 0xD6E8FEB86659FD93ull;
+  z ^= z >> 33;
+  z *= 0xFF51AFD7ED558CCDull;
+  z ^= z >> 33;
+  z *= 0xC4CEB9FE1A85EC53ull;
+  z ^= z >> 33;
+  return (uint32_t)(z >> 40);
+}
+
+static inline uint32_t nnspec_dropout_threshold(float rate) {
+  return (uint32_t)((double)rate * 16777216.0 + 0.5);
+}
 
 typedef int32_t (*NnspecStepFn)(const NnspecStepArgs* args);
 

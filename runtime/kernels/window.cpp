@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 
 #include "runtime/abi/step_abi.h"
+#include "runtime/kernels/float_runs.h"
 
 namespace nnspec::rt {
 namespace {
@@ -29,32 +31,83 @@ int64_t outputIndex(const Geometry& g, int64_t batch_idx, int64_t out_row, int64
   return ((batch_idx * g.out_h + out_row) * g.out_w + out_col) * g.out_c;
 }
 
-// Calls visit(in_row, in_col, kernel_row, kernel_col) for the in-image taps of the window
-// of output (out_row, out_col), in row-major window order.
-template <class Visit>
-void forEachTap(const Geometry& g, int64_t out_row, int64_t out_col, Visit&& visit) {
-  for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row) {
-    int64_t in_row = out_row * g.stride_h + kernel_row - g.pad_top;
-    if (in_row < 0 || in_row >= g.in_h) continue;
-    for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col) {
-      int64_t in_col = out_col * g.stride_w + kernel_col - g.pad_left;
-      if (in_col < 0 || in_col >= g.in_w) continue;
-      visit(in_row, in_col, kernel_row, kernel_col);
-    }
-  }
+// The in-image part of the window of one output position: kernel rows [row_lo, row_hi)
+// and columns [col_lo, col_hi); `base` is the flat index of input element
+// (batch_idx, in_row0, in_col0, 0), the one under kernel tap (0, 0) (maybe outside).
+struct WindowSpan {
+  int64_t base;
+  int64_t row_lo, row_hi;
+  int64_t col_lo, col_hi;
+
+  int64_t taps() const { return std::max<int64_t>(0, row_hi - row_lo) * std::max<int64_t>(0, col_hi - col_lo); }
+};
+
+inline WindowSpan windowSpan(const Geometry& g, int64_t batch_idx, int64_t out_row, int64_t out_col) {
+  int64_t in_row0 = out_row * g.stride_h - g.pad_top;
+  int64_t in_col0 = out_col * g.stride_w - g.pad_left;
+  return {((batch_idx * g.in_h + in_row0) * g.in_w + in_col0) * g.in_c,
+          std::max<int64_t>(0, -in_row0),
+          std::min(g.kernel_h, g.in_h - in_row0),
+          std::max<int64_t>(0, -in_col0),
+          std::min(g.kernel_w, g.in_w - in_col0)};
 }
 
-// Calls visit(batch_idx, out_row, out_col) for every output position.
+// Calls visit(tap, offset) for the in-image taps of `span` in row-major window order:
+// tap counts them from 0, offset is the flat index of the tap's input element (channel 0).
+template <class Visit>
+void forEachTap(const Geometry& g, const WindowSpan& span, Visit&& visit) {
+  int64_t tap = 0;
+  for (int64_t kernel_row = span.row_lo; kernel_row < span.row_hi; ++kernel_row)
+    for (int64_t kernel_col = span.col_lo; kernel_col < span.col_hi; ++kernel_col)
+      visit(tap++, span.base + (kernel_row * g.in_w + kernel_col) * g.in_c);
+}
+
+// 1 / taps (0 for no taps), recomputed only when the count changes: away from the border
+// every window has the same.
+class ReciprocalCache {
+ public:
+  float operator()(int64_t taps) {
+    if (taps != taps_) {
+      taps_ = taps;
+      value_ = taps > 0 ? 1.0f / static_cast<float>(taps) : 0.0f;
+    }
+    return value_;
+  }
+
+ private:
+  int64_t taps_ = 0;
+  float value_ = 0.0f;
+};
+
+// Calls visit(span, out_offset) for every output position: its window and the flat index
+// of its output element (channel 0).
 template <class Visit>
 void forEachOutput(const Geometry& g, Visit&& visit) {
+  int64_t out_offset = 0;
   for (int64_t batch_idx = 0; batch_idx < g.batch; ++batch_idx)
     for (int64_t out_row = 0; out_row < g.out_h; ++out_row)
-      for (int64_t out_col = 0; out_col < g.out_w; ++out_col) visit(batch_idx, out_row, out_col);
+      for (int64_t out_col = 0; out_col < g.out_w; ++out_col, out_offset += g.out_c)
+        visit(windowSpan(g, batch_idx, out_row, out_col), out_offset);
 }
 
-const float* kernelRow(const Geometry& g, const float* kernel, int64_t kernel_row,
-                       int64_t kernel_col, int64_t in_channel) {
-  return kernel + ((kernel_row * g.kernel_w + kernel_col) * g.in_c + in_channel) * g.out_c;
+// Calls visit(channel, mask) for each vector of channels [channel, channel + kLanes).
+template <class Visit>
+void forEachChannelVector(int64_t channels, Visit&& visit) {
+  for (int64_t channel = 0; channel < channels; channel += ChannelVectors::kLanes)
+    visit(channel, ChannelVectors::mask(channels - channel));
+}
+
+// Whether the windows cover the image exactly once each (stride == window, no padding, no
+// rows or columns left over): a gradient can then store every element instead of adding.
+bool windowsTile(const Geometry& g) {
+  return g.pad_top == 0 && g.pad_left == 0 && g.stride_h == g.kernel_h && g.stride_w == g.kernel_w &&
+         g.out_h * g.stride_h == g.in_h && g.out_w * g.stride_w == g.in_w;
+}
+
+// A pooling geometry (as many output channels as input channels) and non-null buffers.
+bool validPool(const Geometry* g, std::initializer_list<const float*> buffers) {
+  if (!valid(g) || g->in_c != g->out_c) return false;
+  return std::none_of(buffers.begin(), buffers.end(), [](const float* buffer) { return buffer == nullptr; });
 }
 
 int64_t inCount(const Geometry& g) { return g.batch * g.in_h * g.in_w * g.in_c; }
@@ -63,149 +116,94 @@ int64_t outCount(const Geometry& g) { return g.batch * g.out_h * g.out_w * g.out
 }  // namespace
 }  // namespace nnspec::rt
 
+using nnspec::rt::forEachChannelVector;
 using nnspec::rt::forEachOutput;
 using nnspec::rt::forEachTap;
 using nnspec::rt::inputIndex;
-using nnspec::rt::kernelRow;
 using nnspec::rt::outputIndex;
-
-extern "C" int32_t nnspec_rt_conv2d(const NnspecWindowGeometry* geometry, const float* x,
-                                    const float* kernel, float* y) noexcept {
-  if (!nnspec::rt::valid(geometry) || x == nullptr || kernel == nullptr || y == nullptr)
-    return kNnspecKernelError;
-  const NnspecWindowGeometry& g = *geometry;
-  forEachOutput(g, [&](int64_t batch_idx, int64_t out_row, int64_t out_col) {
-    float* out = y + outputIndex(g, batch_idx, out_row, out_col);
-    std::fill(out, out + g.out_c, 0.0f);
-    forEachTap(g, out_row, out_col, [&](int64_t in_row, int64_t in_col, int64_t kernel_row, int64_t kernel_col) {
-      const float* in = x + inputIndex(g, batch_idx, in_row, in_col);
-      for (int64_t in_channel = 0; in_channel < g.in_c; ++in_channel) {
-        const float* weights = kernelRow(g, kernel, kernel_row, kernel_col, in_channel);
-        float value = in[in_channel];
-        for (int64_t out_channel = 0; out_channel < g.out_c; ++out_channel)
-          out[out_channel] += value * weights[out_channel];
-      }
-    });
-  });
-  return kNnspecOk;
-}
-
-extern "C" int32_t nnspec_rt_conv2d_input_grad(const NnspecWindowGeometry* geometry, const float* dy,
-                                               const float* kernel, float* dx) noexcept {
-  if (!nnspec::rt::valid(geometry) || dy == nullptr || kernel == nullptr || dx == nullptr)
-    return kNnspecKernelError;
-  const NnspecWindowGeometry& g = *geometry;
-  std::fill(dx, dx + nnspec::rt::inCount(g), 0.0f);
-  forEachOutput(g, [&](int64_t batch_idx, int64_t out_row, int64_t out_col) {
-    const float* grad = dy + outputIndex(g, batch_idx, out_row, out_col);
-    forEachTap(g, out_row, out_col, [&](int64_t in_row, int64_t in_col, int64_t kernel_row, int64_t kernel_col) {
-      float* in_grad = dx + inputIndex(g, batch_idx, in_row, in_col);
-      for (int64_t in_channel = 0; in_channel < g.in_c; ++in_channel) {
-        const float* weights = kernelRow(g, kernel, kernel_row, kernel_col, in_channel);
-        float sum = 0.0f;
-        for (int64_t out_channel = 0; out_channel < g.out_c; ++out_channel)
-          sum += grad[out_channel] * weights[out_channel];
-        in_grad[in_channel] += sum;
-      }
-    });
-  });
-  return kNnspecOk;
-}
-
-extern "C" int32_t nnspec_rt_conv2d_kernel_grad(const NnspecWindowGeometry* geometry, const float* x,
-                                                const float* dy, float* dkernel) noexcept {
-  if (!nnspec::rt::valid(geometry) || x == nullptr || dy == nullptr || dkernel == nullptr)
-    return kNnspecKernelError;
-  const NnspecWindowGeometry& g = *geometry;
-  std::fill(dkernel, dkernel + g.kernel_h * g.kernel_w * g.in_c * g.out_c, 0.0f);
-  forEachOutput(g, [&](int64_t batch_idx, int64_t out_row, int64_t out_col) {
-    const float* grad = dy + outputIndex(g, batch_idx, out_row, out_col);
-    forEachTap(g, out_row, out_col, [&](int64_t in_row, int64_t in_col, int64_t kernel_row, int64_t kernel_col) {
-      const float* in = x + inputIndex(g, batch_idx, in_row, in_col);
-      for (int64_t in_channel = 0; in_channel < g.in_c; ++in_channel) {
-        float* weights_grad = dkernel + ((kernel_row * g.kernel_w + kernel_col) * g.in_c + in_channel) * g.out_c;
-        float value = in[in_channel];
-        for (int64_t out_channel = 0; out_channel < g.out_c; ++out_channel)
-          weights_grad[out_channel] += value * grad[out_channel];
-      }
-    });
-  });
-  return kNnspecOk;
-}
+using nnspec::rt::WindowSpan;
+using V = nnspec::rt::ChannelVectors;
 
 extern "C" int32_t nnspec_rt_max_pool(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
-  if (!nnspec::rt::valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr || y == nullptr)
-    return kNnspecKernelError;
+  if (!nnspec::rt::validPool(geometry, {x, y})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  forEachOutput(g, [&](int64_t batch_idx, int64_t out_row, int64_t out_col) {
-    float* out = y + outputIndex(g, batch_idx, out_row, out_col);
-    std::fill(out, out + g.out_c, -std::numeric_limits<float>::infinity());
-    forEachTap(g, out_row, out_col, [&](int64_t in_row, int64_t in_col, int64_t, int64_t) {
-      const float* in = x + inputIndex(g, batch_idx, in_row, in_col);
-      for (int64_t channel = 0; channel < g.out_c; ++channel) out[channel] = std::max(out[channel], in[channel]);
+  forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
+    forEachChannelVector(g.out_c, [&](int64_t channel, V::Mask mask) {
+      V::Vec largest = V::splat(-std::numeric_limits<float>::infinity());
+      forEachTap(g, span, [&](int64_t, int64_t offset) { largest = V::max(largest, V::load(mask, x + offset + channel)); });
+      V::store(mask, y + out_offset + channel, largest);
     });
   });
   return kNnspecOk;
 }
 
 extern "C" int32_t nnspec_rt_avg_pool(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
-  if (!nnspec::rt::valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr || y == nullptr)
-    return kNnspecKernelError;
+  if (!nnspec::rt::validPool(geometry, {x, y})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  forEachOutput(g, [&](int64_t batch_idx, int64_t out_row, int64_t out_col) {
-    float* out = y + outputIndex(g, batch_idx, out_row, out_col);
-    std::fill(out, out + g.out_c, 0.0f);
-    int64_t taps = 0;
-    forEachTap(g, out_row, out_col, [&](int64_t in_row, int64_t in_col, int64_t, int64_t) {
-      const float* in = x + inputIndex(g, batch_idx, in_row, in_col);
-      for (int64_t channel = 0; channel < g.out_c; ++channel) out[channel] += in[channel];
-      ++taps;
+  nnspec::rt::ReciprocalCache reciprocal;
+  forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
+    const V::Vec scale = V::splat(reciprocal(span.taps()));
+    forEachChannelVector(g.out_c, [&](int64_t channel, V::Mask mask) {
+      V::Vec sum = V::splat(0.0f);
+      forEachTap(g, span, [&](int64_t, int64_t offset) { sum = V::add(sum, V::load(mask, x + offset + channel)); });
+      V::store(mask, y + out_offset + channel, V::mul(sum, scale));
     });
-    float scale = 1.0f / static_cast<float>(taps);
-    for (int64_t channel = 0; channel < g.out_c; ++channel) out[channel] *= scale;
   });
   return kNnspecOk;
 }
 
 extern "C" int32_t nnspec_rt_max_pool_grad(const NnspecWindowGeometry* geometry, const float* x,
                                            const float* dy, float* dx) noexcept {
-  if (!nnspec::rt::valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr ||
-      dy == nullptr || dx == nullptr)
-    return kNnspecKernelError;
+  if (!nnspec::rt::validPool(geometry, {x, dy, dx})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   std::fill(dx, dx + nnspec::rt::inCount(g), 0.0f);
-  forEachOutput(g, [&](int64_t batch_idx, int64_t out_row, int64_t out_col) {
-    const float* grad = dy + outputIndex(g, batch_idx, out_row, out_col);
-    for (int64_t channel = 0; channel < g.out_c; ++channel) {
-      int64_t best = -1;
-      float best_value = 0.0f;
-      forEachTap(g, out_row, out_col, [&](int64_t in_row, int64_t in_col, int64_t, int64_t) {
-        int64_t index = inputIndex(g, batch_idx, in_row, in_col) + channel;
-        if (best < 0 || x[index] > best_value) {
-          best = index;
-          best_value = x[index];
+  forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
+    if (span.taps() == 0) return;
+    forEachChannelVector(g.out_c, [&](int64_t channel, V::Mask mask) {
+      // Per lane, where the first (row-major) maximum of the window is: the offset of its
+      // element from the window's base (fits in 32 bits for any tensor below 8 GB).
+      V::Vec largest = V::splat(0.0f);
+      V::Index first_max = V::indexSplat(0);
+      forEachTap(g, span, [&](int64_t tap, int64_t offset) {
+        V::Vec value = V::load(mask, x + offset + channel);
+        if (tap == 0) {
+          largest = value;
+          first_max = V::indexSplat(static_cast<int32_t>(offset - span.base));
+          return;
         }
+        V::Mask larger = V::greater(value, largest);
+        largest = V::select(larger, largest, value);
+        first_max = V::indexSelect(larger, first_max, V::indexSplat(static_cast<int32_t>(offset - span.base)));
       });
-      if (best >= 0) dx[best] += grad[channel];
-    }
+      // Scatter: one add per channel (overlapping windows may pick the same element).
+      alignas(64) float grads[V::kLanes];
+      alignas(64) int32_t offsets[V::kLanes];
+      V::store(mask, grads, V::load(mask, dy + out_offset + channel));
+      V::indexStore(offsets, first_max);
+      float* base = dx + span.base + channel;
+      const int64_t lanes = std::min(V::kLanes, g.out_c - channel);
+      for (int64_t lane = 0; lane < lanes; ++lane) base[offsets[lane] + lane] += grads[lane];
+    });
   });
   return kNnspecOk;
 }
 
 extern "C" int32_t nnspec_rt_avg_pool_grad(const NnspecWindowGeometry* geometry, const float* dy,
                                            float* dx) noexcept {
-  if (!nnspec::rt::valid(geometry) || geometry->in_c != geometry->out_c || dy == nullptr || dx == nullptr)
-    return kNnspecKernelError;
+  if (!nnspec::rt::validPool(geometry, {dy, dx})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  std::fill(dx, dx + nnspec::rt::inCount(g), 0.0f);
-  forEachOutput(g, [&](int64_t batch_idx, int64_t out_row, int64_t out_col) {
-    const float* grad = dy + outputIndex(g, batch_idx, out_row, out_col);
-    int64_t taps = 0;
-    forEachTap(g, out_row, out_col, [&](int64_t, int64_t, int64_t, int64_t) { ++taps; });
-    float scale = 1.0f / static_cast<float>(taps);
-    forEachTap(g, out_row, out_col, [&](int64_t in_row, int64_t in_col, int64_t, int64_t) {
-      float* in_grad = dx + inputIndex(g, batch_idx, in_row, in_col);
-      for (int64_t channel = 0; channel < g.out_c; ++channel) in_grad[channel] += grad[channel] * scale;
+  const bool tiles = nnspec::rt::windowsTile(g);
+  if (!tiles) std::fill(dx, dx + nnspec::rt::inCount(g), 0.0f);
+  nnspec::rt::ReciprocalCache reciprocal;
+  forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
+    if (span.taps() == 0) return;
+    const V::Vec scale = V::splat(reciprocal(span.taps()));
+    forEachChannelVector(g.out_c, [&](int64_t channel, V::Mask mask) {
+      V::Vec share = V::mul(V::load(mask, dy + out_offset + channel), scale);
+      forEachTap(g, span, [&](int64_t, int64_t offset) {
+        float* target = dx + offset + channel;
+        V::store(mask, target, tiles ? share : V::add(V::load(mask, target), share));
+      });
     });
   });
   return kNnspecOk;

@@ -85,8 +85,48 @@ CREATE TABLE final_metric (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: what a report needs besides the trials. The spec text a study ran (and its
+// --set options), the report items it asked for, and each sweep's plan: method, axes,
+// objective, folds, replicates, and the class names of its data. Lists are one item per
+// line (names and canonical values never hold a newline). Stores of version 1 gain these
+// tables empty; their reports then say what they cannot show.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE study_spec (
+  study_id  INTEGER PRIMARY KEY REFERENCES study (id) ON DELETE CASCADE,
+  path      TEXT NOT NULL,
+  text      TEXT NOT NULL,
+  overrides TEXT NOT NULL DEFAULT ''
+);
+
+-- `args`: "name=value" per line, values in spec syntax.
+CREATE TABLE study_report_item (
+  study_id INTEGER NOT NULL REFERENCES study (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name     TEXT NOT NULL,
+  args     TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (study_id, position)
+) WITHOUT ROWID;
+
+-- `objective` is e.g. "val.accuracy" ("" when the sweep has none); `trials` is planned.
+CREATE TABLE study_sweep (
+  study_id   INTEGER NOT NULL REFERENCES study (id) ON DELETE CASCADE,
+  sweep      TEXT NOT NULL,
+  position   INTEGER NOT NULL,
+  method     TEXT NOT NULL,
+  axes       TEXT NOT NULL DEFAULT '',
+  objective  TEXT NOT NULL DEFAULT '',
+  maximize   INTEGER NOT NULL DEFAULT 1,
+  folds      INTEGER NOT NULL DEFAULT 1,
+  replicates INTEGER NOT NULL DEFAULT 1,
+  trials     INTEGER NOT NULL DEFAULT 0,
+  model      TEXT NOT NULL DEFAULT '',
+  classes    TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (study_id, sweep)
+) WITHOUT ROWID;
+)sql";
+
 // kMigrations[v] takes a store from user_version v to v + 1.
-constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1};
+constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2};
 
 struct Header {
   int64_t application_id = 0;

@@ -373,6 +373,96 @@ StoreResult<std::vector<EpochRow>> readEpochs(SqliteDb& db, TrialHandle trial) {
   return epochs;
 }
 
+// ---- study info (schema version 2) ---------------------------------------------------
+
+std::string joinLines(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : "\n") + item;
+  return out;
+}
+
+std::vector<std::string> splitLines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+StoreResult<void> saveStudyInfoLocked(SqliteDb& db, int64_t study_id, const StudyInfo& info) {
+  auto transaction = SqlTransaction::begin(db);
+  if (!transaction.ok()) return transaction.error();
+  auto saved = execute(db, "INSERT OR REPLACE INTO study_spec (study_id, path, text, overrides) VALUES (?, ?, ?, ?)",
+                       study_id, info.spec_path, info.spec_text, joinLines(info.overrides));
+  if (!saved.ok()) return saved;
+  saved = execute(db, "DELETE FROM study_report_item WHERE study_id = ?", study_id);
+  if (!saved.ok()) return saved;
+  for (size_t position = 0; position < info.report.size(); ++position) {
+    std::vector<std::string> args;
+    for (const auto& arg : info.report[position].args) args.push_back(arg.name + "=" + arg.value);
+    saved = execute(db, "INSERT INTO study_report_item (study_id, position, name, args) VALUES (?, ?, ?, ?)", study_id,
+                    static_cast<int64_t>(position), info.report[position].name, joinLines(args));
+    if (!saved.ok()) return saved;
+  }
+  for (size_t position = 0; position < info.sweeps.size(); ++position) {
+    const SweepRow& sweep = info.sweeps[position];
+    saved = execute(db,
+                    "INSERT OR REPLACE INTO study_sweep (study_id, sweep, position, method, axes, objective, maximize, "
+                    "folds, replicates, trials, model, classes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    study_id, sweep.name, static_cast<int64_t>(position), sweep.method, joinLines(sweep.axes),
+                    sweep.objective, static_cast<int64_t>(sweep.maximize ? 1 : 0), sweep.folds, sweep.replicates,
+                    sweep.trials, sweep.model, joinLines(sweep.class_names));
+    if (!saved.ok()) return saved;
+  }
+  return transaction.value().commit();
+}
+
+StoreResult<std::optional<StudyInfo>> readStudyInfoLocked(SqliteDb& db, int64_t study_id) {
+  auto read = SqlTransaction::beginRead(db);
+  if (!read.ok()) return read.error();
+  auto spec = bound(db, "SELECT path, text, overrides FROM study_spec WHERE study_id = ?", study_id);
+  if (!spec.ok()) return spec.error();
+  auto row = spec.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return std::optional<StudyInfo>();
+  StudyInfo info;
+  info.spec_path = spec.value().textAt(0);
+  info.spec_text = spec.value().textAt(1);
+  info.overrides = splitLines(spec.value().textAt(2));
+  auto items = bound(db, "SELECT name, args FROM study_report_item WHERE study_id = ? ORDER BY position", study_id);
+  if (!items.ok()) return items.error();
+  while (true) {
+    auto item = items.value().step();
+    if (!item.ok()) return item.error();
+    if (!item.value()) break;
+    ReportItemRow report{items.value().textAt(0), {}};
+    for (const auto& arg : splitLines(items.value().textAt(1))) {
+      const size_t equals = arg.find('=');
+      if (equals == std::string::npos) continue;
+      report.args.push_back({arg.substr(0, equals), arg.substr(equals + 1)});
+    }
+    info.report.push_back(std::move(report));
+  }
+  auto sweeps = bound(db,
+                      "SELECT sweep, method, axes, objective, maximize, folds, replicates, trials, model, classes "
+                      "FROM study_sweep WHERE study_id = ? ORDER BY position, sweep",
+                      study_id);
+  if (!sweeps.ok()) return sweeps.error();
+  while (true) {
+    auto next = sweeps.value().step();
+    if (!next.ok()) return next.error();
+    if (!next.value()) break;
+    const SqlQuery& q = sweeps.value();
+    info.sweeps.push_back(SweepRow{q.textAt(0), q.textAt(1), splitLines(q.textAt(2)), q.textAt(3), q.int64At(4) != 0,
+                                   q.int64At(5), q.int64At(6), q.int64At(7), q.textAt(8), splitLines(q.textAt(9))});
+  }
+  return std::optional<StudyInfo>(std::move(info));
+}
+
 // ---- opening ------------------------------------------------------------------------
 
 // A clearer message than SQLite's "unable to open database file" for the usual mistake.
@@ -550,6 +640,19 @@ StoreResult<std::optional<TrialOutput>> Store::readOutput(TrialHandle trial, std
   return std::optional<TrialOutput>(std::move(output));
 }
 
+StoreResult<std::vector<OutputInfo>> Store::listOutputs(TrialHandle trial) {
+  std::lock_guard lock(state_->mutex);
+  auto query = bound(state_->db, "SELECT name, rows, width FROM trial_output WHERE trial_id = ? ORDER BY name", trial.id);
+  if (!query.ok()) return query.error();
+  std::vector<OutputInfo> outputs;
+  while (true) {
+    auto row = query.value().step();
+    if (!row.ok()) return inContext(row.error(), fmt::format("listing the outputs of trial {}", trial.id));
+    if (!row.value()) return outputs;
+    outputs.push_back({query.value().textAt(0), query.value().int64At(1), query.value().int64At(2)});
+  }
+}
+
 StoreResult<void> Store::finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds) {
   std::lock_guard lock(state_->mutex);
   TrialEnd end{TrialStatus::kFinished, std::nullopt, "", seconds, &final_metrics};
@@ -627,6 +730,20 @@ StoreResult<TrialCounts> Store::countTrials(int64_t study_id) {
         break;
     }
   }
+}
+
+StoreResult<void> Store::saveStudyInfo(int64_t study_id, const StudyInfo& info) {
+  std::lock_guard lock(state_->mutex);
+  auto saved = saveStudyInfoLocked(state_->db, study_id, info);
+  if (!saved.ok()) return inContext(saved.error(), fmt::format("saving the plan of study {}", study_id));
+  return {};
+}
+
+StoreResult<std::optional<StudyInfo>> Store::readStudyInfo(int64_t study_id) {
+  std::lock_guard lock(state_->mutex);
+  auto info = readStudyInfoLocked(state_->db, study_id);
+  if (!info.ok()) return inContext(info.error(), fmt::format("reading the plan of study {}", study_id));
+  return info;
 }
 
 }  // namespace nnspec::rt

@@ -101,6 +101,41 @@ struct TrialOutput {
   std::vector<float> values;  // rows * width, row-major
 };
 
+// An output's size without its values (for listing what a trial kept).
+struct OutputInfo {
+  std::string name;
+  int64_t rows = 0;
+  int64_t width = 0;
+};
+
+// What a report needs to know about a study besides its trials (schema version 2;
+// stores written before have none).
+struct ReportItemRow {
+  std::string name;         // e.g. "curves"
+  std::vector<Param> args;  // e.g. {"y", "[val.accuracy]"}, values in spec syntax
+};
+
+struct SweepRow {
+  std::string name;
+  std::string method;              // grid, random, tpe
+  std::vector<std::string> axes;   // swept params
+  std::string objective;           // e.g. "val.accuracy"; "" when none
+  bool maximize = true;
+  int64_t folds = 1;
+  int64_t replicates = 1;
+  int64_t trials = 0;              // planned
+  std::string model;               // the model's name
+  std::vector<std::string> class_names;  // empty for regressions
+};
+
+struct StudyInfo {
+  std::string spec_path;
+  std::string spec_text;
+  std::vector<std::string> overrides;  // "NAME=VALUE" of --set
+  std::vector<ReportItemRow> report;
+  std::vector<SweepRow> sweeps;
+};
+
 struct EpochRow {
   int epoch = 0;
   double seconds = 0;
@@ -149,6 +184,7 @@ class Store {
   // Saves (or replaces) an output of a running trial; write it before finishTrial.
   StoreResult<void> saveOutput(TrialHandle trial, const TrialOutput& output);
   StoreResult<std::optional<TrialOutput>> readOutput(TrialHandle trial, std::string_view name);
+  StoreResult<std::vector<OutputInfo>> listOutputs(TrialHandle trial);
   StoreResult<void> finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds);
   StoreResult<void> failTrial(TrialHandle trial, int epoch, std::string_view reason, double seconds);
   StoreResult<void> pruneTrial(TrialHandle trial, int epoch, double seconds);
@@ -159,6 +195,12 @@ class Store {
   // Epochs of a trial, by epoch number.
   StoreResult<std::vector<EpochRow>> listEpochs(TrialHandle trial);
   StoreResult<TrialCounts> countTrials(int64_t study_id);
+
+  // The spec and report items of a study are replaced; its sweeps are added or replaced
+  // by name (a run of some sweeps keeps what earlier runs said of the others).
+  StoreResult<void> saveStudyInfo(int64_t study_id, const StudyInfo& info);
+  // nullopt when no run recorded it (e.g. a store written by an older nnspec).
+  StoreResult<std::optional<StudyInfo>> readStudyInfo(int64_t study_id);
 
  private:
   struct State;

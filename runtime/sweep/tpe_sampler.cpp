@@ -12,7 +12,6 @@ namespace nnspec::rt {
 
 namespace {
 
-constexpr double kGammaFraction = 0.1;
 constexpr int64_t kMaxGamma = 25;
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
@@ -38,14 +37,15 @@ struct SplitTrials {
   std::vector<const FinishedTrial*> above;
 };
 
-SplitTrials splitTrials(const std::vector<const FinishedTrial*>& trials, bool minimize) {
+SplitTrials splitTrials(const std::vector<const FinishedTrial*>& trials, bool minimize, double gamma_fraction) {
   const double sign = minimize ? 1.0 : -1.0;
   std::vector<const FinishedTrial*> ranked = trials;
   std::stable_sort(ranked.begin(), ranked.end(), [sign](const FinishedTrial* x, const FinishedTrial* y) {
     return rankTrial(*x, sign) < rankTrial(*y, sign);
   });
   const auto below_count = static_cast<size_t>(
-      std::min<int64_t>(computeGamma(static_cast<int64_t>(trials.size())), static_cast<int64_t>(trials.size())));
+      std::min<int64_t>(computeGamma(static_cast<int64_t>(trials.size()), gamma_fraction),
+                        static_cast<int64_t>(trials.size())));
   SplitTrials split;
   split.below.assign(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(below_count));
   split.above.assign(ranked.begin() + static_cast<std::ptrdiff_t>(below_count), ranked.end());
@@ -99,8 +99,8 @@ double sampleParamTpe(const ParamSpec& spec, const SplitTrials& split, const Tpe
 
 }  // namespace
 
-int64_t computeGamma(int64_t n) {
-  return std::min(static_cast<int64_t>(std::ceil(kGammaFraction * static_cast<double>(n))), kMaxGamma);
+int64_t computeGamma(int64_t n, double fraction) {
+  return std::min(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n))), kMaxGamma);
 }
 
 Rng makeTrialRng(uint64_t study_seed, int64_t trial_number) {
@@ -118,7 +118,7 @@ Sample sampleTpe(const SearchSpace& space, std::span<const FinishedTrial> histor
   if (static_cast<int64_t>(finished.size()) < settings.n_startup_trials) return sampleRandom(space, rng);
   std::stable_sort(finished.begin(), finished.end(),
                    [](const FinishedTrial* x, const FinishedTrial* y) { return x->number < y->number; });
-  const SplitTrials split = splitTrials(finished, minimize);
+  const SplitTrials split = splitTrials(finished, minimize, settings.gamma_fraction);
   Sample sample;
   for (const ParamSpec& spec : space) {
     if (!isParamActive(spec, sample)) continue;

@@ -42,6 +42,7 @@ namespace nnspec::rt {
 struct TpeSettings {
   int64_t n_startup_trials = 10;
   int64_t n_ei_candidates = 24;
+  double gamma_fraction = 0.1;  // gamma(n) = min(ceil(gamma_fraction * n), 25)
   ParzenSettings parzen;
 };
 
@@ -55,8 +56,9 @@ struct FinishedTrial {
   int64_t last_step = -1;  // pruned: the epoch `value` was reported at, -1 if none was
 };
 
-// Optuna's default_gamma: how many of n finished trials form the below group.
-int64_t computeGamma(int64_t n);
+// Optuna's default_gamma (fraction 0.1): how many of n finished trials form the below
+// group, min(ceil(fraction * n), 25).
+int64_t computeGamma(int64_t n, double fraction = 0.1);
 
 // The generator for trial `trial_number` of a study: depends on nothing else, so the
 // draws do not depend on timing or on which trials ran before a restart.

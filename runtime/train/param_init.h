@@ -8,7 +8,7 @@
 
 namespace nnspec::rt {
 
-enum class InitKind { kGlorotUniform, kHeNormal, kHeUniform, kZeros };
+enum class InitKind { kGlorotUniform, kHeNormal, kHeUniform, kZeros, kOnes };
 
 struct ParamInit {
   std::string name;

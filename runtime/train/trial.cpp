@@ -18,7 +18,9 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void initialize(jit::StepRunner& runner, const std::vector<ParamInit>& inits, uint64_t seed) {
+}  // namespace
+
+void initializeParameters(jit::StepRunner& runner, const std::vector<ParamInit>& inits, uint64_t seed) {
   const auto& parameters = runner.layout().parameters;
   for (size_t index = 0; index < parameters.size(); ++index) {
     const std::string& name = parameters[index].name;
@@ -35,6 +37,7 @@ void initialize(jit::StepRunner& runner, const std::vector<ParamInit>& inits, ui
     for (float& value : buffer) {
       switch (kind) {
         case InitKind::kZeros: value = 0.0f; break;
+        case InitKind::kOnes: value = 1.0f; break;
         case InitKind::kGlorotUniform: {
           const double limit = std::sqrt(6.0 / (fan_in + fan_out));
           value = static_cast<float>(rng.uniformDouble(-limit, limit));
@@ -51,6 +54,8 @@ void initialize(jit::StepRunner& runner, const std::vector<ParamInit>& inits, ui
   }
 }
 
+namespace {
+
 // Copies parameters and optimizer state from one runner to another with the same
 // parameter list (the full-batch and the last-partial-batch steps of one model).
 void copyState(jit::StepRunner& from, jit::StepRunner& to) {
@@ -60,6 +65,22 @@ void copyState(jit::StepRunner& from, jit::StepRunner& to) {
     for (int slot = 0; slot < from.layout().state_slots; ++slot) {
       to.optimizerState(slot, index) = from.optimizerState(slot, index);
     }
+  }
+  for (size_t index = 0; index < from.layout().states.size(); ++index) to.state(index) = from.state(index);
+}
+
+// Folds the batch statistics the last train step exported into the moving ones.
+void updateMovingStats(jit::StepRunner& runner, const std::vector<MovingStats>& all_stats) {
+  for (const MovingStats& stats : all_stats) {
+    const float momentum = static_cast<float>(stats.momentum);
+    auto fold = [&](const std::string& state_name, const std::string& export_name) {
+      std::vector<float>& moving = runner.state(state_name);
+      const std::vector<float>& batch = runner.exported(export_name);
+      for (size_t channel = 0; channel < moving.size(); ++channel)
+        moving[channel] = momentum * moving[channel] + (1.0f - momentum) * batch[channel];
+    };
+    fold(stats.mean_state, stats.mean_export);
+    fold(stats.variance_state, stats.variance_export);
   }
 }
 
@@ -179,7 +200,10 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
   jit::StepRunner runner(model.full);
   std::optional<jit::StepRunner> tail;
   if (model.remainder) tail.emplace(model.remainder);
-  initialize(runner, model.inits, settings.seed);
+  initializeParameters(runner, model.inits, settings.seed);
+  for (const MovingStats& stats : model.moving_stats) {
+    std::fill(runner.state(stats.variance_state).begin(), runner.state(stats.variance_state).end(), 1.0f);
+  }
   for (const auto& [name, value] : model.hyper_values) {
     runner.setHyperparam(name, value);
     if (tail) tail->setHyperparam(name, value);
@@ -195,12 +219,14 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
   Buffers buffers(model, *fit.data);
   const auto inputs = inputPointers(runner, buffers);
   NnspecOptimizerParams optimizer = model.optimizer;
+  const uint64_t dropout_seed = deriveSeed(settings.seed, "dropout");
   int32_t step = 0;
   double best = 0;
   int64_t since_best = 0;
   for (int64_t epoch = 1; epoch <= settings.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     iterator.startEpoch(epoch - 1);
+    optimizer.lr = static_cast<float>(scheduledLr(model.schedule, model.optimizer.lr, epoch - 1, settings.epochs));
     double loss_sum = 0;
     int64_t seen = 0;
     int64_t batch_number = 0;
@@ -210,12 +236,18 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
       if (rows <= 0) break;
       ++batch_number;
       optimizer.step = ++step;
+      // Dropout masks: a fresh seed per step, derived from the trial's seed.
+      const uint64_t step_seed = deriveSeed(dropout_seed, static_cast<uint64_t>(step));
       jit::StepResult result;
       if (rows == model.batch) {
+        runner.setRngSeed(step_seed);
         result = runner.trainStep(inputs, optimizer);
+        if (result.status == kNnspecOk) updateMovingStats(runner, model.moving_stats);
       } else {
         copyState(runner, *tail);
+        tail->setRngSeed(step_seed);
         result = tail->trainStep(inputPointers(*tail, buffers), optimizer);
+        if (result.status == kNnspecOk) updateMovingStats(*tail, model.moving_stats);
         copyState(*tail, runner);
       }
       if (result.status != kNnspecOk || !std::isfinite(result.data_loss) || !std::isfinite(result.total_loss)) {
@@ -240,6 +272,7 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
     EpochRecord record;
     record.epoch = epoch;
     record.metrics["train.loss"] = loss_sum / static_cast<double>(std::max<int64_t>(seen, 1));
+    if (!model.schedule.constant()) record.metrics["lr"] = optimizer.lr;
     if (model.classification && settings.evaluate) {
       for (const auto& [name, value] : evaluateModel(model, runner, fit, "train")) {
         if (name != "train.loss") record.metrics[name] = value;
@@ -280,6 +313,13 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
     std::vector<float>* kept = settings.keep_test_predictions ? &outcome.test_predictions : nullptr;
     for (const auto& [name, value] : evaluateModel(model, runner, test, "test", kept)) {
       outcome.final_metrics[name] = value;
+    }
+  }
+  if (settings.keep_val_predictions) evaluateModel(model, runner, val, "val", &outcome.val_predictions);
+  if (settings.keep_parameters) {
+    const auto& slots = runner.layout().parameters;
+    for (size_t index = 0; index < slots.size(); ++index) {
+      outcome.parameters.push_back({slots[index].name, slots[index].type.shape, runner.parameter(index)});
     }
   }
   outcome.seconds = secondsSince(start);

@@ -15,7 +15,9 @@
 #include "compiler/jit/step_runner.h"
 #include "runtime/abi/step_abi.h"
 #include "runtime/data/dataset.h"
+#include "runtime/train/moving_stats.h"
 #include "runtime/train/param_init.h"
+#include "runtime/train/schedule.h"
 
 namespace nnspec::rt {
 
@@ -31,7 +33,9 @@ struct CompiledModel {
   bool classification = true;
   std::vector<ParamInit> inits;
   std::vector<std::pair<std::string, float>> hyper_values;
-  NnspecOptimizerParams optimizer{};
+  NnspecOptimizerParams optimizer{};  // lr: the base learning rate the schedule starts from
+  LrSchedule schedule;                 // applied at the start of every epoch
+  std::vector<MovingStats> moving_stats;  // batch normalization: updated after every step
 };
 
 // Samples of one role: positions into a data set.
@@ -54,6 +58,8 @@ struct TrialSettings {
   std::optional<StopRule> stop;
   bool evaluate = true;  // evaluate every epoch and test at the end (benchmarks turn it off)
   bool keep_test_predictions = false;  // for ensembles: the final model's outputs on test
+  bool keep_val_predictions = false;   // for reports: the final model's outputs on val
+  bool keep_parameters = false;        // for reports: the final weights (TrialResult::parameters)
 };
 
 struct EpochRecord {
@@ -64,6 +70,13 @@ struct EpochRecord {
 
 enum class TrialEnd { kFinished, kFailed, kPruned };
 
+// A trained parameter, e.g. "dense1.kernel" f32[784, 50], row-major.
+struct KeptParameter {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
 struct TrialResult {
   TrialEnd end = TrialEnd::kFinished;
   std::string reason;         // why it failed
@@ -72,6 +85,8 @@ struct TrialResult {
   std::map<std::string, double> final_metrics;  // the last epoch's, plus test.*
   int64_t stopped_epoch = 0;  // when early stopping ended it, else 0
   std::vector<float> test_predictions;  // rows x output width, when asked for
+  std::vector<float> val_predictions;   // likewise, of the final model on val
+  std::vector<KeptParameter> parameters;  // the final weights, when asked for
   double seconds = 0;
 };
 
@@ -82,6 +97,12 @@ struct TrialCallbacks {
   // After each epoch's record: true stops the trial as pruned (a pruner's verdict).
   std::function<bool(const EpochRecord& record)> should_prune;
 };
+
+// Fills every parameter of `runner` as `inits` says (by name; zeros for one not named),
+// each from its own stream derived from `seed`: Glorot uniform U(±sqrt(6/(fan_in+fan_out))),
+// He uniform U(±sqrt(6/fan_in)), He normal N(0, 2/fan_in) (Keras' he_normal draws from a
+// truncated normal; this one does not truncate, as PyTorch's kaiming_normal_).
+void initializeParameters(jit::StepRunner& runner, const std::vector<ParamInit>& inits, uint64_t seed);
 
 // Metrics of a model on `view`: loss and, for classes, accuracy and error.
 // `predictions`, when given, receives the outputs of every sample of `view`, in order.

@@ -44,6 +44,10 @@ struct GradCheckOptions {
   double step = 1e-2;           // h of the central difference (w±h)
   double abs_tolerance = 5e-4;
   double rel_tolerance = 2e-3;
+  // Take the losses of the differences from nnspec_gradients instead of nnspec_forward:
+  // for graphs with dropout, whose masks only the training entries draw.
+  bool training_losses = false;
+  uint64_t rng_seed = 0;  // the dropout seed OpCheck::check gives its runner
 };
 
 struct GradCheckReport {
@@ -130,6 +134,7 @@ class OpCheck {
                         GradCheckOptions options = {}) {
     transforms::GradientGraph gradient_graph = transforms::differentiate(graph_, loss, penalties);
     jit::StepRunner runner(compileOrFail(gradient_graph));
+    runner.setRngSeed(options.rng_seed);
     for (size_t param_idx = 0; param_idx < params_.size(); ++param_idx)
       runner.parameter(param_idx) = params_[param_idx];
     for (const auto& [name, value] : hyper) runner.setHyperparam(name, value);
@@ -155,17 +160,24 @@ inline GradCheckReport checkGradients(jit::StepRunner& runner,
   REQUIRE(std::isfinite(analytic.total_loss));
   GradCheckReport report;
   const auto& parameters = runner.layout().parameters;
+  // Taken before any difference: with training_losses each one rewrites the gradients.
+  std::vector<std::vector<float>> gradients;
+  for (size_t param_idx = 0; param_idx < parameters.size(); ++param_idx)
+    gradients.push_back(runner.gradient(param_idx));
   for (size_t param_idx = 0; param_idx < parameters.size(); ++param_idx) {
     std::vector<float>& weights = runner.parameter(param_idx);
-    std::vector<float> gradient = runner.gradient(param_idx);
+    const std::vector<float>& gradient = gradients[param_idx];
     for (size_t element = 0; element < weights.size(); ++element) {
       float original = weights[element];
       float above = static_cast<float>(original + options.step);
       float below = static_cast<float>(original - options.step);
+      auto loss = [&] {
+        return options.training_losses ? runner.gradients(inputs).total_loss : runner.forward(inputs).total_loss;
+      };
       weights[element] = above;
-      double upper = runner.forward(inputs).total_loss;
+      double upper = loss();
       weights[element] = below;
-      double lower = runner.forward(inputs).total_loss;
+      double lower = loss();
       weights[element] = original;
       double numeric = (upper - lower) / (static_cast<double>(above) - below);
       double error = std::abs(numeric - gradient[element]);

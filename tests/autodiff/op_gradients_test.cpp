@@ -178,5 +178,23 @@ TEST_CASE("penalty terms are added to the total loss, not the data loss", "[auto
     CHECK_THAT(runner.gradient(0)[element], Catch::WithinAbs(expected[element], 1e-6));
 }
 
+TEST_CASE("gradient of dropout through dense layers, the losses taken with the training masks", "[autodiff]") {
+  for (uint64_t seed : {1u, 77u}) {
+    OpCheck check(1400 + static_cast<int>(seed));
+    ir::Graph& graph = check.graph();
+    ValueId x = check.input("x", {6, 5});
+    ValueId w1 = check.param("w1", {5, 8});
+    ValueId hidden = graph.unary(OpKind::Tanh, graph.matmul(x, w1));
+    ValueId dropped = graph.dropout(hidden, 0.4f, 1);
+    ValueId w2 = check.param("w2", {8, 3});
+    ValueId out = graph.dropout(graph.matmul(dropped, w2), 0.25f, 2);
+    GradCheckOptions options;
+    options.training_losses = true;
+    options.rng_seed = seed;
+    INFO("seed " << seed);
+    report("dropout", check.check(check.weightedSum(out), {}, {}, options));
+  }
+}
+
 }  // namespace
 }  // namespace nnspec::testing

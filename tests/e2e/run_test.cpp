@@ -261,10 +261,62 @@ TEST_CASE("a trial whose loss diverges is recorded as failed and the sweep goes 
 
 TEST_CASE("features the back-end cannot run yet are rejected before training", "[e2e]") {
   TempDir dir;
-  const auto outcome = runSpec(specPath("specs/dat565_mnist.nnspec"), (dir.path / "s.sqlite").string());
+  const auto outcome = runSpec(specPath("tests/e2e/specs/hidden_softmax.nnspec"), (dir.path / "s.sqlite").string());
   CHECK(outcome.exit_code == 2);
-  CHECK_THAT(outcome.err, Catch::Contains("error: layer 'dropout' is not supported by this back-end yet"));
+  CHECK_THAT(outcome.err, Catch::Contains("hidden_softmax.nnspec:11:3: error: activation 'softmax' is only supported as "
+                                          "the last layer under cross_entropy"));
   CHECK_FALSE(fs::exists(dir.path / "s.sqlite"));
+}
+
+TEST_CASE("batch normalization trains with moving statistics that serve evaluation", "[e2e]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome = runSpec(specPath("tests/e2e/specs/batchnorm.nnspec"), store, {}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  REQUIRE(trials.size() == 1);
+  const auto& row = trials.begin()->second;
+  // Evaluation normalizes with the moving statistics: were they left at their start (mean
+  // 0, variance 1) or not updated, the validation error would stay near the variance of
+  // y (~0.8); with them it follows the training loss.
+  const auto epochs = epochsOf(store, row.id);
+  REQUIRE(epochs.size() == 60);
+  CHECK(epochs.front().metrics.at("val.mse") > 2 * row.final_metrics.at("val.mse"));
+  CHECK(row.final_metrics.at("val.mse") < 0.2);
+  CHECK(row.final_metrics.at("test.mse") < 0.2);
+}
+
+TEST_CASE("dropout, adamw and a cosine schedule train, follow the schedule and repeat exactly", "[e2e]") {
+  TempDir dir;
+  std::map<std::string, double> first_metrics;
+  for (const char* name : {"a.sqlite", "b.sqlite"}) {
+    const std::string store = (dir.path / name).string();
+    std::string printed;
+    const auto outcome = runSpec(specPath("tests/e2e/specs/regularized.nnspec"), store, {}, &printed);
+    INFO(outcome.err << printed);
+    REQUIRE(outcome.exit_code == 0);
+    const TrialMap trials = trialsOf(store);
+    REQUIRE(trials.size() == 1);
+    const auto& row = trials.begin()->second;
+    REQUIRE(row.status == nnspec::rt::TrialStatus::kFinished);
+    // y = sin(3x) + x/2 has variance ~0.8 on [-2, 2]; this fit reaches ~0.024.
+    CHECK(row.final_metrics.at("val.mse") < 0.05);
+    const auto epochs = epochsOf(store, row.id);
+    REQUIRE(epochs.size() == 100);
+    for (const auto& epoch : epochs) {
+      // PyTorch's CosineAnnealingLR(T_max=100, eta_min=1e-4), stepped per epoch.
+      const double expected = 1e-4 + (1e-2 - 1e-4) * (1 + std::cos(M_PI * (epoch.epoch - 1) / 100.0)) / 2;
+      INFO("epoch " << epoch.epoch);
+      CHECK_THAT(epoch.metrics.at("lr"), Catch::WithinRel(expected, 1e-5));
+    }
+    if (first_metrics.empty()) {
+      first_metrics = row.final_metrics;
+    } else {
+      CHECK(row.final_metrics == first_metrics);
+    }
+  }
 }
 
 TEST_CASE("a small Fashion-MNIST grid reaches 0.80 validation accuracy", "[e2e]") {

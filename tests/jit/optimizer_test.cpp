@@ -194,6 +194,7 @@ struct UpdateCase {
   bool nesterov = false;
   float alpha = 0.99f;  // RMSprop
   float eps = 1e-8f;    // Adam, RMSprop, Adagrad
+  bool decoupled = false;  // Adam: AdamW
 };
 
 // The PyTorch update of one parameter in double, from its gradient; `first` and `second`
@@ -207,7 +208,9 @@ void referenceUpdate(const UpdateCase& update, int step, const std::vector<float
   const double alpha = update.alpha;
   const double eps = update.eps;
   for (size_t element = 0; element < w.size(); ++element) {
-    double g = grad[element] + update.weight_decay * w[element];
+    double g = grad[element] + (update.decoupled ? 0.0 : update.weight_decay * w[element]);
+    // PyTorch AdamW: param.mul_(1 - lr * weight_decay) before the Adam step.
+    if (update.decoupled) w[element] *= 1.0 - static_cast<double>(update.lr) * update.weight_decay;
     if (update.kind == codegen::OptimizerKind::Sgd) {
       first[element] = update.momentum * first[element] + g;
       double direction = update.nesterov ? g + update.momentum * first[element] : first[element];
@@ -274,6 +277,7 @@ void checkAgainstGradients(const transforms::GradientGraph& mlp, const std::vect
   opt.beta2 = 0.999f;
   opt.eps = update.eps;
   opt.alpha = update.alpha;
+  opt.decoupled = update.decoupled ? 1 : 0;
   for (int step = 1; step <= 3; ++step) {
     opt.step = step;
     REQUIRE(reference.gradients(inputs).status == kNnspecOk);
@@ -362,6 +366,12 @@ TEST_CASE("nesterov sgd with weight decay on an mlp matches gradients plus the u
 
 TEST_CASE("adam with weight decay on an mlp matches gradients plus the update", "[jit]") {
   checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch, {codegen::OptimizerKind::Adam, 0.01f, 0.0f, 0.02f});
+}
+
+TEST_CASE("adamw (decoupled weight decay) on an mlp matches gradients plus the update", "[jit]") {
+  UpdateCase adamw{codegen::OptimizerKind::Adam, 0.01f, 0.0f, 0.1f};
+  adamw.decoupled = true;
+  checkAgainstGradients(plainMlp(), kMlpWidths, kMlpBatch, adamw);
 }
 
 TEST_CASE("rmsprop with weight decay on an mlp matches gradients plus the update", "[jit]") {

@@ -446,11 +446,11 @@ TEST_CASE("a store from a newer nnspec or another program's database is refused 
     writeThreeTrials(store);
   }
   SECTION("newer schema version") {
-    patchHeaderField(path, 60, 2);
+    patchHeaderField(path, 60, 3);
     std::string bytes = readBytes(path);
     auto error = requireError(Store::open(path));
     CHECK(error.path == path);
-    CHECK_THAT(error.message, Contains("schema version 2, newer than the 1"));
+    CHECK_THAT(error.message, Contains("schema version 3, newer than the 2"));
     CHECK_THAT(error.hint, Contains("upgrade nnspec"));
     CHECK(readBytes(path) == bytes);
   }

@@ -80,6 +80,10 @@ TEST_CASE("tpe: gamma and kernel weights follow Optuna's defaults", "[runtime]")
   CHECK(rt::computeGamma(11) == 2);
   CHECK(rt::computeGamma(100) == 10);
   CHECK(rt::computeGamma(1000) == 25);
+  // tpe(gamma: 0.25): a quarter of the trials, still at most 25.
+  CHECK(rt::computeGamma(10, 0.25) == 3);
+  CHECK(rt::computeGamma(40, 0.25) == 10);
+  CHECK(rt::computeGamma(400, 0.25) == 25);
   CHECK(rt::computeKernelWeights(0).empty());
   CHECK(rt::computeKernelWeights(24) == std::vector<double>(24, 1.0));
   const std::vector<double> weights = rt::computeKernelWeights(30);
@@ -160,6 +164,21 @@ TEST_CASE("tpe: a study is deterministic for a seed and resumes from its stored 
   std::reverse(stored.begin(), stored.end());
   rt::Rng rng = rt::makeTrialRng(5, 25);
   CHECK(rt::sampleTpe(space, stored, true, rt::TpeSettings{}, rng) == first[25].params);
+}
+
+TEST_CASE("tpe: a larger gamma puts more trials in the good group and draws differently", "[runtime]") {
+  const rt::SearchSpace space = makeBenchmarkSpace();
+  const auto history = runStudy(Method::kTpe, space, evaluateBenchmark, 5, 30);
+  rt::TpeSettings wide;
+  wide.gamma_fraction = 0.5;
+  int differing = 0;
+  for (int number = 30; number < 40; ++number) {
+    rt::Rng default_rng = rt::makeTrialRng(5, number);
+    rt::Rng wide_rng = rt::makeTrialRng(5, number);
+    const rt::Sample by_default = rt::sampleTpe(space, history, true, rt::TpeSettings{}, default_rng);
+    differing += rt::sampleTpe(space, history, true, wide, wide_rng) != by_default ? 1 : 0;
+  }
+  CHECK(differing >= 8);
 }
 
 TEST_CASE("tpe: maximising the negated objective draws the same trials", "[runtime]") {

@@ -1,0 +1,378 @@
+#include "compiler/driver/report_outputs.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "compiler/ir/shape_rules.h"
+#include "runtime/kernels/window.h"
+#include "runtime/report/outputs.h"
+
+namespace nnspec::driver {
+namespace {
+
+namespace outputs = rt::outputs;
+
+// Fashion-MNIST's labels, as its README names them.
+const std::vector<std::string> kFashionClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                  "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+constexpr int64_t kMaxWeightUnits = 100;  // rows of a dense layer's weights kept for images
+constexpr int64_t kHistogramBins = 30;
+constexpr int64_t kFeatureMapSamples = 4;
+
+const rt::KeptParameter* findParameter(const rt::TrialResult& result, const std::string& name) {
+  for (const auto& parameter : result.parameters) {
+    if (parameter.name == name) return &parameter;
+  }
+  return nullptr;
+}
+
+rt::TrialOutput outputOf(std::string name, int64_t rows, int64_t width, std::vector<float> values) {
+  return rt::TrialOutput{std::move(name), rows, width, std::move(values)};
+}
+
+int64_t labelOf(const rt::Dataset& data, int64_t index) {
+  return static_cast<int64_t>(data.y[static_cast<size_t>(index * data.target_width)]);
+}
+
+int64_t argmax(const float* row, int64_t width) { return static_cast<int64_t>(std::max_element(row, row + width) - row); }
+
+// Softmax probability of class `k` from logits.
+double probability(const float* row, int64_t width, int64_t k) {
+  const double top = *std::max_element(row, row + width);
+  double sum = 0;
+  for (int64_t c = 0; c < width; ++c) sum += std::exp(static_cast<double>(row[c]) - top);
+  return std::exp(static_cast<double>(row[k]) - top) / sum;
+}
+
+void activate(const std::string& activation, double alpha, std::vector<float>& values) {
+  for (float& value : values) {
+    if (activation == "relu") value = std::max(value, 0.0f);
+    else if (activation == "sigmoid") value = 1.0f / (1.0f + std::exp(-value));
+    else if (activation == "tanh") value = std::tanh(value);
+    else if (activation == "leaky_relu") value = value > 0 ? value : static_cast<float>(alpha) * value;
+    else if (activation == "elu") value = value > 0 ? value : static_cast<float>(alpha * std::expm1(value));
+  }
+}
+
+std::pair<int64_t, int64_t> pairOf(const sema::Value& value) {
+  if (value.kind == sema::ValueKind::kList) return {value.items[0].asInt(), value.items[1].asInt()};
+  return {value.asInt(), value.asInt()};
+}
+
+// The window geometry of a conv/pool layer over one image [h, w, c].
+NnspecWindowGeometry geometryOf(const sema::LayerInstance& layer, const char* size_key, int64_t out_channels) {
+  const auto [rows, cols] = pairOf(layer.args.at(size_key));
+  const auto [stride_rows, stride_cols] = pairOf(layer.args.at("stride"));
+  const ir::Padding padding = layer.args.text("padding") == "same" ? ir::Padding::Same : ir::Padding::Valid;
+  NnspecWindowGeometry geometry{};
+  geometry.batch = 1;
+  geometry.in_h = layer.input_shape[0];
+  geometry.in_w = layer.input_shape[1];
+  geometry.in_c = layer.input_shape[2];
+  geometry.out_h = layer.output_shape[0];
+  geometry.out_w = layer.output_shape[1];
+  geometry.out_c = out_channels;
+  geometry.kernel_h = rows;
+  geometry.kernel_w = cols;
+  geometry.stride_h = stride_rows;
+  geometry.stride_w = stride_cols;
+  geometry.pad_top = ir::placeWindow(geometry.in_h, rows, stride_rows, padding).pad_low;
+  geometry.pad_left = ir::placeWindow(geometry.in_w, cols, stride_cols, padding).pad_low;
+  return geometry;
+}
+
+// The output of the `target`-th conv2d layer on one sample (channels last), computed with
+// the runtime's window kernels from the trained parameters. Empty when a layer before it
+// is one this does not evaluate.
+std::vector<float> convOutput(const sema::ModelInstance& model, const rt::TrialResult& result, int target,
+                              const float* sample) {
+  const sema::Shape& input = model.input_shape;
+  if (input.size() != 3 && input.size() != 2) return {};
+  std::vector<float> value(sample, sample + std::accumulate(input.begin(), input.end(), int64_t{1}, std::multiplies<>()));
+  int conv_index = 0;
+  for (const auto& layer : model.layers) {
+    if (layer.input_shape.size() != 3 || layer.output_shape.size() != 3) return {};
+    std::vector<float> out(static_cast<size_t>(layer.output_shape[0] * layer.output_shape[1] * layer.output_shape[2]));
+    if (layer.kind == "conv2d") {
+      ++conv_index;
+      const auto* kernel = findParameter(result, fmt::format("conv{}.kernel", conv_index));
+      if (kernel == nullptr) return {};
+      const NnspecWindowGeometry geometry = geometryOf(layer, "kernel", layer.output_shape[2]);
+      if (nnspec_rt_conv2d(&geometry, value.data(), kernel->values.data(), out.data()) != 0) return {};
+      if (const auto* bias = findParameter(result, fmt::format("conv{}.bias", conv_index))) {
+        for (size_t k = 0; k < out.size(); ++k) out[k] += bias->values[k % bias->values.size()];
+      }
+      activate(layer.activation, layer.activation_alpha, out);
+      if (conv_index == target) return out;
+    } else if (layer.kind == "maxpool" || layer.kind == "avgpool") {
+      const NnspecWindowGeometry geometry = geometryOf(layer, "size", layer.output_shape[2]);
+      const int32_t status = layer.kind == "maxpool" ? nnspec_rt_max_pool(&geometry, value.data(), out.data())
+                                                     : nnspec_rt_avg_pool(&geometry, value.data(), out.data());
+      if (status != 0) return {};
+    } else if (layer.kind == "zeropad") {
+      const auto [rows, cols] = pairOf(layer.args.at("padding"));
+      NnspecWindowGeometry geometry{};
+      geometry.batch = 1;
+      geometry.in_h = layer.input_shape[0];
+      geometry.in_w = layer.input_shape[1];
+      geometry.in_c = layer.input_shape[2];
+      geometry.out_h = layer.output_shape[0];
+      geometry.out_w = layer.output_shape[1];
+      geometry.out_c = layer.output_shape[2];
+      geometry.pad_top = rows;
+      geometry.pad_left = cols;
+      if (nnspec_rt_pad2d(&geometry, value.data(), out.data()) != 0) return {};
+    } else if (layer.kind == "dropout") {
+      out = value;  // identity at inference
+    } else if (layer.kind == "relu" || layer.kind == "sigmoid" || layer.kind == "tanh" || layer.kind == "leaky_relu" ||
+               layer.kind == "elu" || layer.kind == "linear") {
+      out = value;
+      activate(layer.activation, layer.activation_alpha, out);
+    } else {
+      return {};
+    }
+    value = std::move(out);
+  }
+  return {};
+}
+
+void addConfusion(std::vector<rt::TrialOutput>& out, const std::string& split, const rt::DataView& view,
+                  const std::vector<float>& predictions, int64_t width) {
+  if (view.empty() || predictions.size() != view.indices.size() * static_cast<size_t>(width)) return;
+  std::vector<float> counts(static_cast<size_t>(width * width), 0.0f);
+  for (size_t sample = 0; sample < view.indices.size(); ++sample) {
+    const int64_t truth = labelOf(*view.data, view.indices[sample]);
+    const int64_t predicted = argmax(predictions.data() + sample * width, width);
+    if (truth >= 0 && truth < width) counts[static_cast<size_t>(truth * width + predicted)] += 1;
+  }
+  out.push_back(outputOf(outputs::confusion(split), width, width, std::move(counts)));
+}
+
+void addMisclassified(std::vector<rt::TrialOutput>& out, const std::string& split, const rt::DataView& view,
+                      const std::vector<float>& predictions, int64_t width, int64_t count) {
+  if (view.empty() || predictions.size() != view.indices.size() * static_cast<size_t>(width)) return;
+  struct Mistake {
+    size_t position;
+    int64_t truth;
+    int64_t predicted;
+    double confidence;
+  };
+  std::vector<Mistake> mistakes;
+  for (size_t sample = 0; sample < view.indices.size(); ++sample) {
+    const float* row = predictions.data() + sample * width;
+    const int64_t truth = labelOf(*view.data, view.indices[sample]);
+    const int64_t predicted = argmax(row, width);
+    if (predicted != truth) mistakes.push_back({sample, truth, predicted, probability(row, width, predicted)});
+  }
+  // The most confident mistakes first; ties in sample order.
+  std::stable_sort(mistakes.begin(), mistakes.end(),
+                   [](const Mistake& a, const Mistake& b) { return a.confidence > b.confidence; });
+  if (static_cast<int64_t>(mistakes.size()) > count) mistakes.resize(static_cast<size_t>(count));
+  const int64_t features = static_cast<int64_t>(view.data->x.size()) / view.data->count;
+  std::vector<float> images;
+  std::vector<float> labels;
+  for (const auto& mistake : mistakes) {
+    const float* x = view.data->x.data() + view.indices[mistake.position] * features;
+    images.insert(images.end(), x, x + features);
+    labels.insert(labels.end(), {static_cast<float>(mistake.position), static_cast<float>(mistake.truth),
+                                 static_cast<float>(mistake.predicted), static_cast<float>(mistake.confidence)});
+  }
+  const auto rows = static_cast<int64_t>(mistakes.size());
+  out.push_back(outputOf(outputs::misclassifiedImages(split), rows, features, std::move(images)));
+  out.push_back(outputOf(outputs::misclassifiedLabels(split), rows, 4, std::move(labels)));
+}
+
+void addDenseWeights(std::vector<rt::TrialOutput>& out, const rt::TrialResult& result, int layer) {
+  const auto* kernel = findParameter(result, fmt::format("dense{}.kernel", layer));
+  if (kernel == nullptr || kernel->shape.size() != 2) return;
+  const int64_t inputs = kernel->shape[0];
+  const int64_t units = std::min(kernel->shape[1], kMaxWeightUnits);
+  std::vector<float> rows(static_cast<size_t>(units * inputs));
+  for (int64_t unit = 0; unit < units; ++unit) {
+    for (int64_t input = 0; input < inputs; ++input) {
+      rows[static_cast<size_t>(unit * inputs + input)] = kernel->values[static_cast<size_t>(input * kernel->shape[1] + unit)];
+    }
+  }
+  out.push_back(outputOf(outputs::denseWeights(layer), units, inputs, std::move(rows)));
+}
+
+void addConvFilters(std::vector<rt::TrialOutput>& out, const rt::TrialResult& result, int layer) {
+  const auto* kernel = findParameter(result, fmt::format("conv{}.kernel", layer));
+  if (kernel == nullptr || kernel->shape.size() != 4) return;
+  const int64_t taps = kernel->shape[0] * kernel->shape[1] * kernel->shape[2];  // kh * kw * in_channels
+  const int64_t filters = kernel->shape[3];
+  std::vector<float> rows(static_cast<size_t>(filters * taps));
+  for (int64_t filter = 0; filter < filters; ++filter) {
+    for (int64_t tap = 0; tap < taps; ++tap) {
+      rows[static_cast<size_t>(filter * taps + tap)] = kernel->values[static_cast<size_t>(tap * filters + filter)];
+    }
+  }
+  out.push_back(outputOf(outputs::convFilters(layer), filters, taps, std::move(rows)));
+  out.push_back(outputOf(outputs::convFiltersShape(layer), 1, 3,
+                         {static_cast<float>(kernel->shape[0]), static_cast<float>(kernel->shape[1]),
+                          static_cast<float>(kernel->shape[2])}));
+}
+
+void addFeatureMaps(std::vector<rt::TrialOutput>& out, const sema::ModelInstance& model, const rt::TrialResult& result,
+                    const rt::DataView& view, int layer, int64_t channels) {
+  if (view.empty()) return;
+  const int64_t features = static_cast<int64_t>(view.data->x.size()) / view.data->count;
+  const int64_t samples = std::min<int64_t>(kFeatureMapSamples, static_cast<int64_t>(view.indices.size()));
+  std::vector<float> maps;
+  std::vector<float> inputs;
+  int64_t height = 0, width = 0, shown = 0;
+  const sema::LayerInstance* conv = nullptr;
+  int conv_index = 0;
+  for (const auto& candidate : model.layers) {
+    if (candidate.kind == "conv2d" && ++conv_index == layer) conv = &candidate;
+  }
+  if (conv == nullptr) return;
+  height = conv->output_shape[0];
+  width = conv->output_shape[1];
+  shown = std::min(channels, conv->output_shape[2]);
+  for (int64_t sample = 0; sample < samples; ++sample) {
+    const float* x = view.data->x.data() + view.indices[static_cast<size_t>(sample)] * features;
+    const std::vector<float> output = convOutput(model, result, layer, x);
+    if (output.empty()) return;
+    inputs.insert(inputs.end(), x, x + features);
+    for (int64_t channel = 0; channel < shown; ++channel) {
+      for (int64_t pixel = 0; pixel < height * width; ++pixel) {
+        maps.push_back(output[static_cast<size_t>(pixel * conv->output_shape[2] + channel)]);
+      }
+    }
+  }
+  out.push_back(outputOf(outputs::featureMaps(layer), samples * shown, height * width, std::move(maps)));
+  out.push_back(outputOf(outputs::featureMapsShape(layer), 1, 4,
+                         {static_cast<float>(samples), static_cast<float>(shown), static_cast<float>(height),
+                          static_cast<float>(width)}));
+  out.push_back(outputOf(outputs::featureMapsInputs(layer), samples, features, std::move(inputs)));
+}
+
+void addHistograms(std::vector<rt::TrialOutput>& out, const rt::TrialResult& result) {
+  for (const auto& parameter : result.parameters) {
+    if (parameter.values.empty() || parameter.name.size() < 7 ||
+        parameter.name.compare(parameter.name.size() - 7, 7, ".kernel") != 0) {
+      continue;
+    }
+    const auto [lo_it, hi_it] = std::minmax_element(parameter.values.begin(), parameter.values.end());
+    const double lo = *lo_it;
+    const double hi = *hi_it > *lo_it ? *hi_it : *lo_it + 1e-6;
+    const double step = (hi - lo) / kHistogramBins;
+    std::vector<float> bins(static_cast<size_t>(kHistogramBins * 3), 0.0f);
+    for (int64_t bin = 0; bin < kHistogramBins; ++bin) {
+      bins[static_cast<size_t>(bin * 3)] = static_cast<float>(lo + step * static_cast<double>(bin));
+      bins[static_cast<size_t>(bin * 3 + 1)] = static_cast<float>(lo + step * static_cast<double>(bin + 1));
+    }
+    for (float value : parameter.values) {
+      const auto bin = std::clamp<int64_t>(static_cast<int64_t>((value - lo) / step), 0, kHistogramBins - 1);
+      bins[static_cast<size_t>(bin * 3 + 2)] += 1;
+    }
+    out.push_back(outputOf(outputs::histogram(parameter.name), kHistogramBins, 3, std::move(bins)));
+  }
+}
+
+}  // namespace
+
+bool ReportNeeds::predictionsOn(const std::string& split) const {
+  return confusion_on.count(split) != 0 || (misclassified > 0 && misclassified_on == split);
+}
+
+ReportNeeds reportNeeds(const sema::CheckedSpec& spec) {
+  ReportNeeds needs;
+  for (const auto& item : spec.reports) {
+    if (item.name == "confusion") {
+      needs.confusion_on.insert(item.args.text("on"));
+    } else if (item.name == "misclassified") {
+      needs.misclassified = std::max(needs.misclassified, item.args.integer("n"));
+      needs.misclassified_on = item.args.text("on");
+    } else if (item.name == "weights") {
+      needs.dense_weights.push_back(static_cast<int>(item.args.integer("layer")));
+    } else if (item.name == "filters") {
+      needs.conv_filters.push_back(static_cast<int>(item.args.integer("layer")));
+    } else if (item.name == "feature_maps") {
+      needs.feature_maps.emplace_back(static_cast<int>(item.args.integer("layer")), item.args.integer("n"));
+    } else if (item.name == "histograms") {
+      needs.histograms = true;
+    }
+  }
+  return needs;
+}
+
+std::vector<std::string> classNames(const sema::CheckedSpec& spec, const std::string& split_name) {
+  const sema::Split* split = spec.findSplit(split_name);
+  if (split == nullptr || split->num_classes <= 0) return {};
+  std::string source;
+  if (split->train) {
+    if (const sema::DataSet* data = spec.findData(split->train->data)) source = data->source;
+  }
+  if (source == "fashion_mnist" && split->num_classes == static_cast<int64_t>(kFashionClasses.size())) return kFashionClasses;
+  std::vector<std::string> names;
+  for (int64_t k = 0; k < split->num_classes; ++k) names.push_back(std::to_string(k));
+  return names;
+}
+
+rt::StudyInfo studyInfo(const sema::CheckedSpec& spec, const std::string& spec_path, const std::string& spec_text,
+                        const std::vector<Override>& overrides) {
+  rt::StudyInfo info;
+  info.spec_path = spec_path;
+  info.spec_text = spec_text;
+  for (const auto& override : overrides) info.overrides.push_back(override.name + "=" + override.value);
+  for (const auto& item : spec.reports) {
+    rt::ReportItemRow row{item.name, {}};
+    for (const auto& [name, value] : item.args.values) row.args.push_back({name, sema::formatValue(value)});
+    info.report.push_back(std::move(row));
+  }
+  for (const auto& plan : spec.sweeps) {
+    rt::SweepRow row;
+    row.name = plan.name;
+    row.method = plan.method;
+    row.axes = plan.axes;
+    row.objective = plan.select_metric;
+    row.maximize = plan.maximize;
+    row.folds = plan.folds;
+    row.replicates = plan.replicates;
+    row.trials = plan.trials() + (plan.refit ? 1 : 0);
+    if (!plan.checked.empty()) {
+      row.model = plan.checked[0].config.model.name;
+      row.class_names = classNames(spec, plan.checked[0].config.split);
+    }
+    info.sweeps.push_back(std::move(row));
+  }
+  return info;
+}
+
+std::vector<rt::TrialOutput> reportOutputs(const ReportNeeds& needs, const sema::ModelInstance& model,
+                                           const rt::TrialResult& result, const rt::DataView& val,
+                                           const rt::DataView& test, int64_t output_width, bool figures) {
+  std::vector<rt::TrialOutput> out;
+  for (const auto& split : needs.confusion_on) {
+    addConfusion(out, split, split == "val" ? val : test, split == "val" ? result.val_predictions : result.test_predictions,
+                 output_width);
+  }
+  if (!figures) return out;
+  const bool val_misclassified = needs.misclassified_on == "val";
+  if (needs.misclassified > 0) {
+    addMisclassified(out, needs.misclassified_on, val_misclassified ? val : test,
+                     val_misclassified ? result.val_predictions : result.test_predictions, output_width,
+                     needs.misclassified);
+  }
+  for (int layer : needs.dense_weights) addDenseWeights(out, result, layer);
+  for (int layer : needs.conv_filters) addConvFilters(out, result, layer);
+  for (const auto& [layer, channels] : needs.feature_maps) {
+    addFeatureMaps(out, model, result, test.empty() ? val : test, layer, channels);
+  }
+  if (needs.histograms) addHistograms(out, result);
+  if (needs.misclassified > 0 || !needs.dense_weights.empty() || !needs.feature_maps.empty()) {
+    std::vector<float> shape;
+    for (int64_t dim : model.input_shape) shape.push_back(static_cast<float>(dim));
+    const auto rank = static_cast<int64_t>(shape.size());
+    out.push_back(outputOf(outputs::kSampleShape, 1, rank, std::move(shape)));
+  }
+  return out;
+}
+
+}  // namespace nnspec::driver

@@ -1,0 +1,51 @@
+#pragma once
+// What `nnspec run` records for the spec's `report` block, beside the metrics: the
+// study's plan (spec text, report items, sweeps, class names) and, per trial, the
+// outputs the report items need (confusion matrices, misclassified samples, first-layer
+// weights, conv filters, feature maps, weight histograms). Only what the report asks
+// for is recorded; images are kept for one trial per point (the first fold and
+// replicate, and refits), confusion matrices for every trial (they are small).
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/driver/overrides.h"
+#include "compiler/sema/checked_spec.h"
+#include "runtime/store/store.h"
+#include "runtime/train/trial.h"
+
+namespace nnspec::driver {
+
+struct ReportNeeds {
+  std::set<std::string> confusion_on;  // "val" and/or "test"
+  int64_t misclassified = 0;           // how many samples to keep (0: none)
+  std::string misclassified_on = "test";
+  std::vector<int> dense_weights;      // weights(layer: k): the k-th dense layer
+  std::vector<int> conv_filters;       // filters(layer: k): the k-th conv2d layer
+  std::vector<std::pair<int, int64_t>> feature_maps;  // (k-th conv2d layer, channels)
+  bool histograms = false;
+
+  bool predictionsOn(const std::string& split) const;
+  bool parameters() const { return !dense_weights.empty() || !conv_filters.empty() || !feature_maps.empty() || histograms; }
+  bool any() const { return !confusion_on.empty() || misclassified > 0 || parameters(); }
+};
+
+ReportNeeds reportNeeds(const sema::CheckedSpec& spec);
+
+// The names of a split's classes: Fashion-MNIST's ten, MNIST's digits, else the class
+// numbers; empty for regressions.
+std::vector<std::string> classNames(const sema::CheckedSpec& spec, const std::string& split);
+
+// The plan of the study for the store (runtime/store's StudyInfo).
+rt::StudyInfo studyInfo(const sema::CheckedSpec& spec, const std::string& spec_path, const std::string& spec_text,
+                        const std::vector<Override>& overrides);
+
+// The outputs of a finished trial for the report. `figures`: also the images and
+// histograms (else only confusion matrices).
+std::vector<rt::TrialOutput> reportOutputs(const ReportNeeds& needs, const sema::ModelInstance& model,
+                                           const rt::TrialResult& result, const rt::DataView& val,
+                                           const rt::DataView& test, int64_t output_width, bool figures);
+
+}  // namespace nnspec::driver

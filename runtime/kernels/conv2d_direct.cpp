@@ -1,0 +1,235 @@
+#include "runtime/kernels/conv2d_direct.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace nnspec::rt {
+namespace {
+
+constexpr int64_t kLanes = 16;           // output columns per vector
+constexpr int64_t kMaxGroup = 16;        // output channels per pass (accumulator registers)
+constexpr int64_t kColumnsPerStep = 32;  // two vectors of output columns for small groups
+
+int64_t roundUp(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// Scratch layout: the planar tile, dy's row de-interleaved, the kernel gradient's vector
+// accumulators; each part starts on a 64-byte boundary.
+struct DirectLayout {
+  int64_t tile_width;   // columns of one tile row: every column a step may read
+  int64_t tile_floats;  // kernel_h * in_c rows
+  int64_t grad_width;   // columns of one de-interleaved dy row (zero past out_w)
+  int64_t grad_floats;  // out_c rows
+  int64_t acc_floats;   // kernel_h * kernel_w * in_c * out_c vectors
+
+  explicit DirectLayout(const NnspecWindowGeometry& g)
+      : tile_width(roundUp(g.out_w, kColumnsPerStep) + g.kernel_w - 1),
+        tile_floats(roundUp(g.kernel_h * g.in_c * tile_width, kLanes)),
+        grad_width(roundUp(g.out_w, kColumnsPerStep)),
+        grad_floats(g.out_c * grad_width),
+        acc_floats(g.kernel_h * g.kernel_w * g.in_c * g.out_c * kLanes) {}
+
+  int64_t total() const { return tile_floats + grad_floats + acc_floats; }
+};
+
+}  // namespace
+
+int64_t directConvScratchFloats(const NnspecWindowGeometry& geometry) noexcept {
+  return DirectLayout(geometry).total();
+}
+
+#if defined(__AVX512F__)
+
+namespace {
+
+// tile[(kernel_row * in_c + channel) * tile_width + column] = x[batch_idx, in_row, column -
+// pad_left, channel] for in_row = out_row * stride_h - pad_top + kernel_row; zero outside
+// the image (rows and columns).
+void buildTile(const NnspecWindowGeometry& g, const float* x, int64_t batch_idx, int64_t out_row,
+               const DirectLayout& layout, float* tile) {
+  std::fill(tile, tile + layout.tile_floats, 0.0f);
+  for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row) {
+    int64_t in_row = out_row * g.stride_h - g.pad_top + kernel_row;
+    if (in_row < 0 || in_row >= g.in_h) continue;
+    const float* image_row = x + (batch_idx * g.in_h + in_row) * g.in_w * g.in_c;
+    float* planes = tile + kernel_row * g.in_c * layout.tile_width + g.pad_left;
+    if (g.in_c == 1) {
+      std::copy(image_row, image_row + g.in_w, planes);
+      continue;
+    }
+    for (int64_t col = 0; col < g.in_w; ++col)
+      for (int64_t channel = 0; channel < g.in_c; ++channel)
+        planes[channel * layout.tile_width + col] = image_row[col * g.in_c + channel];
+  }
+}
+
+// What one output row of one group of output channels needs.
+struct RowArgs {
+  const NnspecWindowGeometry* g;
+  const DirectLayout* layout;
+  const float* tile;
+  int64_t first_channel;  // the group: output channels [first_channel, first_channel + Group)
+  const float* kernel;    // forward
+  float* y_row;           // forward: y at (batch_idx, out_row, 0, 0)
+  const float* grad;      // kernel gradient: dy's row de-interleaved
+  __m512* acc;            // kernel gradient: [tap][in_c][out_c] vectors
+};
+
+// Output columns [col0, col0 + 16 * Steps) of Group output channels.
+template <int Group, int Steps>
+void forwardRow(const RowArgs& args) {
+  const NnspecWindowGeometry& g = *args.g;
+  const int64_t width = args.layout->tile_width;
+  for (int64_t col0 = 0; col0 < g.out_w; col0 += kLanes * Steps) {
+    __m512 acc[Steps][Group];
+    for (int step = 0; step < Steps; ++step)
+      for (int channel = 0; channel < Group; ++channel) acc[step][channel] = _mm512_setzero_ps();
+    for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row)
+      for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col)
+        for (int64_t in_channel = 0; in_channel < g.in_c; ++in_channel) {
+          const float* in = args.tile + (kernel_row * g.in_c + in_channel) * width + col0 + kernel_col;
+          __m512 values[Steps];
+          for (int step = 0; step < Steps; ++step) values[step] = _mm512_loadu_ps(in + step * kLanes);
+          const float* weights =
+              args.kernel + ((kernel_row * g.kernel_w + kernel_col) * g.in_c + in_channel) * g.out_c + args.first_channel;
+#pragma GCC unroll 16
+          for (int channel = 0; channel < Group; ++channel) {
+            __m512 weight = _mm512_set1_ps(weights[channel]);
+            for (int step = 0; step < Steps; ++step)
+              acc[step][channel] = _mm512_fmadd_ps(values[step], weight, acc[step][channel]);
+          }
+        }
+    alignas(64) float planar[Group][kLanes * Steps];
+    for (int channel = 0; channel < Group; ++channel)
+      for (int step = 0; step < Steps; ++step) _mm512_store_ps(&planar[channel][step * kLanes], acc[step][channel]);
+    const int64_t columns = std::min(kLanes * Steps, g.out_w - col0);
+    float* out = args.y_row + col0 * g.out_c + args.first_channel;
+    for (int64_t col = 0; col < columns; ++col)
+      for (int channel = 0; channel < Group; ++channel) out[col * g.out_c + channel] = planar[channel][col];
+  }
+}
+
+// Adds this output row's products to the accumulators of Group output channels.
+template <int Group, int Steps>
+void kernelGradRow(const RowArgs& args) {
+  const NnspecWindowGeometry& g = *args.g;
+  const int64_t width = args.layout->tile_width;
+  const int64_t grad_width = args.layout->grad_width;
+  for (int64_t col0 = 0; col0 < g.out_w; col0 += kLanes * Steps) {
+    __m512 grads[Steps][Group];
+    for (int channel = 0; channel < Group; ++channel)
+      for (int step = 0; step < Steps; ++step)
+        grads[step][channel] =
+            _mm512_load_ps(args.grad + (args.first_channel + channel) * grad_width + col0 + step * kLanes);
+    for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row)
+      for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col)
+        for (int64_t in_channel = 0; in_channel < g.in_c; ++in_channel) {
+          const float* in = args.tile + (kernel_row * g.in_c + in_channel) * width + col0 + kernel_col;
+          __m512 values[Steps];
+          for (int step = 0; step < Steps; ++step) values[step] = _mm512_loadu_ps(in + step * kLanes);
+          __m512* acc =
+              args.acc + ((kernel_row * g.kernel_w + kernel_col) * g.in_c + in_channel) * g.out_c + args.first_channel;
+#pragma GCC unroll 16
+          for (int channel = 0; channel < Group; ++channel) {
+            __m512 sum = acc[channel];
+            for (int step = 0; step < Steps; ++step) sum = _mm512_fmadd_ps(values[step], grads[step][channel], sum);
+            acc[channel] = sum;
+          }
+        }
+  }
+}
+
+using RowFn = void (*)(const RowArgs&);
+
+// Small groups take two vectors of columns per step (more independent accumulators).
+template <int Group>
+constexpr int kStepsFor = Group <= kMaxGroup / 2 ? 2 : 1;
+
+template <size_t... Index>
+constexpr std::array<RowFn, kMaxGroup> forwardTable(std::index_sequence<Index...>) {
+  return {&forwardRow<Index + 1, kStepsFor<Index + 1>>...};
+}
+
+template <size_t... Index>
+constexpr std::array<RowFn, kMaxGroup> kernelGradTable(std::index_sequence<Index...>) {
+  return {&kernelGradRow<Index + 1, kStepsFor<Index + 1>>...};
+}
+
+constexpr std::array<RowFn, kMaxGroup> kForwardRows = forwardTable(std::make_index_sequence<kMaxGroup>());
+constexpr std::array<RowFn, kMaxGroup> kKernelGradRows = kernelGradTable(std::make_index_sequence<kMaxGroup>());
+
+// Calls run(args) for each group of output channels of each output row, args.tile built.
+template <class Run>
+void forEachRowGroup(const NnspecWindowGeometry& g, const float* x, const DirectLayout& layout, float* tile,
+                     RowArgs args, Run&& run) {
+  for (int64_t batch_idx = 0; batch_idx < g.batch; ++batch_idx)
+    for (int64_t out_row = 0; out_row < g.out_h; ++out_row) {
+      buildTile(g, x, batch_idx, out_row, layout, tile);
+      args.tile = tile;
+      for (int64_t first = 0; first < g.out_c; first += kMaxGroup) {
+        args.first_channel = first;
+        run(args, batch_idx, out_row, std::min(kMaxGroup, g.out_c - first));
+      }
+    }
+}
+
+}  // namespace
+
+bool directConvCompiled() noexcept { return true; }
+
+bool directConvApplies(const NnspecWindowGeometry& g) noexcept {
+  return g.in_c <= kDirectConvMaxInChannels && g.stride_w == 1 &&
+         directConvScratchFloats(g) <= nnspec_rt_conv2d_scratch_floats(&g);
+}
+
+void directConv(const NnspecWindowGeometry& g, const float* x, const float* kernel, float* y,
+                float* scratch) noexcept {
+  const DirectLayout layout(g);
+  RowArgs args{&g, &layout, nullptr, 0, kernel, nullptr, nullptr, nullptr};
+  forEachRowGroup(g, x, layout, scratch, args, [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
+    row.y_row = y + (batch_idx * g.out_h + out_row) * g.out_w * g.out_c;
+    kForwardRows[static_cast<size_t>(group - 1)](row);
+  });
+}
+
+void directConvKernelGrad(const NnspecWindowGeometry& g, const float* x, const float* dy, float* dkernel,
+                          float* scratch) noexcept {
+  const DirectLayout layout(g);
+  float* grad = scratch + layout.tile_floats;
+  auto* acc = reinterpret_cast<__m512*>(grad + layout.grad_floats);
+  const int64_t acc_vectors = layout.acc_floats / kLanes;
+  std::fill(acc, acc + acc_vectors, _mm512_setzero_ps());
+  std::fill(grad, grad + layout.grad_floats, 0.0f);
+  RowArgs args{&g, &layout, nullptr, 0, nullptr, nullptr, grad, acc};
+  int64_t last_row = -1;
+  forEachRowGroup(g, x, layout, scratch, args, [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
+    const int64_t flat_row = batch_idx * g.out_h + out_row;
+    if (flat_row != last_row) {  // de-interleave dy's row once for all groups
+      const float* dy_row = dy + flat_row * g.out_w * g.out_c;
+      for (int64_t col = 0; col < g.out_w; ++col)
+        for (int64_t channel = 0; channel < g.out_c; ++channel)
+          grad[channel * layout.grad_width + col] = dy_row[col * g.out_c + channel];
+      last_row = flat_row;
+    }
+    kKernelGradRows[static_cast<size_t>(group - 1)](row);
+  });
+  for (int64_t element = 0; element < acc_vectors; ++element) dkernel[element] = _mm512_reduce_add_ps(acc[element]);
+}
+
+#else  // no AVX-512: im2col + GEMM runs every convolution
+
+bool directConvCompiled() noexcept { return false; }
+
+bool directConvApplies(const NnspecWindowGeometry&) noexcept { return false; }
+
+void directConv(const NnspecWindowGeometry&, const float*, const float*, float*, float*) noexcept {}
+
+void directConvKernelGrad(const NnspecWindowGeometry&, const float*, const float*, float*, float*) noexcept {}
+
+#endif
+
+}  // namespace nnspec::rt

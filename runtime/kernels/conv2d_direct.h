@@ -1,0 +1,40 @@
+#pragma once
+// Direct convolution for layers with few input channels (the first layer of a CNN on
+// grayscale or RGB images), where im2col + GEMM wastes most of its work: the patch
+// matrix has only kernel_h*kernel_w*in_c columns and the GEMM's tiles are mostly padding
+// for a handful of output channels. Per output row, the kernel_h input rows it reads are
+// copied into a zero-padded planar tile [kernel_row][in_channel][column]; a vector holds 16
+// consecutive output columns, and each tap is one load and a broadcast FMA per output
+// channel. The kernel gradient de-interleaves dy's row the same way and accumulates
+// tap x channel vectors, summed across lanes at the end.
+//
+// Only for stride_w == 1 on AVX-512 hosts; directConvApplies says when it is used.
+
+#include <cstdint>
+
+#include "runtime/kernels/window.h"
+
+namespace nnspec::rt {
+
+inline constexpr int64_t kDirectConvMaxInChannels = 4;
+
+// Whether the kernels were compiled with the direct path (for AVX-512); a function, since
+// callers may be compiled for other instructions than the kernels.
+bool directConvCompiled() noexcept;
+
+// Floats of scratch the direct kernels need for `geometry`.
+int64_t directConvScratchFloats(const NnspecWindowGeometry& geometry) noexcept;
+
+// Whether the direct kernels run `geometry` (few input channels, stride_w 1, AVX-512, and
+// their scratch within nnspec_rt_conv2d_scratch_floats).
+bool directConvApplies(const NnspecWindowGeometry& geometry) noexcept;
+
+// y = conv2d(x, kernel), as nnspec_rt_conv2d; scratch 64-byte aligned.
+void directConv(const NnspecWindowGeometry& geometry, const float* x, const float* kernel, float* y,
+                float* scratch) noexcept;
+
+// dkernel = the kernel gradient, as nnspec_rt_conv2d_kernel_grad.
+void directConvKernelGrad(const NnspecWindowGeometry& geometry, const float* x, const float* dy, float* dkernel,
+                          float* scratch) noexcept;
+
+}  // namespace nnspec::rt

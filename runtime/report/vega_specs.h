@@ -1,0 +1,58 @@
+#pragma once
+// The Vega-Lite specs of a report's plots, data inlined. Each takes plain rows (JSON
+// objects) and titles, and returns a complete spec that vega-embed renders.
+
+#include <string>
+#include <vector>
+
+#include "runtime/report/json.h"
+
+namespace nnspec::rt {
+
+// Readable axis titles: "val.accuracy" -> "validation accuracy", "train.loss" -> "training loss".
+std::string metricTitle(const std::string& metric);
+
+struct CurveChart {
+  std::string title;
+  std::string subtitle;
+  std::string y_title;
+  std::string color_title;                // the legend's title: the swept param or "point"
+  std::vector<std::string> color_order;   // legend order
+  bool dash_by_split = false;             // train solid, validation dashed
+  bool show_points = false;
+  Json rows = Json::array();              // {series, color, split, metric, epoch, value}
+};
+Json learningCurveSpec(const CurveChart& chart);
+
+struct ErrorBarChart {
+  std::string title;
+  std::string subtitle;
+  std::string x_title;
+  std::string y_title;
+  bool numeric_x = true;
+  bool log_x = false;
+  std::vector<std::string> x_order;  // nominal x
+  std::string series_title;          // the other swept params, when they vary too
+  std::vector<std::string> series;   // one line per value; empty: one line
+  Json points = Json::array();       // {series, x, mean, std, lo, hi, n}
+  Json trials = Json::array();       // {series, x, value}: one per finished trial
+};
+Json errorBarSpec(const ErrorBarChart& chart);
+
+// rows: {true, pred, count, rate}; rate is the share of the true class.
+Json confusionSpec(const std::string& title, const std::string& subtitle, const std::vector<std::string>& classes,
+                   Json rows);
+
+// rows: {trial, value, state, best}: state "complete" or "pruned"; best so far.
+Json historySpec(const std::string& title, const std::string& y_title, Json rows);
+
+// rows: {param, importance}
+Json importanceSpec(const std::string& title, const std::string& subtitle, Json rows);
+
+// rows: {param, lo, hi, count}: one facet per param.
+Json histogramSpec(const std::string& title, const std::vector<std::string>& params, Json rows);
+
+// rows: {point, seconds, epochs, per_epoch}
+Json timingsSpec(const std::string& title, const std::vector<std::string>& points, Json rows);
+
+}  // namespace nnspec::rt
