@@ -538,7 +538,8 @@ class Runner {
     const double count = static_cast<double>(test.size());
     const std::string name = classification ? "test.accuracy" : "test.mse";
     summary_ += fmt::format("{}: {} of the {} models of {}: {} {:.4f} (best single model {:.4f})\n", sweepLabel(plan),
-                            plan.ensemble == "vote" ? "majority vote" : "mean", members.size(), key, name,
+                            plan.ensemble == "vote" ? "majority vote" : "mean", members.size(),
+                            key.empty() ? "(one point)" : key, name,
                             ensemble_value / count, best_single / count);
     return 0;
   }

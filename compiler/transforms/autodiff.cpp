@@ -248,7 +248,7 @@ GradientGraph differentiate(const ir::Graph& forward, ir::ValueId loss,
   if (loss < 0 || loss >= forward.size() || forward.type(loss) != ir::f32({}))
     throw ir::IrError("differentiate: the loss must be an f32[] value of the graph");
   if (prediction) checkPrediction(forward, *prediction);
-  GradientGraph result{forward, loss, loss, forward.leaves(OpKind::Parameter), {}, prediction};
+  GradientGraph result{forward, loss, loss, forward.leaves(OpKind::Parameter), {}, prediction, {}};
   Graph& graph = result.graph;
   for (const Penalty& penalty : penalties) {
     if (graph.node(penalty.parameter).op != OpKind::Parameter)

@@ -27,7 +27,9 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kDefaultItems = {"summary", "table", "best", "curves", "confusion", "misclassified",
                                                 "weights", "filters", "feature_maps", "histograms", "history",
                                                 "importance", "timings"};
-constexpr size_t kMaxTableRows = 200;
+constexpr size_t kMaxTableRows = 50;
+constexpr size_t kMaxLegendSeries = 12;
+constexpr size_t kMaxCardDetail = 90;
 constexpr size_t kMaxTimingBars = 40;
 constexpr int64_t kMaxWeightImages = 100;
 constexpr int kImportanceBins = 5;
@@ -148,6 +150,8 @@ table.ranked td { padding:5px 8px; border-bottom:1px solid var(--line); vertical
 table.ranked td.num, table.ranked th.num { text-align:right; white-space:nowrap; }
 table.ranked tr.best td { background:#eaf2ff; font-weight:600; }
 table.ranked td.status { color:#b03a2e; font-size:12px; }
+table.ranked td.point { width:34%; min-width:200px; overflow-wrap:anywhere; }
+.table-wrap { overflow-x:auto; }
 .note { color:var(--muted); background:#f8f9fb; border-left:3px solid #c5cfdc; padding:8px 12px; margin:8px 0; }
 .plot { margin:6px 0 14px; overflow-x:auto; }
 .plot-row { display:flex; flex-wrap:wrap; gap:8px 28px; }
@@ -244,7 +248,6 @@ class ReportBuilder {
     body += header();
     std::string toc;
     std::string sections;
-    std::set<std::string> drawn;
     auto add = [&](const std::string& id, const std::string& title, const std::string& html) {
       toc += fmt::format("<a href=\"#{}\">{}</a>", id, escapeHtml(title));
       sections += fmt::format("<section class=\"item\" id=\"{}\">\n{}</section>\n", id, html);
@@ -317,8 +320,9 @@ class ReportBuilder {
       const PointSummary* best = sweep.best();
       if (best == nullptr) continue;
       const auto& values = best->values.at(sweep.rank_metric);
-      html += card(fmt::format("best of {}", sweep.label()), formatMeanStd(values),
-                   fmt::format("{} · {}", metricTitle(sweep.rank_metric), best->label()));
+      std::string detail = fmt::format("{} · {}", metricTitle(sweep.rank_metric), best->label());
+      if (detail.size() > kMaxCardDetail) detail = detail.substr(0, kMaxCardDetail - 3) + "...";
+      html += card(fmt::format("best of {}", sweep.label()), formatMeanStd(values), detail);
     }
     html += "</div>\n";
     if (!study_.info) {
@@ -426,13 +430,14 @@ class ReportBuilder {
       html += sweepHeading(sweep, extra);
       std::vector<std::string> columns = {sweep.rank_metric};
       for (const char* extra_metric : {"val.accuracy", "val.loss", "test.accuracy", "test.loss", "train.loss", "val.mae"}) {
+        if (columns.size() >= (sweep.info.folds > 1 ? 3u : 6u)) break;
         if (extra_metric != sweep.rank_metric &&
             std::find(sweep.metrics.begin(), sweep.metrics.end(), extra_metric) != sweep.metrics.end()) {
           columns.push_back(extra_metric);
         }
       }
       const bool per_fold = sweep.info.folds > 1 && sweep.info.folds <= 10;
-      html += "<table class=\"ranked\"><thead><tr><th class=\"num\">rank</th><th>point</th>";
+      html += "<div class=\"table-wrap\"><table class=\"ranked\"><thead><tr><th class=\"num\">rank</th><th>point</th>";
       if (per_fold) {
         for (int64_t fold = 0; fold < sweep.info.folds; ++fold) html += fmt::format("<th class=\"num\">fold {}</th>", fold + 1);
       }
@@ -441,7 +446,7 @@ class ReportBuilder {
       size_t shown = 0;
       for (const auto& point : sweep.points) {
         if (++shown > kMaxTableRows) break;
-        html += fmt::format("<tr{}><td class=\"num\">{}</td><td>{}</td>", point.rank == 1 ? " class=\"best\"" : "",
+        html += fmt::format("<tr{}><td class=\"num\">{}</td><td class=\"point\">{}</td>", point.rank == 1 ? " class=\"best\"" : "",
                             point.rank > 0 ? std::to_string(point.rank) : "–", escapeHtml(point.label()));
         if (per_fold) {
           for (int fold = 0; fold < static_cast<int>(sweep.info.folds); ++fold) {
@@ -460,7 +465,7 @@ class ReportBuilder {
         html += fmt::format("<td class=\"num\">{}/{}</td><td class=\"num\">{}</td><td class=\"status\">{}</td></tr>\n",
                             point.finished, point.trials.size(), formatSeconds(point.seconds), escapeHtml(status));
       }
-      html += "</tbody></table>\n";
+      html += "</tbody></table></div>\n";
       if (sweep.points.size() > kMaxTableRows) {
         html += note(fmt::format("{} more points are left out; `nnspec export` lists them all",
                                  sweep.points.size() - kMaxTableRows));
@@ -664,9 +669,11 @@ class ReportBuilder {
         }
         chart.show_points = max_epoch <= 25;
         sortNumerically(chart.color_order);
+        chart.legend = chart.color_order.size() <= kMaxLegendSeries;
         const int64_t replicas = sweep->info.folds * sweep->info.replicates;
         chart.subtitle = fmt::format("{} point{}{}", series_count, series_count == 1 ? "" : "s",
-                                     replicas > 1 ? fmt::format(", each the mean of its {} trials (folds x replicates)", replicas) : "");
+                                     replicas > 1 ? fmt::format(", each the mean of its {} trials (folds x replicates)", replicas) : "") +
+                         (chart.legend ? "" : "; hover a line for its point");
         charts += plot(learningCurveSpec(chart));
       }
       html += "<div class=\"plot-row\">" + charts + "</div>\n";

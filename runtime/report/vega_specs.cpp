@@ -50,7 +50,7 @@ Json learningCurveSpec(const CurveChart& chart) {
                                       {"type", "nominal"},
                                       {"title", chart.color_title},
                                       {"sort", stringArray(chart.color_order)},
-                                      {"legend", Json::object({{"labelLimit", 260}})}}));
+                                      {"legend", chart.legend ? Json::object({{"labelLimit", 260}}) : Json()}}));
   encoding.set("detail", Json::object({{"field", "series"}, {"type", "nominal"}}));
   if (chart.dash_by_split) {
     encoding.set("strokeDash", Json::object({{"field", "split"},

@@ -20,6 +20,7 @@ struct CurveChart {
   std::vector<std::string> color_order;   // legend order
   bool dash_by_split = false;             // train solid, validation dashed
   bool show_points = false;
+  bool legend = true;                     // off for many points (the tooltip names them)
   Json rows = Json::array();              // {series, color, split, metric, epoch, value}
 };
 Json learningCurveSpec(const CurveChart& chart);

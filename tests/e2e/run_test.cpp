@@ -58,6 +58,28 @@ nnspec::driver::Outcome runSpec(const std::string& spec, const std::string& stor
   return outcome;
 }
 
+// Runs the named sweeps of a spec (no report), printing into `printed`.
+nnspec::driver::Outcome runSweeps(const std::string& spec, const std::string& store, std::vector<std::string> sweeps,
+                                  std::vector<nnspec::driver::Override> overrides, std::string* printed,
+                                  int64_t jobs = 1) {
+  nnspec::driver::RunRequest request;
+  request.check.path = spec;
+  request.check.data_paths = nnspec::driver::defaultDataPaths();
+  request.store_path = store;
+  request.sweeps = std::move(sweeps);
+  request.overrides = std::move(overrides);
+  request.write_report = false;
+  request.jobs = jobs;
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&buffer, &size);
+  auto outcome = nnspec::driver::runFile(request, out);
+  std::fclose(out);
+  *printed = std::string(buffer, size);
+  std::free(buffer);
+  return outcome;
+}
+
 using TrialMap = std::map<std::string, nnspec::rt::TrialRow>;
 
 TrialMap trialsOf(const std::string& store_path) {
@@ -416,6 +438,85 @@ TEST_CASE("cross-validation with a majority-vote ensemble and a refit of the bes
   std::string again;
   REQUIRE(runSpec(specPath("tests/e2e/specs/cv_ensemble.nnspec"), store, {}, &again).exit_code == 0);
   CHECK_THAT(again, Catch::Contains("refit on all training data: already finished, skipped"));
+}
+
+// hw1's classification study (issue [4]): LeNet-5 with dropout, 10-fold stratified CV of
+// the published best point on 15,000 Fashion-MNIST images and a majority vote of the 10
+// fold models on the test set. CI runs 1 epoch per fold instead of the published 97.
+TEST_CASE("hw1 classification: 10-fold stratified CV of LeNet-5 with a majority vote, 1 epoch", "[e2e][reference]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome =
+      runSweeps(specPath("specs/hw1_optuna.nnspec"), store, {"image_cv"}, {{"cnn_epochs", "1"}}, &printed, 2);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  REQUIRE(trials.size() == 10);
+  std::set<int> folds;
+  double mean_single = 0;
+  for (const auto& [key, row] : trials) {
+    CHECK(row.status == nnspec::rt::TrialStatus::kFinished);
+    folds.insert(row.key.fold);
+    mean_single += row.final_metrics.at("test.accuracy") / 10;
+  }
+  CHECK(folds == std::set<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  // One epoch already reaches ~0.78 per fold model (the vote ~0.79).
+  CHECK(mean_single >= 0.72);
+  const std::string marker = "majority vote of the 10 models of (one point): test.accuracy ";
+  const size_t at = printed.find(marker);
+  REQUIRE(at != std::string::npos);
+  const double vote = std::stod(printed.substr(at + marker.size(), 6));
+  CHECK(vote >= mean_single - 0.005);
+  CHECK(vote >= 0.72);
+}
+
+// Issue [3]'s reference figures. dat565's LeNet-5 (zero padding, average pooling,
+// dropout, L2, Adam; 8,000 training digits, 40 epochs) reaches >= 0.97 on the 2,000
+// held-out digits; it runs whole in CI (~45 s).
+TEST_CASE("dat565 LeNet-5 reaches 0.97 test accuracy on MNIST digits", "[e2e][reference]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome = runSweeps(specPath("specs/dat565_mnist.nnspec"), store, {"lenet"}, {}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  REQUIRE(trials.size() == 1);
+  CHECK(trials.begin()->second.final_metrics.at("test.accuracy") >= 0.97);
+}
+
+// amath482's CNN reaches >= 0.90 test accuracy within 10 epochs (0.90+ in a full run,
+// see the issue notes); CI runs 3 of the 10 epochs on all 55,000 images and asks 0.88.
+TEST_CASE("amath482 CNN on Fashion-MNIST, 3 epochs: 0.88 test accuracy", "[e2e][reference]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome =
+      runSweeps(specPath("specs/amath482_fashion.nnspec"), store, {"convolutional"}, {{"epochs", "3"}}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  REQUIRE(trials.size() == 1);
+  CHECK(trials.begin()->second.final_metrics.at("test.accuracy") >= 0.88);
+}
+
+// q3's activation study: one sweep over sigmoid, relu, leaky_relu and tanh, one table
+// (2 of the 25 epochs in CI).
+TEST_CASE("q3 activation study runs as one sweep and prints its table", "[e2e][reference]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome =
+      runSweeps(specPath("specs/q3_fashion_mlp.nnspec"), store, {"activation"}, {{"epochs", "2"}}, &printed, 2);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  CHECK_THAT(printed, Catch::Contains("sweep activation (ranked by max val.accuracy)"));
+  for (const char* act : {"act=sigmoid", "act=relu", "act=leaky_relu", "act=tanh"}) CHECK_THAT(printed, Catch::Contains(act));
+  for (const auto& [key, row] : trialsOf(store)) {
+    INFO(key);
+    CHECK(row.final_metrics.at("val.accuracy") >= 0.80);
+  }
 }
 
 TEST_CASE("a small CNN with padding, strided convolutions and pooling learns", "[e2e]") {

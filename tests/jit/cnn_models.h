@@ -97,7 +97,7 @@ struct CnnCase {
 };
 
 inline CnnCase makeCnnCase(lowering::LoweredStep step, uint32_t seed) {
-  CnnCase made{std::move(step), {}, {}, {}, 0};
+  CnnCase made{std::move(step), {}, {}, {}, 0, {}};
   std::mt19937 rng(seed);
   for (ir::ValueId parameter : made.step.graph.parameters) {
     const ir::Node& node = made.graph().node(parameter);

@@ -71,7 +71,7 @@ TEST_CASE("the report has the summary header, the ranked table and a section per
   CHECK_THAT(html, Contains("<code>--set epochs=3</code>"));
   CHECK_THAT(html, Contains("best of rate"));
   CHECK_THAT(html, Contains("0.7050 ± 0.0050"));
-  CHECK_THAT(html, Contains("<tr class=\"best\"><td class=\"num\">1</td><td>lr=0.1</td>"));
+  CHECK_THAT(html, Contains("<tr class=\"best\"><td class=\"num\">1</td><td class=\"point\">lr=0.1</td>"));
   CHECK_THAT(html, Contains("1 failed: loss became nan at epoch 1, batch 2"));
   CHECK_THAT(html, Contains("# &lt;b&gt;not html&lt;/b&gt;"));  // the spec is escaped
   for (const char* title : {"Ranked results", "Best points", "Study summary", "Learning curves", "validation accuracy vs lr",
