@@ -30,6 +30,7 @@
 
 #include "compiler/driver/load.h"
 #include "compiler/driver/materialize.h"
+#include "compiler/driver/run.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/jit/step_runner.h"
 #include "compiler/lowering/lower_model.h"
@@ -239,16 +240,8 @@ int main(int argc, char** argv) {
   }
 
   // The same steps through the trainer itself: same initial parameters and batches.
-  rt::CompiledModel model;
+  rt::CompiledModel model = driver::trainableModel(lowered);
   model.full = compiled.value();
-  model.batch = batch;
-  model.features = lowered.features;
-  model.output_width = lowered.output_width;
-  model.classification = lowered.classification;
-  model.inits = lowered.inits;
-  model.hyper_values = lowered.hyper_values;
-  model.optimizer = lowered.optimizer.abi();
-  model.schedule = lowered.schedule;
   rt::TrialSettings settings;
   settings.epochs = config.epochs;
   settings.shuffle = config.shuffle;

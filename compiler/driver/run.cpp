@@ -740,16 +740,7 @@ class Runner {
     const int64_t batch = std::min(config.batch, fit_count);
     auto lowered = lowering::lowerTrainStep(config, batch);
     auto& full = std::get<lowering::LoweredStep>(lowered);
-    rt::CompiledModel model;
-    model.batch = batch;
-    model.features = full.features;
-    model.output_width = full.output_width;
-    model.classification = full.classification;
-    model.inits = full.inits;
-    model.hyper_values = full.hyper_values;
-    model.optimizer = full.optimizer.abi();
-    model.schedule = full.schedule;
-    model.moving_stats = full.moving_stats;
+    rt::CompiledModel model = trainableModel(full);
     auto step = jit_->compile(full.graph, full.config);
     if (!step.ok()) {
       setError(fmt::format("internal error: compiling model '{}': {}\n", config.model.name, step.error().message));
@@ -903,6 +894,20 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
 }
 
 }  // namespace
+
+rt::CompiledModel trainableModel(const lowering::LoweredStep& step) {
+  rt::CompiledModel model;
+  model.batch = step.batch;
+  model.features = step.features;
+  model.output_width = step.output_width;
+  model.classification = step.classification;
+  model.inits = step.inits;
+  model.hyper_values = step.hyper_values;
+  model.optimizer = step.optimizer.abi();
+  model.schedule = step.schedule;
+  model.moving_stats = step.moving_stats;
+  return model;
+}
 
 Outcome runFile(const RunRequest& request, std::FILE* out) {
   SpecSession session(request.check, request.overrides, request.sweeps);

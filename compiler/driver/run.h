@@ -8,6 +8,8 @@
 
 #include "compiler/driver/driver.h"
 #include "compiler/driver/overrides.h"
+#include "compiler/lowering/lower_model.h"
+#include "runtime/train/trial.h"
 
 namespace nnspec::driver {
 
@@ -22,6 +24,11 @@ struct RunRequest {
   bool write_report = true;  // write the HTML report of the spec's `report` block after the run
   std::string report_path;   // "" = beside the store (x.store.sqlite -> x.report.html)
 };
+
+// What the trainer needs to know of a lowered step besides its compiled code (sizes,
+// inits, L1/L2 factors, optimizer numbers, schedule, moving statistics); the caller sets
+// `full` (and `remainder`) from the compiled steps.
+rt::CompiledModel trainableModel(const lowering::LoweredStep& step);
 
 // Writes progress and the final table to `out` as it goes; diagnostics and errors come
 // back in Outcome::err. Exit code 0 when every trial finished, 1 when some failed, 2 for

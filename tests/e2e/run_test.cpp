@@ -41,13 +41,18 @@ struct TempDir {
   }
 };
 
-nnspec::driver::Outcome runSpec(const std::string& spec, const std::string& store,
-                                std::vector<nnspec::driver::Override> overrides = {}, std::string* printed = nullptr) {
+// Runs the named sweeps of a spec (all when none are named), printing into `printed`.
+nnspec::driver::Outcome runSweeps(const std::string& spec, const std::string& store, std::vector<std::string> sweeps,
+                                  std::vector<nnspec::driver::Override> overrides, std::string* printed,
+                                  int64_t jobs = 1, bool write_report = false) {
   nnspec::driver::RunRequest request;
   request.check.path = spec;
   request.check.data_paths = nnspec::driver::defaultDataPaths();
   request.store_path = store;
+  request.sweeps = std::move(sweeps);
   request.overrides = std::move(overrides);
+  request.write_report = write_report;
+  request.jobs = jobs;
   char* buffer = nullptr;
   size_t size = 0;
   std::FILE* out = open_memstream(&buffer, &size);
@@ -58,26 +63,10 @@ nnspec::driver::Outcome runSpec(const std::string& spec, const std::string& stor
   return outcome;
 }
 
-// Runs the named sweeps of a spec (no report), printing into `printed`.
-nnspec::driver::Outcome runSweeps(const std::string& spec, const std::string& store, std::vector<std::string> sweeps,
-                                  std::vector<nnspec::driver::Override> overrides, std::string* printed,
-                                  int64_t jobs = 1) {
-  nnspec::driver::RunRequest request;
-  request.check.path = spec;
-  request.check.data_paths = nnspec::driver::defaultDataPaths();
-  request.store_path = store;
-  request.sweeps = std::move(sweeps);
-  request.overrides = std::move(overrides);
-  request.write_report = false;
-  request.jobs = jobs;
-  char* buffer = nullptr;
-  size_t size = 0;
-  std::FILE* out = open_memstream(&buffer, &size);
-  auto outcome = nnspec::driver::runFile(request, out);
-  std::fclose(out);
-  *printed = std::string(buffer, size);
-  std::free(buffer);
-  return outcome;
+// Every sweep of a spec, with its report.
+nnspec::driver::Outcome runSpec(const std::string& spec, const std::string& store,
+                                std::vector<nnspec::driver::Override> overrides = {}, std::string* printed = nullptr) {
+  return runSweeps(spec, store, {}, std::move(overrides), printed, 1, true);
 }
 
 using TrialMap = std::map<std::string, nnspec::rt::TrialRow>;

@@ -9,20 +9,12 @@
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/jit/step_runner.h"
 #include "compiler/transforms/autodiff.h"
+#include "tests/autodiff/gradient_check.h"
 
 namespace nnspec::jit {
 namespace {
 
 using ir::ValueId;
-
-JitCompiler& testJit() {
-  static std::unique_ptr<JitCompiler> compiler = [] {
-    auto created = JitCompiler::create();
-    REQUIRE(created.ok());
-    return std::move(created.value());
-  }();
-  return *compiler;
-}
 
 constexpr int64_t kRows = 50;
 constexpr int64_t kCols = 200;
@@ -40,7 +32,7 @@ DropoutStep compileDropout(float rate, int32_t stream) {
   ValueId p = graph.parameter("p", {kRows, kCols});
   ValueId dropped = graph.dropout(p, rate, stream);
   ValueId loss = graph.reduceSum(graph.mul(dropped, r));
-  auto compiled = testJit().compile(transforms::differentiate(graph, loss, {}, dropped), {});
+  auto compiled = testing::sharedJit().compile(transforms::differentiate(graph, loss, {}, dropped), {});
   REQUIRE(compiled.ok());
   DropoutStep out{compiled.value(), std::vector<float>(static_cast<size_t>(kRows * kCols))};
   for (size_t element = 0; element < out.r.size(); ++element) out.r[element] = 0.5f + static_cast<float>(element % 7);

@@ -15,26 +15,9 @@
 
 #include "runtime/report/outputs.h"
 #include "runtime/store/store.h"
+#include "tests/store/temp_dir.h"
 
 namespace nnspec::test {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "nnspec_report_XXXXXX").string();
-    dir_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
- private:
-  std::filesystem::path dir_;
-};
 
 template <class T>
 T require(rt::StoreResult<T> result) {
