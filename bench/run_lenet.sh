@@ -32,7 +32,7 @@ if [ "${NO_DROPOUT:-0}" = 1 ] || ! "$build/nnspec" compile "$spec" --emit=ir >/d
   echo "note: without the dropout layer on both sides ($(basename "$spec"))"
 fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; $(nproc) cores)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; $(nproc --all) cores)"
 nn=(); pt=(); compile=()
 for round in $(seq 1 "$rounds"); do
   line=$("$build/bench/nnspec_bench_train_epoch" "$spec")

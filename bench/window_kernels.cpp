@@ -53,8 +53,8 @@ struct Layer {
   bool max = false;
 };
 
-NnspecWindowGeometry geometry(int64_t batch, int64_t in_hw, int64_t in_c, int64_t out_hw, int64_t out_c,
-                              int64_t kernel, int64_t stride, int64_t pad) {
+NnspecWindowGeometry geometry(int64_t batch, int64_t in_hw, int64_t in_c, int64_t out_hw, int64_t out_c, int64_t kernel,
+                              int64_t stride, int64_t pad) {
   return {batch, in_hw, in_hw, in_c, out_hw, out_hw, out_c, kernel, kernel, stride, stride, pad, pad};
 }
 
@@ -85,7 +85,9 @@ void timeLayer(const Layer& layer, int repeats, std::mt19937& rng) {
   auto report = [&](const char* what, double ms) {
     std::printf("%-34s %-12s %7.3f ms %7.1f GFLOP/s\n", layer.name, what, ms, flop / ms / 1e6);
   };
-  report("forward", medianMs(repeats, [&] { return nnspec_rt_conv2d_with_scratch(&g, x.get(), kernel.get(), y.get(), scratch.get()); }));
+  report("forward", medianMs(repeats, [&] {
+           return nnspec_rt_conv2d_with_scratch(&g, x.get(), kernel.get(), y.get(), scratch.get());
+         }));
   report("input grad", medianMs(repeats, [&] {
            return nnspec_rt_conv2d_input_grad_with_scratch(&g, dy.get(), kernel.get(), dx.get(), scratch.get());
          }));

@@ -103,7 +103,8 @@ FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, Entry
   }
   plan.workspace_offset.assign(static_cast<size_t>(graph.size()), -1);
   int64_t scratch = 0;
-  for (const transforms::Kernel& kernel : plan.fusion.kernels) scratch = std::max(scratch, scratchFloats(graph, kernel));
+  for (const transforms::Kernel& kernel : plan.fusion.kernels)
+    scratch = std::max(scratch, scratchFloats(graph, kernel));
   int64_t next = 0;
   if (scratch > 0) {
     plan.gemm_scratch_offset = next;

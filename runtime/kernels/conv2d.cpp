@@ -8,7 +8,6 @@
 #include "runtime/abi/step_abi.h"
 #include "runtime/kernels/conv2d_direct.h"
 #include "runtime/kernels/im2col.h"
-#include "runtime/kernels/packed_gemm.h"
 #include "runtime/kernels/sgemm.h"
 #include "runtime/kernels/window.h"
 
@@ -21,8 +20,8 @@ constexpr uintptr_t kScratchAlignBytes = 64;
 
 bool validGeometry(const Geometry* g) {
   if (g == nullptr) return false;
-  for (int64_t size : {g->batch, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c, g->kernel_h,
-                       g->kernel_w, g->stride_h, g->stride_w})
+  for (int64_t size : {g->batch, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c, g->kernel_h, g->kernel_w,
+                       g->stride_h, g->stride_w})
     if (size <= 0) return false;
   return true;
 }
@@ -59,16 +58,6 @@ void forEachChunk(const Geometry& g, Chunk&& chunk) {
   for (int64_t first = 0; first < total; first += chunk_rows) chunk(first, std::min(chunk_rows, total - first));
 }
 
-// The share of the packed GEMM's tiles that is useful work for c [rows, cols]: its
-// micro-kernel covers 8 rows by whole vectors of 16 columns.
-double tileEfficiency(int64_t rows, int64_t cols) {
-  constexpr int64_t kTileRows = kPackedGemmMr;
-  constexpr int64_t kLanes = 16;
-  double row_share = static_cast<double>(rows) / static_cast<double>((rows + kTileRows - 1) / kTileRows * kTileRows);
-  double col_share = static_cast<double>(cols) / static_cast<double>((cols + kLanes - 1) / kLanes * kLanes);
-  return row_share * col_share;
-}
-
 struct AlignedFree {
   void operator()(float* pointer) const { std::free(pointer); }
 };
@@ -84,8 +73,8 @@ std::unique_ptr<float[], AlignedFree> allocateScratch(const Geometry* g) {
 }  // namespace
 }  // namespace nnspec::rt
 
-extern "C" int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geometry, const float* x, const float* kernel,
-                                    float* y, float* scratch) noexcept {
+extern "C" int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
+                                                 const float* kernel, float* y, float* scratch) noexcept {
   using namespace nnspec::rt;
   if (!valid(geometry, x, kernel, y, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
@@ -98,14 +87,14 @@ extern "C" int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geo
   int32_t status = kNnspecOk;
   forEachChunk(g, [&](int64_t first, int64_t rows) {
     im2colRows(g, x, first, rows, parts.patches);
-    status |= nnspec_rt_sgemm(rows, g.out_c, patch, 1.0f, parts.patches, 0, kernel, 0, 0.0f, y + first * g.out_c,
-                              parts.gemm);
+    status |=
+        nnspec_rt_sgemm(rows, g.out_c, patch, 1.0f, parts.patches, 0, kernel, 0, 0.0f, y + first * g.out_c, parts.gemm);
   });
   return status == kNnspecOk ? kNnspecOk : kNnspecKernelError;
 }
 
 extern "C" int32_t nnspec_rt_conv2d_input_grad_with_scratch(const NnspecWindowGeometry* geometry, const float* dy,
-                                               const float* kernel, float* dx, float* scratch) noexcept {
+                                                            const float* kernel, float* dx, float* scratch) noexcept {
   using namespace nnspec::rt;
   if (!valid(geometry, dy, kernel, dx, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
@@ -123,7 +112,7 @@ extern "C" int32_t nnspec_rt_conv2d_input_grad_with_scratch(const NnspecWindowGe
 }
 
 extern "C" int32_t nnspec_rt_conv2d_kernel_grad_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
-                                                const float* dy, float* dkernel, float* scratch) noexcept {
+                                                             const float* dy, float* dkernel, float* scratch) noexcept {
   using namespace nnspec::rt;
   if (!valid(geometry, x, dy, dkernel, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
@@ -133,9 +122,8 @@ extern "C" int32_t nnspec_rt_conv2d_kernel_grad_with_scratch(const NnspecWindowG
   }
   const ConvScratch parts = splitScratch(g, scratch);
   const int64_t patch = patchFloats(g);
-  // dkernel [patch, out_c] = patches^T x dy; with few output channels its transpose
-  // [out_c, patch] = dy^T x patches fills the GEMM's tiles better.
-  const bool transposed = tileEfficiency(g.out_c, patch) > tileEfficiency(patch, g.out_c);
+  // dkernel [patch, out_c] = patches^T x dy, or its transpose (see window.h).
+  const bool transposed = nnspec_rt_conv2d_kernel_grad_transposed(&g) != 0;
   int32_t status = kNnspecOk;
   forEachChunk(g, [&](int64_t first, int64_t rows) {
     im2colRows(g, x, first, rows, parts.patches);
@@ -166,8 +154,8 @@ extern "C" int32_t nnspec_rt_conv2d_input_grad(const NnspecWindowGeometry* geome
   return nnspec_rt_conv2d_input_grad_with_scratch(geometry, dy, kernel, dx, scratch.get());
 }
 
-extern "C" int32_t nnspec_rt_conv2d_kernel_grad(const NnspecWindowGeometry* geometry, const float* x,
-                                                const float* dy, float* dkernel) noexcept {
+extern "C" int32_t nnspec_rt_conv2d_kernel_grad(const NnspecWindowGeometry* geometry, const float* x, const float* dy,
+                                                float* dkernel) noexcept {
   auto scratch = nnspec::rt::allocateScratch(geometry);
   return nnspec_rt_conv2d_kernel_grad_with_scratch(geometry, x, dy, dkernel, scratch.get());
 }

@@ -67,6 +67,22 @@ void buildTile(const NnspecWindowGeometry& g, const float* x, int64_t batch_idx,
   }
 }
 
+// grad[channel * grad_width + col] = dy_row[col * out_c + channel]: one gather of 16
+// columns per channel (columns past out_w stay zero).
+void deinterleaveRow(const NnspecWindowGeometry& g, const float* dy_row, const DirectLayout& layout, float* grad) {
+  const __m512i column_offsets =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int32_t>(g.out_c)));
+  for (int64_t col0 = 0; col0 < g.out_w; col0 += kLanes) {
+    const __mmask16 mask = g.out_w - col0 >= kLanes ? static_cast<__mmask16>(0xFFFF)
+                                                    : static_cast<__mmask16>((1u << (g.out_w - col0)) - 1u);
+    const float* block = dy_row + col0 * g.out_c;
+    for (int64_t channel = 0; channel < g.out_c; ++channel)
+      _mm512_mask_storeu_ps(grad + channel * layout.grad_width + col0, mask,
+                            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, column_offsets, block + channel, 4));
+  }
+}
+
 // What one output row of one group of output channels needs.
 struct RowArgs {
   const NnspecWindowGeometry* g;
@@ -94,8 +110,9 @@ void forwardRow(const RowArgs& args) {
           const float* in = args.tile + (kernel_row * g.in_c + in_channel) * width + col0 + kernel_col;
           __m512 values[Steps];
           for (int step = 0; step < Steps; ++step) values[step] = _mm512_loadu_ps(in + step * kLanes);
-          const float* weights =
-              args.kernel + ((kernel_row * g.kernel_w + kernel_col) * g.in_c + in_channel) * g.out_c + args.first_channel;
+          const float* weights = args.kernel +
+                                 ((kernel_row * g.kernel_w + kernel_col) * g.in_c + in_channel) * g.out_c +
+                                 args.first_channel;
 #pragma GCC unroll 16
           for (int channel = 0; channel < Group; ++channel) {
             __m512 weight = _mm512_set1_ps(weights[channel]);
@@ -186,8 +203,7 @@ bool directConvApplies(const NnspecWindowGeometry& g) noexcept {
          directConvScratchFloats(g) <= nnspec_rt_conv2d_scratch_floats(&g);
 }
 
-void directConv(const NnspecWindowGeometry& g, const float* x, const float* kernel, float* y,
-                float* scratch) noexcept {
+void directConv(const NnspecWindowGeometry& g, const float* x, const float* kernel, float* y, float* scratch) noexcept {
   const DirectLayout layout(g);
   RowArgs args{&g, &layout, nullptr, 0, kernel, nullptr, nullptr, nullptr};
   forEachRowGroup(g, x, layout, scratch, args, [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
@@ -209,10 +225,7 @@ void directConvKernelGrad(const NnspecWindowGeometry& g, const float* x, const f
   forEachRowGroup(g, x, layout, scratch, args, [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
     const int64_t flat_row = batch_idx * g.out_h + out_row;
     if (flat_row != last_row) {  // de-interleave dy's row once for all groups
-      const float* dy_row = dy + flat_row * g.out_w * g.out_c;
-      for (int64_t col = 0; col < g.out_w; ++col)
-        for (int64_t channel = 0; channel < g.out_c; ++channel)
-          grad[channel * layout.grad_width + col] = dy_row[col * g.out_c + channel];
+      deinterleaveRow(g, dy + flat_row * g.out_w * g.out_c, layout, grad);
       last_row = flat_row;
     }
     kKernelGradRows[static_cast<size_t>(group - 1)](row);

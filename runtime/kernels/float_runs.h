@@ -36,7 +36,8 @@ inline void copyFloats(float* out, const float* in, int64_t count) {
 }
 
 inline void zeroFloats(float* out, int64_t count) {
-  forEachVector(count, [&](int64_t offset, __mmask16 mask) { _mm512_mask_storeu_ps(out + offset, mask, _mm512_setzero_ps()); });
+  forEachVector(
+      count, [&](int64_t offset, __mmask16 mask) { _mm512_mask_storeu_ps(out + offset, mask, _mm512_setzero_ps()); });
 }
 
 // Copies of one fixed length, the mask of the last vector computed once. Like copyFloats,
@@ -81,8 +82,8 @@ inline void addFloats(float* out, const float* in, int64_t count) {
 inline void addScaledFloats(float* out, const float* in, float scale, int64_t count) {
   __m512 factor = _mm512_set1_ps(scale);
   forEachVector(count, [&](int64_t offset, __mmask16 mask) {
-    __m512 sum = _mm512_fmadd_ps(factor, _mm512_maskz_loadu_ps(mask, in + offset),
-                                 _mm512_maskz_loadu_ps(mask, out + offset));
+    __m512 sum =
+        _mm512_fmadd_ps(factor, _mm512_maskz_loadu_ps(mask, in + offset), _mm512_maskz_loadu_ps(mask, out + offset));
     _mm512_mask_storeu_ps(out + offset, mask, sum);
   });
 }

@@ -18,8 +18,7 @@ struct Position {
 // Calls visit(row, position) for the `rows` positions from first_position, in order.
 template <class Visit>
 void forEachPosition(const NnspecWindowGeometry& g, int64_t first_position, int64_t rows, Visit&& visit) {
-  Position position{first_position / (g.out_w * g.out_h), first_position / g.out_w % g.out_h,
-                    first_position % g.out_w};
+  Position position{first_position / (g.out_w * g.out_h), first_position / g.out_w % g.out_h, first_position % g.out_w};
   for (int64_t row = 0; row < rows; ++row) {
     visit(row, position);
     if (++position.out_col < g.out_w) continue;

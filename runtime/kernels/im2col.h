@@ -21,7 +21,7 @@ void im2colRows(const NnspecWindowGeometry& geometry, const float* x, int64_t fi
 
 // The reverse scatter: adds every patch element of the `rows` rows back into the image
 // element it was read from (elements outside the image are dropped).
-void col2imRowsAdd(const NnspecWindowGeometry& geometry, const float* patches, int64_t first_position,
-                   int64_t rows, float* dx) noexcept;
+void col2imRowsAdd(const NnspecWindowGeometry& geometry, const float* patches, int64_t first_position, int64_t rows,
+                   float* dx) noexcept;
 
 }  // namespace nnspec::rt

@@ -118,14 +118,18 @@ void packBBlock(const GemmProblem& problem, int64_t k0, int64_t kc, int64_t col0
   }
 }
 
-// The c tile at `c` (rows x Vectors*16, the last vector masked by last_mask) becomes
-// alpha * (a_panel b_panel) + beta * c; beta == 0 does not read c.
-template <int Vectors>
+// The c tile at `c` (rows x Vectors*16, the last vector masked by last_mask; rows up to
+// Panels*8, from Panels consecutive micro-panels of a) becomes alpha * (a b_panel) +
+// beta * c; beta == 0 does not read c. Two panels for one vector of columns keep 16
+// accumulators busy where one panel would leave the FMA units half idle.
+template <int Vectors, int Panels = 1>
 void microKernel(int64_t kc, const float* __restrict a_panel, const float* __restrict b_panel, float* c, int64_t ldc,
                  int64_t rows, __mmask16 last_mask, float alpha, float beta) {
-  __m512 acc[kMr][Vectors];
-#pragma GCC unroll 8
-  for (int row = 0; row < kMr; ++row)
+  constexpr int kRows = kMr * Panels;
+  const int64_t panel_stride = kc * kMr;  // floats between consecutive micro-panels of a
+  __m512 acc[kRows][Vectors];
+#pragma GCC unroll 16
+  for (int row = 0; row < kRows; ++row)
 #pragma GCC unroll 3
     for (int vector = 0; vector < Vectors; ++vector) acc[row][vector] = _mm512_setzero_ps();
   for (int64_t k_idx = 0; k_idx < kc; ++k_idx) {
@@ -133,9 +137,9 @@ void microKernel(int64_t kc, const float* __restrict a_panel, const float* __res
 #pragma GCC unroll 3
     for (int vector = 0; vector < Vectors; ++vector)
       b_row[vector] = _mm512_load_ps(b_panel + (k_idx * Vectors + vector) * kLanes);
-#pragma GCC unroll 8
-    for (int row = 0; row < kMr; ++row) {
-      __m512 a_value = _mm512_set1_ps(a_panel[k_idx * kMr + row]);
+#pragma GCC unroll 16
+    for (int row = 0; row < kRows; ++row) {
+      __m512 a_value = _mm512_set1_ps(a_panel[(row / kMr) * panel_stride + k_idx * kMr + row % kMr]);
 #pragma GCC unroll 3
       for (int vector = 0; vector < Vectors; ++vector)
         acc[row][vector] = _mm512_fmadd_ps(a_value, b_row[vector], acc[row][vector]);
@@ -143,8 +147,8 @@ void microKernel(int64_t kc, const float* __restrict a_panel, const float* __res
   }
   __m512 alpha_v = _mm512_set1_ps(alpha);
   __m512 beta_v = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
-  for (int row = 0; row < kMr; ++row) {
+#pragma GCC unroll 16
+  for (int row = 0; row < kRows; ++row) {
     if (row >= rows) break;
     float* c_row = c + row * ldc;
 #pragma GCC unroll 3
@@ -157,13 +161,16 @@ void microKernel(int64_t kc, const float* __restrict a_panel, const float* __res
   }
 }
 
+// rows of c from the micro-panel at a_panel, and up to kMr more from the next one when
+// `rows` exceeds kMr (only for one vector of columns).
 void runMicroKernel(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc, int64_t rows,
                     int64_t cols, float alpha, float beta) {
   int64_t vectors = vectorsFor(cols);
   __mmask16 last_mask = laneMask(cols - (vectors - 1) * kLanes);
   if (vectors == 3) microKernel<3>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
   if (vectors == 2) microKernel<2>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
-  if (vectors == 1) microKernel<1>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
+  if (vectors == 1 && rows > kMr) microKernel<1, 2>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
+  if (vectors == 1 && rows <= kMr) microKernel<1>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
 }
 
 // c = beta * c, for k == 0 (no products to add).
@@ -194,12 +201,14 @@ void packedGemm(const GemmProblem& problem, float* scratch) noexcept {
       for (int64_t block_row = 0; block_row < problem.m; block_row += kPackedGemmMc) {
         int64_t block_rows = std::min(kPackedGemmMc, problem.m - block_row);
         packABlock(problem, block_row, block_rows, k0, kc, a_block);
-        for (int64_t panel_row = 0; panel_row < block_rows; panel_row += kMr)
+        // One vector of columns: two micro-panels of a per micro-kernel (see microKernel).
+        const int64_t row_step = block_cols <= kLanes ? 2 * kMr : kMr;
+        for (int64_t panel_row = 0; panel_row < block_rows; panel_row += row_step)
           for (int64_t panel_col = 0; panel_col < block_cols; panel_col += kNr)
             runMicroKernel(kc, a_block + panel_row * kc, b_block + panel_col * kc,
                            problem.c + (block_row + panel_row) * problem.n + col0 + panel_col, problem.n,
-                           std::min(kMr, block_rows - panel_row), std::min(kNr, block_cols - panel_col), problem.alpha,
-                           beta);
+                           std::min(row_step, block_rows - panel_row), std::min(kNr, block_cols - panel_col),
+                           problem.alpha, beta);
       }
     }
   }

@@ -17,8 +17,8 @@ using Geometry = NnspecWindowGeometry;
 
 bool valid(const Geometry* g) {
   if (g == nullptr) return false;
-  for (int64_t size : {g->batch, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c,
-                       g->kernel_h, g->kernel_w, g->stride_h, g->stride_w})
+  for (int64_t size : {g->batch, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c, g->kernel_h, g->kernel_w,
+                       g->stride_h, g->stride_w})
     if (size <= 0) return false;
   return true;
 }
@@ -45,10 +45,8 @@ struct WindowSpan {
 inline WindowSpan windowSpan(const Geometry& g, int64_t batch_idx, int64_t out_row, int64_t out_col) {
   int64_t in_row0 = out_row * g.stride_h - g.pad_top;
   int64_t in_col0 = out_col * g.stride_w - g.pad_left;
-  return {((batch_idx * g.in_h + in_row0) * g.in_w + in_col0) * g.in_c,
-          std::max<int64_t>(0, -in_row0),
-          std::min(g.kernel_h, g.in_h - in_row0),
-          std::max<int64_t>(0, -in_col0),
+  return {((batch_idx * g.in_h + in_row0) * g.in_w + in_col0) * g.in_c, std::max<int64_t>(0, -in_row0),
+          std::min(g.kernel_h, g.in_h - in_row0), std::max<int64_t>(0, -in_col0),
           std::min(g.kernel_w, g.in_w - in_col0)};
 }
 
@@ -130,7 +128,8 @@ extern "C" int32_t nnspec_rt_max_pool(const NnspecWindowGeometry* geometry, cons
   forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
     forEachChannelVector(g.out_c, [&](int64_t channel, V::Mask mask) {
       V::Vec largest = V::splat(-std::numeric_limits<float>::infinity());
-      forEachTap(g, span, [&](int64_t, int64_t offset) { largest = V::max(largest, V::load(mask, x + offset + channel)); });
+      forEachTap(g, span,
+                 [&](int64_t, int64_t offset) { largest = V::max(largest, V::load(mask, x + offset + channel)); });
       V::store(mask, y + out_offset + channel, largest);
     });
   });
@@ -152,8 +151,8 @@ extern "C" int32_t nnspec_rt_avg_pool(const NnspecWindowGeometry* geometry, cons
   return kNnspecOk;
 }
 
-extern "C" int32_t nnspec_rt_max_pool_grad(const NnspecWindowGeometry* geometry, const float* x,
-                                           const float* dy, float* dx) noexcept {
+extern "C" int32_t nnspec_rt_max_pool_grad(const NnspecWindowGeometry* geometry, const float* x, const float* dy,
+                                           float* dx) noexcept {
   if (!nnspec::rt::validPool(geometry, {x, dy, dx})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   std::fill(dx, dx + nnspec::rt::inCount(g), 0.0f);
@@ -188,8 +187,7 @@ extern "C" int32_t nnspec_rt_max_pool_grad(const NnspecWindowGeometry* geometry,
   return kNnspecOk;
 }
 
-extern "C" int32_t nnspec_rt_avg_pool_grad(const NnspecWindowGeometry* geometry, const float* dy,
-                                           float* dx) noexcept {
+extern "C" int32_t nnspec_rt_avg_pool_grad(const NnspecWindowGeometry* geometry, const float* dy, float* dx) noexcept {
   if (!nnspec::rt::validPool(geometry, {dy, dx})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   const bool tiles = nnspec::rt::windowsTile(g);
@@ -211,8 +209,8 @@ extern "C" int32_t nnspec_rt_avg_pool_grad(const NnspecWindowGeometry* geometry,
 
 extern "C" int32_t nnspec_rt_pad2d(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
   if (!nnspec::rt::valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr || y == nullptr ||
-      geometry->pad_top < 0 || geometry->pad_left < 0 ||
-      geometry->pad_top + geometry->in_h > geometry->out_h || geometry->pad_left + geometry->in_w > geometry->out_w)
+      geometry->pad_top < 0 || geometry->pad_left < 0 || geometry->pad_top + geometry->in_h > geometry->out_h ||
+      geometry->pad_left + geometry->in_w > geometry->out_w)
     return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   std::fill(y, y + nnspec::rt::outCount(g), 0.0f);
@@ -225,8 +223,8 @@ extern "C" int32_t nnspec_rt_pad2d(const NnspecWindowGeometry* geometry, const f
 
 extern "C" int32_t nnspec_rt_crop2d(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
   if (!nnspec::rt::valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr || y == nullptr ||
-      geometry->pad_top < 0 || geometry->pad_left < 0 ||
-      geometry->pad_top + geometry->out_h > geometry->in_h || geometry->pad_left + geometry->out_w > geometry->in_w)
+      geometry->pad_top < 0 || geometry->pad_left < 0 || geometry->pad_top + geometry->out_h > geometry->in_h ||
+      geometry->pad_left + geometry->out_w > geometry->in_w)
     return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   for (int64_t batch_idx = 0; batch_idx < g.batch; ++batch_idx)

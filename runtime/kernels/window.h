@@ -70,12 +70,28 @@ static inline int64_t nnspec_rt_conv2d_chunk_floats(const NnspecWindowGeometry* 
   return nnspec_rt_round_up16(nnspec_rt_conv2d_chunk_rows(geometry) * patch + 16);
 }
 
+// The share of the packed GEMM's c tiles (8 rows by whole vectors of 16 columns) that is
+// useful work for c [rows, cols].
+static inline double nnspec_rt_gemm_tile_share(int64_t rows, int64_t cols) {
+  return (double)rows / (double)((rows + 7) / 8 * 8) * ((double)cols / (double)((cols + 15) / 16 * 16));
+}
+
+// Whether the kernel gradient [patch, out_c] = patches^T x dy is computed as its transpose
+// [out_c, patch] = dy^T x patches (in scratch, then transposed): when that fills the
+// GEMM's tiles better (few output channels).
+static inline int nnspec_rt_conv2d_kernel_grad_transposed(const NnspecWindowGeometry* geometry) {
+  int64_t patch = geometry->kernel_h * geometry->kernel_w * geometry->in_c;
+  return nnspec_rt_gemm_tile_share(geometry->out_c, patch) > nnspec_rt_gemm_tile_share(patch, geometry->out_c);
+}
+
 // Floats of scratch memory the three conv2d kernels need for `geometry`: the GEMM's packed
-// panels, one chunk of patches, and a transposed kernel gradient [out_c, patch].
+// panels, one chunk of patches, and the transposed kernel gradient [out_c, patch] when
+// there is one.
 static inline int64_t nnspec_rt_conv2d_scratch_floats(const NnspecWindowGeometry* geometry) {
   int64_t patch = geometry->kernel_h * geometry->kernel_w * geometry->in_c;
+  int64_t transposed = nnspec_rt_conv2d_kernel_grad_transposed(geometry) ? patch * geometry->out_c : 0;
   return nnspec_rt_round_up16(kNnspecSgemmScratchFloats) + nnspec_rt_conv2d_chunk_floats(geometry) +
-         nnspec_rt_round_up16(patch * geometry->out_c);
+         nnspec_rt_round_up16(transposed);
 }
 
 // Each returns 0, or 2 (kNnspecKernelError) for null buffers or a geometry with a

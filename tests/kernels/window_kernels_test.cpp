@@ -3,9 +3,8 @@
 // GEMM, chunked), max/avg pooling and their gradients. Odd sizes, strides 1 and 2, valid
 // and same padding (uneven pads), batch 1, channel counts around the vector width, enough
 // output positions for several im2col chunks.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -61,7 +60,7 @@ struct WindowCase {
 NnspecWindowGeometry geometryOf(const WindowCase& c, int64_t out_c) {
   Axis rows = referenceAxis(c.height, c.kernel_h, c.stride_h, c.same);
   Axis cols = referenceAxis(c.width, c.kernel_w, c.stride_w, c.same);
-  return {c.batch,    c.height,   c.width,    c.in_c,     rows.out,      cols.out,     out_c,
+  return {c.batch,    c.height,   c.width,    c.in_c,     rows.out,     cols.out,    out_c,
           c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, rows.pad_low, cols.pad_low};
 }
 
