@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -855,7 +856,7 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     // TPE points with many params) are cut with "...", and the best one is spelled out below.
     constexpr size_t kMaxPointWidth = 60;
     size_t point_width = 20;
-    for (const auto& aggregate : aggregates) point_width = std::max(point_width, aggregate.point.size());
+    for (const auto& aggregate : aggregates) point_width = std::max(point_width, displayPoint(aggregate.point).size());
     point_width = std::min(point_width, kMaxPointWidth);
     auto fitted = [&](const std::string& point) {
       return point.size() <= point_width ? point : point.substr(0, point_width - 3) + "...";
@@ -868,7 +869,7 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     fmt::print(out, "  {:>6}\n", "trials");
     for (size_t rank = 0; rank < order.size(); ++rank) {
       const Aggregate& aggregate = aggregates[order[rank]];
-      const std::string point = aggregate.point.empty() ? "(one point)" : aggregate.point;
+      const std::string point = aggregate.point.empty() ? "(one point)" : displayPoint(aggregate.point);
       fmt::print(out, "  {:>4}  {:<{}}", rank + 1, fitted(point), point_width);
       if (per_fold) {
         for (int fold = 0; fold < static_cast<int>(plan.folds); ++fold) {
@@ -887,13 +888,30 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     }
     const Aggregate& best = aggregates[order[0]];
     if (best.finished > 0 && best.values.count(metric) != 0) {
-      fmt::print(out, "  best: {} with {} {}\n", best.point.empty() ? "(one point)" : best.point, metric,
+      fmt::print(out, "  best: {} with {} {}\n", best.point.empty() ? "(one point)" : displayPoint(best.point), metric,
                  formatMetric(best.values.at(metric)));
     }
   }
 }
 
 }  // namespace
+
+std::string displayPoint(const std::string& key) {
+  // Decimal numbers, optionally with an exponent, not part of a name (e.g. units_1).
+  static const std::regex kNumber(R"((^|[^A-Za-z0-9_.])(-?[0-9]+\.[0-9]+(?:[eE][-+]?[0-9]+)?))");
+  std::string out;
+  auto begin = key.cbegin();
+  for (std::sregex_iterator it(key.begin(), key.end(), kNumber), end; it != end; ++it) {
+    const std::smatch& match = *it;
+    out.append(begin, match[2].first);
+    const std::string text = match[2].str();
+    const std::string shorter = fmt::format("{:.6g}", std::stod(text));
+    out += shorter.size() < text.size() ? shorter : text;
+    begin = match[2].second;
+  }
+  out.append(begin, key.cend());
+  return out;
+}
 
 rt::CompiledModel trainableModel(const lowering::LoweredStep& step) {
   rt::CompiledModel model;

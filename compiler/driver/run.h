@@ -25,6 +25,11 @@ struct RunRequest {
   std::string report_path;   // "" = beside the store (x.store.sqlite -> x.report.html)
 };
 
+// A point key as the terminal shows it: decimals that carry float noise from arithmetic
+// (linspace's 0.0005005000000000001) shortened to 6 significant digits. Keys in the store
+// keep their full text (they identify trials on resume).
+std::string displayPoint(const std::string& key);
+
 // What the trainer needs to know of a lowered step besides its compiled code (sizes,
 // inits, L1/L2 factors, optimizer numbers, schedule, moving statistics); the caller sets
 // `full` (and `remainder`) from the compiled steps.
