@@ -15,6 +15,7 @@
 #include "compiler/driver/driver.h"
 #include "compiler/driver/load.h"
 #include "compiler/driver/materialize.h"
+#include "compiler/driver/run.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/lowering/lower_model.h"
 #include "runtime/train/trial.h"
@@ -79,17 +80,8 @@ int main(int argc, char** argv) {
   auto full_step = compileStep(*compiler.value(), config, config.batch, &full);
   const double compile_ms = millisecondsSince(compile_start);
   if (!full_step) return 3;
-  rt::CompiledModel model;
+  rt::CompiledModel model = driver::trainableModel(full);
   model.full = *full_step;
-  model.batch = config.batch;
-  model.features = full.features;
-  model.output_width = full.output_width;
-  model.classification = full.classification;
-  model.inits = full.inits;
-  model.hyper_values = full.hyper_values;
-  model.optimizer = full.optimizer.abi();
-  model.schedule = full.schedule;
-  model.moving_stats = full.moving_stats;
   if (count % config.batch != 0) {
     lowering::LoweredStep tail;
     auto tail_step = compileStep(*compiler.value(), config, count % config.batch, &tail);
