@@ -63,11 +63,8 @@ std::pair<int64_t, int64_t> pairOf(const sema::Value& value) {
   return {value.asInt(), value.asInt()};
 }
 
-// The window geometry of a conv/pool layer over one image [h, w, c].
-NnspecWindowGeometry geometryOf(const sema::LayerInstance& layer, const char* size_key, int64_t out_channels) {
-  const auto [rows, cols] = pairOf(layer.args.at(size_key));
-  const auto [stride_rows, stride_cols] = pairOf(layer.args.at("stride"));
-  const ir::Padding padding = layer.args.text("padding") == "same" ? ir::Padding::Same : ir::Padding::Valid;
+// The image sizes of a layer over one image [h, w, c], before its window or padding.
+NnspecWindowGeometry imageGeometry(const sema::LayerInstance& layer) {
   NnspecWindowGeometry geometry{};
   geometry.batch = 1;
   geometry.in_h = layer.input_shape[0];
@@ -75,7 +72,16 @@ NnspecWindowGeometry geometryOf(const sema::LayerInstance& layer, const char* si
   geometry.in_c = layer.input_shape[2];
   geometry.out_h = layer.output_shape[0];
   geometry.out_w = layer.output_shape[1];
-  geometry.out_c = out_channels;
+  geometry.out_c = layer.output_shape[2];
+  return geometry;
+}
+
+// The window geometry of a conv/pool layer over one image [h, w, c].
+NnspecWindowGeometry geometryOf(const sema::LayerInstance& layer, const char* size_key) {
+  const auto [rows, cols] = pairOf(layer.args.at(size_key));
+  const auto [stride_rows, stride_cols] = pairOf(layer.args.at("stride"));
+  const ir::Padding padding = layer.args.text("padding") == "same" ? ir::Padding::Same : ir::Padding::Valid;
+  NnspecWindowGeometry geometry = imageGeometry(layer);
   geometry.kernel_h = rows;
   geometry.kernel_w = cols;
   geometry.stride_h = stride_rows;
@@ -101,7 +107,7 @@ std::vector<float> convOutput(const sema::ModelInstance& model, const rt::TrialR
       ++conv_index;
       const auto* kernel = findParameter(result, fmt::format("conv{}.kernel", conv_index));
       if (kernel == nullptr) return {};
-      const NnspecWindowGeometry geometry = geometryOf(layer, "kernel", layer.output_shape[2]);
+      const NnspecWindowGeometry geometry = geometryOf(layer, "kernel");
       if (nnspec_rt_conv2d(&geometry, value.data(), kernel->values.data(), out.data()) != 0) return {};
       if (const auto* bias = findParameter(result, fmt::format("conv{}.bias", conv_index))) {
         for (size_t k = 0; k < out.size(); ++k) out[k] += bias->values[k % bias->values.size()];
@@ -109,20 +115,13 @@ std::vector<float> convOutput(const sema::ModelInstance& model, const rt::TrialR
       activate(layer.activation, layer.activation_alpha, out);
       if (conv_index == target) return out;
     } else if (layer.kind == "maxpool" || layer.kind == "avgpool") {
-      const NnspecWindowGeometry geometry = geometryOf(layer, "size", layer.output_shape[2]);
+      const NnspecWindowGeometry geometry = geometryOf(layer, "size");
       const int32_t status = layer.kind == "maxpool" ? nnspec_rt_max_pool(&geometry, value.data(), out.data())
                                                      : nnspec_rt_avg_pool(&geometry, value.data(), out.data());
       if (status != 0) return {};
     } else if (layer.kind == "zeropad") {
       const auto [rows, cols] = pairOf(layer.args.at("padding"));
-      NnspecWindowGeometry geometry{};
-      geometry.batch = 1;
-      geometry.in_h = layer.input_shape[0];
-      geometry.in_w = layer.input_shape[1];
-      geometry.in_c = layer.input_shape[2];
-      geometry.out_h = layer.output_shape[0];
-      geometry.out_w = layer.output_shape[1];
-      geometry.out_c = layer.output_shape[2];
+      NnspecWindowGeometry geometry = imageGeometry(layer);
       geometry.pad_top = rows;
       geometry.pad_left = cols;
       if (nnspec_rt_pad2d(&geometry, value.data(), out.data()) != 0) return {};
