@@ -115,12 +115,15 @@ class Runner {
   }
 
   int run(rt::Store& store, int64_t study_id) {
-    auto jit = jit::JitCompiler::create();
-    if (!jit.ok()) {
-      setError(fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message));
-      return 3;
+    jit_ = request_.jit;
+    if (!jit_) {
+      auto jit = jit::JitCompiler::create();
+      if (!jit.ok()) {
+        setError(fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message));
+        return 3;
+      }
+      jit_ = std::move(jit.value());
     }
-    jit_ = std::move(jit.value());
     // Load every split first: the workers only read them.
     for (const auto& plan : spec_.sweeps) {
       if (sampled(plan)) {
@@ -545,6 +548,23 @@ class Runner {
     return 0;
   }
 
+  static constexpr int kCancelled = 130;
+
+  bool cancelled() const { return request_.cancel != nullptr && request_.cancel->load(); }
+
+  void emitEvent(const RunEvent& event) {
+    if (!request_.on_event) return;
+    std::lock_guard<std::mutex> lock(hook_mutex_);
+    request_.on_event(event);
+  }
+
+  void endEvent(RunEvent event, const char* status, const std::map<std::string, double>& metrics) {
+    event.kind = RunEvent::Kind::kTrialEnded;
+    event.status = status;
+    event.metrics = metrics;
+    emitEvent(event);
+  }
+
   static std::string sweepLabel(const sema::SweepPlan& plan) {
     return plan.name.empty() ? std::string("results") : "sweep " + plan.name;
   }
@@ -580,6 +600,14 @@ class Runner {
              std::function<bool(const rt::EpochRecord&)> prune = {}) {
     const std::string point_key = key_override.empty() ? point.describe() : key_override;
     rt::TrialKey key{plan.name, point_key, static_cast<int>(fold), static_cast<int>(replicate)};
+    if (cancelled()) return kCancelled;
+    RunEvent event;
+    event.sweep = plan.name;
+    event.point = point_key;
+    event.fold = fold;
+    event.replicate = replicate;
+    event.trial_index = index;
+    event.trials_total = total;
     std::vector<rt::Param> params;
     for (const auto& [name, value] : point.params) params.push_back({name, sema::formatValue(value)});
     const uint64_t seed = rt::deriveSeed(spec_.seed, fmt::format("sweep={};point={};fold={};replicate={}", plan.name,
@@ -591,10 +619,13 @@ class Runner {
     if (!started.value().shouldRun()) {
       TrialLines skipped(*progress_, progress_->beginTrial(tag, fmt::format("{}: already {}, skipped", label,
                                                                             rt::statusName(started.value().status))));
+      endEvent(event, "skipped", {});
       return 0;
     }
     TrialLines log(*progress_, progress_->beginTrial(
                                    tag, fmt::format("{}{}", label, started.value().interrupted ? " (rerun: it was interrupted)" : "")));
+    event.epochs = point.config.epochs;
+    emitEvent(event);
     const sema::TrainConfig& config = point.config;
     auto views = materializer_.split(config.split);
     if (!views.ok()) {
@@ -627,7 +658,7 @@ class Runner {
     settings.seed = seed;
     settings.keep_test_predictions = ensemble || (classification && needs_.predictionsOn("test"));
     settings.keep_val_predictions = classification && needs_.predictionsOn("val") && !val.empty();
-    settings.keep_parameters = figures && needs_.parameters();
+    settings.keep_parameters = (figures && needs_.parameters()) || static_cast<bool>(request_.on_trained);
     if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};
     rt::TrialCallbacks callbacks;
     const rt::TrialHandle handle = started.value().handle;
@@ -653,6 +684,11 @@ class Runner {
       progress.epochs = epochs;
       progress.metrics = metrics;
       log.update(progress);
+      RunEvent epoch_event = event;
+      epoch_event.kind = RunEvent::Kind::kEpoch;
+      epoch_event.epoch = record.epoch;
+      epoch_event.metrics = record.metrics;
+      emitEvent(epoch_event);
       epoch_start = std::chrono::steady_clock::now();
     };
     if (progress_->mode() == rt::ProgressMode::kLive) {
@@ -669,12 +705,19 @@ class Runner {
       };
     }
     callbacks.should_prune = prune;
+    if (request_.cancel != nullptr) callbacks.should_stop = [this] { return cancelled(); };
     const rt::TrialResult outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
     if (!store_problem.empty()) {
       setError(fmt::format("error: cannot write to the store: {}\n", store_problem));
       return 2;
     }
+    if (outcome.end == rt::TrialEnd::kStopped) {
+      log.end(fmt::format("  stopped at epoch {}: the run was cancelled", outcome.failed_epoch), true);
+      endEvent(event, "stopped", {});
+      return kCancelled;
+    }
     if (outcome.end == rt::TrialEnd::kPruned) {
+      endEvent(event, "pruned", outcome.final_metrics);
       auto saved = store.pruneTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.seconds);
       if (!saved.ok()) return storeFailure(saved.error());
       log.end(fmt::format("  pruned at epoch {}: {} worse than the median of finished trials", outcome.failed_epoch,
@@ -686,6 +729,7 @@ class Runner {
       auto saved = store.failTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.reason, outcome.seconds);
       if (!saved.ok()) return storeFailure(saved.error());
       log.end(fmt::format("  failed: {}", outcome.reason), true);
+      endEvent(event, "failed", outcome.final_metrics);
       return 1;
     }
     if (ensemble) {
@@ -701,6 +745,11 @@ class Runner {
     }
     auto saved = store.finishTrial(handle, outcome.final_metrics, outcome.seconds);
     if (!saved.ok()) return storeFailure(saved.error());
+    endEvent(event, "finished", outcome.final_metrics);
+    if (request_.on_trained) {
+      std::lock_guard<std::mutex> lock(hook_mutex_);
+      request_.on_trained(TrainedTrial{plan.name, point_key, fold, replicate, &config, &*model, &outcome});
+    }
     std::string summary;
     if (outcome.stopped_epoch > 0) {
       summary = fmt::format("  stopped early at epoch {} ({} did not improve)", outcome.stopped_epoch, config.stop->metric);
@@ -773,11 +822,12 @@ class Runner {
   const sema::CheckedSpec& spec_;
   DiagnosticEngine& diagnostics_;
   Materializer materializer_;
-  std::unique_ptr<jit::JitCompiler> jit_;
+  std::shared_ptr<jit::JitCompiler> jit_;
   ReportNeeds needs_;
   rt::ProgressDisplay* progress_ = nullptr;  // while run() runs
   std::string error_;
   std::mutex output_mutex_;
+  std::mutex hook_mutex_;  // one embedding hook call at a time
   std::string summary_;
   std::map<std::string, std::map<std::string, sema::Point>> sampled_points_;  // sweep -> key -> point
 };
@@ -981,6 +1031,11 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
                study.value().resumed ? " (resuming)" : "");
   }
   const int code = runner.run(store.value(), study.value().id);
+  if (code == 130) {
+    outcome.exit_code = code;
+    outcome.err = "run cancelled: trials still running were left interrupted; run again to continue them\n";
+    return outcome;
+  }
   if (code >= 2) {
     outcome.exit_code = code;
     outcome.err = runner.error();

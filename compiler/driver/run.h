@@ -2,16 +2,50 @@
 // `nnspec run`: checks a spec, compiles every sweep point's model, trains every trial,
 // keeps each result in the store as it finishes, and prints a ranked table.
 
+#include <atomic>
 #include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "compiler/driver/driver.h"
 #include "compiler/driver/overrides.h"
+#include "compiler/jit/jit_compiler.h"
 #include "compiler/lowering/lower_model.h"
+#include "compiler/sema/checked_spec.h"
 #include "runtime/train/trial.h"
 
 namespace nnspec::driver {
+
+// What a run reports to an embedding tool as it goes (RunRequest::on_event).
+struct RunEvent {
+  enum class Kind { kTrialStarted, kEpoch, kTrialEnded };
+  Kind kind = Kind::kTrialStarted;
+  std::string sweep;  // "" for the unnamed sweep
+  std::string point;  // the point's key, e.g. "hidden=[50], lr=0.1"
+  int64_t fold = 0;   // -1: a refit on all training data
+  int64_t replicate = 0;
+  int64_t trial_index = 0;   // 1-based, within the sweep's trials
+  int64_t trials_total = 0;
+  int64_t epoch = 0;  // kEpoch: the epoch just finished (1-based)
+  int64_t epochs = 0;
+  std::map<std::string, double> metrics;  // kEpoch: that epoch's; kTrialEnded: the final ones
+  std::string status;  // kTrialEnded: "finished", "failed", "pruned", "skipped" or "stopped"
+};
+
+// A trial trained in this process, handed to RunRequest::on_trained when it finishes: its
+// model's configuration and compiled steps, and the trained parameters and state leaves.
+struct TrainedTrial {
+  std::string sweep;
+  std::string point;
+  int64_t fold = 0;
+  int64_t replicate = 0;
+  const sema::TrainConfig* config = nullptr;  // valid during the call
+  const rt::CompiledModel* model = nullptr;   // valid during the call; copy what is kept
+  const rt::TrialResult* result = nullptr;    // parameters and states are filled
+};
 
 struct RunRequest {
   CheckRequest check;
@@ -23,6 +57,17 @@ struct RunRequest {
   bool live = false;       // redraw the progress display in place (a terminal)
   bool write_report = true;  // write the HTML report of the spec's `report` block after the run
   std::string report_path;   // "" = beside the store (x.store.sqlite -> x.report.html)
+  // Embedding hooks. Called from the trial threads, one call at a time (a run serializes
+  // them), so they need no locking of their own but must not block for long.
+  std::function<void(const RunEvent&)> on_event;
+  std::function<void(const TrainedTrial&)> on_trained;
+  // When set and true, the run stops before the next batch: running trials are left
+  // interrupted (a rerun continues them), nothing else starts, and runFile returns exit
+  // code 130 with "run cancelled".
+  const std::atomic<bool>* cancel = nullptr;
+  // The JIT the run compiles with; null: one of its own. Compiled code lives as long as
+  // its JIT, so a tool that keeps the models handed to on_trained passes one it keeps.
+  std::shared_ptr<jit::JitCompiler> jit;
 };
 
 // A point key as the terminal shows it: decimals that carry float noise from arithmetic

@@ -231,6 +231,12 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
     int64_t seen = 0;
     int64_t batch_number = 0;
     for (;;) {
+      if (callbacks.should_stop && callbacks.should_stop()) {
+        outcome.end = TrialEnd::kStopped;
+        outcome.failed_epoch = epoch;
+        outcome.seconds = secondsSince(start);
+        return outcome;
+      }
       const int64_t rows = iterator.nextBatch(buffers.spans());
       if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("training buffers do not fit the batch");
       if (rows <= 0) break;
@@ -320,6 +326,10 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
     const auto& slots = runner.layout().parameters;
     for (size_t index = 0; index < slots.size(); ++index) {
       outcome.parameters.push_back({slots[index].name, slots[index].type.shape, runner.parameter(index)});
+    }
+    const auto& states = runner.layout().states;
+    for (size_t index = 0; index < states.size(); ++index) {
+      outcome.states.push_back({states[index].name, states[index].type.shape, runner.state(index)});
     }
   }
   outcome.seconds = secondsSince(start);

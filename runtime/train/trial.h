@@ -68,7 +68,8 @@ struct EpochRecord {
   double seconds = 0;
 };
 
-enum class TrialEnd { kFinished, kFailed, kPruned };
+// kStopped: TrialCallbacks::should_stop asked to stop (a cancelled run); nothing is final.
+enum class TrialEnd { kFinished, kFailed, kPruned, kStopped };
 
 // A trained parameter, e.g. "dense1.kernel" f32[784, 50], row-major.
 struct KeptParameter {
@@ -87,6 +88,7 @@ struct TrialResult {
   std::vector<float> test_predictions;  // rows x output width, when asked for
   std::vector<float> val_predictions;   // likewise, of the final model on val
   std::vector<KeptParameter> parameters;  // the final weights, when asked for
+  std::vector<KeptParameter> states;      // and the state leaves (batchnorm moving statistics)
   double seconds = 0;
 };
 
@@ -96,6 +98,8 @@ struct TrialCallbacks {
   std::function<void(const EpochRecord& record, int64_t epochs)> on_epoch;
   // After each epoch's record: true stops the trial as pruned (a pruner's verdict).
   std::function<bool(const EpochRecord& record)> should_prune;
+  // Before each batch: true ends the trial at once as TrialEnd::kStopped.
+  std::function<bool()> should_stop;
 };
 
 // Fills every parameter of `runner` as `inits` says (by name; zeros for one not named),
