@@ -30,9 +30,9 @@
 
 #include "compiler/driver/load.h"
 #include "compiler/driver/materialize.h"
-#include "compiler/driver/run.h"
+#include "compiler/pipeline/pipeline.h"
 #include "compiler/jit/jit_compiler.h"
-#include "compiler/jit/step_runner.h"
+#include "runtime/exec/step_runner.h"
 #include "compiler/lowering/lower_model.h"
 #include "runtime/pipeline/batches.h"
 #include "runtime/pipeline/random.h"
@@ -184,15 +184,14 @@ int main(int argc, char** argv) {
   if (steps * batch > static_cast<int64_t>(fit.indices.size()))
     return fail("fewer than STEPS full batches in an epoch", 2);
 
-  auto lowered_variant = lowering::lowerTrainStep(config, batch);
-  if (const auto* problem = std::get_if<lowering::Unsupported>(&lowered_variant)) return fail(problem->message, 2);
-  const lowering::LoweredStep& lowered = std::get<lowering::LoweredStep>(lowered_variant);
   auto compiler = jit::JitCompiler::create();
   if (!compiler.ok()) return fail(compiler.error().message, 3);
-  auto compiled = compiler.value()->compile(lowered.graph, lowered.config);
-  if (!compiled.ok()) return fail(compiled.error().message, 3);
+  auto passes = pipeline::runPasses(config, batch, pipeline::Options{pipeline::Pass::kJit, compiler.value().get()});
+  if (const auto* error = std::get_if<pipeline::PipelineError>(&passes)) return fail(error->message, error->internal ? 3 : 2);
+  const pipeline::Artifacts& artifacts = std::get<pipeline::Artifacts>(passes);
+  const lowering::LoweredStep& lowered = artifacts.step;
 
-  jit::StepRunner runner(compiled.value());
+  rt::StepRunner runner(artifacts.compiled);
   rt::initializeParameters(runner, lowered.inits, seed);
   for (const auto& [name, value] : lowered.hyper_values) runner.setHyperparam(name, value);
   std::filesystem::create_directories(out_dir);
@@ -232,7 +231,7 @@ int main(int argc, char** argv) {
     all_labels.insert(all_labels.end(), labels.begin(), labels.end());
     optimizer.step = static_cast<int32_t>(step);
     runner.setRngSeed(record.dropout_seed);
-    const jit::StepResult result = runner.trainStep(inputs, optimizer);
+    const rt::StepResult result = runner.trainStep(inputs, optimizer);
     if (result.status != kNnspecOk) return fail(fmt::format("step {}: status {}", step, result.status), 3);
     record.data_loss = result.data_loss;
     record.total_loss = result.total_loss;
@@ -240,8 +239,8 @@ int main(int argc, char** argv) {
   }
 
   // The same steps through the trainer itself: same initial parameters and batches.
-  rt::CompiledModel model = driver::trainableModel(lowered);
-  model.full = compiled.value();
+  rt::CompiledModel model = pipeline::trainableModel(lowered);
+  model.full = artifacts.compiled;
   rt::TrialSettings settings;
   settings.epochs = config.epochs;
   settings.shuffle = config.shuffle;

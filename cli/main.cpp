@@ -112,20 +112,27 @@ constexpr const char* kExportUsage =
     "  --study NAME        the study, by name or id (default: the newest)\n"
     "  -h, --help          show this help\n";
 
-constexpr const char* kCompileUsage =
+constexpr const char* kCompileUsageTemplate =
     "usage: nnspec compile [options] FILE\n"
     "\n"
-    "Checks the spec, lowers every distinct graph of its sweeps and prints one stage.\n"
+    "Checks the spec, runs the compile pipeline on every distinct graph of its sweeps\n"
+    "and prints what one pass made. The passes, in order (--emit=PASS stops after it):\n"
+    "%PASSES%"
     "\n"
     "options:\n"
-    "  --emit=ir          the graph IR of the model and loss (default)\n"
-    "  --emit=grad        the graph with its gradient (reverse-mode autodiff)\n"
-    "  --emit=fusion      the fused loop nests of each entry point\n"
-    "  --emit=llvm        the LLVM module codegen emits\n"
-    "  --emit=llvm-opt    the LLVM module after the optimization pipeline, for this CPU\n"
+    "  --emit=PASS        the pass to stop after and print (default ir)\n"
     "  --set NAME=VALUE   override a param or a train setting (repeatable)\n"
     "  --sweep NAME       only this sweep (repeatable)\n"
     "  -h, --help         show this help\n";
+
+// The compile usage with the pass list of compiler/pipeline/pipeline.h.
+std::string compileUsage() {
+  std::string passes;
+  for (const auto& info : nnspec::pipeline::kPasses) passes += fmt::format("  {:<12} {}\n", info.name, info.does);
+  std::string usage = kCompileUsageTemplate;
+  usage.replace(usage.find("%PASSES%"), 8, passes);
+  return usage;
+}
 
 int usageError(const std::string& message, const char* usage) {
   std::fprintf(stderr, "error: %s\n%s", message.c_str(), usage);
@@ -178,21 +185,17 @@ int runCompile(const std::vector<std::string>& args) {
   nnspec::driver::CompileRequest request;
   request.check.data_paths = nnspec::driver::defaultDataPaths();
   std::vector<std::string> files;
-  const std::vector<std::pair<std::string, nnspec::driver::CompileEmit>> emits = {
-      {"ir", nnspec::driver::CompileEmit::kIr},         {"grad", nnspec::driver::CompileEmit::kGrad},
-      {"fusion", nnspec::driver::CompileEmit::kFusion}, {"llvm", nnspec::driver::CompileEmit::kLlvm},
-      {"llvm-opt", nnspec::driver::CompileEmit::kLlvmOpt}};
   for (size_t k = 0; k < args.size(); ++k) {
     const std::string& arg = args[k];
     if (arg == "-h" || arg == "--help") {
-      std::fputs(kCompileUsage, stdout);
+      std::fputs(compileUsage().c_str(), stdout);
       return 0;
     }
     if (arg.rfind("--emit=", 0) == 0) {
       const std::string kind = arg.substr(7);
-      const auto it = std::find_if(emits.begin(), emits.end(), [&](const auto& entry) { return entry.first == kind; });
-      if (it == emits.end()) return usageError(fmt::format("unknown stage in '{}'", arg), kCompileUsage);
-      request.emit = it->second;
+      const auto pass = nnspec::pipeline::passNamed(kind);
+      if (!pass) return usageError(fmt::format("unknown pass in '{}'", arg), compileUsage().c_str());
+      request.emit = *pass;
     } else if ((arg == "--set" || arg == "--sweep") && k + 1 < args.size()) {
       const std::string& value = args[++k];
       if (arg == "--sweep") {
@@ -201,16 +204,16 @@ int runCompile(const std::vector<std::string>& args) {
       }
       nnspec::driver::Override override;
       if (!nnspec::driver::parseOverride(value, &override)) {
-        return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", value), kCompileUsage);
+        return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", value), compileUsage().c_str());
       }
       request.overrides.push_back(override);
     } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), kCompileUsage);
+      return usageError(fmt::format("unknown option '{}'", arg), compileUsage().c_str());
     } else {
       files.push_back(arg);
     }
   }
-  if (files.size() != 1) return usageError("compile takes one spec file", kCompileUsage);
+  if (files.size() != 1) return usageError("compile takes one spec file", compileUsage().c_str());
   request.check.path = files[0];
   const auto outcome = nnspec::driver::compileFile(request);
   std::fputs(outcome.out.c_str(), stdout);

@@ -63,10 +63,8 @@ int main(int argc, char** argv) {
       request.emit = nnspec::driver::Emit::kAst;
     } else if (is_check && flag == "--emit=tokens") {
       request.emit = nnspec::driver::Emit::kTokens;
-    } else if (is_compile && flag == "--emit=ir") {
-      compile.emit = nnspec::driver::CompileEmit::kIr;
-    } else if (is_compile && flag == "--emit=grad") {
-      compile.emit = nnspec::driver::CompileEmit::kGrad;
+    } else if (is_compile && flag.rfind("--emit=", 0) == 0 && nnspec::pipeline::passNamed(flag.substr(7))) {
+      compile.emit = *nnspec::pipeline::passNamed(flag.substr(7));
     } else {
       std::fprintf(stderr, "%s: unknown flag '%s' on the RUN line\n", path.c_str(), flag.c_str());
       return 2;

@@ -1039,9 +1039,20 @@ class FunctionEmitter {
 
 llvm::Expected<EmittedStep> emitLlvm(const transforms::GradientGraph& gradient_graph,
                                      const StepConfig& config, llvm::LLVMContext& context) {
+  StepPlan plan;
+  try {
+    plan = planStep(gradient_graph, config);
+  } catch (const std::exception& error) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "codegen: %s", error.what());
+  }
+  return emitLlvm(gradient_graph, plan, context);
+}
+
+llvm::Expected<EmittedStep> emitLlvm(const transforms::GradientGraph& gradient_graph, const StepPlan& plan,
+                                     llvm::LLVMContext& context) {
   EmittedStep result;
   try {
-    result.plan = planStep(gradient_graph, config);
+    result.plan = plan;
     result.module = std::make_unique<llvm::Module>("nnspec_step", context);
     for (const FunctionPlan& function : result.plan.functions)
       FunctionEmitter(*result.module, gradient_graph, result.plan, function).emit();
@@ -1057,9 +1068,9 @@ llvm::Expected<EmittedStep> emitLlvm(const transforms::GradientGraph& gradient_g
   return result;
 }
 
-LlvmText emitLlvmText(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
+LlvmText emitLlvmText(const transforms::GradientGraph& gradient_graph, const StepPlan& plan) {
   llvm::LLVMContext context;
-  llvm::Expected<EmittedStep> emitted = emitLlvm(gradient_graph, config, context);
+  llvm::Expected<EmittedStep> emitted = emitLlvm(gradient_graph, plan, context);
   if (!emitted) return {"", llvm::toString(emitted.takeError())};
   LlvmText result;
   llvm::raw_string_ostream stream(result.text);

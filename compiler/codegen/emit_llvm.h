@@ -38,12 +38,15 @@ inline constexpr const char* kCrop2dSymbol = "nnspec_rt_crop2d";
 // failure.
 llvm::Expected<EmittedStep> emitLlvm(const transforms::GradientGraph& gradient_graph,
                                      const StepConfig& config, llvm::LLVMContext& context);
+// The same for a plan made already (the pipeline's fuse and plan-step passes).
+llvm::Expected<EmittedStep> emitLlvm(const transforms::GradientGraph& gradient_graph, const StepPlan& plan,
+                                     llvm::LLVMContext& context);
 
 struct LlvmText {
   std::string text;   // the unoptimized module (`--emit=llvm`)
   std::string error;  // set instead of text when codegen failed
 };
 
-LlvmText emitLlvmText(const transforms::GradientGraph& gradient_graph, const StepConfig& config);
+LlvmText emitLlvmText(const transforms::GradientGraph& gradient_graph, const StepPlan& plan);
 
 }  // namespace nnspec::codegen

@@ -4,9 +4,15 @@
 #include <stdexcept>
 
 #include "compiler/ir/shape_rules.h"
+#include "runtime/kernels/window.h"
 #include "runtime/kernels/sgemm.h"
 
 namespace nnspec::codegen {
+
+rt::TensorShape runtimeShape(const ir::TensorType& type) {
+  return {type.dtype == ir::DType::I32 ? rt::ElementType::kI32 : rt::ElementType::kF32, type.shape};
+}
+
 namespace {
 
 // Workspace buffers start on 64-byte boundaries (whole cache lines, aligned vectors).
@@ -83,7 +89,7 @@ void runUpdatesLast(transforms::FusionPlan& fusion, const std::vector<ir::ValueI
                         [&](const transforms::Kernel& kernel) { return !isUpdate(kernel); });
 }
 
-FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, EntryPoint entry,
+FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, EntryPoint entry,
                           const StepConfig& config) {
   const ir::Graph& graph = gradient_graph.graph;
   FunctionPlan plan;
@@ -101,6 +107,11 @@ FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, Entry
     plan.in_place_updates = inPlaceUpdates(gradient_graph);
     runUpdatesLast(plan.fusion, plan.in_place_updates);
   }
+  return plan;
+}
+
+// Places every value a kernel of `plan` stores, and the kernels' scratch, in the workspace.
+void allocateFunction(const ir::Graph& graph, FunctionPlan& plan) {
   plan.workspace_offset.assign(static_cast<size_t>(graph.size()), -1);
   int64_t scratch = 0;
   for (const transforms::Kernel& kernel : plan.fusion.kernels)
@@ -117,21 +128,18 @@ FunctionPlan planFunction(const transforms::GradientGraph& gradient_graph, Entry
     }
   }
   plan.workspace_floats = next;
-  return plan;
 }
 
-StepLayout layoutStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
+rt::StepLayout layoutStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
   const ir::Graph& graph = gradient_graph.graph;
-  StepLayout layout;
-  for (ir::ValueId id : graph.leaves(ir::OpKind::Parameter))
-    layout.parameters.push_back({graph.node(id).attrs.name, graph.type(id)});
-  for (ir::ValueId id : graph.leaves(ir::OpKind::Input))
-    layout.inputs.push_back({graph.node(id).attrs.name, graph.type(id)});
+  rt::StepLayout layout;
+  auto slot = [&](const std::string& name, ir::ValueId id) { return rt::LeafSlot{name, runtimeShape(graph.type(id))}; };
+  for (ir::ValueId id : graph.leaves(ir::OpKind::Parameter)) layout.parameters.push_back(slot(graph.node(id).attrs.name, id));
+  for (ir::ValueId id : graph.leaves(ir::OpKind::Input)) layout.inputs.push_back(slot(graph.node(id).attrs.name, id));
   for (ir::ValueId id : graph.leaves(ir::OpKind::Hyperparam))
     layout.hyperparams.push_back(graph.node(id).attrs.name);
-  for (ir::ValueId id : graph.leaves(ir::OpKind::State))
-    layout.states.push_back({graph.node(id).attrs.name, graph.type(id)});
-  for (const auto& [name, id] : gradient_graph.exports) layout.exports.push_back({name, graph.type(id)});
+  for (ir::ValueId id : graph.leaves(ir::OpKind::State)) layout.states.push_back(slot(graph.node(id).attrs.name, id));
+  for (const auto& [name, id] : gradient_graph.exports) layout.exports.push_back(slot(name, id));
   layout.state_slots = optimizerStateSlots(config.optimizer);
   if (gradient_graph.prediction) {
     const ir::TensorType& type = graph.type(*gradient_graph.prediction);
@@ -212,15 +220,25 @@ bool isConvolution(const ir::Graph& graph, ir::ValueId id) {
   return op == ir::OpKind::Conv2d || op == ir::OpKind::Conv2dInputGrad || op == ir::OpKind::Conv2dKernelGrad;
 }
 
-StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
+StepPlan fuseStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
   StepPlan plan;
   plan.config = config;
-  plan.layout = layoutStep(gradient_graph, config);
-  for (size_t entry_idx = 0; entry_idx < kEntryPoints.size(); ++entry_idx) {
-    plan.functions[entry_idx] = planFunction(gradient_graph, kEntryPoints[entry_idx], config);
-    plan.layout.workspace_floats =
-        std::max(plan.layout.workspace_floats, plan.functions[entry_idx].workspace_floats);
+  for (size_t entry_idx = 0; entry_idx < kEntryPoints.size(); ++entry_idx)
+    plan.functions[entry_idx] = fuseFunction(gradient_graph, kEntryPoints[entry_idx], config);
+  return plan;
+}
+
+void allocateStep(const transforms::GradientGraph& gradient_graph, StepPlan& plan) {
+  plan.layout = layoutStep(gradient_graph, plan.config);
+  for (FunctionPlan& function : plan.functions) {
+    allocateFunction(gradient_graph.graph, function);
+    plan.layout.workspace_floats = std::max(plan.layout.workspace_floats, function.workspace_floats);
   }
+}
+
+StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config) {
+  StepPlan plan = fuseStep(gradient_graph, config);
+  allocateStep(gradient_graph, plan);
   return plan;
 }
 

@@ -12,7 +12,8 @@
 #include "compiler/ir/graph.h"
 #include "compiler/transforms/autodiff.h"
 #include "compiler/transforms/fusion.h"
-#include "runtime/kernels/window.h"
+#include "runtime/abi/window_abi.h"
+#include "runtime/exec/step_layout.h"
 
 namespace nnspec::codegen {
 
@@ -38,27 +39,8 @@ inline constexpr std::array kEntryPoints = {EntryPoint::Forward, EntryPoint::Gra
 // "nnspec_forward", "nnspec_gradients", "nnspec_train_step".
 std::string entrySymbol(EntryPoint entry);
 
-struct LeafSlot {
-  std::string name;
-  ir::TensorType type;
-};
-
-// The ABI arrays a caller fills, and the workspace it allocates.
-struct StepLayout {
-  std::vector<LeafSlot> parameters;     // NnspecStepArgs::params (and grads)
-  std::vector<LeafSlot> inputs;         // NnspecStepArgs::inputs
-  std::vector<std::string> hyperparams; // NnspecStepArgs::hyper
-  std::vector<LeafSlot> states;         // NnspecStepArgs::states (state leaves)
-  std::vector<LeafSlot> exports;        // NnspecStepArgs::exports (GradientGraph::exports)
-  int state_slots = 0;                  // per parameter: optimizerStateSlots
-  int64_t workspace_floats = 0;         // the largest any entry function needs
-  // NnspecStepArgs::predictions: the marked model output as rows (its first axis, the
-  // batch) of width floats (the rest); both 0 when the graph marks none.
-  int64_t prediction_rows = 0;
-  int64_t prediction_width = 0;
-
-  int64_t predictionFloats() const { return prediction_rows * prediction_width; }
-};
+// A graph value's type as the runtime's layout describes it.
+rt::TensorShape runtimeShape(const ir::TensorType& type);
 
 struct FunctionPlan {
   EntryPoint entry = EntryPoint::Forward;
@@ -81,10 +63,19 @@ struct FunctionPlan {
 
 struct StepPlan {
   StepConfig config;
-  StepLayout layout;
+  rt::StepLayout layout;  // the ABI arrays a caller fills, and the workspace it allocates
   std::array<FunctionPlan, 3> functions;  // indexed like kEntryPoints
 };
 
+// The pipeline's "fuse" pass: each entry function's roots and fused kernels (and SGD's
+// in-place updates); no workspace yet.
+StepPlan fuseStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config);
+
+// The pipeline's "plan step" pass: the ABI layout, and where each stored value and the
+// kernels' scratch live in the workspace.
+void allocateStep(const transforms::GradientGraph& gradient_graph, StepPlan& plan);
+
+// fuseStep, then allocateStep.
 StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config);
 
 // The geometry the runtime kernel of window op `id` (conv2d, pooling, pad2d, crop2d or a

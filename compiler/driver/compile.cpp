@@ -4,12 +4,10 @@
 
 #include <fmt/format.h>
 
-#include "compiler/codegen/emit_llvm.h"
 #include "compiler/codegen/step_plan.h"
 #include "compiler/driver/load.h"
 #include "compiler/ir/printer.h"
 #include "compiler/jit/jit_compiler.h"
-#include "compiler/lowering/lower_model.h"
 
 namespace nnspec::driver {
 
@@ -19,50 +17,42 @@ Outcome compileFile(const CompileRequest& request) {
   DiagnosticEngine& diagnostics = session.diagnostics();
   const LoadedSpec* loaded = &session.spec();
   std::string out;
+  pipeline::Options options;
+  options.stop_after = request.emit;
   std::unique_ptr<jit::JitCompiler> compiler;
-  if (request.emit == CompileEmit::kLlvmOpt) {
+  if (request.emit == pipeline::Pass::kOptimize || request.emit == pipeline::Pass::kJit) {
     auto created = jit::JitCompiler::create();
     if (!created.ok()) {
       return session.finish(3, out, fmt::format("internal error: cannot start the JIT: {}\n", created.error().message));
     }
     compiler = std::move(created.value());
+    options.jit = compiler.get();
   }
   std::set<std::string> printed;
   for (const auto& plan : loaded->checked.sweeps) {
     for (const auto& point : plan.checked) {
-      auto lowered = lowering::lowerTrainStep(point.config, point.config.batch);
-      if (const auto* problem = std::get_if<lowering::Unsupported>(&lowered)) {
-        diagnostics.error(problem->range, problem->message);
+      // Up to the gradient first: the graph signature says which points share a graph.
+      pipeline::Options graphs = options;
+      graphs.stop_after = std::min(request.emit, pipeline::Pass::kVerifyGradient);
+      auto passes = pipeline::runPasses(point.config, point.config.batch, graphs);
+      if (const auto* error = std::get_if<pipeline::PipelineError>(&passes)) {
+        if (error->internal) return session.finish(3, out, fmt::format("internal error: {}\n", error->message));
+        diagnostics.error(error->range, error->message);
         continue;
       }
-      const auto& step = std::get<lowering::LoweredStep>(lowered);
-      if (!printed.insert(codegen::stepSignature(step.graph, step.config)).second) continue;
-      out += fmt::format("; sweep '{}'{}, model '{}', batch {}\n", plan.name,
-                                 point.params.empty() ? "" : " at " + point.describe(), point.config.model.name,
-                                 point.config.batch);
-      switch (request.emit) {
-        case CompileEmit::kIr: out += ir::printGraph(step.forward); break;
-        case CompileEmit::kGrad: out += transforms::printGradientGraph(step.graph); break;
-        case CompileEmit::kFusion:
-          out += codegen::printStepPlan(codegen::planStep(step.graph, step.config));
-          break;
-        case CompileEmit::kLlvm: {
-          const auto module = codegen::emitLlvmText(step.graph, step.config);
-          if (!module.error.empty()) {
-            return session.finish(3, out, fmt::format("internal error: {}\n", module.error));
-          }
-          out += module.text;
-          break;
-        }
-        case CompileEmit::kLlvmOpt: {
-          auto module = compiler->optimizedLlvmText(step.graph, step.config);
-          if (!module.ok()) {
-            return session.finish(3, out, fmt::format("internal error: {}\n", module.error().message));
-          }
-          out += module.value();
-          break;
-        }
+      const auto& step = std::get<pipeline::Artifacts>(passes).step;
+      const std::string signature = request.emit <= pipeline::Pass::kVerifyLowered
+                                        ? ir::printGraph(step.forward)
+                                        : codegen::stepSignature(step.graph, step.config);
+      if (!printed.insert(signature).second) continue;
+      if (request.emit > pipeline::Pass::kVerifyGradient) passes = pipeline::runPasses(point.config, point.config.batch, options);
+      if (const auto* error = std::get_if<pipeline::PipelineError>(&passes)) {
+        return session.finish(3, out, fmt::format("internal error: {}\n", error->message));
       }
+      out += fmt::format("; sweep '{}'{}, model '{}', batch {}\n", plan.name,
+                         point.params.empty() ? "" : " at " + point.describe(), point.config.model.name,
+                         point.config.batch);
+      out += pipeline::printArtifacts(std::get<pipeline::Artifacts>(passes), request.emit);
       out += "\n";
     }
   }

@@ -21,6 +21,7 @@
 #include "compiler/frontend/parse.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/lowering/lower_model.h"
+#include "compiler/pipeline/pipeline.h"
 #include "compiler/sema/check.h"
 #include "compiler/sema/shapes.h"
 #include "runtime/pipeline/folds.h"
@@ -104,7 +105,7 @@ class Runner {
       }
       for (const auto& point : plan.checked) {
         for (int64_t batch : {point.config.batch}) {
-          auto lowered = lowering::lowerTrainStep(point.config, batch);
+          auto lowered = lowering::lowerModel(point.config, batch);
           if (const auto* problem = std::get_if<lowering::Unsupported>(&lowered)) {
             diagnostics_.error(problem->range, problem->message);
           }
@@ -787,29 +788,12 @@ class Runner {
   // The compiled steps for this configuration: one for full batches and, when `fit_count`
   // does not divide evenly, one for the last partial batch. Cached by graph signature.
   std::optional<rt::CompiledModel> compile(const sema::TrainConfig& config, int64_t fit_count) {
-    const int64_t batch = std::min(config.batch, fit_count);
-    auto lowered = lowering::lowerTrainStep(config, batch);
-    auto& full = std::get<lowering::LoweredStep>(lowered);
-    rt::CompiledModel model = trainableModel(full);
-    auto step = jit_->compile(full.graph, full.config);
-    if (!step.ok()) {
-      setError(fmt::format("internal error: compiling model '{}': {}\n", config.model.name, step.error().message));
+    auto compiled = pipeline::compileTrainable(config, fit_count, *jit_);
+    if (const auto* error = std::get_if<pipeline::PipelineError>(&compiled)) {
+      setError(fmt::format("internal error: compiling model '{}': {}\n", config.model.name, error->message));
       return std::nullopt;
     }
-    model.full = step.value();
-    const int64_t remainder = fit_count % batch;
-    if (remainder != 0) {
-      auto tail = lowering::lowerTrainStep(config, remainder);
-      auto& tail_step = std::get<lowering::LoweredStep>(tail);
-      auto compiled = jit_->compile(tail_step.graph, tail_step.config);
-      if (!compiled.ok()) {
-        setError(fmt::format("internal error: compiling model '{}': {}\n", config.model.name, compiled.error().message));
-        return std::nullopt;
-      }
-      model.remainder = compiled.value();
-      model.remainder_batch = remainder;
-    }
-    return model;
+    return std::get<rt::CompiledModel>(std::move(compiled));
   }
 
  public:
@@ -961,20 +945,6 @@ std::string displayPoint(const std::string& key) {
   }
   out.append(begin, key.cend());
   return out;
-}
-
-rt::CompiledModel trainableModel(const lowering::LoweredStep& step) {
-  rt::CompiledModel model;
-  model.batch = step.batch;
-  model.features = step.features;
-  model.output_width = step.output_width;
-  model.classification = step.classification;
-  model.inits = step.inits;
-  model.hyper_values = step.hyper_values;
-  model.optimizer = step.optimizer.abi();
-  model.schedule = step.schedule;
-  model.moving_stats = step.moving_stats;
-  return model;
 }
 
 Outcome runFile(const RunRequest& request, std::FILE* out) {

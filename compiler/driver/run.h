@@ -75,11 +75,6 @@ struct RunRequest {
 // keep their full text (they identify trials on resume).
 std::string displayPoint(const std::string& key);
 
-// What the trainer needs to know of a lowered step besides its compiled code (sizes,
-// inits, L1/L2 factors, optimizer numbers, schedule, moving statistics); the caller sets
-// `full` (and `remainder`) from the compiled steps.
-rt::CompiledModel trainableModel(const lowering::LoweredStep& step);
-
 // Writes progress and the final table to `out` as it goes; diagnostics and errors come
 // back in Outcome::err. Exit code 0 when every trial finished, 1 when some failed, 2 for
 // bad input (spec, data, flags), 3 for internal errors.

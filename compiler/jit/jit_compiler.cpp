@@ -42,11 +42,12 @@ llvm::orc::JITTargetMachineBuilder hostMachineBuilder(int opt_level) {
 }
 
 // The generated module, prepared for the host and run through the optimization pipeline.
+// The pipeline's last passes, in order: emit LLVM, optimize (here), then JIT (compile).
 llvm::Expected<codegen::EmittedStep> optimizedModule(JitCompiler::Engine& engine,
                                                      const transforms::GradientGraph& gradient_graph,
-                                                     const codegen::StepConfig& config,
+                                                     const codegen::StepPlan& plan,
                                                      llvm::LLVMContext& context) {
-  auto emitted = codegen::emitLlvm(gradient_graph, config, context);
+  auto emitted = codegen::emitLlvm(gradient_graph, plan, context);
   if (!emitted) return emitted.takeError();
   llvm::Module& module = *emitted->module;
   module.setDataLayout(engine.lljit->getDataLayout());
@@ -63,10 +64,10 @@ llvm::Expected<codegen::EmittedStep> optimizedModule(JitCompiler::Engine& engine
 }  // namespace
 
 Expected<std::string> JitCompiler::optimizedLlvmText(
-    const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config) {
+    const transforms::GradientGraph& gradient_graph, const codegen::StepPlan& plan) {
   std::lock_guard lock(mutex_);  // the target machine is shared
   llvm::LLVMContext context;
-  auto emitted = optimizedModule(*engine_, gradient_graph, config, context);
+  auto emitted = optimizedModule(*engine_, gradient_graph, plan, context);
   if (!emitted) return toJitError(emitted.takeError(), "jit");
   std::string text;
   llvm::raw_string_ostream stream(text);
@@ -106,14 +107,25 @@ int JitCompiler::compilationCount() const {
   return compilation_count_;
 }
 
-Expected<std::shared_ptr<const CompiledStep>> JitCompiler::compile(
+Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compile(
     const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config) {
-  std::string signature = codegen::stepSignature(gradient_graph, config);
+  codegen::StepPlan plan;
+  try {
+    plan = codegen::planStep(gradient_graph, config);
+  } catch (const std::exception& error) {
+    return JitError{std::string("jit: codegen: ") + error.what()};
+  }
+  return compilePlan(gradient_graph, plan);
+}
+
+Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
+    const transforms::GradientGraph& gradient_graph, const codegen::StepPlan& plan) {
+  std::string signature = codegen::stepSignature(gradient_graph, plan.config);
   std::lock_guard lock(mutex_);
   if (auto cached = cache_.find(signature); cached != cache_.end()) return cached->second;
 
   auto context = std::make_unique<llvm::LLVMContext>();
-  auto emitted = optimizedModule(*engine_, gradient_graph, config, *context);
+  auto emitted = optimizedModule(*engine_, gradient_graph, plan, *context);
   if (!emitted) return toJitError(emitted.takeError(), "jit");
   llvm::orc::LLJIT& lljit = *engine_->lljit;
 
@@ -132,8 +144,9 @@ Expected<std::shared_ptr<const CompiledStep>> JitCompiler::compile(
   if (llvm::Error error = lljit.addIRModule(*dylib, std::move(thread_safe)))
     return toJitError(std::move(error), "jit");
 
-  auto step = std::make_shared<CompiledStep>();
+  auto step = std::make_shared<rt::CompiledStep>();
   step->layout = emitted->plan.layout;
+  step->code_owner = engine_;
   NnspecStepFn* entries[] = {&step->forward, &step->gradients, &step->train_step};
   for (size_t entry_idx = 0; entry_idx < codegen::kEntryPoints.size(); ++entry_idx) {
     auto address = lljit.lookup(*dylib, codegen::entrySymbol(codegen::kEntryPoints[entry_idx]));
@@ -142,7 +155,7 @@ Expected<std::shared_ptr<const CompiledStep>> JitCompiler::compile(
   }
   ++compilation_count_;
   cache_.emplace(std::move(signature), step);
-  return std::shared_ptr<const CompiledStep>(step);
+  return std::shared_ptr<const rt::CompiledStep>(step);
 }
 
 }  // namespace nnspec::jit

@@ -16,16 +16,9 @@
 #include "compiler/jit/jit_error.h"
 #include "compiler/transforms/autodiff.h"
 #include "runtime/abi/step_abi.h"
+#include "runtime/exec/compiled_step.h"
 
 namespace nnspec::jit {
-
-// One compiled graph: its entry points and the buffers a caller provides.
-struct CompiledStep {
-  codegen::StepLayout layout;
-  NnspecStepFn forward = nullptr;
-  NnspecStepFn gradients = nullptr;
-  NnspecStepFn train_step = nullptr;
-};
 
 struct JitOptions {
   int opt_level = 3;  // the LLVM pipeline run on the module before it is added (0-3)
@@ -41,13 +34,19 @@ class JitCompiler {
   JitCompiler& operator=(const JitCompiler&) = delete;
 
   // The cached step when one with the same signature was compiled, else a new one.
-  Expected<std::shared_ptr<const CompiledStep>> compile(
+  // The step keeps the compiled code alive (CompiledStep::code_owner) after the
+  // JitCompiler is gone.
+  Expected<std::shared_ptr<const rt::CompiledStep>> compile(
       const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config);
+  // The same for a plan made already (the pipeline's fuse and plan-step passes); the
+  // plan must be codegen::planStep's for this graph and config.
+  Expected<std::shared_ptr<const rt::CompiledStep>> compilePlan(const transforms::GradientGraph& gradient_graph,
+                                                                const codegen::StepPlan& plan);
 
   // `--emit=llvm-opt`: the module as the JIT compiles it, after the optimization pipeline
   // (not added to the JIT, not cached).
   Expected<std::string> optimizedLlvmText(const transforms::GradientGraph& gradient_graph,
-                                          const codegen::StepConfig& config);
+                                          const codegen::StepPlan& plan);
 
   // How many modules were compiled (cache misses).
   int compilationCount() const;
@@ -56,8 +55,8 @@ class JitCompiler {
 
  private:
   mutable std::mutex mutex_;  // guards everything below, and the LLVM state in engine_
-  std::unique_ptr<Engine> engine_;
-  std::map<std::string, std::shared_ptr<const CompiledStep>> cache_;
+  std::shared_ptr<Engine> engine_;  // shared with the steps it compiled
+  std::map<std::string, std::shared_ptr<const rt::CompiledStep>> cache_;
   int compilation_count_ = 0;
 };
 

@@ -44,14 +44,14 @@ NnspecOptimizerParams OptimizerValues::abi() const {
   return params;
 }
 
-std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& config, int64_t batch) {
+std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& config, int64_t batch) {
   LoweredStep out;
   out.batch = batch;
   out.features = sema::shapeElements(config.model.input_shape);
   out.classification = config.loss == "cross_entropy";
   ir::Graph graph;
   ir::ValueId value = graph.input("x", ir::f32({batch, out.features}));
-  std::vector<transforms::Penalty> penalties;
+  std::vector<transforms::Penalty>& penalties = out.penalties;
   // Samples arrive flat; image models see them as [batch, height, width, channels]
   // (row-major, channels last, as the data is stored).
   sema::Shape shape = config.model.input_shape;
@@ -62,7 +62,7 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
   int conv_index = 0;
   int dropout_index = 0;
   int batchnorm_index = 0;
-  std::vector<std::pair<std::string, ir::ValueId>> exports;
+  std::vector<std::pair<std::string, ir::ValueId>>& exports = out.exports;
   auto addPenalties = [&](ir::ValueId weight, const sema::LayerInstance& layer, const std::string& prefix) {
     for (const char* kind : {"l1", "l2"}) {
       const double factor = layer.args.number(kind);
@@ -260,8 +260,7 @@ std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& c
     return unsupported(config.schedule_range,
                        fmt::format("learning-rate schedule '{}' is not supported yet", config.schedule));
   }
-  out.graph = transforms::differentiate(graph, loss, penalties, out.prediction);
-  out.graph.exports = std::move(exports);
+  out.loss = loss;
   out.forward = std::move(graph);
   return out;
 }

@@ -37,6 +37,12 @@ struct OptimizerValues {
 
 struct LoweredStep {
   ir::Graph forward;                 // the model and loss, before differentiation
+  ir::ValueId loss = 0;              // the data loss, f32[]
+  std::vector<transforms::Penalty> penalties;  // L1/L2 terms (factors: hyperparameters)
+  // Forward values the training entries export (batch normalization's batch statistics).
+  std::vector<std::pair<std::string, ir::ValueId>> exports;
+  // The forward graph with its gradient: filled by the pipeline's differentiate pass
+  // (compiler/pipeline/pipeline.h), empty after lowerModel.
   transforms::GradientGraph graph;
   ir::ValueId prediction = 0;  // the model output: logits or regression values [batch, width]
   codegen::StepConfig config;
@@ -57,6 +63,8 @@ struct Unsupported {
   std::string message;
 };
 
-std::variant<LoweredStep, Unsupported> lowerTrainStep(const sema::TrainConfig& config, int64_t batch);
+// The pipeline's first pass: the forward graph and everything the trainer needs besides
+// compiled code. Differentiation is the next pass (compiler/pipeline/pipeline.h).
+std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& config, int64_t batch);
 
 }  // namespace nnspec::lowering

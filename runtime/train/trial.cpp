@@ -20,7 +20,7 @@ double secondsSince(Clock::time_point start) {
 
 }  // namespace
 
-void initializeParameters(jit::StepRunner& runner, const std::vector<ParamInit>& inits, uint64_t seed) {
+void initializeParameters(StepRunner& runner, const std::vector<ParamInit>& inits, uint64_t seed) {
   const auto& parameters = runner.layout().parameters;
   for (size_t index = 0; index < parameters.size(); ++index) {
     const std::string& name = parameters[index].name;
@@ -58,7 +58,7 @@ namespace {
 
 // Copies parameters and optimizer state from one runner to another with the same
 // parameter list (the full-batch and the last-partial-batch steps of one model).
-void copyState(jit::StepRunner& from, jit::StepRunner& to) {
+void copyState(StepRunner& from, StepRunner& to) {
   const size_t count = from.layout().parameters.size();
   for (size_t index = 0; index < count; ++index) {
     to.parameter(index) = from.parameter(index);
@@ -70,7 +70,7 @@ void copyState(jit::StepRunner& from, jit::StepRunner& to) {
 }
 
 // Folds the batch statistics the last train step exported into the moving ones.
-void updateMovingStats(jit::StepRunner& runner, const std::vector<MovingStats>& all_stats) {
+void updateMovingStats(StepRunner& runner, const std::vector<MovingStats>& all_stats) {
   for (const MovingStats& stats : all_stats) {
     const float momentum = static_cast<float>(stats.momentum);
     auto fold = [&](const std::string& state_name, const std::string& export_name) {
@@ -105,7 +105,7 @@ struct Buffers {
 };
 
 // The input pointers in the order of the step's layout.
-std::vector<const void*> inputPointers(const jit::StepRunner& runner, Buffers& buffers) {
+std::vector<const void*> inputPointers(const StepRunner& runner, Buffers& buffers) {
   std::vector<const void*> inputs;
   for (const auto& slot : runner.layout().inputs) {
     if (slot.name == "x") {
@@ -129,7 +129,7 @@ bool maximized(const std::string& metric) {
 
 }  // namespace
 
-std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::StepRunner& runner, const DataView& view,
+std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunner& runner, const DataView& view,
                                             const std::string& prefix, std::vector<float>* kept) {
   std::map<std::string, double> metrics;
   if (view.empty()) return metrics;
@@ -197,8 +197,8 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
                       const TrialSettings& settings, const TrialCallbacks& callbacks) {
   const auto start = Clock::now();
   TrialResult outcome;
-  jit::StepRunner runner(model.full);
-  std::optional<jit::StepRunner> tail;
+  StepRunner runner(model.full);
+  std::optional<StepRunner> tail;
   if (model.remainder) tail.emplace(model.remainder);
   initializeParameters(runner, model.inits, settings.seed);
   for (const MovingStats& stats : model.moving_stats) {
@@ -244,7 +244,7 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
       optimizer.step = ++step;
       // Dropout masks: a fresh seed per step, derived from the trial's seed.
       const uint64_t step_seed = deriveSeed(dropout_seed, static_cast<uint64_t>(step));
-      jit::StepResult result;
+      StepResult result;
       if (rows == model.batch) {
         runner.setRngSeed(step_seed);
         result = runner.trainStep(inputs, optimizer);

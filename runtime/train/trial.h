@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "compiler/jit/jit_compiler.h"
-#include "compiler/jit/step_runner.h"
 #include "runtime/abi/step_abi.h"
 #include "runtime/data/dataset.h"
+#include "runtime/exec/compiled_step.h"
+#include "runtime/exec/step_runner.h"
 #include "runtime/train/moving_stats.h"
 #include "runtime/train/param_init.h"
 #include "runtime/train/schedule.h"
@@ -24,8 +24,8 @@ namespace nnspec::rt {
 // A model compiled for one batch size, and for the last partial batch when the
 // training set does not divide evenly.
 struct CompiledModel {
-  std::shared_ptr<const jit::CompiledStep> full;
-  std::shared_ptr<const jit::CompiledStep> remainder;  // null when not needed
+  std::shared_ptr<const CompiledStep> full;
+  std::shared_ptr<const CompiledStep> remainder;  // null when not needed
   int64_t batch = 0;
   int64_t remainder_batch = 0;
   int64_t features = 0;
@@ -106,11 +106,11 @@ struct TrialCallbacks {
 // each from its own stream derived from `seed`: Glorot uniform U(±sqrt(6/(fan_in+fan_out))),
 // He uniform U(±sqrt(6/fan_in)), He normal N(0, 2/fan_in) (Keras' he_normal draws from a
 // truncated normal; this one does not truncate, as PyTorch's kaiming_normal_).
-void initializeParameters(jit::StepRunner& runner, const std::vector<ParamInit>& inits, uint64_t seed);
+void initializeParameters(StepRunner& runner, const std::vector<ParamInit>& inits, uint64_t seed);
 
 // Metrics of a model on `view`: loss and, for classes, accuracy and error.
 // `predictions`, when given, receives the outputs of every sample of `view`, in order.
-std::map<std::string, double> evaluateModel(const CompiledModel& model, jit::StepRunner& runner, const DataView& view,
+std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunner& runner, const DataView& view,
                                             const std::string& prefix, std::vector<float>* predictions = nullptr);
 
 TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,

@@ -14,7 +14,7 @@
 
 #include "compiler/ir/verifier.h"
 #include "compiler/jit/jit_compiler.h"
-#include "compiler/jit/step_runner.h"
+#include "runtime/exec/step_runner.h"
 #include "compiler/transforms/autodiff.h"
 
 namespace nnspec::testing {
@@ -65,7 +65,7 @@ inline jit::JitCompiler& sharedJit() {
   return *compiler;
 }
 
-inline std::shared_ptr<const jit::CompiledStep> compileOrFail(
+inline std::shared_ptr<const rt::CompiledStep> compileOrFail(
     const transforms::GradientGraph& gradient_graph,
     codegen::StepConfig config = {}) {
   std::vector<std::string> problems = ir::verifyGraph(gradient_graph.graph);
@@ -76,7 +76,7 @@ inline std::shared_ptr<const jit::CompiledStep> compileOrFail(
   return compiled.value();
 }
 
-inline GradCheckReport checkGradients(jit::StepRunner& runner,
+inline GradCheckReport checkGradients(rt::StepRunner& runner,
                                       std::span<const void* const> inputs,
                                       const GradCheckOptions& options = {});
 
@@ -133,7 +133,7 @@ class OpCheck {
                         std::vector<std::pair<std::string, float>> hyper = {},
                         GradCheckOptions options = {}) {
     transforms::GradientGraph gradient_graph = transforms::differentiate(graph_, loss, penalties);
-    jit::StepRunner runner(compileOrFail(gradient_graph));
+    rt::StepRunner runner(compileOrFail(gradient_graph));
     runner.setRngSeed(options.rng_seed);
     for (size_t param_idx = 0; param_idx < params_.size(); ++param_idx)
       runner.parameter(param_idx) = params_[param_idx];
@@ -152,10 +152,10 @@ class OpCheck {
 
 // Checks d total_loss / d parameter for every parameter element. Parameters must be set
 // on `runner` already; `inputs` one pointer per input leaf.
-inline GradCheckReport checkGradients(jit::StepRunner& runner,
+inline GradCheckReport checkGradients(rt::StepRunner& runner,
                                       std::span<const void* const> inputs,
                                       const GradCheckOptions& options) {
-  jit::StepResult analytic = runner.gradients(inputs);
+  rt::StepResult analytic = runner.gradients(inputs);
   REQUIRE(analytic.status == kNnspecOk);
   REQUIRE(std::isfinite(analytic.total_loss));
   GradCheckReport report;

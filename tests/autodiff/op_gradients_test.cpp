@@ -163,11 +163,11 @@ TEST_CASE("penalty terms are added to the total loss, not the data loss", "[auto
                                                 {w, transforms::PenaltyKind::L1, "l1"}};
   transforms::GradientGraph gradient_graph = transforms::differentiate(graph, loss, penalties);
   CHECK(gradient_graph.graph.leaves(OpKind::Hyperparam).size() == 2);
-  jit::StepRunner runner(compileOrFail(gradient_graph));
+  rt::StepRunner runner(compileOrFail(gradient_graph));
   runner.parameter("w") = {1.0f, -2.0f, 3.0f, -0.5f};
   runner.setHyperparam("l2", 0.1f);
   runner.setHyperparam("l1", 0.01f);
-  jit::StepResult result = runner.gradients({});
+  rt::StepResult result = runner.gradients({});
   REQUIRE(result.status == kNnspecOk);
   CHECK_THAT(result.data_loss, Catch::WithinAbs(1.5, 1e-6));
   // 1.5 + 0.1*(1+4+9+0.25) + 0.01*(1+2+3+0.5)

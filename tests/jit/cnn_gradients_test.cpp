@@ -27,9 +27,9 @@ struct JitReport {
   double max_scaled_error = 0.0;  // |error| / scale
 };
 
-std::vector<const void*> inputPointers(const jit::StepRunner& runner, const CnnCase& model) {
+std::vector<const void*> inputPointers(const rt::StepRunner& runner, const CnnCase& model) {
   std::vector<const void*> inputs;
-  for (const codegen::LeafSlot& slot : runner.layout().inputs) {
+  for (const rt::LeafSlot& slot : runner.layout().inputs) {
     REQUIRE((slot.name == "x" || slot.name == "labels"));
     inputs.push_back(slot.name == "x" ? static_cast<const void*>(model.x.data()) : model.labels.data());
   }
@@ -38,7 +38,7 @@ std::vector<const void*> inputPointers(const jit::StepRunner& runner, const CnnC
 
 JitReport checkJitAgainstReference(const CnnCase& model) {
   const transforms::GradientGraph& gradient_graph = model.step.graph;
-  jit::StepRunner runner(compileOrFail(gradient_graph, model.step.config));
+  rt::StepRunner runner(compileOrFail(gradient_graph, model.step.config));
   for (size_t param_idx = 0; param_idx < model.params.size(); ++param_idx)
     runner.parameter(model.paramName(param_idx)) = model.params[param_idx];
   for (const auto& [name, value] : model.step.hyper_values) runner.setHyperparam(name, value);
@@ -46,7 +46,7 @@ JitReport checkJitAgainstReference(const CnnCase& model) {
   for (const auto& [name, values] : model.states) runner.state(name) = values;
   const std::vector<const void*> inputs = inputPointers(runner, model);
 
-  const jit::StepResult result = runner.gradients(inputs);
+  const rt::StepResult result = runner.gradients(inputs);
   REQUIRE(result.status == kNnspecOk);
   ReferenceEvaluator reference(gradient_graph.graph, model.bindings(/*training=*/true));
   reference.evaluate(gradient_graph.graph.size() - 1);
@@ -93,7 +93,7 @@ JitReport checkJitAgainstReference(const CnnCase& model) {
   WARN(summary.str());
 
   // Evaluation: nnspec_forward passes dropout through.
-  const jit::StepResult evaluation = runner.forward(inputs);
+  const rt::StepResult evaluation = runner.forward(inputs);
   REQUIRE(evaluation.status == kNnspecOk);
   ReferenceEvaluator evaluation_reference(gradient_graph.graph, model.bindings(/*training=*/false));
   evaluation_reference.evaluate(gradient_graph.total_loss);
@@ -138,7 +138,7 @@ TEST_CASE("LeNet-5 with batch normalization: JIT'd gradients, exports and evalua
   CHECK(model.step.moving_stats[1].momentum == 0.9);
   checkJitAgainstReference(model);
   // The exported batch statistics are the reference's.
-  jit::StepRunner runner(compileOrFail(model.step.graph, model.step.config));
+  rt::StepRunner runner(compileOrFail(model.step.graph, model.step.config));
   for (size_t param_idx = 0; param_idx < model.params.size(); ++param_idx)
     runner.parameter(model.paramName(param_idx)) = model.params[param_idx];
   for (const auto& [name, value] : model.step.hyper_values) runner.setHyperparam(name, value);

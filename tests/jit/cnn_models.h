@@ -16,7 +16,7 @@
 
 #include "compiler/driver/load.h"
 #include "compiler/ir/verifier.h"
-#include "compiler/lowering/lower_model.h"
+#include "compiler/pipeline/pipeline.h"
 #include "tests/jit/cnn_reference.h"
 
 namespace nnspec::testing {
@@ -54,15 +54,11 @@ inline lowering::LoweredStep lowerSpecSweep(const std::string& spec_file, const 
   REQUIRE(loaded.has_value());
   REQUIRE(loaded->checked.sweeps.size() == 1);
   REQUIRE_FALSE(loaded->checked.sweeps[0].checked.empty());
-  auto lowered = lowering::lowerTrainStep(loaded->checked.sweeps[0].checked[0].config, batch);
-  if (const auto* problem = std::get_if<lowering::Unsupported>(&lowered)) FAIL("lowering: " << problem->message);
-  lowering::LoweredStep step = std::move(std::get<lowering::LoweredStep>(lowered));
-  const std::vector<std::string> problems = ir::verifyGraph(step.graph.graph);
-  std::string listed;
-  for (const std::string& problem : problems) listed += problem + "\n";
-  INFO(listed);
-  REQUIRE(problems.empty());
-  return step;
+  pipeline::Options options;
+  options.stop_after = pipeline::Pass::kVerifyGradient;
+  auto passes = pipeline::runPasses(loaded->checked.sweeps[0].checked[0].config, batch, options);
+  if (const auto* problem = std::get_if<pipeline::PipelineError>(&passes)) FAIL("pipeline: " << problem->message);
+  return std::move(std::get<pipeline::Artifacts>(passes).step);
 }
 
 // Seeded values for every leaf of a lowered step: parameters Glorot-uniform from the

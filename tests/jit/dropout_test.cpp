@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "compiler/jit/jit_compiler.h"
-#include "compiler/jit/step_runner.h"
+#include "runtime/exec/step_runner.h"
 #include "compiler/transforms/autodiff.h"
 #include "tests/autodiff/gradient_check.h"
 
@@ -22,7 +22,7 @@ constexpr int64_t kCols = 200;
 // loss = sum(dropout(p) * r): d loss / d p = mask * r / (1 - rate), and the forward value
 // of dropout(p) is the marked prediction.
 struct DropoutStep {
-  std::shared_ptr<const CompiledStep> step;
+  std::shared_ptr<const rt::CompiledStep> step;
   std::vector<float> r;
 };
 
@@ -46,7 +46,7 @@ bool kept(uint64_t seed, int32_t stream, uint64_t index, float rate) {
 TEST_CASE("dropout's training mask follows nnspec_dropout_bits and scales by 1/(1-rate)", "[jit]") {
   const float rate = 0.3f;
   DropoutStep dropout = compileDropout(rate, 3);
-  StepRunner runner(dropout.step);
+  rt::StepRunner runner(dropout.step);
   std::vector<float> p(static_cast<size_t>(kRows * kCols));
   for (size_t element = 0; element < p.size(); ++element) p[element] = 1.0f + 0.001f * static_cast<float>(element);
   runner.parameter("p") = p;
@@ -72,13 +72,13 @@ TEST_CASE("dropout's training mask follows nnspec_dropout_bits and scales by 1/(
 
 TEST_CASE("dropout passes values through in nnspec_forward (evaluation)", "[jit]") {
   DropoutStep dropout = compileDropout(0.5f, 1);
-  StepRunner runner(dropout.step);
+  rt::StepRunner runner(dropout.step);
   std::vector<float> p(static_cast<size_t>(kRows * kCols), 2.0f);
   runner.parameter("p") = p;
   runner.setRngSeed(9);
   const void* inputs[] = {dropout.r.data()};
   std::vector<float> predictions(p.size());
-  StepResult result = runner.forward(inputs, predictions.data());
+  rt::StepResult result = runner.forward(inputs, predictions.data());
   REQUIRE(result.status == kNnspecOk);
   CHECK(predictions == p);
   double expected = 0;
@@ -89,7 +89,7 @@ TEST_CASE("dropout passes values through in nnspec_forward (evaluation)", "[jit]
 TEST_CASE("dropout masks change with the seed and the stream and repeat for the same pair", "[jit]") {
   auto maskOf = [](int32_t stream, uint64_t seed) {
     DropoutStep dropout = compileDropout(0.5f, stream);
-    StepRunner runner(dropout.step);
+    rt::StepRunner runner(dropout.step);
     runner.parameter("p") = std::vector<float>(static_cast<size_t>(kRows * kCols), 1.0f);
     runner.setRngSeed(seed);
     const void* inputs[] = {dropout.r.data()};
@@ -111,7 +111,7 @@ TEST_CASE("dropout masks change with the seed and the stream and repeat for the 
 
 TEST_CASE("a train step with dropout updates only the kept elements", "[jit]") {
   DropoutStep dropout = compileDropout(0.5f, 1);
-  StepRunner runner(dropout.step);
+  rt::StepRunner runner(dropout.step);
   std::vector<float> p(static_cast<size_t>(kRows * kCols), 1.0f);
   runner.parameter("p") = p;
   runner.setRngSeed(4242);

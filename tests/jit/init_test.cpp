@@ -66,7 +66,7 @@ TEST_CASE("without an init, kernels are Glorot uniform; conv fans are kh*kw*chan
 
 TEST_CASE("drawn weights have the spread of their init", "[jit]") {
   const auto step = lowerSpecSweep("dat565_mnist.nnspec", "decay_sweep", 4);  // 784-500-300-10
-  jit::StepRunner runner(compileOrFail(step.graph, step.config));
+  rt::StepRunner runner(compileOrFail(step.graph, step.config));
   const double fan_in = 784, fan_out = 500;
   auto drawn = [&](rt::InitKind kind, uint64_t seed) {
     std::vector<rt::ParamInit> inits = step.inits;

@@ -11,7 +11,7 @@
 #include "compiler/codegen/step_plan.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/jit/jit_compiler.h"
-#include "compiler/jit/step_runner.h"
+#include "runtime/exec/step_runner.h"
 #include "compiler/transforms/fusion.h"
 #include "tests/jit/mlp_builder.h"
 
@@ -41,7 +41,7 @@ TEST_CASE("graphs that differ only in runtime hyperparameters share one compilat
   const void* inputs[] = {x.data(), labels.data()};
   std::vector<float> losses;
   for (float lr : {0.1f, 0.01f}) {
-    StepRunner runner(step_a.value());
+    rt::StepRunner runner(step_a.value());
     for (size_t param_idx = 0; param_idx < runner.layout().parameters.size(); ++param_idx)
       runner.parameter(param_idx).assign(runner.parameter(param_idx).size(), 0.1f);
     NnspecOptimizerParams opt{};
@@ -81,7 +81,7 @@ TEST_CASE("two threads compiling the same and different graphs share the cache",
   // Catch2 assertions are not thread-safe: the threads only record what they saw.
   struct Outcome {
     std::string error;
-    std::vector<std::shared_ptr<const CompiledStep>> steps;
+    std::vector<std::shared_ptr<const rt::CompiledStep>> steps;
     std::vector<std::vector<float>> predictions;
     std::vector<int32_t> statuses;
   };
@@ -95,7 +95,7 @@ TEST_CASE("two threads compiling the same and different graphs share the cache",
         outcome.error = compiled.error().message;
         return;
       }
-      StepRunner runner(compiled.value());
+      rt::StepRunner runner(compiled.value());
       std::vector<std::vector<float>> params = testing::randomMlpParameters(widths, 3);
       for (size_t param_idx = 0; param_idx < params.size(); ++param_idx)
         runner.parameter(param_idx) = params[param_idx];
@@ -173,9 +173,9 @@ TEST_CASE("fusion never creates a cycle between kernels", "[jit]") {
   auto jit = newJit();
   auto step = jit->compile(gradient_graph, {});
   REQUIRE(step.ok());
-  StepRunner runner(step.value());
+  rt::StepRunner runner(step.value());
   runner.parameter("x") = {1, 2, 3, 4, 0, 0, 0, 4, -1, 1, -1, 1};
-  StepResult result = runner.gradients({});
+  rt::StepResult result = runner.gradients({});
   REQUIRE(result.status == kNnspecOk);
   // rows centred then doubled: (-3,-1,1,3), (-2,-2,-2,6), (-2,2,-2,2)
   CHECK_THAT(result.total_loss, Catch::WithinAbs(20.0 + 48.0 + 16.0, 1e-4));
@@ -185,7 +185,7 @@ TEST_CASE("fusion never creates a cycle between kernels", "[jit]") {
 }
 
 TEST_CASE("llvm text of a step has the three entry points and calls the gemm kernel", "[jit]") {
-  codegen::LlvmText text = codegen::emitLlvmText(testing::buildMlp(4, {6, 8, 3}), {});
+  codegen::LlvmText text = codegen::emitLlvmText(testing::buildMlp(4, {6, 8, 3}), codegen::planStep(testing::buildMlp(4, {6, 8, 3}), {}));
   REQUIRE(text.error.empty());
   CHECK_THAT(text.text, Catch::Contains("define i32 @nnspec_forward(ptr"));
   CHECK_THAT(text.text, Catch::Contains("define i32 @nnspec_gradients(ptr"));
@@ -195,7 +195,8 @@ TEST_CASE("llvm text of a step has the three entry points and calls the gemm ker
 
 TEST_CASE("the optimized module has vectorized loops for the host CPU", "[jit]") {
   auto jit = newJit();
-  auto text = jit->optimizedLlvmText(testing::buildMlp(32, {64, 128, 10}), {});
+  auto text = jit->optimizedLlvmText(testing::buildMlp(32, {64, 128, 10}),
+                                    codegen::planStep(testing::buildMlp(32, {64, 128, 10}), {}));
   REQUIRE(text.ok());
   // Fused bias+relu, bias-gradient reductions and the SGD update over 128-wide rows: the
   // loop vectorizer turns them into vector operations (<8 x float> with AVX2).
@@ -216,14 +217,14 @@ TEST_CASE("a graph codegen cannot lower is an error value, not a crash", "[jit]"
   CHECK_THAT(step.error().message, Catch::StartsWith("jit: codegen: "));
   CHECK_THAT(step.error().message, Catch::Contains("cannot index f32[3,4]"));
   CHECK(jit->compilationCount() == 0);
-  CHECK_FALSE(codegen::emitLlvmText(gradient_graph, {}).error.empty());
+  CHECK_FALSE(codegen::emitLlvmText(gradient_graph, codegen::planStep(gradient_graph, {})).error.empty());
 }
 
 TEST_CASE("a label out of range is a status code, not a crash", "[jit]") {
   auto jit = newJit();
   auto step = jit->compile(testing::buildMlp(2, {3, 2}), {});
   REQUIRE(step.ok());
-  StepRunner runner(step.value());
+  rt::StepRunner runner(step.value());
   std::vector<float> x(6, 1.0f);
   std::vector<int32_t> labels = {1, 2};
   const void* inputs[] = {x.data(), labels.data()};
@@ -243,7 +244,7 @@ TEST_CASE("one epoch of a 784-500-300-10 MLP at batch 128 with SGD", "[jit]") {
   double compile_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count();
   REQUIRE(step.ok());
-  StepRunner runner(step.value());
+  rt::StepRunner runner(step.value());
   std::mt19937 rng(7);
   for (size_t param_idx = 0; param_idx < runner.layout().parameters.size(); ++param_idx) {
     const ir::Shape& shape = runner.layout().parameters[param_idx].type.shape;
@@ -263,7 +264,7 @@ TEST_CASE("one epoch of a 784-500-300-10 MLP at batch 128 with SGD", "[jit]") {
   opt.lr = 0.01f;
   opt.momentum = 0.9f;
   auto start = std::chrono::steady_clock::now();
-  StepResult first{}, last{};
+  rt::StepResult first{}, last{};
   for (int step_idx = 0; step_idx < kSteps; ++step_idx) {
     size_t slice = static_cast<size_t>(step_idx % 8);
     const void* inputs[] = {images.data() + slice * kBatch * 784, labels.data() + slice * kBatch};

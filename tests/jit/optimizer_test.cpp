@@ -10,7 +10,7 @@
 
 #include "compiler/codegen/step_plan.h"
 #include "compiler/jit/jit_compiler.h"
-#include "compiler/jit/step_runner.h"
+#include "runtime/exec/step_runner.h"
 #include "compiler/transforms/autodiff.h"
 #include "tests/jit/mlp_builder.h"
 
@@ -69,17 +69,17 @@ Reference initialReference(const Problem& problem) {
   return {{problem.w0.begin(), problem.w0.end()}, {problem.b0.begin(), problem.b0.end()}};
 }
 
-StepRunner makeRunner(const Problem& problem, codegen::OptimizerKind kind) {
+rt::StepRunner makeRunner(const Problem& problem, codegen::OptimizerKind kind) {
   auto compiled = testJit().compile(problem.gradient_graph, {kind});
   REQUIRE(compiled.ok());
-  StepRunner runner(compiled.value());
+  rt::StepRunner runner(compiled.value());
   runner.parameter("w") = problem.w0;
   runner.parameter("b") = problem.b0;
   runner.setHyperparam("l2", problem.l2);
   return runner;
 }
 
-void compare(StepRunner& runner, const Reference& reference) {
+void compare(rt::StepRunner& runner, const Reference& reference) {
   for (size_t element = 0; element < 6; ++element)
     CHECK_THAT(runner.parameter("w")[element], Catch::WithinAbs(reference.w[element], 2e-6));
   for (size_t element = 0; element < 3; ++element)
@@ -88,7 +88,7 @@ void compare(StepRunner& runner, const Reference& reference) {
 
 void checkSgd(bool nesterov, float momentum, float weight_decay) {
   Problem problem = makeProblem();
-  StepRunner runner = makeRunner(problem, codegen::OptimizerKind::Sgd);
+  rt::StepRunner runner = makeRunner(problem, codegen::OptimizerKind::Sgd);
   NnspecOptimizerParams opt{};
   opt.lr = 0.1f;
   opt.momentum = momentum;
@@ -99,7 +99,7 @@ void checkSgd(bool nesterov, float momentum, float weight_decay) {
   const void* inputs[] = {problem.target.data()};
   for (int step = 1; step <= 3; ++step) {
     opt.step = step;
-    StepResult result = runner.trainStep(inputs, opt);
+    rt::StepResult result = runner.trainStep(inputs, opt);
     REQUIRE(result.status == kNnspecOk);
     referenceGradients(problem, reference, gw, gb);
     auto update = [&](std::vector<double>& w, std::vector<double>& g, std::vector<double>& v) {
@@ -133,7 +133,7 @@ TEST_CASE("plain sgd matches the reference", "[jit]") { checkSgd(false, 0.0f, 0.
 
 TEST_CASE("adam matches the reference for 3 steps", "[jit]") {
   Problem problem = makeProblem();
-  StepRunner runner = makeRunner(problem, codegen::OptimizerKind::Adam);
+  rt::StepRunner runner = makeRunner(problem, codegen::OptimizerKind::Adam);
   NnspecOptimizerParams opt{};
   opt.lr = 0.01f;
   opt.beta1 = 0.9f;
@@ -145,7 +145,7 @@ TEST_CASE("adam matches the reference for 3 steps", "[jit]") {
   const void* inputs[] = {problem.target.data()};
   for (int step = 1; step <= 3; ++step) {
     opt.step = step;
-    StepResult result = runner.trainStep(inputs, opt);
+    rt::StepResult result = runner.trainStep(inputs, opt);
     REQUIRE(result.status == kNnspecOk);
     referenceGradients(problem, reference, gw, gb);
     double correction1 = 1.0 - std::pow(0.9, step);
@@ -173,13 +173,13 @@ TEST_CASE("adam matches the reference for 3 steps", "[jit]") {
 
 TEST_CASE("train step reports the loss before the update", "[jit]") {
   Problem problem = makeProblem();
-  StepRunner runner = makeRunner(problem, codegen::OptimizerKind::Sgd);
+  rt::StepRunner runner = makeRunner(problem, codegen::OptimizerKind::Sgd);
   const void* inputs[] = {problem.target.data()};
-  StepResult before = runner.forward(inputs);
+  rt::StepResult before = runner.forward(inputs);
   NnspecOptimizerParams opt{};
   opt.lr = 0.1f;
   opt.step = 1;
-  StepResult trained = runner.trainStep(inputs, opt);
+  rt::StepResult trained = runner.trainStep(inputs, opt);
   CHECK_THAT(trained.total_loss, Catch::WithinRel(before.total_loss, 1e-6f));
   CHECK(runner.forward(inputs).total_loss < before.total_loss);
 }
@@ -245,8 +245,8 @@ void checkAgainstGradients(const transforms::GradientGraph& mlp, const std::vect
                            int64_t batch, const UpdateCase& update) {
   auto compiled = testJit().compile(mlp, {update.kind});
   REQUIRE(compiled.ok());
-  StepRunner trained(compiled.value());
-  StepRunner reference(compiled.value());
+  rt::StepRunner trained(compiled.value());
+  rt::StepRunner reference(compiled.value());
   std::vector<std::vector<float>> params = testing::randomMlpParameters(widths, 5);
   std::vector<std::vector<double>> w, first, second;
   for (size_t param_idx = 0; param_idx < params.size(); ++param_idx) {
@@ -400,7 +400,7 @@ TEST_CASE("the optimizer kind is part of the compile cache key", "[jit]") {
       {codegen::OptimizerKind::Adam, 2},
       {codegen::OptimizerKind::RmsProp, 2},
       {codegen::OptimizerKind::Adagrad, 1}};
-  std::vector<std::shared_ptr<const CompiledStep>> steps;
+  std::vector<std::shared_ptr<const rt::CompiledStep>> steps;
   for (const auto& [kind, slots] : kinds) {
     auto compiled = jit.compile(mlp, {kind});
     REQUIRE(compiled.ok());

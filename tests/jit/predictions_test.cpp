@@ -12,7 +12,7 @@
 #include "compiler/codegen/step_plan.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/jit/jit_compiler.h"
-#include "compiler/jit/step_runner.h"
+#include "runtime/exec/step_runner.h"
 #include "compiler/transforms/fusion.h"
 #include "tests/jit/mlp_builder.h"
 
@@ -33,11 +33,11 @@ JitCompiler& testJit() {
   return *compiler;
 }
 
-StepRunner makeRunner(const transforms::GradientGraph& gradient_graph) {
+rt::StepRunner makeRunner(const transforms::GradientGraph& gradient_graph) {
   REQUIRE(ir::verifyGraph(gradient_graph.graph).empty());
   auto compiled = testJit().compile(gradient_graph, {});
   if (!compiled) FAIL(compiled.error().message);
-  return StepRunner(compiled.value());
+  return rt::StepRunner(compiled.value());
 }
 
 std::vector<float> randomFloats(std::mt19937& rng, size_t count) {
@@ -88,7 +88,7 @@ double hostMse(std::span<const float> predictions, std::span<const float> target
 TEST_CASE("forward writes a classifier's logits, and its loss is their softmax-ce",
           "[jit]") {
   const std::vector<int64_t> widths = {6, 8, 4};
-  StepRunner runner = makeRunner(
+  rt::StepRunner runner = makeRunner(
       testing::buildPredictingMlp(kBatch, widths, testing::MlpLoss::SoftmaxCrossEntropy));
   REQUIRE(runner.layout().prediction_rows == kBatch);
   REQUIRE(runner.layout().prediction_width == 4);
@@ -101,7 +101,7 @@ TEST_CASE("forward writes a classifier's logits, and its loss is their softmax-c
   const void* inputs[] = {x.data(), labels.data()};
 
   std::vector<float> predictions(kBatch * 4, kUnwritten);
-  StepResult result = runner.forward(inputs, predictions.data());
+  rt::StepResult result = runner.forward(inputs, predictions.data());
   REQUIRE(result.status == kNnspecOk);
   checkNear(predictions, testing::referenceMlpForward(params, x, kBatch, widths));
   double expected_loss = hostSoftmaxCrossEntropy(predictions, labels, 4);
@@ -111,7 +111,7 @@ TEST_CASE("forward writes a classifier's logits, and its loss is their softmax-c
 
 TEST_CASE("forward writes a regression MLP's outputs, and its loss is their mse", "[jit]") {
   const std::vector<int64_t> widths = {3, 7, 2};
-  StepRunner runner =
+  rt::StepRunner runner =
       makeRunner(testing::buildPredictingMlp(kBatch, widths, testing::MlpLoss::Mse));
   REQUIRE(runner.layout().predictionFloats() == kBatch * 2);
   std::vector<std::vector<float>> params = testing::randomMlpParameters(widths, 21);
@@ -123,7 +123,7 @@ TEST_CASE("forward writes a regression MLP's outputs, and its loss is their mse"
   const void* inputs[] = {x.data(), target.data()};
 
   std::vector<float> predictions(kBatch * 2, kUnwritten);
-  StepResult result = runner.forward(inputs, predictions.data());
+  rt::StepResult result = runner.forward(inputs, predictions.data());
   REQUIRE(result.status == kNnspecOk);
   checkNear(predictions, testing::referenceMlpForward(params, x, kBatch, widths));
   CHECK_THAT(result.data_loss, Catch::WithinAbs(hostMse(predictions, target), 1e-4));
@@ -131,7 +131,7 @@ TEST_CASE("forward writes a regression MLP's outputs, and its loss is their mse"
 
 TEST_CASE("without a predictions buffer nothing is written", "[jit]") {
   const std::vector<int64_t> widths = {6, 8, 4};
-  StepRunner runner = makeRunner(
+  rt::StepRunner runner = makeRunner(
       testing::buildPredictingMlp(kBatch, widths, testing::MlpLoss::SoftmaxCrossEntropy));
   std::vector<std::vector<float>> params = testing::randomMlpParameters(widths, 31);
   for (size_t param_idx = 0; param_idx < params.size(); ++param_idx)
@@ -148,7 +148,7 @@ TEST_CASE("without a predictions buffer nothing is written", "[jit]") {
   // the buffer of the last call keeps the old predictions.
   std::vector<float> next_x = randomFloats(rng, kBatch * 6);
   std::copy(next_x.begin(), next_x.end(), x.begin());  // in place: `inputs` points at x
-  StepResult without = runner.forward(inputs);
+  rt::StepResult without = runner.forward(inputs);
   REQUIRE(without.status == kNnspecOk);
   std::vector<double> expected = testing::referenceMlpForward(params, x, kBatch, widths);
   std::vector<float> expected_logits(expected.begin(), expected.end());
@@ -166,7 +166,7 @@ TEST_CASE("without a predictions buffer nothing is written", "[jit]") {
 
 TEST_CASE("gradients and train step write the predictions from before the update", "[jit]") {
   const std::vector<int64_t> widths = {3, 7, 2};
-  StepRunner runner =
+  rt::StepRunner runner =
       makeRunner(testing::buildPredictingMlp(kBatch, widths, testing::MlpLoss::Mse));
   std::vector<std::vector<float>> params = testing::randomMlpParameters(widths, 41);
   for (size_t param_idx = 0; param_idx < params.size(); ++param_idx)
@@ -195,7 +195,7 @@ TEST_CASE("a predictions buffer for a graph that marks no prediction is rejected
   std::vector<float> x(kBatch * 6, 0.25f);
   std::vector<int32_t> labels = {0, 1, 2, 3, 0};
   const void* inputs[] = {x.data(), labels.data()};
-  StepRunner plain = makeRunner(testing::buildMlp(kBatch, {6, 8, 4}));
+  rt::StepRunner plain = makeRunner(testing::buildMlp(kBatch, {6, 8, 4}));
   CHECK(plain.layout().predictionFloats() == 0);
   std::vector<float> buffer(kBatch * 4);
   CHECK_THROWS_AS(plain.forward(inputs, buffer.data()), std::invalid_argument);
@@ -261,7 +261,7 @@ TEST_CASE("a prediction fused into a loop nest is stored when marked", "[jit]") 
                       kernel.sinks == std::vector<ValueId>{model.loss});
   CHECK(fused);
 
-  StepRunner runner = makeRunner(predicting);
+  rt::StepRunner runner = makeRunner(predicting);
   std::vector<float> w = {0.4f, -0.7f, 0.1f, 0.9f, -0.3f, 0.5f};
   std::vector<float> b = {0.2f, -0.1f};
   runner.parameter("w") = w;
@@ -271,7 +271,7 @@ TEST_CASE("a prediction fused into a loop nest is stored when marked", "[jit]") 
   std::vector<float> target = randomFloats(rng, kBatch * 2);
   const void* inputs[] = {x.data(), target.data()};
   std::vector<float> predictions(kBatch * 2, kUnwritten);
-  StepResult result = runner.forward(inputs, predictions.data());
+  rt::StepResult result = runner.forward(inputs, predictions.data());
   REQUIRE(result.status == kNnspecOk);
   std::vector<double> expected(kBatch * 2);
   for (int64_t row = 0; row < kBatch; ++row)

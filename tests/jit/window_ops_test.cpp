@@ -10,7 +10,7 @@
 
 #include "compiler/ir/verifier.h"
 #include "compiler/jit/jit_compiler.h"
-#include "compiler/jit/step_runner.h"
+#include "runtime/exec/step_runner.h"
 #include "compiler/transforms/autodiff.h"
 
 namespace nnspec::jit {
@@ -111,11 +111,11 @@ std::vector<float> runForward(ir::Graph& graph, ValueId output,
   REQUIRE(ir::verifyGraph(gradient_graph.graph).empty());
   auto compiled = windowJit().compile(gradient_graph, {});
   if (!compiled) FAIL(compiled.error().message);
-  StepRunner runner(compiled.value());
+  rt::StepRunner runner(compiled.value());
   for (size_t param_idx = 0; param_idx < params.size(); ++param_idx)
     runner.parameter(param_idx) = params[param_idx];
   std::vector<float> predictions(static_cast<size_t>(runner.layout().predictionFloats()));
-  StepResult result = runner.forward({}, predictions.data());
+  rt::StepResult result = runner.forward({}, predictions.data());
   REQUIRE(result.status == kNnspecOk);
   return predictions;
 }
@@ -216,7 +216,7 @@ TEST_CASE("sgd train steps of a pad-conv-relu-max_pool-dense network lower its l
   REQUIRE(ir::verifyGraph(gradient_graph.graph).empty());
   auto compiled = windowJit().compile(gradient_graph, {});
   if (!compiled) FAIL(compiled.error().message);
-  StepRunner runner(compiled.value());
+  rt::StepRunner runner(compiled.value());
   std::mt19937 rng(61);
   for (size_t param_idx = 0; param_idx < 4; ++param_idx)
     for (float& value : runner.parameter(param_idx)) value = 0.3f * randomFloats(rng, 1)[0];
@@ -230,7 +230,7 @@ TEST_CASE("sgd train steps of a pad-conv-relu-max_pool-dense network lower its l
   float last = first;
   for (int32_t step = 1; step <= 30; ++step) {
     opt.step = step;
-    StepResult result = runner.trainStep(inputs, opt);
+    rt::StepResult result = runner.trainStep(inputs, opt);
     REQUIRE(result.status == kNnspecOk);
     REQUIRE(std::isfinite(result.data_loss));
     last = result.data_loss;

@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "compiler/jit/jit_compiler.h"
+#include "runtime/abi/step_abi.h"
+#include "runtime/exec/compiled_step.h"
 
-namespace nnspec::jit {
+namespace nnspec::rt {
 
 struct StepResult {
   int32_t status = kNnspecOk;  // an NnspecStatus
@@ -28,7 +29,7 @@ class StepRunner {
   StepRunner(const StepRunner&) = delete;
   StepRunner& operator=(const StepRunner&) = delete;
 
-  const codegen::StepLayout& layout() const { return step_->layout; }
+  const StepLayout& layout() const { return step_->layout; }
 
   // Buffers in layout order; zero-initialized.
   std::vector<float>& parameter(size_t param_idx) { return params_[param_idx]; }
@@ -51,7 +52,7 @@ class StepRunner {
   // layout().predictionFloats() floats, written row-major [prediction_rows,
   // prediction_width] (trainStep: before the update) only when the status is kNnspecOk.
   // Null: nothing is written. Throws std::invalid_argument for a buffer when the graph
-  // marks no prediction (transforms::differentiate's `prediction`).
+  // marks no prediction (a graph without a marked prediction).
   StepResult forward(std::span<const void* const> inputs, float* predictions = nullptr);
   StepResult gradients(std::span<const void* const> inputs, float* predictions = nullptr);
   StepResult trainStep(std::span<const void* const> inputs, const NnspecOptimizerParams& opt,
@@ -73,4 +74,4 @@ class StepRunner {
   uint64_t rng_seed_ = 0;
 };
 
-}  // namespace nnspec::jit
+}  // namespace nnspec::rt

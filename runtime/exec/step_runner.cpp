@@ -1,8 +1,8 @@
-#include "compiler/jit/step_runner.h"
+#include "runtime/exec/step_runner.h"
 
 #include <stdexcept>
 
-namespace nnspec::jit {
+namespace nnspec::rt {
 namespace {
 
 constexpr size_t kWorkspaceAlignBytes = 64;
@@ -10,19 +10,19 @@ constexpr size_t kWorkspaceAlignBytes = 64;
 }  // namespace
 
 StepRunner::StepRunner(std::shared_ptr<const CompiledStep> step) : step_(std::move(step)) {
-  const codegen::StepLayout& layout = step_->layout;
-  for (const codegen::LeafSlot& slot : layout.parameters) {
+  const StepLayout& layout = step_->layout;
+  for (const LeafSlot& slot : layout.parameters) {
     size_t count = static_cast<size_t>(slot.type.numElements());
     params_.emplace_back(count, 0.0f);
     grads_.emplace_back(count, 0.0f);
   }
   for (int slot = 0; slot < layout.state_slots; ++slot)
-    for (const codegen::LeafSlot& param : layout.parameters)
+    for (const LeafSlot& param : layout.parameters)
       state_.emplace_back(static_cast<size_t>(param.type.numElements()), 0.0f);
   hyper_.assign(layout.hyperparams.size(), 0.0f);
-  for (const codegen::LeafSlot& slot : layout.states)
+  for (const LeafSlot& slot : layout.states)
     leaf_states_.emplace_back(static_cast<size_t>(slot.type.numElements()), 0.0f);
-  for (const codegen::LeafSlot& slot : layout.exports)
+  for (const LeafSlot& slot : layout.exports)
     exports_.emplace_back(static_cast<size_t>(slot.type.numElements()), 0.0f);
   size_t pad = kWorkspaceAlignBytes / sizeof(float);
   workspace_storage_.assign(static_cast<size_t>(layout.workspace_floats) + pad, 0.0f);
@@ -105,4 +105,4 @@ StepResult StepRunner::run(NnspecStepFn function, std::span<const void* const> i
   return result;
 }
 
-}  // namespace nnspec::jit
+}  // namespace nnspec::rt
