@@ -31,41 +31,12 @@
 #include "runtime/report/progress.h"
 #include "runtime/report/study_data.h"
 #include "runtime/store/store.h"
-#include "runtime/sweep/median_pruner.h"
-#include "runtime/sweep/random_sampler.h"
-#include "runtime/sweep/tpe_sampler.h"
+#include "runtime/sweep/ranking.h"
+#include "runtime/sweep/scheduler.h"
 #include "runtime/train/trial.h"
 
 namespace nnspec::driver {
 namespace {
-
-struct Aggregate {
-  std::string sweep;
-  std::string point;
-  std::vector<rt::Param> params;
-  std::map<std::string, std::vector<double>> values;  // metric -> one value per finished trial
-  std::map<int, std::vector<double>> fold_values;      // fold -> the ranking metric of its trials
-  int64_t finished = 0;
-  int64_t failed = 0;
-  int64_t pruned = 0;
-  int64_t pruned_epoch = 0;
-  std::string reason;
-  double seconds = 0;
-};
-
-double mean(const std::vector<double>& values) {
-  double sum = 0;
-  for (double value : values) sum += value;
-  return values.empty() ? std::nan("") : sum / static_cast<double>(values.size());
-}
-
-double stddev(const std::vector<double>& values) {
-  if (values.size() < 2) return 0;
-  const double m = mean(values);
-  double sum = 0;
-  for (double value : values) sum += (value - m) * (value - m);
-  return std::sqrt(sum / static_cast<double>(values.size()));
-}
 
 std::string hashText(const std::string& text) {
   return fmt::format("{:016x}", rt::deriveSeed(0x6e6e73706563ULL, text));
@@ -127,69 +98,124 @@ class Runner {
     }
     // Load every split first: the workers only read them.
     for (const auto& plan : spec_.sweeps) {
-      if (sampled(plan)) {
-        auto views = materializer_.split(plan.checked.at(0).config.split);
-        if (!views.ok()) return dataFailure(views.error());
-        continue;
-      }
       for (const auto& point : plan.checked) {
         auto views = materializer_.split(point.config.split);
         if (!views.ok()) return dataFailure(views.error());
+        if (sampled(plan)) break;
       }
     }
-    struct Task {
-      const sema::SweepPlan* plan;
-      const sema::Point* point;
-      int64_t fold;
-      int64_t replicate;
-    };
-    std::vector<Task> tasks;
-    for (const auto& plan : spec_.sweeps) {
-      if (sampled(plan)) continue;
-      for (const auto& point : plan.checked) {
-        for (int64_t fold = 0; fold < plan.folds; ++fold) {
-          for (int64_t replicate = 0; replicate < plan.replicates; ++replicate) {
-            tasks.push_back({&plan, &point, fold, replicate});
-          }
-        }
-      }
-    }
-    const int64_t total = static_cast<int64_t>(tasks.size());
-    int64_t planned = total;
-    for (const auto& plan : spec_.sweeps) {
-      if (sampled(plan)) planned += plan.trials();
-      if (plan.refit) ++planned;
-    }
+    std::vector<rt::SweepSchedule> schedules;
+    for (const auto& plan : spec_.sweeps) schedules.push_back(schedule(plan));
     const rt::ProgressMode mode = request_.quiet  ? rt::ProgressMode::kQuiet
                                   : request_.live ? rt::ProgressMode::kLive
                                                   : rt::ProgressMode::kLines;
-    rt::ProgressDisplay display(out_, mode, planned, request_.jobs > 1 && total > 1);
+    int64_t grid_trials = 0;
+    for (const auto& sweep : schedules) grid_trials += sweep.sampled() ? 0 : sweep.trials();
+    rt::ProgressDisplay display(out_, mode, rt::Scheduler::plannedTrials(schedules), request_.jobs > 1 && grid_trials > 1);
     progress_ = &display;
-    std::atomic<int64_t> next{0};
-    std::atomic<int> worst{0};
-    auto work = [&] {
-      for (;;) {
-        const int64_t index = next.fetch_add(1);
-        if (index >= total || worst.load() >= 2) return;
-        const Task& task = tasks[static_cast<size_t>(index)];
-        const int code = runOne(store, study_id, *task.plan, *task.point, task.fold, task.replicate, index + 1, total);
-        int seen = worst.load();
-        while (code > seen && !worst.compare_exchange_weak(seen, code)) {
-        }
-      }
+    rt::SchedulerHooks hooks;
+    hooks.run_trial = [&](const rt::TrialJob& job) { return runJob(store, study_id, job); };
+    hooks.describe_sample = [&](const rt::SweepSchedule& sweep, int64_t number, const rt::Sample& sample) {
+      return describeSample(sweep, number, sample);
     };
-    const int64_t jobs = std::max<int64_t>(1, std::min<int64_t>(request_.jobs, total));
-    std::vector<std::thread> workers;
-    for (int64_t k = 1; k < jobs; ++k) workers.emplace_back(work);
-    work();
-    for (auto& worker : workers) worker.join();
-    if (worst.load() >= 2) return worst.load();
-    for (const auto& plan : spec_.sweeps) {
-      if (!sampled(plan)) continue;
-      const int code = runSampled(store, study_id, plan);
-      if (code >= 2) return code;
+    hooks.test_set = [&](const rt::SweepSchedule& sweep, const std::string& key) { return testSet(sweep, key); };
+    hooks.adjust_total = [&](int64_t delta) { display.addTotal(delta); };
+    rt::Scheduler scheduler(store, study_id, request_.jobs, std::move(hooks));
+    const int code = scheduler.run(schedules);
+    summary_ = scheduler.summary();
+    if (!scheduler.error().empty()) setError(scheduler.error());
+    return code;
+  }
+
+  // A sweep as the scheduler sees it.
+  rt::SweepSchedule schedule(const sema::SweepPlan& plan) const {
+    rt::SweepSchedule sweep;
+    sweep.name = plan.name;
+    sweep.method = plan.method == "random" ? rt::SweepMethod::kRandom
+                   : plan.method == "tpe"  ? rt::SweepMethod::kTpe
+                                           : rt::SweepMethod::kGrid;
+    if (!sampled(plan)) {
+      for (const auto& point : plan.checked) sweep.grid_points.push_back(point.describe());
     }
-    return finishSweeps(store, study_id);
+    sweep.points = plan.points;
+    sweep.folds = plan.folds;
+    sweep.replicates = plan.replicates;
+    sweep.objective = plan.select_metric;
+    sweep.maximize = plan.maximize;
+    sweep.timeout_seconds = plan.timeout_seconds;
+    sweep.refit = plan.refit;
+    sweep.ensemble = plan.ensemble == "vote"   ? rt::EnsembleKind::kVote
+                     : plan.ensemble == "mean" ? rt::EnsembleKind::kMean
+                                               : rt::EnsembleKind::kNone;
+    sweep.seed = rt::deriveSeed(spec_.seed, "sweep=" + plan.name);
+    if (!sampled(plan)) return sweep;
+    sweep.space = searchSpace(plan);
+    if (plan.method == "tpe") {
+      sweep.tpe.n_startup_trials = plan.method_options.integer("startup");
+      sweep.tpe.n_ei_candidates = plan.method_options.integer("candidates");
+      sweep.tpe.gamma_fraction = plan.method_options.number("gamma");
+    }
+    if (!plan.pruner.empty()) {
+      rt::PrunerSettings pruner;
+      pruner.n_startup_trials = static_cast<int>(plan.pruner_args.integer("startup"));
+      pruner.n_warmup_steps = static_cast<int>(plan.pruner_args.integer("warmup"));
+      pruner.interval_steps = static_cast<int>(plan.pruner_args.integer("interval"));
+      sweep.pruner = pruner;
+    }
+    return sweep;
+  }
+
+  const sema::SweepPlan& planOf(const rt::SweepSchedule& sweep) const {
+    for (const auto& plan : spec_.sweeps) {
+      if (plan.name == sweep.name) return plan;
+    }
+    throw std::logic_error("no sweep named '" + sweep.name + "'");
+  }
+
+  // The checked point a trial key names: a grid point, or a point drawn in this run.
+  const sema::Point& pointOf(const sema::SweepPlan& plan, const std::string& key) {
+    if (sampled(plan)) {
+      std::lock_guard<std::mutex> lock(output_mutex_);
+      return sampled_points_.at(plan.name).at(key);
+    }
+    for (const auto& point : plan.checked) {
+      if (point.describe() == key) return point;
+    }
+    throw std::logic_error("sweep '" + plan.name + "' has no point '" + key + "'");
+  }
+
+  int runJob(rt::Store& store, int64_t study_id, const rt::TrialJob& job) {
+    const sema::SweepPlan& plan = planOf(*job.sweep);
+    const sema::Point& point = pointOf(plan, job.point_key);
+    return runOne(store, study_id, plan, point, job.fold, job.replicate, job.index, job.total, job.point_key,
+                  job.should_prune);
+  }
+
+  // Checks a drawn point and keeps it under its trial key.
+  std::variant<std::string, int> describeSample(const rt::SweepSchedule& sweep, int64_t number,
+                                                const rt::Sample& sample) {
+    const sema::SweepPlan& plan = planOf(sweep);
+    sema::CheckOptions options;
+    options.data_paths = request_.check.data_paths;
+    sema::PointResolver resolver(ast_, spec_, options, diagnostics_);
+    auto point = resolver.resolve(plan.name, axisValues(plan, sample));
+    if (!point) {
+      setError(fmt::format("error: sweep {}: trial {} drew a point that does not check:\n{}", plan.name, number,
+                           diagnostics_.renderText()));
+      return 2;
+    }
+    const std::string key = rt::sampledPointKey(number, point->describe());
+    std::lock_guard<std::mutex> lock(output_mutex_);
+    sampled_points_[plan.name].insert_or_assign(key, *point);
+    return key;
+  }
+
+  std::variant<rt::SchedulerHooks::TestSet, int> testSet(const rt::SweepSchedule& sweep, const std::string& key) {
+    const sema::Point& point = pointOf(planOf(sweep), key);
+    auto views = materializer_.split(point.config.split);
+    if (!views.ok()) return dataFailure(views.error());
+    return rt::SchedulerHooks::TestSet{views.value()->test_data, views.value()->test,
+                                       point.config.loss == "cross_entropy"};
   }
 
   // Text printed after the tables: refits of the best points and ensembles.
@@ -253,300 +279,6 @@ class Runner {
       values.push_back(std::move(value));
     }
     return values;
-  }
-
-  static std::string trialPrefix(int64_t number) { return fmt::format("#{:03d}", number); }
-
-  // Finished points of a sampled sweep as the sampler's history, rebuilt from the store
-  // (so a rerun after a kill continues where it stopped).
-  std::vector<rt::FinishedTrial> history(rt::Store& store, const sema::SweepPlan& plan,
-                                         const std::vector<rt::TrialRow>& rows,
-                                         const std::map<int64_t, rt::Sample>& samples) {
-    std::vector<rt::FinishedTrial> out;
-    for (const auto& [number, sample] : samples) {
-      const std::string prefix = trialPrefix(number) + " ";
-      std::vector<double> values;
-      bool pruned = false, complete = true;
-      rt::FinishedTrial trial;
-      trial.number = number;
-      trial.params = sample;
-      for (const auto& row : rows) {
-        if (row.key.sweep != plan.name || row.key.point_key.rfind(prefix, 0) != 0 || row.key.fold < 0) continue;
-        if (row.status == rt::TrialStatus::kPruned) {
-          pruned = true;
-          auto epochs = store.listEpochs(rt::TrialHandle{row.id});
-          if (epochs.ok() && !epochs.value().empty()) {
-            trial.last_step = epochs.value().back().epoch;
-            trial.value = epochs.value().back().metrics.count(plan.select_metric) != 0
-                              ? epochs.value().back().metrics.at(plan.select_metric)
-                              : std::nan("");
-          }
-        } else if (row.status == rt::TrialStatus::kFinished && row.final_metrics.count(plan.select_metric) != 0) {
-          values.push_back(row.final_metrics.at(plan.select_metric));
-        } else {
-          complete = false;
-        }
-      }
-      if (pruned) {
-        trial.outcome = rt::TrialOutcome::kPruned;
-        out.push_back(trial);
-      } else if (complete && static_cast<int64_t>(values.size()) == plan.folds * plan.replicates) {
-        trial.outcome = rt::TrialOutcome::kComplete;
-        trial.value = mean(values);
-        out.push_back(trial);
-      }
-    }
-    return out;
-  }
-
-  // Random and TPE sweeps: one point at a time, each sampled from the history of the
-  // points before it, so the result does not depend on --jobs or on restarts.
-  int runSampled(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan) {
-    const rt::SearchSpace space = searchSpace(plan);
-    sema::CheckOptions options;
-    options.data_paths = request_.check.data_paths;
-    sema::PointResolver resolver(ast_, spec_, options, diagnostics_);
-    rt::TpeSettings tpe;
-    if (plan.method == "tpe") {
-      tpe.n_startup_trials = plan.method_options.integer("startup");
-      tpe.n_ei_candidates = plan.method_options.integer("candidates");
-      tpe.gamma_fraction = plan.method_options.number("gamma");
-    }
-    rt::PrunerSettings pruner;
-    if (!plan.pruner.empty()) {
-      pruner.n_startup_trials = static_cast<int>(plan.pruner_args.integer("startup"));
-      pruner.n_warmup_steps = static_cast<int>(plan.pruner_args.integer("warmup"));
-      pruner.interval_steps = static_cast<int>(plan.pruner_args.integer("interval"));
-    }
-    const bool minimize = !plan.maximize || plan.select_metric.empty();
-    const uint64_t sweep_seed = rt::deriveSeed(spec_.seed, "sweep=" + plan.name);
-    const auto start = std::chrono::steady_clock::now();
-    std::map<int64_t, rt::Sample> samples;
-    for (int64_t number = 0; number < plan.points; ++number) {
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (plan.timeout_seconds > 0 && elapsed > plan.timeout_seconds) {
-        summary_ += fmt::format("{}: stopped after {} trials: the {:.0f} s time budget is used\n", sweepLabel(plan),
-                                number, plan.timeout_seconds);
-        progress_->addTotal(-(plan.points - number) * plan.folds * plan.replicates);
-        break;
-      }
-      auto rows = store.listTrials(study_id);
-      if (!rows.ok()) return storeFailure(rows.error());
-      rt::Rng rng = rt::makeTrialRng(sweep_seed, number);
-      const auto finished = history(store, plan, rows.value(), samples);
-      const rt::Sample sample = plan.method == "tpe" ? rt::sampleTpe(space, finished, minimize, tpe, rng)
-                                                     : rt::sampleRandom(space, rng);
-      samples[number] = sample;
-      auto point = resolver.resolve(plan.name, axisValues(plan, sample));
-      if (!point) {
-        setError(fmt::format("error: sweep {}: trial {} drew a point that does not check:\n{}", plan.name, number,
-                             diagnostics_.renderText()));
-        return 2;
-      }
-      // Completed curves of the points before this one, for the pruner.
-      std::vector<rt::TrialCurve> curves;
-      if (!plan.pruner.empty()) {
-        for (const auto& row : rows.value()) {
-          if (row.key.sweep != plan.name || row.key.fold != 0 || row.key.replicate != 0) continue;
-          if (row.status != rt::TrialStatus::kFinished) continue;
-          auto epochs = store.listEpochs(rt::TrialHandle{row.id});
-          if (!epochs.ok()) return storeFailure(epochs.error());
-          rt::TrialCurve curve;
-          for (const auto& epoch : epochs.value()) {
-            const auto it = epoch.metrics.find(plan.select_metric);
-            if (it != epoch.metrics.end()) curve.values[epoch.epoch] = it->second;
-          }
-          curves.push_back(std::move(curve));
-        }
-      }
-      const std::string key = trialPrefix(number) + " " + point->describe();
-      {
-        std::lock_guard<std::mutex> lock(output_mutex_);
-        sampled_points_[plan.name].emplace(key, *point);
-      }
-      bool pruned = false;
-      for (int64_t fold = 0; fold < plan.folds && !pruned; ++fold) {
-        for (int64_t replicate = 0; replicate < plan.replicates && !pruned; ++replicate) {
-          std::function<bool(const rt::EpochRecord&)> prune;
-          rt::TrialCurve current;
-          if (!plan.pruner.empty() && fold == 0 && replicate == 0) {
-            prune = [&](const rt::EpochRecord& record) {
-              const auto it = record.metrics.find(plan.select_metric);
-              if (it == record.metrics.end()) return false;
-              current.values[static_cast<int>(record.epoch)] = it->second;
-              return rt::shouldPrune(pruner, curves, current, static_cast<int>(record.epoch), minimize);
-            };
-          }
-          const int code = runOne(store, study_id, plan, *point, fold, replicate, number + 1, plan.points, key, prune);
-          if (code >= 2) return code;
-          auto row = store.listTrials(study_id);
-          if (!row.ok()) return storeFailure(row.error());
-          for (const auto& trial : row.value()) {
-            if (trial.key.sweep == plan.name && trial.key.point_key == key && trial.key.fold == fold &&
-                trial.key.replicate == replicate && trial.status == rt::TrialStatus::kPruned) {
-              pruned = true;
-            }
-          }
-        }
-      }
-      if (pruned) progress_->addTotal(1 - plan.folds * plan.replicates);
-    }
-    return 0;
-  }
-
-  // After every trial of the sweeps: refit the best point of sweeps that ask for it, and
-  // combine the best point's models of sweeps with an ensemble.
-  int finishSweeps(rt::Store& store, int64_t study_id) {
-    for (const auto& plan : spec_.sweeps) {
-      if (!plan.refit && plan.ensemble.empty()) continue;
-      auto rows = store.listTrials(study_id);
-      if (!rows.ok()) return storeFailure(rows.error());
-      const auto best = bestPoint(plan, rows.value());
-      if (!best) {
-        if (plan.refit) progress_->addTotal(-1);
-        summary_ += fmt::format("{}: no finished trial to refit or ensemble\n", sweepLabel(plan));
-        continue;
-      }
-      if (!plan.ensemble.empty()) {
-        const int code = ensemble(store, plan, best->first, *best->second, rows.value());
-        if (code >= 2) return code;
-      }
-      if (plan.refit) {
-        const int code = runOne(store, study_id, plan, *best->second, -1, 0, 1, 1, best->first);
-        if (code >= 2) return code;
-        auto refit = store.listTrials(study_id);
-        if (!refit.ok()) return storeFailure(refit.error());
-        for (const auto& row : refit.value()) {
-          if (row.key.sweep != plan.name || row.key.fold != -1 || row.status != rt::TrialStatus::kFinished) continue;
-          std::string metrics;
-          for (const auto& [name, value] : row.final_metrics) {
-            if (name.rfind("test.", 0) == 0 && name != "test.error") metrics += fmt::format("  {} {:.4f}", name, value);
-          }
-          summary_ += fmt::format("{}: best point {} refit on all training data:{}\n", sweepLabel(plan),
-                                  row.key.point_key, metrics);
-        }
-      }
-    }
-    return 0;
-  }
-
-  // The points of a sweep by trial key: the grid's, or those sampled in this run.
-  std::vector<std::pair<std::string, const sema::Point*>> pointsOf(const sema::SweepPlan& plan) const {
-    std::vector<std::pair<std::string, const sema::Point*>> out;
-    if (sampled(plan)) {
-      const auto it = sampled_points_.find(plan.name);
-      if (it == sampled_points_.end()) return out;
-      for (const auto& [key, point] : it->second) out.emplace_back(key, &point);
-      return out;
-    }
-    for (const auto& point : plan.checked) out.emplace_back(point.describe(), &point);
-    return out;
-  }
-
-  // The point with the best mean objective over its finished trials (not refits).
-  std::optional<std::pair<std::string, const sema::Point*>> bestPoint(const sema::SweepPlan& plan,
-                                                                      const std::vector<rt::TrialRow>& rows) const {
-    const std::string metric = plan.select_metric.empty() ? "val.loss" : plan.select_metric;
-    const bool maximize = plan.select_metric.empty() ? false : plan.maximize;
-    std::optional<std::pair<std::string, const sema::Point*>> best;
-    double best_score = 0;
-    for (const auto& [key, point] : pointsOf(plan)) {
-      std::vector<double> values;
-      bool complete = true;
-      for (const auto& row : rows) {
-        if (row.key.sweep != plan.name || row.key.point_key != key || row.key.fold < 0) continue;
-        const auto it = row.final_metrics.find(metric);
-        if (row.status != rt::TrialStatus::kFinished || it == row.final_metrics.end()) {
-          complete = false;
-          continue;
-        }
-        values.push_back(it->second);
-      }
-      if (values.empty() || !complete) continue;
-      const double score = maximize ? mean(values) : -mean(values);
-      if (!best || score > best_score) best.emplace(key, point), best_score = score;
-    }
-    return best;
-  }
-
-  // Combines the test predictions of the best point's models (its folds and replicates):
-  // a majority vote of the predicted classes (ties go to the best single model), or the
-  // mean of the outputs.
-  int ensemble(rt::Store& store, const sema::SweepPlan& plan, const std::string& key, const sema::Point& point,
-               const std::vector<rt::TrialRow>& rows) {
-    auto views = materializer_.split(point.config.split);
-    if (!views.ok()) return dataFailure(views.error());
-    const rt::Dataset* data = views.value()->test_data;
-    const std::vector<int64_t>& test = views.value()->test;
-    if (data == nullptr || test.empty()) return 0;
-    const std::string metric = plan.select_metric.empty() ? "val.loss" : plan.select_metric;
-    struct Member {
-      std::vector<float> outputs;
-      double score = 0;
-    };
-    std::vector<Member> members;
-    int64_t width = 0;
-    for (const auto& row : rows) {
-      if (row.key.sweep != plan.name || row.key.point_key != key || row.key.fold < 0) continue;
-      if (row.status != rt::TrialStatus::kFinished) continue;
-      auto output = store.readOutput(rt::TrialHandle{row.id}, "test.predictions");
-      if (!output.ok()) return storeFailure(output.error());
-      if (!output.value() || output.value()->rows != static_cast<int64_t>(test.size())) continue;
-      width = output.value()->width;
-      const auto it = row.final_metrics.find(metric);
-      const double value = it == row.final_metrics.end() ? 0 : it->second;
-      members.push_back({std::move(output.value()->values), plan.maximize && !plan.select_metric.empty() ? value : -value});
-    }
-    if (members.size() < 2) return 0;
-    std::stable_sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.score > b.score; });
-    const bool classification = point.config.loss == "cross_entropy";
-    const auto argmax = [&](const float* row) {
-      return static_cast<int64_t>(std::max_element(row, row + width) - row);
-    };
-    double ensemble_value = 0;
-    double best_single = 0;
-    for (size_t sample = 0; sample < test.size(); ++sample) {
-      const int64_t index = test[sample];
-      if (classification) {
-        const auto label = static_cast<int64_t>(data->y[static_cast<size_t>(index * data->target_width)]);
-        std::vector<int64_t> votes(static_cast<size_t>(width), 0);
-        std::vector<float> sum(static_cast<size_t>(width), 0.0f);
-        for (const auto& member : members) {
-          const float* row = member.outputs.data() + sample * width;
-          ++votes[static_cast<size_t>(argmax(row))];
-          for (int64_t k = 0; k < width; ++k) sum[static_cast<size_t>(k)] += row[k];
-        }
-        const int64_t best_class = argmax(members[0].outputs.data() + sample * width);
-        int64_t chosen = 0;
-        if (plan.ensemble == "vote") {
-          const int64_t top = *std::max_element(votes.begin(), votes.end());
-          chosen = votes[static_cast<size_t>(best_class)] == top
-                       ? best_class
-                       : static_cast<int64_t>(std::find(votes.begin(), votes.end(), top) - votes.begin());
-        } else {
-          chosen = argmax(sum.data());
-        }
-        ensemble_value += chosen == label ? 1 : 0;
-        best_single += best_class == label ? 1 : 0;
-      } else {
-        for (int64_t k = 0; k < width; ++k) {
-          const double target = data->y[static_cast<size_t>(index * data->target_width + k)];
-          double mean_output = 0;
-          for (const auto& member : members) mean_output += member.outputs[sample * width + k];
-          mean_output /= static_cast<double>(members.size());
-          ensemble_value += (mean_output - target) * (mean_output - target) / static_cast<double>(width);
-          const double single = members[0].outputs[sample * width + k] - target;
-          best_single += single * single / static_cast<double>(width);
-        }
-      }
-    }
-    const double count = static_cast<double>(test.size());
-    const std::string name = classification ? "test.accuracy" : "test.mse";
-    summary_ += fmt::format("{}: {} of the {} models of {}: {} {:.4f} (best single model {:.4f})\n", sweepLabel(plan),
-                            plan.ensemble == "vote" ? "majority vote" : "mean", members.size(),
-                            key.empty() ? "(one point)" : key, name,
-                            ensemble_value / count, best_single / count);
-    return 0;
   }
 
   static constexpr int kCancelled = 130;
@@ -816,81 +548,37 @@ class Runner {
   std::map<std::string, std::map<std::string, sema::Point>> sampled_points_;  // sweep -> key -> point
 };
 
-// The metric a sweep ranks by: its objective, else the first of these that exists.
-std::pair<std::string, bool> rankMetric(const sema::SweepPlan& plan, const Aggregate& sample) {
-  if (!plan.select_metric.empty()) return {plan.select_metric, plan.maximize};
-  for (const char* candidate : {"val.accuracy", "test.accuracy", "val.loss", "test.loss", "train.loss"}) {
-    if (sample.values.count(candidate) != 0) return {candidate, std::string(candidate).find("accuracy") != std::string::npos};
-  }
-  return {"train.loss", false};
-}
-
 std::string formatMetric(const std::vector<double>& values) {
   if (values.empty()) return "-";
   if (values.size() == 1) return fmt::format("{:.4f}", values[0]);
-  return fmt::format("{:.4f} ± {:.4f}", mean(values), stddev(values));
+  return fmt::format("{:.4f} ± {:.4f}", rt::meanOf(values), rt::stddevOf(values));
 }
 
+// Each sweep's points ranked (rt::rankSweep, the ranking the report uses too), like
+// GridSearchCV's cv_results_: the objective of every fold, then the summaries.
 void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vector<rt::TrialRow>& rows) {
   for (const auto& plan : spec.sweeps) {
-    // Grid points in grid order; sampled points in the order they were drawn.
-    std::vector<std::string> keys;
-    if (plan.method == "random" || plan.method == "tpe") {
-      std::set<std::string> seen;
-      for (const auto& row : rows) {
-        if (row.key.sweep == plan.name && row.key.fold >= 0) seen.insert(row.key.point_key);
-      }
-      keys.assign(seen.begin(), seen.end());
-    } else {
-      for (const auto& point : plan.checked) keys.push_back(point.describe());
+    std::vector<std::string> grid_order;  // grid points in grid order; sampled ones as drawn
+    if (plan.method != "random" && plan.method != "tpe") {
+      for (const auto& point : plan.checked) grid_order.push_back(point.describe());
     }
-    std::vector<Aggregate> aggregates;
-    for (const auto& key : keys) {
-      Aggregate aggregate;
-      aggregate.sweep = plan.name;
-      aggregate.point = key;
-      for (const auto& row : rows) {
-        if (row.key.sweep != plan.name || row.key.point_key != aggregate.point || row.key.fold < 0) continue;
-        aggregate.params = row.params;
-        if (row.status == rt::TrialStatus::kFinished) {
-          ++aggregate.finished;
-          for (const auto& [name, value] : row.final_metrics) aggregate.values[name].push_back(value);
-          const auto ranked = row.final_metrics.find(plan.select_metric);
-          if (ranked != row.final_metrics.end()) aggregate.fold_values[row.key.fold].push_back(ranked->second);
-        } else if (row.status == rt::TrialStatus::kFailed) {
-          ++aggregate.failed;
-          aggregate.reason = row.reason;
-        } else if (row.status == rt::TrialStatus::kPruned) {
-          ++aggregate.pruned;
-          aggregate.pruned_epoch = row.end_epoch.value_or(0);
-        }
-        aggregate.seconds += row.seconds.value_or(0);
-      }
-      aggregates.push_back(std::move(aggregate));
-    }
-    if (aggregates.empty()) continue;
-    const auto [metric, maximize] = rankMetric(plan, aggregates[0]);
-    std::vector<size_t> order(aggregates.size());
-    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    auto score = [&, metric = metric, maximize = maximize](size_t k) {
-      const auto it = aggregates[k].values.find(metric);
-      if (it == aggregates[k].values.end() || it->second.empty()) return -std::numeric_limits<double>::infinity();
-      return maximize ? mean(it->second) : -mean(it->second);
-    };
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return score(a) > score(b); });
+    const rt::SweepRanking ranking = rt::rankSweep(plan.name, rows, plan.select_metric, plan.maximize, grid_order);
+    if (ranking.points.empty()) continue;
+    const std::string& metric = ranking.metric;
     std::vector<std::string> columns = {metric};
     for (const char* extra : {"val.accuracy", "val.loss", "test.accuracy", "test.loss", "train.loss"}) {
-      if (extra != metric && aggregates[0].values.count(extra) != 0) columns.push_back(extra);
+      const bool present = std::any_of(ranking.points.begin(), ranking.points.end(),
+                                       [&](const rt::PointSummary& point) { return point.values.count(extra) != 0; });
+      if (extra != metric && present) columns.push_back(extra);
     }
     fmt::print(out, "\n{} (ranked by {} {})\n", plan.name.empty() ? std::string("results") : "sweep " + plan.name,
-               maximize ? "max" : "min", metric);
-    // Like GridSearchCV's cv_results_: the objective of every fold, then the summaries.
+               ranking.maximize ? "max" : "min", metric);
     const bool per_fold = plan.folds > 1 && plan.folds <= 10 && !plan.select_metric.empty();
     // The point column fits the longest point up to kMaxPointWidth; longer ones (random and
     // TPE points with many params) are cut with "...", and the best one is spelled out below.
     constexpr size_t kMaxPointWidth = 60;
     size_t point_width = 20;
-    for (const auto& aggregate : aggregates) point_width = std::max(point_width, displayPoint(aggregate.point).size());
+    for (const auto& point : ranking.points) point_width = std::max(point_width, displayPoint(point.key).size());
     point_width = std::min(point_width, kMaxPointWidth);
     auto fitted = [&](const std::string& point) {
       return point.size() <= point_width ? point : point.substr(0, point_width - 3) + "...";
@@ -901,29 +589,28 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     }
     for (const auto& column : columns) fmt::print(out, "  {:>19}", column);
     fmt::print(out, "  {:>6}\n", "trials");
-    for (size_t rank = 0; rank < order.size(); ++rank) {
-      const Aggregate& aggregate = aggregates[order[rank]];
-      const std::string point = aggregate.point.empty() ? "(one point)" : displayPoint(aggregate.point);
-      fmt::print(out, "  {:>4}  {:<{}}", rank + 1, fitted(point), point_width);
+    for (size_t rank = 0; rank < ranking.points.size(); ++rank) {
+      const rt::PointSummary& point = ranking.points[rank];
+      const std::string label = point.key.empty() ? "(one point)" : displayPoint(point.key);
+      fmt::print(out, "  {:>4}  {:<{}}", rank + 1, fitted(label), point_width);
       if (per_fold) {
         for (int fold = 0; fold < static_cast<int>(plan.folds); ++fold) {
-          const auto it = aggregate.fold_values.find(fold);
-          fmt::print(out, "  {:>7}", it == aggregate.fold_values.end() ? "-" : fmt::format("{:.4f}", mean(it->second)));
+          const auto it = point.fold_values.find(fold);
+          fmt::print(out, "  {:>7}", it == point.fold_values.end() ? "-" : fmt::format("{:.4f}", rt::meanOf(it->second)));
         }
       }
       for (const auto& column : columns) {
-        const auto it = aggregate.values.find(column);
-        fmt::print(out, "  {:>19}", it == aggregate.values.end() ? "-" : formatMetric(it->second));
+        const auto it = point.values.find(column);
+        fmt::print(out, "  {:>19}", it == point.values.end() ? "-" : formatMetric(it->second));
       }
-      fmt::print(out, "  {:>6}", aggregate.finished);
-      if (aggregate.failed > 0) fmt::print(out, "  {} failed: {}", aggregate.failed, aggregate.reason);
-      if (aggregate.pruned > 0) fmt::print(out, "  pruned at epoch {}", aggregate.pruned_epoch);
+      fmt::print(out, "  {:>6}", point.finished);
+      if (point.failed > 0) fmt::print(out, "  {} failed: {}", point.failed, point.reason);
+      if (point.pruned > 0) fmt::print(out, "  pruned at epoch {}", point.pruned_epoch);
       fmt::print(out, "\n");
     }
-    const Aggregate& best = aggregates[order[0]];
-    if (best.finished > 0 && best.values.count(metric) != 0) {
-      fmt::print(out, "  best: {} with {} {}\n", best.point.empty() ? "(one point)" : displayPoint(best.point), metric,
-                 formatMetric(best.values.at(metric)));
+    if (const rt::PointSummary* best = ranking.best()) {
+      fmt::print(out, "  best: {} with {} {}\n", best->key.empty() ? "(one point)" : displayPoint(best->key), metric,
+                 formatMetric(best->values.at(metric)));
     }
   }
 }

@@ -12,11 +12,6 @@
 namespace nnspec::rt {
 namespace {
 
-// What `nnspec run` ranks by when a sweep has no objective: the first of these present.
-constexpr const char* kDefaultRankMetrics[] = {"val.accuracy", "test.accuracy", "val.loss", "test.loss", "train.loss"};
-
-bool isMaximized(const std::string& metric) { return metric.find("accuracy") != std::string::npos; }
-
 // A sweep that the store has no plan of (an older store): what its trials tell.
 SweepRow sweepFromTrials(const std::string& name, const std::vector<TrialData>& trials) {
   SweepRow row;
@@ -37,15 +32,13 @@ SweepRow sweepFromTrials(const std::string& name, const std::vector<TrialData>& 
   return row;
 }
 
-SweepData summarizeSweep(const SweepRow& info, bool planned, const std::vector<TrialData>& trials) {
+SweepData summarizeSweep(const SweepRow& info, bool planned,
+                         const std::vector<TrialRow>& rows) {
   SweepData sweep;
   sweep.info = info;
   sweep.planned = planned;
   std::set<std::string> metrics;
-  std::vector<std::string> order;
-  std::map<std::string, PointSummary> points;
-  for (size_t index = 0; index < trials.size(); ++index) {
-    const TrialRow& row = trials[index].row;
+  for (const TrialRow& row : rows) {
     if (row.key.sweep != info.name) continue;
     for (const auto& [name, value] : row.final_metrics) metrics.insert(name);
     for (const auto& param : row.params) {
@@ -53,129 +46,20 @@ SweepData summarizeSweep(const SweepRow& info, bool planned, const std::vector<T
         sweep.param_names.push_back(param.name);
       }
     }
-    if (row.key.fold < 0) {
-      if (row.status == TrialStatus::kFinished) sweep.refit = index;
-      continue;
-    }
-    if (points.count(row.key.point_key) == 0) {
-      order.push_back(row.key.point_key);
-      points[row.key.point_key].sweep = info.name;
-      points[row.key.point_key].key = row.key.point_key;
-    }
-    PointSummary& point = points[row.key.point_key];
-    point.params = row.params;
-    point.trials.push_back(index);
-    point.seconds += row.seconds.value_or(0);
-    switch (row.status) {
-      case TrialStatus::kFinished:
-        ++point.finished;
-        for (const auto& [name, value] : row.final_metrics) point.values[name].push_back(value);
-        break;
-      case TrialStatus::kFailed:
-        ++point.failed;
-        point.reason = row.reason;
-        break;
-      case TrialStatus::kPruned:
-        ++point.pruned;
-        point.pruned_epoch = row.end_epoch.value_or(0);
-        break;
-      case TrialStatus::kRunning: ++point.running; break;
-    }
   }
   sweep.metrics.assign(metrics.begin(), metrics.end());
-  if (!info.objective.empty()) {
-    sweep.rank_metric = info.objective;
-    sweep.maximize = info.maximize;
-  } else {
-    sweep.rank_metric = "train.loss";
-    sweep.maximize = false;
-    for (const char* candidate : kDefaultRankMetrics) {
-      if (metrics.count(candidate) != 0) {
-        sweep.rank_metric = candidate;
-        sweep.maximize = isMaximized(candidate);
-        break;
-      }
-    }
-  }
-  for (const auto& key : order) {
-    PointSummary& point = points[key];
-    for (size_t index : point.trials) {
-      const TrialRow& row = trials[index].row;
-      const auto it = row.final_metrics.find(sweep.rank_metric);
-      if (row.status == TrialStatus::kFinished && it != row.final_metrics.end()) {
-        point.fold_values[row.key.fold].push_back(it->second);
-      }
-    }
-    sweep.points.push_back(std::move(point));
-  }
-  const auto score = [&](const PointSummary& point) {
-    const double value = point.mean(sweep.rank_metric);
-    if (std::isnan(value)) return -std::numeric_limits<double>::infinity();
-    return sweep.maximize ? value : -value;
-  };
-  std::stable_sort(sweep.points.begin(), sweep.points.end(),
-                   [&](const PointSummary& a, const PointSummary& b) { return score(a) > score(b); });
-  int rank = 0;
-  for (auto& point : sweep.points) {
-    if (!std::isnan(point.mean(sweep.rank_metric))) point.rank = ++rank;
-  }
-  // A refit belongs to the best point; keep it only when it is that point's.
-  if (sweep.refit && (sweep.best() == nullptr || trials[*sweep.refit].row.key.point_key != sweep.best()->key)) {
-    sweep.refit.reset();
-  }
+  SweepRanking ranking = rankSweep(info.name, rows, info.objective, info.maximize);
+  sweep.rank_metric = ranking.metric;
+  sweep.maximize = ranking.maximize;
+  sweep.points = std::move(ranking.points);
+  sweep.refit = ranking.refit;
   return sweep;
 }
 
 }  // namespace
 
-std::string readableNumbers(const std::string& text) {
-  std::string out;
-  size_t at = 0;
-  while (at < text.size()) {
-    const char c = text[at];
-    const bool starts = std::isdigit(static_cast<unsigned char>(c)) &&
-                        (at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1])));
-    if (!starts) {
-      out += c;
-      ++at;
-      continue;
-    }
-    char* end = nullptr;
-    const double number = std::strtod(text.c_str() + at, &end);
-    const size_t length = static_cast<size_t>(end - (text.c_str() + at));
-    out += length > 10 ? fmt::format("{:.6g}", number) : text.substr(at, length);
-    at += std::max<size_t>(length, 1);
-  }
-  return out;
-}
-
 bool TrialData::hasOutput(const std::string& name) const {
   return std::any_of(outputs.begin(), outputs.end(), [&](const OutputInfo& output) { return output.name == name; });
-}
-
-double meanOf(const std::vector<double>& values) {
-  if (values.empty()) return std::nan("");
-  double sum = 0;
-  for (double value : values) sum += value;
-  return sum / static_cast<double>(values.size());
-}
-
-double stddevOf(const std::vector<double>& values) {
-  if (values.size() < 2) return 0;
-  const double mean = meanOf(values);
-  double sum = 0;
-  for (double value : values) sum += (value - mean) * (value - mean);
-  return std::sqrt(sum / static_cast<double>(values.size()));
-}
-
-double PointSummary::mean(const std::string& metric) const {
-  const auto it = values.find(metric);
-  return it == values.end() ? std::nan("") : meanOf(it->second);
-}
-
-double PointSummary::stddev(const std::string& metric) const {
-  const auto it = values.find(metric);
-  return it == values.end() ? std::nan("") : stddevOf(it->second);
 }
 
 StoreResult<StudyRow> chooseStudy(Store& store, const std::string& which) {
@@ -226,6 +110,8 @@ StoreResult<StudyData> loadStudy(Store& store, const StudyRow& study) {
     trial.row = std::move(row);
     data.trials.push_back(std::move(trial));
   }
+  std::vector<TrialRow> trial_rows;  // in the order of data.trials, as the ranking indexes them
+  for (const auto& trial : data.trials) trial_rows.push_back(trial.row);
   std::vector<std::string> names;
   if (data.info) {
     for (const auto& sweep : data.info->sweeps) names.push_back(sweep.name);
@@ -243,10 +129,10 @@ StoreResult<StudyData> loadStudy(Store& store, const StudyRow& study) {
       // A sweep planned in an earlier run of some other sweeps and never run is left out.
       const bool ran = std::any_of(data.trials.begin(), data.trials.end(),
                                    [&](const TrialData& trial) { return trial.row.key.sweep == sweep.name; });
-      if (ran) data.sweeps.push_back(summarizeSweep(sweep, true, data.trials));
+      if (ran) data.sweeps.push_back(summarizeSweep(sweep, true, trial_rows));
     }
   }
-  for (const auto& name : unplanned) data.sweeps.push_back(summarizeSweep(sweepFromTrials(name, data.trials), false, data.trials));
+  for (const auto& name : unplanned) data.sweeps.push_back(summarizeSweep(sweepFromTrials(name, data.trials), false, trial_rows));
   return data;
 }
 

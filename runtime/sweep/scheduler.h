@@ -1,0 +1,129 @@
+#pragma once
+// Runs a study's sweeps against a store, knowing nothing of specs or compilers: what a
+// trial is and how it trains is the caller's run-one-trial callback. The scheduler
+//  - queues every trial of the grid sweeps (points x folds x replicates) and runs them on
+//    `jobs` threads; results do not depend on `jobs` (seeds come from the trial's key);
+//  - draws the points of random and TPE sweeps one at a time from the stored history, so
+//    a rerun after a kill draws the same points, and prunes them with the median pruner;
+//  - then refits the best point of sweeps that ask for it and ensembles its models.
+// Trials already finished in the store are the callback's to skip. A callback that throws
+// ends the run as an internal error (exit code 3) naming the trial; it never escapes a
+// worker thread.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "runtime/data/dataset.h"
+#include "runtime/store/store.h"
+#include "runtime/sweep/ensemble.h"
+#include "runtime/sweep/median_pruner.h"
+#include "runtime/sweep/ranking.h"
+#include "runtime/sweep/search_space.h"
+#include "runtime/sweep/tpe_sampler.h"
+#include "runtime/train/trial.h"
+
+namespace nnspec::rt {
+
+enum class SweepMethod { kGrid, kRandom, kTpe };
+
+// The trial key of a sampled sweep's draw `number`: "#003 lr=0.01".
+std::string sampledPointKey(int64_t number, const std::string& description);
+
+// One sweep as the scheduler sees it.
+struct SweepSchedule {
+  std::string name;  // "" for the unnamed sweep
+  SweepMethod method = SweepMethod::kGrid;
+  std::vector<std::string> grid_points;  // kGrid: the points' keys, in grid order
+  int64_t points = 0;                    // kRandom, kTpe: how many points to draw
+  int64_t folds = 1;
+  int64_t replicates = 1;
+  SearchSpace space;  // kRandom, kTpe
+  TpeSettings tpe;
+  std::optional<PrunerSettings> pruner;  // kRandom, kTpe
+  std::string objective;                 // "" when the sweep selects nothing
+  bool maximize = true;
+  double timeout_seconds = 0;  // kRandom, kTpe: no new draw after this long; 0 = none
+  bool refit = false;
+  EnsembleKind ensemble = EnsembleKind::kNone;
+  uint64_t seed = 0;  // the stream of the draws: makeTrialRng(seed, number)
+
+  bool sampled() const { return method != SweepMethod::kGrid; }
+  // Trials before refits: points x folds x replicates.
+  int64_t trials() const;
+  // "sweep NAME", or "results" for the unnamed sweep.
+  std::string label() const { return name.empty() ? std::string("results") : "sweep " + name; }
+};
+
+struct TrialJob {
+  const SweepSchedule* sweep = nullptr;
+  std::string point_key;  // grid: grid_points[point]; sampled: "#003 " + the point
+  int64_t fold = 0;       // -1: the refit of the best point on all training data
+  int64_t replicate = 0;
+  int64_t index = 0;      // 1-based, for progress lines
+  int64_t total = 0;
+  std::function<bool(const EpochRecord&)> should_prune;  // a pruned sweep's first fold and replicate
+};
+
+// Exit codes: 0 ok, 1 a trial failed (the run goes on), 2 bad input, 3 internal error,
+// 130 cancelled. Any code >= 2 stops the run; the callback keeps its own message.
+struct SchedulerHooks {
+  // Called from up to `jobs` threads at once.
+  std::function<int(const TrialJob& job)> run_trial;
+  // A sampled sweep's draw `number`: the key its trials are stored under,
+  // sampledPointKey(number, the point's description), or a code >= 2 on failure.
+  std::function<std::variant<std::string, int>(const SweepSchedule& sweep, int64_t number, const Sample& sample)>
+      describe_sample;
+  // The test set an ensemble of point `point_key` is scored on (a code >= 2 on failure).
+  struct TestSet {
+    const Dataset* data = nullptr;
+    std::vector<int64_t> indices;
+    bool classification = true;
+  };
+  std::function<std::variant<TestSet, int>(const SweepSchedule& sweep, const std::string& point_key)> test_set;
+  std::function<void(int64_t delta)> adjust_total;  // the planned trial count changed
+};
+
+class Scheduler {
+ public:
+  Scheduler(Store& store, int64_t study_id, int64_t jobs, SchedulerHooks hooks);
+
+  // Runs the sweeps; returns the worst code seen (0, 1, or the first >= 2).
+  int run(const std::vector<SweepSchedule>& sweeps);
+
+  // Lines for the run's summary (refits, ensembles, time budgets used).
+  const std::string& summary() const { return summary_; }
+  // The scheduler's own error (store failures, a callback that threw); "" when the code
+  // came from a callback, which keeps its message.
+  const std::string& error() const { return error_; }
+
+  // Trials planned in all: every sweep's trials, plus one per refit.
+  static int64_t plannedTrials(const std::vector<SweepSchedule>& sweeps);
+
+ private:
+  int runGrids(const std::vector<SweepSchedule>& sweeps);
+  int runSampled(const SweepSchedule& sweep);
+  int finish(const SweepSchedule& sweep);
+  int ensemble(const SweepSchedule& sweep, const PointSummary& best, const std::vector<TrialRow>& rows);
+  int runGuarded(const TrialJob& job);
+  int storeFailure(const StoreError& failure);
+  void setError(std::string message);  // keeps the first
+  std::vector<FinishedTrial> history(const SweepSchedule& sweep, const std::vector<TrialRow>& rows,
+                                     const std::map<int64_t, Sample>& samples);
+  std::optional<std::vector<TrialCurve>> completedCurves(const SweepSchedule& sweep, const std::vector<TrialRow>& rows);
+
+  Store& store_;
+  int64_t study_id_;
+  int64_t jobs_;
+  SchedulerHooks hooks_;
+  std::string summary_;
+  std::mutex error_mutex_;  // guards error_: trials on several threads may fail at once
+  std::string error_;
+};
+
+}  // namespace nnspec::rt
