@@ -66,8 +66,10 @@ typedef struct nnspec_spec nnspec_spec;
  * A missing or unreadable file is NNSPEC_STATUS_BAD_INPUT. */
 NNSPEC_API nnspec_status nnspec_spec_open_file(const char* path, nnspec_spec** out);
 /* Takes the spec's text; `name` is the file name diagnostics show (e.g. "mine.nnspec").
- * Relative data paths resolve against the folder of `name` (the current one when it has
- * none). Running it needs an explicit store path (nnspec_run_create). */
+ * A check resolves relative data paths against the folder of `name` (the current one
+ * when it has none); a run reads the text from a temporary copy, where they do not
+ * resolve: give such a spec absolute data paths. Running it needs an explicit store
+ * path (nnspec_run_create). */
 NNSPEC_API nnspec_status nnspec_spec_open_string(const char* text, const char* name, nnspec_spec** out);
 NNSPEC_API void nnspec_spec_free(nnspec_spec* spec);
 
