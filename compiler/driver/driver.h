@@ -3,6 +3,7 @@
 // and the exit status. The CLI is a thin layer over these.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct CheckRequest {
   DiagnosticsFormat format = DiagnosticsFormat::kText;
   Emit emit = Emit::kPlan;
   rt::DataPaths data_paths;  // spec_dir is filled from `path`
+  // The spec's text when it does not come from a file (an embedding tool's string);
+  // `path` then only names it in diagnostics and locates relative data paths.
+  std::optional<std::string> source;
 };
 
 struct Outcome {

@@ -68,7 +68,7 @@ std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile
 SpecSession::SpecSession(const CheckRequest& request, const std::vector<Override>& overrides,
                          const std::vector<std::string>& sweeps)
     : error_(),
-      text_(readSpecFile(request.path, &error_)),
+      text_(request.source ? *request.source : readSpecFile(request.path, &error_)),
       file_(std::make_unique<SourceFile>(request.path, text_)),
       diagnostics_(std::make_unique<DiagnosticEngine>(*file_)) {
   if (!error_.empty()) return;
