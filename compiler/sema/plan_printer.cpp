@@ -139,7 +139,7 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
   const bool bounded = early_stopping || !plan.pruner.empty() || plan.timeout_seconds > 0;
   out += fmt::format("  training    {} epochs on {} samples{}; {}{} steps in all\n", epochs, withCommas(fit_count),
                      plan.folds > 1 ? " per fold" : "", bounded ? "at most " : "",
-                     withCommas(static_cast<int64_t>(total)));
+                     total < 1e15 ? withCommas(static_cast<int64_t>(total)) : fmt::format("{:.3g}", total));
   if (early_stopping) {
     const StopRule& rule = *first.stop;
     out += fmt::format("  stopping    when {} improves by less than {} for {} epochs\n", rule.metric, rule.tol,

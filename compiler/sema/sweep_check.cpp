@@ -949,6 +949,14 @@ std::optional<SweepPlan> checkSweep(CheckContext& context, const ast::SweepStmt*
   if (!read) return std::nullopt;
   SweepSetup& setup = *read;
   std::vector<Bindings> points = enumeratePoints(context, setup);
+  if (setup.plan.method == "grid" && setup.plan.points > kMaxTrials) {
+    context.diagnostics.error(sweep != nullptr ? sweep->method->range : setup.range,
+                              fmt::format("this grid has {}{} points, more than the limit of {}",
+                                          setup.plan.points >= (int64_t{1} << 40) ? "at least " : "",
+                                          setup.plan.points, kMaxTrials),
+                              "sweep fewer values, or sample the space with random(...) or tpe(...) and `trials`");
+    return std::nullopt;
+  }
   std::set<std::string> graphs;
   for (const auto& bindings : points) {
     PointLookup lookup(context, bindings);
