@@ -1,5 +1,6 @@
 // Runs one golden file: its first line says what to run (`# RUN: nnspec check
 // [flags]`), and NAME.expected beside it holds the exit status, stdout and stderr.
+// Environment variables written before `nnspec` on that line are set for the run.
 // Usage: nnspec_golden FILE [--update]   (run from the repo root)
 // With --update (or NNSPEC_UPDATE_GOLDEN=1) the expected file is rewritten.
 
@@ -30,6 +31,23 @@ std::vector<std::string> splitWords(const std::string& text) {
   return words;
 }
 
+// `# RUN: NAME=VALUE nnspec check`: sets NAME for this run and returns the line
+// without the assignments.
+std::string withEnvironment(const std::string& line) {
+  const std::string prefix = "# RUN: ";
+  if (line.rfind(prefix, 0) != 0) return line;
+  std::string rest = line.substr(prefix.size());
+  for (;;) {
+    const size_t space = rest.find(' ');
+    const std::string word = rest.substr(0, space);
+    const size_t equals = word.find('=');
+    if (space == std::string::npos || equals == std::string::npos) break;
+    setenv(word.substr(0, equals).c_str(), word.substr(equals + 1).c_str(), 1);
+    rest = rest.substr(space + 1);
+  }
+  return prefix + rest;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,7 +59,7 @@ int main(int argc, char** argv) {
   const char* env_update = std::getenv("NNSPEC_UPDATE_GOLDEN");
   const bool update = (argc > 2 && std::string(argv[2]) == "--update") || (env_update != nullptr && *env_update == '1');
   const std::string text = readFile(path);
-  const std::string first_line = text.substr(0, text.find('\n'));
+  const std::string first_line = withEnvironment(text.substr(0, text.find('\n')));
   const std::string check_marker = "# RUN: nnspec check";
   const std::string compile_marker = "# RUN: nnspec compile";
   const bool is_check = first_line.rfind(check_marker, 0) == 0;

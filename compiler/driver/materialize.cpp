@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "compiler/sema/memory_estimate.h"
+#include "compiler/sema/shapes.h"
 #include "runtime/data/sources.h"
 #include "runtime/pipeline/labels.h"
 #include "runtime/pipeline/random.h"
@@ -61,6 +63,8 @@ rt::Dataset makeSynthetic(const sema::DataSet& data) {
   out.sample_shape = {1};
   out.count = n;
   out.target_width = 1;
+  out.x.reserve(static_cast<size_t>(n));
+  out.y.reserve(static_cast<size_t>(n));
   for (int64_t k = 0; k < n; ++k) {
     const double x = rng.uniformDouble(data.synthetic_lo, data.synthetic_hi);
     out.x.push_back(static_cast<float>(x));
@@ -108,10 +112,31 @@ std::vector<rt::SelectOp> selectOps(const sema::Selection& selection) {
   return ops;
 }
 
+// What loading `data` holds, for the error when memory runs out: "data 'fmnist'
+// (70,000 samples of 784 values, about 209 MiB as floats)".
+std::string describeLoad(const sema::DataSet& data) {
+  double samples = 0;
+  double bytes = 0;
+  int64_t values = 0;
+  for (const auto& part : data.parts) {
+    values = sema::shapeElements(part.sample_shape);
+    samples += static_cast<double>(part.count);
+    bytes += 4.0 * static_cast<double>(part.count) * (static_cast<double>(values) + static_cast<double>(part.target_width));
+  }
+  return fmt::format("data '{}' ({:.0f} samples of {} values, about {} as floats)", data.name, samples, values,
+                     sema::formatBytes(bytes));
+}
+
 }  // namespace
 
 rt::DataResult<std::vector<rt::Dataset>> Materializer::load(const sema::DataSet& data,
                                                             std::vector<std::string>* part_names) {
+  return rt::loadWithinMemory<std::vector<rt::Dataset>>("", describeLoad(data),
+                                                        [&] { return loadParts(data, part_names); });
+}
+
+rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::DataSet& data,
+                                                                 std::vector<std::string>* part_names) {
   const auto& args = data.source_args;
   std::vector<rt::Dataset> parts;
   auto take = [&](rt::DataResult<rt::Dataset> result, const std::string& name) -> std::optional<rt::DataError> {

@@ -32,6 +32,7 @@ class Materializer {
  private:
   rt::DataResult<const rt::Dataset*> part(const std::string& data, const std::string& part);
   rt::DataResult<std::vector<rt::Dataset>> load(const sema::DataSet& data, std::vector<std::string>* part_names);
+  rt::DataResult<std::vector<rt::Dataset>> loadParts(const sema::DataSet& data, std::vector<std::string>* part_names);
 
   const sema::CheckedSpec& spec_;
   rt::DataPaths paths_;

@@ -1,5 +1,7 @@
 #include "compiler/sema/catalog.h"
 
+#include "compiler/sema/limits.h"
+
 namespace nnspec::sema {
 namespace {
 
@@ -19,20 +21,22 @@ std::vector<ArgSpec> regularizedArgs() {
 
 std::vector<Signature> layerTable() {
   const ArgType activation = ArgType::of(TypeKind::kActivation);
-  const ArgType pair = ArgType::of(TypeKind::kIntOrPair);
+  const ArgType window = ArgType::intOrPair(kMaxWindow);
+  const ArgType stride = ArgType::intOrPair(kMaxStride);
   const ArgType padding = ArgType::choice({"valid", "same"});
   Signature dense{"dense", "layer",
-                  {required("units", ArgType::positiveInt()), optional("activation", activation, defaultSymbol("linear"))}};
+                  {required("units", ArgType::integer(1, kMaxUnits)),
+                   optional("activation", activation, defaultSymbol("linear"))}};
   Signature conv{"conv2d", "layer",
-                 {required("filters", ArgType::positiveInt()), required("kernel", pair),
-                  kw("stride", pair, defaultInt(1)), kw("padding", padding, defaultSymbol("valid")),
+                 {required("filters", ArgType::integer(1, kMaxFilters)), required("kernel", window),
+                  kw("stride", stride, defaultInt(1)), kw("padding", padding, defaultSymbol("valid")),
                   optional("activation", activation, defaultSymbol("linear"), false)}};
   for (auto* signature : {&dense, &conv}) {
     for (auto& arg : regularizedArgs()) signature->args.push_back(arg);
   }
   auto pool = [&](const std::string& name) {
     return Signature{name, "layer",
-                     {optional("size", pair, defaultInt(2)), optionalNoDefault("stride", pair, false),
+                     {optional("size", window, defaultInt(2)), optionalNoDefault("stride", stride, false),
                       kw("padding", padding, defaultSymbol("valid"))}};
   };
   return {
@@ -40,9 +44,9 @@ std::vector<Signature> layerTable() {
       conv,
       pool("maxpool"),
       pool("avgpool"),
-      {"zeropad", "layer", {optional("padding", pair, defaultInt(1))}},
+      {"zeropad", "layer", {optional("padding", ArgType::intOrPair(kMaxPadding), defaultInt(1))}},
       {"flatten", "layer", {}},
-      {"reshape", "layer", {required("shape", ArgType::of(TypeKind::kShape))}},
+      {"reshape", "layer", {required("shape", ArgType::shape(kMaxShapeExtent))}},
       {"dropout", "layer", {required("rate", kProbability)}},
       {"batchnorm", "layer",
        {kw("momentum", kUnitOpen, defaultFloat(0.99)), kw("epsilon", ArgType::positiveReal(), defaultFloat(1e-3))}},
@@ -107,10 +111,10 @@ std::vector<Signature> reportTable() {
       {"misclassified", "report item",
        {kw("n", ArgType::integer(1, 400), defaultInt(16)),
         kw("on", ArgType::choice({"val", "test"}), defaultSymbol("test"))}},
-      {"weights", "report item", {kw("layer", ArgType::positiveInt(), defaultInt(1))}},
-      {"filters", "report item", {kw("layer", ArgType::positiveInt(), defaultInt(1))}},
+      {"weights", "report item", {kw("layer", ArgType::integer(1, kMaxModelLayers), defaultInt(1))}},
+      {"filters", "report item", {kw("layer", ArgType::integer(1, kMaxModelLayers), defaultInt(1))}},
       {"feature_maps", "report item",
-       {kw("layer", ArgType::positiveInt(), defaultInt(1)), kw("n", ArgType::integer(1, 64), defaultInt(8))}},
+       {kw("layer", ArgType::integer(1, kMaxModelLayers), defaultInt(1)), kw("n", ArgType::integer(1, 64), defaultInt(8))}},
       {"histograms", "report item", {}},
       {"history", "report item", {}},
       {"importance", "report item", {}},
@@ -141,7 +145,7 @@ Catalog makeCatalog() {
   catalog.schedules = {
       {"constant", "schedule", {}},
       {"step", "schedule",
-       {required("every", ArgType::positiveInt()), kw("gamma", kUnitOpen, defaultFloat(0.1))}},
+       {required("every", ArgType::integer(1, kMaxScheduleEvery)), kw("gamma", kUnitOpen, defaultFloat(0.1))}},
       {"exponential", "schedule", {required("gamma", kUnitOpen)}},
       {"cosine", "schedule", {kw("min_lr", ArgType::nonNegativeReal(), defaultFloat(0))}},
   };
@@ -156,7 +160,8 @@ Catalog makeCatalog() {
         optionalNoDefault("test", text, false), optionalNoDefault("features", ArgType::of(TypeKind::kNames), false),
         required("target", ArgType::of(TypeKind::kNames), false)}},
       {"synthetic", "data source",
-       {required("y", ArgType::of(TypeKind::kAny), false), required("n", ArgType::positiveInt(), false),
+       {required("y", ArgType::of(TypeKind::kAny), false),
+        required("n", ArgType::integer(1, kMaxSyntheticSamples), false),
         optionalNoDefault("x", ArgType::of(TypeKind::kAny), false), kw("noise", ArgType::nonNegativeReal(), defaultFloat(0)),
         kw("seed", ArgType::nonNegativeInt(), defaultInt(0))}},
   };
@@ -164,36 +169,38 @@ Catalog makeCatalog() {
       {"scale", "transform", {required("factor", ArgType::real())}},
       {"shift", "transform", {required("offset", ArgType::real())}},
       {"standardize", "transform", {}},
-      {"reshape", "transform", {required("shape", ArgType::of(TypeKind::kShape))}},
+      {"reshape", "transform", {required("shape", ArgType::shape(kMaxShapeExtent))}},
       {"one_hot", "transform", {}},
   };
   catalog.split_methods = {
       {"shuffle", "split method", {optionalNoDefault("seed", ArgType::nonNegativeInt())}},
       {"take", "split method",
-       {required("n", ArgType::positiveInt()), kw("stratified", ArgType::of(TypeKind::kBool), defaultBool(false)),
-        kw("min_per_class", ArgType::nonNegativeInt(), defaultInt(0))}},
-      {"skip", "split method", {required("n", ArgType::nonNegativeInt())}},
+       {required("n", ArgType::integer(1, kMaxSelectCount)),
+        kw("stratified", ArgType::of(TypeKind::kBool), defaultBool(false)),
+        kw("min_per_class", ArgType::integer(0, kMaxSelectCount), defaultInt(0))}},
+      {"skip", "split method", {required("n", ArgType::integer(0, kMaxSelectCount))}},
       {"holdout", "split method",
        {required("size", ArgType::of(TypeKind::kCountOrFraction)),
         kw("stratified", ArgType::of(TypeKind::kBool), defaultBool(false))}},
   };
   catalog.pruners = {
       {"median", "pruner",
-       {kw("startup", ArgType::nonNegativeInt(), defaultInt(5)), kw("warmup", ArgType::nonNegativeInt(), defaultInt(0)),
-        kw("interval", ArgType::positiveInt(), defaultInt(1))}},
+       {kw("startup", ArgType::integer(0, kMaxTrials), defaultInt(5)),
+        kw("warmup", ArgType::integer(0, kMaxEpochs), defaultInt(0)),
+        kw("interval", ArgType::integer(1, kMaxEpochs), defaultInt(1))}},
   };
   catalog.stop_conditions = {
       {"no_improvement", "stop condition",
        {optionalNoDefault("metric", ArgType::of(TypeKind::kMetric)),
         kw("tol", ArgType::nonNegativeReal(), defaultFloat(1e-4)),
-        kw("patience", ArgType::positiveInt(), defaultInt(10))}},
+        kw("patience", ArgType::integer(1, kMaxPatience), defaultInt(10))}},
   };
   catalog.ensembles = {{"vote", "ensemble", {}}, {"mean", "ensemble", {}}};
   catalog.report_items = reportTable();
   catalog.distributions = {
       {"int", "distribution",
        {required("lo", ArgType::real()), required("hi", ArgType::real()),
-        kw("step", ArgType::positiveInt(), defaultInt(1)), kw("log", ArgType::of(TypeKind::kBool), defaultBool(false))}},
+        kw("step", ArgType::integer(1, 9e15), defaultInt(1)), kw("log", ArgType::of(TypeKind::kBool), defaultBool(false))}},
       {"float", "distribution",
        {required("lo", ArgType::real()), required("hi", ArgType::real()),
         kw("log", ArgType::of(TypeKind::kBool), defaultBool(false))}},
@@ -203,8 +210,8 @@ Catalog makeCatalog() {
       {"grid", "sweep", {}},
       {"random", "sweep", {}},
       {"tpe", "sweep",
-       {kw("startup", ArgType::nonNegativeInt(), defaultInt(10)),
-        kw("candidates", ArgType::positiveInt(), defaultInt(24)), kw("gamma", kUnitOpen, defaultFloat(0.1))}},
+       {kw("startup", ArgType::integer(0, kMaxTrials), defaultInt(10)),
+        kw("candidates", ArgType::integer(1, kMaxTpeCandidates), defaultInt(24)), kw("gamma", kUnitOpen, defaultFloat(0.1))}},
   };
   return catalog;
 }

@@ -188,6 +188,7 @@ std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& 
   if (diagnostics.hasErrors()) return std::nullopt;
   checkSweeps(context);
   checkReportReferences(context);
+  if (!diagnostics.hasErrors()) checkMemory(context);
   if (diagnostics.hasErrors()) return std::nullopt;
   return std::move(context.out);
 }

@@ -25,6 +25,8 @@ struct CheckOptions {
   // Grid points whose models are instantiated one by one; larger grids are checked
   // at evenly spread points.
   int64_t max_checked_points = 4096;
+  // Memory a run may use, in bytes; nullopt: the machine's (machineMemoryBytes()).
+  std::optional<double> memory_limit_bytes;
 };
 
 std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& options,

@@ -35,6 +35,8 @@ void checkData(CheckContext& context);
 void checkSplits(CheckContext& context);
 void checkParams(CheckContext& context);
 void checkSweeps(CheckContext& context);
+// Sweeps whose estimated peak memory exceeds the machine's memory.
+void checkMemory(CheckContext& context);
 
 // Names used anywhere inside `expr` (names and the first word of member chains).
 void collectNames(const ast::Expr& expr, std::set<std::string>& names);

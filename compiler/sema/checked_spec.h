@@ -90,7 +90,7 @@ struct LayerInstance {
   Shape output_shape;
   int64_t trainable_params = 0;
   int64_t other_params = 0;      // batch norm running statistics
-  int64_t forward_flops = 0;     // per sample
+  double forward_flops = 0;      // per sample (a double: large convolutions exceed int64)
   SourceRange range;
 };
 

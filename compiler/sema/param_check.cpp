@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "compiler/sema/check_context.h"
+#include "compiler/sema/limits.h"
 
 namespace nnspec::sema {
 namespace {
@@ -135,7 +136,7 @@ void checkLengthValues(CheckContext& context) {
     if (param.length_param.empty()) continue;
     const ParamDef* length = context.findParam(param.length_param);
     if (length == nullptr) continue;
-    const ArgType type = ArgType::integer(0, 1000);
+    const ArgType type = ArgType::integer(0, kMaxArrayLength);
     if (length->kind == ParamKind::kFloat) {
       context.diagnostics.error(length->range,
                                 fmt::format("'{}' sets the length of '{}', so it must be an integer", length->name,
@@ -146,6 +147,14 @@ void checkLengthValues(CheckContext& context) {
     if (length->kind == ParamKind::kInt) {
       if (length->lo < 0) {
         context.diagnostics.error(length->range, fmt::format("'{}' sets a length, so it cannot be negative", length->name));
+      }
+      if (length->hi > static_cast<double>(kMaxArrayLength)) {
+        context.diagnostics.error(length->range,
+                                  fmt::format("'{}' sets the length of '{}', so it can be at most {}, found up to {}",
+                                              length->name, param.name, kMaxArrayLength,
+                                              static_cast<int64_t>(length->hi)),
+                                  fmt::format("use int({}, {}) or less; nnspec bounds every size a spec can ask for",
+                                              static_cast<int64_t>(length->lo), kMaxArrayLength));
       }
       continue;
     }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "compiler/sema/check.h"
+#include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/shapes.h"
 
 namespace nnspec::sema {
@@ -28,12 +29,6 @@ std::string humanFlops(double flops) {
   return fmt::format("{:.2f} kFLOP", flops / 1e3);
 }
 
-std::string humanBytes(double bytes) {
-  if (bytes >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", bytes / (1024.0 * 1024 * 1024));
-  if (bytes >= 1024.0 * 1024) return fmt::format("{:.1f} MiB", bytes / (1024.0 * 1024));
-  return fmt::format("{:.1f} KiB", bytes / 1024.0);
-}
-
 std::string plural(int64_t count, const std::string& word) {
   const bool sibilant = !word.empty() && word.back() == 's';
   return fmt::format("{} {}{}", withCommas(count), word, count == 1 ? "" : sibilant ? "es" : "s");
@@ -51,31 +46,11 @@ std::string shapeTuple(const Shape& shape) {
   return out + ")";
 }
 
-int64_t optimizerSlots(const TrainConfig& config) {
-  const auto momentum = [&] {
-    return config.optimizer_args.has("momentum") && config.optimizer_args.number("momentum") > 0;
-  };
-  if (config.optimizer == "adam") return 2;
-  if (config.optimizer == "rmsprop") return momentum() ? 2 : 1;
-  if (config.optimizer == "adagrad") return 1;
-  return momentum() ? 1 : 0;
-}
-
 // FLOPs of one training step: forward plus a backward pass costing about twice as much.
 double stepFlops(const TrainConfig& config) {
   double forward = 0;
   for (const auto& layer : config.model.layers) forward += static_cast<double>(layer.forward_flops);
   return 3.0 * forward * static_cast<double>(config.batch);
-}
-
-// Peak bytes of one trial: weights, gradients and optimizer state, plus the batch's
-// activations kept for the backward pass and their gradients.
-double peakBytes(const TrainConfig& config) {
-  const double params = static_cast<double>(config.model.totalParams());
-  double activations = static_cast<double>(shapeElements(config.model.input_shape));
-  for (const auto& layer : config.model.layers) activations += static_cast<double>(shapeElements(layer.output_shape));
-  return 4.0 * params * static_cast<double>(2 + optimizerSlots(config)) +
-         4.0 * 2.0 * activations * static_cast<double>(config.batch);
 }
 
 std::string describeSelection(const Selection& selection) {
@@ -144,7 +119,7 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
   const int64_t train_count = split->train->count;
   const int64_t fit_count = plan.folds > 1 ? train_count - (train_count + plan.folds - 1) / plan.folds : train_count;
   double steps = 0;
-  double min_flops = 1e300, max_flops = 0, max_bytes = 0;
+  double min_flops = 1e300, max_flops = 0;
   int64_t min_epochs = INT64_MAX, max_epochs = 0;
   bool early_stopping = false;
   for (const auto& point : plan.checked) {
@@ -153,7 +128,6 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
     steps += static_cast<double>(per_epoch * config.epochs);
     min_flops = std::min(min_flops, stepFlops(config));
     max_flops = std::max(max_flops, stepFlops(config));
-    max_bytes = std::max(max_bytes, peakBytes(config));
     min_epochs = std::min(min_epochs, config.epochs);
     max_epochs = std::max(max_epochs, config.epochs);
     early_stopping = early_stopping || config.stop.has_value();
@@ -165,7 +139,7 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
   const bool bounded = early_stopping || !plan.pruner.empty() || plan.timeout_seconds > 0;
   out += fmt::format("  training    {} epochs on {} samples{}; {}{} steps in all\n", epochs, withCommas(fit_count),
                      plan.folds > 1 ? " per fold" : "", bounded ? "at most " : "",
-                     withCommas(static_cast<int64_t>(total)));
+                     total < 1e15 ? withCommas(static_cast<int64_t>(total)) : fmt::format("{:.3g}", total));
   if (early_stopping) {
     const StopRule& rule = *first.stop;
     out += fmt::format("  stopping    when {} improves by less than {} for {} epochs\n", rule.metric, rule.tol,
@@ -173,7 +147,13 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
   }
   const std::string flops = min_flops == max_flops ? humanFlops(max_flops)
                                                    : fmt::format("{} to {}", humanFlops(min_flops), humanFlops(max_flops));
-  out += fmt::format("  per trial   {} per step, peak memory {}\n", flops, humanBytes(max_bytes));
+  out += fmt::format("  per trial   {} per step\n", flops);
+  const MemoryEstimate memory = estimateMemory(spec, plan);
+  out += fmt::format("  memory      peak about {} (data {}, runtime {}, {} per trial)\n", formatBytes(memory.peak()),
+                     formatBytes(memory.data), formatBytes(memory.runtime), formatBytes(memory.per_trial));
+  if (plan.trials() > 1) {
+    out += fmt::format("              each further parallel job (--jobs) adds {}\n", formatBytes(memory.per_trial));
+  }
   out += fmt::format("  graphs      {}{} ({})\n", plan.distinct_graphs_bound ? "at most " : "",
                      plural(plan.distinct_graphs, "distinct graph"), plural(plan.distinct_graphs, "compilation"));
   if (!plan.select_metric.empty()) {

@@ -1,8 +1,11 @@
 #include "compiler/sema/shapes.h"
 
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
+
+#include "compiler/sema/limits.h"
 
 namespace nnspec::sema {
 namespace {
@@ -35,6 +38,13 @@ class ModelBuilder {
     instance_.name = model_.name.name;
     instance_.input_shape = data_shape;
     shape_ = data_shape;
+    if (shapeElements(data_shape) > kMaxTensorValues) {
+      diagnostics_.error(model_.name.range,
+                         fmt::format("the samples of model '{}' have more than {} values ({})", model_.name.name,
+                                     kMaxTensorValues, formatBatchShape(data_shape)),
+                         "reshape or select fewer features");
+      return std::nullopt;
+    }
     for (size_t k = 0; k < model_.layers.size() && ok_; ++k) {
       const auto& layer = model_.layers[k];
       if (layer.kind == ast::LayerKind::kInput) {
@@ -80,7 +90,7 @@ class ModelBuilder {
       ok_ = false;
       return;
     }
-    const ArgType shape_type = ArgType::of(TypeKind::kShape);
+    const ArgType shape_type = ArgType::shape(kMaxShapeExtent);
     if (!valueMatches(*value, shape_type)) {
       reportMismatch(diagnostics_, *value, shape_type, "the model input", layer.expr->range);
       ok_ = false;
@@ -141,7 +151,7 @@ class ModelBuilder {
       ok_ = false;
       return;
     }
-    const ArgType type = ArgType::integer(0, 1000);
+    const ArgType type = ArgType::integer(0, kMaxRepeat);
     if (!valueMatches(*count, type)) {
       reportMismatch(diagnostics_, *count, type, "the repeat count", layer.expr->range);
       ok_ = false;
@@ -184,12 +194,18 @@ class ModelBuilder {
       ok_ = false;
       return;
     }
+    if (static_cast<int64_t>(instance_.layers.size()) >= kMaxModelLayers) {
+      error(layer.name.range,
+            fmt::format("model '{}' has more than {} layers", model_.name.name, kMaxModelLayers),
+            "use fewer or shorter 'repeat' and 'for' loops");
+      return;
+    }
     LayerInstance instance;
     instance.kind = signature->name;
     instance.args = std::move(*args);
     instance.range = layer.range;
     instance.input_shape = shape_;
-    if (!inferLayer(layer, instance)) {
+    if (!inferLayer(layer, instance) || !withinLimits(layer, instance)) {
       ok_ = false;
       return;
     }
@@ -242,6 +258,30 @@ class ModelBuilder {
     if (!instance.args.has("init")) instance.args.values["init"] = makeSymbol(defaults_.init, {});
   }
 
+  // One sample's values after the layer and the layer's parameters are each one tensor;
+  // both must stay below kMaxTensorValues.
+  bool withinLimits(const ast::LayerStmt& layer, const LayerInstance& instance) {
+    const int64_t values = shapeElements(instance.output_shape);
+    if (values > kMaxTensorValues) {
+      error(layer.range,
+            fmt::format("'{}' makes an output of {} values per sample ({}), more than the limit of {}", instance.kind,
+                        values == kShapeOverflow ? "too many" : std::to_string(values),
+                        formatBatchShape(instance.output_shape), kMaxTensorValues),
+            "use fewer filters, less padding or smaller layers");
+      return false;
+    }
+    if (instance.trainable_params > kMaxTensorValues) {
+      error(layer.range,
+            fmt::format("'{}' has {} parameters, more than the limit of {} for one layer", instance.kind,
+                        instance.trainable_params == kShapeOverflow ? "too many"
+                                                                    : std::to_string(instance.trainable_params),
+                        kMaxTensorValues),
+            "use fewer units or filters, or a smaller input (pooling or a stride before it)");
+      return false;
+    }
+    return true;
+  }
+
   bool inferLayer(const ast::LayerStmt& layer, LayerInstance& instance) {
     const Shape& in = instance.input_shape;
     const std::string& kind = instance.kind;
@@ -257,8 +297,8 @@ class ModelBuilder {
       const int64_t units = instance.args.integer("units");
       const bool bias = instance.args.at("bias").boolean;
       out = {units};
-      instance.trainable_params = in[0] * units + (bias ? units : 0);
-      instance.forward_flops = 2 * in[0] * units;
+      instance.trainable_params = checkedProduct({in[0] + (bias ? 1 : 0), units});
+      instance.forward_flops = 2.0 * static_cast<double>(in[0]) * static_cast<double>(units);
       setRegularization(instance);
       return true;
     }
@@ -279,8 +319,10 @@ class ModelBuilder {
       const int64_t cols = same ? (in[1] + stride.cols - 1) / stride.cols : (in[1] - kernel.cols) / stride.cols + 1;
       out = {rows, cols, filters};
       const bool bias = instance.args.at("bias").boolean;
-      instance.trainable_params = kernel.rows * kernel.cols * in[2] * filters + (bias ? filters : 0);
-      instance.forward_flops = 2 * kernel.rows * kernel.cols * in[2] * filters * rows * cols;
+      // Factors are bounded (window, filters, and in[2] by the previous layer's limit): no overflow.
+      instance.trainable_params = checkedProduct({kernel.rows * kernel.cols * in[2] + (bias ? 1 : 0), filters});
+      instance.forward_flops = 2.0 * static_cast<double>(kernel.rows * kernel.cols) * static_cast<double>(in[2]) *
+                               static_cast<double>(filters) * static_cast<double>(rows) * static_cast<double>(cols);
       setRegularization(instance);
       return true;
     }
@@ -300,7 +342,8 @@ class ModelBuilder {
       const int64_t rows = same ? (in[0] + stride.rows - 1) / stride.rows : (in[0] - size.rows) / stride.rows + 1;
       const int64_t cols = same ? (in[1] + stride.cols - 1) / stride.cols : (in[1] - size.cols) / stride.cols + 1;
       out = {rows, cols, in[2]};
-      instance.forward_flops = size.rows * size.cols * rows * cols * in[2];
+      instance.forward_flops = static_cast<double>(size.rows * size.cols) * static_cast<double>(rows) *
+                               static_cast<double>(cols) * static_cast<double>(in[2]);
       return true;
     }
     if (kind == "zeropad") {
@@ -329,12 +372,12 @@ class ModelBuilder {
       out = in;
       instance.trainable_params = 2 * channels;
       instance.other_params = 2 * channels;
-      instance.forward_flops = 4 * shapeElements(in);
+      instance.forward_flops = 4.0 * static_cast<double>(shapeElements(in));
       return true;
     }
     // dropout and standalone activations keep the shape.
     out = in;
-    instance.forward_flops = shapeElements(in);
+    instance.forward_flops = static_cast<double>(shapeElements(in));
     if (kind != "dropout") {
       instance.activation = kind;
       if (instance.args.has("alpha")) instance.activation_alpha = instance.args.number("alpha");
@@ -355,9 +398,19 @@ class ModelBuilder {
 
 }  // namespace
 
+int64_t checkedProduct(std::initializer_list<int64_t> factors) {
+  int64_t product = 1;
+  for (int64_t factor : factors) {
+    if (factor < 0 || __builtin_mul_overflow(product, factor, &product)) return kShapeOverflow;
+  }
+  return product;
+}
+
 int64_t shapeElements(const Shape& shape) {
   int64_t count = 1;
-  for (int64_t extent : shape) count *= extent;
+  for (int64_t extent : shape) {
+    if (extent < 0 || __builtin_mul_overflow(count, extent, &count)) return kShapeOverflow;
+  }
   return count;
 }
 

@@ -2,6 +2,8 @@
 // Instantiates a model block for one sweep point: unrolls for/repeat, binds every
 // layer's arguments and infers the output shape and parameter count of each layer.
 
+#include <initializer_list>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -25,6 +27,12 @@ std::optional<ModelInstance> instantiateModel(const ast::ModelStmt& model, const
 
 // f32[?,28,28,1]: a batch of samples of `shape`, in IR syntax.
 std::string formatBatchShape(const Shape& shape);
+
+// What shapeElements and checkedProduct return when the product overflows int64.
+inline constexpr int64_t kShapeOverflow = std::numeric_limits<int64_t>::max();
+// The number of values of `shape`, or kShapeOverflow.
 int64_t shapeElements(const Shape& shape);
+// The product of non-negative factors, or kShapeOverflow.
+int64_t checkedProduct(std::initializer_list<int64_t> factors);
 
 }  // namespace nnspec::sema

@@ -1,5 +1,6 @@
 #include "compiler/sema/signature.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@ namespace {
 
 std::string formatBound(double value) {
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  if (std::floor(value) == value && std::fabs(value) < 9e15) return fmt::format("{}", static_cast<int64_t>(value));
   return fmt::format("{}", value);
 }
 
@@ -55,6 +57,31 @@ ArgType ArgType::of(TypeKind kind) {
   return type;
 }
 
+ArgType ArgType::intOrPair(double max) {
+  ArgType type = of(TypeKind::kIntOrPair);
+  type.max = max;
+  return type;
+}
+
+ArgType ArgType::shape(double max) {
+  ArgType type = of(TypeKind::kShape);
+  type.max = max;
+  return type;
+}
+
+bool ArgType::aboveMax(const Value& value) const {
+  if (std::isinf(max)) return false;
+  const auto above = [&](const Value& item) { return isInt(item) && item.number > max; };
+  switch (kind) {
+    case TypeKind::kInt: return above(value);
+    case TypeKind::kIntOrPair:
+    case TypeKind::kShape:
+      if (value.kind != ValueKind::kList) return above(value);
+      return std::any_of(value.items.begin(), value.items.end(), above);
+    default: return false;
+  }
+}
+
 std::string ArgType::describe() const {
   const bool has_min = !std::isinf(min);
   const bool has_max = !std::isinf(max);
@@ -76,8 +103,12 @@ std::string ArgType::describe() const {
     case TypeKind::kBool: return "true or false";
     case TypeKind::kString: return "a string";
     case TypeKind::kChoice: return "one of " + quotedList(choices);
-    case TypeKind::kIntOrPair: return "a positive integer or a pair [rows, cols]";
-    case TypeKind::kShape: return "a shape such as [28, 28, 1]";
+    case TypeKind::kIntOrPair:
+      if (has_max) return fmt::format("an integer from 1 to {} or a pair [rows, cols] of them", formatBound(max));
+      return "a positive integer or a pair [rows, cols]";
+    case TypeKind::kShape:
+      if (has_max) return fmt::format("a shape such as [28, 28, 1] with extents from 1 to {}", formatBound(max));
+      return "a shape such as [28, 28, 1]";
     case TypeKind::kDuration: return "a duration such as 30m";
     case TypeKind::kMetric: return "a metric such as val.accuracy";
     case TypeKind::kActivation: return "an activation such as relu";
@@ -131,13 +162,14 @@ bool valueMatches(const Value& value, const ArgType& type) {
       return value.kind == ValueKind::kSymbol &&
              std::find(type.choices.begin(), type.choices.end(), value.text) != type.choices.end();
     case TypeKind::kIntOrPair:
-      if (isInt(value)) return value.number >= 1;
+      if (isInt(value)) return value.number >= 1 && value.number <= type.max;
       return value.kind == ValueKind::kList && value.items.size() == 2 && isInt(value.items[0]) &&
-             isInt(value.items[1]) && value.items[0].number >= 1 && value.items[1].number >= 1;
+             isInt(value.items[1]) && value.items[0].number >= 1 && value.items[1].number >= 1 &&
+             value.items[0].number <= type.max && value.items[1].number <= type.max;
     case TypeKind::kShape:
       if (value.kind != ValueKind::kList || value.items.empty()) return false;
       for (const auto& item : value.items) {
-        if (!isInt(item) || item.number < 1) return false;
+        if (!isInt(item) || item.number < 1 || item.number > type.max) return false;
       }
       return true;
     case TypeKind::kDuration: return value.kind == ValueKind::kDuration && value.number > 0;
@@ -163,6 +195,9 @@ void reportMismatch(DiagnosticEngine& diagnostics, const Value& value, const Arg
   std::string hint;
   if (type.kind == TypeKind::kChoice && value.kind == ValueKind::kSymbol) hint = didYouMean(value.text, type.choices);
   if (type.kind == TypeKind::kChoice && hint.empty()) hint = "use " + type.describe();
+  if (type.aboveMax(value)) {
+    hint = fmt::format("use at most {}; nnspec bounds every size a spec can ask for", formatBound(type.max));
+  }
   const bool from_param = !value.param.empty();
   Diagnostic* diagnostic = diagnostics.error(
       from_param ? use : value.range,

@@ -49,6 +49,13 @@ struct ArgType {
   static ArgType nonNegativeReal() { return real(0); }
   static ArgType choice(std::vector<std::string> choices);
   static ArgType of(TypeKind kind);
+  // 5 or [5, 3], each at most `max`.
+  static ArgType intOrPair(double max);
+  // [28, 28, 1], each extent at most `max`.
+  static ArgType shape(double max);
+
+  // True when `value` has the right form but is above the type's upper bound.
+  bool aboveMax(const Value& value) const;
 
   // "a positive integer", "a number in [0, 1)", "one of 'valid' or 'same'"
   std::string describe() const;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "compiler/sema/check_context.h"
+#include "compiler/sema/limits.h"
 #include "compiler/sema/shapes.h"
 
 namespace nnspec::sema {
@@ -268,10 +269,10 @@ class TrainResolver {
   void resolveScalars() {
     if (auto value = single("l1"); value && expect("l1", *value, ArgType::nonNegativeReal())) config_.l1 = value->number;
     if (auto value = single("l2"); value && expect("l2", *value, ArgType::nonNegativeReal())) config_.l2 = value->number;
-    if (auto value = single("batch"); value && expect("batch", *value, ArgType::positiveInt())) {
+    if (auto value = single("batch"); value && expect("batch", *value, ArgType::integer(1, kMaxBatch))) {
       config_.batch = value->asInt();
     }
-    if (auto value = single("epochs"); value && expect("epochs", *value, ArgType::integer(1, 1e6))) {
+    if (auto value = single("epochs"); value && expect("epochs", *value, ArgType::integer(1, kMaxEpochs))) {
       config_.epochs = value->asInt();
     }
     if (auto value = single("shuffle"); value && expect("shuffle", *value, ArgType::of(TypeKind::kBool))) {
@@ -558,7 +559,7 @@ bool readClauses(CheckContext& context, const ast::SweepStmt& sweep, SweepSetup&
     }
     switch (clause.kind) {
       case ast::ClauseKind::kCv: {
-        auto folds = integer(clause, ArgType::integer(2, 1000), "the number of folds");
+        auto folds = integer(clause, ArgType::integer(2, kMaxFolds), "the number of folds");
         if (!folds) {
           ok = false;
           break;
@@ -568,7 +569,7 @@ bool readClauses(CheckContext& context, const ast::SweepStmt& sweep, SweepSetup&
         break;
       }
       case ast::ClauseKind::kReplicates: {
-        auto count = integer(clause, ArgType::integer(1, 10000), "the number of replicates");
+        auto count = integer(clause, ArgType::integer(1, kMaxReplicates), "the number of replicates");
         if (!count) {
           ok = false;
           break;
@@ -577,7 +578,7 @@ bool readClauses(CheckContext& context, const ast::SweepStmt& sweep, SweepSetup&
         break;
       }
       case ast::ClauseKind::kTrials: {
-        auto count = integer(clause, ArgType::integer(1, 1000000), "the number of trials");
+        auto count = integer(clause, ArgType::integer(1, kMaxTrials), "the number of trials");
         if (!count) {
           ok = false;
           break;
@@ -948,6 +949,14 @@ std::optional<SweepPlan> checkSweep(CheckContext& context, const ast::SweepStmt*
   if (!read) return std::nullopt;
   SweepSetup& setup = *read;
   std::vector<Bindings> points = enumeratePoints(context, setup);
+  if (setup.plan.method == "grid" && setup.plan.points > kMaxTrials) {
+    context.diagnostics.error(sweep != nullptr ? sweep->method->range : setup.range,
+                              fmt::format("this grid has {}{} points, more than the limit of {}",
+                                          setup.plan.points >= (int64_t{1} << 40) ? "at least " : "",
+                                          setup.plan.points, kMaxTrials),
+                              "sweep fewer values, or sample the space with random(...) or tpe(...) and `trials`");
+    return std::nullopt;
+  }
   std::set<std::string> graphs;
   for (const auto& bindings : points) {
     PointLookup lookup(context, bindings);

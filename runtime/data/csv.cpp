@@ -214,7 +214,8 @@ DataResult<CsvData> readCsv(const std::string& path, const CsvColumns& columns) 
 }  // namespace
 
 DataResult<std::vector<PartInfo>> probeCsv(const std::string& path, const CsvColumns& columns) {
-  DataResult<CsvData> data = readCsv(path, columns);
+  DataResult<CsvData> data =
+      loadWithinMemory<CsvData>(path, "the rows of the file", [&] { return readCsv(path, columns); });
   if (!data.ok()) return data.error();
   const Dataset& dataset = data.value().dataset;
   PartInfo info;
@@ -228,7 +229,8 @@ DataResult<std::vector<PartInfo>> probeCsv(const std::string& path, const CsvCol
 }
 
 DataResult<Dataset> loadCsv(const std::string& path, const CsvColumns& columns) {
-  DataResult<CsvData> data = readCsv(path, columns);
+  DataResult<CsvData> data =
+      loadWithinMemory<CsvData>(path, "the rows of the file", [&] { return readCsv(path, columns); });
   if (!data.ok()) return data.error();
   return std::move(data.value().dataset);
 }

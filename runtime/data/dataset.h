@@ -6,7 +6,9 @@
 // holds either the value or a DataError naming the file, what is wrong and a hint.
 
 #include <cstdint>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
@@ -63,5 +65,23 @@ struct DataPaths {
 
 // The project's data folder: $NNSPEC_DATA_DIR if set, else the build's default.
 std::string defaultDataDir();
+
+// The error for memory running out while loading `what` (e.g. "60000 images of
+// 28x28 pixels"), from the file at `path` ("" when not one file).
+DataError outOfMemory(const std::string& path, const std::string& what);
+
+// Runs `load` (returning DataResult<T>), turning memory exhaustion while it allocates
+// (std::bad_alloc, or std::length_error for a size no vector can hold) into
+// outOfMemory(path, what) instead of an abort.
+template <class T, class Load>
+DataResult<T> loadWithinMemory(const std::string& path, const std::string& what, Load&& load) {
+  try {
+    return load();
+  } catch (const std::bad_alloc&) {
+    return outOfMemory(path, what);
+  } catch (const std::length_error&) {
+    return outOfMemory(path, what);
+  }
+}
 
 }  // namespace nnspec::rt

@@ -129,9 +129,20 @@ DataResult<IdxHeader> readHeader(ByteStream& stream, const IdxKind& kind) {
   return header;
 }
 
+DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
+                                                  const IdxKind& kind);
+
 // Reads the values after the header as floats, then checks nothing follows them.
 DataResult<std::vector<float>> readValues(ByteStream& stream, const IdxHeader& header,
                                           const IdxKind& kind) {
+  const std::string what = fmt::format("{} {} values ({:.1f} MiB as floats)", header.values, kind.data_noun,
+                                       static_cast<double>(header.values) * sizeof(float) / (1024.0 * 1024.0));
+  return loadWithinMemory<std::vector<float>>(stream.path(), what,
+                                              [&] { return readValuesInMemory(stream, header, kind); });
+}
+
+DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
+                                                  const IdxKind& kind) {
   const size_t expected = static_cast<size_t>(header.values);
   std::vector<float> values;
   values.reserve(std::min(expected, kMaxReservedValues));

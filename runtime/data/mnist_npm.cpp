@@ -191,6 +191,26 @@ DataResult<int64_t> countValues(const std::string& path, const std::string& text
   return empty ? int64_t{0} : static_cast<int64_t>(std::count(first, last, ',')) + 1;
 }
 
+DataResult<Dataset> loadDigits(const std::string& package_dir) {
+  if (std::optional<DataError> error = checkPackageDir(package_dir)) return *error;
+  Dataset dataset;
+  dataset.sample_shape = {kImageRows, kImageCols};
+  dataset.target_width = 1;
+  for (int digit = 0; digit < kDigitCount; ++digit) {
+    std::string path = digitPath(package_dir, digit);
+    DataResult<std::string> text = readWholeFile(path, kNpmMissingHint);
+    if (!text.ok()) return text.error();
+    DataResult<int64_t> values = DigitFileScanner(path, text.value()).scan(dataset.x);
+    if (!values.ok()) return values.error();
+    if (std::optional<DataError> error = checkWholeImages(path, values.value())) return *error;
+    int64_t images = values.value() / kPixelsPerImage;
+    dataset.count += images;
+    dataset.y.insert(dataset.y.end(), static_cast<size_t>(images), static_cast<float>(digit));
+    if (images > 0) dataset.num_classes = digit + 1;
+  }
+  return dataset;
+}
+
 }  // namespace
 
 DataResult<std::vector<PartInfo>> probeMnistNpm(const std::string& package_dir) {
@@ -215,23 +235,7 @@ DataResult<std::vector<PartInfo>> probeMnistNpm(const std::string& package_dir) 
 }
 
 DataResult<Dataset> loadMnistNpm(const std::string& package_dir) {
-  if (std::optional<DataError> error = checkPackageDir(package_dir)) return *error;
-  Dataset dataset;
-  dataset.sample_shape = {kImageRows, kImageCols};
-  dataset.target_width = 1;
-  for (int digit = 0; digit < kDigitCount; ++digit) {
-    std::string path = digitPath(package_dir, digit);
-    DataResult<std::string> text = readWholeFile(path, kNpmMissingHint);
-    if (!text.ok()) return text.error();
-    DataResult<int64_t> values = DigitFileScanner(path, text.value()).scan(dataset.x);
-    if (!values.ok()) return values.error();
-    if (std::optional<DataError> error = checkWholeImages(path, values.value())) return *error;
-    int64_t images = values.value() / kPixelsPerImage;
-    dataset.count += images;
-    dataset.y.insert(dataset.y.end(), static_cast<size_t>(images), static_cast<float>(digit));
-    if (images > 0) dataset.num_classes = digit + 1;
-  }
-  return dataset;
+  return loadWithinMemory<Dataset>(package_dir, "the MNIST digits", [&] { return loadDigits(package_dir); });
 }
 
 }  // namespace nnspec::rt
