@@ -23,6 +23,7 @@
 #include "compiler/lowering/lower_model.h"
 #include "compiler/pipeline/pipeline.h"
 #include "compiler/sema/check.h"
+#include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/shapes.h"
 #include "runtime/pipeline/folds.h"
 #include "runtime/pipeline/labels.h"
@@ -37,6 +38,14 @@
 
 namespace nnspec::driver {
 namespace {
+
+// A trained model's parameters and state leaves as the store keeps them.
+std::vector<rt::StoredTensor> storedTensors(const rt::TrialResult& result) {
+  std::vector<rt::StoredTensor> tensors;
+  for (const auto& parameter : result.parameters) tensors.push_back({parameter.name, false, parameter.shape, parameter.values});
+  for (const auto& state : result.states) tensors.push_back({state.name, true, state.shape, state.values});
+  return tensors;
+}
 
 std::string hashText(const std::string& text) {
   return fmt::format("{:016x}", rt::deriveSeed(0x6e6e73706563ULL, text));
@@ -74,6 +83,7 @@ class Runner {
       for (const auto& [used, what] : unsupported) {
         if (used) diagnostics_.error(plan.range, fmt::format("{} are not supported by `run` yet", what));
       }
+      checkJobsFit(plan);
       for (const auto& point : plan.checked) {
         for (int64_t batch : {point.config.batch}) {
           auto lowered = lowering::lowerModel(point.config, batch);
@@ -84,6 +94,23 @@ class Runner {
       }
     }
     return !diagnostics_.hasErrors();
+  }
+
+  // `check` made sure one job fits in memory; with --jobs N, N trials hold their buffers
+  // at once.
+  void checkJobsFit(const sema::SweepPlan& plan) {
+    const int64_t jobs = std::min<int64_t>(request_.jobs, std::max<int64_t>(plan.trials(), 1));
+    const std::optional<double> limit = sema::machineMemoryBytes();
+    if (jobs <= 1 || !limit) return;
+    const sema::MemoryEstimate estimate = sema::estimateMemory(spec_, plan);
+    if (estimate.peak(jobs) <= *limit) return;
+    const double spare = *limit - estimate.peak(0);
+    const int64_t fitting = estimate.per_trial > 0 ? static_cast<int64_t>(spare / estimate.per_trial) : jobs;
+    diagnostics_.error(plan.range,
+                       fmt::format("with --jobs {} this sweep needs about {} at its peak, more than the {} this "
+                                   "machine has",
+                                   jobs, sema::formatBytes(estimate.peak(jobs)), sema::formatBytes(*limit)),
+                       fitting >= 1 ? fmt::format("use --jobs {} or fewer", fitting) : "use --jobs 1");
   }
 
   int run(rt::Store& store, int64_t study_id) {
@@ -391,7 +418,8 @@ class Runner {
     settings.seed = seed;
     settings.keep_test_predictions = ensemble || (classification && needs_.predictionsOn("test"));
     settings.keep_val_predictions = classification && needs_.predictionsOn("val") && !val.empty();
-    settings.keep_parameters = (figures && needs_.parameters()) || static_cast<bool>(request_.on_trained);
+    // Every finished trial's trained tensors go to the store (the model leaves the run).
+    settings.keep_parameters = true;
     if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};
     rt::TrialCallbacks callbacks;
     const rt::TrialHandle handle = started.value().handle;
@@ -439,7 +467,17 @@ class Runner {
     }
     callbacks.should_prune = prune;
     if (request_.cancel != nullptr) callbacks.should_stop = [this] { return cancelled(); };
-    const rt::TrialResult outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
+    rt::TrialResult outcome;
+    try {
+      outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
+    } catch (const std::bad_alloc&) {
+      const sema::Split* split = spec_.findSplit(config.split);
+      setError(fmt::format("error: out of memory while training model '{}' ({} parameters; a trial needs about {})\n"
+                           "hint: run fewer trials at once (--jobs) or use a smaller model or batch\n",
+                           config.model.name, config.model.totalParams(),
+                           split == nullptr ? std::string("?") : sema::formatBytes(sema::trialBytes(config, *split))));
+      return 2;
+    }
     if (!store_problem.empty()) {
       setError(fmt::format("error: cannot write to the store: {}\n", store_problem));
       return 2;
@@ -476,6 +514,8 @@ class Runner {
         if (!kept.ok()) return storeFailure(kept.error());
       }
     }
+    auto tensors = store.saveTensors(handle, storedTensors(outcome));
+    if (!tensors.ok()) return storeFailure(tensors.error());
     auto saved = store.finishTrial(handle, outcome.final_metrics, outcome.seconds);
     if (!saved.ok()) return storeFailure(saved.error());
     endEvent(event, "finished", outcome.final_metrics);
@@ -513,7 +553,8 @@ class Runner {
   }
 
   int dataFailure(const rt::DataError& failure) {
-    setError(fmt::format("error: {}{}\n", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message));
+    setError(fmt::format("error: {}{}\n{}", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message,
+                         failure.hint.empty() ? "" : "hint: " + failure.hint + "\n"));
     return 2;
   }
 

@@ -125,8 +125,34 @@ CREATE TABLE study_sweep (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: what lets a trained model and a running trial leave the process. A kept
+// trial's tensors (its parameters and state leaves such as batch normalization's moving
+// statistics) by name, float32 little-endian, zlib-compressed; and the last epoch
+// checkpoint of a running trial, an opaque zlib-compressed blob the trainer writes
+// (runtime/train), replaced after every epoch and deleted when the trial ends.
+constexpr const char* kSchemaV3 = R"sql(
+-- `kind`: 'param' or 'state'; `shape`: extents separated by commas ("784,50"; "" for a
+-- scalar); `position`: the order the compiled step lists them in.
+CREATE TABLE trial_tensor (
+  trial_id INTEGER NOT NULL REFERENCES trial (id) ON DELETE CASCADE,
+  name     TEXT NOT NULL,
+  kind     TEXT NOT NULL CHECK (kind IN ('param', 'state')),
+  position INTEGER NOT NULL,
+  shape    TEXT NOT NULL,
+  data     BLOB NOT NULL,
+  PRIMARY KEY (trial_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE trial_checkpoint (
+  trial_id INTEGER PRIMARY KEY REFERENCES trial (id) ON DELETE CASCADE,
+  epoch    INTEGER NOT NULL,
+  data     BLOB NOT NULL,
+  saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+)sql";
+
 // kMigrations[v] takes a store from user_version v to v + 1.
-constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2};
+constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
 
 struct Header {
   int64_t application_id = 0;

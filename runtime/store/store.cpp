@@ -13,6 +13,7 @@
 
 #include "runtime/store/schema.h"
 #include "runtime/store/sqlite_db.h"
+#include "runtime/store/tensor_blob.h"
 
 namespace nnspec::rt {
 namespace {
@@ -136,7 +137,7 @@ StoreResult<void> clearTrialRecords(SqliteDb& db, int64_t trial_id) {
   for (const char* sql :
        {"DELETE FROM epoch_metric WHERE trial_id = ?", "DELETE FROM epoch WHERE trial_id = ?",
         "DELETE FROM final_metric WHERE trial_id = ?", "DELETE FROM trial_param WHERE trial_id = ?",
-        "DELETE FROM trial_output WHERE trial_id = ?"}) {
+        "DELETE FROM trial_output WHERE trial_id = ?", "DELETE FROM trial_tensor WHERE trial_id = ?"}) {
     auto deleted = execute(db, sql, trial_id);
     if (!deleted.ok()) return deleted;
   }
@@ -251,6 +252,9 @@ StoreResult<void> endTrialLocked(SqliteDb& db, TrialHandle trial, const TrialEnd
                          "ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
                          statusName(end.status), end.epoch, end.reason, end.seconds, trial.id);
   if (!updated.ok()) return updated;
+  // A checkpoint only serves a trial that is still running.
+  auto dropped = execute(db, "DELETE FROM trial_checkpoint WHERE trial_id = ?", trial.id);
+  if (!dropped.ok()) return dropped;
   if (end.final_metrics != nullptr) {
     for (const auto& [name, value] : *end.final_metrics) {
       auto inserted =
@@ -651,6 +655,105 @@ StoreResult<std::vector<OutputInfo>> Store::listOutputs(TrialHandle trial) {
     if (!row.value()) return outputs;
     outputs.push_back({query.value().textAt(0), query.value().int64At(1), query.value().int64At(2)});
   }
+}
+
+StoreResult<void> Store::saveTensors(TrialHandle trial, const std::vector<StoredTensor>& tensors) {
+  std::lock_guard lock(state_->mutex);
+  auto transaction = SqlTransaction::begin(state_->db);
+  if (!transaction.ok()) return transaction.error();
+  auto cleared = execute(state_->db, "DELETE FROM trial_tensor WHERE trial_id = ?", trial.id);
+  if (!cleared.ok()) return cleared;
+  for (size_t position = 0; position < tensors.size(); ++position) {
+    const StoredTensor& tensor = tensors[position];
+    int64_t count = 1;
+    for (int64_t extent : tensor.shape) count *= extent;
+    if (count != static_cast<int64_t>(tensor.values.size())) {
+      return StoreError{path(), fmt::format("tensor '{}' has {} values, not the {} of its shape", tensor.name,
+                                            tensor.values.size(), count), ""};
+    }
+    auto query = state_->db.prepare(
+        "INSERT INTO trial_tensor (trial_id, name, kind, position, shape, data) VALUES (?, ?, ?, ?, ?, ?)");
+    if (!query.ok()) return query.error();
+    const std::vector<char> blob = compressBytes(tensor.values.data(), tensor.values.size() * sizeof(float));
+    query.value().bind(trial.id).bind(std::string_view(tensor.name)).bind(std::string_view(tensor.state ? "state" : "param"));
+    query.value().bind(static_cast<int64_t>(position)).bind(std::string_view(shapeText(tensor.shape)));
+    query.value().bindBlob(blob.data(), blob.size());
+    auto saved = query.value().run();
+    if (!saved.ok()) return inContext(saved.error(), fmt::format("saving tensor '{}' of trial {}", tensor.name, trial.id));
+  }
+  return transaction.value().commit();
+}
+
+StoreResult<std::vector<StoredTensor>> Store::readTensors(TrialHandle trial) {
+  std::lock_guard lock(state_->mutex);
+  auto query = bound(state_->db,
+                     "SELECT name, kind, shape, data FROM trial_tensor WHERE trial_id = ? ORDER BY position", trial.id);
+  if (!query.ok()) return query.error();
+  std::vector<StoredTensor> tensors;
+  while (true) {
+    auto row = query.value().step();
+    if (!row.ok()) return inContext(row.error(), fmt::format("reading the tensors of trial {}", trial.id));
+    if (!row.value()) return tensors;
+    StoredTensor tensor;
+    tensor.name = query.value().textAt(0);
+    tensor.state = query.value().textAt(1) == "state";
+    auto shape = parseShapeText(query.value().textAt(2));
+    auto bytes = decompressBytes(query.value().blobAt(3));
+    int64_t count = 1;
+    for (int64_t extent : shape.value_or(std::vector<int64_t>{})) count *= extent;
+    if (!shape || !bytes || bytes->size() != static_cast<size_t>(count) * sizeof(float)) {
+      return StoreError{path(), fmt::format("tensor '{}' of trial {} is corrupt", tensor.name, trial.id),
+                        "the store file was damaged; rerun the trial with a new store"};
+    }
+    tensor.shape = std::move(*shape);
+    tensor.values.resize(static_cast<size_t>(count));
+    std::memcpy(tensor.values.data(), bytes->data(), bytes->size());
+    tensors.push_back(std::move(tensor));
+  }
+}
+
+StoreResult<void> Store::dropTensors(TrialHandle trial) {
+  std::lock_guard lock(state_->mutex);
+  return execute(state_->db, "DELETE FROM trial_tensor WHERE trial_id = ?", trial.id);
+}
+
+StoreResult<void> Store::saveCheckpoint(TrialHandle trial, const Checkpoint& checkpoint) {
+  std::lock_guard lock(state_->mutex);
+  auto transaction = SqlTransaction::begin(state_->db);
+  if (!transaction.ok()) return transaction.error();
+  auto running = requireRunning(state_->db, trial);
+  if (!running.ok()) return running;
+  auto query = state_->db.prepare("INSERT OR REPLACE INTO trial_checkpoint (trial_id, epoch, data) VALUES (?, ?, ?)");
+  if (!query.ok()) return query.error();
+  const std::vector<char> blob = compressBytes(checkpoint.bytes.data(), checkpoint.bytes.size());
+  query.value().bind(trial.id).bind(static_cast<int64_t>(checkpoint.epoch));
+  query.value().bindBlob(blob.data(), blob.size());
+  auto saved = query.value().run();
+  if (!saved.ok()) return inContext(saved.error(), fmt::format("saving the checkpoint of trial {}", trial.id));
+  return transaction.value().commit();
+}
+
+StoreResult<std::optional<Checkpoint>> Store::readCheckpoint(TrialHandle trial) {
+  std::lock_guard lock(state_->mutex);
+  auto query = bound(state_->db, "SELECT epoch, data FROM trial_checkpoint WHERE trial_id = ?", trial.id);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return inContext(row.error(), fmt::format("reading the checkpoint of trial {}", trial.id));
+  if (!row.value()) return std::optional<Checkpoint>{};
+  auto bytes = decompressBytes(query.value().blobAt(1));
+  if (!bytes) {
+    return StoreError{path(), fmt::format("the checkpoint of trial {} is corrupt", trial.id),
+                      "the store file was damaged; delete the trial's checkpoint or use a new store"};
+  }
+  Checkpoint checkpoint;
+  checkpoint.epoch = static_cast<int>(query.value().int64At(0));
+  checkpoint.bytes.assign(bytes->begin(), bytes->end());
+  return std::optional<Checkpoint>{std::move(checkpoint)};
+}
+
+StoreResult<void> Store::dropCheckpoint(TrialHandle trial) {
+  std::lock_guard lock(state_->mutex);
+  return execute(state_->db, "DELETE FROM trial_checkpoint WHERE trial_id = ?", trial.id);
 }
 
 StoreResult<void> Store::finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds) {

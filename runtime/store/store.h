@@ -101,6 +101,21 @@ struct TrialOutput {
   std::vector<float> values;  // rows * width, row-major
 };
 
+// A trained tensor of a kept model: a parameter ("dense1.kernel") or a state leaf
+// ("batchnorm1.moving_mean"), row-major.
+struct StoredTensor {
+  std::string name;
+  bool state = false;  // a state leaf, not a trainable parameter
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
+// A running trial's last epoch checkpoint: the trainer's serialized state after `epoch`.
+struct Checkpoint {
+  int epoch = 0;
+  std::vector<uint8_t> bytes;
+};
+
 // An output's size without its values (for listing what a trial kept).
 struct OutputInfo {
   std::string name;
@@ -185,6 +200,17 @@ class Store {
   StoreResult<void> saveOutput(TrialHandle trial, const TrialOutput& output);
   StoreResult<std::optional<TrialOutput>> readOutput(TrialHandle trial, std::string_view name);
   StoreResult<std::vector<OutputInfo>> listOutputs(TrialHandle trial);
+  // A trained model's tensors (replacing any kept before), compressed; readTensors gives
+  // them back in the order saved, empty when the trial kept none. dropTensors forgets them
+  // (a `keep best` store after the run).
+  StoreResult<void> saveTensors(TrialHandle trial, const std::vector<StoredTensor>& tensors);
+  StoreResult<std::vector<StoredTensor>> readTensors(TrialHandle trial);
+  StoreResult<void> dropTensors(TrialHandle trial);
+  // The running trial's checkpoint after `epoch` (replacing the one before); read on a
+  // rerun of an interrupted trial; dropped when it ends.
+  StoreResult<void> saveCheckpoint(TrialHandle trial, const Checkpoint& checkpoint);
+  StoreResult<std::optional<Checkpoint>> readCheckpoint(TrialHandle trial);
+  StoreResult<void> dropCheckpoint(TrialHandle trial);
   StoreResult<void> finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds);
   StoreResult<void> failTrial(TrialHandle trial, int epoch, std::string_view reason, double seconds);
   StoreResult<void> pruneTrial(TrialHandle trial, int epoch, double seconds);

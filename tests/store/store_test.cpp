@@ -446,11 +446,11 @@ TEST_CASE("a store from a newer nnspec or another program's database is refused 
     writeThreeTrials(store);
   }
   SECTION("newer schema version") {
-    patchHeaderField(path, 60, 3);
+    patchHeaderField(path, 60, 4);
     std::string bytes = readBytes(path);
     auto error = requireError(Store::open(path));
     CHECK(error.path == path);
-    CHECK_THAT(error.message, Contains("schema version 3, newer than the 2"));
+    CHECK_THAT(error.message, Contains("schema version 4, newer than the 3"));
     CHECK_THAT(error.hint, Contains("upgrade nnspec"));
     CHECK(readBytes(path) == bytes);
   }
@@ -512,4 +512,43 @@ TEST_CASE("trial outputs come back after reopening and are cleared when a trial 
   auto restarted = require(second.beginTrial(study.id, other, kParamsA, 6));
   CHECK(restarted.interrupted);
   CHECK_FALSE(require(second.readOutput(restarted.handle, "test.predictions")).has_value());
+}
+
+TEST_CASE("a trial's tensors come back compressed and exact, and a checkpoint lives only while it runs", "[runtime]") {
+  TempDir dir;
+  const std::string path = dir.path("tensors.sqlite");
+  const TrialKey key{"sweep", "lr=0.1", 0, 0};
+  std::vector<nnspec::rt::StoredTensor> tensors = {
+      {"dense1.kernel", false, {3, 2}, {1.5f, -2.0f, 0.0f, 3.25f, 1e-7f, -0.5f}},
+      {"batchnorm1.moving_mean", true, {2}, {0.25f, -0.125f}},
+      {"scale", false, {}, {4.0f}},
+  };
+  nnspec::rt::TrialHandle handle;
+  {
+    Store store = require(Store::open(path));
+    auto study = require(store.openStudy("tensors", "hash"));
+    auto started = require(store.beginTrial(study.id, key, kParamsA, 5));
+    handle = started.handle;
+    CHECK_FALSE(store.saveTensors(handle, {{"bad", false, {2, 2}, {1.0f}}}).ok());
+    REQUIRE(store.saveTensors(handle, tensors).ok());
+    require(store.saveCheckpoint(handle, {3, {1, 2, 3, 250}}));
+    auto checkpoint = require(store.readCheckpoint(handle));
+    REQUIRE(checkpoint.has_value());
+    CHECK(checkpoint->epoch == 3);
+    CHECK(checkpoint->bytes == std::vector<uint8_t>{1, 2, 3, 250});
+    REQUIRE(store.finishTrial(handle, {{"val.loss", 0.5}}, 1.0).ok());
+    CHECK_FALSE(require(store.readCheckpoint(handle)).has_value());
+    CHECK_FALSE(store.saveCheckpoint(handle, {4, {1}}).ok());  // the trial is no longer running
+  }
+  Store store = require(Store::open(path));
+  const auto read = require(store.readTensors(handle));
+  REQUIRE(read.size() == tensors.size());
+  for (size_t index = 0; index < tensors.size(); ++index) {
+    CHECK(read[index].name == tensors[index].name);
+    CHECK(read[index].state == tensors[index].state);
+    CHECK(read[index].shape == tensors[index].shape);
+    CHECK(read[index].values == tensors[index].values);
+  }
+  require(store.dropTensors(handle));
+  CHECK(require(store.readTensors(handle)).empty());
 }
