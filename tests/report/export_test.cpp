@@ -139,7 +139,8 @@ TEST_CASE("a version 1 store is migrated and read without its plan", "[report]")
     // Make it what an nnspec before schema version 2 wrote.
     auto db = rt::SqliteDb::open(path);
     REQUIRE(db.ok());
-    test::requireOk(db.value().exec("DROP TABLE study_spec; DROP TABLE study_report_item; DROP TABLE study_sweep; "
+    test::requireOk(db.value().exec("DROP TABLE trial_tensor; DROP TABLE trial_checkpoint; "
+                                    "DROP TABLE study_spec; DROP TABLE study_report_item; DROP TABLE study_sweep; "
                                     "PRAGMA user_version = 1;"));
   }
   rt::Store store = test::require(rt::Store::open(path));
