@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
+#include <new>
 #include <thread>
 #include <string>
 #include <vector>
@@ -367,8 +369,7 @@ int runExport(const std::vector<std::string>& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+int runCommand(std::vector<std::string> args) {
   if (args.empty()) return usageError("no command given", kUsage);
   const std::string command = args[0];
   args.erase(args.begin());
@@ -387,4 +388,21 @@ int main(int argc, char** argv) {
   if (command == "export") return runExport(args);
   if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
   return usageError(fmt::format("unknown command '{}'", command), kUsage);
+}
+
+// Whatever escapes a command is a bug (exit 3), or the machine's memory running out
+// (exit 2); never an abort.
+int main(int argc, char** argv) {
+  try {
+    return runCommand(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::fputs("error: out of memory\nhint: run fewer trials at once (--jobs) or a smaller model, batch or data set\n",
+               stderr);
+    return 2;
+  } catch (const std::exception& error) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "internal error: %s\n", error.what());
+    return 3;
+  }
 }
