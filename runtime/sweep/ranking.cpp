@@ -109,7 +109,12 @@ SweepRanking rankSweep(const std::string& sweep, const std::vector<TrialRow>& ro
   std::map<std::string, size_t> by_key;
   auto pointOf = [&](const std::string& key) -> PointSummary& {
     const auto [it, added] = by_key.emplace(key, points.size());
-    if (added) points.push_back(PointSummary{sweep, key});
+    if (added) {
+      PointSummary point;
+      point.sweep = sweep;
+      point.key = key;
+      points.push_back(std::move(point));
+    }
     return points[it->second];
   };
   for (const auto& key : point_order) pointOf(key);

@@ -17,6 +17,18 @@ namespace {
 
 std::string trialPrefix(int64_t number) { return fmt::format("#{:03d}", number); }
 
+TrialJob makeJob(const SweepSchedule& sweep, const std::string& key, int64_t fold, int64_t replicate, int64_t index,
+                 int64_t total) {
+  TrialJob job;
+  job.sweep = &sweep;
+  job.point_key = key;
+  job.fold = fold;
+  job.replicate = replicate;
+  job.index = index;
+  job.total = total;
+  return job;
+}
+
 // Keeps the larger of two exit codes, except that the first code >= 2 stays.
 void noteCode(std::atomic<int>& worst, int code) {
   int seen = worst.load();
@@ -89,7 +101,7 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
     for (const auto& key : sweep.grid_points) {
       for (int64_t fold = 0; fold < sweep.folds; ++fold) {
         for (int64_t replicate = 0; replicate < sweep.replicates; ++replicate) {
-          jobs.push_back(TrialJob{&sweep, key, fold, replicate});
+          jobs.push_back(makeJob(sweep, key, fold, replicate, 0, 0));
         }
       }
     }
@@ -224,7 +236,7 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
     bool pruned = false;
     for (int64_t fold = 0; fold < sweep.folds && !pruned; ++fold) {
       for (int64_t replicate = 0; replicate < sweep.replicates && !pruned; ++replicate) {
-        TrialJob job{&sweep, key, fold, replicate, number + 1, sweep.points};
+        TrialJob job = makeJob(sweep, key, fold, replicate, number + 1, sweep.points);
         TrialCurve current;
         if (sweep.pruner && fold == 0 && replicate == 0) {
           job.should_prune = [&](const EpochRecord& record) {
@@ -268,7 +280,7 @@ int Scheduler::finish(const SweepSchedule& sweep) {
     if (code >= 2) return code;
   }
   if (!sweep.refit) return 0;
-  const int code = runGuarded(TrialJob{&sweep, best->key, -1, 0, 1, 1});
+  const int code = runGuarded(makeJob(sweep, best->key, -1, 0, 1, 1));
   if (code >= 2) return code;
   auto refit = store_.listTrials(study_id_);
   if (!refit.ok()) return storeFailure(refit.error());
