@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -68,13 +69,16 @@ struct TrainedPoint {
   rt::TrialResult trial;
 };
 
-TrainedPoint trainOneEpoch(const std::string& spec, const std::string& sweep) {
+// `spec` names a file of specs/, or `source` is the spec's text; `sweep` "" for the only one.
+TrainedPoint trainOneEpoch(const std::string& spec, const std::string& sweep, std::optional<std::string> source = {}) {
   TrainedPoint point;
   driver::CheckRequest request;
   request.path = std::string(NNSPEC_SOURCE_DIR) + "/specs/" + spec;
   request.data_paths = driver::defaultDataPaths();
-  point.session = std::make_unique<driver::SpecSession>(request, std::vector<driver::Override>{{"epochs", "1"}},
-                                                        std::vector<std::string>{sweep});
+  request.source = std::move(source);
+  std::vector<std::string> sweeps;
+  if (!sweep.empty()) sweeps.push_back(sweep);
+  point.session = std::make_unique<driver::SpecSession>(request, std::vector<driver::Override>{{"epochs", "1"}}, sweeps);
   INFO(point.session->diagnostics().renderText());
   REQUIRE(point.session->ok());
   driver::LoadedSpec& loaded = point.session->spec();
@@ -113,8 +117,8 @@ rt::DataView firstSamples(const rt::DataView& view, size_t count) {
 }
 
 // The JIT's forward pass (the trained weights in a StepRunner, rt::evaluateModel's
-// predictions), softmax applied in double precision.
-std::vector<double> jitProbabilities(const TrainedPoint& point, const rt::DataView& samples) {
+// predictions); for a classifier, softmax applied in double precision.
+std::vector<double> jitOutputs(const TrainedPoint& point, const rt::DataView& samples) {
   rt::StepRunner runner(point.model.full);
   for (const auto& kept : point.trial.parameters) runner.parameter(kept.name) = kept.values;
   for (const auto& kept : point.trial.states) runner.state(kept.name) = kept.values;
@@ -122,15 +126,16 @@ std::vector<double> jitProbabilities(const TrainedPoint& point, const rt::DataVi
   rt::evaluateModel(point.model, runner, samples, "test", &logits);
   const size_t width = static_cast<size_t>(point.model.output_width);
   REQUIRE(logits.size() == samples.indices.size() * width);
-  std::vector<double> probabilities(logits.size());
+  std::vector<double> outputs(logits.begin(), logits.end());
+  if (!point.model.classification) return outputs;
   for (size_t row = 0; row < samples.indices.size(); ++row) {
     const float* values = logits.data() + row * width;
     const double top = *std::max_element(values, values + width);
     double sum = 0;
     for (size_t k = 0; k < width; ++k) sum += std::exp(static_cast<double>(values[k]) - top);
-    for (size_t k = 0; k < width; ++k) probabilities[row * width + k] = std::exp(values[k] - top) / sum;
+    for (size_t k = 0; k < width; ++k) outputs[row * width + k] = std::exp(values[k] - top) / sum;
   }
-  return probabilities;
+  return outputs;
 }
 
 void writeSamples(const fs::path& path, const rt::DataView& samples) {
@@ -239,27 +244,34 @@ void checkSymbols(const fs::path& object, const std::string& prefix) {
 struct Comparison {
   double max_difference = 0;
   int64_t class_mismatches = 0;
+  int64_t correct = 0;  // rows whose largest output is the sample's label
 };
 
-Comparison compare(const std::vector<float>& actual, const std::vector<double>& expected, int64_t width) {
+Comparison compare(const std::vector<float>& actual, const std::vector<double>& expected, const rt::DataView& samples,
+                   bool classification) {
   REQUIRE(actual.size() == expected.size());
   Comparison result;
   for (size_t element = 0; element < actual.size(); ++element)
     result.max_difference = std::max(result.max_difference, std::fabs(actual[element] - expected[element]));
-  const size_t row_width = static_cast<size_t>(width);
-  for (size_t row = 0; row < actual.size() / row_width; ++row) {
-    auto actual_row = actual.begin() + static_cast<std::ptrdiff_t>(row * row_width);
-    auto expected_row = expected.begin() + static_cast<std::ptrdiff_t>(row * row_width);
-    if (std::max_element(actual_row, actual_row + width) - actual_row !=
-        std::max_element(expected_row, expected_row + width) - expected_row)
+  if (!classification) return result;
+  const size_t width = actual.size() / samples.indices.size();
+  for (size_t row = 0; row < samples.indices.size(); ++row) {
+    auto actual_row = actual.begin() + static_cast<std::ptrdiff_t>(row * width);
+    auto expected_row = expected.begin() + static_cast<std::ptrdiff_t>(row * width);
+    const auto predicted = std::max_element(actual_row, actual_row + static_cast<std::ptrdiff_t>(width)) - actual_row;
+    if (predicted != std::max_element(expected_row, expected_row + static_cast<std::ptrdiff_t>(width)) - expected_row)
       ++result.class_mismatches;
+    const float label = samples.data->y[static_cast<size_t>(samples.indices[row])];
+    if (predicted == static_cast<std::ptrdiff_t>(label)) ++result.correct;
   }
   return result;
 }
 
 // Exports `point`, builds the C program against it, predicts `count` test samples and
-// compares them with the JIT's probabilities.
-void checkExport(const TrainedPoint& point, const std::string& prefix, size_t count, const std::string& cpu) {
+// compares them with the JIT's probabilities (or regression outputs). A classifier must
+// get at least `min_accuracy` of them right (the epoch trained it).
+void checkExport(const TrainedPoint& point, const std::string& prefix, size_t count, const std::string& cpu,
+                 double min_accuracy = 0.0) {
   ScratchDir dir(prefix + (cpu.empty() ? "" : "_" + cpu));
   driver::ExportObjectOptions options;
   options.cpu = cpu;
@@ -281,12 +293,13 @@ void checkExport(const TrainedPoint& point, const std::string& prefix, size_t co
                      (dir.path() / "out.bin").string() + "' " + std::to_string(count)) == 0);
 
   const Comparison result =
-      compare(readFloats(dir.path() / "out.bin"), jitProbabilities(point, samples), point.model.output_width);
-  std::printf("aot %s (cpu '%s'): %zu samples, max |p_object - p_jit| = %.3g, class mismatches %lld\n", prefix.c_str(),
-              cpu.empty() ? "baseline" : cpu.c_str(), count, result.max_difference,
-              static_cast<long long>(result.class_mismatches));
+      compare(readFloats(dir.path() / "out.bin"), jitOutputs(point, samples), samples, point.model.classification);
+  std::printf("aot %s (cpu '%s'): %zu samples, max |out_object - out_jit| = %.3g, class mismatches %lld, correct %lld\n",
+              prefix.c_str(), cpu.empty() ? "baseline" : cpu.c_str(), count, result.max_difference,
+              static_cast<long long>(result.class_mismatches), static_cast<long long>(result.correct));
   CHECK(result.max_difference <= kProbabilityTolerance);
   CHECK(result.class_mismatches == 0);
+  CHECK(static_cast<double>(result.correct) >= min_accuracy * static_cast<double>(count));
 }
 
 }  // namespace
@@ -294,14 +307,51 @@ void checkExport(const TrainedPoint& point, const std::string& prefix, size_t co
 TEST_CASE("q3's MLP exported as an object predicts as the JIT does, from C", "[aot]") {
   TrainedPoint point = trainOneEpoch("q3_fashion_mlp.nnspec", "baseline");
   // 32 per compiled batch: three full batches and a remainder of five.
-  checkExport(point, "fmnist_mlp", 101, "");
+  checkExport(point, "fmnist_mlp", 101, "", 0.7);
   checkExport(point, "fmnist_mlp", 37, "host");
 }
 
 TEST_CASE("dat565's LeNet-5 exported as an object predicts as the JIT does, from C", "[aot]") {
   TrainedPoint point = trainOneEpoch("dat565_mnist.nnspec", "lenet");
   // 128 per compiled batch: two full batches and a remainder of 44.
-  checkExport(point, "mnist_lenet", 300, "");
+  checkExport(point, "mnist_lenet", 300, "", 0.7);
+}
+
+// Batch normalization (moving statistics as state leaves), max pooling over partial
+// windows, strided "same" convolution, sigmoid and dropout.
+constexpr const char* kBatchNormCnn = R"(experiment aot_batchnorm
+seed 5
+data digits = mnist() | scale(1/255) | reshape([28, 28, 1])
+split train = digits.all.shuffle().take(2000), test = digits.all.shuffle().skip(9000)
+model cnn {
+  input [28, 28, 1]
+  conv2d(8, 3, stride: 2, padding: same, activation: relu)
+  batchnorm()
+  maxpool(3, stride: 2, padding: same)
+  flatten
+  dense(32, sigmoid)
+  batchnorm()
+  dropout(0.25)
+  dense(10)
+}
+train { model cnn loss cross_entropy optimizer sgd(lr: 0.05, momentum: 0.9) batch 50 epochs 1 }
+)";
+
+// A regression model: its outputs, not probabilities.
+constexpr const char* kRegression = R"(experiment aot_regression
+seed 6
+data d = synthetic(y: sin(x), n: 400)
+split train = d.all.shuffle().take(300), test = d.all.shuffle().skip(300)
+model m { input [1] dense(16, tanh) dense(8, elu) dense(1) }
+train { model m loss mse optimizer adam(lr: 0.01) batch 16 epochs 1 }
+)";
+
+TEST_CASE("batch norm's moving statistics and a regression model export too", "[aot]") {
+  TrainedPoint cnn = trainOneEpoch("aot_batchnorm.nnspec", "", std::string(kBatchNormCnn));
+  REQUIRE_FALSE(cnn.trial.states.empty());
+  checkExport(cnn, "digits_bn", 77, "");
+  TrainedPoint regression = trainOneEpoch("aot_regression.nnspec", "", std::string(kRegression));
+  checkExport(regression, "sine", 41, "");
 }
 
 TEST_CASE("the object's header documents the input, the sizes and the functions", "[aot]") {
