@@ -26,8 +26,10 @@ std::string commentBlock(const ModelInterface& model) {
   text += " *\n";
   text += fmt::format(" * Link the object into a C or C++ program; it needs only libc and libm:\n");
   text += fmt::format(" *   cc app.c {} -lm\n", model.object_name);
-  text += fmt::format(" * Machine code for {}, CPU '{}' (runs on any CPU of that family or newer).\n", model.triple,
-                      model.cpu);
+  const bool baseline = model.cpu == "x86-64" || model.cpu == "generic";
+  text += fmt::format(" * Machine code for {}, CPU '{}' ({}).\n", model.triple, model.cpu,
+                      baseline ? "the architecture's baseline: runs on every such CPU"
+                               : "needs a CPU with at least that CPU's instruction set extensions");
   text += " * The trained weights are constants inside the object.\n *\n";
   text += fmt::format(" * Input: n samples one after another, each {}_INPUT_SIZE = {} floats: a row-major\n", macro,
                       model.input_size);
