@@ -355,6 +355,60 @@ class Runner {
     bool ended_ = false;
   };
 
+  // How often a long epoch is checkpointed between batches (epochs' ends always are).
+  static constexpr double kCheckpointSeconds = 60;
+
+  // Writes a trial's epochs and checkpoints to the store: an epoch's record waits for the
+  // checkpoint taken after it (the trainer delivers it next) and both go in one
+  // transaction, so that after a kill the kept epochs and the checkpoint agree. The first
+  // store error is kept in `problem`.
+  class CheckpointWriter {
+   public:
+    CheckpointWriter(rt::Store& store, rt::TrialHandle handle, std::string& problem)
+        : store_(store), handle_(handle), problem_(problem) {}
+
+    void epochEnded(const rt::EpochRecord& record) {
+      flush();
+      pending_ = record;
+    }
+
+    void save(int64_t epoch, const std::vector<uint8_t>& bytes) {
+      const rt::Checkpoint checkpoint{static_cast<int>(epoch), bytes};
+      if (pending_ && pending_->epoch == epoch) {
+        keep(store_.recordEpoch(handle_, static_cast<int>(epoch), pending_->metrics, pending_->seconds, checkpoint));
+        pending_.reset();
+        return;
+      }
+      flush();
+      keep(store_.saveCheckpoint(handle_, checkpoint));
+    }
+
+    // An epoch no checkpoint followed (the trainer sends one after every epoch; this is the
+    // fallback).
+    void flush() {
+      if (!pending_) return;
+      keep(store_.recordEpoch(handle_, static_cast<int>(pending_->epoch), pending_->metrics, pending_->seconds));
+      pending_.reset();
+    }
+
+    void restart() { keep(store_.restartTrial(handle_)); }
+
+   private:
+    void keep(const rt::StoreResult<void>& result) {
+      if (!result.ok() && problem_.empty()) problem_ = result.error().message;
+    }
+
+    rt::Store& store_;
+    rt::TrialHandle handle_;
+    std::string& problem_;
+    std::optional<rt::EpochRecord> pending_;
+  };
+
+  static std::string rerunNote(const rt::TrialStart& start) {
+    if (start.checkpoint) return fmt::format(" (rerun: continuing from its checkpoint after epoch {})", start.checkpoint->epoch);
+    return start.interrupted ? " (rerun: it was interrupted)" : "";
+  }
+
   int runOne(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, const sema::Point& point, int64_t fold,
              int64_t replicate, int64_t index, int64_t total, const std::string& key_override = "",
              std::function<bool(const rt::EpochRecord&)> prune = {}) {
@@ -382,8 +436,10 @@ class Runner {
       endEvent(event, "skipped", {});
       return 0;
     }
-    TrialLines log(*progress_, progress_->beginTrial(
-                                   tag, fmt::format("{}{}", label, started.value().interrupted ? " (rerun: it was interrupted)" : "")));
+    TrialLines log(*progress_, progress_->beginTrial(tag, label + rerunNote(started.value())));
+    if (!started.value().checkpoint_problem.empty()) {
+      log.line(fmt::format("  warning: {}; the trial starts from scratch", started.value().checkpoint_problem));
+    }
     event.epochs = point.config.epochs;
     emitEvent(event);
     const sema::TrainConfig& config = point.config;
@@ -421,13 +477,21 @@ class Runner {
     // Every finished trial's trained tensors go to the store (the model leaves the run).
     settings.keep_parameters = true;
     if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};
+    if (started.value().checkpoint) settings.resume = std::move(started.value().checkpoint->bytes);
+    settings.checkpoint_seconds = kCheckpointSeconds;
     rt::TrialCallbacks callbacks;
     const rt::TrialHandle handle = started.value().handle;
     std::string store_problem;
+    CheckpointWriter checkpoints(store, handle, store_problem);
     auto epoch_start = std::chrono::steady_clock::now();
+    callbacks.on_checkpoint = [&](int64_t epoch, const std::vector<uint8_t>& bytes) { checkpoints.save(epoch, bytes); };
+    callbacks.on_resume_rejected = [&](const std::string& problem) {
+      log.line(fmt::format("  warning: its checkpoint does not fit this trial ({}); the trial starts from scratch",
+                           problem));
+      checkpoints.restart();
+    };
     callbacks.on_epoch = [&](const rt::EpochRecord& record, int64_t epochs) {
-      auto saved = store.recordEpoch(handle, static_cast<int>(record.epoch), record.metrics, record.seconds);
-      if (!saved.ok() && store_problem.empty()) store_problem = saved.error().message;
+      checkpoints.epochEnded(record);
       const double samples_per_second = static_cast<double>(fit.indices.size()) / std::max(record.seconds, 1e-9);
       std::string line = fmt::format("  epoch {}/{}  {:.1f}s  {:.0f} samples/s", record.epoch, epochs, record.seconds,
                                      samples_per_second);
@@ -478,6 +542,7 @@ class Runner {
                            split == nullptr ? std::string("?") : sema::formatBytes(sema::trialBytes(config, *split))));
       return 2;
     }
+    checkpoints.flush();
     if (!store_problem.empty()) {
       setError(fmt::format("error: cannot write to the store: {}\n", store_problem));
       return 2;

@@ -132,15 +132,81 @@ StoreResult<void> insertParams(SqliteDb& db, int64_t trial_id, const std::vector
   return {};
 }
 
-// Everything an interrupted run wrote about a trial, so that the rerun starts clean.
-StoreResult<void> clearTrialRecords(SqliteDb& db, int64_t trial_id) {
+// What an interrupted run wrote about a trial besides its epochs and its checkpoint.
+StoreResult<void> clearPartialRecords(SqliteDb& db, int64_t trial_id) {
   for (const char* sql :
-       {"DELETE FROM epoch_metric WHERE trial_id = ?", "DELETE FROM epoch WHERE trial_id = ?",
-        "DELETE FROM final_metric WHERE trial_id = ?", "DELETE FROM trial_param WHERE trial_id = ?",
+       {"DELETE FROM final_metric WHERE trial_id = ?", "DELETE FROM trial_param WHERE trial_id = ?",
         "DELETE FROM trial_output WHERE trial_id = ?", "DELETE FROM trial_tensor WHERE trial_id = ?"}) {
     auto deleted = execute(db, sql, trial_id);
     if (!deleted.ok()) return deleted;
   }
+  return {};
+}
+
+// The epochs of a trial after `epoch` (all of them for 0).
+StoreResult<void> clearEpochsAfter(SqliteDb& db, int64_t trial_id, int epoch) {
+  auto deleted = execute(db, "DELETE FROM epoch_metric WHERE trial_id = ? AND epoch > ?", trial_id, epoch);
+  if (!deleted.ok()) return deleted;
+  return execute(db, "DELETE FROM epoch WHERE trial_id = ? AND epoch > ?", trial_id, epoch);
+}
+
+// Everything an interrupted run wrote about a trial, so that the rerun starts clean.
+StoreResult<void> clearTrialRecords(SqliteDb& db, int64_t trial_id) {
+  auto cleared = clearPartialRecords(db, trial_id);
+  if (!cleared.ok()) return cleared;
+  cleared = clearEpochsAfter(db, trial_id, 0);
+  if (!cleared.ok()) return cleared;
+  return execute(db, "DELETE FROM trial_checkpoint WHERE trial_id = ?", trial_id);
+}
+
+// The trial's checkpoint, nullopt when it has none, or when its blob is damaged: then
+// `damaged` says so.
+StoreResult<std::optional<Checkpoint>> readCheckpointLocked(SqliteDb& db, int64_t trial_id, std::string& damaged) {
+  auto query = bound(db, "SELECT epoch, data FROM trial_checkpoint WHERE trial_id = ?", trial_id);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return std::optional<Checkpoint>{};
+  auto bytes = decompressBytes(query.value().blobAt(1));
+  if (!bytes) {
+    damaged = fmt::format("the checkpoint of trial {} is corrupt", trial_id);
+    return std::optional<Checkpoint>{};
+  }
+  Checkpoint checkpoint;
+  checkpoint.epoch = static_cast<int>(query.value().int64At(0));
+  checkpoint.bytes.assign(bytes->begin(), bytes->end());
+  return std::optional<Checkpoint>{std::move(checkpoint)};
+}
+
+// An interrupted trial's checkpoint if it can serve a rerun: readable, and the trial's
+// recorded epochs include 1 .. its epoch. `problem` says why one there is not used.
+StoreResult<std::optional<Checkpoint>> resumableCheckpoint(SqliteDb& db, int64_t trial_id, std::string& problem) {
+  auto checkpoint = readCheckpointLocked(db, trial_id, problem);
+  if (!checkpoint.ok() || !checkpoint.value()) return checkpoint;
+  const int epoch = checkpoint.value()->epoch;
+  auto recorded =
+      selectInteger(db, "SELECT count(*) FROM epoch WHERE trial_id = ? AND epoch BETWEEN 1 AND ?", trial_id, epoch);
+  if (!recorded.ok()) return recorded.error();
+  if (epoch < 0 || recorded.value().value_or(0) != epoch) {
+    problem = fmt::format("the checkpoint of trial {} is after epoch {}, but the store holds {} of its epochs",
+                          trial_id, epoch, recorded.value().value_or(0));
+    return std::optional<Checkpoint>{};
+  }
+  return checkpoint;
+}
+
+// Prepares an interrupted trial's rerun: keeps its epochs up to its checkpoint and hands
+// the checkpoint back, or clears everything when there is none to continue from.
+StoreResult<void> prepareRerun(SqliteDb& db, TrialStart& start) {
+  const int64_t trial_id = start.handle.id;
+  auto checkpoint = resumableCheckpoint(db, trial_id, start.checkpoint_problem);
+  if (!checkpoint.ok()) return checkpoint.error();
+  if (!checkpoint.value()) return clearTrialRecords(db, trial_id);
+  auto cleared = clearPartialRecords(db, trial_id);
+  if (!cleared.ok()) return cleared;
+  cleared = clearEpochsAfter(db, trial_id, checkpoint.value()->epoch);
+  if (!cleared.ok()) return cleared;
+  start.checkpoint = std::move(checkpoint.value());
   return {};
 }
 
@@ -184,8 +250,8 @@ StoreResult<TrialStart> beginTrialLocked(SqliteDb& db, const std::set<int64_t>& 
                         "each (sweep, point, fold, replicate) is begun once per run"};
     }
     start.interrupted = true;
-    auto cleared = clearTrialRecords(db, start.handle.id);
-    if (!cleared.ok()) return cleared.error();
+    auto prepared = prepareRerun(db, start);
+    if (!prepared.ok()) return prepared.error();
     auto reset = execute(db,
                          "UPDATE trial SET seed = ?, attempts = attempts + 1, end_epoch = NULL, reason = '', "
                          "seconds = NULL, ended_at = NULL, started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
@@ -212,10 +278,8 @@ StoreResult<TrialStart> beginTrialLocked(SqliteDb& db, const std::set<int64_t>& 
   return start;
 }
 
-StoreResult<void> recordEpochLocked(SqliteDb& db, TrialHandle trial, int epoch, const Metrics& metrics,
-                                    double seconds) {
-  auto transaction = SqlTransaction::begin(db);
-  if (!transaction.ok()) return transaction.error();
+// Inside a transaction: one epoch's row and metrics.
+StoreResult<void> insertEpoch(SqliteDb& db, TrialHandle trial, int epoch, const Metrics& metrics, double seconds) {
   auto running = requireRunning(db, trial);
   if (!running.ok()) return running;
   auto recorded = selectInteger(db, "SELECT 1 FROM epoch WHERE trial_id = ? AND epoch = ?", trial.id, epoch);
@@ -230,6 +294,32 @@ StoreResult<void> recordEpochLocked(SqliteDb& db, TrialHandle trial, int epoch, 
     inserted = execute(db, "INSERT INTO epoch_metric (trial_id, epoch, name, value) VALUES (?, ?, ?, ?)", trial.id,
                        epoch, name, value);
     if (!inserted.ok()) return inserted;
+  }
+  return {};
+}
+
+// Inside a transaction: the trial's checkpoint, replacing the one before.
+StoreResult<void> replaceCheckpoint(SqliteDb& db, TrialHandle trial, const Checkpoint& checkpoint) {
+  auto running = requireRunning(db, trial);
+  if (!running.ok()) return running;
+  auto query = db.prepare("INSERT OR REPLACE INTO trial_checkpoint (trial_id, epoch, data) VALUES (?, ?, ?)");
+  if (!query.ok()) return query.error();
+  const std::vector<char> blob = compressBytes(checkpoint.bytes.data(), checkpoint.bytes.size());
+  query.value().bind(trial.id).bind(static_cast<int64_t>(checkpoint.epoch));
+  query.value().bindBlob(blob.data(), blob.size());
+  return query.value().run();
+}
+
+// One transaction: the epoch and, when given, the checkpoint taken after it.
+StoreResult<void> recordEpochLocked(SqliteDb& db, TrialHandle trial, int epoch, const Metrics& metrics,
+                                    double seconds, const Checkpoint* checkpoint) {
+  auto transaction = SqlTransaction::begin(db);
+  if (!transaction.ok()) return transaction.error();
+  auto inserted = insertEpoch(db, trial, epoch, metrics, seconds);
+  if (!inserted.ok()) return inserted;
+  if (checkpoint != nullptr) {
+    auto saved = replaceCheckpoint(db, trial, *checkpoint);
+    if (!saved.ok()) return saved;
   }
   return transaction.value().commit();
 }
@@ -599,11 +689,36 @@ StoreResult<TrialStart> Store::beginTrial(int64_t study_id, const TrialKey& key,
 
 StoreResult<void> Store::recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds) {
   std::lock_guard lock(state_->mutex);
-  auto recorded = recordEpochLocked(state_->db, trial, epoch, metrics, seconds);
+  auto recorded = recordEpochLocked(state_->db, trial, epoch, metrics, seconds, nullptr);
   if (!recorded.ok()) {
     return inContext(recorded.error(), fmt::format("recording epoch {} of trial {}", epoch, trial.id));
   }
   return {};
+}
+
+StoreResult<void> Store::recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds,
+                                     const Checkpoint& checkpoint) {
+  std::lock_guard lock(state_->mutex);
+  if (checkpoint.epoch != epoch) {
+    return StoreError{path(), fmt::format("a checkpoint after epoch {} recorded with epoch {}", checkpoint.epoch, epoch),
+                      ""};
+  }
+  auto recorded = recordEpochLocked(state_->db, trial, epoch, metrics, seconds, &checkpoint);
+  if (!recorded.ok()) {
+    return inContext(recorded.error(), fmt::format("recording epoch {} of trial {} with its checkpoint", epoch, trial.id));
+  }
+  return {};
+}
+
+StoreResult<void> Store::restartTrial(TrialHandle trial) {
+  std::lock_guard lock(state_->mutex);
+  auto transaction = SqlTransaction::begin(state_->db);
+  if (!transaction.ok()) return transaction.error();
+  auto running = requireRunning(state_->db, trial);
+  if (!running.ok()) return running;
+  auto cleared = clearTrialRecords(state_->db, trial.id);
+  if (!cleared.ok()) return inContext(cleared.error(), fmt::format("restarting trial {}", trial.id));
+  return transaction.value().commit();
 }
 
 StoreResult<void> Store::saveOutput(TrialHandle trial, const TrialOutput& output) {
@@ -721,34 +836,20 @@ StoreResult<void> Store::saveCheckpoint(TrialHandle trial, const Checkpoint& che
   std::lock_guard lock(state_->mutex);
   auto transaction = SqlTransaction::begin(state_->db);
   if (!transaction.ok()) return transaction.error();
-  auto running = requireRunning(state_->db, trial);
-  if (!running.ok()) return running;
-  auto query = state_->db.prepare("INSERT OR REPLACE INTO trial_checkpoint (trial_id, epoch, data) VALUES (?, ?, ?)");
-  if (!query.ok()) return query.error();
-  const std::vector<char> blob = compressBytes(checkpoint.bytes.data(), checkpoint.bytes.size());
-  query.value().bind(trial.id).bind(static_cast<int64_t>(checkpoint.epoch));
-  query.value().bindBlob(blob.data(), blob.size());
-  auto saved = query.value().run();
+  auto saved = replaceCheckpoint(state_->db, trial, checkpoint);
   if (!saved.ok()) return inContext(saved.error(), fmt::format("saving the checkpoint of trial {}", trial.id));
   return transaction.value().commit();
 }
 
 StoreResult<std::optional<Checkpoint>> Store::readCheckpoint(TrialHandle trial) {
   std::lock_guard lock(state_->mutex);
-  auto query = bound(state_->db, "SELECT epoch, data FROM trial_checkpoint WHERE trial_id = ?", trial.id);
-  if (!query.ok()) return query.error();
-  auto row = query.value().step();
-  if (!row.ok()) return inContext(row.error(), fmt::format("reading the checkpoint of trial {}", trial.id));
-  if (!row.value()) return std::optional<Checkpoint>{};
-  auto bytes = decompressBytes(query.value().blobAt(1));
-  if (!bytes) {
-    return StoreError{path(), fmt::format("the checkpoint of trial {} is corrupt", trial.id),
-                      "the store file was damaged; delete the trial's checkpoint or use a new store"};
+  std::string damaged;
+  auto checkpoint = readCheckpointLocked(state_->db, trial.id, damaged);
+  if (!checkpoint.ok()) return inContext(checkpoint.error(), fmt::format("reading the checkpoint of trial {}", trial.id));
+  if (!damaged.empty()) {
+    return StoreError{path(), damaged, "the store file was damaged; delete the trial's checkpoint or use a new store"};
   }
-  Checkpoint checkpoint;
-  checkpoint.epoch = static_cast<int>(query.value().int64At(0));
-  checkpoint.bytes.assign(bytes->begin(), bytes->end());
-  return std::optional<Checkpoint>{std::move(checkpoint)};
+  return checkpoint;
 }
 
 StoreResult<void> Store::dropCheckpoint(TrialHandle trial) {

@@ -5,8 +5,10 @@
 // Resuming: a trial is identified by (study, sweep, point key, fold, replicate).
 // beginTrial() on a trial that ended earlier (finished, failed or pruned) says so and
 // changes nothing, and the caller skips it; on a trial still marked running, which only
-// a killed or crashed process leaves behind, it clears what that run recorded and the
-// caller runs it again.
+// a killed or crashed process leaves behind, the caller runs it again: from its last
+// checkpoint when it has one (its epochs up to the checkpoint's are kept, later ones and
+// everything else that run recorded are cleared, and TrialStart::checkpoint hands the
+// checkpoint back), else from scratch (everything that run recorded is cleared).
 //
 // Durability: every write call is one transaction in WAL mode with synchronous=NORMAL,
 // so a killed process loses at most the call in flight — never a finished trial. (Power
@@ -63,10 +65,23 @@ struct TrialHandle {
   int64_t id = 0;
 };
 
+// A running trial's last checkpoint: the trainer's serialized state (runtime/train/
+// checkpoint.h) once `epoch` epochs were completed (at that epoch's end, or inside the next).
+struct Checkpoint {
+  int epoch = 0;
+  std::vector<uint8_t> bytes;
+};
+
 struct TrialStart {
   TrialHandle handle;
   TrialStatus status = TrialStatus::kRunning;  // kRunning: run it; otherwise it ended before
-  bool interrupted = false;                    // a killed run had left it running; its records were cleared
+  bool interrupted = false;                    // a killed run had left it running
+  // An interrupted trial's checkpoint to continue from: its epochs 1 .. checkpoint->epoch
+  // were kept. Without one, everything the killed run recorded was cleared.
+  std::optional<Checkpoint> checkpoint;
+  // A checkpoint there was but could not serve (damaged, or the epochs it follows are
+  // missing): why. The trial was cleared to start from scratch.
+  std::string checkpoint_problem;
   bool shouldRun() const { return status == TrialStatus::kRunning; }
 };
 
@@ -110,11 +125,6 @@ struct StoredTensor {
   std::vector<float> values;
 };
 
-// A running trial's last epoch checkpoint: the trainer's serialized state after `epoch`.
-struct Checkpoint {
-  int epoch = 0;
-  std::vector<uint8_t> bytes;
-};
 
 // An output's size without its values (for listing what a trial kept).
 struct OutputInfo {
@@ -196,6 +206,13 @@ class Store {
 
   // Each of these is one transaction, and needs the trial to be running.
   StoreResult<void> recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds);
+  // The epoch and the checkpoint taken after it (checkpoint.epoch == epoch), replacing the
+  // one before, in one transaction: after a kill the kept epochs and the checkpoint agree.
+  StoreResult<void> recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds,
+                                const Checkpoint& checkpoint);
+  // Clears what a running trial recorded (epochs, checkpoint, outputs, tensors): its
+  // checkpoint was refused by the trainer and it starts from scratch.
+  StoreResult<void> restartTrial(TrialHandle trial);
   // Saves (or replaces) an output of a running trial; write it before finishTrial.
   StoreResult<void> saveOutput(TrialHandle trial, const TrialOutput& output);
   StoreResult<std::optional<TrialOutput>> readOutput(TrialHandle trial, std::string_view name);
@@ -206,8 +223,9 @@ class Store {
   StoreResult<void> saveTensors(TrialHandle trial, const std::vector<StoredTensor>& tensors);
   StoreResult<std::vector<StoredTensor>> readTensors(TrialHandle trial);
   StoreResult<void> dropTensors(TrialHandle trial);
-  // The running trial's checkpoint after `epoch` (replacing the one before); read on a
-  // rerun of an interrupted trial; dropped when it ends.
+  // The running trial's checkpoint (replacing the one before), e.g. one taken inside an
+  // epoch; beginTrial hands it back on a rerun of an interrupted trial; dropped when the
+  // trial ends.
   StoreResult<void> saveCheckpoint(TrialHandle trial, const Checkpoint& checkpoint);
   StoreResult<std::optional<Checkpoint>> readCheckpoint(TrialHandle trial);
   StoreResult<void> dropCheckpoint(TrialHandle trial);

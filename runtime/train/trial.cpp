@@ -2,11 +2,15 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
+#include <span>
 #include <stdexcept>
+#include <variant>
 
 #include <fmt/format.h>
 
 #include "runtime/pipeline/batches.h"
+#include "runtime/train/checkpoint.h"
 #include "runtime/pipeline/random.h"
 
 namespace nnspec::rt {
@@ -193,147 +197,437 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunn
   return metrics;
 }
 
+namespace {
+
+// Where a trial stands between batches: what a checkpoint keeps besides the tensors and
+// the epoch records.
+struct Cursor {
+  int64_t epoch = 1;         // the epoch in progress (1-based)
+  int64_t batches_done = 0;  // of it, with their summed loss and samples
+  double loss_sum = 0;
+  int64_t seen = 0;
+  double epoch_seconds = 0;  // spent on those batches before a resume
+  int32_t step = 0;
+  double best = 0;  // early stopping
+  int64_t since_best = 0;
+  bool stopped = false;
+  double seconds_before = 0;  // the trial's training time before a resume
+};
+
+std::string stopText(const std::optional<StopRule>& stop) {
+  if (!stop) return "";
+  return fmt::format("{} tol {} patience {}", stop->metric, stop->tol, stop->patience);
+}
+
+// The model's settings that change the numbers but not the tensors' shapes.
+uint64_t settingsFingerprint(const CompiledModel& model) {
+  const NnspecOptimizerParams& opt = model.optimizer;
+  std::string text = fmt::format("opt {} {} {} {} {} {} {} {} {} | sched {} {} {} {} | out {} {} {} |",
+                                 opt.lr, opt.momentum, opt.beta1, opt.beta2, opt.eps, opt.weight_decay, opt.nesterov,
+                                 opt.alpha, opt.decoupled, static_cast<int>(model.schedule.kind), model.schedule.every,
+                                 model.schedule.gamma, model.schedule.min_lr, model.features, model.output_width,
+                                 model.classification);
+  for (const auto& [name, value] : model.hyper_values) text += fmt::format(" hyper {}={}", name, value);
+  for (const auto& init : model.inits) {
+    text += fmt::format(" init {} {} {} {}", init.name, static_cast<int>(init.kind), init.fan_in, init.fan_out);
+  }
+  for (const auto& stats : model.moving_stats) text += fmt::format(" stats {} {}", stats.mean_state, stats.momentum);
+  return fnv1a(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+CheckpointIdentity identityOf(const CompiledModel& model, const DataView& fit, const TrialSettings& settings) {
+  return {settings.seed,       settings.epochs,         model.batch, static_cast<int64_t>(fit.indices.size()),
+          settings.shuffle,    stopText(settings.stop), settingsFingerprint(model)};
+}
+
+// Why a checkpoint's identity is not this trial's; "" when it is.
+std::string identityMismatch(const CheckpointIdentity& saved, const CheckpointIdentity& now) {
+  if (saved.seed != now.seed) return fmt::format("it was made with seed {}, not {}", saved.seed, now.seed);
+  if (saved.epochs != now.epochs) return fmt::format("it was made for {} epochs, not {}", saved.epochs, now.epochs);
+  if (saved.batch != now.batch) return fmt::format("it was made for batch {}, not {}", saved.batch, now.batch);
+  if (saved.fit_samples != now.fit_samples) {
+    return fmt::format("it was made for {} training samples, not {}", saved.fit_samples, now.fit_samples);
+  }
+  if (saved.shuffle != now.shuffle) return "it was made with other shuffling";
+  if (saved.stop != now.stop) return fmt::format("it was made with another stop rule ('{}')", saved.stop);
+  if (saved.fingerprint != now.fingerprint) return "it was made with other optimizer or model settings";
+  return "";
+}
+
+std::string shapeText(const std::vector<int64_t>& shape) {
+  std::string text;
+  for (int64_t extent : shape) text += (text.empty() ? "" : ",") + std::to_string(extent);
+  return "[" + text + "]";
+}
+
+// Why `tensors` do not fit the buffers `slots` describes; "" when they do.
+std::string tensorMismatch(const std::vector<KeptParameter>& tensors, const std::vector<LeafSlot>& slots,
+                           const char* what) {
+  if (tensors.size() != slots.size()) {
+    return fmt::format("it holds {} {}, the model has {}", tensors.size(), what, slots.size());
+  }
+  for (size_t index = 0; index < slots.size(); ++index) {
+    const KeptParameter& tensor = tensors[index];
+    if (tensor.name != slots[index].name || tensor.shape != slots[index].type.shape) {
+      return fmt::format("it holds '{}' {}, the model has '{}' {}", tensor.name, shapeText(tensor.shape),
+                         slots[index].name, shapeText(slots[index].type.shape));
+    }
+  }
+  return "";
+}
+
+// Why `state` cannot continue this trial; "" when it can.
+std::string stateMismatch(const TrainerState& state, const CheckpointIdentity& identity, const StepRunner& runner,
+                          int64_t batches_per_epoch) {
+  std::string problem = identityMismatch(state.identity, identity);
+  if (!problem.empty()) return problem;
+  const StepLayout& layout = runner.layout();
+  problem = tensorMismatch(state.parameters, layout.parameters, "parameters");
+  if (!problem.empty()) return problem;
+  if (static_cast<int>(state.optimizer_slots.size()) != layout.state_slots) {
+    return fmt::format("it holds {} optimizer slots, the optimizer has {}", state.optimizer_slots.size(),
+                       layout.state_slots);
+  }
+  for (const auto& slot : state.optimizer_slots) {
+    problem = tensorMismatch(slot, layout.parameters, "optimizer slots");
+    if (!problem.empty()) return problem;
+  }
+  problem = tensorMismatch(state.states, layout.states, "state tensors");
+  if (!problem.empty()) return problem;
+  const bool at_end = state.completed_epochs == identity.epochs || state.stopped;
+  if (state.batches_done >= batches_per_epoch || (at_end && state.batches_done != 0)) {
+    return fmt::format("it stands at batch {} of an epoch of {}", state.batches_done, batches_per_epoch);
+  }
+  return "";
+}
+
+// The trainer's buffers and progress as a checkpoint.
+TrainerState snapshotOf(StepRunner& runner, const Cursor& cursor, const std::vector<EpochRecord>& records,
+                        const CheckpointIdentity& identity) {
+  TrainerState state;
+  state.identity = identity;
+  state.completed_epochs = cursor.epoch - 1;
+  state.batches_done = cursor.batches_done;
+  state.loss_sum = cursor.loss_sum;
+  state.seen = cursor.seen;
+  state.epoch_seconds = cursor.epoch_seconds;
+  state.step = cursor.step;
+  state.best = cursor.best;
+  state.since_best = cursor.since_best;
+  state.stopped = cursor.stopped;
+  state.seconds = cursor.seconds_before;
+  state.records = records;
+  const StepLayout& layout = runner.layout();
+  for (size_t index = 0; index < layout.parameters.size(); ++index) {
+    state.parameters.push_back({layout.parameters[index].name, layout.parameters[index].type.shape,
+                                runner.parameter(index)});
+  }
+  state.optimizer_slots.resize(static_cast<size_t>(layout.state_slots));
+  for (int slot = 0; slot < layout.state_slots; ++slot) {
+    for (size_t index = 0; index < layout.parameters.size(); ++index) {
+      state.optimizer_slots[static_cast<size_t>(slot)].push_back(
+          {layout.parameters[index].name, layout.parameters[index].type.shape, runner.optimizerState(slot, index)});
+    }
+  }
+  for (size_t index = 0; index < layout.states.size(); ++index) {
+    state.states.push_back({layout.states[index].name, layout.states[index].type.shape, runner.state(index)});
+  }
+  return state;
+}
+
+// Puts a checked state's tensors into `runner` and returns its progress.
+Cursor restoreState(TrainerState& state, StepRunner& runner) {
+  for (size_t index = 0; index < state.parameters.size(); ++index) {
+    runner.parameter(index) = std::move(state.parameters[index].values);
+  }
+  for (size_t slot = 0; slot < state.optimizer_slots.size(); ++slot) {
+    for (size_t index = 0; index < state.optimizer_slots[slot].size(); ++index) {
+      runner.optimizerState(static_cast<int>(slot), index) = std::move(state.optimizer_slots[slot][index].values);
+    }
+  }
+  for (size_t index = 0; index < state.states.size(); ++index) runner.state(index) = std::move(state.states[index].values);
+  Cursor cursor;
+  cursor.epoch = state.completed_epochs + 1;
+  cursor.batches_done = state.batches_done;
+  cursor.loss_sum = state.loss_sum;
+  cursor.seen = state.seen;
+  cursor.epoch_seconds = state.epoch_seconds;
+  cursor.step = state.step;
+  cursor.best = state.best;
+  cursor.since_best = state.since_best;
+  cursor.stopped = state.stopped;
+  cursor.seconds_before = state.seconds;
+  return cursor;
+}
+
+// One trial's training: the loop of runTrial, with its state in one place so that a
+// checkpoint can take it and a resume can put it back.
+class Trainer {
+ public:
+  Trainer(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
+          const TrialSettings& settings, const TrialCallbacks& callbacks, BatchIterator& iterator)
+      : model_(model), fit_(fit), val_(val), test_(test), settings_(settings), callbacks_(callbacks),
+        iterator_(iterator), runner_(model.full), buffers_(model, *fit.data), inputs_(inputPointers(runner_, buffers_)),
+        identity_(identityOf(model, fit, settings)), optimizer_(model.optimizer),
+        dropout_seed_(deriveSeed(settings.seed, "dropout")) {
+    if (model.remainder) tail_.emplace(model.remainder);
+    startFresh();
+    for (const auto& [name, value] : model.hyper_values) {
+      runner_.setHyperparam(name, value);
+      if (tail_) tail_->setHyperparam(name, value);
+    }
+  }
+
+  TrialResult run() {
+    if (!settings_.resume.empty() && !resume()) return finish();
+    if (cursor_.stopped) outcome_.stopped_epoch = cursor_.epoch - 1;
+    while (!cursor_.stopped && cursor_.epoch <= settings_.epochs) {
+      if (!trainEpoch()) return finish();
+      if (!endEpoch()) return finish();
+    }
+    finalResults();
+    return finish();
+  }
+
+ private:
+  void startFresh() {
+    initializeParameters(runner_, model_.inits, settings_.seed);
+    for (const MovingStats& stats : model_.moving_stats) {
+      std::fill(runner_.state(stats.variance_state).begin(), runner_.state(stats.variance_state).end(), 1.0f);
+    }
+  }
+
+  TrialResult finish() {
+    outcome_.seconds = cursor_.seconds_before + secondsSince(start_);
+    return std::move(outcome_);
+  }
+
+  // Continues from settings_.resume, or starts from scratch when it cannot be used.
+  // False when the trial ended already (a pruner's verdict on a restored epoch).
+  bool resume() {
+    std::string problem;
+    auto parsed = parseCheckpoint(settings_.resume);
+    if (auto* error = std::get_if<CheckpointError>(&parsed)) problem = error->message;
+    TrainerState* state = std::get_if<TrainerState>(&parsed);
+    if (state != nullptr) problem = stateMismatch(*state, identity_, runner_, iterator_.batchesPerEpoch());
+    if (!problem.empty()) {
+      outcome_.resume_problem = problem;
+      if (callbacks_.on_resume_rejected) callbacks_.on_resume_rejected(problem);
+      return true;
+    }
+    outcome_.epochs = state->records;
+    outcome_.resumed_epoch = state->completed_epochs;
+    cursor_ = restoreState(*state, runner_);
+    return !replayPruner();
+  }
+
+  // Asks should_prune about the restored epochs, as the interrupted run did; true when it
+  // prunes one (the run was killed between that epoch's checkpoint and its verdict).
+  bool replayPruner() {
+    if (!callbacks_.should_prune) return false;
+    for (size_t index = 0; index < outcome_.epochs.size(); ++index) {
+      const EpochRecord& record = outcome_.epochs[index];
+      if (!callbacks_.should_prune(record)) continue;
+      outcome_.end = TrialEnd::kPruned;
+      outcome_.failed_epoch = record.epoch;
+      outcome_.final_metrics = record.metrics;
+      outcome_.epochs.resize(index + 1);
+      return true;
+    }
+    return false;
+  }
+
+  void checkpoint() {
+    if (!callbacks_.on_checkpoint) return;
+    Cursor now = cursor_;
+    now.seconds_before += secondsSince(start_);
+    if (now.batches_done > 0) now.epoch_seconds += secondsSince(epoch_start_);
+    callbacks_.on_checkpoint(now.epoch - 1, serializeCheckpoint(snapshotOf(runner_, now, outcome_.epochs, identity_)));
+    last_checkpoint_ = Clock::now();
+  }
+
+  bool midEpochCheckpointDue() const {
+    return settings_.checkpoint_seconds > 0 && cursor_.batches_done < iterator_.batchesPerEpoch() &&
+           secondsSince(last_checkpoint_) >= settings_.checkpoint_seconds;
+  }
+
+  StepResult trainStep(int64_t rows) {
+    // Dropout masks: a fresh seed per step, derived from the trial's seed.
+    const uint64_t step_seed = deriveSeed(dropout_seed_, static_cast<uint64_t>(cursor_.step));
+    if (rows == model_.batch) {
+      runner_.setRngSeed(step_seed);
+      StepResult result = runner_.trainStep(inputs_, optimizer_);
+      if (result.status == kNnspecOk) updateMovingStats(runner_, model_.moving_stats);
+      return result;
+    }
+    copyState(runner_, *tail_);
+    tail_->setRngSeed(step_seed);
+    StepResult result = tail_->trainStep(inputPointers(*tail_, buffers_), optimizer_);
+    if (result.status == kNnspecOk) updateMovingStats(*tail_, model_.moving_stats);
+    copyState(*tail_, runner_);
+    return result;
+  }
+
+  void fail(const StepResult& result) {
+    const int64_t epoch = cursor_.epoch;
+    outcome_.end = TrialEnd::kFailed;
+    outcome_.failed_epoch = epoch;
+    outcome_.reason = result.status == kNnspecBadLabel
+                          ? fmt::format("a label outside the model's {} classes at epoch {}", model_.output_width, epoch)
+                      : result.status != kNnspecOk
+                          ? fmt::format("a runtime kernel failed at epoch {}", epoch)
+                          : fmt::format("loss became {} at epoch {}, batch {}",
+                                        std::isnan(result.total_loss) || std::isnan(result.data_loss) ? "nan" : "inf",
+                                        epoch, cursor_.batches_done);
+  }
+
+  // Trains the rest of the epoch in progress (from a resumed position); false when the
+  // trial ended (failed or stopped).
+  bool trainEpoch() {
+    const int64_t epoch = cursor_.epoch;
+    epoch_start_ = Clock::now();
+    iterator_.startEpoch(epoch - 1);
+    optimizer_.lr = static_cast<float>(scheduledLr(model_.schedule, model_.optimizer.lr, epoch - 1, settings_.epochs));
+    // The epoch's order depends only on (seed, epoch): skipping the batches done finds the position.
+    for (int64_t batch = 0; batch < cursor_.batches_done; ++batch) iterator_.nextBatch(buffers_.spans());
+    for (;;) {
+      if (callbacks_.should_stop && callbacks_.should_stop()) {
+        outcome_.end = TrialEnd::kStopped;
+        outcome_.failed_epoch = epoch;
+        return false;
+      }
+      const int64_t rows = iterator_.nextBatch(buffers_.spans());
+      if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("training buffers do not fit the batch");
+      if (rows <= 0) return true;
+      ++cursor_.batches_done;
+      optimizer_.step = ++cursor_.step;
+      const StepResult result = trainStep(rows);
+      if (result.status != kNnspecOk || !std::isfinite(result.data_loss) || !std::isfinite(result.total_loss)) {
+        fail(result);
+        return false;
+      }
+      cursor_.loss_sum += static_cast<double>(result.data_loss) * static_cast<double>(rows);
+      cursor_.seen += rows;
+      if (callbacks_.on_batch) {
+        callbacks_.on_batch(epoch, cursor_.batches_done, iterator_.batchesPerEpoch(),
+                            cursor_.loss_sum / static_cast<double>(cursor_.seen));
+      }
+      if (midEpochCheckpointDue()) checkpoint();
+    }
+  }
+
+  EpochRecord evaluateEpoch() {
+    EpochRecord record;
+    record.epoch = cursor_.epoch;
+    record.metrics["train.loss"] = cursor_.loss_sum / static_cast<double>(std::max<int64_t>(cursor_.seen, 1));
+    if (!model_.schedule.constant()) record.metrics["lr"] = optimizer_.lr;
+    if (model_.classification && settings_.evaluate) {
+      for (const auto& [name, value] : evaluateModel(model_, runner_, fit_, "train")) {
+        if (name != "train.loss") record.metrics[name] = value;
+      }
+    }
+    if (settings_.evaluate) {
+      for (const auto& [name, value] : evaluateModel(model_, runner_, val_, "val")) record.metrics[name] = value;
+    }
+    if (val_.empty() && settings_.evaluate) {
+      for (const auto& [name, value] : evaluateModel(model_, runner_, test_, "test")) record.metrics[name] = value;
+    }
+    record.seconds = cursor_.epoch_seconds + secondsSince(epoch_start_);
+    return record;
+  }
+
+  // Early stopping: whether `record` ends the trial.
+  bool noImprovement(const EpochRecord& record) {
+    if (!settings_.stop) return false;
+    const auto it = record.metrics.find(settings_.stop->metric);
+    if (it == record.metrics.end()) return false;
+    const bool maximize = maximized(settings_.stop->metric);
+    if (record.epoch == 1 || improved(it->second, cursor_.best, settings_.stop->tol, maximize)) {
+      cursor_.best = it->second;
+      cursor_.since_best = 0;
+      return false;
+    }
+    return ++cursor_.since_best >= settings_.stop->patience;
+  }
+
+  // Records the epoch just trained, checkpoints, and asks the pruner; false when the trial
+  // ended (pruned).
+  bool endEpoch() {
+    const EpochRecord record = evaluateEpoch();
+    outcome_.epochs.push_back(record);
+    cursor_.stopped = noImprovement(record);
+    cursor_.epoch = record.epoch + 1;
+    cursor_.batches_done = 0;
+    cursor_.loss_sum = 0;
+    cursor_.seen = 0;
+    cursor_.epoch_seconds = 0;
+    if (callbacks_.on_epoch) callbacks_.on_epoch(record, settings_.epochs);
+    checkpoint();
+    if (callbacks_.should_prune && callbacks_.should_prune(record)) {
+      outcome_.end = TrialEnd::kPruned;
+      outcome_.failed_epoch = record.epoch;
+      outcome_.final_metrics = record.metrics;
+      return false;
+    }
+    if (cursor_.stopped) outcome_.stopped_epoch = record.epoch;
+    return true;
+  }
+
+  void finalResults() {
+    outcome_.final_metrics = outcome_.epochs.back().metrics;
+    if (settings_.evaluate) {
+      std::vector<float>* kept = settings_.keep_test_predictions ? &outcome_.test_predictions : nullptr;
+      for (const auto& [name, value] : evaluateModel(model_, runner_, test_, "test", kept)) {
+        outcome_.final_metrics[name] = value;
+      }
+    }
+    if (settings_.keep_val_predictions) evaluateModel(model_, runner_, val_, "val", &outcome_.val_predictions);
+    if (!settings_.keep_parameters) return;
+    const auto& slots = runner_.layout().parameters;
+    for (size_t index = 0; index < slots.size(); ++index) {
+      outcome_.parameters.push_back({slots[index].name, slots[index].type.shape, runner_.parameter(index)});
+    }
+    const auto& states = runner_.layout().states;
+    for (size_t index = 0; index < states.size(); ++index) {
+      outcome_.states.push_back({states[index].name, states[index].type.shape, runner_.state(index)});
+    }
+  }
+
+  const CompiledModel& model_;
+  const DataView& fit_;
+  const DataView& val_;
+  const DataView& test_;
+  const TrialSettings& settings_;
+  const TrialCallbacks& callbacks_;
+  BatchIterator& iterator_;
+  StepRunner runner_;
+  std::optional<StepRunner> tail_;
+  Buffers buffers_;
+  const std::vector<const void*> inputs_;  // runner_'s, into buffers_
+  const CheckpointIdentity identity_;
+  NnspecOptimizerParams optimizer_;
+  const uint64_t dropout_seed_;
+  Cursor cursor_;
+  TrialResult outcome_;
+  const Clock::time_point start_ = Clock::now();
+  Clock::time_point epoch_start_ = Clock::now();
+  Clock::time_point last_checkpoint_ = Clock::now();
+};
+
+}  // namespace
+
 TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
-                      const TrialSettings& settings, const TrialCallbacks& callbacks) {
-  const auto start = Clock::now();
-  TrialResult outcome;
-  StepRunner runner(model.full);
-  std::optional<StepRunner> tail;
-  if (model.remainder) tail.emplace(model.remainder);
-  initializeParameters(runner, model.inits, settings.seed);
-  for (const MovingStats& stats : model.moving_stats) {
-    std::fill(runner.state(stats.variance_state).begin(), runner.state(stats.variance_state).end(), 1.0f);
-  }
-  for (const auto& [name, value] : model.hyper_values) {
-    runner.setHyperparam(name, value);
-    if (tail) tail->setHyperparam(name, value);
-  }
+                     const TrialSettings& settings, const TrialCallbacks& callbacks) {
   auto batches = makeBatchIterator(*fit.data, fit.indices,
                                    BatchOptions{model.batch, settings.shuffle, deriveSeed(settings.seed, "batches")});
   if (!batches.ok()) {
+    TrialResult outcome;
     outcome.end = TrialEnd::kFailed;
     outcome.reason = batches.error().message;
     return outcome;
   }
-  BatchIterator& iterator = batches.value();
-  Buffers buffers(model, *fit.data);
-  const auto inputs = inputPointers(runner, buffers);
-  NnspecOptimizerParams optimizer = model.optimizer;
-  const uint64_t dropout_seed = deriveSeed(settings.seed, "dropout");
-  int32_t step = 0;
-  double best = 0;
-  int64_t since_best = 0;
-  for (int64_t epoch = 1; epoch <= settings.epochs; ++epoch) {
-    const auto epoch_start = Clock::now();
-    iterator.startEpoch(epoch - 1);
-    optimizer.lr = static_cast<float>(scheduledLr(model.schedule, model.optimizer.lr, epoch - 1, settings.epochs));
-    double loss_sum = 0;
-    int64_t seen = 0;
-    int64_t batch_number = 0;
-    for (;;) {
-      if (callbacks.should_stop && callbacks.should_stop()) {
-        outcome.end = TrialEnd::kStopped;
-        outcome.failed_epoch = epoch;
-        outcome.seconds = secondsSince(start);
-        return outcome;
-      }
-      const int64_t rows = iterator.nextBatch(buffers.spans());
-      if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("training buffers do not fit the batch");
-      if (rows <= 0) break;
-      ++batch_number;
-      optimizer.step = ++step;
-      // Dropout masks: a fresh seed per step, derived from the trial's seed.
-      const uint64_t step_seed = deriveSeed(dropout_seed, static_cast<uint64_t>(step));
-      StepResult result;
-      if (rows == model.batch) {
-        runner.setRngSeed(step_seed);
-        result = runner.trainStep(inputs, optimizer);
-        if (result.status == kNnspecOk) updateMovingStats(runner, model.moving_stats);
-      } else {
-        copyState(runner, *tail);
-        tail->setRngSeed(step_seed);
-        result = tail->trainStep(inputPointers(*tail, buffers), optimizer);
-        if (result.status == kNnspecOk) updateMovingStats(*tail, model.moving_stats);
-        copyState(*tail, runner);
-      }
-      if (result.status != kNnspecOk || !std::isfinite(result.data_loss) || !std::isfinite(result.total_loss)) {
-        outcome.end = TrialEnd::kFailed;
-        outcome.failed_epoch = epoch;
-        outcome.reason = result.status == kNnspecBadLabel
-                             ? fmt::format("a label outside the model's {} classes at epoch {}", model.output_width, epoch)
-                         : result.status != kNnspecOk
-                             ? fmt::format("a runtime kernel failed at epoch {}", epoch)
-                             : fmt::format("loss became {} at epoch {}, batch {}",
-                                           std::isnan(result.total_loss) || std::isnan(result.data_loss) ? "nan" : "inf",
-                                           epoch, batch_number);
-        outcome.seconds = secondsSince(start);
-        return outcome;
-      }
-      loss_sum += static_cast<double>(result.data_loss) * static_cast<double>(rows);
-      seen += rows;
-      if (callbacks.on_batch) {
-        callbacks.on_batch(epoch, batch_number, iterator.batchesPerEpoch(), loss_sum / static_cast<double>(seen));
-      }
-    }
-    EpochRecord record;
-    record.epoch = epoch;
-    record.metrics["train.loss"] = loss_sum / static_cast<double>(std::max<int64_t>(seen, 1));
-    if (!model.schedule.constant()) record.metrics["lr"] = optimizer.lr;
-    if (model.classification && settings.evaluate) {
-      for (const auto& [name, value] : evaluateModel(model, runner, fit, "train")) {
-        if (name != "train.loss") record.metrics[name] = value;
-      }
-    }
-    if (settings.evaluate) {
-      for (const auto& [name, value] : evaluateModel(model, runner, val, "val")) record.metrics[name] = value;
-    }
-    if (val.empty() && settings.evaluate) {
-      for (const auto& [name, value] : evaluateModel(model, runner, test, "test")) record.metrics[name] = value;
-    }
-    record.seconds = secondsSince(epoch_start);
-    outcome.epochs.push_back(record);
-    if (callbacks.on_epoch) callbacks.on_epoch(record, settings.epochs);
-    if (callbacks.should_prune && callbacks.should_prune(record)) {
-      outcome.end = TrialEnd::kPruned;
-      outcome.failed_epoch = epoch;
-      outcome.final_metrics = record.metrics;
-      outcome.seconds = secondsSince(start);
-      return outcome;
-    }
-    if (settings.stop) {
-      const auto it = record.metrics.find(settings.stop->metric);
-      if (it != record.metrics.end()) {
-        const bool maximize = maximized(settings.stop->metric);
-        if (epoch == 1 || improved(it->second, best, settings.stop->tol, maximize)) {
-          best = it->second;
-          since_best = 0;
-        } else if (++since_best >= settings.stop->patience) {
-          outcome.stopped_epoch = epoch;
-          break;
-        }
-      }
-    }
-  }
-  outcome.final_metrics = outcome.epochs.back().metrics;
-  if (settings.evaluate) {
-    std::vector<float>* kept = settings.keep_test_predictions ? &outcome.test_predictions : nullptr;
-    for (const auto& [name, value] : evaluateModel(model, runner, test, "test", kept)) {
-      outcome.final_metrics[name] = value;
-    }
-  }
-  if (settings.keep_val_predictions) evaluateModel(model, runner, val, "val", &outcome.val_predictions);
-  if (settings.keep_parameters) {
-    const auto& slots = runner.layout().parameters;
-    for (size_t index = 0; index < slots.size(); ++index) {
-      outcome.parameters.push_back({slots[index].name, slots[index].type.shape, runner.parameter(index)});
-    }
-    const auto& states = runner.layout().states;
-    for (size_t index = 0; index < states.size(); ++index) {
-      outcome.states.push_back({states[index].name, states[index].type.shape, runner.state(index)});
-    }
-  }
-  outcome.seconds = secondsSince(start);
-  return outcome;
+  Trainer trainer(model, fit, val, test, settings, callbacks, batches.value());
+  return trainer.run();
 }
 
 }  // namespace nnspec::rt

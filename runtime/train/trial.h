@@ -15,6 +15,7 @@
 #include "runtime/data/dataset.h"
 #include "runtime/exec/compiled_step.h"
 #include "runtime/exec/step_runner.h"
+#include "runtime/train/epoch_record.h"
 #include "runtime/train/moving_stats.h"
 #include "runtime/train/param_init.h"
 #include "runtime/train/schedule.h"
@@ -60,23 +61,17 @@ struct TrialSettings {
   bool keep_test_predictions = false;  // for ensembles: the final model's outputs on test
   bool keep_val_predictions = false;   // for reports: the final model's outputs on val
   bool keep_parameters = false;        // for reports: the final weights (TrialResult::parameters)
-};
-
-struct EpochRecord {
-  int64_t epoch = 0;  // 1-based
-  std::map<std::string, double> metrics;
-  double seconds = 0;
+  // A checkpoint (TrialCallbacks::on_checkpoint) of this trial to continue from; empty:
+  // start from scratch. One that does not parse or was made for other settings or another
+  // model is rejected (TrialCallbacks::on_resume_rejected) and the trial starts from scratch.
+  std::vector<uint8_t> resume;
+  // Also checkpoint between batches once this many seconds passed since the last
+  // checkpoint (for long epochs); 0: only at the end of each epoch.
+  double checkpoint_seconds = 0;
 };
 
 // kStopped: TrialCallbacks::should_stop asked to stop (a cancelled run); nothing is final.
 enum class TrialEnd { kFinished, kFailed, kPruned, kStopped };
-
-// A trained parameter, e.g. "dense1.kernel" f32[784, 50], row-major.
-struct KeptParameter {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::vector<float> values;
-};
 
 struct TrialResult {
   TrialEnd end = TrialEnd::kFinished;
@@ -89,7 +84,9 @@ struct TrialResult {
   std::vector<float> val_predictions;   // likewise, of the final model on val
   std::vector<KeptParameter> parameters;  // the final weights, when asked for
   std::vector<KeptParameter> states;      // and the state leaves (batchnorm moving statistics)
-  double seconds = 0;
+  double seconds = 0;                     // training time, including the run a resume continued
+  int64_t resumed_epoch = 0;  // settings.resume was used: the epochs it had completed
+  std::string resume_problem;  // settings.resume was rejected: why (the trial started from scratch)
 };
 
 struct TrialCallbacks {
@@ -100,6 +97,16 @@ struct TrialCallbacks {
   std::function<bool(const EpochRecord& record)> should_prune;
   // Before each batch: true ends the trial at once as TrialEnd::kStopped.
   std::function<bool()> should_stop;
+  // The trial's whole state (runtime/train/checkpoint.h) to continue from, with the number
+  // of epochs it has completed: after each epoch, right after on_epoch for it (a caller
+  // stores that epoch's record and these bytes together), and between batches when
+  // TrialSettings::checkpoint_seconds says so. Before should_prune: a resumed trial asks
+  // should_prune again about the epochs it restores, in order, so a pruner's verdict (and
+  // its view of the curve) is the one an uninterrupted run gets.
+  std::function<void(int64_t epoch, const std::vector<uint8_t>& bytes)> on_checkpoint;
+  // TrialSettings::resume could not be used; the trial starts from scratch. Called before
+  // anything trains.
+  std::function<void(const std::string& problem)> on_resume_rejected;
 };
 
 // Fills every parameter of `runner` as `inits` says (by name; zeros for one not named),

@@ -203,7 +203,11 @@ void checkKillAndResume(const std::string& spec) {
   const bool caught_running = std::any_of(at_kill.begin(), at_kill.end(), [](const auto& entry) {
     return entry.second.status == nnspec::rt::TrialStatus::kRunning;
   });
-  if (caught_running) CHECK_THAT(printed, Catch::Contains("rerun: it was interrupted"));
+  // From scratch, or from the trial's last checkpoint when it had finished an epoch.
+  if (caught_running) {
+    CHECK_THAT(printed, Catch::Contains("(rerun: it was interrupted)") ||
+                            Catch::Contains("(rerun: continuing from its checkpoint after epoch "));
+  }
   const TrialMap resumed = trialsOf(killed);
   const TrialMap reference = trialsOf(clean);
   REQUIRE(resumed.size() == reference.size());

@@ -1,7 +1,8 @@
 // Kill safety: a child process runs trials into the store and is killed with SIGKILL
 // (by itself at chosen points, or by the parent at arbitrary moments). The parent then
 // reopens the store and checks that every finished trial kept all its epochs and metrics,
-// and that the trial in flight comes back as one to rerun.
+// and that the trial in flight comes back as one to rerun: from its checkpoint, whose epoch
+// always matches the epochs kept, when it wrote one.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +45,24 @@ Metrics finalMetrics(int trial_idx) {
   return {{"objective", 0.25 * trial_idx + 0.125}, {"loss", 0.5 / (trial_idx + 1)}};
 }
 
+// Odd trials record each epoch together with a checkpoint taken after it (as a trainer
+// does), even ones without.
+bool checkpointed(int trial_idx) { return trial_idx % 2 == 1; }
+constexpr size_t kCheckpointBytes = 1 << 16;  // large enough for kills to land inside its write
+std::vector<uint8_t> checkpointBytes(int trial_idx, int epoch) {
+  std::vector<uint8_t> bytes(kCheckpointBytes);
+  for (size_t index = 0; index < bytes.size(); ++index) {
+    bytes[index] = static_cast<uint8_t>((index * 2654435761u >> 13) + trial_idx * 31 + epoch);
+  }
+  return bytes;
+}
+
+StoreResult<void> recordEpochOf(Store& store, TrialHandle trial, int trial_idx, int epoch) {
+  if (!checkpointed(trial_idx)) return store.recordEpoch(trial, epoch, epochMetrics(trial_idx, epoch), 0.001);
+  return store.recordEpoch(trial, epoch, epochMetrics(trial_idx, epoch), 0.001,
+                           {epoch, checkpointBytes(trial_idx, epoch)});
+}
+
 // Where the child kills itself: after `finished` trials, and then, unless
 // `epochs_of_next` is nullopt, after beginning the next one and recording that many epochs.
 struct KillPoint {
@@ -68,7 +87,7 @@ enum ChildExit { kOpenFailed = 10, kStudyFailed, kBeginFailed, kEpochFailed, kFi
     TrialHandle trial = start.value().handle;
     for (int epoch = 1; epoch <= kEpochsPerTrial; ++epoch) {
       if (trial_idx == kill.finished && epoch - 1 == *kill.epochs_of_next) raise(SIGKILL);
-      if (!store.value().recordEpoch(trial, epoch, epochMetrics(trial_idx, epoch), 0.001).ok()) _exit(kEpochFailed);
+      if (!recordEpochOf(store.value(), trial, trial_idx, epoch).ok()) _exit(kEpochFailed);
     }
     if (trial_idx == kill.finished) raise(SIGKILL);  // every epoch recorded, not finished
     if (!store.value().finishTrial(trial, finalMetrics(trial_idx), 0.004).ok()) _exit(kFinishFailed);
@@ -176,6 +195,13 @@ Survivors checkAfterKill(const std::string& path, const std::set<int>& reported)
       survivors.interrupted_epochs = static_cast<int>(epochs.size());
       checkEpochs(store, trial, trial_idx, *survivors.interrupted_epochs);
       CHECK(trial.final_metrics.empty());
+      // The checkpoint is written with its epoch: both or neither survive a kill.
+      auto checkpoint = require(store.readCheckpoint(TrialHandle{trial.id}));
+      CHECK(checkpoint.has_value() == (checkpointed(trial_idx) && *survivors.interrupted_epochs > 0));
+      if (checkpoint) {
+        CHECK(checkpoint->epoch == *survivors.interrupted_epochs);
+        CHECK(checkpoint->bytes == checkpointBytes(trial_idx, checkpoint->epoch));
+      }
       continue;
     }
     REQUIRE(trial.status == TrialStatus::kFinished);
@@ -185,7 +211,8 @@ Survivors checkAfterKill(const std::string& path, const std::set<int>& reported)
   }
   for (int trial_idx : reported) CHECK(trial_idx < survivors.finished);  // reported finished ⇒ stored finished
 
-  // Resume: finished trials are skipped; the interrupted one is reset and can be run.
+  // Resume: finished trials are skipped; the interrupted one continues from its
+  // checkpoint (its epochs up to it kept) or, without one, is reset; either way it can be run.
   for (int trial_idx = 0; trial_idx < survivors.finished; ++trial_idx) {
     auto start = require(store.beginTrial(study.id, keyOf(trial_idx), paramsOf(trial_idx), trial_idx));
     CHECK(start.status == TrialStatus::kFinished);
@@ -195,10 +222,12 @@ Survivors checkAfterKill(const std::string& path, const std::set<int>& reported)
   auto start = require(store.beginTrial(study.id, keyOf(next), paramsOf(next), next));
   CHECK(start.shouldRun());
   CHECK(start.interrupted == survivors.interrupted_epochs.has_value());
-  CHECK(require(store.listEpochs(start.handle)).empty());
-  for (int epoch = 1; epoch <= kEpochsPerTrial; ++epoch) {
-    require(store.recordEpoch(start.handle, epoch, epochMetrics(next, epoch), 0.001));
-  }
+  CHECK(start.checkpoint_problem.empty());
+  const int kept = start.checkpoint ? start.checkpoint->epoch : 0;
+  CHECK(kept == (checkpointed(next) ? survivors.interrupted_epochs.value_or(0) : 0));
+  if (start.checkpoint) CHECK(start.checkpoint->bytes == checkpointBytes(next, kept));
+  checkEpochs(store, require(store.readTrial(start.handle)), next, kept);
+  for (int epoch = kept + 1; epoch <= kEpochsPerTrial; ++epoch) require(recordEpochOf(store, start.handle, next, epoch));
   require(store.finishTrial(start.handle, finalMetrics(next), 0.004));
   CHECK(require(store.countTrials(study.id)).finished == next + 1);
   return survivors;
