@@ -103,7 +103,7 @@ TEST_CASE("onnx: missing or misshapen tensors and foreign inputs are errors", "[
         "the model's output reads input 'targets'; only the samples 'x' can be an input of an exported model");
 }
 
-TEST_CASE("export: formats by name; unwritable outputs and models without tensors are bad input", "[export]") {
+TEST_CASE("export: formats by name, and unwritable outputs or models without tensors are bad input", "[export]") {
   CHECK(driver::modelFormatNamed("onnx") == driver::ModelFormat::kOnnx);
   CHECK(driver::modelFormatNamed("npz") == driver::ModelFormat::kNpz);
   CHECK_FALSE(driver::modelFormatNamed("pt").has_value());
