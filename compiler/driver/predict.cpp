@@ -1,5 +1,7 @@
 #include "compiler/driver/predict.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -7,8 +9,6 @@
 #include <filesystem>
 #include <memory>
 #include <span>
-
-#include <fmt/format.h>
 
 #include "compiler/driver/materialize.h"
 #include "runtime/data/idx.h"
@@ -99,8 +99,8 @@ std::optional<Outcome> checkFits(const StoredModel& model, const rt::Dataset& sa
     return std::nullopt;
   }
   if (samples.target_width != width) {
-    return badInput(fmt::format("'{}': its targets have {} columns; the model has {} outputs", path,
-                                samples.target_width, width));
+    return badInput(
+        fmt::format("'{}': its targets have {} columns; the model has {} outputs", path, samples.target_width, width));
   }
   return std::nullopt;
 }
@@ -132,8 +132,8 @@ Scores score(const rt::Dataset& samples, const std::vector<float>& out, const st
     double squared = 0;
     double absolute = 0;
     for (int64_t k = 0; k < width; ++k) {
-      const double difference =
-          static_cast<double>(out[static_cast<size_t>(row * width + k)]) - samples.y[static_cast<size_t>(row * width + k)];
+      const double difference = static_cast<double>(out[static_cast<size_t>(row * width + k)]) -
+                                samples.y[static_cast<size_t>(row * width + k)];
       squared += difference * difference;
       absolute += std::fabs(difference);
     }
@@ -166,7 +166,8 @@ void writeCsv(std::FILE* file, const rt::Dataset& samples, const std::vector<flo
       for (int64_t k = 0; k < width; ++k) line += fmt::format(",{:.6g}", out[static_cast<size_t>(row * width + k)]);
     } else {
       for (int64_t k = 0; k < width; ++k) {
-        const std::string target = labelled ? fmt::format("{:.7g}", samples.y[static_cast<size_t>(row * width + k)]) : "";
+        const std::string target =
+            labelled ? fmt::format("{:.7g}", samples.y[static_cast<size_t>(row * width + k)]) : "";
         line += fmt::format("{}{},{:.7g}", k ? "," : "", target, out[static_cast<size_t>(row * width + k)]);
       }
     }
@@ -184,7 +185,8 @@ std::string summary(const StoredModel& model, const rt::Dataset& samples, const 
     std::string stored;
     for (const char* name : {"test.accuracy", "test.loss", "test.mse"}) {
       const auto it = trained.metrics().find(name);
-      if (it != trained.metrics().end()) stored += fmt::format("{}{} {:.4f}", stored.empty() ? "" : ", ", name, it->second);
+      if (it != trained.metrics().end())
+        stored += fmt::format("{}{} {:.4f}", stored.empty() ? "" : ", ", name, it->second);
     }
     if (!stored.empty()) text += fmt::format("  the run measured {}\n", stored);
   }
@@ -219,8 +221,7 @@ Outcome predictLoaded(const PredictRequest& request, std::FILE* out) {
     if (!file) return badInput(fmt::format("cannot write '{}': {}", request.out_path, std::strerror(errno)));
   }
   writeCsv(file ? file.get() : out, data, outputs, classes, width, trained.classifier());
-  const Scores scores =
-      data.target_width > 0 ? score(data, outputs, classes, width, trained.classifier()) : Scores{};
+  const Scores scores = data.target_width > 0 ? score(data, outputs, classes, width, trained.classifier()) : Scores{};
   const std::string text = summary(model, data, scores, request.data_path);
   if (request.out_path.empty()) return Outcome{0, "", text};
   return Outcome{0, text + fmt::format("predictions: {}\n", request.out_path), ""};

@@ -1,10 +1,10 @@
 #include "compiler/driver/predictor.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "compiler/driver/run.h"
 #include "runtime/exec/step_runner.h"
@@ -27,9 +27,7 @@ int64_t elementCount(const std::vector<int64_t>& shape) {
   return count;
 }
 
-std::string formatShape(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
+std::string formatShape(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 // The stored tensors of each of `slots` (the step's parameters or states), in layout
 // order; "" or what does not fit.
@@ -122,9 +120,7 @@ struct Predictor::Runner {
   std::vector<float> predictions;
 };
 
-Predictor::Predictor(std::shared_ptr<const TrainedModel> model) : members_{std::move(model)} {
-  runners_.resize(1);
-}
+Predictor::Predictor(std::shared_ptr<const TrainedModel> model) : members_{std::move(model)} { runners_.resize(1); }
 
 Predictor::Predictor(std::vector<std::shared_ptr<const TrainedModel>> members, rt::EnsembleKind kind)
     : members_(std::move(members)), kind_(members_.size() > 1 ? kind : rt::EnsembleKind::kNone) {
@@ -174,7 +170,9 @@ std::string Predictor::predict(const float* in, int64_t rows, float* out, int64_
   for (int64_t row = 0; row < rows; ++row) {
     std::vector<float> combined(static_cast<size_t>(width), 0.0f);
     if (kind_ == rt::EnsembleKind::kVote) {
-      for (const auto& member : members) combined[static_cast<size_t>(argmaxOf(&member.outputs[row * width], width))] += 1.0f / static_cast<float>(count);
+      for (const auto& member : members)
+        combined[static_cast<size_t>(argmaxOf(&member.outputs[row * width], width))] +=
+            1.0f / static_cast<float>(count);
     } else {
       for (int64_t k = 0; k < width; ++k) {
         double sum = 0;

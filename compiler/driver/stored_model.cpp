@@ -1,10 +1,10 @@
 #include "compiler/driver/stored_model.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "compiler/driver/overrides.h"
 #include "compiler/jit/jit_compiler.h"
@@ -17,7 +17,7 @@
 namespace nnspec::driver {
 namespace {
 
-constexpr size_t kMaxListed = 20;          // trial ids a message lists
+constexpr size_t kMaxListed = 20;            // trial ids a message lists
 constexpr size_t kMaxCategoryCombos = 4096;  // categorical choices tried to rebuild a drawn point
 
 bool sampled(const sema::SweepPlan& plan) { return plan.method == "random" || plan.method == "tpe"; }
@@ -102,9 +102,12 @@ std::set<size_t> keptRows(const sema::CheckedSpec& spec, const std::vector<rt::T
 
 const char* policyName(sema::KeepPolicy policy) {
   switch (policy) {
-    case sema::KeepPolicy::kAll: return "all";
-    case sema::KeepPolicy::kBest: return "best";
-    case sema::KeepPolicy::kNone: return "none";
+    case sema::KeepPolicy::kAll:
+      return "all";
+    case sema::KeepPolicy::kBest:
+      return "best";
+    case sema::KeepPolicy::kNone:
+      return "none";
   }
   return "";
 }
@@ -185,7 +188,7 @@ class ModelLoader {
     if (chosen == nullptr) {
       return names.empty() ? failure(fmt::format("store '{}' holds no study", store_path_), "run a spec into it first")
                            : notFound(fmt::format("store '{}' has no study '{}'", store_path_, selector_.study),
-                                     "its studies are " + listed);
+                                      "its studies are " + listed);
     }
     if (selector_.study.empty() && !selector_.trial && names.size() > 1) {
       return failure(fmt::format("store '{}' holds several experiments", store_path_),
@@ -225,8 +228,8 @@ class ModelLoader {
     }
     session_ = std::make_unique<SpecSession>(request, overrides, std::vector<std::string>{});
     if (session_->ok()) return std::nullopt;
-    return LoadFailure{2, fmt::format("error: the spec of study '{}' no longer checks:\n{}", study_.name,
-                                      session_->finish(2).err)};
+    return LoadFailure{
+        2, fmt::format("error: the spec of study '{}' no longer checks:\n{}", study_.name, session_->finish(2).err)};
   }
 
   const sema::CheckedSpec& spec() { return session_->spec().checked; }
@@ -253,10 +256,11 @@ class ModelLoader {
         listed.push_back("...");
         break;
       }
-      listed.push_back(fmt::format("{} (sweep {}{})", row.id, sweepName(row.key.sweep),
-                                   row.key.fold < 0 ? ", refit" : ""));
+      listed.push_back(
+          fmt::format("{} (sweep {}{})", row.id, sweepName(row.key.sweep), row.key.fold < 0 ? ", refit" : ""));
     }
-    if (listed.empty()) return "no trial of this store kept its weights (`keep none`, or a run before weights were kept)";
+    if (listed.empty())
+      return "no trial of this store kept its weights (`keep none`, or a run before weights were kept)";
     return fmt::format("trials with kept weights: {}", fmt::join(listed, ", "));
   }
 
@@ -293,7 +297,7 @@ class ModelLoader {
       plan_ = planNamed(selector_.sweep);
       if (plan_ != nullptr) return std::nullopt;
       return notFound(fmt::format("study '{}' has no sweep '{}'", study_.name, selector_.sweep),
-                     fmt::format("its sweeps are {}", fmt::join(names, ", ")));
+                      fmt::format("its sweeps are {}", fmt::join(names, ", ")));
     }
     std::vector<const sema::SweepPlan*> ran;
     for (const auto& plan : spec().sweeps) {
@@ -306,9 +310,9 @@ class ModelLoader {
       plan_ = ran.front();
       return std::nullopt;
     }
-    return failure(fmt::format("study '{}' has {} sweeps with finished trials; --best needs one", study_.name,
-                               ran.size()),
-                   fmt::format("name it: --best SWEEP (its sweeps are {})", fmt::join(names, ", ")));
+    return failure(
+        fmt::format("study '{}' has {} sweeps with finished trials; --best needs one", study_.name, ran.size()),
+        fmt::format("name it: --best SWEEP (its sweeps are {})", fmt::join(names, ", ")));
   }
 
   // The sweep point a stored trial key names.
@@ -320,8 +324,8 @@ class ModelLoader {
     } else if (auto point = rebuildDrawnPoint(row)) {
       return *point;
     }
-    return failure(fmt::format("trial {}: the study's spec has no point '{}' in sweep '{}'", row.id,
-                               row.key.point_key, sweepName(plan_->name)));
+    return failure(fmt::format("trial {}: the study's spec has no point '{}' in sweep '{}'", row.id, row.key.point_key,
+                               sweepName(plan_->name)));
   }
 
   // A random/TPE draw "#003 lr=0.01, units=[128]" from its stored params; categorical
@@ -397,7 +401,8 @@ class ModelLoader {
     if (const auto* problem = std::get_if<LoadFailure>(&point)) return *problem;
     out.point = std::move(std::get<sema::Point>(point));
     auto jit = jit::JitCompiler::create();
-    if (!jit.ok()) return LoadFailure{3, fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message)};
+    if (!jit.ok())
+      return LoadFailure{3, fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message)};
     std::shared_ptr<jit::JitCompiler> compiler = std::move(jit.value());
     const sema::TrainConfig& config = out.point.config;
     auto compiled = pipeline::compileTrainable(config, config.batch, *compiler);
@@ -430,14 +435,14 @@ class ModelLoader {
                                                                           std::shared_ptr<jit::JitCompiler> jit) {
     if (row.status != rt::TrialStatus::kFinished) {
       return notFound(fmt::format("trial {} {}; only finished trials have weights", row.id, rt::statusName(row.status)),
-                     keptList());
+                      keptList());
     }
     auto tensors = store_->readTensors(rt::TrialHandle{row.id});
     if (!tensors.ok()) return storeFailure(tensors.error());
     if (tensors.value().empty()) {
-      return notFound(fmt::format("trial {} kept no weights in store '{}' (the spec's `keep` dropped them)", row.id,
-                                 store_path_),
-                     keptList() + "; `keep all` in the spec keeps every trial's");
+      return notFound(
+          fmt::format("trial {} kept no weights in store '{}' (the spec's `keep` dropped them)", row.id, store_path_),
+          keptList() + "; `keep all` in the spec keeps every trial's");
     }
     ModelOrigin origin{row.key.sweep, row.key.point_key, row.key.fold, row.key.replicate, row.id, row.final_metrics};
     auto member = TrainedModel::fromTensors(std::move(origin), model, tensors.value(), std::move(jit));
@@ -452,9 +457,9 @@ class ModelLoader {
     const rt::TrialRow& first = trials.front();
     const std::string point = first.key.point_key.empty() ? "(one point)" : first.key.point_key;
     if (kind != rt::EnsembleKind::kNone) {
-      return fmt::format("{} of the {} models of sweep {}, point {}", kind == rt::EnsembleKind::kVote ? "majority vote"
-                                                                                                   : "mean",
-                         trials.size(), sweepName(first.key.sweep), point);
+      return fmt::format("{} of the {} models of sweep {}, point {}",
+                         kind == rt::EnsembleKind::kVote ? "majority vote" : "mean", trials.size(),
+                         sweepName(first.key.sweep), point);
     }
     std::string role;
     if (first.key.fold < 0) role = ", refit on all training data";

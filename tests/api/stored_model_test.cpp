@@ -2,10 +2,9 @@
 // a run kept predict the test accuracy it recorded; unknown trials and trials without
 // weights are NOT_FOUND with a message listing what is there.
 
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "nnspec/nnspec.h"
 #include "tests/api/api_test_support.h"

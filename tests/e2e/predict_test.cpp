@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,8 +16,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "runtime/store/store.h"
 
@@ -31,7 +30,8 @@ struct TempDir {
   fs::path path;
   TempDir() {
     static int counter = 0;
-    path = fs::temp_directory_path() / ("nnspec_predict_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    path =
+        fs::temp_directory_path() / ("nnspec_predict_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -58,8 +58,7 @@ struct Command {
 Command runNnspec(const TempDir& dir, const std::string& args) {
   const std::string out = dir.file("stdout.txt");
   const std::string err = dir.file("stderr.txt");
-  const std::string command =
-      std::string(NNSPEC_BINARY_DIR) + "/nnspec " + args + " > '" + out + "' 2> '" + err + "'";
+  const std::string command = std::string(NNSPEC_BINARY_DIR) + "/nnspec " + args + " > '" + out + "' 2> '" + err + "'";
   const int status = std::system(command.c_str());
   return Command{WIFEXITED(status) ? WEXITSTATUS(status) : -1, readText(out), readText(err)};
 }
@@ -109,8 +108,8 @@ void checkAmathCnn(int epochs) {
   TempDir dir;
   const std::string store = dir.file("s.sqlite");
   const Command run = runNnspec(dir, "run " + sourcePath("specs/amath482_fashion.nnspec") +
-                                      " --sweep convolutional --set epochs=" + std::to_string(epochs) + " --store " +
-                                      store + " --no-report --quiet --jobs 1");
+                                         " --sweep convolutional --set epochs=" + std::to_string(epochs) + " --store " +
+                                         store + " --no-report --quiet --jobs 1");
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
   const auto rows = trialsOf(store);
@@ -134,9 +133,8 @@ void checkAmathCnn(int epochs) {
 // hw1's regression on its CSVs, searched by TPE with 2-fold CV, a refit and a mean
 // ensemble (4 draws, a few epochs: seconds).
 std::string hw1Regression(const std::string& keep) {
-  return "experiment hw1_regression\nseed 1\n" + keep +
-         "\ndata curve = csv(train: \"" + sourcePath("specs/data/hw1_train.csv") + "\", test: \"" +
-         sourcePath("specs/data/hw1_test.csv") +
+  return "experiment hw1_regression\nseed 1\n" + keep + "\ndata curve = csv(train: \"" +
+         sourcePath("specs/data/hw1_train.csv") + "\", test: \"" + sourcePath("specs/data/hw1_test.csv") +
          "\", features: [\"x\"], target: \"y\")\n"
          "split regression: train = curve.train, test = curve.test\n"
          "param n_layers in int(1, 2)\n"
@@ -161,14 +159,14 @@ void writeIdx(const std::string& images, const std::string& labels, int count, i
   std::vector<uint8_t> image_bytes;
   header(image_bytes, 3, {static_cast<uint32_t>(count), static_cast<uint32_t>(rows), static_cast<uint32_t>(cols)});
   image_bytes.resize(image_bytes.size() + static_cast<size_t>(count * rows * cols), 7);
-  std::ofstream(images, std::ios::binary).write(reinterpret_cast<const char*>(image_bytes.data()),
-                                                static_cast<std::streamsize>(image_bytes.size()));
+  std::ofstream(images, std::ios::binary)
+      .write(reinterpret_cast<const char*>(image_bytes.data()), static_cast<std::streamsize>(image_bytes.size()));
   if (labels.empty()) return;
   std::vector<uint8_t> label_bytes;
   header(label_bytes, 1, {static_cast<uint32_t>(label_values.size())});
   label_bytes.insert(label_bytes.end(), label_values.begin(), label_values.end());
-  std::ofstream(labels, std::ios::binary).write(reinterpret_cast<const char*>(label_bytes.data()),
-                                                static_cast<std::streamsize>(label_bytes.size()));
+  std::ofstream(labels, std::ios::binary)
+      .write(reinterpret_cast<const char*>(label_bytes.data()), static_cast<std::streamsize>(label_bytes.size()));
 }
 
 }  // namespace
@@ -202,7 +200,7 @@ TEST_CASE("predict on hw1's regression CSV: the refit's and a fold's MSE match t
   const double refit_mse = refit->final_metrics.at("test.mse");
   WARN("hw1 regression refit: run test.mse " << fixed4(refit_mse) << ", predict mse "
                                              << fixed4(numberAfter(best.out, ": mse")));
-  CHECK(fixed4(numberAfter(best.out, ": mse")) == fixed4(refit_mse));  // both print 4 decimals
+  CHECK(fixed4(numberAfter(best.out, ": mse")) == fixed4(refit_mse));     // both print 4 decimals
   CHECK_THAT(run.out, Catch::Contains("test.mse " + fixed4(refit_mse)));  // the run's refit line
   // `keep best` kept the best point's two folds and its refit.
   const auto kept = keptTrials(store);
@@ -249,7 +247,7 @@ TEST_CASE("predict: bad input exits 2 and says what is there instead", "[e2e][pr
   TempDir dir;
   const std::string store = dir.file("s.sqlite");
   const Command run = runNnspec(dir, "run " + sourcePath("tests/e2e/specs/fashion_small.nnspec") + " --store " + store +
-                                      " --no-report --quiet --set epochs=1 --jobs 2");
+                                         " --no-report --quiet --set epochs=1 --jobs 2");
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
   const auto kept = keptTrials(store);
