@@ -15,6 +15,7 @@
 
 #include "compiler/driver/compile.h"
 #include "compiler/driver/driver.h"
+#include "compiler/driver/predict.h"
 #include "compiler/driver/report.h"
 #include "compiler/driver/run.h"
 
@@ -31,6 +32,7 @@ constexpr const char* kUsage =
     "                  (SQLite), print a ranked table and write the HTML report\n"
     "  report STORE    write the HTML report of a study in a store\n"
     "  export STORE    print a study's trials or epochs as CSV or JSON\n"
+    "  predict STORE   run a stored model on the samples of a CSV or IDX file\n"
     "\n"
     "options:\n"
     "  -h, --help      show this help (also: nnspec check --help)\n"
@@ -114,6 +116,30 @@ constexpr const char* kExportUsage =
     "  -o, --output PATH   write to PATH instead of stdout\n"
     "  --study NAME        the study, by name or id (default: the newest)\n"
     "  -h, --help          show this help\n";
+
+constexpr const char* kPredictUsage =
+    "usage: nnspec predict STORE [--trial N | --best [SWEEP]] --data FILE [-o OUT.csv] [--study NAME]\n"
+    "\n"
+    "Compiles a model the store kept the weights of (the spec's `keep`) and runs its\n"
+    "forward pass on the samples of FILE, read and transformed like the spec's data\n"
+    "(a CSV with the spec's columns, or an IDX(.gz) images file; its labels file beside\n"
+    "it, e.g. t10k-labels-idx1-ubyte.gz, is read when present). Writes one CSV line per\n"
+    "sample: the label when known, the predicted class and the class probabilities (or\n"
+    "the target and output of regressions). With labels or targets, prints accuracy and\n"
+    "loss (classification) or MSE and MAE (regression).\n"
+    "\n"
+    "options:\n"
+    "  --trial N          the trial with this id (see nnspec export STORE --format csv)\n"
+    "  --best [SWEEP]     the best point of SWEEP (default; SWEEP may be left out when\n"
+    "                     one sweep ran): its refit, else its models' vote or mean when\n"
+    "                     the sweep has an ensemble, else its best trial\n"
+    "  --data FILE        the samples (required)\n"
+    "  -o, --output PATH  write the CSV to PATH (default stdout; the summary then goes to\n"
+    "                     stderr)\n"
+    "  --study NAME       the experiment, when the store holds several\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "exit status: 0 success, 2 bad input (store, trial, data file, flags), 3 internal error\n";
 
 constexpr const char* kCompileUsageTemplate =
     "usage: nnspec compile [options] FILE\n"
@@ -367,6 +393,52 @@ int runExport(const std::vector<std::string>& args) {
   return outcome.exit_code;
 }
 
+int runPredict(const std::vector<std::string>& args) {
+  nnspec::driver::PredictRequest request;
+  request.data_paths = nnspec::driver::defaultDataPaths();
+  std::vector<std::string> stores;
+  bool best = false;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const std::string& arg = args[k];
+    const bool has_value = k + 1 < args.size();
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kPredictUsage, stdout);
+      return 0;
+    }
+    if (arg == "--best") {
+      best = true;
+      if (has_value && args[k + 1].rfind("-", 0) != 0 && !stores.empty()) request.selector.sweep = args[++k];
+    } else if (arg == "--trial") {
+      char* end = nullptr;
+      const long long id = has_value ? std::strtoll(args[k + 1].c_str(), &end, 10) : 0;
+      if (!has_value || end == args[k + 1].c_str() || *end != '\0' || id < 1) {
+        return usageError("--trial needs a trial id (a positive number)", kPredictUsage);
+      }
+      request.selector.trial = id;
+      ++k;
+    } else if (arg == "--data" || arg == "-o" || arg == "--output" || arg == "--study") {
+      if (!has_value) return usageError(fmt::format("{} needs a value", arg), kPredictUsage);
+      std::string& target = arg == "--data"    ? request.data_path
+                            : arg == "--study" ? request.selector.study
+                                               : request.out_path;
+      target = args[++k];
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}'", arg), kPredictUsage);
+    } else {
+      stores.push_back(arg);
+    }
+  }
+  if (stores.size() != 1) return usageError("predict takes one store", kPredictUsage);
+  if (best && request.selector.trial) return usageError("give --trial or --best, not both", kPredictUsage);
+  if (request.data_path.empty()) return usageError("predict needs --data FILE", kPredictUsage);
+  request.store_path = stores[0];
+  const auto outcome = nnspec::driver::predictFile(request, stdout);
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
+}
+
 }  // namespace
 
 int runCommand(std::vector<std::string> args) {
@@ -386,6 +458,7 @@ int runCommand(std::vector<std::string> args) {
   if (command == "compile") return runCompile(args);
   if (command == "report") return runReport(args);
   if (command == "export") return runExport(args);
+  if (command == "predict") return runPredict(args);
   if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
   return usageError(fmt::format("unknown command '{}'", command), kUsage);
 }

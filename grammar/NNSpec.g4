@@ -16,6 +16,7 @@ spec
 statement
   : 'experiment' name=ident                                        # experimentStmt
   | 'seed' value=expr                                              # seedStmt
+  | 'keep' policy=expr                                             # keepStmt
   | 'data' name=ident '=' source=expr ('|' transforms+=expr)*      # dataStmt
   | 'split' (name=ident ':')? roles+=splitRole (',' roles+=splitRole)*  # splitStmt
   | 'param' name=ident ('[' length=ident ']')? 'in' space=expr     # paramSweptStmt
@@ -96,7 +97,7 @@ ident
   | 'experiment' | 'seed' | 'data' | 'split' | 'param' | 'model' | 'train'
   | 'sweep' | 'report' | 'input' | 'repeat' | 'stop' | 'when' | 'cv'
   | 'stratified' | 'replicates' | 'trials' | 'timeout' | 'prune' | 'select'
-  | 'ensemble' | 'refit' | 'using' | 'with' | 'by'
+  | 'ensemble' | 'refit' | 'using' | 'with' | 'by' | 'keep'
   ;
 
 // Names inside expressions: `train` for metrics such as train.loss and for

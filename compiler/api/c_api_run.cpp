@@ -5,7 +5,10 @@
 #include <string>
 
 #include "compiler/api/api_status.h"
+#include "compiler/api/data_paths.h"
 #include "compiler/api/handles.h"
+#include "compiler/api/large_stack.h"
+#include "compiler/driver/stored_model.h"
 #include "nnspec/nnspec.h"
 
 using nnspec::api::badArgument;
@@ -16,13 +19,53 @@ using nnspec::api::release;
 
 namespace {
 
-nnspec_status newModelHandle(std::shared_ptr<const nnspec::api::TrainedModel> model, nnspec_model** out) {
+nnspec_status newModelHandle(std::shared_ptr<const nnspec::driver::TrainedModel> model, nnspec_model** out) {
   return nnspec::api::release(std::make_unique<nnspec_model>(std::move(model)), out);
+}
+
+// A model of a store as a handle (the spec is parsed on a large stack, like checks).
+nnspec_status loadStoredHandle(const std::string& store_path, const nnspec::driver::ModelSelector& selector,
+                               nnspec_model** out) {
+  std::variant<nnspec::driver::StoredModel, nnspec::driver::LoadFailure> loaded = nnspec::driver::LoadFailure{};
+  nnspec::api::runOnLargeStack(
+      [&] { loaded = nnspec::driver::loadStoredModel(store_path, selector, nnspec::api::apiDataPaths()); });
+  if (const auto* problem = std::get_if<nnspec::driver::LoadFailure>(&loaded)) {
+    const nnspec_status status = problem->exit_code >= 3 ? NNSPEC_STATUS_INTERNAL_ERROR
+                                 : problem->not_found    ? NNSPEC_STATUS_NOT_FOUND
+                                                         : NNSPEC_STATUS_BAD_INPUT;
+    return fail(status, problem->message);
+  }
+  const nnspec::driver::Predictor& predictor = *std::get<nnspec::driver::StoredModel>(loaded).predictor;
+  return release(std::make_unique<nnspec_model>(predictor.members(), predictor.ensemble()), out);
 }
 
 }  // namespace
 
 extern "C" {
+
+nnspec_status nnspec_model_load(const char* store_path, int64_t trial_id, nnspec_model** out) {
+  return guard([&] {
+    if (store_path == nullptr) return badArgument("store_path");
+    if (out == nullptr) return badArgument("out");
+    *out = nullptr;
+    nnspec::driver::ModelSelector selector;
+    selector.trial = trial_id;
+    return loadStoredHandle(store_path, selector, out);
+  });
+}
+
+nnspec_status nnspec_model_load_best(const char* store_path, const char* study, const char* sweep,
+                                     nnspec_model** out) {
+  return guard([&] {
+    if (store_path == nullptr) return badArgument("store_path");
+    if (out == nullptr) return badArgument("out");
+    *out = nullptr;
+    nnspec::driver::ModelSelector selector;
+    selector.study = study == nullptr ? "" : study;
+    selector.sweep = sweep == nullptr ? "" : sweep;
+    return loadStoredHandle(store_path, selector, out);
+  });
+}
 
 nnspec_status nnspec_run_create(nnspec_spec* spec, const char* store_path, nnspec_run** out) {
   return guard([&] {

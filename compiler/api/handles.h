@@ -10,7 +10,7 @@
 #include "compiler/api/run_session.h"
 #include "compiler/api/spec_check.h"
 #include "compiler/api/store_view.h"
-#include "compiler/api/trained_model.h"
+#include "compiler/driver/predictor.h"
 #include "nnspec/nnspec.h"
 
 struct nnspec_spec {
@@ -34,7 +34,7 @@ struct nnspec_run {
 struct nnspec_model {
   template <class... Args>
   explicit nnspec_model(Args&&... args) : predictor(std::forward<Args>(args)...) {}
-  nnspec::api::Predictor predictor;
+  nnspec::driver::Predictor predictor;
 };
 
 struct nnspec_store {

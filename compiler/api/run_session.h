@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "compiler/api/spec_check.h"
-#include "compiler/api/trained_model.h"
+#include "compiler/driver/predictor.h"
 #include "compiler/driver/overrides.h"
 #include "nnspec/nnspec.h"
 
@@ -22,6 +22,8 @@ struct TrainedTrial;
 }  // namespace nnspec::driver
 
 namespace nnspec::api {
+
+using driver::TrainedModel;
 
 struct RunSpec {
   std::string path;  // the spec file; for a spec given as text, its diagnostics name

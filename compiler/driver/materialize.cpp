@@ -73,31 +73,6 @@ rt::Dataset makeSynthetic(const sema::DataSet& data) {
   return out;
 }
 
-rt::DataResult<std::vector<rt::TransformOp>> transformOps(const sema::DataSet& data) {
-  std::vector<rt::TransformOp> ops;
-  for (const auto& transform : data.transforms) {
-    rt::TransformOp op;
-    if (transform.name == "scale") {
-      op.kind = rt::TransformKind::kScale;
-      op.value = transform.args.number("factor");
-    } else if (transform.name == "shift") {
-      op.kind = rt::TransformKind::kShift;
-      op.value = transform.args.number("offset");
-    } else if (transform.name == "reshape") {
-      op.kind = rt::TransformKind::kReshape;
-      for (const auto& item : transform.args.at("shape").items) op.shape.push_back(item.asInt());
-    } else if (transform.name == "one_hot") {
-      op.kind = rt::TransformKind::kOneHot;
-    } else {
-      return rt::DataError{"", fmt::format("transform '{}' of data '{}' is not supported by `run` yet",
-                                           transform.name, data.name),
-                           "remove it, or scale the data with scale(...) and shift(...)"};
-    }
-    ops.push_back(op);
-  }
-  return ops;
-}
-
 std::vector<rt::SelectOp> selectOps(const sema::Selection& selection) {
   std::vector<rt::SelectOp> ops;
   for (const auto& op : selection.ops) {
@@ -128,6 +103,31 @@ std::string describeLoad(const sema::DataSet& data) {
 }
 
 }  // namespace
+
+rt::DataResult<std::vector<rt::TransformOp>> transformOps(const sema::DataSet& data) {
+  std::vector<rt::TransformOp> ops;
+  for (const auto& transform : data.transforms) {
+    rt::TransformOp op;
+    if (transform.name == "scale") {
+      op.kind = rt::TransformKind::kScale;
+      op.value = transform.args.number("factor");
+    } else if (transform.name == "shift") {
+      op.kind = rt::TransformKind::kShift;
+      op.value = transform.args.number("offset");
+    } else if (transform.name == "reshape") {
+      op.kind = rt::TransformKind::kReshape;
+      for (const auto& item : transform.args.at("shape").items) op.shape.push_back(item.asInt());
+    } else if (transform.name == "one_hot") {
+      op.kind = rt::TransformKind::kOneHot;
+    } else {
+      return rt::DataError{"", fmt::format("transform '{}' of data '{}' is not supported by `run` yet",
+                                           transform.name, data.name),
+                           "remove it, or scale the data with scale(...) and shift(...)"};
+    }
+    ops.push_back(op);
+  }
+  return ops;
+}
 
 rt::DataResult<std::vector<rt::Dataset>> Materializer::load(const sema::DataSet& data,
                                                             std::vector<std::string>* part_names) {

@@ -9,6 +9,7 @@
 
 #include "compiler/sema/checked_spec.h"
 #include "runtime/data/dataset.h"
+#include "runtime/pipeline/transforms.h"
 
 namespace nnspec::driver {
 
@@ -20,6 +21,10 @@ struct SplitViews {
   const rt::Dataset* test_data = nullptr;
   std::vector<int64_t> test;
 };
+
+// The transforms of `data` (scale, shift, reshape, one_hot) as the runtime applies them;
+// an error for one `run` does not support.
+rt::DataResult<std::vector<rt::TransformOp>> transformOps(const sema::DataSet& data);
 
 class Materializer {
  public:

@@ -18,6 +18,7 @@
 #include "compiler/driver/materialize.h"
 #include "compiler/driver/report.h"
 #include "compiler/driver/report_outputs.h"
+#include "compiler/driver/stored_model.h"
 #include "compiler/frontend/parse.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/lowering/lower_model.h"
@@ -810,6 +811,14 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     outcome.err = fmt::format("error: store '{}': {}\n", store_path, rows.error().message);
     return outcome;
   }
+  // The spec's `keep`: the tensors of trials it does not keep leave the store.
+  std::string keep_error;
+  const std::string kept = applyKeepPolicy(store.value(), *checked, rows.value(), &keep_error);
+  if (!keep_error.empty()) {
+    outcome.exit_code = 2;
+    outcome.err = keep_error;
+    return outcome;
+  }
   printTables(out, *checked, rows.value());
   if (!runner.summary().empty()) fmt::print(out, "\n{}", runner.summary());
   double trial_seconds = 0;
@@ -817,6 +826,7 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   if (!request.quiet) {
     fmt::print(out, "\n{} trials, {:.1f} s of training in all; {} compiled graph{} in this run\n", rows.value().size(),
                trial_seconds, runner.compilations(), runner.compilations() == 1 ? "" : "s");
+    fmt::print(out, "{}", kept);
   }
   if (write_report) {
     const std::string problem =

@@ -151,10 +151,17 @@ struct SeedStmt {
   SourceRange range;
 };
 
+// `keep best`: which trials' trained tensors stay in the store after a run.
+struct KeepStmt {
+  ExprPtr policy;
+  SourceRange range;
+};
+
 // Statements by kind, each list in source order.
 struct Spec {
   std::vector<ExperimentStmt> experiments;
   std::vector<SeedStmt> seeds;
+  std::vector<KeepStmt> keeps;
   std::vector<DataStmt> data;
   std::vector<SplitStmt> splits;
   std::vector<ParamStmt> params;

@@ -25,6 +25,7 @@ class Printer {
   std::string run(const Spec& spec) {
     for (const auto& s : spec.experiments) line(0, "experiment " + s.name.name);
     for (const auto& s : spec.seeds) line(0, "seed " + printExpr(*s.value));
+    for (const auto& s : spec.keeps) line(0, "keep " + printExpr(*s.policy));
     for (const auto& s : spec.data) {
       std::string text = fmt::format("data {} = {}", s.name.name, printExpr(*s.source));
       for (const auto& transform : s.transforms) text += " | " + printExpr(*transform);

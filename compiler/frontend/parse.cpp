@@ -21,8 +21,8 @@ using grammar::NNSpecParser;
 constexpr int kMaxNesting = 64;
 constexpr size_t kMaxStatementTokens = 20000;
 
-const std::set<std::string> kStatementWords = {"experiment", "seed",  "data",  "split", "param",
-                                               "model",      "train", "sweep", "report"};
+const std::set<std::string> kStatementWords = {"experiment", "seed",  "data",  "split",  "param",
+                                               "model",      "train", "sweep", "report", "keep"};
 
 struct TooManyErrors {};
 
@@ -239,6 +239,8 @@ class AstBuilder {
       out.experiments.push_back({ident(c->name), range});
     } else if (auto* c = dynamic_cast<NNSpecParser::SeedStmtContext*>(context)) {
       out.seeds.push_back({expr(c->value), range});
+    } else if (auto* c = dynamic_cast<NNSpecParser::KeepStmtContext*>(context)) {
+      out.keeps.push_back({expr(c->policy), range});
     } else if (auto* c = dynamic_cast<NNSpecParser::DataStmtContext*>(context)) {
       ast::DataStmt data{ident(c->name), expr(c->source), {}, range};
       for (auto* transform : c->transforms) data.transforms.push_back(expr(transform));

@@ -39,6 +39,8 @@ Catalog makeCatalog();
 inline const std::vector<std::string> kMetricNames = {"loss", "accuracy", "error", "mse", "mae"};
 inline const std::vector<std::string> kMetricParts = {"train", "val", "test"};
 inline const std::vector<std::string> kSweepMethods = {"grid", "random", "tpe"};
+// `keep POLICY`: whose trained tensors a run leaves in the store (KeepPolicy, in order).
+inline const std::vector<std::string> kKeepPolicies = {"all", "best", "none"};
 inline const std::vector<std::string> kTrainKeys = {"model",   "split",  "loss",    "optimizer", "l1",
                                                     "l2",      "batch",  "epochs",  "metrics",   "schedule",
                                                     "init",    "shuffle"};

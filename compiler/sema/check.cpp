@@ -1,5 +1,7 @@
 #include "compiler/sema/check.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "compiler/sema/check_context.h"
@@ -22,6 +24,32 @@ void checkUnique(CheckContext& context, const std::vector<Stmt>& statements, con
                                                 fmt::format("give each {} a name", what))
                     : context.diagnostics.error(range, fmt::format("{} '{}' is defined twice", what, key));
     if (diagnostic != nullptr) diagnostic->notes.push_back({it->second, "first defined here"});
+  }
+}
+
+// `keep all | best | none`, at most once.
+void checkKeep(CheckContext& context) {
+  const ast::Spec& spec = context.spec;
+  for (size_t k = 0; k < spec.keeps.size(); ++k) {
+    if (k > 0) {
+      Diagnostic* diagnostic = context.diagnostics.error(spec.keeps[k].range, "only one 'keep' line is allowed");
+      if (diagnostic != nullptr) diagnostic->notes.push_back({spec.keeps[0].range, "first given here"});
+      continue;
+    }
+    const ast::Expr& policy = *spec.keeps[k].policy;
+    const auto& names = kKeepPolicies;
+    const auto it = policy.kind == ast::ExprKind::kName ? std::find(names.begin(), names.end(), policy.text)
+                                                        : names.end();
+    if (it == names.end()) {
+      const std::string suggestion = policy.kind == ast::ExprKind::kName ? didYouMean(policy.text, names) : "";
+      context.diagnostics.error(policy.range,
+                                fmt::format("'keep' takes all, best or none, not '{}'", ast::printExpr(policy)),
+                                suggestion.empty() ? "`keep best` keeps the trained weights of each sweep's best "
+                                                     "point; `keep all` every trial's; `keep none` no weights"
+                                                   : suggestion);
+      continue;
+    }
+    context.out.keep = static_cast<KeepPolicy>(it - names.begin());
   }
 }
 
@@ -54,6 +82,7 @@ void checkHeader(CheckContext& context) {
     }
     context.out.seed = static_cast<uint64_t>(value->number);
   }
+  checkKeep(context);
 }
 
 void checkNames(CheckContext& context) {

@@ -169,9 +169,14 @@ struct ReportItem {
   SourceRange range;
 };
 
+// Whose trained tensors stay in the store after a run: every finished trial, the best
+// point's trials (its folds and replicates, its refit) of each sweep, or none.
+enum class KeepPolicy { kAll, kBest, kNone };
+
 struct CheckedSpec {
   std::string experiment;
   uint64_t seed = 0;
+  KeepPolicy keep = KeepPolicy::kBest;
   std::vector<DataSet> datasets;
   std::vector<Split> splits;
   std::vector<ParamDef> params;

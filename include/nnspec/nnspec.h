@@ -247,6 +247,25 @@ NNSPEC_API nnspec_status nnspec_model_find_metric(const nnspec_model* model, con
  * n x output_width floats: softmax probabilities for classifiers, outputs otherwise. */
 NNSPEC_API nnspec_status nnspec_model_predict(nnspec_model* model, const float* in, int64_t n, float* out);
 
+/* ---- Stored models: the weights a run kept in its store ----------------------------- */
+
+/* Loads the model of trial `trial_id` of a store (the ids of nnspec_trial): the study's
+ * spec is checked again (its data files must still be where the run read them), the
+ * trial's model compiled and its stored weights copied in. The handle predicts like one
+ * from nnspec_run_best_model and outlives nothing else. NOT_FOUND: no such trial, or the
+ * trial kept no weights (the spec's `keep`; the message lists the trials that did);
+ * BAD_INPUT: not a store, or a spec that no longer checks. A store with several
+ * experiments loads from the newest study holding the trial id. */
+NNSPEC_API nnspec_status nnspec_model_load(const char* store_path, int64_t trial_id, nnspec_model** out);
+/* The best model of `sweep` (NULL or "": the one sweep with finished trials) of the
+ * newest study of `study` (NULL or "": the store's only experiment): the best point's
+ * refit if it has one, else, when the sweep has an ensemble, all its fold/replicate
+ * models combined as the run combines them (nnspec_model_predict returns the softmax of
+ * the mean logits, or for a vote each class's share of the votes), else its best trial.
+ * nnspec_model_get_info then describes the best member. */
+NNSPEC_API nnspec_status nnspec_model_load_best(const char* store_path, const char* study, const char* sweep,
+                                                nnspec_model** out);
+
 /* ---- Stores: what runs recorded ---------------------------------------------------- */
 
 typedef struct nnspec_store nnspec_store;

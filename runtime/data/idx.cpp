@@ -255,6 +255,20 @@ DataResult<Dataset> loadIdxFiles(const IdxFilePair& files) {
   return dataset;
 }
 
+DataResult<Dataset> loadIdxImages(const std::string& images_path) {
+  DataResult<ImageFile> images = openImages({images_path, "", "all", kIdxMissingHint});
+  if (!images.ok()) return images.error();
+  DataResult<std::vector<float>> pixels = readValues(images.value().stream, images.value().header, kImages);
+  if (!pixels.ok()) return pixels.error();
+  const std::vector<int64_t>& dims = images.value().header.dims;
+  Dataset dataset;
+  dataset.sample_shape.assign(dims.begin() + 1, dims.end());
+  dataset.count = dims[0];
+  dataset.target_width = 0;
+  dataset.x = std::move(pixels.value());
+  return dataset;
+}
+
 DataResult<std::vector<PartInfo>> probeIdx(const std::string& images_path,
                                            const std::string& labels_path) {
   DataResult<PartInfo> info = probeIdxFiles({images_path, labels_path, "all", kIdxMissingHint});

@@ -22,5 +22,7 @@ struct IdxFilePair {
 DataResult<PartInfo> probeIdxFiles(const IdxFilePair& files);
 // Reads and validates both files completely.
 DataResult<Dataset> loadIdxFiles(const IdxFilePair& files);
+// Reads an image file alone (samples to predict): target_width 0, no y.
+DataResult<Dataset> loadIdxImages(const std::string& images_path);
 
 }  // namespace nnspec::rt

@@ -9,8 +9,9 @@ int64_t argmax(const float* row, int64_t width) {
   return static_cast<int64_t>(std::max_element(row, row + width) - row);
 }
 
-// The ensemble's class for one sample and whether the best member alone is right.
-int64_t chosenClass(const std::vector<EnsembleMember>& members, size_t sample, int64_t width, EnsembleKind kind) {
+}  // namespace
+
+int64_t ensembleClass(const std::vector<EnsembleMember>& members, size_t sample, int64_t width, EnsembleKind kind) {
   std::vector<int64_t> votes(static_cast<size_t>(width), 0);
   std::vector<float> sum(static_cast<size_t>(width), 0.0f);
   for (const auto& member : members) {
@@ -25,8 +26,6 @@ int64_t chosenClass(const std::vector<EnsembleMember>& members, size_t sample, i
   return static_cast<int64_t>(std::find(votes.begin(), votes.end(), top) - votes.begin());
 }
 
-}  // namespace
-
 EnsembleOutcome combineMembers(std::vector<EnsembleMember> members, int64_t width, const Dataset& data,
                                const std::vector<int64_t>& test, bool classification, EnsembleKind kind) {
   std::stable_sort(members.begin(), members.end(),
@@ -38,7 +37,7 @@ EnsembleOutcome combineMembers(std::vector<EnsembleMember> members, int64_t widt
     const int64_t index = test[sample];
     if (classification) {
       const auto label = static_cast<int64_t>(data.y[static_cast<size_t>(index * data.target_width)]);
-      outcome.value += chosenClass(members, sample, width, kind) == label ? 1 : 0;
+      outcome.value += ensembleClass(members, sample, width, kind) == label ? 1 : 0;
       outcome.best_single += argmax(members[0].outputs.data() + sample * width, width) == label ? 1 : 0;
       continue;
     }

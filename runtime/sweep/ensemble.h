@@ -25,6 +25,10 @@ struct EnsembleOutcome {
   size_t members = 0;
 };
 
+// The ensemble's class for row `sample` of `members` (best member first): the mean of the
+// outputs' argmax, or the majority vote with ties going to the first member's class.
+int64_t ensembleClass(const std::vector<EnsembleMember>& members, size_t sample, int64_t width, EnsembleKind kind);
+
 // `members` need at least one entry, each with rows = test.size().
 EnsembleOutcome combineMembers(std::vector<EnsembleMember> members, int64_t width, const Dataset& data,
                                const std::vector<int64_t>& test, bool classification, EnsembleKind kind);
