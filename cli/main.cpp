@@ -15,6 +15,7 @@
 
 #include "compiler/driver/compile.h"
 #include "compiler/driver/driver.h"
+#include "compiler/driver/export_stored.h"
 #include "compiler/driver/predict.h"
 #include "compiler/driver/report.h"
 #include "compiler/driver/run.h"
@@ -104,17 +105,29 @@ constexpr const char* kReportUsage =
 
 constexpr const char* kExportUsage =
     "usage: nnspec export STORE --format csv|json [--epochs] [-o PATH] [--study NAME]\n"
+    "       nnspec export STORE --model [--trial N | --best [SWEEP]] --format onnx|npz|object -o PATH\n"
     "\n"
     "Prints a study's results. csv: one row per trial (params, metrics, the point's\n"
     "mean and std over folds and replicates, rank, status, timings), or with --epochs\n"
     "one row per trial and epoch. json: the study, its sweeps with ranked points, and\n"
     "every trial with its epochs.\n"
     "\n"
+    "With --model, writes a trained model the store kept (see the spec's `keep`): onnx\n"
+    "(IR 8, opset 17: the inference graph with its weights), npz (the named tensors, for\n"
+    "numpy) or object (an ahead-of-time compiled object file PATH.o or PATH/NAME.o with\n"
+    "its C header: <prefix>_predict(const float* in, float* out, int64_t n)).\n"
+    "\n"
     "options:\n"
-    "  --format csv|json   the format (required)\n"
+    "  --format FORMAT     csv or json; with --model onnx, npz or object (required)\n"
     "  --epochs            csv: the per-epoch histories instead of the trials\n"
-    "  -o, --output PATH   write to PATH instead of stdout\n"
+    "  -o, --output PATH   write to PATH instead of stdout (required with --model)\n"
     "  --study NAME        the study, by name or id (default: the newest)\n"
+    "  --model             export a trained model instead of results\n"
+    "  --trial N           the model of trial N (its id, as `nnspec predict` lists them)\n"
+    "  --best [SWEEP]      the best point's model of SWEEP (default: the only sweep)\n"
+    "  --prefix NAME       object: the prefix of the C names (default: the model's name)\n"
+    "  --cpu NAME          object: the CPU to compile for: the portable x86-64 baseline\n"
+    "                      (default), host, or a name such as x86-64-v3 or znver4\n"
     "  -h, --help          show this help\n";
 
 constexpr const char* kPredictUsage =
@@ -343,7 +356,67 @@ int runReport(const std::vector<std::string>& args) {
   return outcome.exit_code;
 }
 
+// `export --model`: a kept trial's model as onnx, npz or an object file.
+int runModelExport(const std::vector<std::string>& args) {
+  nnspec::driver::StoredExportRequest request;
+  request.data_paths = nnspec::driver::defaultDataPaths();
+  std::vector<std::string> stores;
+  std::string format;
+  bool best = false;
+  for (size_t k = 0; k < args.size(); ++k) {
+    std::string arg = args[k];
+    const bool has_value = k + 1 < args.size();
+    if (arg.rfind("--format=", 0) == 0) {
+      format = arg.substr(9);
+      continue;
+    }
+    if (arg == "--model") continue;
+    if (arg == "--best") {
+      best = true;
+      if (has_value && args[k + 1].rfind("-", 0) != 0 && !stores.empty()) request.selector.sweep = args[++k];
+    } else if (arg == "--trial") {
+      char* end = nullptr;
+      const long long id = has_value ? std::strtoll(args[k + 1].c_str(), &end, 10) : 0;
+      if (!has_value || end == args[k + 1].c_str() || *end != '\0' || id < 1) {
+        return usageError("--trial needs a trial id (a positive number)", kExportUsage);
+      }
+      request.selector.trial = id;
+      ++k;
+    } else if (arg == "--format" || arg == "-o" || arg == "--output" || arg == "--study" || arg == "--prefix" ||
+               arg == "--cpu") {
+      if (!has_value) return usageError(fmt::format("{} needs a value", arg), kExportUsage);
+      std::string& target = arg == "--format"   ? format
+                            : arg == "--study"  ? request.selector.study
+                            : arg == "--prefix" ? request.prefix
+                            : arg == "--cpu"    ? request.cpu
+                                                : request.output_path;
+      target = args[++k];
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}' (with --model)", arg), kExportUsage);
+    } else {
+      stores.push_back(arg);
+    }
+  }
+  if (stores.size() != 1) return usageError("export takes one store", kExportUsage);
+  if (best && request.selector.trial) return usageError("give --trial or --best, not both", kExportUsage);
+  const auto parsed = nnspec::driver::storedModelFormatNamed(format);
+  if (!parsed) {
+    return usageError(fmt::format("--model needs --format onnx, npz or object{}",
+                                  format.empty() ? "" : fmt::format(", not '{}'", format)),
+                      kExportUsage);
+  }
+  if (request.output_path.empty()) return usageError("--model needs -o PATH", kExportUsage);
+  request.format = *parsed;
+  request.store_path = stores[0];
+  const auto outcome = nnspec::driver::exportStoredModel(request);
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
+}
+
 int runExport(const std::vector<std::string>& args) {
+  if (std::find(args.begin(), args.end(), "--model") != args.end()) return runModelExport(args);
   nnspec::driver::ExportRequest request;
   std::vector<std::string> stores;
   bool format_given = false;

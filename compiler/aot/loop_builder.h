@@ -47,7 +47,7 @@ class LoopBuilder {
     builder_.CreateCondBr(builder_.CreateICmpSLT(index, end), inside, exit);
     builder_.SetInsertPoint(inside);
     body(index);
-    index->addIncoming(builder_.CreateAdd(index, i64(1), "idx.next", true, true), builder_.GetInsertBlock());
+    index->addIncoming(builder_.CreateAdd(index, i64(1), "idx.next", false, true), builder_.GetInsertBlock());
     builder_.CreateBr(header);
     builder_.SetInsertPoint(exit);
   }
@@ -77,9 +77,12 @@ class LoopBuilder {
   }
   Value* at(Value* base, Value* index) { return builder_.CreateInBoundsGEP(builder_.getFloatTy(), base, index); }
 
-  Value* add(Value* a, Value* b) { return builder_.CreateAdd(a, b, "", true, true); }
-  Value* mul(Value* a, Value* b) { return builder_.CreateMul(a, b, "", true, true); }
-  Value* sub(Value* a, Value* b) { return builder_.CreateSub(a, b, "", true, true); }
+  // Index arithmetic is signed and may go below zero (a window's first row under padding
+  // is -pad_top): no signed wrap, but never "no unsigned wrap", which would make a
+  // negative intermediate poison.
+  Value* add(Value* a, Value* b) { return builder_.CreateAdd(a, b, "", false, true); }
+  Value* mul(Value* a, Value* b) { return builder_.CreateMul(a, b, "", false, true); }
+  Value* sub(Value* a, Value* b) { return builder_.CreateSub(a, b, "", false, true); }
   Value* smax(Value* a, Value* b) { return builder_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, a, b); }
   Value* smin(Value* a, Value* b) { return builder_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, a, b); }
 

@@ -163,7 +163,7 @@ void writeCsv(std::FILE* file, const rt::Dataset& samples, const std::vector<flo
     if (classifier) {
       if (labelled) line += fmt::format("{},", labelOf(samples, row));
       line += fmt::format("{}", classes[static_cast<size_t>(row)]);
-      for (int64_t k = 0; k < width; ++k) line += fmt::format(",{:.6g}", out[static_cast<size_t>(row * width + k)]);
+      for (int64_t k = 0; k < width; ++k) line += fmt::format(",{:.9g}", out[static_cast<size_t>(row * width + k)]);
     } else {
       for (int64_t k = 0; k < width; ++k) {
         const std::string target =
