@@ -62,7 +62,9 @@ int main(int argc, char** argv) {
   // whole model as run compiles it; the JIT's cache makes the second compile of the full
   // step free.
   const auto compile_start = Clock::now();
-  auto timed = pipeline::runPasses(config, std::min(config.batch, count), pipeline::Options{pipeline::Pass::kJit, compiler.value().get()});
+  pipeline::Options options;
+  options.jit = compiler.value().get();
+  auto timed = pipeline::runPasses(config, std::min(config.batch, count), options);
   const double compile_ms = millisecondsSince(compile_start);
   auto compiled = pipeline::compileTrainable(config, count, *compiler.value());
   for (const auto* error : {std::get_if<pipeline::PipelineError>(&timed), std::get_if<pipeline::PipelineError>(&compiled)}) {

@@ -186,7 +186,9 @@ int main(int argc, char** argv) {
 
   auto compiler = jit::JitCompiler::create();
   if (!compiler.ok()) return fail(compiler.error().message, 3);
-  auto passes = pipeline::runPasses(config, batch, pipeline::Options{pipeline::Pass::kJit, compiler.value().get()});
+  pipeline::Options options;
+  options.jit = compiler.value().get();
+  auto passes = pipeline::runPasses(config, batch, options);
   if (const auto* error = std::get_if<pipeline::PipelineError>(&passes)) return fail(error->message, error->internal ? 3 : 2);
   const pipeline::Artifacts& artifacts = std::get<pipeline::Artifacts>(passes);
   const lowering::LoweredStep& lowered = artifacts.step;

@@ -91,7 +91,7 @@ class FunctionEmitter {
     for (size_t kernel_idx = 0; kernel_idx < first_update; ++kernel_idx) emitKernel(kernels[kernel_idx]);
     storeOutputs();
     if (gradient_graph_.prediction) copyPrediction(*gradient_graph_.prediction);
-    if (plan_.entry != EntryPoint::Forward) copyExports();
+    copyExports();
     if (plan_.entry == EntryPoint::Gradients) copyGradients();
     for (size_t kernel_idx = first_update; kernel_idx < kernels.size(); ++kernel_idx)
       emitInPlaceUpdate(kernels[kernel_idx].members[0]);
@@ -133,10 +133,18 @@ class FunctionEmitter {
       for (size_t state_idx = 0; state_idx < state_ids.size(); ++state_idx)
         buffer_[static_cast<size_t>(state_ids[state_idx])] = loadPointer(states, state_idx);
     }
-    if (plan_.entry != EntryPoint::Forward && !gradient_graph_.exports.empty()) {
+    // The exports array: training entries copy the exports, every entry the taps after them.
+    const size_t export_count = gradient_graph_.exports.size();
+    for (size_t export_idx = 0; export_idx < export_count + gradient_graph_.taps.size(); ++export_idx) {
+      const bool tap = export_idx >= export_count;
+      if (!tap && plan_.entry == EntryPoint::Forward) continue;
+      export_values_.push_back(tap ? gradient_graph_.taps[export_idx - export_count].second
+                                   : gradient_graph_.exports[export_idx].second);
+      export_slots_.push_back(export_idx);
+    }
+    if (!export_values_.empty()) {
       exports_ = argField(offsetof(NnspecStepArgs, exports), "exports");
-      for (size_t export_idx = 0; export_idx < gradient_graph_.exports.size(); ++export_idx)
-        export_out_.push_back(loadPointer(exports_, export_idx));
+      for (size_t slot : export_slots_) export_out_.push_back(loadPointer(exports_, slot));
     }
     std::vector<ValueId> hyper_ids = graph_.leaves(OpKind::Hyperparam);
     for (size_t hyper_idx = 0; hyper_idx < hyper_ids.size(); ++hyper_idx) {
@@ -726,7 +734,7 @@ class FunctionEmitter {
     builder_.CreateCondBr(builder_.CreateIsNotNull(exports_), copy, done);
     builder_.SetInsertPoint(copy);
     for (size_t export_idx = 0; export_idx < export_out_.size(); ++export_idx) {
-      ValueId value = gradient_graph_.exports[export_idx].second;
+      ValueId value = export_values_[export_idx];
       emitLoop(graph_.type(value).numElements(),
                [&](Value* flat) { storeElement(readAt(value, flat), export_out_[export_idx], flat); });
     }
@@ -1030,6 +1038,8 @@ class FunctionEmitter {
   Value* rng_seed_ = nullptr;      // loaded on first use (dropout)
   Value* exports_ = nullptr;       // training entries with exports: the caller's array
   std::vector<Value*> export_out_;
+  std::vector<ValueId> export_values_;  // what each export_out_ receives
+  std::vector<size_t> export_slots_;    // its index in the caller's exports array
   std::set<size_t> updated_in_place_;  // parameters whose gemm applied the update
   std::map<Value*, llvm::MDNode*> scope_of_;
   std::vector<llvm::Metadata*> scopes_;

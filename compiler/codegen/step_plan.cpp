@@ -102,6 +102,7 @@ FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, Entry
                       gradient_graph.gradients.end());
     for (const auto& exported : gradient_graph.exports) plan.roots.push_back(exported.second);
   }
+  for (const auto& tap : gradient_graph.taps) plan.roots.push_back(tap.second);
   plan.fusion = transforms::planFusion(graph, plan.roots, entry != EntryPoint::Forward);
   if (entry == EntryPoint::TrainStep && config.optimizer == OptimizerKind::Sgd) {
     plan.in_place_updates = inPlaceUpdates(gradient_graph);
@@ -140,6 +141,7 @@ rt::StepLayout layoutStep(const transforms::GradientGraph& gradient_graph, const
     layout.hyperparams.push_back(graph.node(id).attrs.name);
   for (ir::ValueId id : graph.leaves(ir::OpKind::State)) layout.states.push_back(slot(graph.node(id).attrs.name, id));
   for (const auto& [name, id] : gradient_graph.exports) layout.exports.push_back(slot(name, id));
+  for (const auto& [name, id] : gradient_graph.taps) layout.exports.push_back(slot(name, id));
   layout.state_slots = optimizerStateSlots(config.optimizer);
   if (gradient_graph.prediction) {
     const ir::TensorType& type = graph.type(*gradient_graph.prediction);

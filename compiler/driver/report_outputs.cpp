@@ -7,8 +7,8 @@
 #include <limits>
 #include <numeric>
 
-#include "compiler/ir/shape_rules.h"
-#include "runtime/kernels/window.h"
+#include "compiler/pipeline/pipeline.h"
+#include "runtime/exec/step_runner.h"
 #include "runtime/report/outputs.h"
 
 namespace nnspec::driver {
@@ -48,95 +48,30 @@ double probability(const float* row, int64_t width, int64_t k) {
   return std::exp(static_cast<double>(row[k]) - top) / sum;
 }
 
-void activate(const std::string& activation, double alpha, std::vector<float>& values) {
-  for (float& value : values) {
-    if (activation == "relu") value = std::max(value, 0.0f);
-    else if (activation == "sigmoid") value = 1.0f / (1.0f + std::exp(-value));
-    else if (activation == "tanh") value = std::tanh(value);
-    else if (activation == "leaky_relu") value = value > 0 ? value : static_cast<float>(alpha) * value;
-    else if (activation == "elu") value = value > 0 ? value : static_cast<float>(alpha * std::expm1(value));
+// The outputs of conv layer `layer` (after its activation) on `samples` rows of `x`
+// ([samples, features]), by the model's own compiled forward pass: the pipeline lowers it
+// with that output as a tap, which nnspec_forward copies out. Empty when it cannot run.
+std::vector<float> convOutputs(const sema::TrainConfig& config, const rt::TrialResult& result, jit::JitCompiler& jit,
+                               int layer, const std::vector<float>& x, int64_t samples) {
+  pipeline::Options options;
+  options.jit = &jit;
+  options.lower.conv_outputs = {layer};
+  auto passes = pipeline::runPasses(config, samples, options);
+  if (!std::holds_alternative<pipeline::Artifacts>(passes)) return {};
+  const pipeline::Artifacts& artifacts = std::get<pipeline::Artifacts>(passes);
+  rt::StepRunner runner(artifacts.compiled);
+  for (const auto& parameter : result.parameters) runner.parameter(parameter.name) = parameter.values;
+  for (const auto& state : result.states) runner.state(state.name) = state.values;
+  for (const auto& [name, value] : artifacts.step.hyper_values) runner.setHyperparam(name, value);
+  std::vector<std::vector<float>> buffers;  // labels or targets: zeros (int32 0 and float 0 share bits)
+  std::vector<const void*> inputs;
+  for (const auto& slot : runner.layout().inputs) {
+    buffers.push_back(slot.name == "x" ? x : std::vector<float>(static_cast<size_t>(slot.type.numElements()), 0.0f));
+    if (static_cast<int64_t>(buffers.back().size()) != slot.type.numElements()) return {};
   }
-}
-
-std::pair<int64_t, int64_t> pairOf(const sema::Value& value) {
-  if (value.kind == sema::ValueKind::kList) return {value.items[0].asInt(), value.items[1].asInt()};
-  return {value.asInt(), value.asInt()};
-}
-
-// The image sizes of a layer over one image [h, w, c], before its window or padding.
-NnspecWindowGeometry imageGeometry(const sema::LayerInstance& layer) {
-  NnspecWindowGeometry geometry{};
-  geometry.batch = 1;
-  geometry.in_h = layer.input_shape[0];
-  geometry.in_w = layer.input_shape[1];
-  geometry.in_c = layer.input_shape[2];
-  geometry.out_h = layer.output_shape[0];
-  geometry.out_w = layer.output_shape[1];
-  geometry.out_c = layer.output_shape[2];
-  return geometry;
-}
-
-// The window geometry of a conv/pool layer over one image [h, w, c].
-NnspecWindowGeometry geometryOf(const sema::LayerInstance& layer, const char* size_key) {
-  const auto [rows, cols] = pairOf(layer.args.at(size_key));
-  const auto [stride_rows, stride_cols] = pairOf(layer.args.at("stride"));
-  const ir::Padding padding = layer.args.text("padding") == "same" ? ir::Padding::Same : ir::Padding::Valid;
-  NnspecWindowGeometry geometry = imageGeometry(layer);
-  geometry.kernel_h = rows;
-  geometry.kernel_w = cols;
-  geometry.stride_h = stride_rows;
-  geometry.stride_w = stride_cols;
-  geometry.pad_top = ir::placeWindow(geometry.in_h, rows, stride_rows, padding).pad_low;
-  geometry.pad_left = ir::placeWindow(geometry.in_w, cols, stride_cols, padding).pad_low;
-  return geometry;
-}
-
-// The output of the `target`-th conv2d layer on one sample (channels last), computed with
-// the runtime's window kernels from the trained parameters. Empty when a layer before it
-// is one this does not evaluate.
-std::vector<float> convOutput(const sema::ModelInstance& model, const rt::TrialResult& result, int target,
-                              const float* sample) {
-  const sema::Shape& input = model.input_shape;
-  if (input.size() != 3 && input.size() != 2) return {};
-  std::vector<float> value(sample, sample + std::accumulate(input.begin(), input.end(), int64_t{1}, std::multiplies<>()));
-  int conv_index = 0;
-  for (const auto& layer : model.layers) {
-    if (layer.input_shape.size() != 3 || layer.output_shape.size() != 3) return {};
-    std::vector<float> out(static_cast<size_t>(layer.output_shape[0] * layer.output_shape[1] * layer.output_shape[2]));
-    if (layer.kind == "conv2d") {
-      ++conv_index;
-      const auto* kernel = findParameter(result, fmt::format("conv{}.kernel", conv_index));
-      if (kernel == nullptr) return {};
-      const NnspecWindowGeometry geometry = geometryOf(layer, "kernel");
-      if (nnspec_rt_conv2d(&geometry, value.data(), kernel->values.data(), out.data()) != 0) return {};
-      if (const auto* bias = findParameter(result, fmt::format("conv{}.bias", conv_index))) {
-        for (size_t k = 0; k < out.size(); ++k) out[k] += bias->values[k % bias->values.size()];
-      }
-      activate(layer.activation, layer.activation_alpha, out);
-      if (conv_index == target) return out;
-    } else if (layer.kind == "maxpool" || layer.kind == "avgpool") {
-      const NnspecWindowGeometry geometry = geometryOf(layer, "size");
-      const int32_t status = layer.kind == "maxpool" ? nnspec_rt_max_pool(&geometry, value.data(), out.data())
-                                                     : nnspec_rt_avg_pool(&geometry, value.data(), out.data());
-      if (status != 0) return {};
-    } else if (layer.kind == "zeropad") {
-      const auto [rows, cols] = pairOf(layer.args.at("padding"));
-      NnspecWindowGeometry geometry = imageGeometry(layer);
-      geometry.pad_top = rows;
-      geometry.pad_left = cols;
-      if (nnspec_rt_pad2d(&geometry, value.data(), out.data()) != 0) return {};
-    } else if (layer.kind == "dropout") {
-      out = value;  // identity at inference
-    } else if (layer.kind == "relu" || layer.kind == "sigmoid" || layer.kind == "tanh" || layer.kind == "leaky_relu" ||
-               layer.kind == "elu" || layer.kind == "linear") {
-      out = value;
-      activate(layer.activation, layer.activation_alpha, out);
-    } else {
-      return {};
-    }
-    value = std::move(out);
-  }
-  return {};
+  for (const auto& buffer : buffers) inputs.push_back(buffer.data());
+  if (runner.forward(inputs).status != kNnspecOk) return {};
+  return runner.exported(fmt::format("conv{}.output", layer));
 }
 
 void addConfusion(std::vector<rt::TrialOutput>& out, const std::string& split, const rt::DataView& view,
@@ -216,32 +151,33 @@ void addConvFilters(std::vector<rt::TrialOutput>& out, const rt::TrialResult& re
                           static_cast<float>(kernel->shape[2])}));
 }
 
-void addFeatureMaps(std::vector<rt::TrialOutput>& out, const sema::ModelInstance& model, const rt::TrialResult& result,
-                    const rt::DataView& view, int layer, int64_t channels) {
+void addFeatureMaps(std::vector<rt::TrialOutput>& out, const sema::TrainConfig& config, const rt::TrialResult& result,
+                    jit::JitCompiler& jit, const rt::DataView& view, int layer, int64_t channels) {
   if (view.empty()) return;
   const int64_t features = static_cast<int64_t>(view.data->x.size()) / view.data->count;
   const int64_t samples = std::min<int64_t>(kFeatureMapSamples, static_cast<int64_t>(view.indices.size()));
-  std::vector<float> maps;
-  std::vector<float> inputs;
-  int64_t height = 0, width = 0, shown = 0;
   const sema::LayerInstance* conv = nullptr;
   int conv_index = 0;
-  for (const auto& candidate : model.layers) {
+  for (const auto& candidate : config.model.layers) {
     if (candidate.kind == "conv2d" && ++conv_index == layer) conv = &candidate;
   }
   if (conv == nullptr) return;
-  height = conv->output_shape[0];
-  width = conv->output_shape[1];
-  shown = std::min(channels, conv->output_shape[2]);
+  const int64_t height = conv->output_shape[0];
+  const int64_t width = conv->output_shape[1];
+  const int64_t filters = conv->output_shape[2];
+  const int64_t shown = std::min(channels, filters);
+  std::vector<float> inputs;
   for (int64_t sample = 0; sample < samples; ++sample) {
     const float* x = view.data->x.data() + view.indices[static_cast<size_t>(sample)] * features;
-    const std::vector<float> output = convOutput(model, result, layer, x);
-    if (output.empty()) return;
     inputs.insert(inputs.end(), x, x + features);
+  }
+  const std::vector<float> output = convOutputs(config, result, jit, layer, inputs, samples);
+  if (output.size() != static_cast<size_t>(samples * height * width * filters)) return;
+  std::vector<float> maps;
+  for (int64_t sample = 0; sample < samples; ++sample) {
+    const float* image = output.data() + sample * height * width * filters;
     for (int64_t channel = 0; channel < shown; ++channel) {
-      for (int64_t pixel = 0; pixel < height * width; ++pixel) {
-        maps.push_back(output[static_cast<size_t>(pixel * conv->output_shape[2] + channel)]);
-      }
+      for (int64_t pixel = 0; pixel < height * width; ++pixel) maps.push_back(image[pixel * filters + channel]);
     }
   }
   out.push_back(outputOf(outputs::featureMaps(layer), samples * shown, height * width, std::move(maps)));
@@ -344,9 +280,11 @@ rt::StudyInfo studyInfo(const sema::CheckedSpec& spec, const std::string& spec_p
   return info;
 }
 
-std::vector<rt::TrialOutput> reportOutputs(const ReportNeeds& needs, const sema::ModelInstance& model,
-                                           const rt::TrialResult& result, const rt::DataView& val,
-                                           const rt::DataView& test, int64_t output_width, bool figures) {
+std::vector<rt::TrialOutput> reportOutputs(const ReportNeeds& needs, const sema::TrainConfig& config,
+                                           jit::JitCompiler& jit, const rt::TrialResult& result,
+                                           const rt::DataView& val, const rt::DataView& test, int64_t output_width,
+                                           bool figures) {
+  const sema::ModelInstance& model = config.model;
   std::vector<rt::TrialOutput> out;
   for (const auto& split : needs.confusion_on) {
     addConfusion(out, split, split == "val" ? val : test, split == "val" ? result.val_predictions : result.test_predictions,
@@ -362,7 +300,7 @@ std::vector<rt::TrialOutput> reportOutputs(const ReportNeeds& needs, const sema:
   for (int layer : needs.dense_weights) addDenseWeights(out, result, layer);
   for (int layer : needs.conv_filters) addConvFilters(out, result, layer);
   for (const auto& [layer, channels] : needs.feature_maps) {
-    addFeatureMaps(out, model, result, test.empty() ? val : test, layer, channels);
+    addFeatureMaps(out, config, result, jit, test.empty() ? val : test, layer, channels);
   }
   if (needs.histograms) addHistograms(out, result);
   if (needs.misclassified > 0 || !needs.dense_weights.empty() || !needs.feature_maps.empty()) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "compiler/driver/overrides.h"
+#include "compiler/jit/jit_compiler.h"
 #include "compiler/sema/checked_spec.h"
 #include "runtime/store/store.h"
 #include "runtime/train/trial.h"
@@ -44,8 +45,10 @@ rt::StudyInfo studyInfo(const sema::CheckedSpec& spec, const std::string& spec_p
 
 // The outputs of a finished trial for the report. `figures`: also the images and
 // histograms (else only confusion matrices).
-std::vector<rt::TrialOutput> reportOutputs(const ReportNeeds& needs, const sema::ModelInstance& model,
-                                           const rt::TrialResult& result, const rt::DataView& val,
-                                           const rt::DataView& test, int64_t output_width, bool figures);
+// Feature maps come from the model's own compiled forward pass (compiled by `jit`).
+std::vector<rt::TrialOutput> reportOutputs(const ReportNeeds& needs, const sema::TrainConfig& config,
+                                           jit::JitCompiler& jit, const rt::TrialResult& result,
+                                           const rt::DataView& val, const rt::DataView& test, int64_t output_width,
+                                           bool figures);
 
 }  // namespace nnspec::driver

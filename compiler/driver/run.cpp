@@ -575,7 +575,7 @@ class Runner {
       if (!kept.ok()) return storeFailure(kept.error());
     }
     if (classification || needs_.parameters()) {
-      for (const auto& output : reportOutputs(needs_, config.model, outcome, val, test, model->output_width, figures)) {
+      for (const auto& output : reportOutputs(needs_, config, *jit_, outcome, val, test, model->output_width, figures)) {
         auto kept = store.saveOutput(handle, output);
         if (!kept.ok()) return storeFailure(kept.error());
       }

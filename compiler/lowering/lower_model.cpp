@@ -1,5 +1,7 @@
 #include "compiler/lowering/lower_model.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "compiler/sema/shapes.h"
@@ -44,7 +46,8 @@ NnspecOptimizerParams OptimizerValues::abi() const {
   return params;
 }
 
-std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& config, int64_t batch) {
+std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& config, int64_t batch,
+                                                  const LowerOptions& options) {
   LoweredStep out;
   out.batch = batch;
   out.features = sema::shapeElements(config.model.input_shape);
@@ -119,6 +122,10 @@ std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& confi
       addPenalties(w, layer, fmt::format("conv{}", conv_index));
       if (!applyActivation(graph, layer.activation, static_cast<float>(layer.activation_alpha), value)) {
         return unsupported(layer.range, fmt::format("activation '{}' is not supported after conv2d", layer.activation));
+      }
+      const auto& taps = options.conv_outputs;
+      if (std::find(taps.begin(), taps.end(), conv_index) != taps.end()) {
+        out.taps.emplace_back(fmt::format("conv{}.output", conv_index), value);
       }
       continue;
     }

@@ -41,6 +41,9 @@ struct LoweredStep {
   std::vector<transforms::Penalty> penalties;  // L1/L2 terms (factors: hyperparameters)
   // Forward values the training entries export (batch normalization's batch statistics).
   std::vector<std::pair<std::string, ir::ValueId>> exports;
+  // Forward values every entry copies out ("conv1.output": a conv layer's feature maps
+  // after its activation), as LowerOptions asks.
+  std::vector<std::pair<std::string, ir::ValueId>> taps;
   // The forward graph with its gradient: filled by the pipeline's differentiate pass
   // (compiler/pipeline/pipeline.h), empty after lowerModel.
   transforms::GradientGraph graph;
@@ -65,6 +68,11 @@ struct Unsupported {
 
 // The pipeline's first pass: the forward graph and everything the trainer needs besides
 // compiled code. Differentiation is the next pass (compiler/pipeline/pipeline.h).
-std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& config, int64_t batch);
+struct LowerOptions {
+  std::vector<int> conv_outputs;  // 1-based conv layers whose outputs become taps
+};
+
+std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& config, int64_t batch,
+                                                  const LowerOptions& options = {});
 
 }  // namespace nnspec::lowering

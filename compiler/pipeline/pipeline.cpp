@@ -57,7 +57,7 @@ std::optional<PipelineError> runPass(Pass pass, const sema::TrainConfig& config,
   lowering::LoweredStep& step = artifacts.step;
   switch (pass) {
     case Pass::kLower: {
-      auto lowered = lowering::lowerModel(config, batch);
+      auto lowered = lowering::lowerModel(config, batch, options.lower);
       if (auto* problem = std::get_if<lowering::Unsupported>(&lowered)) {
         return PipelineError{false, pass, problem->range, problem->message};
       }
@@ -69,6 +69,7 @@ std::optional<PipelineError> runPass(Pass pass, const sema::TrainConfig& config,
     case Pass::kDifferentiate:
       step.graph = transforms::differentiate(step.forward, step.loss, step.penalties, step.prediction);
       step.graph.exports = step.exports;
+      step.graph.taps = step.taps;
       artifacts.trace.push_back(fmt::format("grad: {} values", step.graph.graph.size()));
       return std::nullopt;
     case Pass::kVerifyGradient: return verify(pass, step.graph.graph, artifacts);

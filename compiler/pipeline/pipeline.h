@@ -76,6 +76,7 @@ struct Artifacts {
 struct Options {
   Pass stop_after = Pass::kJit;
   jit::JitCompiler* jit = nullptr;  // needed by kOptimize and kJit
+  lowering::LowerOptions lower;     // e.g. conv outputs every entry copies out (taps)
 };
 
 // Runs the passes in order on one sweep point's configuration at `batch` rows per step.

@@ -36,6 +36,9 @@ struct GradientGraph {
   // e.g. batch normalization's batch mean and variance, from which the caller updates the
   // moving statistics (state leaves). Set by the caller of differentiate.
   std::vector<std::pair<std::string, ir::ValueId>> exports;
+  // Forward values every entry (nnspec_forward too) copies out after the exports, e.g. a
+  // conv layer's feature maps for a report. Set by the caller of differentiate.
+  std::vector<std::pair<std::string, ir::ValueId>> taps;
 };
 
 // `prediction`, when given, marks a forward value as the model output (see above).

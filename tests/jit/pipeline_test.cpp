@@ -2,6 +2,7 @@
 // graphs go through every pass, in the listed order, with the verifier after each graph
 // pass; each pass can be stopped after.
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "compiler/codegen/step_plan.h"
 #include "compiler/driver/load.h"
 #include "compiler/pipeline/pipeline.h"
+#include "runtime/exec/step_runner.h"
 
 namespace nnspec {
 namespace {
@@ -115,6 +117,72 @@ TEST_CASE("compileTrainable adds a step for the last partial batch", "[jit]") {
   CHECK(model.full->layout.inputs.at(0).type.shape.at(0) == config.batch);
   // The full step came from the JIT's cache the second time.
   CHECK(jit->compilationCount() == 2);
+}
+
+}  // namespace nnspec
+
+namespace nnspec {
+
+TEST_CASE("a tapped conv output is copied out by nnspec_forward and equals the layer computed by hand", "[jit]") {
+  driver::CheckRequest request;
+  request.path = "taps.nnspec";
+  request.data_paths = driver::defaultDataPaths();
+  request.source = R"(experiment taps
+seed 1
+data fmnist = fashion_mnist() | scale(1/255) | reshape([28, 28, 1])
+split train = fmnist.train.take(100), test = fmnist.test.take(100)
+model m { input [28, 28, 1] conv2d(3, 3, activation: elu) maxpool(2) flatten dense(10) }
+train { model m loss cross_entropy optimizer sgd(lr: 0.1) batch 2 epochs 1 }
+)";
+  driver::SpecSession session(request, {}, {});
+  INFO(session.diagnostics().renderText());
+  REQUIRE(session.ok());
+  const sema::TrainConfig& config = session.spec().checked.sweeps.at(0).checked.at(0).config;
+  auto jit = newJit();
+  pipeline::Options options;
+  options.jit = jit.get();
+  options.lower.conv_outputs = {1};
+  auto passes = pipeline::runPasses(config, 2, options);
+  REQUIRE(std::holds_alternative<pipeline::Artifacts>(passes));
+  rt::StepRunner runner(std::get<pipeline::Artifacts>(passes).compiled);
+  std::vector<float>& kernel = runner.parameter("conv1.kernel");  // [3, 3, 1, 3]
+  std::vector<float>& bias = runner.parameter("conv1.bias");
+  for (size_t index = 0; index < kernel.size(); ++index) kernel[index] = 0.1f * static_cast<float>(index % 7) - 0.3f;
+  for (size_t index = 0; index < bias.size(); ++index) bias[index] = 0.05f * static_cast<float>(index) - 0.02f;
+  std::vector<float> x(2 * 28 * 28);
+  for (size_t index = 0; index < x.size(); ++index) x[index] = static_cast<float>((index * 37) % 101) / 101.0f;
+  std::vector<int32_t> labels(2, 0);
+  std::vector<const void*> inputs;
+  for (const auto& slot : runner.layout().inputs) inputs.push_back(slot.name == "x" ? static_cast<const void*>(x.data()) : labels.data());
+  REQUIRE(runner.forward(inputs).status == kNnspecOk);
+  const std::vector<float>& maps = runner.exported("conv1.output");
+  REQUIRE(maps.size() == 2u * 26 * 26 * 3);
+  double largest = 0;
+  for (int64_t sample = 0; sample < 2; ++sample) {
+    for (int64_t row = 0; row < 26; ++row) {
+      for (int64_t col = 0; col < 26; ++col) {
+        for (int64_t filter = 0; filter < 3; ++filter) {
+          double sum = bias[static_cast<size_t>(filter)];
+          for (int64_t kernel_row = 0; kernel_row < 3; ++kernel_row) {
+            for (int64_t kernel_col = 0; kernel_col < 3; ++kernel_col) {
+              sum += static_cast<double>(x[static_cast<size_t>((sample * 28 + row + kernel_row) * 28 + col + kernel_col)]) *
+                     kernel[static_cast<size_t>((kernel_row * 3 + kernel_col) * 3 + filter)];
+            }
+          }
+          const double expected = sum > 0 ? sum : std::expm1(sum);  // elu, alpha 1
+          const double actual = maps[static_cast<size_t>(((sample * 26 + row) * 26 + col) * 3 + filter)];
+          largest = std::max(largest, std::fabs(expected - actual));
+        }
+      }
+    }
+  }
+  CHECK(largest < 1e-5);
+  // Without the tap the entries copy nothing more than before.
+  pipeline::Options plain;
+  plain.jit = jit.get();
+  auto untapped = pipeline::runPasses(config, 2, plain);
+  REQUIRE(std::holds_alternative<pipeline::Artifacts>(untapped));
+  CHECK(std::get<pipeline::Artifacts>(untapped).compiled->layout.exports.empty());
 }
 
 }  // namespace nnspec
