@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <new>
+#include <optional>
 #include <thread>
 #include <string>
 #include <vector>
@@ -356,6 +357,26 @@ int runReport(const std::vector<std::string>& args) {
   return outcome.exit_code;
 }
 
+// `--best [SWEEP]` or `--trial N` at args[k] (advancing k past its value): nullopt when
+// args[k] is neither, 0 when taken, 1 when --trial lacks a positive id. A word after
+// --best is its sweep once the store was given.
+std::optional<int> takeModelSelector(const std::vector<std::string>& args, size_t& k, bool store_given,
+                                     nnspec::driver::ModelSelector& selector, bool& best) {
+  const bool has_value = k + 1 < args.size();
+  if (args[k] == "--best") {
+    best = true;
+    if (has_value && args[k + 1].rfind("-", 0) != 0 && store_given) selector.sweep = args[++k];
+    return 0;
+  }
+  if (args[k] != "--trial") return std::nullopt;
+  char* end = nullptr;
+  const long long id = has_value ? std::strtoll(args[k + 1].c_str(), &end, 10) : 0;
+  if (!has_value || end == args[k + 1].c_str() || *end != '\0' || id < 1) return 1;
+  selector.trial = id;
+  ++k;
+  return 0;
+}
+
 // `export --model`: a kept trial's model as onnx, npz or an object file.
 int runModelExport(const std::vector<std::string>& args) {
   nnspec::driver::StoredExportRequest request;
@@ -371,17 +392,8 @@ int runModelExport(const std::vector<std::string>& args) {
       continue;
     }
     if (arg == "--model") continue;
-    if (arg == "--best") {
-      best = true;
-      if (has_value && args[k + 1].rfind("-", 0) != 0 && !stores.empty()) request.selector.sweep = args[++k];
-    } else if (arg == "--trial") {
-      char* end = nullptr;
-      const long long id = has_value ? std::strtoll(args[k + 1].c_str(), &end, 10) : 0;
-      if (!has_value || end == args[k + 1].c_str() || *end != '\0' || id < 1) {
-        return usageError("--trial needs a trial id (a positive number)", kExportUsage);
-      }
-      request.selector.trial = id;
-      ++k;
+    if (const auto taken = takeModelSelector(args, k, !stores.empty(), request.selector, best)) {
+      if (*taken != 0) return usageError("--trial needs a trial id (a positive number)", kExportUsage);
     } else if (arg == "--format" || arg == "-o" || arg == "--output" || arg == "--study" || arg == "--prefix" ||
                arg == "--cpu") {
       if (!has_value) return usageError(fmt::format("{} needs a value", arg), kExportUsage);
@@ -478,17 +490,8 @@ int runPredict(const std::vector<std::string>& args) {
       std::fputs(kPredictUsage, stdout);
       return 0;
     }
-    if (arg == "--best") {
-      best = true;
-      if (has_value && args[k + 1].rfind("-", 0) != 0 && !stores.empty()) request.selector.sweep = args[++k];
-    } else if (arg == "--trial") {
-      char* end = nullptr;
-      const long long id = has_value ? std::strtoll(args[k + 1].c_str(), &end, 10) : 0;
-      if (!has_value || end == args[k + 1].c_str() || *end != '\0' || id < 1) {
-        return usageError("--trial needs a trial id (a positive number)", kPredictUsage);
-      }
-      request.selector.trial = id;
-      ++k;
+    if (const auto taken = takeModelSelector(args, k, !stores.empty(), request.selector, best)) {
+      if (*taken != 0) return usageError("--trial needs a trial id (a positive number)", kPredictUsage);
     } else if (arg == "--data" || arg == "-o" || arg == "--output" || arg == "--study") {
       if (!has_value) return usageError(fmt::format("{} needs a value", arg), kPredictUsage);
       std::string& target = arg == "--data"    ? request.data_path
