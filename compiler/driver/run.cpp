@@ -580,8 +580,12 @@ class Runner {
         if (!kept.ok()) return storeFailure(kept.error());
       }
     }
-    auto tensors = store.saveTensors(handle, storedTensors(outcome));
-    if (!tensors.ok()) return storeFailure(tensors.error());
+    // `keep none` writes no weights; `keep best` knows the best point only after the run,
+    // so every trial's are saved and the others' dropped then (applyKeepPolicy).
+    if (spec_.keep != sema::KeepPolicy::kNone) {
+      auto tensors = store.saveTensors(handle, storedTensors(outcome));
+      if (!tensors.ok()) return storeFailure(tensors.error());
+    }
     auto saved = store.finishTrial(handle, outcome.final_metrics, outcome.seconds);
     if (!saved.ok()) return storeFailure(saved.error());
     endEvent(event, "finished", outcome.final_metrics);

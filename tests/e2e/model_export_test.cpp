@@ -18,6 +18,7 @@
 #include <catch2/catch.hpp>
 
 #include "runtime/data/idx.h"
+#include "tests/store/temp_dir.h"
 
 namespace {
 
@@ -26,17 +27,6 @@ namespace fs = std::filesystem;
 constexpr int64_t kRows = 1000;
 constexpr int64_t kClasses = 10;
 const std::string kFashionTest = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-
-struct Scratch {
-  fs::path path;
-  Scratch() {
-    path = fs::temp_directory_path() / ("nnspec_model_export_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Scratch() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string readText(const std::string& path) {
   std::ifstream in(path);
@@ -126,15 +116,15 @@ int main(int argc, char** argv) {
 }  // namespace
 
 TEST_CASE("a stored CNN predicts the same through nnspec predict, ONNX in OpenCV and the object from C", "[e2e]") {
-  Scratch dir;
-  const std::string store = dir.file("s.sqlite");
-  const std::string log = dir.file("log.txt");
+  nnspec::test::TempDir dir;
+  const std::string store = dir.path("s.sqlite");
+  const std::string log = dir.path("log.txt");
   const std::string spec = std::string(NNSPEC_SOURCE_DIR) + "/tests/e2e/specs/cnn_small.nnspec";
   REQUIRE(shell(nnspecCommand("run '" + spec + "' --set epochs=1 --store '" + store + "' --quiet --no-report"), log) == 0);
   INFO(readText(log));
-  REQUIRE(shell(nnspecCommand("predict '" + store + "' --best --data " + kFashionTest + " -o '" + dir.file("pred.csv") + "'"),
+  REQUIRE(shell(nnspecCommand("predict '" + store + "' --best --data " + kFashionTest + " -o '" + dir.path("pred.csv") + "'"),
                 log) == 0);
-  const std::vector<float> predicted = predictedProbabilities(readText(dir.file("pred.csv")));
+  const std::vector<float> predicted = predictedProbabilities(readText(dir.path("pred.csv")));
 
   // The first kRows test images as the model reads them: scaled to [0, 1], flat.
   auto images = nnspec::rt::loadIdxImages(kFashionTest);
@@ -143,31 +133,31 @@ TEST_CASE("a stored CNN predicts the same through nnspec predict, ONNX in OpenCV
   REQUIRE(features == 784);
   std::vector<float> inputs(images.value().x.begin(), images.value().x.begin() + kRows * features);
   for (float& value : inputs) value /= 255.0f;
-  std::ofstream(dir.file("inputs.f32"), std::ios::binary)
+  std::ofstream(dir.path("inputs.f32"), std::ios::binary)
       .write(reinterpret_cast<const char*>(inputs.data()), static_cast<std::streamsize>(inputs.size() * sizeof(float)));
 
   SECTION("ONNX in OpenCV's DNN module, after onnx's full check") {
-    REQUIRE(shell(nnspecCommand("export '" + store + "' --model --best --format onnx -o '" + dir.file("cnn.onnx") + "'"), log) == 0);
+    REQUIRE(shell(nnspecCommand("export '" + store + "' --model --best --format onnx -o '" + dir.path("cnn.onnx") + "'"), log) == 0);
     const std::string script = std::string(NNSPEC_SOURCE_DIR) + "/tests/export/onnx_opencv.py";
-    REQUIRE(shell(python() + " '" + script + "' '" + dir.file("cnn.onnx") + "' '" + dir.file("inputs.f32") + "' " +
-                      std::to_string(kRows) + " " + std::to_string(features) + " '" + dir.file("opencv.f32") + "'",
+    REQUIRE(shell(python() + " '" + script + "' '" + dir.path("cnn.onnx") + "' '" + dir.path("inputs.f32") + "' " +
+                      std::to_string(kRows) + " " + std::to_string(features) + " '" + dir.path("opencv.f32") + "'",
                   log) == 0);
-    const double largest = compareWith(predicted, readFloats(dir.file("opencv.f32"), kRows * kClasses));
+    const double largest = compareWith(predicted, readFloats(dir.path("opencv.f32"), kRows * kClasses));
     INFO("largest probability difference " << largest);
     CHECK(largest <= 1e-4);
   }
   SECTION("the ahead-of-time object, linked into a C program with cc") {
-    REQUIRE(shell(nnspecCommand("export '" + store + "' --model --best --format object --prefix cnn -o '" + dir.path.string() +
+    REQUIRE(shell(nnspecCommand("export '" + store + "' --model --best --format object --prefix cnn -o '" + dir.path(".") +
                          "'"),
                   log) == 0);
-    std::ofstream(dir.file("main.c")) << kCProgram;
-    REQUIRE(shell("cc -O2 -o '" + dir.file("main") + "' '" + dir.file("main.c") + "' '" + dir.file("cnn.o") + "' -I'" +
-                      dir.path.string() + "' -lm",
+    std::ofstream(dir.path("main.c")) << kCProgram;
+    REQUIRE(shell("cc -O2 -o '" + dir.path("main") + "' '" + dir.path("main.c") + "' '" + dir.path("cnn.o") + "' -I'" +
+                      dir.path(".") + "' -lm",
                   log) == 0);
-    REQUIRE(shell("'" + dir.file("main") + "' '" + dir.file("inputs.f32") + "' '" + dir.file("object.f32") + "' " +
+    REQUIRE(shell("'" + dir.path("main") + "' '" + dir.path("inputs.f32") + "' '" + dir.path("object.f32") + "' " +
                       std::to_string(kRows),
                   log) == 0);
-    const double largest = compareWith(predicted, readFloats(dir.file("object.f32"), kRows * kClasses));
+    const double largest = compareWith(predicted, readFloats(dir.path("object.f32"), kRows * kClasses));
     INFO("largest probability difference " << largest);
     CHECK(largest <= 1e-5);
   }
