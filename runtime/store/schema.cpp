@@ -169,7 +169,7 @@ StoreResult<int64_t> readInteger(SqliteDb& db, const char* sql) {
   return query.value().int64At(0);
 }
 
-StoreResult<Header> readHeader(SqliteDb& db) {
+StoreResult<Header> readFields(SqliteDb& db) {
   Header header;
   auto application_id = readInteger(db, "PRAGMA application_id");
   if (!application_id.ok()) return application_id.error();
@@ -180,6 +180,19 @@ StoreResult<Header> readHeader(SqliteDb& db) {
   auto object_count = readInteger(db, "SELECT count(*) FROM sqlite_master");
   if (!object_count.ok()) return object_count.error();
   header.object_count = object_count.value();
+  return header;
+}
+
+// The three fields in one read transaction: read one by one, a look racing another
+// process's creation of the store could see application_id 0 and then the tables it
+// committed, and take the new store for a foreign database.
+StoreResult<Header> readHeader(SqliteDb& db) {
+  auto begun = db.exec("BEGIN");
+  if (!begun.ok()) return begun.error();
+  auto header = readFields(db);
+  auto ended = db.exec(header.ok() ? "COMMIT" : "ROLLBACK");
+  if (!header.ok()) return header;
+  if (!ended.ok()) return ended.error();
   return header;
 }
 
@@ -212,7 +225,7 @@ StoreResult<void> migrateSchema(SqliteDb& db) {
   auto transaction = SqlTransaction::begin(db);
   if (!transaction.ok()) return transaction.error();
   // Another process may have migrated between our look and our lock: look again.
-  header = readHeader(db);
+  header = readFields(db);  // inside the transaction: one snapshot already
   if (!header.ok()) return header.error();
   checked = checkHeader(db, header.value());
   if (!checked.ok()) return checked;
