@@ -24,15 +24,21 @@ same() {  # two decimals within 1e-6
 cmake --install "$build" --prefix "$prefix" > "$work/install.log"
 library=$(find "$prefix" -name 'libnnspec.so.0' | head -1)
 [ -n "$library" ] || fail "no libnnspec.so.0 under the prefix"
-readelf -d "$library" | grep -q 'SONAME.*libnnspec.so.0' || fail "libnnspec.so has no SONAME libnnspec.so.0"
-if nm -D --defined-only "$library" | awk '{ print $3 }' | grep -v '^nnspec_\|^NNSPEC_0' | grep -q .; then
+# Outputs go to files before grep -q reads them: under pipefail, grep -q quitting at its
+# first match can fail the writer with SIGPIPE and so the whole check.
+readelf -d "$library" > "$work/readelf.txt"
+grep -q 'SONAME.*libnnspec.so.0' "$work/readelf.txt" || fail "libnnspec.so has no SONAME libnnspec.so.0"
+nm -D --defined-only "$library" | awk '{ print $3 }' > "$work/symbols.txt"
+grep -v '^nnspec_\|^NNSPEC_0' "$work/symbols.txt" > "$work/other_symbols.txt" || true
+if [ -s "$work/other_symbols.txt" ]; then
   fail "libnnspec.so exports symbols besides the C API"
 fi
 
 cmake -S "$src/examples/embed_c" -B "$work/embed" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
   > "$work/configure.log" || { cat "$work/configure.log"; fail "configuring examples/embed_c"; }
 cmake --build "$work/embed" > "$work/build.log" || { cat "$work/build.log"; fail "building examples/embed_c"; }
-ldd "$work/embed/embed_c" | grep -q "$prefix" || fail "embed_c does not load the installed libnnspec.so"
+ldd "$work/embed/embed_c" > "$work/ldd.txt"
+grep -q "$prefix" "$work/ldd.txt" || fail "embed_c does not load the installed libnnspec.so"
 
 cd "$src"
 "$work/embed/embed_c" specs/q3_fashion_mlp.nnspec "$work/embed.sqlite" | tee "$work/embed.out"
