@@ -1,6 +1,8 @@
 // The nnspec command line: parses flags and calls the library (compiler/driver).
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -34,6 +36,8 @@ constexpr const char* kUsage =
     "                  (SQLite), print a ranked table and write the HTML report\n"
     "  report STORE    write the HTML report of a study in a store\n"
     "  export STORE    print a study's trials or epochs as CSV or JSON\n"
+    "  status STORE    a study's trials by state, its workers and their heartbeats\n"
+    "  status STORE    a study's trials by state and its workers\n"
     "  predict STORE   run a stored model on the samples of a CSV or IDX file\n"
     "\n"
     "options:\n"
@@ -70,7 +74,9 @@ constexpr const char* kRunUsage =
     "trials are not rerun, interrupted ones are. Prints a ranked table at the end.\n"
     "\n"
     "options:\n"
-    "  --store PATH             the SQLite store (default: FILE with .sqlite)\n"
+    "  --store STORE            an SQLite file (default: FILE with .store.sqlite) or a\n"
+    "                           PostgreSQL database, postgresql://USER@HOST:PORT/DB\n"
+    "                           (password from PGPASSWORD, PGPASSFILE or ~/.pgpass)\n"
     "  --set NAME=VALUE         override a param or a train setting, e.g. --set epochs=2\n"
     "                           (repeatable; VALUE in spec syntax)\n"
     "  --sweep NAME             run only this sweep (repeatable); a train block that no\n"
@@ -81,12 +87,37 @@ constexpr const char* kRunUsage =
     "  --report PATH            where to write the HTML report of the spec's `report`\n"
     "                           block (default: beside the store, x.report.html)\n"
     "  --no-report              do not write the HTML report\n"
+    "  --force                  run a spec whose text differs from the one the store's\n"
+    "                           study was created by, as a new version of the study\n"
     "  -h, --help               show this help\n"
+    "\n"
+    "workers: every process running the same spec on the same store is a worker: it\n"
+    "claims trials one at a time, and the study is done when all are. Run as many as\n"
+    "you like, on any machines that reach the store (docs/cluster.md).\n"
+    "  --worker NAME            this worker's name in `nnspec status` (default HOST:PID)\n"
+    "  --lease-timeout SECONDS  a worker silent this long loses its trial to another,\n"
+    "                           which continues it from its checkpoint (default 60)\n"
+    "  --max-attempts N         a trial whose worker is lost N times fails (default 3)\n"
+    "  --release-on SIGNAL      besides SIGTERM and SIGINT, a signal (e.g. USR1, for\n"
+    "                           Slurm's --signal) that makes the worker hand its trials\n"
+    "                           back and exit 128 + the signal's number\n"
     "\n"
     "On a terminal, progress is a bar for the sweep (trials, ETA) and one per running\n"
     "trial (epoch, batches, samples/s, loss, metrics); otherwise plain lines.\n"
     "\n"
-    "exit status: 0 all trials finished, 1 some trials failed, 2 bad input, 3 internal error\n";
+    "exit status: 0 all trials finished, 1 some trials failed, 2 bad input, 3 internal error,\n"
+    "128 + N stopped by signal N (130 for Ctrl-C, 143 for SIGTERM)\n";
+
+constexpr const char* kStatusUsage =
+    "usage: nnspec status STORE [--study NAME]\n"
+    "\n"
+    "Shows a study's trials by state (queued, running, finished, failed, pruned), its\n"
+    "workers with their last heartbeat, and the attempts that were lost or handed back.\n"
+    "STORE is an SQLite file or a postgresql:// URL.\n"
+    "\n"
+    "options:\n"
+    "  --study NAME   the study, by name or id (default: the newest)\n"
+    "  -h, --help     show this help\n";
 
 constexpr const char* kReportUsage =
     "usage: nnspec report STORE [-o PATH] [--study NAME]\n"
@@ -265,8 +296,66 @@ int runCompile(const std::vector<std::string>& args) {
   return outcome.exit_code;
 }
 
+// The run's stop flag and exit code, set from a signal handler (which can reach nothing
+// but these lock-free atomics).
+std::atomic<bool>& stopRequested() {
+  static std::atomic<bool> requested{false};
+  return requested;
+}
+
+std::atomic<int>& stopCode() {
+  static std::atomic<int> code{0};
+  return code;
+}
+
+void onStopSignal(int number) {
+  int expected = 0;
+  stopCode().compare_exchange_strong(expected, 128 + number);
+  stopRequested().store(true);
+}
+
+// The number of a signal a scheduler may send ("USR1" or "SIGUSR1"); 0 if unknown.
+int signalNamed(std::string name) {
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  static const std::pair<const char*, int> kSignals[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},
+                                                          {"XCPU", SIGXCPU}, {"TERM", SIGTERM}, {"INT", SIGINT},
+                                                          {"QUIT", SIGQUIT}, {"ALRM", SIGALRM}};
+  for (const auto& [signal_name, number] : kSignals) {
+    if (name == signal_name) return number;
+  }
+  return 0;
+}
+
+int runStatus(const std::vector<std::string>& args) {
+  nnspec::driver::StatusRequest request;
+  std::vector<std::string> stores;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const std::string& arg = args[k];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kStatusUsage, stdout);
+      return 0;
+    }
+    if (arg == "--study") {
+      if (k + 1 >= args.size()) return usageError("--study needs a name or id", kStatusUsage);
+      request.study = args[++k];
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}'", arg), kStatusUsage);
+    } else {
+      stores.push_back(arg);
+    }
+  }
+  if (stores.size() != 1) return usageError("status takes one store", kStatusUsage);
+  request.store_path = stores[0];
+  const auto outcome = nnspec::driver::statusFile(request);
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
+}
+
 int runRun(const std::vector<std::string>& args) {
   nnspec::driver::RunRequest request;
+  std::vector<int> release_signals;
   request.check.data_paths = nnspec::driver::defaultDataPaths();
   request.live = isatty(STDOUT_FILENO) != 0;
   request.jobs = std::max(1u, std::thread::hardware_concurrency());
@@ -315,6 +404,37 @@ int runRun(const std::vector<std::string>& args) {
       request.report_path = *path;
     } else if (arg == "--no-report") {
       request.write_report = false;
+    } else if (arg == "--force") {
+      request.force = true;
+    } else if (arg == "--worker") {
+      const std::string* name = value("--worker");
+      if (name == nullptr || name->empty()) return usageError("--worker needs a name", kRunUsage);
+      request.worker.name = *name;
+    } else if (arg == "--lease-timeout") {
+      const std::string* text = value("--lease-timeout");
+      char* end = nullptr;
+      const double seconds = text == nullptr ? 0 : std::strtod(text->c_str(), &end);
+      if (text == nullptr || end == text->c_str() || *end != '\0' || !(seconds >= 1 && seconds <= 86400)) {
+        return usageError("--lease-timeout needs a number of seconds from 1 to 86400", kRunUsage);
+      }
+      request.worker.lease_timeout_seconds = seconds;
+    } else if (arg == "--max-attempts") {
+      const std::string* text = value("--max-attempts");
+      char* end = nullptr;
+      const long attempts = text == nullptr ? 0 : std::strtol(text->c_str(), &end, 10);
+      if (text == nullptr || end == text->c_str() || *end != '\0' || attempts < 1 || attempts > 100) {
+        return usageError("--max-attempts needs a number from 1 to 100", kRunUsage);
+      }
+      request.worker.max_attempts = static_cast<int>(attempts);
+    } else if (arg == "--release-on") {
+      const std::string* name = value("--release-on");
+      const int number = name == nullptr ? 0 : signalNamed(*name);
+      if (number == 0) {
+        return usageError(fmt::format("--release-on needs a signal name such as USR1, USR2, HUP or XCPU, found '{}'",
+                                      name == nullptr ? "" : *name),
+                          kRunUsage);
+      }
+      release_signals.push_back(number);
     } else if (arg.size() > 1 && arg[0] == '-') {
       return usageError(fmt::format("unknown option '{}'", arg), kRunUsage);
     } else {
@@ -322,7 +442,22 @@ int runRun(const std::vector<std::string>& args) {
     }
   }
   if (files.size() != 1) return usageError("run takes one spec file", kRunUsage);
+  if (request.store_path.empty() && std::find(args.begin(), args.end(), std::string("--store")) != args.end()) {
+    return usageError("--store needs a path or a postgresql:// URL", kRunUsage);
+  }
   request.check.path = files[0];
+  // SIGTERM (a scheduler stopping the job), SIGINT (Ctrl-C) and --release-on signals stop
+  // the run gracefully: running trials are handed back to the study's queue.
+  release_signals.push_back(SIGTERM);
+  release_signals.push_back(SIGINT);
+  for (int number : release_signals) {
+    struct sigaction action {};
+    action.sa_handler = onStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(number, &action, nullptr);
+  }
+  request.cancel = &stopRequested();
+  request.cancel_code = &stopCode();
   const auto outcome = nnspec::driver::runFile(request, stdout);
   std::fflush(stdout);
   std::fputs(outcome.err.c_str(), stderr);
@@ -535,6 +670,7 @@ int runCommand(std::vector<std::string> args) {
   if (command == "report") return runReport(args);
   if (command == "export") return runExport(args);
   if (command == "predict") return runPredict(args);
+  if (command == "status") return runStatus(args);
   if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
   return usageError(fmt::format("unknown command '{}'", command), kUsage);
 }

@@ -4,12 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <unistd.h>
 
 #include "runtime/report/export.h"
 #include "runtime/report/html_report.h"
 #include "runtime/report/study_data.h"
+#include "runtime/store/store_url.h"
 
 namespace nnspec::driver {
 namespace {
@@ -24,6 +26,7 @@ Outcome failure(const std::string& text) { return Outcome{2, "", text}; }
 
 // Opens an existing store for reading; a missing file is an error, not a new store.
 rt::StoreResult<rt::Store> openExisting(const std::string& path) {
+  if (rt::isPostgresUrl(path)) return rt::Store::open(path);
   std::error_code error;
   if (path.empty()) return rt::StoreError{path, "no store given", "pass the store a run wrote, e.g. specs/x.store.sqlite"};
   if (!fs::exists(path, error)) {
@@ -122,6 +125,50 @@ Outcome exportFile(const ExportRequest& request) {
   auto written = rt::writeTextFile(request.output_path, text);
   if (!written.ok()) return failure(errorText(written.error()));
   return outcome;
+}
+
+Outcome statusFile(const StatusRequest& request) {
+  auto store = openExisting(request.store_path);
+  if (!store.ok()) return failure(errorText(store.error()));
+  auto chosen = rt::chooseStudy(store.value(), request.study);
+  if (!chosen.ok()) return failure(errorText(chosen.error()));
+  const int64_t study_id = chosen.value().id;
+  auto counts = store.value().countTrials(study_id);
+  auto workers = store.value().listWorkers(study_id);
+  auto attempts = store.value().listAttempts(study_id);
+  auto trials = store.value().listTrials(study_id);
+  if (!counts.ok()) return failure(errorText(counts.error()));
+  if (!workers.ok()) return failure(errorText(workers.error()));
+  if (!attempts.ok()) return failure(errorText(attempts.error()));
+  if (!trials.ok()) return failure(errorText(trials.error()));
+  const rt::TrialCounts& c = counts.value();
+  std::string out = fmt::format("store {}\nstudy {} (id {}, created {})\n", store.value().path(), chosen.value().name,
+                                study_id, chosen.value().created_at);
+  out += fmt::format("trials: {} in all: {} finished, {} running, {} queued, {} failed, {} pruned\n", c.total(),
+                     c.finished, c.running, c.queued, c.failed, c.pruned);
+  out += fmt::format("workers: {}\n", workers.value().size());
+  if (!workers.value().empty()) {
+    out += fmt::format("  {:>4}  {:<24} {:<26} {:>8}  {:<9} {:>15}  {:>7}\n", "id", "name", "host", "pid", "state",
+                       "last heartbeat", "running");
+    for (const auto& worker : workers.value()) {
+      out += fmt::format("  {:>4}  {:<24} {:<26} {:>8}  {:<9} {:>15}  {:>7}\n", worker.id, worker.name, worker.host,
+                         worker.pid, worker.state, fmt::format("{:.1f} s ago", worker.heartbeat_age), worker.running);
+    }
+  }
+  std::map<int64_t, std::string> label_of;
+  for (const auto& trial : trials.value()) {
+    label_of[trial.id] = fmt::format("{}{}{} fold {} replicate {}", trial.key.sweep, trial.key.sweep.empty() ? "" : " ",
+                                     trial.key.point_key, trial.key.fold + 1, trial.key.replicate + 1);
+  }
+  std::string unusual;
+  for (const auto& attempt : attempts.value()) {
+    if (attempt.outcome != "lost" && attempt.outcome != "released") continue;
+    unusual += fmt::format("  trial {} ({}) attempt {}: {} by {} at {}\n", attempt.trial_id, label_of[attempt.trial_id],
+                           attempt.attempt, attempt.outcome == "lost" ? "lost" : "handed back", attempt.worker,
+                           attempt.ended_at);
+  }
+  if (!unusual.empty()) out += "attempts lost or handed back:\n" + unusual;
+  return Outcome{0, out, ""};
 }
 
 }  // namespace nnspec::driver

@@ -33,6 +33,15 @@ struct ExportRequest {
 
 Outcome exportFile(const ExportRequest& request);
 
+struct StatusRequest {
+  std::string store_path;
+  std::string study;  // name or id; "" = the newest
+};
+
+// A study's trials by state, its workers and their last heartbeat, and the attempts that
+// were lost or handed back (`nnspec status`).
+Outcome statusFile(const StatusRequest& request);
+
 // Writes the report of study `study_id` of an open store to `path`; "" on success, else
 // the error text (with its hint).
 std::string writeStudyReport(rt::Store& store, int64_t study_id, const std::string& path, const std::string& data_dir);

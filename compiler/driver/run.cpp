@@ -148,6 +148,7 @@ class Runner {
     };
     hooks.test_set = [&](const rt::SweepSchedule& sweep, const std::string& key) { return testSet(sweep, key); };
     hooks.adjust_total = [&](int64_t delta) { display.addTotal(delta); };
+    hooks.cancelled = [this] { return cancelled(); };
     rt::Scheduler scheduler(store, study_id, request_.jobs, std::move(hooks));
     const int code = scheduler.run(schedules);
     summary_ = scheduler.summary();
@@ -431,6 +432,10 @@ class Runner {
     if (!started.ok()) return storeFailure(started.error());
     const std::string label = trialLabel(plan, point_key, fold, replicate, index, total);
     const std::string tag = fmt::format("#{}", index);
+    if (started.value().held_elsewhere) {
+      endEvent(event, "skipped", {});
+      return 0;  // another worker runs it now
+    }
     if (!started.value().shouldRun()) {
       TrialLines skipped(*progress_, progress_->beginTrial(tag, fmt::format("{}: already {}, skipped", label,
                                                                             rt::statusName(started.value().status))));
@@ -544,12 +549,23 @@ class Runner {
       return 2;
     }
     checkpoints.flush();
+    if (!store.holdsLease(handle)) {
+      // Another worker reclaimed it while this one was silent: it is theirs now.
+      log.end("  handed over: this worker's lease lapsed and another worker continues the trial", true);
+      endEvent(event, "skipped", {});
+      return 0;
+    }
     if (!store_problem.empty()) {
       setError(fmt::format("error: cannot write to the store: {}\n", store_problem));
       return 2;
     }
     if (outcome.end == rt::TrialEnd::kStopped) {
-      log.end(fmt::format("  stopped at epoch {}: the run was cancelled", outcome.failed_epoch), true);
+      auto released = store.releaseTrial(handle);
+      if (!released.ok()) return storeFailure(released.error());
+      log.end(fmt::format("  stopped at epoch {}: handed back to the study's queue (continued from its checkpoint "
+                          "by another worker or the next run)",
+                          outcome.failed_epoch),
+              true);
       endEvent(event, "stopped", {});
       return kCancelled;
     }
@@ -745,6 +761,73 @@ std::string displayPoint(const std::string& key) {
   return out;
 }
 
+namespace {
+
+// A short line diff of two spec texts: changed lines with "-" and "+" and one line of
+// context, from the longest common subsequence of lines.
+std::string specDiff(const std::string& before, const std::string& after) {
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      out.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    return out;
+  };
+  const std::vector<std::string> a = lines(before), b = lines(after);
+  std::vector<std::vector<int>> common(a.size() + 1, std::vector<int>(b.size() + 1, 0));
+  for (size_t i = a.size(); i-- > 0;) {
+    for (size_t j = b.size(); j-- > 0;) {
+      common[i][j] = a[i] == b[j] ? common[i + 1][j + 1] + 1 : std::max(common[i + 1][j], common[i][j + 1]);
+    }
+  }
+  std::vector<std::string> out;
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      out.push_back("  " + a[i]);
+      ++i, ++j;
+    } else if (j < b.size() && (i == a.size() || common[i][j + 1] >= common[i + 1][j])) {
+      out.push_back("+ " + b[j++]);
+    } else {
+      out.push_back("- " + a[i++]);
+    }
+  }
+  std::string text;
+  int shown = 0;
+  for (size_t k = 0; k < out.size(); ++k) {
+    const bool near = (out[k][0] != ' ') || (k > 0 && out[k - 1][0] != ' ') || (k + 1 < out.size() && out[k + 1][0] != ' ');
+    if (!near) continue;
+    if (++shown > 40) {
+      text += "  ...\n";
+      break;
+    }
+    text += "  " + out[k] + "\n";
+  }
+  return text;
+}
+
+// "" when the store has no study of this name, or one created by this spec text; else
+// the diff from the newest such study's text to this one.
+std::string editedSpecDiff(rt::Store& store, const std::string& experiment, const std::string& text) {
+  auto studies = store.listStudies();
+  if (!studies.ok()) return "";
+  std::optional<std::string> newest;
+  for (const auto& study : studies.value()) {
+    if (study.name != experiment) continue;
+    auto info = store.readStudyInfo(study.id);
+    if (!info.ok() || !info.value()) continue;
+    if (info.value()->spec_text == text) return "";
+    newest = info.value()->spec_text;
+  }
+  return newest ? specDiff(*newest, text) : "";
+}
+
+}  // namespace
+
 Outcome runFile(const RunRequest& request, std::FILE* out) {
   SpecSession session(request.check, request.overrides, request.sweeps);
   if (!session.ok()) return session.finish(2);
@@ -781,6 +864,19 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   }
   std::string fingerprint = session.text();
   for (const auto& override : request.overrides) fingerprint += "\n--set " + override.name + "=" + override.value;
+  if (!request.force) {
+    // Workers joining a study must run the spec it was created by.
+    const std::string changed = editedSpecDiff(store.value(), checked->experiment, session.text());
+    if (!changed.empty()) {
+      outcome.exit_code = 2;
+      outcome.err = fmt::format(
+          "error: store '{}': study '{}' was created by another text of this spec:\n{}"
+          "hint: run the spec the study was created by, or pass --force to start a new version of the study beside "
+          "the old one\n",
+          store.value().path(), checked->experiment, changed);
+      return outcome;
+    }
+  }
   auto study = store.value().openStudy(checked->experiment, hashText(fingerprint));
   if (!study.ok()) {
     outcome.exit_code = 2;
@@ -798,10 +894,19 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     fmt::print(out, "experiment {} -> {}{}\n", checked->experiment, store_path,
                study.value().resumed ? " (resuming)" : "");
   }
+  auto joined = store.value().joinStudy(study.value().id, request.worker);
+  if (!joined.ok()) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: store '{}': {}\n", store_path, joined.error().message);
+    return outcome;
+  }
   const int code = runner.run(store.value(), study.value().id);
+  (void)store.value().leaveStudy(code == 130);
   if (code == 130) {
-    outcome.exit_code = code;
-    outcome.err = "run cancelled: trials still running were left interrupted; run again to continue them\n";
+    outcome.exit_code = request.cancel_code != nullptr && request.cancel_code->load() != 0 ? request.cancel_code->load()
+                                                                                           : code;
+    outcome.err = "run stopped: running trials were handed back to the study's queue; run again (or let another "
+                  "worker) continue them from their checkpoints\n";
     return outcome;
   }
   if (code >= 2) {

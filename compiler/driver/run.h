@@ -15,6 +15,7 @@
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/lowering/lower_model.h"
 #include "compiler/sema/checked_spec.h"
+#include "runtime/store/store.h"
 #include "runtime/train/trial.h"
 
 namespace nnspec::driver {
@@ -61,10 +62,17 @@ struct RunRequest {
   // them), so they need no locking of their own but must not block for long.
   std::function<void(const RunEvent&)> on_event;
   std::function<void(const TrainedTrial&)> on_trained;
-  // When set and true, the run stops before the next batch: running trials are left
-  // interrupted (a rerun continues them), nothing else starts, and runFile returns exit
-  // code 130 with "run cancelled".
+  // When set and true, the run stops before the next batch: running trials are handed
+  // back to the study's queue (another worker, or a rerun, continues them from their
+  // checkpoints), nothing else starts, and runFile returns `cancel_code` (130 unless the
+  // caller says otherwise, e.g. 128 + the signal that stopped it).
   const std::atomic<bool>* cancel = nullptr;
+  const std::atomic<int>* cancel_code = nullptr;
+  // This process as a worker of the study (name, lease timeout, attempts).
+  rt::WorkerSettings worker;
+  // Run a spec whose text differs from the one the store's study of that name was
+  // created by (as a new version of the study) instead of refusing.
+  bool force = false;
   // The JIT the run compiles with; null: one of its own. Compiled code lives as long as
   // its JIT, so a tool that keeps the models handed to on_trained passes one it keeps.
   std::shared_ptr<jit::JitCompiler> jit;

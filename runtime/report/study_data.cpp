@@ -106,6 +106,7 @@ StoreResult<StudyData> loadStudy(Store& store, const StudyRow& study) {
       case TrialStatus::kFinished: ++data.counts.finished; break;
       case TrialStatus::kFailed: ++data.counts.failed; break;
       case TrialStatus::kPruned: ++data.counts.pruned; break;
+      case TrialStatus::kQueued: ++data.counts.queued; break;
     }
     trial.row = std::move(row);
     data.trials.push_back(std::move(trial));

@@ -14,7 +14,7 @@ CREATE TABLE study (
   id         INTEGER PRIMARY KEY,
   name       TEXT NOT NULL,
   spec_hash  TEXT NOT NULL,
-  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  created_at TEXT NOT NULL DEFAULT ({now}),
   UNIQUE (name, spec_hash)
 );
 
@@ -33,7 +33,7 @@ CREATE TABLE trial (
   reason     TEXT NOT NULL DEFAULT '',
   attempts   INTEGER NOT NULL DEFAULT 1,
   seconds    REAL,
-  started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  started_at TEXT NOT NULL DEFAULT ({now}),
   ended_at   TEXT,
   UNIQUE (study_id, sweep, point_key, fold, replicate)
 );
@@ -147,98 +147,281 @@ CREATE TABLE trial_checkpoint (
   trial_id INTEGER PRIMARY KEY REFERENCES trial (id) ON DELETE CASCADE,
   epoch    INTEGER NOT NULL,
   data     BLOB NOT NULL,
-  saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  saved_at TEXT NOT NULL DEFAULT ({now})
 );
 )sql";
 
-// kMigrations[v] takes a store from user_version v to v + 1.
-constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
+
+// Version 4: a study run by many workers (processes, here or on other machines). Every
+// process running a study registers as a worker and writes its heartbeat with the
+// database's clock. Trials may be created before they run ('queued', in `position`
+// order) and are claimed by one worker at a time: `worker_id` holds the lease, which
+// lasts while that worker's heartbeat is fresh; `attempts` counts claims, and each is
+// kept in trial_attempt. The draws of random and TPE sweeps are kept with the history
+// each one saw, so that any draw can be replayed.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE worker (
+  id         INTEGER PRIMARY KEY,
+  study_id   INTEGER NOT NULL REFERENCES study (id) ON DELETE CASCADE,
+  name       TEXT NOT NULL,
+  host       TEXT NOT NULL,
+  pid        INTEGER NOT NULL,
+  state      TEXT NOT NULL CHECK (state IN ('active', 'done', 'released', 'lost')),
+  started_at TEXT NOT NULL DEFAULT ({now}),
+  heartbeat  REAL NOT NULL
+);
+CREATE INDEX worker_by_study ON worker (study_id, state);
+
+ALTER TABLE trial ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trial ADD COLUMN worker_id INTEGER;
+
+-- `outcome`: 'running' while the attempt holds its lease, then how it ended: finished,
+-- failed, pruned, released (its worker was stopped and handed it back), lost (its worker
+-- fell silent and another reclaimed it). `from_epoch`: the checkpoint it continued from.
+CREATE TABLE trial_attempt (
+  trial_id   INTEGER NOT NULL REFERENCES trial (id) ON DELETE CASCADE,
+  attempt    INTEGER NOT NULL,
+  worker_id  INTEGER,
+  from_epoch INTEGER NOT NULL DEFAULT 0,
+  outcome    TEXT NOT NULL,
+  started_at TEXT NOT NULL DEFAULT ({now}),
+  ended_at   TEXT,
+  PRIMARY KEY (trial_id, attempt)
+) WITHOUT ROWID;
+
+-- `params`: the draw, "name=value" per line (values with 17 significant digits);
+-- `history`: the trials the sampler saw, one per line (see runtime/sweep/draw_history.h).
+CREATE TABLE sweep_draw (
+  study_id  INTEGER NOT NULL REFERENCES study (id) ON DELETE CASCADE,
+  sweep     TEXT NOT NULL,
+  number    INTEGER NOT NULL,
+  point_key TEXT NOT NULL,
+  params    TEXT NOT NULL,
+  history   TEXT NOT NULL,
+  worker_id INTEGER,
+  drawn_at  TEXT NOT NULL DEFAULT ({now}),
+  PRIMARY KEY (study_id, sweep, number)
+) WITHOUT ROWID;
+)sql";
+
+// Version 4 also lets a trial be 'queued'. A CHECK constraint cannot be altered in SQLite:
+// the table is rebuilt from its own definition, as SQLite's documentation describes
+// (foreign keys are off while the store is migrated).
+constexpr const char* kTrialStatusesV3 = "'running', 'finished', 'failed', 'pruned')";
+constexpr const char* kTrialStatusesV4 = "'queued', 'running', 'finished', 'failed', 'pruned')";
+
+constexpr const char* kSchemaV4Indexes = R"sql(
+CREATE INDEX trial_queue ON trial (study_id, sweep, status, position);
+)sql";
+
+// kMigrations[v] takes a store from version v to v + 1.
+constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+
+// PostgreSQL has no PRAGMA user_version or application_id: a table holds them.
+constexpr const char* kPostgresMeta = R"sql(
+CREATE TABLE IF NOT EXISTS nnspec_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql";
 
 struct Header {
-  int64_t application_id = 0;
-  int64_t user_version = 0;
-  int64_t object_count = 0;  // tables, indexes, views, triggers
+  bool ours = false;         // stamped as an nnspec store
+  int64_t version = 0;       // its schema version (0 when not stamped)
+  int64_t object_count = 0;  // tables, indexes, views, triggers (SQLite); tables (PostgreSQL)
 };
 
-StoreResult<int64_t> readInteger(SqliteDb& db, const char* sql) {
+// The first column of the first row, as an integer (0 without a row).
+StoreResult<int64_t> readInteger(SqlDb& db, const char* sql) {
   auto query = db.prepare(sql);
   if (!query.ok()) return query.error();
   auto row = query.value().step();
   if (!row.ok()) return row.error();
-  if (!row.value()) return StoreError{db.path(), fmt::format("'{}' returned no row", sql), ""};
+  if (!row.value()) return int64_t{0};
   return query.value().int64At(0);
 }
 
-StoreResult<Header> readFields(SqliteDb& db) {
+StoreResult<Header> readSqliteFields(SqlDb& db) {
   Header header;
   auto application_id = readInteger(db, "PRAGMA application_id");
   if (!application_id.ok()) return application_id.error();
-  header.application_id = application_id.value();
+  header.ours = application_id.value() == kStoreApplicationId;
   auto user_version = readInteger(db, "PRAGMA user_version");
   if (!user_version.ok()) return user_version.error();
-  header.user_version = user_version.value();
+  header.version = user_version.value();
   auto object_count = readInteger(db, "SELECT count(*) FROM sqlite_master");
   if (!object_count.ok()) return object_count.error();
   header.object_count = object_count.value();
   return header;
 }
 
-// The three fields in one read transaction: read one by one, a look racing another
-// process's creation of the store could see application_id 0 and then the tables it
-// committed, and take the new store for a foreign database.
-StoreResult<Header> readHeader(SqliteDb& db) {
-  auto begun = db.exec("BEGIN");
-  if (!begun.ok()) return begun.error();
+StoreResult<Header> readPostgresFields(SqlDb& db) {
+  Header header;
+  auto tables = readInteger(db,
+                            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()");
+  if (!tables.ok()) return tables.error();
+  header.object_count = tables.value();
+  auto has_meta = readInteger(db,
+                              "SELECT count(*) FROM information_schema.tables "
+                              "WHERE table_schema = current_schema() AND table_name = 'nnspec_meta'");
+  if (!has_meta.ok()) return has_meta.error();
+  if (has_meta.value() == 0) return header;
+  auto query = db.prepare("SELECT key, value FROM nnspec_meta");
+  if (!query.ok()) return query.error();
+  while (true) {
+    auto row = query.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) break;
+    const std::string key = query.value().textAt(0);
+    const std::string value = query.value().textAt(1);
+    if (key == "application") header.ours = value == "nnspec";
+    if (key == "schema_version") header.version = std::strtoll(value.c_str(), nullptr, 10);
+  }
+  return header;
+}
+
+StoreResult<Header> readFields(SqlDb& db) {
+  return db.dialect() == SqlDialect::kSqlite ? readSqliteFields(db) : readPostgresFields(db);
+}
+
+// The fields in one read transaction: read one by one, a look racing another process's
+// creation of the store could see no stamp and then the tables it committed, and take
+// the new store for a foreign database.
+StoreResult<Header> readHeader(SqlDb& db) {
+  auto read = SqlTransaction::beginRead(db);
+  if (!read.ok()) return read.error();
   auto header = readFields(db);
-  auto ended = db.exec(header.ok() ? "COMMIT" : "ROLLBACK");
   if (!header.ok()) return header;
+  auto ended = read.value().commit();
   if (!ended.ok()) return ended.error();
   return header;
 }
 
-// An error when the file is not ours or is too new to touch.
-StoreResult<void> checkHeader(const SqliteDb& db, const Header& header) {
-  bool empty = header.application_id == 0 && header.user_version == 0 && header.object_count == 0;
-  if (!empty && header.application_id != kStoreApplicationId) {
-    return StoreError{db.path(), "file is an SQLite database but not an nnspec result store",
-                      "pass --store with a new file name, or move this file away"};
-  }
-  if (header.user_version > kStoreSchemaVersion) {
+// An error when the store is not ours or is too new to touch.
+StoreResult<void> checkHeader(const SqlDb& db, const Header& header) {
+  const bool empty = !header.ours && header.version == 0 && header.object_count == 0;
+  if (!empty && !header.ours) {
     return StoreError{db.path(),
-                      fmt::format("store has schema version {}, newer than the {} this nnspec reads",
-                                  header.user_version, kStoreSchemaVersion),
-                      "it was written by a newer nnspec: upgrade nnspec, or pass --store with another file"};
+                      db.dialect() == SqlDialect::kSqlite
+                          ? "file is an SQLite database but not an nnspec result store"
+                          : "the database holds tables but is not an nnspec result store",
+                      db.dialect() == SqlDialect::kSqlite
+                          ? "pass --store with a new file name, or move this file away"
+                          : "create a database for nnspec (createdb NAME) and pass its URL with --store"};
+  }
+  if (header.version > kStoreSchemaVersion) {
+    return StoreError{db.path(),
+                      fmt::format("store has schema version {}, newer than the {} this nnspec reads", header.version,
+                                  kStoreSchemaVersion),
+                      "it was written by a newer nnspec: upgrade nnspec, or pass --store with another store"};
   }
   return {};
 }
 
+// SQLite: rebuilds the trial table with 'queued' among its statuses (see kTrialStatusesV4).
+StoreResult<void> allowQueuedSqlite(SqlDb& db) {
+  std::string sql;
+  {  // the statement is done with before the schema changes
+    auto query = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trial'");
+    if (!query.ok()) return query.error();
+    auto row = query.value().step();
+    if (!row.ok()) return row.error();
+    if (row.value()) sql = query.value().textAt(0);
+  }
+  if (sql.find(kTrialStatusesV4) != std::string::npos) return {};  // allowed already
+  const size_t create = sql.find("CREATE TABLE trial");
+  const size_t statuses = sql.find(kTrialStatusesV3);
+  if (create != 0 || statuses == std::string::npos) {
+    return StoreError{db.path(), "the store's trial table is not the one nnspec wrote", "move this file away"};
+  }
+  sql.replace(statuses, std::string_view(kTrialStatusesV3).size(), kTrialStatusesV4);
+  sql.replace(0, std::string_view("CREATE TABLE trial").size(), "CREATE TABLE trial_v4");
+  auto created = db.exec(sql.c_str());
+  if (!created.ok()) return created;
+  return db.exec(
+      "INSERT INTO trial_v4 SELECT * FROM trial; DROP TABLE trial; ALTER TABLE trial_v4 RENAME TO trial; "
+      "CREATE INDEX trial_by_status ON trial (study_id, status);");
+}
+
+StoreResult<void> allowQueuedPostgres(SqlDb& db) {
+  const std::string sql = fmt::format(
+      "ALTER TABLE trial DROP CONSTRAINT trial_status_check, ADD CONSTRAINT trial_status_check CHECK (status IN ({}",
+      kTrialStatusesV4);
+  return db.exec(sql.c_str());
+}
+
+StoreResult<void> stamp(SqlDb& db) {
+  if (db.dialect() == SqlDialect::kSqlite) {
+    // Constants, not user data: PRAGMA values cannot be bound.
+    const std::string sql = fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {};", kStoreApplicationId,
+                                        kStoreSchemaVersion);
+    return db.exec(sql.c_str());
+  }
+  const std::string sql = fmt::format(
+      "INSERT INTO nnspec_meta (key, value) VALUES ('application', 'nnspec'), ('schema_version', '{}') "
+      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      kStoreSchemaVersion);
+  return db.exec(sql.c_str());
+}
+
+StoreResult<void> applyMigrations(SqlDb& db, int64_t from) {
+  if (db.dialect() == SqlDialect::kPostgres) {
+    auto meta = db.exec(kPostgresMeta);
+    if (!meta.ok()) return meta;
+  }
+  for (int64_t version = from; version < kStoreSchemaVersion; ++version) {
+    const std::string ddl = renderSchema(db.dialect(), kMigrations[static_cast<size_t>(version)]);
+    auto migrated = db.exec(ddl.c_str());
+    if (!migrated.ok()) return migrated;
+    if (version + 1 == 4) {
+      migrated = db.dialect() == SqlDialect::kSqlite ? allowQueuedSqlite(db) : allowQueuedPostgres(db);
+      if (!migrated.ok()) return migrated;
+      const std::string indexes = renderSchema(db.dialect(), kSchemaV4Indexes);
+      migrated = db.exec(indexes.c_str());
+      if (!migrated.ok()) return migrated;
+    }
+  }
+  return stamp(db);
+}
+
 }  // namespace
 
-StoreResult<void> migrateSchema(SqliteDb& db) {
-  // Look before writing anything (even the journal mode), so that a foreign or newer file
-  // is left as it was.
+StoreResult<void> migrateSchema(SqlDb& db) {
+  // Look before writing anything (even the journal mode), so that a foreign or newer
+  // store is left as it was.
   auto header = readHeader(db);
   if (!header.ok()) return header.error();
   auto checked = checkHeader(db, header.value());
-  if (!checked.ok() || header.value().user_version == kStoreSchemaVersion) return checked;
+  if (!checked.ok() || header.value().version == kStoreSchemaVersion) return checked;
 
+  // SQLite rebuilds a table in version 4: foreign keys off while it does (a no-op
+  // inside a transaction, so before it).
+  if (db.dialect() == SqlDialect::kSqlite) {
+    auto off = db.exec("PRAGMA foreign_keys = OFF");
+    if (!off.ok()) return off;
+  }
   auto transaction = SqlTransaction::begin(db);
   if (!transaction.ok()) return transaction.error();
+  if (db.dialect() == SqlDialect::kPostgres) {
+    // One migrating worker at a time; the others wait here, then find the work done.
+    auto locked = db.exec("SELECT pg_advisory_xact_lock(7236837376)");
+    if (!locked.ok()) return locked;
+  }
   // Another process may have migrated between our look and our lock: look again.
   header = readFields(db);  // inside the transaction: one snapshot already
   if (!header.ok()) return header.error();
   checked = checkHeader(db, header.value());
   if (!checked.ok()) return checked;
-
-  for (int64_t version = header.value().user_version; version < kStoreSchemaVersion; ++version) {
-    auto migrated = db.exec(kMigrations[version]);
-    if (!migrated.ok()) return migrated;
+  if (header.value().version == kStoreSchemaVersion) return transaction.value().commit();
+  auto migrated = applyMigrations(db, header.value().version);
+  if (!migrated.ok()) return migrated;
+  if (db.dialect() == SqlDialect::kSqlite) {
+    auto violations = readInteger(db, "SELECT count(*) FROM pragma_foreign_key_check");
+    if (!violations.ok()) return violations.error();
+    if (violations.value() != 0) {
+      return StoreError{db.path(), "migrating the store would break its links between tables", "move this file away"};
+    }
   }
-  // Constants, not user data: PRAGMA values cannot be bound.
-  std::string stamp =
-      fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {};", kStoreApplicationId, kStoreSchemaVersion);
-  auto stamped = db.exec(stamp.c_str());
-  if (!stamped.ok()) return stamped;
   return transaction.value().commit();
 }
 

@@ -16,93 +16,63 @@ std::string joinDoing(std::string_view doing, const char* message) {
 
 }  // namespace
 
-// ---- SqlQuery ----------------------------------------------------------------------
+// ---- SqliteStatement ----------------------------------------------------------------
 
-SqlQuery::SqlQuery(SqliteDb& db, sqlite3_stmt* statement) : db_(&db), statement_(statement) {}
-
-SqlQuery::SqlQuery(SqlQuery&& other) noexcept
-    : db_(other.db_),
-      statement_(other.statement_),
-      next_parameter_(other.next_parameter_),
-      bind_status_(other.bind_status_) {
-  other.statement_ = nullptr;
-}
-
-SqlQuery::~SqlQuery() {
-  if (statement_ == nullptr) return;
-  sqlite3_reset(statement_);
-  sqlite3_clear_bindings(statement_);
-}
-
-SqlQuery& SqlQuery::bind(int64_t value) {
-  int status = sqlite3_bind_int64(statement_, next_parameter_++, value);
-  if (bind_status_ == SQLITE_OK) bind_status_ = status;
-  return *this;
-}
-
-SqlQuery& SqlQuery::bind(double value) {
-  if (std::isnan(value)) return bindNull();
-  int status = sqlite3_bind_double(statement_, next_parameter_++, value);
-  if (bind_status_ == SQLITE_OK) bind_status_ = status;
-  return *this;
-}
-
-SqlQuery& SqlQuery::bind(std::string_view value) {
-  int status =
-      sqlite3_bind_text64(statement_, next_parameter_++, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  if (bind_status_ == SQLITE_OK) bind_status_ = status;
-  return *this;
-}
-
-SqlQuery& SqlQuery::bindBlob(const void* data, size_t bytes) {
-  int status = sqlite3_bind_blob64(statement_, next_parameter_++, data, bytes, SQLITE_TRANSIENT);
-  if (bind_status_ == SQLITE_OK) bind_status_ = status;
-  return *this;
-}
-
-SqlQuery& SqlQuery::bindNull() {
-  int status = sqlite3_bind_null(statement_, next_parameter_++);
-  if (bind_status_ == SQLITE_OK) bind_status_ = status;
-  return *this;
-}
-
-StoreResult<bool> SqlQuery::step() {
-  if (bind_status_ != SQLITE_OK) return db_->errorFor(bind_status_, "binding a value");
-  int status = sqlite3_step(statement_);
-  if (status == SQLITE_ROW) return true;
-  if (status == SQLITE_DONE) return false;
-  return db_->lastError("");
-}
-
-StoreResult<void> SqlQuery::run() {
-  while (true) {
-    auto row = step();
-    if (!row.ok()) return row.error();
-    if (!row.value()) return {};
+// A cached statement in use: reset and cleared when the query is done with it.
+class SqliteStatement final : public SqlStatement {
+ public:
+  SqliteStatement(SqliteDb& db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  ~SqliteStatement() override {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
   }
-}
+  void bindInt(int64_t value) override { keep(sqlite3_bind_int64(statement_, next_parameter_++, value)); }
+  void bindDouble(double value) override {
+    if (std::isnan(value)) return bindNull();
+    keep(sqlite3_bind_double(statement_, next_parameter_++, value));
+  }
+  void bindText(std::string_view value) override {
+    keep(sqlite3_bind_text64(statement_, next_parameter_++, value.data(), value.size(), SQLITE_TRANSIENT,
+                             SQLITE_UTF8));
+  }
+  void bindNull() override { keep(sqlite3_bind_null(statement_, next_parameter_++)); }
+  void bindBlob(const void* data, size_t bytes) override {
+    keep(sqlite3_bind_blob64(statement_, next_parameter_++, data, bytes, SQLITE_TRANSIENT));
+  }
+  StoreResult<bool> step() override {
+    if (bind_status_ != SQLITE_OK) return db_.errorFor(bind_status_, "binding a value");
+    int status = sqlite3_step(statement_);
+    if (status == SQLITE_ROW) return true;
+    if (status == SQLITE_DONE) return false;
+    return db_.lastError("");
+  }
+  bool isNull(int column) const override { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  int64_t int64At(int column) const override { return sqlite3_column_int64(statement_, column); }
+  double doubleAt(int column) const override {
+    if (isNull(column)) return std::numeric_limits<double>::quiet_NaN();
+    return sqlite3_column_double(statement_, column);
+  }
+  std::string textAt(int column) const override {
+    const unsigned char* text = sqlite3_column_text(statement_, column);
+    if (text == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(statement_, column));
+  }
+  std::vector<char> blobAt(int column) const override {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(statement_, column));
+    const int bytes = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr || bytes <= 0) return {};
+    return std::vector<char>(data, data + bytes);
+  }
 
-bool SqlQuery::isNull(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
-
-int64_t SqlQuery::int64At(int column) const { return sqlite3_column_int64(statement_, column); }
-
-double SqlQuery::doubleAt(int column) const {
-  if (isNull(column)) return std::numeric_limits<double>::quiet_NaN();
-  return sqlite3_column_double(statement_, column);
-}
-
-std::vector<char> SqlQuery::blobAt(int column) const {
-  const auto* data = static_cast<const char*>(sqlite3_column_blob(statement_, column));
-  const int bytes = sqlite3_column_bytes(statement_, column);
-  if (data == nullptr || bytes <= 0) return {};
-  return std::vector<char>(data, data + bytes);
-}
-
-std::string SqlQuery::textAt(int column) const {
-  const unsigned char* text = sqlite3_column_text(statement_, column);
-  if (text == nullptr) return {};
-  return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(statement_, column));
-}
+ private:
+  void keep(int status) {
+    if (bind_status_ == SQLITE_OK) bind_status_ = status;
+  }
+  SqliteDb& db_;
+  sqlite3_stmt* statement_;
+  int next_parameter_ = 1;
+  int bind_status_ = SQLITE_OK;
+};
 
 // ---- SqliteDb ----------------------------------------------------------------------
 
@@ -111,28 +81,20 @@ void SqliteDb::CloseConnection::operator()(sqlite3* connection) const { sqlite3_
 void SqliteDb::FinalizeStatement::operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
 
 SqliteDb::SqliteDb(std::string path, sqlite3* connection) : path_(std::move(path)), connection_(connection) {}
-SqliteDb::SqliteDb(SqliteDb&&) noexcept = default;
-SqliteDb& SqliteDb::operator=(SqliteDb&& other) noexcept {
-  statements_.clear();  // finalize ours before our connection goes
-  path_ = std::move(other.path_);
-  connection_ = std::move(other.connection_);
-  statements_ = std::move(other.statements_);
-  return *this;
-}
 SqliteDb::~SqliteDb() { statements_.clear(); }
 
-StoreResult<SqliteDb> SqliteDb::open(const std::string& path) {
+StoreResult<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path) {
   sqlite3* connection = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int status = sqlite3_open_v2(path.c_str(), &connection, flags, nullptr);
-  SqliteDb db(path, connection);  // owns the handle even when opening failed
+  std::unique_ptr<SqliteDb> db(new SqliteDb(path, connection));  // owns the handle even when opening failed
   if (connection == nullptr) return StoreError{path, "out of memory while opening the store", ""};
-  if (status != SQLITE_OK) return db.lastError("");
+  if (status != SQLITE_OK) return db->lastError("");
   sqlite3_extended_result_codes(connection, 1);
   // SQLite quietly falls back to read-only for a file it may not write; every write
   // would then fail, so say it now.
   if (sqlite3_db_readonly(connection, "main") == 1) {
-    StoreError error = db.errorFor(SQLITE_READONLY, "");
+    StoreError error = db->errorFor(SQLITE_READONLY, "");
     error.message = "the file is read-only";
     return error;
   }
@@ -140,7 +102,8 @@ StoreResult<SqliteDb> SqliteDb::open(const std::string& path) {
 }
 
 StoreResult<void> SqliteDb::exec(const char* sql) {
-  if (sqlite3_exec(connection_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+  const std::string text = renderSql(SqlDialect::kSqlite, sql);
+  if (sqlite3_exec(connection_.get(), text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
     return lastError("");
   }
   return {};
@@ -148,17 +111,27 @@ StoreResult<void> SqliteDb::exec(const char* sql) {
 
 StoreResult<SqlQuery> SqliteDb::prepare(const char* sql) {
   auto cached = statements_.find(sql);
-  if (cached != statements_.end()) return SqlQuery(*this, cached->second.get());
+  if (cached != statements_.end()) return SqlQuery(std::make_unique<SqliteStatement>(*this, cached->second.get()));
+  const std::string text = renderSql(SqlDialect::kSqlite, sql);
   sqlite3_stmt* statement = nullptr;
-  if (sqlite3_prepare_v3(connection_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(connection_.get(), text.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) !=
+      SQLITE_OK) {
     return lastError("preparing a statement");
   }
   statements_.emplace(sql, statement);
-  return SqlQuery(*this, statement);
+  return SqlQuery(std::make_unique<SqliteStatement>(*this, statement));
 }
 
-int64_t SqliteDb::lastInsertId() const { return sqlite3_last_insert_rowid(connection_.get()); }
-int64_t SqliteDb::changes() const { return sqlite3_changes64(connection_.get()); }
+StoreResult<void> SqliteDb::begin(SqlTransactionKind kind) {
+  // IMMEDIATE takes the write lock now, so the busy timeout applies here rather than
+  // failing later when a read transaction would need upgrading.
+  return exec(kind == SqlTransactionKind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+StoreResult<void> SqliteDb::commit() { return exec("COMMIT"); }
+
+void SqliteDb::rollback() { (void)exec("ROLLBACK"); }
+
 bool SqliteDb::inTransaction() const { return sqlite3_get_autocommit(connection_.get()) == 0; }
 void SqliteDb::setBusyTimeout(int milliseconds) { sqlite3_busy_timeout(connection_.get(), milliseconds); }
 
@@ -198,34 +171,6 @@ StoreError SqliteDb::errorFor(int code, std::string_view doing) const {
       break;
   }
   return error;
-}
-
-// ---- SqlTransaction ----------------------------------------------------------------
-
-StoreResult<SqlTransaction> SqlTransaction::begin(SqliteDb& db) {
-  // IMMEDIATE takes the write lock now, so the busy timeout applies here rather than
-  // failing later when a read transaction would need upgrading.
-  auto begun = db.exec("BEGIN IMMEDIATE");
-  if (!begun.ok()) return begun.error();
-  return SqlTransaction(db);
-}
-
-StoreResult<SqlTransaction> SqlTransaction::beginRead(SqliteDb& db) {
-  auto begun = db.exec("BEGIN");
-  if (!begun.ok()) return begun.error();
-  return SqlTransaction(db);
-}
-
-SqlTransaction::SqlTransaction(SqlTransaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
-
-SqlTransaction::~SqlTransaction() {
-  if (db_ != nullptr && db_->inTransaction()) (void)db_->exec("ROLLBACK");
-}
-
-StoreResult<void> SqlTransaction::commit() {
-  auto committed = db_->exec("COMMIT");
-  if (committed.ok()) db_ = nullptr;
-  return committed;
 }
 
 }  // namespace nnspec::rt

@@ -1,9 +1,13 @@
-#include <cstring>
 #include "runtime/store/store.h"
 
 #include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <mutex>
@@ -11,8 +15,11 @@
 #include <unordered_map>
 #include <utility>
 
+#include "runtime/store/pg_db.h"
 #include "runtime/store/schema.h"
 #include "runtime/store/sqlite_db.h"
+#include "runtime/store/store_internal.h"
+#include "runtime/store/store_url.h"
 #include "runtime/store/tensor_blob.h"
 
 namespace nnspec::rt {
@@ -21,85 +28,65 @@ namespace {
 // How long a call waits for another process that is writing the same store.
 constexpr int kBusyTimeoutMs = 10000;
 
-StoreError inContext(StoreError error, std::string_view context) {
-  error.message = fmt::format("{}: {}", context, error.message);
-  return error;
-}
-
-// ---- binding values in order, and small query shapes --------------------------------
-
-void bindValue(SqlQuery& query, int64_t value) { query.bind(value); }
-void bindValue(SqlQuery& query, int value) { query.bind(static_cast<int64_t>(value)); }
-void bindValue(SqlQuery& query, double value) { query.bind(value); }
-void bindValue(SqlQuery& query, std::string_view value) { query.bind(value); }
-void bindValue(SqlQuery& query, const std::string& value) { query.bind(std::string_view(value)); }
-template <class T>
-void bindValue(SqlQuery& query, const std::optional<T>& value) {
-  if (!value) {
-    query.bindNull();
-    return;
-  }
-  bindValue(query, *value);
-}
-
-template <class... Values>
-StoreResult<SqlQuery> bound(SqliteDb& db, const char* sql, const Values&... values) {
-  auto query = db.prepare(sql);
-  if (!query.ok()) return query;
-  (bindValue(query.value(), values), ...);
-  return query;
-}
-
-template <class... Values>
-StoreResult<void> execute(SqliteDb& db, const char* sql, const Values&... values) {
-  auto query = bound(db, sql, values...);
-  if (!query.ok()) return query.error();
-  return query.value().run();
-}
-
-// The first column of the first row, as an integer; nullopt when there is no row.
-template <class... Values>
-StoreResult<std::optional<int64_t>> selectInteger(SqliteDb& db, const char* sql, const Values&... values) {
-  auto query = bound(db, sql, values...);
-  if (!query.ok()) return query.error();
-  auto row = query.value().step();
-  if (!row.ok()) return row.error();
-  if (!row.value()) return std::optional<int64_t>();
-  return std::optional<int64_t>(query.value().int64At(0));
-}
-
 // ---- statuses -----------------------------------------------------------------------
 
 std::optional<TrialStatus> parseStatus(std::string_view text) {
   for (TrialStatus status :
-       {TrialStatus::kRunning, TrialStatus::kFinished, TrialStatus::kFailed, TrialStatus::kPruned}) {
+       {TrialStatus::kRunning, TrialStatus::kFinished, TrialStatus::kFailed, TrialStatus::kPruned,
+        TrialStatus::kQueued}) {
     if (statusName(status) == text) return status;
   }
   return std::nullopt;
 }
 
-StoreResult<TrialStatus> readStatus(const SqliteDb& db, const std::string& text) {
+}  // namespace
+
+StoreResult<TrialStatus> readStatus(const SqlDb& db, const std::string& text) {
   auto status = parseStatus(text);
   if (!status) return StoreError{db.path(), fmt::format("unknown trial status '{}'", text), ""};
   return *status;
 }
 
-// An error unless the trial exists and is running.
-StoreResult<void> requireRunning(SqliteDb& db, TrialHandle trial) {
-  auto query = bound(db, "SELECT status FROM trial WHERE id = ?", trial.id);
+StoreError inContext(StoreError error, std::string_view context) {
+  error.message = fmt::format("{}: {}", context, error.message);
+  return error;
+}
+
+StoreResult<void> requireRunning(SqlDb& db, Leases& leases, TrialHandle trial) {
+  auto query = bound(db, "SELECT status, worker_id, attempts FROM trial WHERE id = ?", trial.id);
   if (!query.ok()) return query.error();
   auto row = query.value().step();
   if (!row.ok()) return row.error();
   if (!row.value()) {
     return StoreError{db.path(), fmt::format("no trial with id {}", trial.id), "begin it with beginTrial first"};
   }
-  std::string status = query.value().textAt(0);
+  const std::string status = query.value().textAt(0);
+  // -1 stands for no worker on both sides (a Store that did not join a study).
+  const int64_t worker = query.value().isNull(1) ? -1 : query.value().int64At(1);
+  const int attempt = static_cast<int>(query.value().int64At(2));
+  const auto held = leases.held.find(trial.id);
+  const bool ours = held != leases.held.end() && held->second == attempt && worker == leases.worker_id.value_or(-1);
+  if (held != leases.held.end() && (!ours || status != statusName(TrialStatus::kRunning))) {
+    leases.lost.insert(trial.id);
+    return StoreError{db.path(),
+                      fmt::format("this worker lost its lease on trial {}: it was silent for longer than the lease "
+                                  "timeout and another worker took the trial over",
+                                  trial.id),
+                      "nothing is lost: the other worker continues the trial; if workers are often this slow to "
+                      "write their heartbeat, raise --lease-timeout"};
+  }
   if (status != statusName(TrialStatus::kRunning)) {
     return StoreError{db.path(), fmt::format("trial {} is {}, not running", trial.id, status),
                       "a trial records epochs and ends once, between beginTrial and its end"};
   }
+  if (held == leases.held.end() && leases.worker_id) {
+    return StoreError{db.path(), fmt::format("trial {} is not held by this worker", trial.id),
+                      "claim it (beginTrial) before writing to it"};
+  }
   return {};
 }
+
+namespace {
 
 // ---- writing a trial ----------------------------------------------------------------
 
@@ -111,7 +98,7 @@ std::optional<double> numberOf(std::string_view text) {
   return number;
 }
 
-StoreResult<void> checkParamNames(const SqliteDb& db, const std::vector<Param>& params) {
+StoreResult<void> checkParamNames(const SqlDb& db, const std::vector<Param>& params) {
   std::set<std::string_view> names;
   for (const Param& param : params) {
     if (!names.insert(param.name).second) {
@@ -121,7 +108,7 @@ StoreResult<void> checkParamNames(const SqliteDb& db, const std::vector<Param>& 
   return {};
 }
 
-StoreResult<void> insertParams(SqliteDb& db, int64_t trial_id, const std::vector<Param>& params) {
+StoreResult<void> insertParams(SqlDb& db, int64_t trial_id, const std::vector<Param>& params) {
   for (size_t position = 0; position < params.size(); ++position) {
     const Param& param = params[position];
     auto inserted =
@@ -133,7 +120,7 @@ StoreResult<void> insertParams(SqliteDb& db, int64_t trial_id, const std::vector
 }
 
 // What an interrupted run wrote about a trial besides its epochs and its checkpoint.
-StoreResult<void> clearPartialRecords(SqliteDb& db, int64_t trial_id) {
+StoreResult<void> clearPartialRecords(SqlDb& db, int64_t trial_id) {
   for (const char* sql :
        {"DELETE FROM final_metric WHERE trial_id = ?", "DELETE FROM trial_param WHERE trial_id = ?",
         "DELETE FROM trial_output WHERE trial_id = ?", "DELETE FROM trial_tensor WHERE trial_id = ?"}) {
@@ -144,14 +131,14 @@ StoreResult<void> clearPartialRecords(SqliteDb& db, int64_t trial_id) {
 }
 
 // The epochs of a trial after `epoch` (all of them for 0).
-StoreResult<void> clearEpochsAfter(SqliteDb& db, int64_t trial_id, int epoch) {
+StoreResult<void> clearEpochsAfter(SqlDb& db, int64_t trial_id, int epoch) {
   auto deleted = execute(db, "DELETE FROM epoch_metric WHERE trial_id = ? AND epoch > ?", trial_id, epoch);
   if (!deleted.ok()) return deleted;
   return execute(db, "DELETE FROM epoch WHERE trial_id = ? AND epoch > ?", trial_id, epoch);
 }
 
 // Everything an interrupted run wrote about a trial, so that the rerun starts clean.
-StoreResult<void> clearTrialRecords(SqliteDb& db, int64_t trial_id) {
+StoreResult<void> clearTrialRecords(SqlDb& db, int64_t trial_id) {
   auto cleared = clearPartialRecords(db, trial_id);
   if (!cleared.ok()) return cleared;
   cleared = clearEpochsAfter(db, trial_id, 0);
@@ -161,7 +148,7 @@ StoreResult<void> clearTrialRecords(SqliteDb& db, int64_t trial_id) {
 
 // The trial's checkpoint, nullopt when it has none, or when its blob is damaged: then
 // `damaged` says so.
-StoreResult<std::optional<Checkpoint>> readCheckpointLocked(SqliteDb& db, int64_t trial_id, std::string& damaged) {
+StoreResult<std::optional<Checkpoint>> readCheckpointLocked(SqlDb& db, int64_t trial_id, std::string& damaged) {
   auto query = bound(db, "SELECT epoch, data FROM trial_checkpoint WHERE trial_id = ?", trial_id);
   if (!query.ok()) return query.error();
   auto row = query.value().step();
@@ -178,9 +165,11 @@ StoreResult<std::optional<Checkpoint>> readCheckpointLocked(SqliteDb& db, int64_
   return std::optional<Checkpoint>{std::move(checkpoint)};
 }
 
+}  // namespace
+
 // An interrupted trial's checkpoint if it can serve a rerun: readable, and the trial's
 // recorded epochs include 1 .. its epoch. `problem` says why one there is not used.
-StoreResult<std::optional<Checkpoint>> resumableCheckpoint(SqliteDb& db, int64_t trial_id, std::string& problem) {
+StoreResult<std::optional<Checkpoint>> resumableCheckpoint(SqlDb& db, int64_t trial_id, std::string& problem) {
   auto checkpoint = readCheckpointLocked(db, trial_id, problem);
   if (!checkpoint.ok() || !checkpoint.value()) return checkpoint;
   const int epoch = checkpoint.value()->epoch;
@@ -197,7 +186,7 @@ StoreResult<std::optional<Checkpoint>> resumableCheckpoint(SqliteDb& db, int64_t
 
 // Prepares an interrupted trial's rerun: keeps its epochs up to its checkpoint and hands
 // the checkpoint back, or clears everything when there is none to continue from.
-StoreResult<void> prepareRerun(SqliteDb& db, TrialStart& start) {
+StoreResult<void> prepareRerun(SqlDb& db, TrialStart& start) {
   const int64_t trial_id = start.handle.id;
   auto checkpoint = resumableCheckpoint(db, trial_id, start.checkpoint_problem);
   if (!checkpoint.ok()) return checkpoint.error();
@@ -210,77 +199,201 @@ StoreResult<void> prepareRerun(SqliteDb& db, TrialStart& start) {
   return {};
 }
 
-// The trial with this key, if the study has one, and its status.
-StoreResult<std::optional<std::pair<TrialHandle, TrialStatus>>> findTrial(SqliteDb& db, int64_t study_id,
-                                                                          const TrialKey& key) {
-  using Found = std::optional<std::pair<TrialHandle, TrialStatus>>;
+namespace {
+
+// The trial with this key, if the study has one: its status, and whether it runs
+// under a lapsed lease (its worker fell silent, is gone, or it has no worker).
+struct FoundTrial {
+  TrialHandle handle;
+  TrialStatus status = TrialStatus::kRunning;
+  bool lapsed = false;
+};
+
+StoreResult<std::optional<FoundTrial>> findTrial(SqlDb& db, int64_t study_id, const TrialKey& key,
+                                                 double lease_timeout) {
   auto query = bound(db,
-                     "SELECT id, status FROM trial "
-                     "WHERE study_id = ? AND sweep = ? AND point_key = ? AND fold = ? AND replicate = ?",
-                     study_id, key.sweep, key.point_key, key.fold, key.replicate);
+                     "SELECT t.id, t.status, CASE WHEN t.worker_id IS NULL OR w.id IS NULL OR w.state <> 'active' "
+                     "OR w.heartbeat < {clock} - ? THEN 1 ELSE 0 END FROM trial t LEFT JOIN worker w ON w.id = "
+                     "t.worker_id WHERE t.study_id = ? AND t.sweep = ? AND t.point_key = ? AND t.fold = ? AND "
+                     "t.replicate = ?",
+                     lease_timeout, study_id, key.sweep, key.point_key, key.fold, key.replicate);
   if (!query.ok()) return query.error();
   auto row = query.value().step();
   if (!row.ok()) return row.error();
-  if (!row.value()) return Found();
+  if (!row.value()) return std::optional<FoundTrial>();
   auto status = readStatus(db, query.value().textAt(1));
   if (!status.ok()) return status.error();
-  return Found(std::pair(TrialHandle{query.value().int64At(0)}, status.value()));
+  return std::optional<FoundTrial>(
+      FoundTrial{TrialHandle{query.value().int64At(0)}, status.value(), query.value().int64At(2) != 0});
 }
 
-// `running_here`: trials this Store began and has not ended; one of them found running
-// is in progress, not interrupted.
-StoreResult<TrialStart> beginTrialLocked(SqliteDb& db, const std::set<int64_t>& running_here, int64_t study_id,
+}  // namespace
+
+std::string thisHost() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  std::string boot;
+  if (std::FILE* file = std::fopen("/proc/sys/kernel/random/boot_id", "r")) {
+    char id[64] = {};
+    if (std::fgets(id, sizeof(id), file) != nullptr) boot = id;
+    std::fclose(file);
+  }
+  while (!boot.empty() && (boot.back() == '\n' || boot.back() == ' ')) boot.pop_back();
+  return boot.empty() ? std::string(name) : fmt::format("{} ({})", name, boot.substr(0, 8));
+}
+
+bool processGone(int64_t pid) {
+  if (pid <= 0) return false;
+  return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// Inside a write transaction: workers of the study on this host whose process is gone
+// are marked lost at once (their trials are then reclaimed without waiting for the lease
+// timeout).
+StoreResult<void> reapLocalWorkers(SqlDb& db, const Leases& leases, int64_t study_id) {
+  auto query = bound(db, "SELECT id, pid FROM worker WHERE study_id = ? AND host = ? AND state = 'active'", study_id,
+                     thisHost());
+  if (!query.ok()) return query.error();
+  std::vector<int64_t> gone;
+  while (true) {
+    auto row = query.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) break;
+    const int64_t worker = query.value().int64At(0);
+    if (worker != leases.worker_id.value_or(-1) && processGone(query.value().int64At(1))) gone.push_back(worker);
+  }
+  for (int64_t worker : gone) {
+    auto marked = execute(db, "UPDATE worker SET state = 'lost' WHERE id = ?", worker);
+    if (!marked.ok()) return marked;
+  }
+  return {};
+}
+
+// Inside a write transaction: makes trial `trial_id` (queued, or running under a lapsed
+// lease) this Store's, as a new attempt with its rerun prepared.
+StoreResult<TrialStart> takeTrial(SqlDb& db, Leases& leases, int64_t trial_id, bool lapsed) {
+  TrialStart start;
+  start.handle.id = trial_id;
+  if (lapsed) {
+    auto lost = execute(db,
+                        "UPDATE trial_attempt SET outcome = 'lost', ended_at = {now} "
+                        "WHERE trial_id = ? AND outcome = 'running'",
+                        trial_id);
+    if (!lost.ok()) return lost.error();
+  }
+  auto prepared = prepareRerun(db, start);
+  if (!prepared.ok()) return prepared.error();
+  auto query = bound(db,
+                     "UPDATE trial SET status = 'running', worker_id = ?, attempts = attempts + 1, end_epoch = NULL, "
+                     "reason = '', seconds = NULL, ended_at = NULL, started_at = {now} WHERE id = ? RETURNING attempts",
+                     leases.worker_id, trial_id);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return StoreError{db.path(), fmt::format("no trial with id {}", trial_id), ""};
+  const int attempt = static_cast<int>(query.value().int64At(0));
+  auto finished = query.value().run();
+  if (!finished.ok()) return finished.error();
+  const int from_epoch = start.checkpoint ? start.checkpoint->epoch : 0;
+  auto recorded = execute(db,
+                          "INSERT INTO trial_attempt (trial_id, attempt, worker_id, from_epoch, outcome) "
+                          "VALUES (?, ?, ?, ?, 'running')",
+                          trial_id, attempt, leases.worker_id, from_epoch);
+  if (!recorded.ok()) return recorded.error();
+  start.interrupted = attempt > 1;
+  leases.held[trial_id] = attempt;
+  leases.lost.erase(trial_id);
+  return start;
+}
+
+namespace {
+
+// Inside a write transaction: a new trial, running under this Store's lease.
+StoreResult<TrialStart> insertTrial(SqlDb& db, Leases& leases, int64_t study_id, const TrialKey& key) {
+  auto study = selectInteger(db, "SELECT id FROM study WHERE id = ?", study_id);
+  if (!study.ok()) return study.error();
+  if (!study.value()) {
+    return StoreError{db.path(), fmt::format("no study with id {}", study_id), "open it with openStudy first"};
+  }
+  auto inserted = selectInteger(db,
+                                "INSERT INTO trial (study_id, sweep, point_key, fold, replicate, seed, status, "
+                                "attempts, worker_id, position) VALUES (?, ?, ?, ?, ?, 0, 'running', 1, ?, "
+                                "(SELECT coalesce(max(position), 0) + 1 FROM trial WHERE study_id = ?)) RETURNING id",
+                                study_id, key.sweep, key.point_key, key.fold, key.replicate, leases.worker_id,
+                                study_id);
+  if (!inserted.ok()) return inserted.error();
+  TrialStart start;
+  start.handle.id = inserted.value().value_or(0);
+  auto recorded = execute(db,
+                          "INSERT INTO trial_attempt (trial_id, attempt, worker_id, from_epoch, outcome) "
+                          "VALUES (?, 1, ?, 0, 'running')",
+                          start.handle.id, leases.worker_id);
+  if (!recorded.ok()) return recorded.error();
+  leases.held[start.handle.id] = 1;
+  return start;
+}
+
+StoreResult<TrialStart> beginTrialLocked(SqlDb& db, Leases& leases, double lease_timeout, int64_t study_id,
                                          const TrialKey& key, const std::vector<Param>& params, uint64_t seed) {
   auto names = checkParamNames(db, params);
   if (!names.ok()) return names.error();
   auto transaction = SqlTransaction::begin(db);
   if (!transaction.ok()) return transaction.error();
-  int64_t stored_seed = static_cast<int64_t>(seed);  // bit pattern kept: SQLite integers are signed
-
-  auto existing = findTrial(db, study_id, key);
+  auto reaped = reapLocalWorkers(db, leases, study_id);
+  if (!reaped.ok()) return reaped.error();
+  auto existing = findTrial(db, study_id, key, lease_timeout);
   if (!existing.ok()) return existing.error();
 
   TrialStart start;
-  if (existing.value()) {
-    start.handle = existing.value()->first;
-    start.status = existing.value()->second;
-    if (start.status != TrialStatus::kRunning) return start;  // ended before: nothing to write
-    if (running_here.count(start.handle.id) != 0) {
-      return StoreError{db.path(), fmt::format("trial {} is already running in this process", start.handle.id),
-                        "each (sweep, point, fold, replicate) is begun once per run"};
-    }
-    start.interrupted = true;
-    auto prepared = prepareRerun(db, start);
-    if (!prepared.ok()) return prepared.error();
-    auto reset = execute(db,
-                         "UPDATE trial SET seed = ?, attempts = attempts + 1, end_epoch = NULL, reason = '', "
-                         "seconds = NULL, ended_at = NULL, started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-                         "WHERE id = ?",
-                         stored_seed, start.handle.id);
-    if (!reset.ok()) return reset.error();
+  if (!existing.value()) {
+    auto inserted = insertTrial(db, leases, study_id, key);
+    if (!inserted.ok()) return inserted;
+    start = std::move(inserted.value());
   } else {
-    auto study = selectInteger(db, "SELECT id FROM study WHERE id = ?", study_id);
-    if (!study.ok()) return study.error();
-    if (!study.value()) {
-      return StoreError{db.path(), fmt::format("no study with id {}", study_id), "open it with openStudy first"};
+    const FoundTrial& found = *existing.value();
+    start.handle = found.handle;
+    start.status = found.status;
+    if (found.status != TrialStatus::kRunning && found.status != TrialStatus::kQueued) return start;  // ended before
+    const auto held = leases.held.find(found.handle.id);
+    if (held != leases.held.end() && found.status == TrialStatus::kRunning) {
+      if (leases.begun.count(found.handle.id) != 0) {
+        return StoreError{db.path(), fmt::format("trial {} is already running in this process", start.handle.id),
+                          "each (sweep, point, fold, replicate) is begun once per run"};
+      }
+      // Claimed with claimTrial: its rerun was prepared then.
+      start.interrupted = held->second > 1;
+      auto checkpoint = resumableCheckpoint(db, found.handle.id, start.checkpoint_problem);
+      if (!checkpoint.ok()) return checkpoint.error();
+      start.checkpoint = std::move(checkpoint.value());
+    } else if (found.status == TrialStatus::kQueued || found.lapsed) {
+      auto taken = takeTrial(db, leases, found.handle.id, found.status == TrialStatus::kRunning);
+      if (!taken.ok()) return taken;
+      start = std::move(taken.value());
+    } else {
+      start.held_elsewhere = true;  // another worker runs it now
+      return start;
     }
-    auto inserted = execute(db,
-                            "INSERT INTO trial (study_id, sweep, point_key, fold, replicate, seed, status) "
-                            "VALUES (?, ?, ?, ?, ?, ?, 'running')",
-                            study_id, key.sweep, key.point_key, key.fold, key.replicate, stored_seed);
-    if (!inserted.ok()) return inserted.error();
-    start.handle.id = db.lastInsertId();
   }
+  const int64_t stored_seed = static_cast<int64_t>(seed);  // bit pattern kept: SQL integers are signed
+  auto seeded = execute(db, "UPDATE trial SET seed = ? WHERE id = ?", stored_seed, start.handle.id);
+  if (!seeded.ok()) return seeded.error();
+  auto cleared = execute(db, "DELETE FROM trial_param WHERE trial_id = ?", start.handle.id);
+  if (!cleared.ok()) return cleared.error();
   auto params_written = insertParams(db, start.handle.id, params);
   if (!params_written.ok()) return params_written.error();
   auto committed = transaction.value().commit();
-  if (!committed.ok()) return committed.error();
+  if (!committed.ok()) {
+    leases.held.erase(start.handle.id);
+    return committed.error();
+  }
+  leases.begun.insert(start.handle.id);
   return start;
 }
 
 // Inside a transaction: one epoch's row and metrics.
-StoreResult<void> insertEpoch(SqliteDb& db, TrialHandle trial, int epoch, const Metrics& metrics, double seconds) {
-  auto running = requireRunning(db, trial);
+StoreResult<void> insertEpoch(SqlDb& db, Leases& leases, TrialHandle trial, int epoch, const Metrics& metrics,
+                              double seconds) {
+  auto running = requireRunning(db, leases, trial);
   if (!running.ok()) return running;
   auto recorded = selectInteger(db, "SELECT 1 FROM epoch WHERE trial_id = ? AND epoch = ?", trial.id, epoch);
   if (!recorded.ok()) return recorded.error();
@@ -299,10 +412,11 @@ StoreResult<void> insertEpoch(SqliteDb& db, TrialHandle trial, int epoch, const 
 }
 
 // Inside a transaction: the trial's checkpoint, replacing the one before.
-StoreResult<void> replaceCheckpoint(SqliteDb& db, TrialHandle trial, const Checkpoint& checkpoint) {
-  auto running = requireRunning(db, trial);
+StoreResult<void> replaceCheckpoint(SqlDb& db, Leases& leases, TrialHandle trial, const Checkpoint& checkpoint) {
+  auto running = requireRunning(db, leases, trial);
   if (!running.ok()) return running;
-  auto query = db.prepare("INSERT OR REPLACE INTO trial_checkpoint (trial_id, epoch, data) VALUES (?, ?, ?)");
+  auto query = db.prepare("INSERT INTO trial_checkpoint (trial_id, epoch, data) VALUES (?, ?, ?) ON CONFLICT (trial_id) DO UPDATE "
+      "SET epoch = excluded.epoch, data = excluded.data, saved_at = {now}");
   if (!query.ok()) return query.error();
   const std::vector<char> blob = compressBytes(checkpoint.bytes.data(), checkpoint.bytes.size());
   query.value().bind(trial.id).bind(static_cast<int64_t>(checkpoint.epoch));
@@ -311,14 +425,14 @@ StoreResult<void> replaceCheckpoint(SqliteDb& db, TrialHandle trial, const Check
 }
 
 // One transaction: the epoch and, when given, the checkpoint taken after it.
-StoreResult<void> recordEpochLocked(SqliteDb& db, TrialHandle trial, int epoch, const Metrics& metrics,
+StoreResult<void> recordEpochLocked(SqlDb& db, Leases& leases, TrialHandle trial, int epoch, const Metrics& metrics,
                                     double seconds, const Checkpoint* checkpoint) {
   auto transaction = SqlTransaction::begin(db);
   if (!transaction.ok()) return transaction.error();
-  auto inserted = insertEpoch(db, trial, epoch, metrics, seconds);
+  auto inserted = insertEpoch(db, leases, trial, epoch, metrics, seconds);
   if (!inserted.ok()) return inserted;
   if (checkpoint != nullptr) {
-    auto saved = replaceCheckpoint(db, trial, *checkpoint);
+    auto saved = replaceCheckpoint(db, leases, trial, *checkpoint);
     if (!saved.ok()) return saved;
   }
   return transaction.value().commit();
@@ -332,14 +446,19 @@ struct TrialEnd {
   const Metrics* final_metrics = nullptr;
 };
 
-StoreResult<void> endTrialLocked(SqliteDb& db, TrialHandle trial, const TrialEnd& end) {
+StoreResult<void> endTrialLocked(SqlDb& db, Leases& leases, TrialHandle trial, const TrialEnd& end) {
   auto transaction = SqlTransaction::begin(db);
   if (!transaction.ok()) return transaction.error();
-  auto running = requireRunning(db, trial);
+  auto running = requireRunning(db, leases, trial);
   if (!running.ok()) return running;
+  auto attempt = execute(db,
+                         "UPDATE trial_attempt SET outcome = ?, ended_at = {now} WHERE trial_id = ? AND outcome = "
+                         "'running'",
+                         statusName(end.status), trial.id);
+  if (!attempt.ok()) return attempt;
   auto updated = execute(db,
                          "UPDATE trial SET status = ?, end_epoch = ?, reason = ?, seconds = ?, "
-                         "ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                         "ended_at = {now} WHERE id = ?",
                          statusName(end.status), end.epoch, end.reason, end.seconds, trial.id);
   if (!updated.ok()) return updated;
   // A checkpoint only serves a trial that is still running.
@@ -379,7 +498,7 @@ constexpr TrialQueries kTrialById = {
     "SELECT trial_id, name, value FROM final_metric WHERE trial_id = ?",
 };
 
-StoreResult<TrialRow> readTrialRow(const SqliteDb& db, const SqlQuery& query) {
+StoreResult<TrialRow> readTrialRow(const SqlDb& db, const SqlQuery& query) {
   TrialRow row;
   row.id = query.int64At(0);
   row.study_id = query.int64At(1);
@@ -400,7 +519,7 @@ StoreResult<TrialRow> readTrialRow(const SqliteDb& db, const SqlQuery& query) {
   return row;
 }
 
-StoreResult<std::vector<TrialRow>> readTrials(SqliteDb& db, const TrialQueries& sql, int64_t id) {
+StoreResult<std::vector<TrialRow>> readTrials(SqlDb& db, const TrialQueries& sql, int64_t id) {
   auto read = SqlTransaction::beginRead(db);  // one snapshot for the three queries
   if (!read.ok()) return read.error();
   std::vector<TrialRow> trials;
@@ -440,7 +559,13 @@ StoreResult<std::vector<TrialRow>> readTrials(SqliteDb& db, const TrialQueries& 
   return trials;
 }
 
-StoreResult<std::vector<EpochRow>> readEpochs(SqliteDb& db, TrialHandle trial) {
+}  // namespace
+
+StoreResult<std::vector<TrialRow>> readTrialsOfStudy(SqlDb& db, int64_t study_id) {
+  return readTrials(db, kTrialsOfStudy, study_id);
+}
+
+StoreResult<std::vector<EpochRow>> readEpochs(SqlDb& db, TrialHandle trial) {
   auto read = SqlTransaction::beginRead(db);
   if (!read.ok()) return read.error();
   auto exists = selectInteger(db, "SELECT 1 FROM trial WHERE id = ?", trial.id);
@@ -475,6 +600,8 @@ std::string joinLines(const std::vector<std::string>& items) {
   return out;
 }
 
+namespace {
+
 std::vector<std::string> splitLines(const std::string& text) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -487,10 +614,11 @@ std::vector<std::string> splitLines(const std::string& text) {
   return out;
 }
 
-StoreResult<void> saveStudyInfoLocked(SqliteDb& db, int64_t study_id, const StudyInfo& info) {
+StoreResult<void> saveStudyInfoLocked(SqlDb& db, int64_t study_id, const StudyInfo& info) {
   auto transaction = SqlTransaction::begin(db);
   if (!transaction.ok()) return transaction.error();
-  auto saved = execute(db, "INSERT OR REPLACE INTO study_spec (study_id, path, text, overrides) VALUES (?, ?, ?, ?)",
+  auto saved = execute(db, "INSERT INTO study_spec (study_id, path, text, overrides) VALUES (?, ?, ?, ?) ON CONFLICT (study_id) DO "
+                       "UPDATE SET path = excluded.path, text = excluded.text, overrides = excluded.overrides",
                        study_id, info.spec_path, info.spec_text, joinLines(info.overrides));
   if (!saved.ok()) return saved;
   saved = execute(db, "DELETE FROM study_report_item WHERE study_id = ?", study_id);
@@ -505,8 +633,12 @@ StoreResult<void> saveStudyInfoLocked(SqliteDb& db, int64_t study_id, const Stud
   for (size_t position = 0; position < info.sweeps.size(); ++position) {
     const SweepRow& sweep = info.sweeps[position];
     saved = execute(db,
-                    "INSERT OR REPLACE INTO study_sweep (study_id, sweep, position, method, axes, objective, maximize, "
-                    "folds, replicates, trials, model, classes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO study_sweep (study_id, sweep, position, method, axes, objective, maximize, folds, replicates, "
+                    "trials, model, classes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study_id, sweep) DO "
+                    "UPDATE SET position = excluded.position, method = excluded.method, axes = excluded.axes, "
+                    "objective = excluded.objective, maximize = excluded.maximize, folds = excluded.folds, "
+                    "replicates = excluded.replicates, trials = excluded.trials, model = excluded.model, "
+                    "classes = excluded.classes",
                     study_id, sweep.name, static_cast<int64_t>(position), sweep.method, joinLines(sweep.axes),
                     sweep.objective, static_cast<int64_t>(sweep.maximize ? 1 : 0), sweep.folds, sweep.replicates,
                     sweep.trials, sweep.model, joinLines(sweep.class_names));
@@ -515,7 +647,7 @@ StoreResult<void> saveStudyInfoLocked(SqliteDb& db, int64_t study_id, const Stud
   return transaction.value().commit();
 }
 
-StoreResult<std::optional<StudyInfo>> readStudyInfoLocked(SqliteDb& db, int64_t study_id) {
+StoreResult<std::optional<StudyInfo>> readStudyInfoLocked(SqlDb& db, int64_t study_id) {
   auto read = SqlTransaction::beginRead(db);
   if (!read.ok()) return read.error();
   auto spec = bound(db, "SELECT path, text, overrides FROM study_spec WHERE study_id = ?", study_id);
@@ -576,7 +708,7 @@ StoreResult<void> checkFolder(const std::string& path) {
   return {};
 }
 
-StoreResult<void> configureConnection(SqliteDb& db) {
+StoreResult<void> configureConnection(SqlDb& db) {
   auto journal = db.prepare("PRAGMA journal_mode = WAL");
   if (!journal.ok()) return journal.error();
   auto row = journal.value().step();
@@ -603,6 +735,8 @@ std::string_view statusName(TrialStatus status) {
       return "failed";
     case TrialStatus::kPruned:
       return "pruned";
+    case TrialStatus::kQueued:
+      return "queued";
   }
   return "running";
 }
@@ -611,343 +745,387 @@ std::string defaultStorePath(const std::string& spec_path) {
   return std::filesystem::path(spec_path).replace_extension("store.sqlite").string();
 }
 
-struct Store::State {
-  explicit State(SqliteDb opened) : db(std::move(opened)) {}
-  std::mutex mutex;  // one call at a time on the connection
-  SqliteDb db;
-  std::set<int64_t> running_here;  // trials begun through this Store and not ended yet
-};
+Store::State::~State() { stopHeartbeat(); }
+
+StoreError Store::State::lostConnection(StoreError error, double waited) const {
+  error.message = fmt::format("lost the connection to the database and could not reconnect in {:.0f} s: {}", waited,
+                              error.message);
+  error.hint = "check that the server is up and reachable; finished trials are kept: run again to continue";
+  return error;
+}
 
 Store::Store(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() = default;
 
-StoreResult<Store> Store::open(const std::string& path) {
-  auto folder = checkFolder(path);
-  if (!folder.ok()) return folder.error();
-  auto db = SqliteDb::open(path);
-  if (!db.ok()) return inContext(db.error(), "cannot open the store");
-  // Before anything else: two processes may be creating the same store right now.
-  db.value().setBusyTimeout(kBusyTimeoutMs);
-  // Schema first: it reads before it writes, so a foreign or newer file stays untouched.
-  auto migrated = migrateSchema(db.value());
+StoreResult<Store> Store::open(const std::string& location) {
+  std::unique_ptr<SqlDb> db;
+  if (isPostgresUrl(location)) {
+    auto opened = PgDb::open(location);
+    if (!opened.ok()) return inContext(opened.error(), "cannot open the store");
+    db = std::move(opened.value());
+  } else {
+    auto folder = checkFolder(location);
+    if (!folder.ok()) return folder.error();
+    auto opened = SqliteDb::open(location);
+    if (!opened.ok()) return inContext(opened.error(), "cannot open the store");
+    // Before anything else: two processes may be creating the same store right now.
+    opened.value()->setBusyTimeout(kBusyTimeoutMs);
+    db = std::move(opened.value());
+  }
+  // Schema first: it reads before it writes, so a foreign or newer store stays untouched.
+  auto migrated = migrateSchema(*db);
   if (!migrated.ok()) return inContext(migrated.error(), "cannot open the store");
-  auto configured = configureConnection(db.value());
-  if (!configured.ok()) return inContext(configured.error(), "cannot open the store");
-  return Store(std::make_unique<State>(std::move(db.value())));
+  if (db->dialect() == SqlDialect::kSqlite) {
+    auto configured = configureConnection(*db);
+    if (!configured.ok()) return inContext(configured.error(), "cannot open the store");
+  }
+  return Store(std::make_unique<State>(std::move(db)));
 }
 
-const std::string& Store::path() const { return state_->db.path(); }
+const std::string& Store::path() const { return state_->db->path(); }
 
 StoreResult<Study> Store::openStudy(std::string_view name, std::string_view spec_hash) {
-  std::lock_guard lock(state_->mutex);
-  SqliteDb& db = state_->db;
-  auto transaction = SqlTransaction::begin(db);
-  if (!transaction.ok()) return inContext(transaction.error(), "opening a study");
-  Study study;
-  auto existing = selectInteger(db, "SELECT id FROM study WHERE name = ? AND spec_hash = ?", name, spec_hash);
-  if (!existing.ok()) return inContext(existing.error(), "opening a study");
-  if (existing.value()) {
-    study.id = *existing.value();
-    study.resumed = true;
-  } else {
-    auto inserted = execute(db, "INSERT INTO study (name, spec_hash) VALUES (?, ?)", name, spec_hash);
-    if (!inserted.ok()) return inContext(inserted.error(), "opening a study");
-    study.id = db.lastInsertId();
-  }
-  auto others = selectInteger(db, "SELECT count(*) FROM study WHERE name = ? AND spec_hash <> ?", name, spec_hash);
-  if (!others.ok()) return inContext(others.error(), "opening a study");
-  study.other_versions = others.value().value_or(0);
-  auto committed = transaction.value().commit();
-  if (!committed.ok()) return inContext(committed.error(), "opening a study");
-  return study;
+  auto opened = state_->call([&](SqlDb& db) -> StoreResult<Study> {
+    auto transaction = SqlTransaction::begin(db);
+    if (!transaction.ok()) return transaction.error();
+    Study study;
+    auto existing = selectInteger(db, "SELECT id FROM study WHERE name = ? AND spec_hash = ?", name, spec_hash);
+    if (!existing.ok()) return existing.error();
+    if (existing.value()) {
+      study.id = *existing.value();
+      study.resumed = true;
+    } else {
+      auto inserted = selectInteger(db, "INSERT INTO study (name, spec_hash) VALUES (?, ?) RETURNING id", name,
+                                    spec_hash);
+      if (!inserted.ok()) return inserted.error();
+      study.id = inserted.value().value_or(0);
+    }
+    auto others = selectInteger(db, "SELECT count(*) FROM study WHERE name = ? AND spec_hash <> ?", name, spec_hash);
+    if (!others.ok()) return others.error();
+    study.other_versions = others.value().value_or(0);
+    auto committed = transaction.value().commit();
+    if (!committed.ok()) return committed.error();
+    return study;
+  });
+  if (!opened.ok()) return inContext(opened.error(), "opening a study");
+  return opened;
 }
 
 StoreResult<std::vector<StudyRow>> Store::listStudies() {
-  std::lock_guard lock(state_->mutex);
-  auto query = state_->db.prepare("SELECT id, name, spec_hash, created_at FROM study ORDER BY id");
-  if (!query.ok()) return inContext(query.error(), "listing studies");
-  std::vector<StudyRow> studies;
-  while (true) {
-    auto row = query.value().step();
-    if (!row.ok()) return inContext(row.error(), "listing studies");
-    if (!row.value()) return studies;
-    const SqlQuery& q = query.value();
-    studies.push_back(StudyRow{q.int64At(0), q.textAt(1), q.textAt(2), q.textAt(3)});
-  }
+  return state_->call([&](SqlDb& db) -> StoreResult<std::vector<StudyRow>> {
+    auto query = db.prepare("SELECT id, name, spec_hash, created_at FROM study ORDER BY id");
+    if (!query.ok()) return inContext(query.error(), "listing studies");
+    std::vector<StudyRow> studies;
+    while (true) {
+      auto row = query.value().step();
+      if (!row.ok()) return inContext(row.error(), "listing studies");
+      if (!row.value()) return studies;
+      const SqlQuery& q = query.value();
+      studies.push_back(StudyRow{q.int64At(0), q.textAt(1), q.textAt(2), q.textAt(3)});
+    }
+  });
 }
 
 StoreResult<TrialStart> Store::beginTrial(int64_t study_id, const TrialKey& key, const std::vector<Param>& params,
                                           uint64_t seed) {
-  std::lock_guard lock(state_->mutex);
-  auto start = beginTrialLocked(state_->db, state_->running_here, study_id, key, params, seed);
-  if (!start.ok()) return inContext(start.error(), fmt::format("beginning trial '{}'", key.point_key));
-  if (start.value().shouldRun()) state_->running_here.insert(start.value().handle.id);
-  return start;
+  return state_->call([&](SqlDb& db) -> StoreResult<TrialStart> {
+    auto start = beginTrialLocked(db, state_->leases, state_->settings.lease_timeout_seconds, study_id, key, params,
+                                  seed);
+    if (!start.ok()) return inContext(start.error(), fmt::format("beginning trial '{}'", key.point_key));
+    return start;
+  });
 }
 
 StoreResult<void> Store::recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds) {
-  std::lock_guard lock(state_->mutex);
-  auto recorded = recordEpochLocked(state_->db, trial, epoch, metrics, seconds, nullptr);
-  if (!recorded.ok()) {
-    return inContext(recorded.error(), fmt::format("recording epoch {} of trial {}", epoch, trial.id));
-  }
-  return {};
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    auto recorded = recordEpochLocked(db, state_->leases, trial, epoch, metrics, seconds, nullptr);
+    if (!recorded.ok()) {
+      return inContext(recorded.error(), fmt::format("recording epoch {} of trial {}", epoch, trial.id));
+    }
+    return {};
+  });
 }
 
 StoreResult<void> Store::recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds,
                                      const Checkpoint& checkpoint) {
-  std::lock_guard lock(state_->mutex);
-  if (checkpoint.epoch != epoch) {
-    return StoreError{path(), fmt::format("a checkpoint after epoch {} recorded with epoch {}", checkpoint.epoch, epoch),
-                      ""};
-  }
-  auto recorded = recordEpochLocked(state_->db, trial, epoch, metrics, seconds, &checkpoint);
-  if (!recorded.ok()) {
-    return inContext(recorded.error(), fmt::format("recording epoch {} of trial {} with its checkpoint", epoch, trial.id));
-  }
-  return {};
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    if (checkpoint.epoch != epoch) {
+      return StoreError{db.path(), fmt::format("a checkpoint after epoch {} recorded with epoch {}", checkpoint.epoch, epoch),
+                        ""};
+    }
+    auto recorded = recordEpochLocked(db, state_->leases, trial, epoch, metrics, seconds, &checkpoint);
+    if (!recorded.ok()) {
+      return inContext(recorded.error(), fmt::format("recording epoch {} of trial {} with its checkpoint", epoch, trial.id));
+    }
+    return {};
+  });
 }
 
 StoreResult<void> Store::restartTrial(TrialHandle trial) {
-  std::lock_guard lock(state_->mutex);
-  auto transaction = SqlTransaction::begin(state_->db);
-  if (!transaction.ok()) return transaction.error();
-  auto running = requireRunning(state_->db, trial);
-  if (!running.ok()) return running;
-  auto cleared = clearTrialRecords(state_->db, trial.id);
-  if (!cleared.ok()) return inContext(cleared.error(), fmt::format("restarting trial {}", trial.id));
-  return transaction.value().commit();
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    auto transaction = SqlTransaction::begin(db);
+    if (!transaction.ok()) return transaction.error();
+    auto running = requireRunning(db, state_->leases, trial);
+    if (!running.ok()) return running;
+    auto cleared = clearTrialRecords(db, trial.id);
+    if (!cleared.ok()) return inContext(cleared.error(), fmt::format("restarting trial {}", trial.id));
+    return transaction.value().commit();
+  });
 }
 
 StoreResult<void> Store::saveOutput(TrialHandle trial, const TrialOutput& output) {
-  std::lock_guard lock(state_->mutex);
-  if (output.values.size() != static_cast<size_t>(output.rows * output.width)) {
-    return StoreError{path(), fmt::format("output '{}' has {} values, not {} x {}", output.name, output.values.size(),
-                                          output.rows, output.width),
-                      ""};
-  }
-  auto query = state_->db.prepare(
-      "INSERT OR REPLACE INTO trial_output (trial_id, name, rows, width, data) VALUES (?, ?, ?, ?, ?)");
-  if (!query.ok()) return query.error();
-  query.value().bind(trial.id).bind(std::string_view(output.name)).bind(output.rows).bind(output.width);
-  query.value().bindBlob(output.values.data(), output.values.size() * sizeof(float));
-  auto saved = query.value().run();
-  if (!saved.ok()) return inContext(saved.error(), fmt::format("saving output '{}' of trial {}", output.name, trial.id));
-  return {};
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    if (output.values.size() != static_cast<size_t>(output.rows * output.width)) {
+      return StoreError{db.path(), fmt::format("output '{}' has {} values, not {} x {}", output.name, output.values.size(),
+                                            output.rows, output.width),
+                        ""};
+    }
+    auto query = db.prepare(
+        "INSERT INTO trial_output (trial_id, name, rows, width, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (trial_id, name) "
+        "DO UPDATE SET rows = excluded.rows, width = excluded.width, data = excluded.data");
+    if (!query.ok()) return query.error();
+    query.value().bind(trial.id).bind(std::string_view(output.name)).bind(output.rows).bind(output.width);
+    query.value().bindBlob(output.values.data(), output.values.size() * sizeof(float));
+    auto saved = query.value().run();
+    if (!saved.ok()) return inContext(saved.error(), fmt::format("saving output '{}' of trial {}", output.name, trial.id));
+    return {};
+  });
 }
 
 StoreResult<std::optional<TrialOutput>> Store::readOutput(TrialHandle trial, std::string_view name) {
-  std::lock_guard lock(state_->mutex);
-  auto query = state_->db.prepare("SELECT rows, width, data FROM trial_output WHERE trial_id = ? AND name = ?");
-  if (!query.ok()) return query.error();
-  query.value().bind(trial.id).bind(name);
-  auto row = query.value().step();
-  if (!row.ok()) return row.error();
-  if (!row.value()) return std::optional<TrialOutput>{};
-  TrialOutput output;
-  output.name = std::string(name);
-  output.rows = query.value().int64At(0);
-  output.width = query.value().int64At(1);
-  const std::vector<char> bytes = query.value().blobAt(2);
-  output.values.resize(bytes.size() / sizeof(float));
-  std::memcpy(output.values.data(), bytes.data(), output.values.size() * sizeof(float));
-  if (output.values.size() != static_cast<size_t>(output.rows * output.width)) {
-    return StoreError{path(), fmt::format("output '{}' of trial {} is damaged", output.name, trial.id), ""};
-  }
-  return std::optional<TrialOutput>(std::move(output));
+  return state_->call([&](SqlDb& db) -> StoreResult<std::optional<TrialOutput>> {
+    auto query = db.prepare("SELECT rows, width, data FROM trial_output WHERE trial_id = ? AND name = ?");
+    if (!query.ok()) return query.error();
+    query.value().bind(trial.id).bind(name);
+    auto row = query.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) return std::optional<TrialOutput>{};
+    TrialOutput output;
+    output.name = std::string(name);
+    output.rows = query.value().int64At(0);
+    output.width = query.value().int64At(1);
+    const std::vector<char> bytes = query.value().blobAt(2);
+    output.values.resize(bytes.size() / sizeof(float));
+    std::memcpy(output.values.data(), bytes.data(), output.values.size() * sizeof(float));
+    if (output.values.size() != static_cast<size_t>(output.rows * output.width)) {
+      return StoreError{db.path(), fmt::format("output '{}' of trial {} is damaged", output.name, trial.id), ""};
+    }
+    return std::optional<TrialOutput>(std::move(output));
+  });
 }
 
 StoreResult<std::vector<OutputInfo>> Store::listOutputs(TrialHandle trial) {
-  std::lock_guard lock(state_->mutex);
-  auto query = bound(state_->db, "SELECT name, rows, width FROM trial_output WHERE trial_id = ? ORDER BY name", trial.id);
-  if (!query.ok()) return query.error();
-  std::vector<OutputInfo> outputs;
-  while (true) {
-    auto row = query.value().step();
-    if (!row.ok()) return inContext(row.error(), fmt::format("listing the outputs of trial {}", trial.id));
-    if (!row.value()) return outputs;
-    outputs.push_back({query.value().textAt(0), query.value().int64At(1), query.value().int64At(2)});
-  }
+  return state_->call([&](SqlDb& db) -> StoreResult<std::vector<OutputInfo>> {
+    auto query = bound(db, "SELECT name, rows, width FROM trial_output WHERE trial_id = ? ORDER BY name", trial.id);
+    if (!query.ok()) return query.error();
+    std::vector<OutputInfo> outputs;
+    while (true) {
+      auto row = query.value().step();
+      if (!row.ok()) return inContext(row.error(), fmt::format("listing the outputs of trial {}", trial.id));
+      if (!row.value()) return outputs;
+      outputs.push_back({query.value().textAt(0), query.value().int64At(1), query.value().int64At(2)});
+    }
+  });
 }
 
 StoreResult<void> Store::saveTensors(TrialHandle trial, const std::vector<StoredTensor>& tensors) {
-  std::lock_guard lock(state_->mutex);
-  auto transaction = SqlTransaction::begin(state_->db);
-  if (!transaction.ok()) return transaction.error();
-  auto cleared = execute(state_->db, "DELETE FROM trial_tensor WHERE trial_id = ?", trial.id);
-  if (!cleared.ok()) return cleared;
-  for (size_t position = 0; position < tensors.size(); ++position) {
-    const StoredTensor& tensor = tensors[position];
-    int64_t count = 1;
-    for (int64_t extent : tensor.shape) count *= extent;
-    if (count != static_cast<int64_t>(tensor.values.size())) {
-      return StoreError{path(), fmt::format("tensor '{}' has {} values, not the {} of its shape", tensor.name,
-                                            tensor.values.size(), count), ""};
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    auto transaction = SqlTransaction::begin(db);
+    if (!transaction.ok()) return transaction.error();
+    auto cleared = execute(db, "DELETE FROM trial_tensor WHERE trial_id = ?", trial.id);
+    if (!cleared.ok()) return cleared;
+    for (size_t position = 0; position < tensors.size(); ++position) {
+      const StoredTensor& tensor = tensors[position];
+      int64_t count = 1;
+      for (int64_t extent : tensor.shape) count *= extent;
+      if (count != static_cast<int64_t>(tensor.values.size())) {
+        return StoreError{db.path(), fmt::format("tensor '{}' has {} values, not the {} of its shape", tensor.name,
+                                              tensor.values.size(), count), ""};
+      }
+      auto query = db.prepare(
+          "INSERT INTO trial_tensor (trial_id, name, kind, position, shape, data) VALUES (?, ?, ?, ?, ?, ?)");
+      if (!query.ok()) return query.error();
+      const std::vector<char> blob = compressBytes(tensor.values.data(), tensor.values.size() * sizeof(float));
+      query.value().bind(trial.id).bind(std::string_view(tensor.name)).bind(std::string_view(tensor.state ? "state" : "param"));
+      query.value().bind(static_cast<int64_t>(position)).bind(std::string_view(shapeText(tensor.shape)));
+      query.value().bindBlob(blob.data(), blob.size());
+      auto saved = query.value().run();
+      if (!saved.ok()) return inContext(saved.error(), fmt::format("saving tensor '{}' of trial {}", tensor.name, trial.id));
     }
-    auto query = state_->db.prepare(
-        "INSERT INTO trial_tensor (trial_id, name, kind, position, shape, data) VALUES (?, ?, ?, ?, ?, ?)");
-    if (!query.ok()) return query.error();
-    const std::vector<char> blob = compressBytes(tensor.values.data(), tensor.values.size() * sizeof(float));
-    query.value().bind(trial.id).bind(std::string_view(tensor.name)).bind(std::string_view(tensor.state ? "state" : "param"));
-    query.value().bind(static_cast<int64_t>(position)).bind(std::string_view(shapeText(tensor.shape)));
-    query.value().bindBlob(blob.data(), blob.size());
-    auto saved = query.value().run();
-    if (!saved.ok()) return inContext(saved.error(), fmt::format("saving tensor '{}' of trial {}", tensor.name, trial.id));
-  }
-  return transaction.value().commit();
+    return transaction.value().commit();
+  });
 }
 
 StoreResult<std::vector<StoredTensor>> Store::readTensors(TrialHandle trial) {
-  std::lock_guard lock(state_->mutex);
-  auto query = bound(state_->db,
-                     "SELECT name, kind, shape, data FROM trial_tensor WHERE trial_id = ? ORDER BY position", trial.id);
-  if (!query.ok()) return query.error();
-  std::vector<StoredTensor> tensors;
-  while (true) {
-    auto row = query.value().step();
-    if (!row.ok()) return inContext(row.error(), fmt::format("reading the tensors of trial {}", trial.id));
-    if (!row.value()) return tensors;
-    StoredTensor tensor;
-    tensor.name = query.value().textAt(0);
-    tensor.state = query.value().textAt(1) == "state";
-    auto shape = parseShapeText(query.value().textAt(2));
-    auto bytes = decompressBytes(query.value().blobAt(3));
-    int64_t count = 1;
-    for (int64_t extent : shape.value_or(std::vector<int64_t>{})) count *= extent;
-    if (!shape || !bytes || bytes->size() != static_cast<size_t>(count) * sizeof(float)) {
-      return StoreError{path(), fmt::format("tensor '{}' of trial {} is corrupt", tensor.name, trial.id),
-                        "the store file was damaged; rerun the trial with a new store"};
+  return state_->call([&](SqlDb& db) -> StoreResult<std::vector<StoredTensor>> {
+    auto query = bound(db,
+                       "SELECT name, kind, shape, data FROM trial_tensor WHERE trial_id = ? ORDER BY position", trial.id);
+    if (!query.ok()) return query.error();
+    std::vector<StoredTensor> tensors;
+    while (true) {
+      auto row = query.value().step();
+      if (!row.ok()) return inContext(row.error(), fmt::format("reading the tensors of trial {}", trial.id));
+      if (!row.value()) return tensors;
+      StoredTensor tensor;
+      tensor.name = query.value().textAt(0);
+      tensor.state = query.value().textAt(1) == "state";
+      auto shape = parseShapeText(query.value().textAt(2));
+      auto bytes = decompressBytes(query.value().blobAt(3));
+      int64_t count = 1;
+      for (int64_t extent : shape.value_or(std::vector<int64_t>{})) count *= extent;
+      if (!shape || !bytes || bytes->size() != static_cast<size_t>(count) * sizeof(float)) {
+        return StoreError{db.path(), fmt::format("tensor '{}' of trial {} is corrupt", tensor.name, trial.id),
+                          "the store file was damaged; rerun the trial with a new store"};
+      }
+      tensor.shape = std::move(*shape);
+      tensor.values.resize(static_cast<size_t>(count));
+      std::memcpy(tensor.values.data(), bytes->data(), bytes->size());
+      tensors.push_back(std::move(tensor));
     }
-    tensor.shape = std::move(*shape);
-    tensor.values.resize(static_cast<size_t>(count));
-    std::memcpy(tensor.values.data(), bytes->data(), bytes->size());
-    tensors.push_back(std::move(tensor));
-  }
+  });
 }
 
 StoreResult<void> Store::dropTensors(TrialHandle trial) {
-  std::lock_guard lock(state_->mutex);
-  return execute(state_->db, "DELETE FROM trial_tensor WHERE trial_id = ?", trial.id);
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    return execute(db, "DELETE FROM trial_tensor WHERE trial_id = ?", trial.id);
+  });
 }
 
 StoreResult<void> Store::saveCheckpoint(TrialHandle trial, const Checkpoint& checkpoint) {
-  std::lock_guard lock(state_->mutex);
-  auto transaction = SqlTransaction::begin(state_->db);
-  if (!transaction.ok()) return transaction.error();
-  auto saved = replaceCheckpoint(state_->db, trial, checkpoint);
-  if (!saved.ok()) return inContext(saved.error(), fmt::format("saving the checkpoint of trial {}", trial.id));
-  return transaction.value().commit();
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    auto transaction = SqlTransaction::begin(db);
+    if (!transaction.ok()) return transaction.error();
+    auto saved = replaceCheckpoint(db, state_->leases, trial, checkpoint);
+    if (!saved.ok()) return inContext(saved.error(), fmt::format("saving the checkpoint of trial {}", trial.id));
+    return transaction.value().commit();
+  });
 }
 
 StoreResult<std::optional<Checkpoint>> Store::readCheckpoint(TrialHandle trial) {
-  std::lock_guard lock(state_->mutex);
-  std::string damaged;
-  auto checkpoint = readCheckpointLocked(state_->db, trial.id, damaged);
-  if (!checkpoint.ok()) return inContext(checkpoint.error(), fmt::format("reading the checkpoint of trial {}", trial.id));
-  if (!damaged.empty()) {
-    return StoreError{path(), damaged, "the store file was damaged; delete the trial's checkpoint or use a new store"};
-  }
-  return checkpoint;
+  return state_->call([&](SqlDb& db) -> StoreResult<std::optional<Checkpoint>> {
+    std::string damaged;
+    auto checkpoint = readCheckpointLocked(db, trial.id, damaged);
+    if (!checkpoint.ok()) return inContext(checkpoint.error(), fmt::format("reading the checkpoint of trial {}", trial.id));
+    if (!damaged.empty()) {
+      return StoreError{db.path(), damaged, "the store file was damaged; delete the trial's checkpoint or use a new store"};
+    }
+    return checkpoint;
+  });
 }
 
 StoreResult<void> Store::dropCheckpoint(TrialHandle trial) {
-  std::lock_guard lock(state_->mutex);
-  return execute(state_->db, "DELETE FROM trial_checkpoint WHERE trial_id = ?", trial.id);
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    return execute(db, "DELETE FROM trial_checkpoint WHERE trial_id = ?", trial.id);
+  });
 }
 
 StoreResult<void> Store::finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds) {
-  std::lock_guard lock(state_->mutex);
-  TrialEnd end{TrialStatus::kFinished, std::nullopt, "", seconds, &final_metrics};
-  auto ended = endTrialLocked(state_->db, trial, end);
-  if (!ended.ok()) return inContext(ended.error(), fmt::format("finishing trial {}", trial.id));
-  state_->running_here.erase(trial.id);
-  return {};
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    TrialEnd end{TrialStatus::kFinished, std::nullopt, "", seconds, &final_metrics};
+    auto ended = endTrialLocked(db, state_->leases, trial, end);
+    if (!ended.ok()) return inContext(ended.error(), fmt::format("finishing trial {}", trial.id));
+    state_->leases.held.erase(trial.id);
+    state_->leases.begun.erase(trial.id);
+    return {};
+  });
 }
 
 StoreResult<void> Store::failTrial(TrialHandle trial, int epoch, std::string_view reason, double seconds) {
-  std::lock_guard lock(state_->mutex);
-  TrialEnd end{TrialStatus::kFailed, epoch, reason, seconds, nullptr};
-  auto ended = endTrialLocked(state_->db, trial, end);
-  if (!ended.ok()) return inContext(ended.error(), fmt::format("marking trial {} failed", trial.id));
-  state_->running_here.erase(trial.id);
-  return {};
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    TrialEnd end{TrialStatus::kFailed, epoch, reason, seconds, nullptr};
+    auto ended = endTrialLocked(db, state_->leases, trial, end);
+    if (!ended.ok()) return inContext(ended.error(), fmt::format("marking trial {} failed", trial.id));
+    state_->leases.held.erase(trial.id);
+    state_->leases.begun.erase(trial.id);
+    return {};
+  });
 }
 
 StoreResult<void> Store::pruneTrial(TrialHandle trial, int epoch, double seconds) {
-  std::lock_guard lock(state_->mutex);
-  TrialEnd end{TrialStatus::kPruned, epoch, "", seconds, nullptr};
-  auto ended = endTrialLocked(state_->db, trial, end);
-  if (!ended.ok()) return inContext(ended.error(), fmt::format("marking trial {} pruned", trial.id));
-  state_->running_here.erase(trial.id);
-  return {};
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    TrialEnd end{TrialStatus::kPruned, epoch, "", seconds, nullptr};
+    auto ended = endTrialLocked(db, state_->leases, trial, end);
+    if (!ended.ok()) return inContext(ended.error(), fmt::format("marking trial {} pruned", trial.id));
+    state_->leases.held.erase(trial.id);
+    state_->leases.begun.erase(trial.id);
+    return {};
+  });
 }
 
 StoreResult<std::vector<TrialRow>> Store::listTrials(int64_t study_id) {
-  std::lock_guard lock(state_->mutex);
-  auto trials = readTrials(state_->db, kTrialsOfStudy, study_id);
-  if (!trials.ok()) return inContext(trials.error(), fmt::format("listing the trials of study {}", study_id));
-  return trials;
+  return state_->call([&](SqlDb& db) -> StoreResult<std::vector<TrialRow>> {
+    auto trials = readTrials(db, kTrialsOfStudy, study_id);
+    if (!trials.ok()) return inContext(trials.error(), fmt::format("listing the trials of study {}", study_id));
+    return trials;
+  });
 }
 
 StoreResult<TrialRow> Store::readTrial(TrialHandle trial) {
-  std::lock_guard lock(state_->mutex);
-  auto trials = readTrials(state_->db, kTrialById, trial.id);
-  if (!trials.ok()) return inContext(trials.error(), fmt::format("reading trial {}", trial.id));
-  if (trials.value().empty()) return StoreError{path(), fmt::format("no trial with id {}", trial.id), ""};
-  return std::move(trials.value().front());
+  return state_->call([&](SqlDb& db) -> StoreResult<TrialRow> {
+    auto trials = readTrials(db, kTrialById, trial.id);
+    if (!trials.ok()) return inContext(trials.error(), fmt::format("reading trial {}", trial.id));
+    if (trials.value().empty()) return StoreError{db.path(), fmt::format("no trial with id {}", trial.id), ""};
+    return std::move(trials.value().front());
+  });
 }
 
 StoreResult<std::vector<EpochRow>> Store::listEpochs(TrialHandle trial) {
-  std::lock_guard lock(state_->mutex);
-  auto epochs = readEpochs(state_->db, trial);
-  if (!epochs.ok()) return inContext(epochs.error(), fmt::format("reading the epochs of trial {}", trial.id));
-  return epochs;
+  return state_->call([&](SqlDb& db) -> StoreResult<std::vector<EpochRow>> {
+    auto epochs = readEpochs(db, trial);
+    if (!epochs.ok()) return inContext(epochs.error(), fmt::format("reading the epochs of trial {}", trial.id));
+    return epochs;
+  });
 }
 
 StoreResult<TrialCounts> Store::countTrials(int64_t study_id) {
-  std::lock_guard lock(state_->mutex);
-  SqliteDb& db = state_->db;
-  auto query = bound(db, "SELECT status, count(*) FROM trial WHERE study_id = ? GROUP BY status", study_id);
-  if (!query.ok()) return inContext(query.error(), "counting trials");
-  TrialCounts counts;
-  while (true) {
-    auto row = query.value().step();
-    if (!row.ok()) return inContext(row.error(), "counting trials");
-    if (!row.value()) return counts;
-    auto status = readStatus(db, query.value().textAt(0));
-    if (!status.ok()) return status.error();
-    int64_t count = query.value().int64At(1);
-    switch (status.value()) {
-      case TrialStatus::kRunning:
-        counts.running = count;
-        break;
-      case TrialStatus::kFinished:
-        counts.finished = count;
-        break;
-      case TrialStatus::kFailed:
-        counts.failed = count;
-        break;
-      case TrialStatus::kPruned:
-        counts.pruned = count;
-        break;
+  return state_->call([&](SqlDb& db) -> StoreResult<TrialCounts> {
+    auto query = bound(db, "SELECT status, count(*) FROM trial WHERE study_id = ? GROUP BY status", study_id);
+    if (!query.ok()) return inContext(query.error(), "counting trials");
+    TrialCounts counts;
+    while (true) {
+      auto row = query.value().step();
+      if (!row.ok()) return inContext(row.error(), "counting trials");
+      if (!row.value()) return counts;
+      auto status = readStatus(db, query.value().textAt(0));
+      if (!status.ok()) return status.error();
+      int64_t count = query.value().int64At(1);
+      switch (status.value()) {
+        case TrialStatus::kRunning:
+          counts.running = count;
+          break;
+        case TrialStatus::kFinished:
+          counts.finished = count;
+          break;
+        case TrialStatus::kFailed:
+          counts.failed = count;
+          break;
+        case TrialStatus::kPruned:
+          counts.pruned = count;
+          break;
+        case TrialStatus::kQueued:
+          counts.queued = count;
+          break;
+      }
     }
-  }
+  });
 }
 
 StoreResult<void> Store::saveStudyInfo(int64_t study_id, const StudyInfo& info) {
-  std::lock_guard lock(state_->mutex);
-  auto saved = saveStudyInfoLocked(state_->db, study_id, info);
-  if (!saved.ok()) return inContext(saved.error(), fmt::format("saving the plan of study {}", study_id));
-  return {};
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    auto saved = saveStudyInfoLocked(db, study_id, info);
+    if (!saved.ok()) return inContext(saved.error(), fmt::format("saving the plan of study {}", study_id));
+    return {};
+  });
 }
 
 StoreResult<std::optional<StudyInfo>> Store::readStudyInfo(int64_t study_id) {
-  std::lock_guard lock(state_->mutex);
-  auto info = readStudyInfoLocked(state_->db, study_id);
-  if (!info.ok()) return inContext(info.error(), fmt::format("reading the plan of study {}", study_id));
-  return info;
+  return state_->call([&](SqlDb& db) -> StoreResult<std::optional<StudyInfo>> {
+    auto info = readStudyInfoLocked(db, study_id);
+    if (!info.ok()) return inContext(info.error(), fmt::format("reading the plan of study {}", study_id));
+    return info;
+  });
 }
 
 }  // namespace nnspec::rt

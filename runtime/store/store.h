@@ -1,6 +1,20 @@
 #pragma once
-// The result store: one SQLite file holding the studies run from specs, their trials
-// (params, seed, status, reason, timings), per-epoch metrics and final metrics.
+// The result store: the studies run from specs, their trials (params, seed, status,
+// reason, timings), per-epoch metrics and final metrics. Two backends hold it behind
+// one schema (schema.cpp): an SQLite file (the default, one machine) or a PostgreSQL
+// database (`postgresql://user@host:port/db`, a study shared by workers on many
+// machines). Credentials come from libpq's environment (PGPASSWORD, PGPASSFILE, service
+// files), never from the URL.
+//
+// Workers: every process running a study joins it as a worker (joinStudy), with a
+// heartbeat written with the database's clock. Trials may be queued up front
+// (enqueueTrials) and are claimed one at a time (claimTrial, or beginTrial of a key): the
+// claim is a lease that lasts while the worker's heartbeat is fresh. Epochs and results
+// are written only while the lease holds. A trial whose worker fell silent for longer
+// than the lease timeout, or whose process is gone from this host, is reclaimed by the
+// next claim and continued from its checkpoint, at most `max_attempts` times; every
+// attempt is kept (listAttempts). releaseTrial hands a trial back at once (a worker
+// told to stop).
 //
 // Resuming: a trial is identified by (study, sweep, point key, fold, replicate).
 // beginTrial() on a trial that ended earlier (finished, failed or pruned) says so and
@@ -22,6 +36,7 @@
 // Errors are values: every call returns StoreResult<T> (runtime/store/store_error.h).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,9 +48,9 @@
 
 namespace nnspec::rt {
 
-enum class TrialStatus { kRunning, kFinished, kFailed, kPruned };
+enum class TrialStatus { kRunning, kFinished, kFailed, kPruned, kQueued };
 
-// "running", "finished", "failed", "pruned" (as stored in the file).
+// "running", "finished", "failed", "pruned", "queued" (as stored).
 std::string_view statusName(TrialStatus status);
 
 // Metric name → value, e.g. {"loss", 0.31}, {"val_accuracy", 0.92}. NaN round-trips.
@@ -82,8 +97,56 @@ struct TrialStart {
   // A checkpoint there was but could not serve (damaged, or the epochs it follows are
   // missing): why. The trial was cleared to start from scratch.
   std::string checkpoint_problem;
-  bool shouldRun() const { return status == TrialStatus::kRunning; }
+  // Running in another worker whose lease holds: not this caller's to run.
+  bool held_elsewhere = false;
+  bool shouldRun() const { return status == TrialStatus::kRunning && !held_elsewhere; }
 };
+
+// How this process takes part in a study (joinStudy).
+struct WorkerSettings {
+  std::string name;                    // shown by `nnspec status`; "" = host:pid
+  double lease_timeout_seconds = 60;   // silent longer: its trials are reclaimed
+  double heartbeat_seconds = 0;        // 0 = a sixth of the lease timeout
+  int max_attempts = 3;                // claims of a trial before a lost one is failed
+};
+
+// A trial this worker claimed: run it (begin it with beginTrial of its key).
+struct Claim {
+  TrialHandle handle;
+  TrialKey key;
+  int attempt = 1;
+};
+
+struct WorkerRow {
+  int64_t id = 0;
+  std::string name;
+  std::string host;
+  int64_t pid = 0;
+  std::string state;  // active, done, released, lost
+  std::string started_at;
+  double heartbeat_age = 0;  // seconds since its last heartbeat, by the database's clock
+  int64_t running = 0;       // trials it holds now
+};
+
+struct AttemptRow {
+  int64_t trial_id = 0;
+  int attempt = 0;
+  std::string worker;  // its name ("" when unknown)
+  int from_epoch = 0;
+  std::string outcome;  // running, finished, failed, pruned, released, lost
+  std::string started_at;
+  std::string ended_at;
+};
+
+// A draw of a random or TPE sweep and the history the sampler saw.
+struct DrawRow {
+  std::string sweep;
+  int64_t number = 0;
+  std::string point_key;
+  std::string params;   // "name=value" per line
+  std::string history;  // see runtime/sweep/draw_history.h
+};
+
 
 struct StudyRow {
   int64_t id = 0;
@@ -172,7 +235,23 @@ struct TrialCounts {
   int64_t finished = 0;
   int64_t failed = 0;
   int64_t pruned = 0;
-  int64_t total() const { return running + finished + failed + pruned; }
+  int64_t queued = 0;
+  int64_t total() const { return running + finished + failed + pruned + queued; }
+};
+
+// What a draw is made from, inside the study lock: the draws so far, the sweep's
+// trials, and the last epoch of each pruned one.
+struct DrawContext {
+  std::vector<DrawRow> draws;
+  std::vector<TrialRow> trials;
+  std::map<int64_t, EpochRow> pruned_last_epochs;  // by trial id
+};
+
+// The drawer's answer: a new draw and the keys of its trials (the first is claimed), or
+// nothing more to draw.
+struct NewDraw {
+  DrawRow draw;
+  std::vector<TrialKey> trials;
 };
 
 // Where a spec's results go unless --store says otherwise: beside the spec, named after
@@ -181,16 +260,18 @@ std::string defaultStorePath(const std::string& spec_path);
 
 class Store {
  public:
-  // Opens or creates the store at `path`: creates or migrates its schema (version in
-  // PRAGMA user_version), turns on WAL. Refuses, leaving the file as it was, a file that
-  // is not a database, another program's database, or a store from a newer nnspec.
-  static StoreResult<Store> open(const std::string& path);
+  // Opens or creates the store at `location`, a file path or a postgresql:// URL:
+  // creates or migrates its schema, turns on WAL (SQLite). Refuses, leaving the store as
+  // it was, a file that is not a database, another program's database, a store from a
+  // newer nnspec, or a URL holding a password.
+  static StoreResult<Store> open(const std::string& location);
 
   // Movable, not copyable; a moved-from Store may only be destroyed or assigned to.
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
   ~Store();
 
+  // The file, or the URL (which never holds a password).
   const std::string& path() const;
 
   // The study for this spec: the same name and hash reopens it (resume); a new hash
@@ -232,6 +313,36 @@ class Store {
   StoreResult<void> finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds);
   StoreResult<void> failTrial(TrialHandle trial, int epoch, std::string_view reason, double seconds);
   StoreResult<void> pruneTrial(TrialHandle trial, int epoch, double seconds);
+
+  // ---- workers (see the top of this file) ----
+  // Registers this process as a worker of the study and starts its heartbeat (a thread
+  // that writes it every heartbeat_seconds until leaveStudy or destruction).
+  StoreResult<int64_t> joinStudy(int64_t study_id, const WorkerSettings& settings);
+  // Stops the heartbeat and marks the worker done, or released (stopped by a signal).
+  StoreResult<void> leaveStudy(bool released);
+  // Queues trials not in the store yet, in this order after those queued before.
+  StoreResult<void> enqueueTrials(int64_t study_id, const std::vector<TrialKey>& keys);
+  // The first queued trial of `sweep`, or a running one whose lease lapsed; nullopt when
+  // there is none now. A lapsed trial lost max_attempts times is failed, not claimed.
+  StoreResult<std::optional<Claim>> claimTrial(int64_t study_id, std::string_view sweep);
+  // Under the study lock: claims as claimTrial does, else asks `draw` for a new draw,
+  // records it with its history, queues its trials and claims the first. `draw` runs
+  // with the store locked and must not call it; nullopt from it: nothing left to draw.
+  StoreResult<std::optional<Claim>> claimOrDraw(int64_t study_id, std::string_view sweep,
+                                                const std::function<std::optional<NewDraw>(const DrawContext&)>& draw);
+  // Trials of `sweep` (all sweeps for "") queued, or running in a worker whose lease
+  // holds: while there are, a worker with nothing to claim waits.
+  StoreResult<int64_t> countUnfinished(int64_t study_id, std::string_view sweep);
+  // Removes the queued trials of a point (its first fold was pruned).
+  StoreResult<void> dropQueued(int64_t study_id, std::string_view sweep, std::string_view point_key);
+  // Hands a claimed trial back to the queue at once, keeping its epochs and checkpoint.
+  StoreResult<void> releaseTrial(TrialHandle trial);
+  // Whether this process still holds the trial's lease (false once another worker
+  // reclaimed it: the trial is then not this process's to write).
+  bool holdsLease(TrialHandle trial) const;
+  StoreResult<std::vector<WorkerRow>> listWorkers(int64_t study_id);
+  StoreResult<std::vector<AttemptRow>> listAttempts(int64_t study_id);
+  StoreResult<std::vector<DrawRow>> listDraws(int64_t study_id);
 
   // Trials of a study in the order they were first begun.
   StoreResult<std::vector<TrialRow>> listTrials(int64_t study_id);

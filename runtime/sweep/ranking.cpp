@@ -30,7 +30,10 @@ void addTrial(PointSummary& point, const TrialRow& row, size_t index) {
       ++point.pruned;
       point.pruned_epoch = row.end_epoch.value_or(0);
       break;
-    case TrialStatus::kRunning: ++point.running; break;
+    case TrialStatus::kRunning:
+    case TrialStatus::kQueued:  // not run yet: pending like a running one
+      ++point.running;
+      break;
   }
 }
 

@@ -7,9 +7,11 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
+#include "runtime/sweep/draw_history.h"
 #include "runtime/sweep/random_sampler.h"
 
 namespace nnspec::rt {
@@ -94,30 +96,56 @@ int Scheduler::runGuarded(const TrialJob& job) {
   }
 }
 
+// Waits a little before looking for work again (other workers hold the rest).
+void Scheduler::pause() { std::this_thread::sleep_for(std::chrono::milliseconds(kPollMilliseconds)); }
+
 int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
-  std::vector<TrialJob> jobs;
+  // Every grid trial is queued up front, in grid order; workers claim them one at a time.
+  std::vector<TrialKey> keys;
+  std::map<std::tuple<std::string, std::string, int, int>, int64_t> index_of;
   for (const auto& sweep : sweeps) {
     if (sweep.sampled()) continue;
     for (const auto& key : sweep.grid_points) {
       for (int64_t fold = 0; fold < sweep.folds; ++fold) {
         for (int64_t replicate = 0; replicate < sweep.replicates; ++replicate) {
-          jobs.push_back(makeJob(sweep, key, fold, replicate, 0, 0));
+          keys.push_back(TrialKey{sweep.name, key, static_cast<int>(fold), static_cast<int>(replicate)});
+          index_of[{sweep.name, key, static_cast<int>(fold), static_cast<int>(replicate)}] =
+              static_cast<int64_t>(keys.size());
         }
       }
     }
   }
-  const int64_t total = static_cast<int64_t>(jobs.size());
-  for (int64_t index = 0; index < total; ++index) {
-    jobs[static_cast<size_t>(index)].index = index + 1;
-    jobs[static_cast<size_t>(index)].total = total;
-  }
-  std::atomic<int64_t> next{0};
+  if (keys.empty()) return 0;
+  auto queued = store_.enqueueTrials(study_id_, keys);
+  if (!queued.ok()) return storeFailure(queued.error());
+  const int64_t total = static_cast<int64_t>(keys.size());
   std::atomic<int> worst{0};
   auto work = [&] {
-    for (;;) {
-      const int64_t index = next.fetch_add(1);
-      if (index >= total || worst.load() >= 2) return;
-      noteCode(worst, runGuarded(jobs[static_cast<size_t>(index)]));
+    while (worst.load() < 2 && !cancelled()) {
+      bool ran = false;
+      for (const auto& sweep : sweeps) {
+        if (sweep.sampled()) continue;
+        auto claim = store_.claimTrial(study_id_, sweep.name);
+        if (!claim.ok()) {
+          noteCode(worst, storeFailure(claim.error()));
+          return;
+        }
+        if (!claim.value()) continue;
+        const TrialKey& key = claim.value()->key;
+        TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate,
+                               index_of[{sweep.name, key.point_key, key.fold, key.replicate}], total);
+        noteCode(worst, runGuarded(job));
+        ran = true;
+        break;
+      }
+      if (ran) continue;
+      auto unfinished = countUnfinishedGrids(sweeps);
+      if (!unfinished.ok()) {
+        noteCode(worst, storeFailure(unfinished.error()));
+        return;
+      }
+      if (unfinished.value() == 0) return;
+      pause();  // the rest is in other workers' hands: wait for them, or for a lease to lapse
     }
   };
   const int64_t threads = std::min(jobs_, std::max<int64_t>(total, 1));
@@ -126,6 +154,17 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
   work();
   for (auto& worker : workers) worker.join();
   return worst.load();
+}
+
+StoreResult<int64_t> Scheduler::countUnfinishedGrids(const std::vector<SweepSchedule>& sweeps) {
+  int64_t unfinished = 0;
+  for (const auto& sweep : sweeps) {
+    if (sweep.sampled()) continue;
+    auto count = store_.countUnfinished(study_id_, sweep.name);
+    if (!count.ok()) return count.error();
+    unfinished += count.value();
+  }
+  return unfinished;
 }
 
 int Scheduler::storeFailure(const StoreError& failure) {
@@ -137,47 +176,6 @@ int Scheduler::storeFailure(const StoreError& failure) {
 void Scheduler::setError(std::string message) {
   std::lock_guard<std::mutex> lock(error_mutex_);
   if (error_.empty()) error_ = std::move(message);
-}
-
-// Finished points of a sampled sweep as the sampler's history, rebuilt from the store (so
-// a rerun after a kill continues where it stopped).
-std::vector<FinishedTrial> Scheduler::history(const SweepSchedule& sweep, const std::vector<TrialRow>& rows,
-                                              const std::map<int64_t, Sample>& samples) {
-  std::vector<FinishedTrial> out;
-  for (const auto& [number, sample] : samples) {
-    const std::string prefix = trialPrefix(number) + " ";
-    std::vector<double> values;
-    bool pruned = false, complete = true;
-    FinishedTrial trial;
-    trial.number = number;
-    trial.params = sample;
-    for (const auto& row : rows) {
-      if (row.key.sweep != sweep.name || row.key.point_key.rfind(prefix, 0) != 0 || row.key.fold < 0) continue;
-      if (row.status == TrialStatus::kPruned) {
-        pruned = true;
-        auto epochs = store_.listEpochs(TrialHandle{row.id});
-        if (epochs.ok() && !epochs.value().empty()) {
-          const auto& last = epochs.value().back();
-          trial.last_step = last.epoch;
-          const auto it = last.metrics.find(sweep.objective);
-          trial.value = it != last.metrics.end() ? it->second : std::nan("");
-        }
-      } else if (row.status == TrialStatus::kFinished && row.final_metrics.count(sweep.objective) != 0) {
-        values.push_back(row.final_metrics.at(sweep.objective));
-      } else {
-        complete = false;
-      }
-    }
-    if (pruned) {
-      trial.outcome = TrialOutcome::kPruned;
-      out.push_back(trial);
-    } else if (complete && static_cast<int64_t>(values.size()) == sweep.folds * sweep.replicates) {
-      trial.outcome = TrialOutcome::kComplete;
-      trial.value = meanOf(values);
-      out.push_back(trial);
-    }
-  }
-  return out;
 }
 
 // The per-epoch objective of the sweep's finished first-fold trials, for the pruner.
@@ -202,70 +200,140 @@ std::optional<std::vector<TrialCurve>> Scheduler::completedCurves(const SweepSch
   return curves;
 }
 
-// Random and TPE sweeps: one point at a time, each drawn from the history of the points
-// before it, so the result does not depend on --jobs or on restarts.
+// Makes the point of a draw known to the caller (describe_sample) when another worker
+// drew it; returns a code >= 2 on failure.
+int Scheduler::learnDraw(const SweepSchedule& sweep, const std::string& point_key) {
+  {
+    std::lock_guard<std::mutex> lock(known_mutex_);
+    if (known_draws_.count({sweep.name, point_key}) != 0) return 0;
+  }
+  auto draws = store_.listDraws(study_id_);
+  if (!draws.ok()) return storeFailure(draws.error());
+  for (const DrawRow& draw : draws.value()) {
+    if (draw.sweep != sweep.name || draw.point_key != point_key) continue;
+    auto sample = parseSample(draw.params);
+    if (!sample) {
+      setError(fmt::format("error: store '{}': draw {} of {} is damaged\n", store_.path(), draw.number, sweep.label()));
+      return 2;
+    }
+    auto described = hooks_.describe_sample(sweep, draw.number, *sample);
+    if (const int* code = std::get_if<int>(&described)) return *code;
+    std::lock_guard<std::mutex> lock(known_mutex_);
+    known_draws_.insert({sweep.name, point_key});
+    return 0;
+  }
+  setError(fmt::format("error: store '{}': trial '{}' of {} has no recorded draw\n", store_.path(), point_key,
+                       sweep.label()));
+  return 2;
+}
+
+// Random and TPE sweeps. Each point is drawn under the study lock from the stored
+// history (points other workers run count as running, as in Optuna's constant liar), and
+// recorded with that history. A draw's trials (folds x replicates) are queued and claimed
+// like grid trials. In one process the draws are made one at a time, so a run with one
+// worker draws exactly what it would draw alone, whatever --jobs is.
 int Scheduler::runSampled(const SweepSchedule& sweep) {
   const bool minimize = !sweep.maximize || sweep.objective.empty();
   const auto start = std::chrono::steady_clock::now();
-  std::map<int64_t, Sample> samples;
+  const int64_t per_point = sweep.folds * sweep.replicates;
   int worst = 0;
-  for (int64_t number = 0; number < sweep.points; ++number) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (sweep.timeout_seconds > 0 && elapsed > sweep.timeout_seconds) {
-      summary_ += fmt::format("{}: stopped after {} trials: the {:.0f} s time budget is used\n", sweep.label(), number,
-                              sweep.timeout_seconds);
-      if (hooks_.adjust_total) hooks_.adjust_total(-(sweep.points - number) * sweep.folds * sweep.replicates);
-      break;
+  bool budget_noted = false;
+  while (!cancelled()) {
+    int described_code = 0;
+    auto draw = [&](const DrawContext& context) -> std::optional<NewDraw> {
+      const int64_t number = static_cast<int64_t>(context.draws.size());
+      if (number >= sweep.points) return std::nullopt;
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (sweep.timeout_seconds > 0 && elapsed > sweep.timeout_seconds) {
+        if (!budget_noted) {
+          summary_ += fmt::format("{}: stopped after {} trials: the {:.0f} s time budget is used\n", sweep.label(),
+                                  number, sweep.timeout_seconds);
+          if (hooks_.adjust_total) hooks_.adjust_total(-(sweep.points - number) * per_point);
+          budget_noted = true;
+        }
+        return std::nullopt;
+      }
+      const std::vector<FinishedTrial> history = historyOfDraws(context, sweep.objective, per_point);
+      Rng rng = makeTrialRng(sweep.seed, number);
+      const Sample sample = sweep.method == SweepMethod::kTpe ? sampleTpe(sweep.space, history, minimize, sweep.tpe, rng)
+                                                              : sampleRandom(sweep.space, rng);
+      auto described = hooks_.describe_sample(sweep, number, sample);
+      if (const int* code = std::get_if<int>(&described)) {
+        described_code = *code;
+        return std::nullopt;
+      }
+      NewDraw made;
+      made.draw = DrawRow{sweep.name, number, std::get<std::string>(described), formatSample(sample),
+                          formatHistory(history)};
+      for (int64_t fold = 0; fold < sweep.folds; ++fold) {
+        for (int64_t replicate = 0; replicate < sweep.replicates; ++replicate) {
+          made.trials.push_back(
+              TrialKey{sweep.name, made.draw.point_key, static_cast<int>(fold), static_cast<int>(replicate)});
+        }
+      }
+      std::lock_guard<std::mutex> lock(known_mutex_);
+      known_draws_.insert({sweep.name, made.draw.point_key});
+      return made;
+    };
+    auto claim = store_.claimOrDraw(study_id_, sweep.name, draw);
+    if (described_code >= 2) return described_code;
+    if (!claim.ok()) return storeFailure(claim.error());
+    if (!claim.value()) {
+      auto unfinished = store_.countUnfinished(study_id_, sweep.name);
+      if (!unfinished.ok()) return storeFailure(unfinished.error());
+      if (unfinished.value() == 0) break;
+      pause();
+      continue;
     }
-    auto rows = store_.listTrials(study_id_);
-    if (!rows.ok()) return storeFailure(rows.error());
-    Rng rng = makeTrialRng(sweep.seed, number);
-    const auto finished = history(sweep, rows.value(), samples);
-    const Sample sample = sweep.method == SweepMethod::kTpe ? sampleTpe(sweep.space, finished, minimize, sweep.tpe, rng)
-                                                            : sampleRandom(sweep.space, rng);
-    samples[number] = sample;
-    auto described = hooks_.describe_sample(sweep, number, sample);
-    if (const int* code = std::get_if<int>(&described)) return *code;
-    const std::string key = std::get<std::string>(described);
+    const TrialKey key = claim.value()->key;
+    const int learned = learnDraw(sweep, key.point_key);
+    if (learned >= 2) return learned;
+    const int64_t number = std::strtoll(key.point_key.c_str() + 1, nullptr, 10);
+    TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate, number + 1, sweep.points);
     std::vector<TrialCurve> curves;
-    if (sweep.pruner) {
+    TrialCurve current;
+    if (sweep.pruner && key.fold == 0 && key.replicate == 0) {
+      auto rows = store_.listTrials(study_id_);
+      if (!rows.ok()) return storeFailure(rows.error());
       auto completed = completedCurves(sweep, rows.value());
       if (!completed) return 2;
       curves = std::move(*completed);
+      job.should_prune = [&](const EpochRecord& record) {
+        const auto it = record.metrics.find(sweep.objective);
+        if (it == record.metrics.end()) return false;
+        current.values[static_cast<int>(record.epoch)] = it->second;
+        return shouldPrune(*sweep.pruner, curves, current, static_cast<int>(record.epoch), minimize);
+      };
     }
-    bool pruned = false;
-    for (int64_t fold = 0; fold < sweep.folds && !pruned; ++fold) {
-      for (int64_t replicate = 0; replicate < sweep.replicates && !pruned; ++replicate) {
-        TrialJob job = makeJob(sweep, key, fold, replicate, number + 1, sweep.points);
-        TrialCurve current;
-        if (sweep.pruner && fold == 0 && replicate == 0) {
-          job.should_prune = [&](const EpochRecord& record) {
-            const auto it = record.metrics.find(sweep.objective);
-            if (it == record.metrics.end()) return false;
-            current.values[static_cast<int>(record.epoch)] = it->second;
-            return shouldPrune(*sweep.pruner, curves, current, static_cast<int>(record.epoch), minimize);
-          };
-        }
-        const int code = runGuarded(job);
-        if (code >= 2) return code;
-        worst = std::max(worst, code);
-        auto after = store_.listTrials(study_id_);
-        if (!after.ok()) return storeFailure(after.error());
-        for (const auto& trial : after.value()) {
-          pruned = pruned || (trial.key.sweep == sweep.name && trial.key.point_key == key && trial.key.fold == fold &&
-                              trial.key.replicate == replicate && trial.status == TrialStatus::kPruned);
-        }
+    const int code = runGuarded(job);
+    if (code >= 2) return code;
+    worst = std::max(worst, code);
+    if (job.should_prune) {
+      // A pruned first fold ends its point: its other trials leave the queue.
+      auto row = store_.readTrial(claim.value()->handle);
+      if (!row.ok()) return storeFailure(row.error());
+      if (row.value().status == TrialStatus::kPruned) {
+        auto dropped = store_.dropQueued(study_id_, sweep.name, key.point_key);
+        if (!dropped.ok()) return storeFailure(dropped.error());
+        if (hooks_.adjust_total) hooks_.adjust_total(1 - per_point);
       }
     }
-    if (pruned && hooks_.adjust_total) hooks_.adjust_total(1 - sweep.folds * sweep.replicates);
   }
-  return worst;
+  return cancelled() ? 130 : worst;
 }
 
 // After every trial: refit the best point when the sweep asks for it, and combine the
 // best point's models when it has an ensemble.
 int Scheduler::finish(const SweepSchedule& sweep) {
   if (!sweep.refit && sweep.ensemble == EnsembleKind::kNone) return 0;
+  // The best point is chosen once every trial of the sweep ended, in whichever worker.
+  while (true) {
+    auto unfinished = store_.countUnfinished(study_id_, sweep.name);
+    if (!unfinished.ok()) return storeFailure(unfinished.error());
+    if (unfinished.value() == 0) break;
+    if (cancelled()) return 130;
+    pause();
+  }
   auto rows = store_.listTrials(study_id_);
   if (!rows.ok()) return storeFailure(rows.error());
   const SweepRanking ranking = rankSweep(sweep.name, rows.value(), sweep.objective, sweep.maximize, sweep.grid_points);
@@ -280,8 +348,27 @@ int Scheduler::finish(const SweepSchedule& sweep) {
     if (code >= 2) return code;
   }
   if (!sweep.refit) return 0;
-  const int code = runGuarded(makeJob(sweep, best->key, -1, 0, 1, 1));
-  if (code >= 2) return code;
+  // The refit is one more trial: queued by the first worker here, run by one of them.
+  auto queued = store_.enqueueTrials(study_id_, {TrialKey{sweep.name, best->key, -1, 0}});
+  if (!queued.ok()) return storeFailure(queued.error());
+  int code = 0;
+  while (!cancelled()) {
+    auto claim = store_.claimTrial(study_id_, sweep.name);
+    if (!claim.ok()) return storeFailure(claim.error());
+    if (claim.value()) {
+      if (sweep.sampled()) {
+        const int learned = learnDraw(sweep, claim.value()->key.point_key);
+        if (learned >= 2) return learned;
+      }
+      code = runGuarded(makeJob(sweep, claim.value()->key.point_key, -1, 0, 1, 1));
+      if (code >= 2) return code;
+      continue;
+    }
+    auto unfinished = store_.countUnfinished(study_id_, sweep.name);
+    if (!unfinished.ok()) return storeFailure(unfinished.error());
+    if (unfinished.value() == 0) break;
+    pause();
+  }
   auto refit = store_.listTrials(study_id_);
   if (!refit.ok()) return storeFailure(refit.error());
   for (const auto& row : refit.value()) {

@@ -1,11 +1,17 @@
 #pragma once
 // Runs a study's sweeps against a store, knowing nothing of specs or compilers: what a
-// trial is and how it trains is the caller's run-one-trial callback. The scheduler
-//  - queues every trial of the grid sweeps (points x folds x replicates) and runs them on
-//    `jobs` threads; results do not depend on `jobs` (seeds come from the trial's key);
-//  - draws the points of random and TPE sweeps one at a time from the stored history, so
-//    a rerun after a kill draws the same points, and prunes them with the median pruner;
-//  - then refits the best point of sweeps that ask for it and ensembles its models.
+// trial is and how it trains is the caller's run-one-trial callback. The store must have
+// joined the study as a worker (Store::joinStudy): any number of processes, here or on
+// other machines, may run the same study at once, each one a worker. The scheduler
+//  - queues every trial of the grid sweeps (points x folds x replicates) up front and
+//    claims them one at a time on `jobs` threads; results do not depend on `jobs` or on
+//    the number of workers (seeds come from the trial's key);
+//  - draws the points of random and TPE sweeps under the study lock from the stored
+//    history (running points counted as in Optuna's constant liar), records each draw
+//    with that history, and prunes them with the median pruner over every worker's
+//    epochs; a rerun after a kill continues the same sequence of draws;
+//  - waits for the other workers' trials, then refits the best point of sweeps that ask
+//    for it (one worker runs it) and ensembles its models.
 // Trials already finished in the store are the callback's to skip. A callback that throws
 // ends the run as an internal error (exit code 3) naming the trial; it never escapes a
 // worker thread.
@@ -15,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -87,6 +94,8 @@ struct SchedulerHooks {
   };
   std::function<std::variant<TestSet, int>(const SweepSchedule& sweep, const std::string& point_key)> test_set;
   std::function<void(int64_t delta)> adjust_total;  // the planned trial count changed
+  // Whether the run was told to stop (a signal): no new trial starts; 130 is returned.
+  std::function<bool()> cancelled;
 };
 
 class Scheduler {
@@ -106,15 +115,19 @@ class Scheduler {
   static int64_t plannedTrials(const std::vector<SweepSchedule>& sweeps);
 
  private:
+  static constexpr int kPollMilliseconds = 200;
+
   int runGrids(const std::vector<SweepSchedule>& sweeps);
+  StoreResult<int64_t> countUnfinishedGrids(const std::vector<SweepSchedule>& sweeps);
+  int learnDraw(const SweepSchedule& sweep, const std::string& point_key);
+  void pause();
+  bool cancelled() const { return hooks_.cancelled && hooks_.cancelled(); }
   int runSampled(const SweepSchedule& sweep);
   int finish(const SweepSchedule& sweep);
   int ensemble(const SweepSchedule& sweep, const PointSummary& best, const std::vector<TrialRow>& rows);
   int runGuarded(const TrialJob& job);
   int storeFailure(const StoreError& failure);
   void setError(std::string message);  // keeps the first
-  std::vector<FinishedTrial> history(const SweepSchedule& sweep, const std::vector<TrialRow>& rows,
-                                     const std::map<int64_t, Sample>& samples);
   std::optional<std::vector<TrialCurve>> completedCurves(const SweepSchedule& sweep, const std::vector<TrialRow>& rows);
 
   Store& store_;
@@ -124,6 +137,8 @@ class Scheduler {
   std::string summary_;
   std::mutex error_mutex_;  // guards error_: trials on several threads may fail at once
   std::string error_;
+  std::mutex known_mutex_;  // guards known_draws_
+  std::set<std::pair<std::string, std::string>> known_draws_;  // (sweep, point key) described here
 };
 
 }  // namespace nnspec::rt

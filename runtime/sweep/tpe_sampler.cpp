@@ -26,6 +26,7 @@ struct RankKey {
 };
 
 RankKey rankTrial(const FinishedTrial& trial, double sign) {
+  if (trial.outcome == TrialOutcome::kRunning) return {kInfinity, kInfinity};
   if (trial.outcome == TrialOutcome::kComplete) return {-kInfinity, sign * trial.value};
   if (trial.last_step < 0) return {kInfinity, 0.0};
   const double value = std::isnan(trial.value) ? kInfinity : sign * trial.value;
@@ -43,9 +44,10 @@ SplitTrials splitTrials(const std::vector<const FinishedTrial*>& trials, bool mi
   std::stable_sort(ranked.begin(), ranked.end(), [sign](const FinishedTrial* x, const FinishedTrial* y) {
     return rankTrial(*x, sign) < rankTrial(*y, sign);
   });
+  const auto ended = static_cast<int64_t>(std::count_if(
+      trials.begin(), trials.end(), [](const FinishedTrial* trial) { return trial->outcome != TrialOutcome::kRunning; }));
   const auto below_count = static_cast<size_t>(
-      std::min<int64_t>(computeGamma(static_cast<int64_t>(trials.size()), gamma_fraction),
-                        static_cast<int64_t>(trials.size())));
+      std::min<int64_t>(computeGamma(static_cast<int64_t>(trials.size()), gamma_fraction), ended));
   SplitTrials split;
   split.below.assign(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(below_count));
   split.above.assign(ranked.begin() + static_cast<std::ptrdiff_t>(below_count), ranked.end());
@@ -115,7 +117,10 @@ Sample sampleTpe(const SearchSpace& space, std::span<const FinishedTrial> histor
     if (trial.outcome == TrialOutcome::kComplete && std::isnan(trial.value)) continue;
     finished.push_back(&trial);
   }
-  if (static_cast<int64_t>(finished.size()) < settings.n_startup_trials) return sampleRandom(space, rng);
+  const auto ended = std::count_if(finished.begin(), finished.end(), [](const FinishedTrial* trial) {
+    return trial->outcome != TrialOutcome::kRunning;
+  });
+  if (static_cast<int64_t>(ended) < settings.n_startup_trials) return sampleRandom(space, rng);
   std::stable_sort(finished.begin(), finished.end(),
                    [](const FinishedTrial* x, const FinishedTrial* y) { return x->number < y->number; });
   const SplitTrials split = splitTrials(finished, minimize, settings.gamma_fraction);

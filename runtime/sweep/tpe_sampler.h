@@ -7,7 +7,8 @@
 //   gamma(n) = min(ceil(0.1 n), 25)   trials in the good group l(x)
 //   weights  = default_weights        (see computeKernelWeights)
 //   prior_weight = 1.0, consider_prior, consider_magic_clip, no consider_endpoints
-//   multivariate = false, constant_liar = false, no constraints
+//   multivariate = false, no constraints; constant_liar = true when the history holds
+//   running trials (a study with several workers), false in effect otherwise
 //
 // One call samples one new trial, and the sampler has no state besides its input: it
 // rebuilds everything from the finished trials, so a sweep resumed after a kill samples
@@ -46,7 +47,9 @@ struct TpeSettings {
   ParzenSettings parzen;
 };
 
-enum class TrialOutcome { kComplete, kPruned };
+// kRunning: drawn but not finished (another worker runs it). Counted as in Optuna's
+// constant_liar: never in the below group, always above, as if it were the worst.
+enum class TrialOutcome { kComplete, kPruned, kRunning };
 
 struct FinishedTrial {
   int64_t number = 0;  // the trial's number in its study; orders the kernel weights

@@ -139,9 +139,12 @@ TEST_CASE("a version 1 store is migrated and read without its plan", "[report]")
     // Make it what an nnspec before schema version 2 wrote.
     auto db = rt::SqliteDb::open(path);
     REQUIRE(db.ok());
-    test::requireOk(db.value().exec("DROP TABLE trial_tensor; DROP TABLE trial_checkpoint; "
-                                    "DROP TABLE study_spec; DROP TABLE study_report_item; DROP TABLE study_sweep; "
-                                    "PRAGMA user_version = 1;"));
+    test::requireOk(db.value()->exec("DROP TABLE worker; DROP TABLE trial_attempt; DROP TABLE sweep_draw; "
+                                     "DROP INDEX trial_queue; ALTER TABLE trial DROP COLUMN position; "
+                                     "ALTER TABLE trial DROP COLUMN worker_id; "
+                                     "DROP TABLE trial_tensor; DROP TABLE trial_checkpoint; "
+                                     "DROP TABLE study_spec; DROP TABLE study_report_item; DROP TABLE study_sweep; "
+                                     "PRAGMA user_version = 1;"));
   }
   rt::Store store = test::require(rt::Store::open(path));
   const rt::StudyRow row = test::require(rt::chooseStudy(store, "fixture"));

@@ -121,7 +121,7 @@ TEST_CASE("a checkpoint that does not match the kept epochs, or is damaged, is n
     {
       auto db = nnspec::rt::SqliteDb::open(path);
       REQUIRE(db.ok());
-      require(db.value().exec("UPDATE trial_checkpoint SET data = x'0102030405'"));
+      require(db.value()->exec("UPDATE trial_checkpoint SET data = x'0102030405'"));
     }
     Store store = require(Store::open(path));
     const TrialStart start = require(store.beginTrial(study, kKey, kParams, 7));
