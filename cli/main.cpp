@@ -37,6 +37,7 @@ constexpr const char* kUsage =
     "  report STORE    write the HTML report of a study in a store\n"
     "  export STORE    print a study's trials or epochs as CSV or JSON\n"
     "  status STORE    a study's trials by state, its workers and their heartbeats\n"
+    "  replay FILE     draw a study's random/TPE points again from their histories\n"
     "  status STORE    a study's trials by state and its workers\n"
     "  predict STORE   run a stored model on the samples of a CSV or IDX file\n"
     "\n"
@@ -324,6 +325,41 @@ int signalNamed(std::string name) {
     if (name == signal_name) return number;
   }
   return 0;
+}
+
+constexpr const char* kReplayUsage =
+    "usage: nnspec replay FILE [--store STORE]\n"
+    "\n"
+    "Draws every recorded point of the spec's random and TPE sweeps again from the\n"
+    "history the store kept with it, and compares: a suggestion made by any worker can\n"
+    "be reproduced. Exit status 0 when every draw is equal, 1 when one differs.\n";
+
+int runReplay(const std::vector<std::string>& args) {
+  nnspec::driver::RunRequest request;
+  request.check.data_paths = nnspec::driver::defaultDataPaths();
+  std::vector<std::string> files;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const std::string& arg = args[k];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kReplayUsage, stdout);
+      return 0;
+    }
+    if (arg == "--store") {
+      if (k + 1 >= args.size() || args[k + 1].empty()) return usageError("--store needs a store", kReplayUsage);
+      request.store_path = args[++k];
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError(fmt::format("unknown option '{}'", arg), kReplayUsage);
+    } else {
+      files.push_back(arg);
+    }
+  }
+  if (files.size() != 1) return usageError("replay takes one spec file", kReplayUsage);
+  request.check.path = files[0];
+  const auto outcome = nnspec::driver::replayFile(request);
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
 }
 
 int runStatus(const std::vector<std::string>& args) {
@@ -671,6 +707,7 @@ int runCommand(std::vector<std::string> args) {
   if (command == "export") return runExport(args);
   if (command == "predict") return runPredict(args);
   if (command == "status") return runStatus(args);
+  if (command == "replay") return runReplay(args);
   if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
   return usageError(fmt::format("unknown command '{}'", command), kUsage);
 }

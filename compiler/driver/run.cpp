@@ -33,6 +33,8 @@
 #include "runtime/report/progress.h"
 #include "runtime/report/study_data.h"
 #include "runtime/store/store.h"
+#include "runtime/sweep/draw_history.h"
+#include "runtime/sweep/random_sampler.h"
 #include "runtime/sweep/ranking.h"
 #include "runtime/sweep/scheduler.h"
 #include "runtime/train/trial.h"
@@ -891,8 +893,16 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     return outcome;
   }
   if (!request.quiet) {
-    fmt::print(out, "experiment {} -> {}{}\n", checked->experiment, store_path,
+    fmt::print(out, "experiment {} -> {}{}\n", checked->experiment, store.value().path(),
                study.value().resumed ? " (resuming)" : "");
+    auto counts = store.value().countTrials(study.value().id);
+    if (study.value().resumed && counts.ok()) {
+      const int64_t ended = counts.value().finished + counts.value().failed + counts.value().pruned;
+      if (ended > 0) {
+        fmt::print(out, "{} trials already ended in the store ({} finished, {} failed, {} pruned): kept, not rerun\n",
+                   ended, counts.value().finished, counts.value().failed, counts.value().pruned);
+      }
+    }
   }
   auto joined = store.value().joinStudy(study.value().id, request.worker);
   if (!joined.ok()) {
@@ -905,7 +915,7 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   if (code == 130) {
     outcome.exit_code = request.cancel_code != nullptr && request.cancel_code->load() != 0 ? request.cancel_code->load()
                                                                                            : code;
-    outcome.err = "run stopped: running trials were handed back to the study's queue; run again (or let another "
+    outcome.err = "run cancelled: running trials were handed back to the study's queue; run again (or let another "
                   "worker) continue them from their checkpoints\n";
     return outcome;
   }
@@ -949,6 +959,70 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   bool failed = false;
   for (const auto& row : rows.value()) failed = failed || row.status == rt::TrialStatus::kFailed;
   outcome.exit_code = failed ? 1 : 0;
+  return outcome;
+}
+
+Outcome replayFile(const RunRequest& request) {
+  SpecSession session(request.check, request.overrides, request.sweeps);
+  if (!session.ok()) return session.finish(2);
+  LoadedSpec* loaded = &session.spec();
+  RunRequest resolved = request;
+  resolved.check.data_paths = loaded->data_paths;
+  std::string ignored;
+  Runner runner(resolved, nullptr, loaded->ast, loaded->checked, session.diagnostics());
+  const std::string store_path = request.store_path.empty() ? rt::defaultStorePath(request.check.path) : request.store_path;
+  Outcome outcome;
+  auto store = rt::Store::open(store_path);
+  if (!store.ok()) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: store '{}': {}\n", store_path, store.error().message);
+    return outcome;
+  }
+  // The study this spec text ran as (the newest, when several).
+  std::optional<int64_t> study_id;
+  auto studies = store.value().listStudies();
+  if (studies.ok()) {
+    for (const auto& study : studies.value()) {
+      if (study.name != loaded->checked.experiment) continue;
+      auto info = store.value().readStudyInfo(study.id);
+      if (info.ok() && info.value() && info.value()->spec_text == session.text()) study_id = study.id;
+    }
+  }
+  if (!study_id) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: store '{}': no study '{}' was run from this spec text\n", store.value().path(),
+                              loaded->checked.experiment);
+    return outcome;
+  }
+  auto draws = store.value().listDraws(*study_id);
+  if (!draws.ok()) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("error: store '{}': {}\n", store.value().path(), draws.error().message);
+    return outcome;
+  }
+  int64_t replayed = 0, differing = 0;
+  for (const auto& plan : loaded->checked.sweeps) {
+    const rt::SweepSchedule sweep = runner.schedule(plan);
+    if (!sweep.sampled()) continue;
+    const bool minimize = !sweep.maximize || sweep.objective.empty();
+    for (const auto& draw : draws.value()) {
+      if (draw.sweep != sweep.name) continue;
+      auto history = rt::parseHistory(draw.history);
+      rt::Rng rng = rt::makeTrialRng(sweep.seed, draw.number);
+      const rt::Sample sample =
+          sweep.method == rt::SweepMethod::kTpe && history
+              ? rt::sampleTpe(sweep.space, *history, minimize, sweep.tpe, rng)
+              : rt::sampleRandom(sweep.space, rng);
+      ++replayed;
+      if (history && rt::formatSample(sample) == draw.params) continue;
+      ++differing;
+      outcome.out += fmt::format("{} draw {}: stored {} | replayed {}\n", sweep.label(), draw.number, draw.params,
+                                 rt::formatSample(sample));
+    }
+  }
+  outcome.out += fmt::format("{} draws replayed from the histories they saw: {} equal, {} differ\n", replayed,
+                             replayed - differing, differing);
+  outcome.exit_code = differing == 0 ? 0 : 1;
   return outcome;
 }
 

@@ -88,4 +88,8 @@ std::string displayPoint(const std::string& key);
 // bad input (spec, data, flags), 3 for internal errors.
 Outcome runFile(const RunRequest& request, std::FILE* out);
 
+// Draws every recorded draw of the spec's random and TPE sweeps again from the history it
+// saw (the store keeps both) and compares: exit 0 when all are equal, 1 otherwise.
+Outcome replayFile(const RunRequest& request);
+
 }  // namespace nnspec::driver

@@ -345,7 +345,7 @@ StoreResult<void> allowQueuedSqlite(SqlDb& db) {
 
 StoreResult<void> allowQueuedPostgres(SqlDb& db) {
   const std::string sql = fmt::format(
-      "ALTER TABLE trial DROP CONSTRAINT trial_status_check, ADD CONSTRAINT trial_status_check CHECK (status IN ({}",
+      "ALTER TABLE trial DROP CONSTRAINT trial_status_check, ADD CONSTRAINT trial_status_check CHECK (status IN ({})",
       kTrialStatusesV4);
   return db.exec(sql.c_str());
 }

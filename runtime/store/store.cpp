@@ -476,6 +476,14 @@ StoreResult<void> endTrialLocked(SqlDb& db, Leases& leases, TrialHandle trial, c
 
 // ---- reading trials -----------------------------------------------------------------
 
+// A read transaction, unless the caller's transaction already gives one snapshot.
+StoreResult<std::optional<SqlTransaction>> readSnapshot(SqlDb& db) {
+  if (db.inTransaction()) return std::optional<SqlTransaction>();
+  auto read = SqlTransaction::beginRead(db);
+  if (!read.ok()) return read.error();
+  return std::optional<SqlTransaction>(std::move(read.value()));
+}
+
 // The three queries that read trials, either of a study or one by id (the `?`).
 struct TrialQueries {
   const char* trials;
@@ -520,7 +528,7 @@ StoreResult<TrialRow> readTrialRow(const SqlDb& db, const SqlQuery& query) {
 }
 
 StoreResult<std::vector<TrialRow>> readTrials(SqlDb& db, const TrialQueries& sql, int64_t id) {
-  auto read = SqlTransaction::beginRead(db);  // one snapshot for the three queries
+  auto read = readSnapshot(db);  // one snapshot for the three queries
   if (!read.ok()) return read.error();
   std::vector<TrialRow> trials;
   std::unordered_map<int64_t, size_t> index_of;
@@ -566,7 +574,7 @@ StoreResult<std::vector<TrialRow>> readTrialsOfStudy(SqlDb& db, int64_t study_id
 }
 
 StoreResult<std::vector<EpochRow>> readEpochs(SqlDb& db, TrialHandle trial) {
-  auto read = SqlTransaction::beginRead(db);
+  auto read = readSnapshot(db);
   if (!read.ok()) return read.error();
   auto exists = selectInteger(db, "SELECT 1 FROM trial WHERE id = ?", trial.id);
   if (!exists.ok()) return exists.error();

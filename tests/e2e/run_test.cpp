@@ -148,7 +148,7 @@ TEST_CASE("a rerun resumes: finished trials are not run again", "[e2e]") {
   std::string printed;
   REQUIRE(runSpec(specPath("tests/e2e/specs/synthetic_regression.nnspec"), store, {}, &printed).exit_code == 0);
   CHECK_THAT(printed, Catch::Contains("(resuming)"));
-  CHECK_THAT(printed, Catch::Contains("already finished, skipped"));
+  CHECK_THAT(printed, Catch::Contains("already ended in the store"));
   const TrialMap after = trialsOf(store);
   for (const auto& [key, row] : before) {
     CHECK(after.at(key).attempts == row.attempts);
@@ -430,7 +430,7 @@ TEST_CASE("cross-validation with a majority-vote ensemble and a refit of the bes
   // A rerun finds everything finished, the refit included, and prints the same summary.
   std::string again;
   REQUIRE(runSpec(specPath("tests/e2e/specs/cv_ensemble.nnspec"), store, {}, &again).exit_code == 0);
-  CHECK_THAT(again, Catch::Contains("refit on all training data: already finished, skipped"));
+  CHECK_THAT(again, Catch::Contains("already ended in the store"));
 }
 
 // hw1's classification study (issue [4]): LeNet-5 with dropout, 10-fold stratified CV of

@@ -446,11 +446,11 @@ TEST_CASE("a store from a newer nnspec or another program's database is refused 
     writeThreeTrials(store);
   }
   SECTION("newer schema version") {
-    patchHeaderField(path, 60, 4);
+    patchHeaderField(path, 60, 5);
     std::string bytes = readBytes(path);
     auto error = requireError(Store::open(path));
     CHECK(error.path == path);
-    CHECK_THAT(error.message, Contains("schema version 4, newer than the 3"));
+    CHECK_THAT(error.message, Contains("schema version 5, newer than the 4"));
     CHECK_THAT(error.hint, Contains("upgrade nnspec"));
     CHECK(readBytes(path) == bytes);
   }
