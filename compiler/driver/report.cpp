@@ -80,7 +80,10 @@ std::string writeStudyReport(rt::Store& store, int64_t study_id, const std::stri
 }
 
 Outcome reportFile(const ReportRequest& request) {
-  const std::string path = request.output_path.empty() ? rt::defaultReportPath(request.store_path) : request.output_path;
+  // A database has no folder to sit beside: its report goes to the current one.
+  const std::string path = !request.output_path.empty()              ? request.output_path
+                           : rt::isPostgresUrl(request.store_path) ? "study.report.html"
+                                                                     : rt::defaultReportPath(request.store_path);
   const std::string unwritable = checkOutputPath(path);
   if (!unwritable.empty()) return failure(unwritable);
   auto library = rt::loadPlotLibrary(request.data_dir);

@@ -33,6 +33,7 @@
 #include "runtime/report/progress.h"
 #include "runtime/report/study_data.h"
 #include "runtime/store/store.h"
+#include "runtime/store/store_url.h"
 #include "runtime/sweep/draw_history.h"
 #include "runtime/sweep/random_sampler.h"
 #include "runtime/sweep/ranking.h"
@@ -444,6 +445,7 @@ class Runner {
       endEvent(event, "skipped", {});
       return 0;
     }
+    ++trials_run_;
     TrialLines log(*progress_, progress_->beginTrial(tag, label + rerunNote(started.value())));
     if (!started.value().checkpoint_problem.empty()) {
       log.line(fmt::format("  warning: {}; the trial starts from scratch", started.value().checkpoint_problem));
@@ -659,10 +661,12 @@ class Runner {
 
  public:
   int compilations() const { return jit_ ? jit_->compilationCount() : 0; }
+  int64_t trialsRun() const { return trials_run_.load(); }
 
  private:
   const RunRequest& request_;
   std::FILE* out_;
+  std::atomic<int64_t> trials_run_{0};
   const ast::Spec& ast_;
   const sema::CheckedSpec& spec_;
   DiagnosticEngine& diagnostics_;
@@ -847,7 +851,13 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   }
   const std::string store_path = request.store_path.empty() ? rt::defaultStorePath(request.check.path) : request.store_path;
   const bool write_report = request.write_report && !checked->reports.empty();
-  const std::string report_path = request.report_path.empty() ? rt::defaultReportPath(store_path) : request.report_path;
+  // A database has no folder to sit beside: the report of a study kept in one goes beside
+  // the spec (every worker writes it at its end, atomically, the last one with everything).
+  const std::string report_path =
+      !request.report_path.empty() ? request.report_path
+      : rt::isPostgresUrl(store_path)
+          ? std::filesystem::path(request.check.path).replace_extension("report.html").string()
+          : rt::defaultReportPath(store_path);
   if (write_report) {
     // A report that cannot be written is found out before anything trains.
     const std::string unwritable = checkOutputPath(report_path);
@@ -946,6 +956,11 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     fmt::print(out, "\n{} trials, {:.1f} s of training in all; {} compiled graph{} in this run\n", rows.value().size(),
                trial_seconds, runner.compilations(), runner.compilations() == 1 ? "" : "s");
     fmt::print(out, "{}", kept);
+    const rt::Store::Usage usage = store.value().usage();
+    const int64_t ran = runner.trialsRun();
+    fmt::print(out, "store: {} calls, {:.0f} ms in all{}\n", usage.calls, usage.seconds * 1000,
+               ran > 0 ? fmt::format(" ({:.2f} ms for each of the {} trials this worker ran)", usage.seconds * 1000 / ran, ran)
+                       : std::string());
   }
   if (write_report) {
     const std::string problem =

@@ -344,6 +344,14 @@ class Store {
   StoreResult<std::vector<AttemptRow>> listAttempts(int64_t study_id);
   StoreResult<std::vector<DrawRow>> listDraws(int64_t study_id);
 
+  // Calls made through this Store and the time spent in them (waiting for the lock
+  // included), heartbeats counted: what the store costs a run.
+  struct Usage {
+    int64_t calls = 0;
+    double seconds = 0;
+  };
+  Usage usage() const;
+
   // Trials of a study in the order they were first begun.
   StoreResult<std::vector<TrialRow>> listTrials(int64_t study_id);
   StoreResult<TrialRow> readTrial(TrialHandle trial);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -109,6 +110,15 @@ struct Store::State {
   template <class Body>
   auto call(Body&& body) -> decltype(body(std::declval<SqlDb&>())) {
     std::lock_guard lock(mutex);
+    const auto started = std::chrono::steady_clock::now();
+    struct Count {  // the time spent in the store, however the call returns
+      Store::Usage& usage;
+      std::chrono::steady_clock::time_point started;
+      ~Count() {
+        ++usage.calls;
+        usage.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      }
+    } count{usage, started};
     auto result = body(*db);
     double wait = 0.25, waited = 0;
     while (!result.ok() && db->connectionLost()) {
@@ -133,6 +143,7 @@ struct Store::State {
   Leases leases;
   WorkerSettings settings;
   int64_t study_id = 0;  // the study joined
+  Store::Usage usage;    // guarded by `mutex`
 
   std::thread heartbeat;
   std::condition_variable wake;  // with `mutex`: stop the heartbeat

@@ -133,11 +133,14 @@ void Store::State::startHeartbeat(double seconds) {
     while (!stopping) {
       wake.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stopping; });
       if (stopping || !leases.worker_id) break;
+      const auto started = std::chrono::steady_clock::now();
       auto beat = execute(*db,
                           "UPDATE worker SET heartbeat = {clock}, state = 'active' "
                           "WHERE id = ? AND state IN ('active', 'lost')",
                           *leases.worker_id);
       if (!beat.ok() && db->connectionLost()) (void)db->reconnect();
+      ++usage.calls;
+      usage.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
   });
 }
@@ -316,6 +319,11 @@ StoreResult<void> Store::releaseTrial(TrialHandle trial) {
   });
   if (!released.ok()) return inContext(released.error(), fmt::format("handing trial {} back", trial.id));
   return released;
+}
+
+Store::Usage Store::usage() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->usage;
 }
 
 bool Store::holdsLease(TrialHandle trial) const {
