@@ -88,6 +88,9 @@ constexpr const char* kRunUsage =
     "  --report PATH            where to write the HTML report of the spec's `report`\n"
     "                           block (default: beside the store, x.report.html)\n"
     "  --no-report              do not write the HTML report\n"
+    "  --checkpoint-every SECONDS  checkpoint a trial at an epoch's end once this long\n"
+    "                           passed since its last checkpoint (default 5; 0: every\n"
+    "                           epoch); a killed or stopped trial continues from it\n"
     "  --force                  run a spec whose text differs from the one the store's\n"
     "                           study was created by, as a new version of the study\n"
     "  -h, --help               show this help\n"
@@ -454,6 +457,14 @@ int runRun(const std::vector<std::string>& args) {
         return usageError("--lease-timeout needs a number of seconds from 1 to 86400", kRunUsage);
       }
       request.worker.lease_timeout_seconds = seconds;
+    } else if (arg == "--checkpoint-every") {
+      const std::string* text = value("--checkpoint-every");
+      char* end = nullptr;
+      const double seconds = text == nullptr ? -1 : std::strtod(text->c_str(), &end);
+      if (text == nullptr || end == text->c_str() || *end != '\0' || !(seconds >= 0 && seconds <= 86400)) {
+        return usageError("--checkpoint-every needs a number of seconds from 0 (every epoch) to 86400", kRunUsage);
+      }
+      request.epoch_checkpoint_seconds = seconds;
     } else if (arg == "--max-attempts") {
       const std::string* text = value("--max-attempts");
       char* end = nullptr;

@@ -369,15 +369,19 @@ class Runner {
   // store error is kept in `problem`.
   class CheckpointWriter {
    public:
-    CheckpointWriter(rt::Store& store, rt::TrialHandle handle, std::string& problem)
-        : store_(store), handle_(handle), problem_(problem) {}
+    // `every_seconds`: the trainer's TrialSettings::epoch_checkpoint_seconds.
+    CheckpointWriter(rt::Store& store, rt::TrialHandle handle, std::string& problem, double every_seconds)
+        : store_(store), handle_(handle), problem_(problem), every_seconds_(every_seconds) {}
 
     void epochEnded(const rt::EpochRecord& record) {
       flush();
       pending_ = record;
+      // No checkpoint is due after this epoch: the record goes now, not with the next one.
+      if (every_seconds_ > 0 && secondsSinceSave() < every_seconds_) flush();
     }
 
     void save(int64_t epoch, const std::vector<uint8_t>& bytes) {
+      last_save_ = std::chrono::steady_clock::now();
       const rt::Checkpoint checkpoint{static_cast<int>(epoch), bytes};
       if (pending_ && pending_->epoch == epoch) {
         keep(store_.recordEpoch(handle_, static_cast<int>(epoch), pending_->metrics, pending_->seconds, checkpoint));
@@ -403,9 +407,15 @@ class Runner {
       if (!result.ok() && problem_.empty()) problem_ = result.error().message;
     }
 
+    double secondsSinceSave() const {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save_).count();
+    }
+
     rt::Store& store_;
     rt::TrialHandle handle_;
     std::string& problem_;
+    double every_seconds_;
+    std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
     std::optional<rt::EpochRecord> pending_;
   };
 
@@ -489,10 +499,11 @@ class Runner {
     if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};
     if (started.value().checkpoint) settings.resume = std::move(started.value().checkpoint->bytes);
     settings.checkpoint_seconds = kCheckpointSeconds;
+    settings.epoch_checkpoint_seconds = request_.epoch_checkpoint_seconds;
     rt::TrialCallbacks callbacks;
     const rt::TrialHandle handle = started.value().handle;
     std::string store_problem;
-    CheckpointWriter checkpoints(store, handle, store_problem);
+    CheckpointWriter checkpoints(store, handle, store_problem, request_.epoch_checkpoint_seconds);
     auto epoch_start = std::chrono::steady_clock::now();
     callbacks.on_checkpoint = [&](int64_t epoch, const std::vector<uint8_t>& bytes) { checkpoints.save(epoch, bytes); };
     callbacks.on_resume_rejected = [&](const std::string& problem) {

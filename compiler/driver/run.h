@@ -73,6 +73,10 @@ struct RunRequest {
   // Run a spec whose text differs from the one the store's study of that name was
   // created by (as a new version of the study) instead of refusing.
   bool force = false;
+  // A trial is checkpointed at an epoch's end once this many seconds passed since its last
+  // checkpoint (0: after every epoch); long epochs also every 60 s inside. A killed or
+  // stopped trial continues from its last checkpoint.
+  double epoch_checkpoint_seconds = 5;
   // The JIT the run compiles with; null: one of its own. Compiled code lives as long as
   // its JIT, so a tool that keeps the models handed to on_trained passes one it keeps.
   std::shared_ptr<jit::JitCompiler> jit;

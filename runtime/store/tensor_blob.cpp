@@ -12,7 +12,7 @@ std::vector<char> compressBytes(const void* data, size_t bytes) {
   const uint64_t size = bytes;
   for (int k = 0; k < 8; ++k) blob[static_cast<size_t>(k)] = static_cast<char>((size >> (8 * k)) & 0xff);
   const int status = compress2(reinterpret_cast<Bytef*>(blob.data() + 8), &bound, static_cast<const Bytef*>(data),
-                               static_cast<uLong>(bytes), Z_BEST_SPEED);
+                               static_cast<uLong>(bytes), Z_NO_COMPRESSION);
   if (status != Z_OK) return {};
   blob.resize(8 + bound);
   return blob;

@@ -492,6 +492,7 @@ class Trainer {
     for (int64_t batch = 0; batch < cursor_.batches_done; ++batch) iterator_.nextBatch(buffers_.spans());
     for (;;) {
       if (callbacks_.should_stop && callbacks_.should_stop()) {
+        checkpoint();  // where it stopped: whoever continues it starts here
         outcome_.end = TrialEnd::kStopped;
         outcome_.failed_epoch = epoch;
         return false;
@@ -562,7 +563,9 @@ class Trainer {
     cursor_.seen = 0;
     cursor_.epoch_seconds = 0;
     if (callbacks_.on_epoch) callbacks_.on_epoch(record, settings_.epochs);
-    checkpoint();
+    if (settings_.epoch_checkpoint_seconds <= 0 || secondsSince(last_checkpoint_) >= settings_.epoch_checkpoint_seconds) {
+      checkpoint();
+    }
     if (callbacks_.should_prune && callbacks_.should_prune(record)) {
       outcome_.end = TrialEnd::kPruned;
       outcome_.failed_epoch = record.epoch;

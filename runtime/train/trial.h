@@ -68,6 +68,11 @@ struct TrialSettings {
   // Also checkpoint between batches once this many seconds passed since the last
   // checkpoint (for long epochs); 0: only at the end of each epoch.
   double checkpoint_seconds = 0;
+  // Checkpoint at an epoch's end only once this many seconds passed since the last
+  // checkpoint (the start counts as one), so that short epochs do not pay for a
+  // checkpoint each; 0: at the end of every epoch. A trial stopped by should_stop is
+  // checkpointed where it stopped.
+  double epoch_checkpoint_seconds = 0;
 };
 
 // kStopped: TrialCallbacks::should_stop asked to stop (a cancelled run); nothing is final.

@@ -395,7 +395,7 @@ bool runAndKillAfter(const std::string& spec, const std::string& store_path, siz
     const int null_fd = ::open("/dev/null", O_WRONLY);
     dup2(null_fd, STDOUT_FILENO);
     execl(binary.c_str(), binary.c_str(), "run", spec.c_str(), "--store", store_path.c_str(), "--quiet", "--jobs",
-          "1", static_cast<char*>(nullptr));
+          "1", "--checkpoint-every", "0", static_cast<char*>(nullptr));
     _exit(127);
   }
   bool killed = false;
