@@ -227,6 +227,22 @@ StoreResult<std::optional<FoundTrial>> findTrial(SqlDb& db, int64_t study_id, co
       FoundTrial{TrialHandle{query.value().int64At(0)}, status.value(), query.value().int64At(2) != 0});
 }
 
+// Inside a write transaction: findTrial, with the trial's row locked first on PostgreSQL.
+// Its write transactions do not exclude each other as SQLite's write lock does: a worker
+// claiming or beginning the trial right now is waited for, and findTrial, a statement
+// after the lock (a new snapshot in READ COMMITTED), sees what it committed.
+StoreResult<std::optional<FoundTrial>> lockTrial(SqlDb& db, int64_t study_id, const TrialKey& key,
+                                                 double lease_timeout) {
+  if (db.dialect() == SqlDialect::kPostgres) {
+    auto locked = execute(db,
+                          "SELECT id FROM trial WHERE study_id = ? AND sweep = ? AND point_key = ? AND fold = ? "
+                          "AND replicate = ? FOR UPDATE",
+                          study_id, key.sweep, key.point_key, key.fold, key.replicate);
+    if (!locked.ok()) return locked.error();
+  }
+  return findTrial(db, study_id, key, lease_timeout);
+}
+
 }  // namespace
 
 std::string thisHost() {
@@ -308,8 +324,10 @@ StoreResult<TrialStart> takeTrial(SqlDb& db, Leases& leases, int64_t trial_id, b
 
 namespace {
 
-// Inside a write transaction: a new trial, running under this Store's lease.
-StoreResult<TrialStart> insertTrial(SqlDb& db, Leases& leases, int64_t study_id, const TrialKey& key) {
+// Inside a write transaction: a new trial, running under this Store's lease; nullopt when
+// another worker inserted it since our look (PostgreSQL).
+StoreResult<std::optional<TrialStart>> insertTrial(SqlDb& db, Leases& leases, int64_t study_id,
+                                                   const TrialKey& key) {
   auto study = selectInteger(db, "SELECT id FROM study WHERE id = ?", study_id);
   if (!study.ok()) return study.error();
   if (!study.value()) {
@@ -318,10 +336,12 @@ StoreResult<TrialStart> insertTrial(SqlDb& db, Leases& leases, int64_t study_id,
   auto inserted = selectInteger(db,
                                 "INSERT INTO trial (study_id, sweep, point_key, fold, replicate, seed, status, "
                                 "attempts, worker_id, position) VALUES (?, ?, ?, ?, ?, 0, 'running', 1, ?, "
-                                "(SELECT coalesce(max(position), 0) + 1 FROM trial WHERE study_id = ?)) RETURNING id",
+                                "(SELECT coalesce(max(position), 0) + 1 FROM trial WHERE study_id = ?)) "
+                                "ON CONFLICT (study_id, sweep, point_key, fold, replicate) DO NOTHING RETURNING id",
                                 study_id, key.sweep, key.point_key, key.fold, key.replicate, leases.worker_id,
                                 study_id);
   if (!inserted.ok()) return inserted.error();
+  if (!inserted.value()) return std::optional<TrialStart>();
   TrialStart start;
   start.handle.id = inserted.value().value_or(0);
   auto recorded = execute(db,
@@ -330,7 +350,7 @@ StoreResult<TrialStart> insertTrial(SqlDb& db, Leases& leases, int64_t study_id,
                           start.handle.id, leases.worker_id);
   if (!recorded.ok()) return recorded.error();
   leases.held[start.handle.id] = 1;
-  return start;
+  return std::optional<TrialStart>(std::move(start));
 }
 
 StoreResult<TrialStart> beginTrialLocked(SqlDb& db, Leases& leases, double lease_timeout, int64_t study_id,
@@ -341,15 +361,22 @@ StoreResult<TrialStart> beginTrialLocked(SqlDb& db, Leases& leases, double lease
   if (!transaction.ok()) return transaction.error();
   auto reaped = reapLocalWorkers(db, leases, study_id);
   if (!reaped.ok()) return reaped.error();
-  auto existing = findTrial(db, study_id, key, lease_timeout);
+  auto existing = lockTrial(db, study_id, key, lease_timeout);
   if (!existing.ok()) return existing.error();
 
   TrialStart start;
   if (!existing.value()) {
     auto inserted = insertTrial(db, leases, study_id, key);
-    if (!inserted.ok()) return inserted;
-    start = std::move(inserted.value());
-  } else {
+    if (!inserted.ok()) return inserted.error();
+    if (inserted.value()) {
+      start = std::move(*inserted.value());
+    } else {  // another worker inserted it since our look: it is there now
+      existing = lockTrial(db, study_id, key, lease_timeout);
+      if (!existing.ok()) return existing.error();
+      if (!existing.value()) return StoreError{db.path(), "the trial was inserted and removed by another worker", ""};
+    }
+  }
+  if (existing.value()) {
     const FoundTrial& found = *existing.value();
     start.handle = found.handle;
     start.status = found.status;
@@ -799,16 +826,28 @@ StoreResult<Study> Store::openStudy(std::string_view name, std::string_view spec
     auto transaction = SqlTransaction::begin(db);
     if (!transaction.ok()) return transaction.error();
     Study study;
-    auto existing = selectInteger(db, "SELECT id FROM study WHERE name = ? AND spec_hash = ?", name, spec_hash);
+    constexpr const char* kFind = "SELECT id FROM study WHERE name = ? AND spec_hash = ?";
+    auto existing = selectInteger(db, kFind, name, spec_hash);
     if (!existing.ok()) return existing.error();
+    if (!existing.value()) {
+      // Workers started together create it at once: PostgreSQL's transactions do not
+      // exclude each other as SQLite's write lock does. The one that comes second finds
+      // nothing to insert and reads the first one's study (a new statement: it sees it).
+      auto inserted = selectInteger(db,
+                                    "INSERT INTO study (name, spec_hash) VALUES (?, ?) "
+                                    "ON CONFLICT (name, spec_hash) DO NOTHING RETURNING id",
+                                    name, spec_hash);
+      if (!inserted.ok()) return inserted.error();
+      study.id = inserted.value().value_or(0);
+      if (!inserted.value()) existing = selectInteger(db, kFind, name, spec_hash);
+      if (!existing.ok()) return existing.error();
+      if (!inserted.value() && !existing.value()) {
+        return StoreError{db.path(), fmt::format("study '{}' was created and removed by another worker", name), ""};
+      }
+    }
     if (existing.value()) {
       study.id = *existing.value();
       study.resumed = true;
-    } else {
-      auto inserted = selectInteger(db, "INSERT INTO study (name, spec_hash) VALUES (?, ?) RETURNING id", name,
-                                    spec_hash);
-      if (!inserted.ok()) return inserted.error();
-      study.id = inserted.value().value_or(0);
     }
     auto others = selectInteger(db, "SELECT count(*) FROM study WHERE name = ? AND spec_hash <> ?", name, spec_hash);
     if (!others.ok()) return others.error();

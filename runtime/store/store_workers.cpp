@@ -34,6 +34,33 @@ struct Candidate {
   TrialKey key;
 };
 
+// PostgreSQL: whether a candidate the claim just locked is still claimable. The candidate
+// query judged the row by the snapshot it started with; a row another worker claimed and
+// committed meanwhile is locked in its new version but rechecked against the worker it
+// had then (none, for a queued trial: it passes as lapsed). A new statement sees the
+// claim. Updates `lapsed`.
+StoreResult<bool> stillClaimable(SqlDb& db, Candidate& candidate, double lease_timeout) {
+  auto query = bound(db,
+                     "SELECT t.status, CASE WHEN t.worker_id IS NULL OR w.id IS NULL OR w.state <> 'active' "
+                     "OR w.heartbeat < {clock} - ? THEN 1 ELSE 0 END FROM trial t LEFT JOIN worker w ON w.id = "
+                     "t.worker_id WHERE t.id = ?",
+                     lease_timeout, candidate.id);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  if (!row.value()) return false;
+  const std::string status = query.value().textAt(0);
+  const bool lapsed = query.value().int64At(1) != 0;
+  auto rest = query.value().run();
+  if (!rest.ok()) return rest.error();
+  if (status == "queued") {
+    candidate.lapsed = false;
+    return true;
+  }
+  candidate.lapsed = true;
+  return status == "running" && lapsed;
+}
+
 // Inside a write transaction: the next claimable trial of `sweep`, failing on the way
 // those whose workers were lost max_attempts times.
 StoreResult<std::optional<Claim>> claimLocked(SqlDb& db, Leases& leases, const WorkerSettings& settings,
@@ -60,6 +87,11 @@ StoreResult<std::optional<Claim>> claimLocked(SqlDb& db, Leases& leases, const W
       if (!rest.ok()) return rest.error();
     }
     if (!candidate) return std::optional<Claim>();
+    if (db.dialect() == SqlDialect::kPostgres) {
+      auto claimable = stillClaimable(db, *candidate, settings.lease_timeout_seconds);
+      if (!claimable.ok()) return claimable.error();
+      if (!claimable.value()) continue;  // the next look no longer finds it
+    }
     if (candidate->lapsed) {
       auto lost = selectInteger(db, "SELECT count(*) FROM trial_attempt WHERE trial_id = ? AND outcome = 'lost'",
                                 candidate->id);
