@@ -22,6 +22,7 @@
 #include "compiler/driver/predict.h"
 #include "compiler/driver/report.h"
 #include "compiler/driver/run.h"
+#include "runtime/store/store_url.h"
 
 namespace {
 
@@ -392,6 +393,19 @@ int runStatus(const std::vector<std::string>& args) {
   return outcome.exit_code;
 }
 
+// A store URL holding a password is refused before the run, whose messages print the
+// store as given: only the URL without it is shown.
+bool refusePasswordUrl(const std::string& store) {
+  const std::string shown = nnspec::rt::redactStoreUrl(store);
+  if (shown == store) return false;
+  std::fprintf(stderr,
+               "error: store '%s': the store URL holds a password\n"
+               "hint: remove it from the URL (command lines and logs show URLs) and give it in PGPASSWORD, a "
+               "password file (PGPASSFILE, default ~/.pgpass) or a service file (PGSERVICE)\n",
+               shown.c_str());
+  return true;
+}
+
 int runRun(const std::vector<std::string>& args) {
   nnspec::driver::RunRequest request;
   std::vector<int> release_signals;
@@ -492,6 +506,7 @@ int runRun(const std::vector<std::string>& args) {
   if (request.store_path.empty() && std::find(args.begin(), args.end(), std::string("--store")) != args.end()) {
     return usageError("--store needs a path or a postgresql:// URL", kRunUsage);
   }
+  if (refusePasswordUrl(request.store_path)) return 2;
   request.check.path = files[0];
   // SIGTERM (a scheduler stopping the job), SIGINT (Ctrl-C) and --release-on signals stop
   // the run gracefully: running trials are handed back to the study's queue.
