@@ -1,5 +1,7 @@
 #include "compiler/driver/export_stored.h"
 
+#include "runtime/store/store_url.h"
+
 #include <cctype>
 
 #include <fmt/format.h>
@@ -58,10 +60,14 @@ Outcome exportStoredModel(const StoredExportRequest& request) {
                                   model.description, model.trials.size(), ids));
   }
   auto store = rt::Store::open(request.store_path);
-  if (!store.ok()) return failure(2, fmt::format("error: store '{}': {}\n", request.store_path, store.error().message));
+  if (!store.ok()) {
+    return failure(2, fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(request.store_path),
+                                  store.error().message));
+  }
   auto tensors = store.value().readTensors(rt::TrialHandle{model.trials[0].id});
   if (!tensors.ok()) {
-    return failure(2, fmt::format("error: store '{}': {}\n", request.store_path, tensors.error().message));
+    return failure(2, fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(request.store_path),
+                                  tensors.error().message));
   }
   if (request.format == StoredModelFormat::kObject) return writeObject(request, model, tensors.value());
   const ModelFormat format = request.format == StoredModelFormat::kOnnx ? ModelFormat::kOnnx : ModelFormat::kNpz;

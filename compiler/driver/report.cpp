@@ -160,8 +160,10 @@ Outcome statusFile(const StatusRequest& request) {
   }
   std::map<int64_t, std::string> label_of;
   for (const auto& trial : trials.value()) {
-    label_of[trial.id] = fmt::format("{}{}{} fold {} replicate {}", trial.key.sweep, trial.key.sweep.empty() ? "" : " ",
-                                     trial.key.point_key, trial.key.fold + 1, trial.key.replicate + 1);
+    std::string label = trial.key.sweep.empty() ? "" : "sweep " + trial.key.sweep + ", ";
+    label += trial.key.point_key.empty() ? "the one point" : trial.key.point_key;
+    label += trial.key.fold < 0 ? ", refit" : fmt::format(", fold {}, replicate {}", trial.key.fold, trial.key.replicate);
+    label_of[trial.id] = label;
   }
   std::string unusual;
   for (const auto& attempt : attempts.value()) {

@@ -807,10 +807,10 @@ std::string specDiff(const std::string& before, const std::string& after) {
     if (i < a.size() && j < b.size() && a[i] == b[j]) {
       out.push_back("  " + a[i]);
       ++i, ++j;
-    } else if (j < b.size() && (i == a.size() || common[i][j + 1] >= common[i + 1][j])) {
-      out.push_back("+ " + b[j++]);
+    } else if (i < a.size() && (j == b.size() || common[i + 1][j] >= common[i][j + 1])) {
+      out.push_back("- " + a[i++]);  // what the study's text had, before what replaced it
     } else {
-      out.push_back("- " + a[i++]);
+      out.push_back("+ " + b[j++]);
     }
   }
   std::string text;
@@ -903,14 +903,14 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   auto study = store.value().openStudy(checked->experiment, hashText(fingerprint));
   if (!study.ok()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("error: store '{}': {}\n", store_path, study.error().message);
+    outcome.err = fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(store_path), study.error().message);
     return outcome;
   }
   auto recorded = store.value().saveStudyInfo(
       study.value().id, studyInfo(*checked, request.check.path, session.text(), request.overrides));
   if (!recorded.ok()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("error: store '{}': {}\n", store_path, recorded.error().message);
+    outcome.err = fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(store_path), recorded.error().message);
     return outcome;
   }
   if (!request.quiet) {
@@ -928,7 +928,7 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   auto joined = store.value().joinStudy(study.value().id, request.worker);
   if (!joined.ok()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("error: store '{}': {}\n", store_path, joined.error().message);
+    outcome.err = fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(store_path), joined.error().message);
     return outcome;
   }
   const int code = runner.run(store.value(), study.value().id);
@@ -948,7 +948,7 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   auto rows = store.value().listTrials(study.value().id);
   if (!rows.ok()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("error: store '{}': {}\n", store_path, rows.error().message);
+    outcome.err = fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(store_path), rows.error().message);
     return outcome;
   }
   // The spec's `keep`: the tensors of trials it does not keep leave the store.
@@ -1001,7 +1001,7 @@ Outcome replayFile(const RunRequest& request) {
   auto store = rt::Store::open(store_path);
   if (!store.ok()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("error: store '{}': {}\n", store_path, store.error().message);
+    outcome.err = fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(store_path), store.error().message);
     return outcome;
   }
   // The study this spec text ran as (the newest, when several).
