@@ -108,15 +108,50 @@ StoreResult<void> checkParamNames(const SqlDb& db, const std::vector<Param>& par
   return {};
 }
 
+// `head` followed by `rows` copies of `row` separated by commas: one statement for many
+// rows (a round trip each would dominate a trial's cost on a database server).
+std::string multiRowSql(std::string_view head, std::string_view row, size_t rows) {
+  std::string sql(head);
+  for (size_t index = 0; index < rows; ++index) {
+    if (index > 0) sql += ", ";
+    sql += row;
+  }
+  return sql;
+}
+
 StoreResult<void> insertParams(SqlDb& db, int64_t trial_id, const std::vector<Param>& params) {
+  if (params.empty()) return {};
+  const std::string sql = multiRowSql("INSERT INTO trial_param (trial_id, name, position, value, number) VALUES ",
+                                      "(?, ?, ?, ?, ?)", params.size());
+  auto query = db.prepare(sql.c_str());
+  if (!query.ok()) return query.error();
   for (size_t position = 0; position < params.size(); ++position) {
     const Param& param = params[position];
-    auto inserted =
-        execute(db, "INSERT INTO trial_param (trial_id, name, position, value, number) VALUES (?, ?, ?, ?, ?)",
-                trial_id, param.name, static_cast<int64_t>(position), param.value, numberOf(param.value));
-    if (!inserted.ok()) return inserted;
+    bindValue(query.value(), trial_id);
+    bindValue(query.value(), param.name);
+    bindValue(query.value(), static_cast<int64_t>(position));
+    bindValue(query.value(), param.value);
+    bindValue(query.value(), numberOf(param.value));
   }
-  return {};
+  return query.value().run();
+}
+
+// Metrics of a trial (an epoch's when `epoch` is given) in one statement.
+StoreResult<void> insertMetrics(SqlDb& db, int64_t trial_id, std::optional<int> epoch, const Metrics& metrics) {
+  if (metrics.empty()) return {};
+  const std::string sql =
+      epoch ? multiRowSql("INSERT INTO epoch_metric (trial_id, epoch, name, value) VALUES ", "(?, ?, ?, ?)",
+                          metrics.size())
+            : multiRowSql("INSERT INTO final_metric (trial_id, name, value) VALUES ", "(?, ?, ?)", metrics.size());
+  auto query = db.prepare(sql.c_str());
+  if (!query.ok()) return query.error();
+  for (const auto& [name, value] : metrics) {
+    bindValue(query.value(), trial_id);
+    if (epoch) bindValue(query.value(), *epoch);
+    bindValue(query.value(), name);
+    bindValue(query.value(), value);
+  }
+  return query.value().run();
 }
 
 // What an interrupted run wrote about a trial besides its epochs and its checkpoint.
@@ -297,19 +332,24 @@ StoreResult<TrialStart> takeTrial(SqlDb& db, Leases& leases, int64_t trial_id, b
                         trial_id);
     if (!lost.ok()) return lost.error();
   }
-  auto prepared = prepareRerun(db, start);
-  if (!prepared.ok()) return prepared.error();
-  auto query = bound(db,
-                     "UPDATE trial SET status = 'running', worker_id = ?, attempts = attempts + 1, end_epoch = NULL, "
-                     "reason = '', seconds = NULL, ended_at = NULL, started_at = {now} WHERE id = ? RETURNING attempts",
-                     leases.worker_id, trial_id);
-  if (!query.ok()) return query.error();
-  auto row = query.value().step();
-  if (!row.ok()) return row.error();
-  if (!row.value()) return StoreError{db.path(), fmt::format("no trial with id {}", trial_id), ""};
-  const int attempt = static_cast<int>(query.value().int64At(0));
-  auto finished = query.value().run();
-  if (!finished.ok()) return finished.error();
+  int attempt = 0;
+  {
+    auto query = bound(db,
+                       "UPDATE trial SET status = 'running', worker_id = ?, attempts = attempts + 1, end_epoch = NULL, "
+                       "reason = '', seconds = NULL, ended_at = NULL, started_at = {now} WHERE id = ? RETURNING attempts",
+                       leases.worker_id, trial_id);
+    if (!query.ok()) return query.error();
+    auto row = query.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value()) return StoreError{db.path(), fmt::format("no trial with id {}", trial_id), ""};
+    attempt = static_cast<int>(query.value().int64At(0));
+    auto finished = query.value().run();
+    if (!finished.ok()) return finished.error();
+  }
+  if (attempt > 1) {  // it ran before: keep what its checkpoint covers, clear the rest
+    auto prepared = prepareRerun(db, start);
+    if (!prepared.ok()) return prepared.error();
+  }
   const int from_epoch = start.checkpoint ? start.checkpoint->epoch : 0;
   auto recorded = execute(db,
                           "INSERT INTO trial_attempt (trial_id, attempt, worker_id, from_epoch, outcome) "
@@ -404,8 +444,10 @@ StoreResult<TrialStart> beginTrialLocked(SqlDb& db, Leases& leases, double lease
   const int64_t stored_seed = static_cast<int64_t>(seed);  // bit pattern kept: SQL integers are signed
   auto seeded = execute(db, "UPDATE trial SET seed = ? WHERE id = ?", stored_seed, start.handle.id);
   if (!seeded.ok()) return seeded.error();
-  auto cleared = execute(db, "DELETE FROM trial_param WHERE trial_id = ?", start.handle.id);
-  if (!cleared.ok()) return cleared.error();
+  if (start.interrupted) {
+    auto cleared = execute(db, "DELETE FROM trial_param WHERE trial_id = ?", start.handle.id);
+    if (!cleared.ok()) return cleared.error();
+  }
   auto params_written = insertParams(db, start.handle.id, params);
   if (!params_written.ok()) return params_written.error();
   auto committed = transaction.value().commit();
@@ -418,30 +460,44 @@ StoreResult<TrialStart> beginTrialLocked(SqlDb& db, Leases& leases, double lease
 }
 
 // Inside a transaction: one epoch's row and metrics.
+// The epoch's row, inserted only while this Store's lease on the trial holds; false when
+// it was not (the caller then finds out why).
+StoreResult<bool> insertLeasedEpoch(SqlDb& db, const Leases& leases, TrialHandle trial, int epoch, double seconds) {
+  const auto held = leases.held.find(trial.id);
+  if (held == leases.held.end()) return false;
+  auto query = bound(db,
+                     "INSERT INTO epoch (trial_id, epoch, seconds) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM trial "
+                     "WHERE id = ? AND status = 'running' AND coalesce(worker_id, -1) = ? AND attempts = ?) "
+                     "ON CONFLICT (trial_id, epoch) DO NOTHING RETURNING epoch",
+                     trial.id, epoch, seconds, trial.id, leases.worker_id.value_or(-1), held->second);
+  if (!query.ok()) return query.error();
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  const bool inserted = row.value();
+  auto rest = query.value().run();
+  if (!rest.ok()) return rest.error();
+  return inserted;
+}
+
 StoreResult<void> insertEpoch(SqlDb& db, Leases& leases, TrialHandle trial, int epoch, const Metrics& metrics,
                               double seconds) {
-  auto running = requireRunning(db, leases, trial);
-  if (!running.ok()) return running;
-  auto recorded = selectInteger(db, "SELECT 1 FROM epoch WHERE trial_id = ? AND epoch = ?", trial.id, epoch);
-  if (!recorded.ok()) return recorded.error();
-  if (recorded.value()) {
-    return StoreError{db.path(), "the epoch is already recorded", ""};
-  }
-  auto inserted =
-      execute(db, "INSERT INTO epoch (trial_id, epoch, seconds) VALUES (?, ?, ?)", trial.id, epoch, seconds);
-  if (!inserted.ok()) return inserted;
-  for (const auto& [name, value] : metrics) {
-    inserted = execute(db, "INSERT INTO epoch_metric (trial_id, epoch, name, value) VALUES (?, ?, ?, ?)", trial.id,
-                       epoch, name, value);
+  auto leased = insertLeasedEpoch(db, leases, trial, epoch, seconds);
+  if (!leased.ok()) return leased.error();
+  if (!leased.value()) {  // not held, not running, lease lost, or recorded already: say which
+    auto running = requireRunning(db, leases, trial);
+    if (!running.ok()) return running;
+    auto recorded = selectInteger(db, "SELECT 1 FROM epoch WHERE trial_id = ? AND epoch = ?", trial.id, epoch);
+    if (!recorded.ok()) return recorded.error();
+    if (recorded.value()) return StoreError{db.path(), "the epoch is already recorded", ""};
+    auto inserted =
+        execute(db, "INSERT INTO epoch (trial_id, epoch, seconds) VALUES (?, ?, ?)", trial.id, epoch, seconds);
     if (!inserted.ok()) return inserted;
   }
-  return {};
+  return insertMetrics(db, trial.id, epoch, metrics);
 }
 
 // Inside a transaction: the trial's checkpoint, replacing the one before.
-StoreResult<void> replaceCheckpoint(SqlDb& db, Leases& leases, TrialHandle trial, const Checkpoint& checkpoint) {
-  auto running = requireRunning(db, leases, trial);
-  if (!running.ok()) return running;
+StoreResult<void> writeCheckpoint(SqlDb& db, TrialHandle trial, const Checkpoint& checkpoint) {
   auto query = db.prepare("INSERT INTO trial_checkpoint (trial_id, epoch, data) VALUES (?, ?, ?) ON CONFLICT (trial_id) DO UPDATE "
       "SET epoch = excluded.epoch, data = excluded.data, saved_at = {now}");
   if (!query.ok()) return query.error();
@@ -451,15 +507,60 @@ StoreResult<void> replaceCheckpoint(SqlDb& db, Leases& leases, TrialHandle trial
   return query.value().run();
 }
 
+StoreResult<void> replaceCheckpoint(SqlDb& db, Leases& leases, TrialHandle trial, const Checkpoint& checkpoint) {
+  auto running = requireRunning(db, leases, trial);
+  if (!running.ok()) return running;
+  return writeCheckpoint(db, trial, checkpoint);
+}
+
 // One transaction: the epoch and, when given, the checkpoint taken after it.
+// PostgreSQL: an epoch without a checkpoint, its row and metrics, in one statement (one
+// round trip, atomic by itself), inserted only while the lease holds. False when nothing
+// was inserted: the caller takes the transaction's path, which says why.
+StoreResult<bool> recordEpochInOneStatement(SqlDb& db, const Leases& leases, TrialHandle trial, int epoch,
+                                            const Metrics& metrics, double seconds) {
+  const auto held = leases.held.find(trial.id);
+  if (db.dialect() != SqlDialect::kPostgres || held == leases.held.end() || metrics.empty()) return false;
+  const std::string sql = multiRowSql(
+      "WITH e AS (INSERT INTO epoch (trial_id, epoch, seconds) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM trial "
+      "WHERE id = ? AND status = 'running' AND coalesce(worker_id, -1) = ? AND attempts = ?) "
+      "ON CONFLICT (trial_id, epoch) DO NOTHING RETURNING trial_id, epoch) "
+      "INSERT INTO epoch_metric (trial_id, epoch, name, value) SELECT e.trial_id, e.epoch, v.name, v.value "
+      "FROM e CROSS JOIN (VALUES ",
+      "(CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION))", metrics.size()) + ") AS v (name, value) RETURNING 1";
+  auto query = db.prepare(sql.c_str());
+  if (!query.ok()) return query.error();
+  bindValue(query.value(), trial.id);
+  bindValue(query.value(), epoch);
+  bindValue(query.value(), seconds);
+  bindValue(query.value(), trial.id);
+  bindValue(query.value(), leases.worker_id.value_or(-1));
+  bindValue(query.value(), held->second);
+  for (const auto& [name, value] : metrics) {
+    bindValue(query.value(), name);
+    bindValue(query.value(), value);
+  }
+  auto row = query.value().step();
+  if (!row.ok()) return row.error();
+  const bool inserted = row.value();
+  auto rest = query.value().run();
+  if (!rest.ok()) return rest.error();
+  return inserted;
+}
+
 StoreResult<void> recordEpochLocked(SqlDb& db, Leases& leases, TrialHandle trial, int epoch, const Metrics& metrics,
                                     double seconds, const Checkpoint* checkpoint) {
+  if (checkpoint == nullptr) {
+    auto done = recordEpochInOneStatement(db, leases, trial, epoch, metrics, seconds);
+    if (!done.ok()) return done.error();
+    if (done.value()) return {};
+  }
   auto transaction = SqlTransaction::begin(db);
   if (!transaction.ok()) return transaction.error();
   auto inserted = insertEpoch(db, leases, trial, epoch, metrics, seconds);
   if (!inserted.ok()) return inserted;
   if (checkpoint != nullptr) {
-    auto saved = replaceCheckpoint(db, leases, trial, *checkpoint);
+    auto saved = writeCheckpoint(db, trial, *checkpoint);  // the lease was checked by insertEpoch
     if (!saved.ok()) return saved;
   }
   return transaction.value().commit();
@@ -492,11 +593,8 @@ StoreResult<void> endTrialLocked(SqlDb& db, Leases& leases, TrialHandle trial, c
   auto dropped = execute(db, "DELETE FROM trial_checkpoint WHERE trial_id = ?", trial.id);
   if (!dropped.ok()) return dropped;
   if (end.final_metrics != nullptr) {
-    for (const auto& [name, value] : *end.final_metrics) {
-      auto inserted =
-          execute(db, "INSERT INTO final_metric (trial_id, name, value) VALUES (?, ?, ?)", trial.id, name, value);
-      if (!inserted.ok()) return inserted;
-    }
+    auto inserted = insertMetrics(db, trial.id, std::nullopt, *end.final_metrics);
+    if (!inserted.ok()) return inserted;
   }
   return transaction.value().commit();
 }
