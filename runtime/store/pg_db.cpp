@@ -263,8 +263,10 @@ class PgStatement final : public SqlStatement {
       values[k] = nulls_[k] ? nullptr : values_[k].data();
       lengths[k] = static_cast<int>(values_[k].size());
     }
-    PGresult* raw = PQexecParams(db_->connection_.get(), sql_.c_str(), static_cast<int>(count), types_.data(),
-                                 values.data(), lengths.data(), formats_.data(), kTextFormat);
+    auto name = db_->preparedName(sql_, types_);
+    if (!name.ok()) return name.error();
+    PGresult* raw = PQexecPrepared(db_->connection_.get(), name.value().c_str(), static_cast<int>(count),
+                                   values.data(), lengths.data(), formats_.data(), kTextFormat);
     auto checked = db_->check(raw, "");
     if (!checked.ok()) return checked.error();
     result_ = std::move(checked.value());
@@ -375,6 +377,26 @@ StoreResult<void> PgDb::command(const char* sql, std::string_view doing) {
 
 StoreResult<void> PgDb::exec(const char* sql) { return command(renderSql(SqlDialect::kPostgres, sql).c_str(), ""); }
 
+StoreResult<std::string> PgDb::preparedName(const std::string& sql, const std::vector<unsigned int>& types) {
+  std::string key = sql;
+  for (unsigned int type : types) key += fmt::format(",{}", type);
+  const auto found = prepared_.find(key);
+  if (found != prepared_.end()) return found->second;
+  // Bounded: the store's statements are a few dozen shapes; a long run never grows this.
+  if (prepared_.size() >= 1000) {
+    auto cleared = command("DEALLOCATE ALL", "forgetting prepared statements");
+    if (!cleared.ok()) return cleared.error();
+    prepared_.clear();
+  }
+  std::string name = fmt::format("nnspec_{}", prepared_.size() + 1);
+  auto checked = check(PQprepare(connection_.get(), name.c_str(), sql.c_str(), static_cast<int>(types.size()),
+                                 types.data()),
+                       "preparing a statement");
+  if (!checked.ok()) return checked.error();
+  prepared_.emplace(std::move(key), name);
+  return name;
+}
+
 StoreResult<SqlQuery> PgDb::prepare(const char* sql) {
   return SqlQuery(std::make_unique<PgStatement>(*this, renderSql(SqlDialect::kPostgres, sql)));
 }
@@ -406,6 +428,7 @@ bool PgDb::inTransaction() const {
 }
 
 StoreResult<void> PgDb::reconnect() {
+  prepared_.clear();  // a new session has none of them
   PQreset(connection_.get());
   if (PQstatus(connection_.get()) != CONNECTION_OK) {
     connection_lost_ = true;
