@@ -209,8 +209,9 @@ NNSPEC_API nnspec_status nnspec_run_set_write_report(nnspec_run* run, int write_
  * here). Returns OK, TRIALS_FAILED, CANCELLED, BAD_INPUT or INTERNAL_ERROR. A handle runs
  * once at a time; running it again adds the new models to those it keeps. */
 NNSPEC_API nnspec_status nnspec_run_execute(nnspec_run* run, const char* sweep);
-/* Any thread: the run stops before the next batch; running trials are left interrupted
- * in the store (a later run continues them) and execute returns NNSPEC_STATUS_CANCELLED. */
+/* Any thread: the run stops before the next batch; running trials are checkpointed and
+ * handed back to the study's queue in the store (a later run, or another worker,
+ * continues them) and execute returns NNSPEC_STATUS_CANCELLED. */
 NNSPEC_API nnspec_status nnspec_run_cancel(nnspec_run* run);
 
 /* ---- Models trained in this process ------------------------------------------------ */
@@ -298,7 +299,7 @@ typedef struct nnspec_trial {
   const char* point;
   int64_t fold;
   int64_t replicate;
-  const char* status; /* "running", "finished", "failed", "pruned" */
+  const char* status; /* "queued", "running", "finished", "failed", "pruned" */
   const char* reason; /* why it failed; "" otherwise */
   double seconds;     /* -1 while running */
   int64_t param_count;

@@ -197,11 +197,11 @@ TEST_CASE("nnspec_run_cancel from another thread stops a run", "[api]") {
   CHECK(status == NNSPEC_STATUS_CANCELLED);
   CHECK(progress.epochs.load() < 50);
 
-  // The store keeps the interrupted trial as running; a later run continues it.
+  // The cancelled trial was handed back to the study's queue; a later run continues it.
   nnspec::Store store(dir.file("s.sqlite"));
   const auto trials = store.trials(store.findStudy("q3_fashion_mlp"));
   REQUIRE(trials.size() == 1);
-  CHECK(trials[0].status == "running");
+  CHECK(trials[0].status == "queued");
   nnspec_run_free(run);
   nnspec_spec_free(spec);
 }
