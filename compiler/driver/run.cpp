@@ -369,35 +369,29 @@ class Runner {
   // store error is kept in `problem`.
   class CheckpointWriter {
    public:
-    // `every_seconds`: the trainer's TrialSettings::epoch_checkpoint_seconds.
-    CheckpointWriter(rt::Store& store, rt::TrialHandle handle, std::string& problem, double every_seconds)
-        : store_(store), handle_(handle), problem_(problem), every_seconds_(every_seconds) {}
+    explicit CheckpointWriter(rt::Store& store, rt::TrialHandle handle, std::string& problem)
+        : store_(store), handle_(handle), problem_(problem) {}
 
+    // Epochs wait for the checkpoint the trainer takes after one of them (after every epoch,
+    // or once --checkpoint-every seconds passed) and go with it in one transaction: one
+    // write for several short epochs, and after a kill the kept epochs and the checkpoint
+    // agree.
     void epochEnded(const rt::EpochRecord& record) {
-      flush();
-      pending_ = record;
-      // No checkpoint is due after this epoch: the record goes now, not with the next one.
-      if (every_seconds_ > 0 && secondsSinceSave() < every_seconds_) flush();
+      pending_.push_back(rt::EpochRow{static_cast<int>(record.epoch), record.seconds, record.metrics});
     }
 
     void save(int64_t epoch, const std::vector<uint8_t>& bytes) {
-      last_save_ = std::chrono::steady_clock::now();
       const rt::Checkpoint checkpoint{static_cast<int>(epoch), bytes};
-      if (pending_ && pending_->epoch == epoch) {
-        keep(store_.recordEpoch(handle_, static_cast<int>(epoch), pending_->metrics, pending_->seconds, checkpoint));
-        pending_.reset();
-        return;
-      }
-      flush();
-      keep(store_.saveCheckpoint(handle_, checkpoint));
+      if (!pending_.empty() && pending_.back().epoch != epoch) flush();  // not the checkpoint of these epochs
+      keep(store_.recordEpochs(handle_, pending_, &checkpoint));
+      pending_.clear();
     }
 
-    // An epoch no checkpoint followed (the trainer sends one after every epoch; this is the
-    // fallback).
+    // Epochs no checkpoint followed: at the trial's end, or when it stops.
     void flush() {
-      if (!pending_) return;
-      keep(store_.recordEpoch(handle_, static_cast<int>(pending_->epoch), pending_->metrics, pending_->seconds));
-      pending_.reset();
+      if (pending_.empty()) return;
+      keep(store_.recordEpochs(handle_, pending_, nullptr));
+      pending_.clear();
     }
 
     void restart() { keep(store_.restartTrial(handle_)); }
@@ -407,17 +401,12 @@ class Runner {
       if (!result.ok() && problem_.empty()) problem_ = result.error().message;
     }
 
-    double secondsSinceSave() const {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save_).count();
-    }
-
     rt::Store& store_;
     rt::TrialHandle handle_;
     std::string& problem_;
-    double every_seconds_;
-    std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
-    std::optional<rt::EpochRecord> pending_;
+    std::vector<rt::EpochRow> pending_;
   };
+
 
   static std::string rerunNote(const rt::TrialStart& start) {
     if (start.checkpoint) return fmt::format(" (rerun: continuing from its checkpoint after epoch {})", start.checkpoint->epoch);
@@ -503,7 +492,7 @@ class Runner {
     rt::TrialCallbacks callbacks;
     const rt::TrialHandle handle = started.value().handle;
     std::string store_problem;
-    CheckpointWriter checkpoints(store, handle, store_problem, request_.epoch_checkpoint_seconds);
+    CheckpointWriter checkpoints(store, handle, store_problem);
     auto epoch_start = std::chrono::steady_clock::now();
     callbacks.on_checkpoint = [&](int64_t epoch, const std::vector<uint8_t>& bytes) { checkpoints.save(epoch, bytes); };
     callbacks.on_resume_rejected = [&](const std::string& problem) {
@@ -612,8 +601,9 @@ class Runner {
       }
     }
     // `keep none` writes no weights; `keep best` knows the best point only after the run,
-    // so every trial's are saved and the others' dropped then (applyKeepPolicy).
-    if (spec_.keep != sema::KeepPolicy::kNone) {
+    // so the trials that may be it save theirs and the others' are dropped then
+    // (applyKeepPolicy).
+    if (spec_.keep != sema::KeepPolicy::kNone && mayBeKept(store, study_id, plan, fold, replicate, outcome.final_metrics)) {
       auto tensors = store.saveTensors(handle, storedTensors(outcome));
       if (!tensors.ok()) return storeFailure(tensors.error());
     }
@@ -645,6 +635,22 @@ class Runner {
     if (plan.folds > 1 && fold >= 0) label += fmt::format(" fold {}/{}", fold + 1, plan.folds);
     if (plan.replicates > 1) label += fmt::format(" replicate {}/{}", replicate + 1, plan.replicates);
     return label;
+  }
+
+  // Whether a finished trial's weights may be kept: under `keep best`, a trial of a sweep
+  // of single trials (one fold, one replicate) that a finished trial of its sweep already
+  // beats on the objective never will be (a store error: yes, to be safe).
+  bool mayBeKept(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, int64_t fold, int64_t replicate,
+                 const rt::Metrics& final_metrics) {
+    if (spec_.keep != sema::KeepPolicy::kBest || fold < 0 || plan.folds > 1 || plan.replicates > 1 ||
+        replicate > 0 || plan.select_metric.empty()) {
+      return true;
+    }
+    const auto mine = final_metrics.find(plan.select_metric);
+    if (mine == final_metrics.end() || std::isnan(mine->second)) return true;
+    auto best = store.bestFinal(study_id, plan.name, plan.select_metric, plan.maximize);
+    if (!best.ok() || !best.value()) return true;
+    return plan.maximize ? mine->second >= *best.value() : mine->second <= *best.value();
   }
 
   int storeFailure(const rt::StoreError& failure) {

@@ -12,6 +12,7 @@
 #include "compiler/sema/check.h"
 #include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/value.h"
+#include "runtime/store/store_url.h"
 #include "runtime/sweep/scheduler.h"
 
 namespace nnspec::driver {
@@ -154,7 +155,7 @@ class ModelLoader {
       : store_path_(store_path), selector_(selector), data_paths_(data_paths) {}
 
   std::variant<StoredModel, LoadFailure> load() {
-    if (!std::filesystem::is_regular_file(store_path_)) {
+    if (!rt::isPostgresUrl(store_path_) && !std::filesystem::is_regular_file(store_path_)) {
       return failure(fmt::format("store '{}' does not exist", store_path_),
                      "give the store `nnspec run` wrote (FILE.store.sqlite beside the spec, or its --store)");
     }

@@ -1008,6 +1008,65 @@ StoreResult<void> Store::recordEpoch(TrialHandle trial, int epoch, const Metrics
   });
 }
 
+StoreResult<void> Store::recordEpochs(TrialHandle trial, const std::vector<EpochRow>& epochs,
+                                      const Checkpoint* checkpoint) {
+  if (epochs.empty() && checkpoint == nullptr) return {};
+  if (checkpoint != nullptr && !epochs.empty() && checkpoint->epoch != epochs.back().epoch) {
+    return StoreError{path(), fmt::format("a checkpoint after epoch {} recorded with epochs up to {}", checkpoint->epoch,
+                                          epochs.back().epoch),
+                      ""};
+  }
+  auto recorded = state_->call([&](SqlDb& db) -> StoreResult<void> {
+    auto transaction = SqlTransaction::begin(db);
+    if (!transaction.ok()) return transaction.error();
+    auto running = requireRunning(db, state_->leases, trial);
+    if (!running.ok()) return running;
+    // In chunks, under both backends' limits on a statement's parameters.
+    constexpr size_t kRowsPerStatement = 500;
+    for (size_t first = 0; first < epochs.size(); first += kRowsPerStatement) {
+      const size_t count = std::min(kRowsPerStatement, epochs.size() - first);
+      const std::string sql = multiRowSql("INSERT INTO epoch (trial_id, epoch, seconds) VALUES ", "(?, ?, ?)", count);
+      auto query = db.prepare(sql.c_str());
+      if (!query.ok()) return query.error();
+      for (size_t index = first; index < first + count; ++index) {
+        bindValue(query.value(), trial.id);
+        bindValue(query.value(), epochs[index].epoch);
+        bindValue(query.value(), epochs[index].seconds);
+      }
+      auto inserted = query.value().run();
+      if (!inserted.ok()) return inserted;
+    }
+    std::vector<std::pair<int, const std::pair<const std::string, double>*>> metrics;
+    for (const EpochRow& epoch : epochs) {
+      for (const auto& metric : epoch.metrics) metrics.emplace_back(epoch.epoch, &metric);
+    }
+    for (size_t first = 0; first < metrics.size(); first += kRowsPerStatement) {
+      const size_t count = std::min(kRowsPerStatement, metrics.size() - first);
+      const std::string sql =
+          multiRowSql("INSERT INTO epoch_metric (trial_id, epoch, name, value) VALUES ", "(?, ?, ?, ?)", count);
+      auto query = db.prepare(sql.c_str());
+      if (!query.ok()) return query.error();
+      for (size_t index = first; index < first + count; ++index) {
+        bindValue(query.value(), trial.id);
+        bindValue(query.value(), metrics[index].first);
+        bindValue(query.value(), metrics[index].second->first);
+        bindValue(query.value(), metrics[index].second->second);
+      }
+      auto inserted = query.value().run();
+      if (!inserted.ok()) return inserted;
+    }
+    if (checkpoint != nullptr) {
+      auto saved = writeCheckpoint(db, trial, *checkpoint);
+      if (!saved.ok()) return saved;
+    }
+    return transaction.value().commit();
+  });
+  if (!recorded.ok()) {
+    return inContext(recorded.error(), fmt::format("recording {} epochs of trial {}", epochs.size(), trial.id));
+  }
+  return recorded;
+}
+
 StoreResult<void> Store::restartTrial(TrialHandle trial) {
   return state_->call([&](SqlDb& db) -> StoreResult<void> {
     auto transaction = SqlTransaction::begin(db);

@@ -291,6 +291,11 @@ class Store {
   // one before, in one transaction: after a kill the kept epochs and the checkpoint agree.
   StoreResult<void> recordEpoch(TrialHandle trial, int epoch, const Metrics& metrics, double seconds,
                                 const Checkpoint& checkpoint);
+  // Several epochs (in order) and, when given, the checkpoint taken after the last of them
+  // (or inside the epoch after it), in one transaction: a worker writes a trial's epochs
+  // with its checkpoints, not one round trip each.
+  StoreResult<void> recordEpochs(TrialHandle trial, const std::vector<EpochRow>& epochs,
+                                 const Checkpoint* checkpoint);
   // Clears what a running trial recorded (epochs, checkpoint, outputs, tensors): its
   // checkpoint was refused by the trainer and it starts from scratch.
   StoreResult<void> restartTrial(TrialHandle trial);
@@ -330,6 +335,10 @@ class Store {
   // with the store locked and must not call it; nullopt from it: nothing left to draw.
   StoreResult<std::optional<Claim>> claimOrDraw(int64_t study_id, std::string_view sweep,
                                                 const std::function<std::optional<NewDraw>(const DrawContext&)>& draw);
+  // The best final value of `metric` among the finished trials of `sweep` (largest when
+  // `maximize`); nullopt when none has one.
+  StoreResult<std::optional<double>> bestFinal(int64_t study_id, std::string_view sweep, std::string_view metric,
+                                               bool maximize);
   // Trials of `sweep` (all sweeps for "") queued, or running in a worker whose lease
   // holds: while there are, a worker with nothing to claim waits.
   StoreResult<int64_t> countUnfinished(int64_t study_id, std::string_view sweep);

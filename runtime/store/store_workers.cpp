@@ -309,6 +309,23 @@ StoreResult<std::optional<Claim>> Store::claimOrDraw(
   return claimed;
 }
 
+StoreResult<std::optional<double>> Store::bestFinal(int64_t study_id, std::string_view sweep, std::string_view metric,
+                                                    bool maximize) {
+  return state_->call([&](SqlDb& db) -> StoreResult<std::optional<double>> {
+    auto query = bound(db,
+                       maximize ? "SELECT max(m.value) FROM final_metric m JOIN trial t ON t.id = m.trial_id "
+                                  "WHERE t.study_id = ? AND t.sweep = ? AND t.status = 'finished' AND m.name = ?"
+                                : "SELECT min(m.value) FROM final_metric m JOIN trial t ON t.id = m.trial_id "
+                                  "WHERE t.study_id = ? AND t.sweep = ? AND t.status = 'finished' AND m.name = ?",
+                       study_id, sweep, metric);
+    if (!query.ok()) return query.error();
+    auto row = query.value().step();
+    if (!row.ok()) return row.error();
+    if (!row.value() || query.value().isNull(0)) return std::optional<double>();
+    return std::optional<double>(query.value().doubleAt(0));
+  });
+}
+
 StoreResult<int64_t> Store::countUnfinished(int64_t study_id, std::string_view sweep) {
   return state_->call([&](SqlDb& db) -> StoreResult<int64_t> {
     auto count = selectInteger(db,

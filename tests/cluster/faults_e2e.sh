@@ -77,7 +77,9 @@ running_epochs() {
 stop_worker() {
   local store=$1 signal=$2 expected=$3
   shift 3
-  "$nnspec" run "$spec" --store "$store" --jobs 1 --quiet --no-report --worker first "$@" >"$tmp/first.log" 2>&1 &
+  # A checkpoint (and the epochs' records with it) after every epoch: caught mid-trial soon.
+  "$nnspec" run "$spec" --store "$store" --jobs 1 --quiet --no-report --worker first --checkpoint-every 0 "$@" \
+    >"$tmp/first.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   local caught=0 epochs=0

@@ -87,8 +87,10 @@ case "$mode" in
     baseline
     echo "== 3 workers on PostgreSQL; the second is killed in the middle of a trial"
     for k in 1 2 3; do
+      # Epochs and a checkpoint written after every epoch: the victim is caught mid-trial,
+      # and its trial is continued from a checkpoint.
       "$nnspec" run "$grid" --store "$url" --jobs 1 --quiet --no-report --worker "w$k" --lease-timeout 5 \
-        >"$tmp/w$k.log" 2>&1 &
+        --checkpoint-every 0 >"$tmp/w$k.log" 2>&1 &
       pids+=($!)
     done
     victim=${pids[1]}
