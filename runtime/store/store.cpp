@@ -462,21 +462,33 @@ StoreResult<TrialStart> beginTrialLocked(SqlDb& db, Leases& leases, double lease
 // Inside a transaction: one epoch's row and metrics.
 // The epoch's row, inserted only while this Store's lease on the trial holds; false when
 // it was not (the caller then finds out why).
+// Inserts an epoch's row only while the trial runs under this lease (parameters: trial,
+// epoch, seconds, trial, worker or -1, attempt), returning its (trial_id, epoch).
+const std::string& leasedEpochInsert() {
+  static const std::string sql =
+      "INSERT INTO epoch (trial_id, epoch, seconds) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM trial "
+      "WHERE id = ? AND status = 'running' AND coalesce(worker_id, -1) = ? AND attempts = ?) "
+      "ON CONFLICT (trial_id, epoch) DO NOTHING RETURNING trial_id, epoch";
+  return sql;
+}
+
+// Whether the statement returned a row (it is run to its end).
+StoreResult<bool> returnsRow(SqlQuery& query) {
+  auto row = query.step();
+  if (!row.ok()) return row.error();
+  const bool returned = row.value();
+  auto rest = query.run();
+  if (!rest.ok()) return rest.error();
+  return returned;
+}
+
 StoreResult<bool> insertLeasedEpoch(SqlDb& db, const Leases& leases, TrialHandle trial, int epoch, double seconds) {
   const auto held = leases.held.find(trial.id);
   if (held == leases.held.end()) return false;
-  auto query = bound(db,
-                     "INSERT INTO epoch (trial_id, epoch, seconds) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM trial "
-                     "WHERE id = ? AND status = 'running' AND coalesce(worker_id, -1) = ? AND attempts = ?) "
-                     "ON CONFLICT (trial_id, epoch) DO NOTHING RETURNING epoch",
-                     trial.id, epoch, seconds, trial.id, leases.worker_id.value_or(-1), held->second);
+  auto query = bound(db, leasedEpochInsert().c_str(), trial.id, epoch, seconds, trial.id,
+                     leases.worker_id.value_or(-1), held->second);
   if (!query.ok()) return query.error();
-  auto row = query.value().step();
-  if (!row.ok()) return row.error();
-  const bool inserted = row.value();
-  auto rest = query.value().run();
-  if (!rest.ok()) return rest.error();
-  return inserted;
+  return returnsRow(query.value());
 }
 
 StoreResult<void> insertEpoch(SqlDb& db, Leases& leases, TrialHandle trial, int epoch, const Metrics& metrics,
@@ -522,9 +534,7 @@ StoreResult<bool> recordEpochInOneStatement(SqlDb& db, const Leases& leases, Tri
   const auto held = leases.held.find(trial.id);
   if (db.dialect() != SqlDialect::kPostgres || held == leases.held.end() || metrics.empty()) return false;
   const std::string sql = multiRowSql(
-      "WITH e AS (INSERT INTO epoch (trial_id, epoch, seconds) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM trial "
-      "WHERE id = ? AND status = 'running' AND coalesce(worker_id, -1) = ? AND attempts = ?) "
-      "ON CONFLICT (trial_id, epoch) DO NOTHING RETURNING trial_id, epoch) "
+      "WITH e AS (" + leasedEpochInsert() + ") "
       "INSERT INTO epoch_metric (trial_id, epoch, name, value) SELECT e.trial_id, e.epoch, v.name, v.value "
       "FROM e CROSS JOIN (VALUES ",
       "(CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION))", metrics.size()) + ") AS v (name, value) RETURNING 1";
@@ -540,12 +550,7 @@ StoreResult<bool> recordEpochInOneStatement(SqlDb& db, const Leases& leases, Tri
     bindValue(query.value(), name);
     bindValue(query.value(), value);
   }
-  auto row = query.value().step();
-  if (!row.ok()) return row.error();
-  const bool inserted = row.value();
-  auto rest = query.value().run();
-  if (!rest.ok()) return rest.error();
-  return inserted;
+  return returnsRow(query.value());
 }
 
 StoreResult<void> recordEpochLocked(SqlDb& db, Leases& leases, TrialHandle trial, int epoch, const Metrics& metrics,

@@ -8,6 +8,7 @@
 
 #include "runtime/store/sqlite_db.h"
 #include "runtime/store/store.h"
+#include "tests/store/store_require.h"
 #include "tests/store/temp_dir.h"
 
 namespace {
@@ -22,15 +23,7 @@ using nnspec::rt::TrialKey;
 using nnspec::rt::TrialStart;
 using nnspec::test::TempDir;
 
-template <class T>
-T require(StoreResult<T> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-  return std::move(result.value());
-}
-
-void require(StoreResult<void> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-}
+using nnspec::test::require;
 
 const TrialKey kKey{"sweep", "lr=0.1", 0, 0};
 const std::vector<Param> kParams = {{"lr", "0.1"}};

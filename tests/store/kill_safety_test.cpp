@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/store/store.h"
+#include "tests/store/store_require.h"
 #include "tests/store/temp_dir.h"
 
 namespace {
@@ -142,15 +143,7 @@ class Child {
   std::set<int> reported_;
 };
 
-template <class T>
-T require(StoreResult<T> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-  return std::move(result.value());
-}
-
-void require(StoreResult<void> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-}
+using nnspec::test::require;
 
 void checkMetrics(const Metrics& actual, const Metrics& expected) {
   REQUIRE(actual.size() == expected.size());

@@ -22,6 +22,7 @@
 #include "runtime/store/sql_db.h"
 #include "runtime/store/store_url.h"
 #include "tests/store/pg_server.h"
+#include "tests/store/store_require.h"
 #include "tests/store/temp_dir.h"
 
 namespace {
@@ -40,21 +41,8 @@ using nnspec::test::PgCluster;
 using nnspec::test::PgServer;
 using nnspec::test::TempDir;
 
-template <class T>
-T require(StoreResult<T> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-  return std::move(result.value());
-}
-
-void require(StoreResult<void> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-}
-
-template <class T>
-StoreError requireError(StoreResult<T> result) {
-  REQUIRE_FALSE(result.ok());
-  return result.error();
-}
+using nnspec::test::require;
+using nnspec::test::requireError;
 
 std::unique_ptr<PgDb> openDatabase(std::string_view name) {
   return require(PgDb::open(PgServer::instance().createDatabase(name)));

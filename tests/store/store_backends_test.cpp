@@ -33,6 +33,7 @@
 #include "runtime/store/store.h"
 #include "runtime/store/store_url.h"
 #include "tests/store/pg_server.h"
+#include "tests/store/store_require.h"
 #include "tests/store/temp_dir.h"
 
 namespace {
@@ -67,21 +68,8 @@ using nnspec::test::PgCluster;
 using nnspec::test::PgServer;
 using nnspec::test::TempDir;
 
-template <class T>
-T require(StoreResult<T> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-  return std::move(result.value());
-}
-
-void require(StoreResult<void> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-}
-
-template <class T>
-StoreError requireError(StoreResult<T> result) {
-  REQUIRE_FALSE(result.ok());
-  return result.error();
-}
+using nnspec::test::require;
+using nnspec::test::requireError;
 
 // ---- the two backends ------------------------------------------------------------------
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/store/store_require.h"
 #include "tests/store/temp_dir.h"
 
 namespace {
@@ -33,21 +34,8 @@ using nnspec::rt::TrialRow;
 using nnspec::rt::TrialStatus;
 using nnspec::test::TempDir;
 
-template <class T>
-T require(StoreResult<T> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-  return std::move(result.value());
-}
-
-void require(StoreResult<void> result) {
-  if (!result.ok()) FAIL(result.error().message << " (hint: " << result.error().hint << ")");
-}
-
-template <class T>
-StoreError requireError(StoreResult<T> result) {
-  REQUIRE_FALSE(result.ok());
-  return result.error();
-}
+using nnspec::test::require;
+using nnspec::test::requireError;
 
 void checkMetrics(const Metrics& actual, const Metrics& expected) {
   REQUIRE(actual.size() == expected.size());
