@@ -343,6 +343,11 @@ int Scheduler::finish(const SweepSchedule& sweep) {
     summary_ += fmt::format("{}: no finished trial to refit or ensemble\n", sweep.label());
     return 0;
   }
+  if (sweep.sampled()) {
+    // Another worker, or the run before a kill, may have drawn it: the hooks must know it.
+    const int learned = learnDraw(sweep, best->key);
+    if (learned >= 2) return learned;
+  }
   if (sweep.ensemble != EnsembleKind::kNone) {
     const int code = ensemble(sweep, *best, rows.value());
     if (code >= 2) return code;
