@@ -938,15 +938,11 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     return outcome;
   }
   const int code = runner.run(store.value(), study.value().id);
-  (void)store.value().leaveStudy(code == 130);
-  if (code == 130) {
-    outcome.exit_code = request.cancel_code != nullptr && request.cancel_code->load() != 0 ? request.cancel_code->load()
-                                                                                           : code;
-    outcome.err = "run cancelled: running trials were handed back to the study's queue; run again (or let another "
-                  "worker) continue them from their checkpoints\n";
-    return outcome;
-  }
-  if (code >= 2) {
+  // Stopped (Ctrl-C, SIGTERM, --release-on): the table of what ended and the report are
+  // still written, then the run exits with the stop's code.
+  const bool stopped = code == 130;
+  (void)store.value().leaveStudy(stopped);
+  if (code >= 2 && !stopped) {
     outcome.exit_code = code;
     outcome.err = runner.error();
     return outcome;
@@ -957,9 +953,10 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
     outcome.err = fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(store_path), rows.error().message);
     return outcome;
   }
-  // The spec's `keep`: the tensors of trials it does not keep leave the store.
+  // The spec's `keep`: the tensors of trials it does not keep leave the store (not when the
+  // run stopped early: the best point may be among the trials still to run).
   std::string keep_error;
-  const std::string kept = applyKeepPolicy(store.value(), *checked, rows.value(), &keep_error);
+  const std::string kept = stopped ? "" : applyKeepPolicy(store.value(), *checked, rows.value(), &keep_error);
   if (!keep_error.empty()) {
     outcome.exit_code = 2;
     outcome.err = keep_error;
@@ -988,6 +985,13 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
       outcome.err += "warning: the report was not written:\n" + problem;
     }
   }
+  if (stopped) {
+    outcome.exit_code = request.cancel_code != nullptr && request.cancel_code->load() != 0 ? request.cancel_code->load()
+                                                                                           : code;
+    outcome.err += "run cancelled: running trials were handed back to the study's queue; run again (or let another "
+                   "worker) continue them from their checkpoints\n";
+    return outcome;
+  }
   bool failed = false;
   for (const auto& row : rows.value()) failed = failed || row.status == rt::TrialStatus::kFailed;
   outcome.exit_code = failed ? 1 : 0;
@@ -1000,7 +1004,6 @@ Outcome replayFile(const RunRequest& request) {
   LoadedSpec* loaded = &session.spec();
   RunRequest resolved = request;
   resolved.check.data_paths = loaded->data_paths;
-  std::string ignored;
   Runner runner(resolved, nullptr, loaded->ast, loaded->checked, session.diagnostics());
   const std::string store_path = request.store_path.empty() ? rt::defaultStorePath(request.check.path) : request.store_path;
   Outcome outcome;
