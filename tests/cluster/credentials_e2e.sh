@@ -9,14 +9,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 nnspec=${NNSPEC:-$root/build/nnspec}
-tmp=$(mktemp -d /tmp/nnspec_credentials.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-  bash "$root/tests/cluster/pg_cluster.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+e2e_name=credentials
+source "$root/tests/cluster/e2e_lib.sh"
 
 url=$(bash "$root/tests/cluster/pg_cluster.sh" start "$tmp/pg" --watch $$)
 port=$(cat "$tmp/pg/port")

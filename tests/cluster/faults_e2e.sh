@@ -23,18 +23,8 @@ limit=120                       # seconds any one command may take: longer is a 
 password=Sekr3t-do-not-print-7  # must appear in no output
 cd "$root"
 
-# As root the server runs as 'postgres', which must be able to enter the folder.
-tmp=$(mktemp -d /tmp/nnspec_faults.XXXXXX)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  if [ -d "$tmp/pg" ]; then bash "$root/tests/cluster/pg_cluster.sh" stop "$tmp/pg" >/dev/null 2>&1 || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
+e2e_name=faults
+source "$root/tests/cluster/e2e_lib.sh"
 
 # Runs `nnspec ARGS...`, its output (both streams) in $tmp/out; sets $code.
 run_nnspec() {

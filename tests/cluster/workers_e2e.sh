@@ -19,18 +19,8 @@ nnspec=${NNSPEC:-$root/build/nnspec}
 mode=${1:?usage: workers_e2e.sh pg-kill|sqlite-two|pg-tpe}
 grid=$root/tests/cluster/specs/workers_grid.nnspec
 tpe=$root/tests/cluster/specs/workers_tpe.nnspec
-# As root the server runs as 'postgres', which must be able to enter the folder.
-tmp=$(mktemp -d /tmp/nnspec_workers.XXXXXX)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  if [ -d "$tmp/pg" ]; then bash "$root/tests/cluster/pg_cluster.sh" stop "$tmp/pg" >/dev/null 2>&1 || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
+e2e_name=workers
+source "$root/tests/cluster/e2e_lib.sh"
 
 # The export without the columns that may differ between runs of the same trials.
 comparable() {

@@ -54,27 +54,7 @@ constexpr const char* kValuesTable =
 
 void createValuesTable(SqlDb& db) { require(db.exec(renderSchema(SqlDialect::kPostgres, kValuesTable).c_str())); }
 
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name); old != nullptr) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using nnspec::test::ScopedEnv;
 
 int64_t countRows(SqlDb& db, const char* sql) {
   SqlQuery query = require(db.prepare(sql));

@@ -1189,27 +1189,7 @@ TEST_CASE("backends pg: a Store whose connection was dropped reconnects on its n
   CHECK(require(store.readTrial(claim->handle)).attempts == 1);
 }
 
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name); old != nullptr) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using nnspec::test::ScopedEnv;
 
 TEST_CASE("backends pg: a call made while the server is down waits for it and succeeds", "[store][pg]") {
   PgCluster cluster;  // its own server, to stop and start
