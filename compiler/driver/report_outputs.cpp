@@ -237,6 +237,33 @@ ReportNeeds reportNeeds(const sema::CheckedSpec& spec) {
   return needs;
 }
 
+namespace {
+
+// Whether metric `name` (split-qualified, or bare for every split) is one of `split`'s.
+bool metricOfSplit(const std::string& name, const std::string& split) {
+  if (name.find('.') == std::string::npos) return true;
+  return name.rfind(split + ".", 0) == 0;
+}
+
+}  // namespace
+
+bool evaluatedEachEpoch(const sema::CheckedSpec& spec, const sema::SweepPlan& plan, const sema::TrainConfig& config,
+                        const std::string& split) {
+  if (config.stop && metricOfSplit(config.stop->metric, split)) return true;
+  if (!plan.pruner.empty() && metricOfSplit(plan.select_metric, split)) return true;
+  for (const auto& item : spec.reports) {
+    if (item.name != "curves") continue;
+    const sema::Value& y = item.args.at("y");
+    if (y.kind == sema::ValueKind::kList) {
+      for (const auto& entry : y.items)
+        if (metricOfSplit(entry.text, split)) return true;
+    } else if (metricOfSplit(y.text, split)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> classNames(const sema::CheckedSpec& spec, const std::string& split_name) {
   const sema::Split* split = spec.findSplit(split_name);
   if (split == nullptr || split->num_classes <= 0) return {};

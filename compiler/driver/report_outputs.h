@@ -35,6 +35,13 @@ struct ReportNeeds {
 
 ReportNeeds reportNeeds(const sema::CheckedSpec& spec);
 
+// Whether a trial of `plan` must evaluate `split` ("val" or "test") after every epoch,
+// not only at the end: a report curve plots one of its metrics (curves' y names a metric
+// such as val.accuracy, or a bare one such as loss, which means every split's), the
+// plan's pruner judges its objective on it, or the stop rule watches it.
+bool evaluatedEachEpoch(const sema::CheckedSpec& spec, const sema::SweepPlan& plan, const sema::TrainConfig& config,
+                        const std::string& split);
+
 // The names of a split's classes: Fashion-MNIST's ten, MNIST's digits, else the class
 // numbers; empty for regressions.
 std::vector<std::string> classNames(const sema::CheckedSpec& spec, const std::string& split);

@@ -483,6 +483,10 @@ class Runner {
     settings.seed = seed;
     settings.keep_test_predictions = ensemble || (classification && needs_.predictionsOn("test"));
     settings.keep_val_predictions = classification && needs_.predictionsOn("val") && !val.empty();
+    // A held-out split costs a pass: each epoch only when a curve, the pruner or the stop
+    // rule reads it, else val after the last epoch and test once at the end.
+    settings.val_each_epoch = evaluatedEachEpoch(spec_, plan, config, "val");
+    settings.test_each_epoch = evaluatedEachEpoch(spec_, plan, config, "test");
     // Every finished trial's trained tensors go to the store (the model leaves the run).
     settings.keep_parameters = true;
     if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};

@@ -84,6 +84,7 @@ std::vector<uint8_t> payloadOf(const TrainerState& state) {
   out.i64(state.batches_done);
   out.f64(state.loss_sum);
   out.i64(state.seen);
+  out.i64(state.correct);
   out.f64(state.epoch_seconds);
   out.u32(static_cast<uint32_t>(state.step));
   out.f64(state.best);
@@ -222,13 +223,14 @@ CheckpointIdentity readIdentity(Reader& in) {
 
 // The progress fields, then the records and tensors; nullopt when the bytes end early
 // or hold impossible counts.
-std::optional<TrainerState> readPayload(Reader& in) {
+std::optional<TrainerState> readPayload(Reader& in, uint32_t version) {
   TrainerState state;
   state.identity = readIdentity(in);
   state.completed_epochs = in.i64();
   state.batches_done = in.i64();
   state.loss_sum = in.f64();
   state.seen = in.i64();
+  state.correct = version >= 2 ? in.i64() : -1;
   state.epoch_seconds = in.f64();
   state.step = static_cast<int32_t>(in.u32());
   state.best = in.f64();
@@ -263,7 +265,8 @@ std::optional<std::string> inconsistency(const TrainerState& state) {
   for (size_t index = 0; index < state.records.size(); ++index) {
     if (state.records[index].epoch != static_cast<int64_t>(index) + 1) return std::string("its epoch records are out of order");
   }
-  if (state.batches_done < 0 || state.seen < 0 || state.step < 0 || state.since_best < 0) {
+  if (state.batches_done < 0 || state.seen < 0 || state.step < 0 || state.since_best < 0 || state.correct < -1 ||
+      state.correct > state.seen) {
     return std::string("it holds a negative count");
   }
   for (const auto& slot : state.optimizer_slots) {
@@ -304,8 +307,8 @@ std::variant<TrainerState, CheckpointError> parseCheckpoint(std::span<const uint
   const uint32_t flags = header.u32();
   const uint64_t size = header.u64();
   const uint64_t checksum = header.u64();
-  if (version != kCheckpointVersion || flags != 0) {
-    return CheckpointError{fmt::format("it has format version {}, not the {} this nnspec reads", version,
+  if (version < 1 || version > kCheckpointVersion || flags != 0) {
+    return CheckpointError{fmt::format("it has format version {}, not one this nnspec reads (1 to {})", version,
                                        kCheckpointVersion)};
   }
   const std::span<const uint8_t> payload = bytes.subspan(kHeaderBytes);
@@ -314,7 +317,7 @@ std::variant<TrainerState, CheckpointError> parseCheckpoint(std::span<const uint
   }
   if (fnv1a(payload) != checksum) return CheckpointError{"its checksum does not match: the bytes are damaged"};
   Reader in(payload);
-  auto state = readPayload(in);
+  auto state = readPayload(in, version);
   if (!state || !in.atEnd()) return CheckpointError{"its contents do not parse"};
   if (auto problem = inconsistency(*state)) return CheckpointError{*problem};
   return std::move(*state);

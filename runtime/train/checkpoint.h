@@ -26,7 +26,9 @@
 
 namespace nnspec::rt {
 
-constexpr uint32_t kCheckpointVersion = 1;
+// Version 2 added the running count of correct predictions (train.accuracy); version 1
+// checkpoints still load (that count unknown for the epoch in progress).
+constexpr uint32_t kCheckpointVersion = 2;
 
 // What the checkpoint was made for; a resume must match it field by field.
 struct CheckpointIdentity {
@@ -49,6 +51,7 @@ struct TrainerState {
   int64_t batches_done = 0;
   double loss_sum = 0;
   int64_t seen = 0;
+  int64_t correct = 0;  // of those samples, predicted right in the training pass; -1: unknown
   double epoch_seconds = 0;
   int32_t step = 0;  // train steps so far
   double best = 0;   // early stopping

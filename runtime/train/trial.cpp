@@ -206,6 +206,7 @@ struct Cursor {
   int64_t batches_done = 0;  // of it, with their summed loss and samples
   double loss_sum = 0;
   int64_t seen = 0;
+  int64_t correct = 0;  // classifiers: of those samples, predicted right; -1: unknown (an old checkpoint)
   double epoch_seconds = 0;  // spent on those batches before a resume
   int32_t step = 0;
   double best = 0;  // early stopping
@@ -310,6 +311,7 @@ TrainerState snapshotOf(StepRunner& runner, const Cursor& cursor, const std::vec
   state.batches_done = cursor.batches_done;
   state.loss_sum = cursor.loss_sum;
   state.seen = cursor.seen;
+  state.correct = cursor.correct;
   state.epoch_seconds = cursor.epoch_seconds;
   state.step = cursor.step;
   state.best = cursor.best;
@@ -351,6 +353,7 @@ Cursor restoreState(TrainerState& state, StepRunner& runner) {
   cursor.batches_done = state.batches_done;
   cursor.loss_sum = state.loss_sum;
   cursor.seen = state.seen;
+  cursor.correct = state.correct;
   cursor.epoch_seconds = state.epoch_seconds;
   cursor.step = state.step;
   cursor.best = state.best;
@@ -369,8 +372,11 @@ class Trainer {
       : model_(model), fit_(fit), val_(val), test_(test), settings_(settings), callbacks_(callbacks),
         iterator_(iterator), runner_(model.full), buffers_(model, *fit.data), inputs_(inputPointers(runner_, buffers_)),
         identity_(identityOf(model, fit, settings)), optimizer_(model.optimizer),
-        dropout_seed_(deriveSeed(settings.seed, "dropout")) {
+        dropout_seed_(deriveSeed(settings.seed, "dropout")),
+        val_each_epoch_(settings.val_each_epoch || stopsOn("val.")),
+        test_each_epoch_(settings.test_each_epoch || stopsOn("test.")) {
     if (model.remainder) tail_.emplace(model.remainder);
+    if (model.classification) train_predictions_.resize(static_cast<size_t>(model.batch * model.output_width));
     startFresh();
     for (const auto& [name, value] : model.hyper_values) {
       runner_.setHyperparam(name, value);
@@ -454,18 +460,40 @@ class Trainer {
   StepResult trainStep(int64_t rows) {
     // Dropout masks: a fresh seed per step, derived from the trial's seed.
     const uint64_t step_seed = deriveSeed(dropout_seed_, static_cast<uint64_t>(cursor_.step));
+    // Classifiers hand back the batch's logits (before the update) for train.accuracy.
+    float* predictions = train_predictions_.empty() ? nullptr : train_predictions_.data();
     if (rows == model_.batch) {
       runner_.setRngSeed(step_seed);
-      StepResult result = runner_.trainStep(inputs_, optimizer_);
+      StepResult result = runner_.trainStep(inputs_, optimizer_, predictions);
       if (result.status == kNnspecOk) updateMovingStats(runner_, model_.moving_stats);
       return result;
     }
     copyState(runner_, *tail_);
     tail_->setRngSeed(step_seed);
-    StepResult result = tail_->trainStep(inputPointers(*tail_, buffers_), optimizer_);
+    StepResult result = tail_->trainStep(inputPointers(*tail_, buffers_), optimizer_, predictions);
     if (result.status == kNnspecOk) updateMovingStats(*tail_, model_.moving_stats);
     copyState(*tail_, runner_);
     return result;
+  }
+
+  // How many of the batch's `rows` the training pass classified right (the first maximum
+  // of a row's logits is its prediction, as in evaluateModel).
+  int64_t correctInBatch(int64_t rows) const {
+    const int64_t width = model_.output_width;
+    int64_t correct = 0;
+    for (int64_t row = 0; row < rows; ++row) {
+      const float* out = train_predictions_.data() + row * width;
+      int64_t arg = 0;
+      for (int64_t k = 1; k < width; ++k) {
+        if (out[k] > out[arg]) arg = k;
+      }
+      correct += arg == buffers_.labels[static_cast<size_t>(row)] ? 1 : 0;
+    }
+    return correct;
+  }
+
+  bool stopsOn(const char* prefix) const {
+    return settings_.stop && settings_.stop->metric.rfind(prefix, 0) == 0;
   }
 
   void fail(const StepResult& result) {
@@ -509,6 +537,7 @@ class Trainer {
       }
       cursor_.loss_sum += static_cast<double>(result.data_loss) * static_cast<double>(rows);
       cursor_.seen += rows;
+      if (!train_predictions_.empty() && cursor_.correct >= 0) cursor_.correct += correctInBatch(rows);
       if (callbacks_.on_batch) {
         callbacks_.on_batch(epoch, cursor_.batches_done, iterator_.batchesPerEpoch(),
                             cursor_.loss_sum / static_cast<double>(cursor_.seen));
@@ -517,24 +546,25 @@ class Trainer {
     }
   }
 
+  // The epoch's training-pass metrics, and the held-out splits evaluated every epoch.
   EpochRecord evaluateEpoch() {
     EpochRecord record;
     record.epoch = cursor_.epoch;
-    record.metrics["train.loss"] = cursor_.loss_sum / static_cast<double>(std::max<int64_t>(cursor_.seen, 1));
+    const double seen = static_cast<double>(std::max<int64_t>(cursor_.seen, 1));
+    record.metrics["train.loss"] = cursor_.loss_sum / seen;
+    if (!train_predictions_.empty() && cursor_.correct >= 0 && cursor_.seen > 0) {
+      const double accuracy = static_cast<double>(cursor_.correct) / seen;
+      record.metrics["train.accuracy"] = accuracy;
+      record.metrics["train.error"] = 1.0 - accuracy;
+    }
     if (!model_.schedule.constant()) record.metrics["lr"] = optimizer_.lr;
-    if (model_.classification && settings_.evaluate) {
-      for (const auto& [name, value] : evaluateModel(model_, runner_, fit_, "train")) {
-        if (name != "train.loss") record.metrics[name] = value;
-      }
-    }
-    if (settings_.evaluate) {
-      for (const auto& [name, value] : evaluateModel(model_, runner_, val_, "val")) record.metrics[name] = value;
-    }
-    if (val_.empty() && settings_.evaluate) {
-      for (const auto& [name, value] : evaluateModel(model_, runner_, test_, "test")) record.metrics[name] = value;
-    }
-    record.seconds = cursor_.epoch_seconds + secondsSince(epoch_start_);
+    if (settings_.evaluate && val_each_epoch_) addMetrics(record, val_, "val");
+    if (settings_.evaluate && val_.empty() && test_each_epoch_) addMetrics(record, test_, "test");
     return record;
+  }
+
+  void addMetrics(EpochRecord& record, const DataView& view, const std::string& prefix) {
+    for (const auto& [name, value] : evaluateModel(model_, runner_, view, prefix)) record.metrics[name] = value;
   }
 
   // Early stopping: whether `record` ends the trial.
@@ -554,13 +584,18 @@ class Trainer {
   // Records the epoch just trained, checkpoints, and asks the pruner; false when the trial
   // ended (pruned).
   bool endEpoch() {
-    const EpochRecord record = evaluateEpoch();
-    outcome_.epochs.push_back(record);
+    EpochRecord record = evaluateEpoch();
     cursor_.stopped = noImprovement(record);
+    // The last epoch's record holds val (the final metrics, selection and tables use it).
+    const bool last = cursor_.stopped || record.epoch >= settings_.epochs;
+    if (settings_.evaluate && last && !val_each_epoch_) addMetrics(record, val_, "val");
+    record.seconds = cursor_.epoch_seconds + secondsSince(epoch_start_);
+    outcome_.epochs.push_back(record);
     cursor_.epoch = record.epoch + 1;
     cursor_.batches_done = 0;
     cursor_.loss_sum = 0;
     cursor_.seen = 0;
+    cursor_.correct = 0;
     cursor_.epoch_seconds = 0;
     if (callbacks_.on_epoch) callbacks_.on_epoch(record, settings_.epochs);
     if (settings_.epoch_checkpoint_seconds <= 0 || secondsSince(last_checkpoint_) >= settings_.epoch_checkpoint_seconds) {
@@ -578,7 +613,9 @@ class Trainer {
 
   void finalResults() {
     outcome_.final_metrics = outcome_.epochs.back().metrics;
-    if (settings_.evaluate) {
+    // Test once, on the final model (the last epoch's record may hold it already).
+    const bool tested = outcome_.final_metrics.count("test.loss") != 0;
+    if (settings_.evaluate && (!tested || settings_.keep_test_predictions)) {
       std::vector<float>* kept = settings_.keep_test_predictions ? &outcome_.test_predictions : nullptr;
       for (const auto& [name, value] : evaluateModel(model_, runner_, test_, "test", kept)) {
         outcome_.final_metrics[name] = value;
@@ -610,6 +647,9 @@ class Trainer {
   const CheckpointIdentity identity_;
   NnspecOptimizerParams optimizer_;
   const uint64_t dropout_seed_;
+  const bool val_each_epoch_;
+  const bool test_each_epoch_;
+  std::vector<float> train_predictions_;  // classifiers: the logits of the batch trained last
   Cursor cursor_;
   TrialResult outcome_;
   const Clock::time_point start_ = Clock::now();

@@ -57,7 +57,16 @@ struct TrialSettings {
   bool shuffle = true;
   uint64_t seed = 0;
   std::optional<StopRule> stop;
-  bool evaluate = true;  // evaluate every epoch and test at the end (benchmarks turn it off)
+  bool evaluate = true;  // evaluate on val/test at all (benchmarks turn it off)
+  // train.loss, train.accuracy and train.error are those of the training pass itself
+  // (running means over the epoch's batches, in training mode, as Keras reports them): no
+  // extra pass over the training set. The held-out splits cost a pass each, so they are
+  // evaluated each epoch only when asked: val (val_each_epoch) or, for a trial without a
+  // val split, test (test_each_epoch). Otherwise val is evaluated after the last epoch
+  // (so the final metrics hold it) and test once at the end. A stop rule on a val or test
+  // metric evaluates that split every epoch regardless.
+  bool val_each_epoch = true;
+  bool test_each_epoch = true;
   bool keep_test_predictions = false;  // for ensembles: the final model's outputs on test
   bool keep_val_predictions = false;   // for reports: the final model's outputs on val
   bool keep_parameters = false;        // for reports: the final weights (TrialResult::parameters)

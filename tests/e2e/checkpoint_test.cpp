@@ -455,3 +455,69 @@ TEST_CASE("a run killed with SIGKILL in the middle of a trial continues it from 
   }
   fs::remove_all(dir);
 }
+
+// Per-epoch work beyond training only where it is used (TrialSettings::val_each_epoch):
+// train.* comes from the training pass, val is evaluated after the last epoch only, and
+// nothing the training does changes.
+TEST_CASE("val evaluated only after the last epoch changes no number of the training", "[runtime]") {
+  TrialSetup every(kMlpSpec);
+  every.settings.stop.reset();  // a stop rule on val.loss would evaluate val every epoch
+  TrialSetup last(kMlpSpec);
+  last.settings.stop.reset();
+  last.settings.val_each_epoch = false;
+  const rt::TrialResult reference = every.run();
+  const rt::TrialResult lean = last.run();
+  REQUIRE(reference.end == rt::TrialEnd::kFinished);
+  REQUIRE(lean.epochs.size() == reference.epochs.size());
+  for (size_t index = 0; index < lean.epochs.size(); ++index) {
+    INFO("epoch " << index + 1);
+    const auto& metrics = lean.epochs[index].metrics;
+    const bool final_epoch = index + 1 == lean.epochs.size();
+    CHECK(metrics.count("val.loss") == (final_epoch ? 1u : 0u));
+    CHECK(reference.epochs[index].metrics.count("val.loss") == 1);
+    for (const auto& [name, value] : metrics) {
+      INFO(name);
+      CHECK(sameBits(value, reference.epochs[index].metrics.at(name)));
+    }
+    // The training pass's accuracy, and its complement.
+    const double accuracy = metrics.at("train.accuracy");
+    CHECK(accuracy > 0.1);
+    CHECK(accuracy <= 1.0);
+    CHECK(metrics.at("train.error") == Approx(1.0 - accuracy));
+  }
+  for (const auto& [name, value] : reference.final_metrics) {
+    INFO(name);
+    CHECK(sameBits(lean.final_metrics.at(name), value));
+  }
+  for (size_t index = 0; index < reference.parameters.size(); ++index)
+    CHECK(lean.parameters[index].values == reference.parameters[index].values);
+}
+
+TEST_CASE("a stop rule on val.loss evaluates val every epoch even when curves do not ask", "[runtime]") {
+  TrialSetup setup(kMlpSpec);
+  setup.settings.val_each_epoch = false;
+  const rt::TrialResult result = setup.run();
+  for (const auto& epoch : result.epochs) CHECK(epoch.metrics.count("val.loss") == 1);
+}
+
+TEST_CASE("train.accuracy is the training pass's: with no update it equals the evaluation of the start", "[runtime]") {
+  // No dropout, and a learning rate so small that no weight changes: the training pass
+  // then classifies every sample with the initial weights, as an evaluation does.
+  std::string text = kMlpSpec;
+  text.replace(text.find("  dropout(0.3)\n"), std::string("  dropout(0.3)\n").size(), "");
+  text.replace(text.find("adam(lr: 3e-3)"), std::string("adam(lr: 3e-3)").size(), "sgd(lr: 1e-30)");
+  TrialSetup setup(text);
+  setup.settings.stop.reset();
+  setup.settings.epochs = 1;
+  const rt::TrialResult result = setup.run();
+  REQUIRE(result.end == rt::TrialEnd::kFinished);
+  rt::StepRunner runner(setup.model.full);
+  rt::initializeParameters(runner, setup.model.inits, setup.settings.seed);
+  // (The biases start at 0 and move by ~1e-31; the weights do not move at all.)
+  for (size_t index = 0; index < result.parameters.size(); ++index) {
+    for (size_t element = 0; element < runner.parameter(index).size(); ++element)
+      REQUIRE(std::fabs(result.parameters[index].values[element] - runner.parameter(index)[element]) < 1e-20f);
+  }
+  const auto initial = rt::evaluateModel(setup.model, runner, setup.fit, "train");
+  CHECK(result.epochs.at(0).metrics.at("train.accuracy") == Approx(initial.at("train.accuracy")).epsilon(1e-12));
+}

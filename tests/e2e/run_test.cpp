@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -540,4 +541,37 @@ TEST_CASE("run and compile name a spec file that cannot be read", "[e2e]") {
   const auto compiled = nnspec::driver::compileFile(compile);
   CHECK(compiled.exit_code == 2);
   CHECK_THAT(compiled.err, Catch::Contains("is a directory"));
+}
+
+TEST_CASE("val is evaluated every epoch only when a report curve plots it", "[e2e]") {
+  TempDir dir;
+  const std::string spec = (dir.path / "curves.nnspec").string();
+  const std::string body = R"(experiment epoch_metrics
+seed 5
+data fmnist = fashion_mnist() | scale(1/255)
+split s: train = fmnist.train.shuffle().take(600), val = train.holdout(200), test = fmnist.test.shuffle().take(200)
+model mlp { input [28, 28]  flatten  dense(16, relu)  dense(10) }
+train { model mlp  loss cross_entropy  optimizer sgd(lr: 0.1)  batch 50  epochs 4 }
+)";
+  for (const bool plotted : {false, true}) {
+    INFO("curves of val: " << plotted);
+    std::ofstream(spec) << body << (plotted ? "report curves(y: val.accuracy)\n" : "report curves(y: train.loss)\n");
+    const std::string store = (dir.path / (plotted ? "plotted.sqlite" : "lean.sqlite")).string();
+    std::string printed;
+    const auto outcome = runSpec(spec, store, {}, &printed);
+    INFO(outcome.err << printed);
+    REQUIRE(outcome.exit_code == 0);
+    const TrialMap trials = trialsOf(store);
+    REQUIRE(trials.size() == 1);
+    const auto& row = trials.begin()->second;
+    const auto epochs = epochsOf(store, row.id);
+    REQUIRE(epochs.size() == 4);
+    for (const auto& epoch : epochs) {
+      CHECK(epoch.metrics.count("train.accuracy") == 1);
+      CHECK(epoch.metrics.count("val.accuracy") == (plotted || epoch.epoch == 4 ? 1u : 0u));
+      CHECK(epoch.metrics.count("test.accuracy") == 0);
+    }
+    CHECK(row.final_metrics.count("val.accuracy") == 1);
+    CHECK(row.final_metrics.count("test.accuracy") == 1);
+  }
 }
