@@ -85,6 +85,10 @@ constexpr const char* kRunUsage =
     "                           sweep names runs as a sweep named after it\n"
     "  --jobs N                 trials to run at once (default: the number of cores);\n"
     "                           the results do not depend on it\n"
+    "  --threads N              CPUs the trials' kernels use in all (default: those this\n"
+    "                           process may run on): a trial with CPUs no other trial\n"
+    "                           uses splits its GEMMs across them; the results do not\n"
+    "                           depend on it\n"
     "  --quiet                  print only errors and the table\n"
     "  --report PATH            where to write the HTML report of the spec's `report`\n"
     "                           block (default: beside the store, x.report.html)\n"
@@ -447,6 +451,14 @@ int runRun(const std::vector<std::string>& args) {
         return usageError("--jobs needs a number of trials from 1 to 256", kRunUsage);
       }
       request.jobs = jobs;
+    } else if (arg == "--threads") {
+      const std::string* count = value("--threads");
+      char* end = nullptr;
+      const long threads = count == nullptr ? 0 : std::strtol(count->c_str(), &end, 10);
+      if (count == nullptr || end == count->c_str() || *end != '\0' || threads < 1 || threads > 1024) {
+        return usageError("--threads needs a number of CPUs from 1 to 1024", kRunUsage);
+      }
+      request.threads = threads;
     } else if (arg == "--sweep") {
       const std::string* name = value("--sweep");
       if (name == nullptr) return usageError("--sweep needs a name", kRunUsage);

@@ -26,6 +26,7 @@
 #include "compiler/sema/check.h"
 #include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/shapes.h"
+#include "runtime/kernels/thread_team.h"
 #include "runtime/pipeline/folds.h"
 #include "runtime/pipeline/labels.h"
 #include "runtime/pipeline/random.h"
@@ -547,6 +548,8 @@ class Runner {
     if (request_.cancel != nullptr) callbacks.should_stop = [this] { return cancelled(); };
     rt::TrialResult outcome;
     try {
+      const RunningTrial running(running_trials_);
+      settings.kernel_threads = [this] { return kernelThreadsPerTrial(); };
       outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
     } catch (const std::bad_alloc&) {
       const sema::Split* split = spec_.findSplit(config.split);
@@ -688,6 +691,19 @@ class Runner {
   const RunRequest& request_;
   std::FILE* out_;
   std::atomic<int64_t> trials_run_{0};
+  std::atomic<int> running_trials_{0};  // trials training right now (for the kernels' width)
+  const int cpus_ = request_.threads > 0 ? static_cast<int>(request_.threads) : rt::availableCpus();
+
+  // Counts a trial as training while it lives.
+  struct RunningTrial {
+    std::atomic<int>& count;
+    explicit RunningTrial(std::atomic<int>& running) : count(running) { ++count; }
+    ~RunningTrial() { --count; }
+  };
+
+  // The CPUs no other trial of this run uses, shared evenly: a lone trial (one point, a
+  // refit, the tail of a sweep) gets them all.
+  int kernelThreadsPerTrial() const { return std::max(1, cpus_ / std::max(1, running_trials_.load())); }
   const ast::Spec& ast_;
   const sema::CheckedSpec& spec_;
   DiagnosticEngine& diagnostics_;

@@ -54,6 +54,10 @@ struct RunRequest {
   std::vector<Override> overrides;
   std::vector<std::string> sweeps;  // run only these sweeps (names; empty = all)
   int64_t jobs = 1;        // trials run at once; results do not depend on it
+  // CPUs the run's kernels may use in all (0: those this process may run on): a trial
+  // running alone, or with fewer others than CPUs, splits its GEMMs across the rest.
+  // Results do not depend on it.
+  int64_t threads = 0;
   bool quiet = false;      // no progress lines
   bool live = false;       // redraw the progress display in place (a terminal)
   bool write_report = true;  // write the HTML report of the spec's `report` block after the run

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/kernels/thread_team.h"
 #include "runtime/pipeline/batches.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/pipeline/random.h"
@@ -528,6 +529,7 @@ class Trainer {
       const int64_t rows = iterator_.nextBatch(buffers_.spans());
       if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("training buffers do not fit the batch");
       if (rows <= 0) return true;
+      if (settings_.kernel_threads) setTeamThreads(settings_.kernel_threads());
       ++cursor_.batches_done;
       optimizer_.step = ++cursor_.step;
       const StepResult result = trainStep(rows);
@@ -659,8 +661,14 @@ class Trainer {
 
 }  // namespace
 
+// Puts this thread's kernel width back to one when a trial ends, however it ends.
+struct TeamWidthReset {
+  ~TeamWidthReset() { setTeamThreads(1); }
+};
+
 TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
                      const TrialSettings& settings, const TrialCallbacks& callbacks) {
+  const TeamWidthReset reset_width;
   auto batches = makeBatchIterator(*fit.data, fit.indices,
                                    BatchOptions{model.batch, settings.shuffle, deriveSeed(settings.seed, "batches")});
   if (!batches.ok()) {

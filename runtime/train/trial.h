@@ -67,6 +67,10 @@ struct TrialSettings {
   // metric evaluates that split every epoch regardless.
   bool val_each_epoch = true;
   bool test_each_epoch = true;
+  // How many threads the trial's kernels may use for the next batch, asked before each
+  // batch (runtime/kernels/thread_team.h): a run gives a trial the cores no other trial
+  // uses. Empty: one. The numbers do not depend on it.
+  std::function<int()> kernel_threads;
   bool keep_test_predictions = false;  // for ensembles: the final model's outputs on test
   bool keep_val_predictions = false;   // for reports: the final model's outputs on val
   bool keep_parameters = false;        // for reports: the final weights (TrialResult::parameters)
