@@ -1,4 +1,5 @@
-"""One training epoch of an MLP on the 60k Fashion-MNIST images with PyTorch, single thread.
+"""One training epoch of an MLP on the 60k Fashion-MNIST images with PyTorch, single thread
+(unless TORCH_THREADS / BLAS_THREADS say otherwise).
 
 Times the whole epoch: the shuffle, batch assembly (indexing), forward, backward and the
 SGD update, like the nnspec side. Prints one line: `torch samples_per_s=<float> seconds=<float>`.
@@ -12,10 +13,15 @@ import time
 import numpy as np
 import torch
 
-torch.set_num_threads(1)
-try:  # pin OpenBLAS/MKL to one thread as well, when threadpoolctl is there
+# Threads: one each unless the environment says otherwise (bench/run_threads.sh searches
+# PyTorch's best two-thread configuration): TORCH_THREADS for PyTorch's intra-op pool,
+# BLAS_THREADS for OpenBLAS/MKL.
+import os
+
+torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
+try:  # pin OpenBLAS/MKL as well, when threadpoolctl is there
     from threadpoolctl import threadpool_limits
-    threadpool_limits(1)
+    threadpool_limits(int(os.environ.get("BLAS_THREADS", "1")))
 except ImportError:
     pass
 

@@ -3,10 +3,12 @@
 // SWEEP picks a sweep, or a train block no sweep names (as `nnspec run --sweep`); by
 // default the spec's first sweep.
 // Prints: `nnspec samples_per_s=<float> seconds=<float> compile_ms=<float> loss=<float>`.
-// Usage: nnspec_bench_train_epoch SPEC [SWEEP]
+// Usage: nnspec_bench_train_epoch [--threads N] SPEC [SWEEP]
+//        --threads N: the trial's kernels use N threads (runtime/kernels/thread_team.h)
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -33,15 +35,21 @@ double millisecondsSince(Clock::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2 && argc != 3) {
-    std::fprintf(stderr, "usage: nnspec_bench_train_epoch SPEC [SWEEP]\n");
+  int threads = 1;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() >= 2 && args[0] == "--threads") {
+    threads = std::atoi(args[1].c_str());
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  if ((args.size() != 1 && args.size() != 2) || threads < 1) {
+    std::fprintf(stderr, "usage: nnspec_bench_train_epoch [--threads N] SPEC [SWEEP]\n");
     return 2;
   }
   driver::CheckRequest request;
-  request.path = argv[1];
+  request.path = args[0];
   request.data_paths = driver::defaultDataPaths();
   std::vector<std::string> sweeps;
-  if (argc == 3) sweeps.push_back(argv[2]);
+  if (args.size() == 2) sweeps.push_back(args[1]);
   driver::SpecSession session(request, {}, sweeps);
   if (!session.ok()) {
     std::fputs(session.finish(2).err.c_str(), stderr);
@@ -77,6 +85,7 @@ int main(int argc, char** argv) {
   settings.epochs = 1;
   settings.seed = 1;
   settings.evaluate = false;
+  settings.kernel_threads = [threads] { return threads; };
   const rt::DataView fit{views.value()->train_data, views.value()->train};
   const auto outcome = rt::runTrial(model, fit, {}, {}, settings);
   if (outcome.end != rt::TrialEnd::kFinished) {
