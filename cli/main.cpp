@@ -22,6 +22,7 @@
 #include "compiler/driver/predict.h"
 #include "compiler/driver/report.h"
 #include "compiler/driver/run.h"
+#include "runtime/kernels/cpu_dispatch.h"
 #include "runtime/store/store_url.h"
 
 namespace {
@@ -753,6 +754,11 @@ int runCommand(std::vector<std::string> args) {
 // Whatever escapes a command is a bug (exit 3), or the machine's memory running out
 // (exit 2); never an abort.
 int main(int argc, char** argv) {
+  // NNSPEC_CPU names a CPU level for the kernels and generated code; a bad one is bad input.
+  if (const char* cpu_error = nnspec_rt_cpu_error()) {
+    std::fprintf(stderr, "error: %s\n", cpu_error);
+    return 2;
+  }
   try {
     return runCommand(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const std::bad_alloc&) {

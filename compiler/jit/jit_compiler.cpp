@@ -8,6 +8,7 @@
 #include <llvm/TargetParser/Host.h>
 
 #include "compiler/codegen/emit_llvm.h"
+#include "compiler/jit/cpu_target.h"
 #include "compiler/jit/optimize_module.h"
 #include "compiler/jit/runtime_symbols.h"
 
@@ -27,14 +28,14 @@ JitError toJitError(llvm::Error error, const std::string& stage) {
   return JitError{stage + ": " + llvm::toString(std::move(error))};
 }
 
+// The host's triple, and the CPU and features of the level the runtime kernels run at
+// (cpu_target.h).
 llvm::orc::JITTargetMachineBuilder hostMachineBuilder(int opt_level) {
   llvm::Triple triple(llvm::sys::getProcessTriple());
   llvm::orc::JITTargetMachineBuilder builder(triple);
-  builder.setCPU(llvm::sys::getHostCPUName().str());
-  std::vector<std::string> features;
-  for (const auto& feature : llvm::sys::getHostCPUFeatures())
-    features.push_back((feature.second ? "+" : "-") + feature.first().str());
-  builder.addFeatures(features);
+  const CpuTarget target = activeCpuTarget();
+  builder.setCPU(target.cpu);
+  builder.addFeatures(target.features);
   builder.setCodeGenOptLevel(opt_level >= 3   ? llvm::CodeGenOptLevel::Aggressive
                              : opt_level == 0 ? llvm::CodeGenOptLevel::None
                                               : llvm::CodeGenOptLevel::Default);
@@ -84,7 +85,7 @@ Expected<std::unique_ptr<JitCompiler>> JitCompiler::create(JitOptions options) {
     return JitError{"jit: the host target is not available in this LLVM"};
   auto engine = std::make_unique<Engine>();
   engine->opt_level = options.opt_level;
-  engine->cpu = llvm::sys::getHostCPUName().str();
+  engine->cpu = activeCpuTarget().cpu;
   auto target_machine = hostMachineBuilder(options.opt_level).createTargetMachine();
   if (!target_machine) return toJitError(target_machine.takeError(), "jit");
   engine->target_machine = std::move(*target_machine);

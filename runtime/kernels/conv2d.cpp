@@ -1,17 +1,16 @@
 // conv2d forward, input gradient and kernel gradient as im2col + GEMM (see window.h);
 // the forward and kernel gradient of layers with few input channels run direct kernels
-// (conv2d_direct.h).
+// (conv2d_direct.h). A per-level source (kernel_level.h): the GEMM is this level's.
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 
 #include "runtime/abi/step_abi.h"
 #include "runtime/kernels/conv2d_direct.h"
 #include "runtime/kernels/im2col.h"
+#include "runtime/kernels/level_kernels.h"
 #include "runtime/kernels/sgemm.h"
 #include "runtime/kernels/window.h"
 
-namespace nnspec::rt {
+namespace nnspec::rt::NNSPEC_KERNEL_NS {
 namespace {
 
 using Geometry = NnspecWindowGeometry;
@@ -58,24 +57,10 @@ void forEachChunk(const Geometry& g, Chunk&& chunk) {
   for (int64_t first = 0; first < total; first += chunk_rows) chunk(first, std::min(chunk_rows, total - first));
 }
 
-struct AlignedFree {
-  void operator()(float* pointer) const { std::free(pointer); }
-};
-
-// Scratch for one call of a conv2d kernel outside a compiled step; null when the
-// geometry is invalid or the allocation fails.
-std::unique_ptr<float[], AlignedFree> allocateScratch(const Geometry* g) {
-  if (!validGeometry(g)) return nullptr;
-  size_t bytes = static_cast<size_t>(nnspec_rt_conv2d_scratch_floats(g)) * sizeof(float);
-  return std::unique_ptr<float[], AlignedFree>(static_cast<float*>(std::aligned_alloc(kScratchAlignBytes, bytes)));
-}
-
 }  // namespace
-}  // namespace nnspec::rt
 
-extern "C" int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
+int32_t conv2dWithScratch(const NnspecWindowGeometry* geometry, const float* x,
                                                  const float* kernel, float* y, float* scratch) noexcept {
-  using namespace nnspec::rt;
   if (!valid(geometry, x, kernel, y, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   if (directConvApplies(g)) {
@@ -88,14 +73,13 @@ extern "C" int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geo
   forEachChunk(g, [&](int64_t first, int64_t rows) {
     im2colRows(g, x, first, rows, parts.patches);
     status |=
-        nnspec_rt_sgemm(rows, g.out_c, patch, 1.0f, parts.patches, 0, kernel, 0, 0.0f, y + first * g.out_c, parts.gemm);
+        sgemm(rows, g.out_c, patch, 1.0f, parts.patches, 0, kernel, 0, 0.0f, y + first * g.out_c, parts.gemm);
   });
   return status == kNnspecOk ? kNnspecOk : kNnspecKernelError;
 }
 
-extern "C" int32_t nnspec_rt_conv2d_input_grad_with_scratch(const NnspecWindowGeometry* geometry, const float* dy,
+int32_t conv2dInputGradWithScratch(const NnspecWindowGeometry* geometry, const float* dy,
                                                             const float* kernel, float* dx, float* scratch) noexcept {
-  using namespace nnspec::rt;
   if (!valid(geometry, dy, kernel, dx, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   const ConvScratch parts = splitScratch(g, scratch);
@@ -104,16 +88,15 @@ extern "C" int32_t nnspec_rt_conv2d_input_grad_with_scratch(const NnspecWindowGe
   int32_t status = kNnspecOk;
   forEachChunk(g, [&](int64_t first, int64_t rows) {
     // dpatches [rows, patch] = dy_chunk [rows, out_c] x kernel^T (kernel stored [patch, out_c])
-    status |= nnspec_rt_sgemm(rows, patch, g.out_c, 1.0f, dy + first * g.out_c, 0, kernel, 1, 0.0f, parts.patches,
+    status |= sgemm(rows, patch, g.out_c, 1.0f, dy + first * g.out_c, 0, kernel, 1, 0.0f, parts.patches,
                               parts.gemm);
     col2imRowsAdd(g, parts.patches, first, rows, dx);
   });
   return status == kNnspecOk ? kNnspecOk : kNnspecKernelError;
 }
 
-extern "C" int32_t nnspec_rt_conv2d_kernel_grad_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
+int32_t conv2dKernelGradWithScratch(const NnspecWindowGeometry* geometry, const float* x,
                                                              const float* dy, float* dkernel, float* scratch) noexcept {
-  using namespace nnspec::rt;
   if (!valid(geometry, x, dy, dkernel, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   if (directConvApplies(g)) {
@@ -130,10 +113,10 @@ extern "C" int32_t nnspec_rt_conv2d_kernel_grad_with_scratch(const NnspecWindowG
     const float beta = first == 0 ? 0.0f : 1.0f;
     const float* dy_chunk = dy + first * g.out_c;
     if (transposed)
-      status |= nnspec_rt_sgemm(g.out_c, patch, rows, 1.0f, dy_chunk, 1, parts.patches, 0, beta, parts.transposed,
+      status |= sgemm(g.out_c, patch, rows, 1.0f, dy_chunk, 1, parts.patches, 0, beta, parts.transposed,
                                 parts.gemm);
     else
-      status |= nnspec_rt_sgemm(patch, g.out_c, rows, 1.0f, parts.patches, 1, dy_chunk, 0, beta, dkernel, parts.gemm);
+      status |= sgemm(patch, g.out_c, rows, 1.0f, parts.patches, 1, dy_chunk, 0, beta, dkernel, parts.gemm);
   });
   if (transposed)
     for (int64_t tap = 0; tap < patch; ++tap)
@@ -142,20 +125,4 @@ extern "C" int32_t nnspec_rt_conv2d_kernel_grad_with_scratch(const NnspecWindowG
   return status == kNnspecOk ? kNnspecOk : kNnspecKernelError;
 }
 
-extern "C" int32_t nnspec_rt_conv2d(const NnspecWindowGeometry* geometry, const float* x, const float* kernel,
-                                    float* y) noexcept {
-  auto scratch = nnspec::rt::allocateScratch(geometry);
-  return nnspec_rt_conv2d_with_scratch(geometry, x, kernel, y, scratch.get());
-}
-
-extern "C" int32_t nnspec_rt_conv2d_input_grad(const NnspecWindowGeometry* geometry, const float* dy,
-                                               const float* kernel, float* dx) noexcept {
-  auto scratch = nnspec::rt::allocateScratch(geometry);
-  return nnspec_rt_conv2d_input_grad_with_scratch(geometry, dy, kernel, dx, scratch.get());
-}
-
-extern "C" int32_t nnspec_rt_conv2d_kernel_grad(const NnspecWindowGeometry* geometry, const float* x, const float* dy,
-                                                float* dkernel) noexcept {
-  auto scratch = nnspec::rt::allocateScratch(geometry);
-  return nnspec_rt_conv2d_kernel_grad_with_scratch(geometry, x, dy, dkernel, scratch.get());
-}
+}  // namespace nnspec::rt::NNSPEC_KERNEL_NS

@@ -4,16 +4,21 @@
 #include <array>
 #include <utility>
 
-#if defined(__AVX512F__)
+#if NNSPEC_KERNEL_LEVEL >= 1
 #include <immintrin.h>
 #endif
 
-namespace nnspec::rt {
+namespace nnspec::rt::NNSPEC_KERNEL_NS {
 namespace {
 
-constexpr int64_t kLanes = 16;           // output columns per vector
-constexpr int64_t kMaxGroup = 16;        // output channels per pass (accumulator registers)
-constexpr int64_t kColumnsPerStep = 32;  // two vectors of output columns for small groups
+#if NNSPEC_KERNEL_LEVEL == 2
+constexpr int64_t kLanes = 16;     // output columns per vector
+constexpr int64_t kMaxGroup = 16;  // output channels per pass (accumulators: 32 registers)
+#else
+constexpr int64_t kLanes = 8;     // output columns per vector
+constexpr int64_t kMaxGroup = 8;  // output channels per pass (accumulators: 16 registers)
+#endif
+constexpr int64_t kColumnsPerStep = 2 * kLanes;  // two vectors of output columns for small groups
 
 int64_t roundUp(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
@@ -42,9 +47,52 @@ int64_t directConvScratchFloats(const NnspecWindowGeometry& geometry) noexcept {
   return DirectLayout(geometry).total();
 }
 
-#if defined(__AVX512F__)
+#if NNSPEC_KERNEL_LEVEL >= 1
 
 namespace {
+
+// One vector of output columns: 16 lanes at the avx512 level, 8 at the avx2 level.
+#if NNSPEC_KERNEL_LEVEL == 2
+using Vec = __m512;
+Vec zeroVec() { return _mm512_setzero_ps(); }
+Vec loadVec(const float* in) { return _mm512_load_ps(in); }
+Vec loadUnaligned(const float* in) { return _mm512_loadu_ps(in); }
+void storeVec(float* out, Vec value) { _mm512_store_ps(out, value); }
+Vec splat(float value) { return _mm512_set1_ps(value); }
+Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+float sumLanes(Vec value) { return _mm512_reduce_add_ps(value); }
+
+// out[lane] = in[lane * stride] for the first `count` lanes (1 to kLanes); the others of
+// out are left alone.
+void gatherLanes(const float* in, int64_t stride, int64_t count, float* out) {
+  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int32_t>(stride)));
+  const __mmask16 mask =
+      count >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
+  _mm512_mask_storeu_ps(out, mask, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, in, 4));
+}
+#else
+using Vec = __m256;
+Vec zeroVec() { return _mm256_setzero_ps(); }
+Vec loadVec(const float* in) { return _mm256_load_ps(in); }
+Vec loadUnaligned(const float* in) { return _mm256_loadu_ps(in); }
+void storeVec(float* out, Vec value) { _mm256_store_ps(out, value); }
+Vec splat(float value) { return _mm256_set1_ps(value); }
+Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+float sumLanes(Vec value) {
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(value), _mm256_extractf128_ps(value, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
+}
+
+void gatherLanes(const float* in, int64_t stride, int64_t count, float* out) {
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i offsets = _mm256_mullo_epi32(lanes, _mm256_set1_epi32(static_cast<int32_t>(stride)));
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(count)), lanes);
+  _mm256_maskstore_ps(
+      out, mask, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), in, offsets, _mm256_castsi256_ps(mask), 4));
+}
+#endif
 
 // tile[(kernel_row * in_c + channel) * tile_width + column] = x[batch_idx, in_row, column -
 // pad_left, channel] for in_row = out_row * stride_h - pad_top + kernel_row; zero outside
@@ -67,19 +115,14 @@ void buildTile(const NnspecWindowGeometry& g, const float* x, int64_t batch_idx,
   }
 }
 
-// grad[channel * grad_width + col] = dy_row[col * out_c + channel]: one gather of 16
-// columns per channel (columns past out_w stay zero).
+// grad[channel * grad_width + col] = dy_row[col * out_c + channel]: one gather of a vector
+// of columns per channel (columns past out_w stay zero).
 void deinterleaveRow(const NnspecWindowGeometry& g, const float* dy_row, const DirectLayout& layout, float* grad) {
-  const __m512i column_offsets =
-      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(static_cast<int32_t>(g.out_c)));
   for (int64_t col0 = 0; col0 < g.out_w; col0 += kLanes) {
-    const __mmask16 mask = g.out_w - col0 >= kLanes ? static_cast<__mmask16>(0xFFFF)
-                                                    : static_cast<__mmask16>((1u << (g.out_w - col0)) - 1u);
+    const int64_t count = std::min(kLanes, g.out_w - col0);
     const float* block = dy_row + col0 * g.out_c;
     for (int64_t channel = 0; channel < g.out_c; ++channel)
-      _mm512_mask_storeu_ps(grad + channel * layout.grad_width + col0, mask,
-                            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, column_offsets, block + channel, 4));
+      gatherLanes(block + channel, g.out_c, count, grad + channel * layout.grad_width + col0);
   }
 }
 
@@ -92,7 +135,7 @@ struct RowArgs {
   const float* kernel;    // forward
   float* y_row;           // forward: y at (batch_idx, out_row, 0, 0)
   const float* grad;      // kernel gradient: dy's row de-interleaved
-  __m512* acc;            // kernel gradient: [tap][in_c][out_c] vectors
+  Vec* acc;            // kernel gradient: [tap][in_c][out_c] vectors
 };
 
 // Output columns [col0, col0 + 16 * Steps) of Group output channels.
@@ -101,28 +144,28 @@ void forwardRow(const RowArgs& args) {
   const NnspecWindowGeometry& g = *args.g;
   const int64_t width = args.layout->tile_width;
   for (int64_t col0 = 0; col0 < g.out_w; col0 += kLanes * Steps) {
-    __m512 acc[Steps][Group];
+    Vec acc[Steps][Group];
     for (int step = 0; step < Steps; ++step)
-      for (int channel = 0; channel < Group; ++channel) acc[step][channel] = _mm512_setzero_ps();
+      for (int channel = 0; channel < Group; ++channel) acc[step][channel] = zeroVec();
     for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row)
       for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col)
         for (int64_t in_channel = 0; in_channel < g.in_c; ++in_channel) {
           const float* in = args.tile + (kernel_row * g.in_c + in_channel) * width + col0 + kernel_col;
-          __m512 values[Steps];
-          for (int step = 0; step < Steps; ++step) values[step] = _mm512_loadu_ps(in + step * kLanes);
+          Vec values[Steps];
+          for (int step = 0; step < Steps; ++step) values[step] = loadUnaligned(in + step * kLanes);
           const float* weights = args.kernel +
                                  ((kernel_row * g.kernel_w + kernel_col) * g.in_c + in_channel) * g.out_c +
                                  args.first_channel;
 #pragma GCC unroll 16
           for (int channel = 0; channel < Group; ++channel) {
-            __m512 weight = _mm512_set1_ps(weights[channel]);
+            Vec weight = splat(weights[channel]);
             for (int step = 0; step < Steps; ++step)
-              acc[step][channel] = _mm512_fmadd_ps(values[step], weight, acc[step][channel]);
+              acc[step][channel] = fmadd(values[step], weight, acc[step][channel]);
           }
         }
     alignas(64) float planar[Group][kLanes * Steps];
     for (int channel = 0; channel < Group; ++channel)
-      for (int step = 0; step < Steps; ++step) _mm512_store_ps(&planar[channel][step * kLanes], acc[step][channel]);
+      for (int step = 0; step < Steps; ++step) storeVec(&planar[channel][step * kLanes], acc[step][channel]);
     const int64_t columns = std::min(kLanes * Steps, g.out_w - col0);
     float* out = args.y_row + col0 * g.out_c + args.first_channel;
     for (int64_t col = 0; col < columns; ++col)
@@ -137,23 +180,23 @@ void kernelGradRow(const RowArgs& args) {
   const int64_t width = args.layout->tile_width;
   const int64_t grad_width = args.layout->grad_width;
   for (int64_t col0 = 0; col0 < g.out_w; col0 += kLanes * Steps) {
-    __m512 grads[Steps][Group];
+    Vec grads[Steps][Group];
     for (int channel = 0; channel < Group; ++channel)
       for (int step = 0; step < Steps; ++step)
         grads[step][channel] =
-            _mm512_load_ps(args.grad + (args.first_channel + channel) * grad_width + col0 + step * kLanes);
+            loadVec(args.grad + (args.first_channel + channel) * grad_width + col0 + step * kLanes);
     for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row)
       for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col)
         for (int64_t in_channel = 0; in_channel < g.in_c; ++in_channel) {
           const float* in = args.tile + (kernel_row * g.in_c + in_channel) * width + col0 + kernel_col;
-          __m512 values[Steps];
-          for (int step = 0; step < Steps; ++step) values[step] = _mm512_loadu_ps(in + step * kLanes);
-          __m512* acc =
+          Vec values[Steps];
+          for (int step = 0; step < Steps; ++step) values[step] = loadUnaligned(in + step * kLanes);
+          Vec* acc =
               args.acc + ((kernel_row * g.kernel_w + kernel_col) * g.in_c + in_channel) * g.out_c + args.first_channel;
 #pragma GCC unroll 16
           for (int channel = 0; channel < Group; ++channel) {
-            __m512 sum = acc[channel];
-            for (int step = 0; step < Steps; ++step) sum = _mm512_fmadd_ps(values[step], grads[step][channel], sum);
+            Vec sum = acc[channel];
+            for (int step = 0; step < Steps; ++step) sum = fmadd(values[step], grads[step][channel], sum);
             acc[channel] = sum;
           }
         }
@@ -196,8 +239,6 @@ void forEachRowGroup(const NnspecWindowGeometry& g, const float* x, const Direct
 
 }  // namespace
 
-bool directConvCompiled() noexcept { return true; }
-
 bool directConvApplies(const NnspecWindowGeometry& g) noexcept {
   return g.in_c <= kDirectConvMaxInChannels && g.stride_w == 1 &&
          directConvScratchFloats(g) <= nnspec_rt_conv2d_scratch_floats(&g);
@@ -216,9 +257,9 @@ void directConvKernelGrad(const NnspecWindowGeometry& g, const float* x, const f
                           float* scratch) noexcept {
   const DirectLayout layout(g);
   float* grad = scratch + layout.tile_floats;
-  auto* acc = reinterpret_cast<__m512*>(grad + layout.grad_floats);
+  auto* acc = reinterpret_cast<Vec*>(grad + layout.grad_floats);
   const int64_t acc_vectors = layout.acc_floats / kLanes;
-  std::fill(acc, acc + acc_vectors, _mm512_setzero_ps());
+  std::fill(acc, acc + acc_vectors, zeroVec());
   std::fill(grad, grad + layout.grad_floats, 0.0f);
   RowArgs args{&g, &layout, nullptr, 0, nullptr, nullptr, grad, acc};
   int64_t last_row = -1;
@@ -230,12 +271,10 @@ void directConvKernelGrad(const NnspecWindowGeometry& g, const float* x, const f
     }
     kKernelGradRows[static_cast<size_t>(group - 1)](row);
   });
-  for (int64_t element = 0; element < acc_vectors; ++element) dkernel[element] = _mm512_reduce_add_ps(acc[element]);
+  for (int64_t element = 0; element < acc_vectors; ++element) dkernel[element] = sumLanes(acc[element]);
 }
 
-#else  // no AVX-512: im2col + GEMM runs every convolution
-
-bool directConvCompiled() noexcept { return false; }
+#else  // the generic level: im2col + GEMM runs every convolution
 
 bool directConvApplies(const NnspecWindowGeometry&) noexcept { return false; }
 
@@ -245,4 +284,4 @@ void directConvKernelGrad(const NnspecWindowGeometry&, const float*, const float
 
 #endif
 
-}  // namespace nnspec::rt
+}  // namespace nnspec::rt::NNSPEC_KERNEL_NS

@@ -3,30 +3,30 @@
 // grayscale or RGB images), where im2col + GEMM wastes most of its work: the patch
 // matrix has only kernel_h*kernel_w*in_c columns and the GEMM's tiles are mostly padding
 // for a handful of output channels. Per output row, the kernel_h input rows it reads are
-// copied into a zero-padded planar tile [kernel_row][in_channel][column]; a vector holds 16
+// copied into a zero-padded planar tile [kernel_row][in_channel][column]; a vector holds
 // consecutive output columns, and each tap is one load and a broadcast FMA per output
 // channel. The kernel gradient de-interleaves dy's row the same way and accumulates
 // tap x channel vectors, summed across lanes at the end.
 //
-// Only for stride_w == 1 on AVX-512 hosts; directConvApplies says when it is used.
+// Only for stride_w == 1, at the avx512 level (vectors of 16 columns, groups of up to 16
+// output channels) and the avx2 level (8 columns, 8 channels); a per-level header
+// (kernel_level.h). At the generic level directConvApplies is false and im2col + GEMM runs
+// every convolution.
 
 #include <cstdint>
 
+#include "runtime/kernels/kernel_level.h"
 #include "runtime/kernels/window.h"
 
-namespace nnspec::rt {
+namespace nnspec::rt::NNSPEC_KERNEL_NS {
 
 inline constexpr int64_t kDirectConvMaxInChannels = 4;
-
-// Whether the kernels were compiled with the direct path (for AVX-512); a function, since
-// callers may be compiled for other instructions than the kernels.
-bool directConvCompiled() noexcept;
 
 // Floats of scratch the direct kernels need for `geometry`.
 int64_t directConvScratchFloats(const NnspecWindowGeometry& geometry) noexcept;
 
-// Whether the direct kernels run `geometry` (few input channels, stride_w 1, AVX-512, and
-// their scratch within nnspec_rt_conv2d_scratch_floats).
+// Whether the direct kernels run `geometry` (few input channels, stride_w 1, the avx512 or
+// avx2 level, and their scratch within nnspec_rt_conv2d_scratch_floats).
 bool directConvApplies(const NnspecWindowGeometry& geometry) noexcept;
 
 // y = conv2d(x, kernel), as nnspec_rt_conv2d; scratch 64-byte aligned.
@@ -37,4 +37,4 @@ void directConv(const NnspecWindowGeometry& geometry, const float* x, const floa
 void directConvKernelGrad(const NnspecWindowGeometry& geometry, const float* x, const float* dy, float* dkernel,
                           float* scratch) noexcept;
 
-}  // namespace nnspec::rt
+}  // namespace nnspec::rt::NNSPEC_KERNEL_NS

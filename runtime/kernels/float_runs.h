@@ -1,17 +1,21 @@
 #pragma once
 // Short runs of contiguous floats (a few channels to a few hundred): copy, zero, add,
 // scaled add, max. The window kernels move channel runs of 1 to ~100 floats where a
-// memcpy call or a vector loop with a scalar tail costs more than the work; with
-// AVX-512 each run is whole vectors and one masked vector.
+// memcpy call or a vector loop with a scalar tail costs more than the work; at the avx512
+// level each run is whole vectors and one masked vector. The other levels get plain loops,
+// which the compiler vectorizes for their instructions (a per-level header,
+// kernel_level.h).
 
 #include <algorithm>
 #include <cstdint>
+
+#include "runtime/kernels/kernel_level.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
-namespace nnspec::rt {
+namespace nnspec::rt::NNSPEC_KERNEL_NS {
 
 #if defined(__AVX512F__)
 
@@ -175,4 +179,4 @@ struct ChannelVectors {
 #endif
 };
 
-}  // namespace nnspec::rt
+}  // namespace nnspec::rt::NNSPEC_KERNEL_NS

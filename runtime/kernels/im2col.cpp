@@ -4,7 +4,7 @@
 
 #include "runtime/kernels/float_runs.h"
 
-namespace nnspec::rt {
+namespace nnspec::rt::NNSPEC_KERNEL_NS {
 namespace {
 
 // An output position and the window it reads: image rows [in_row0, in_row0 + kernel_h)
@@ -95,4 +95,4 @@ void col2imRowsAdd(const NnspecWindowGeometry& g, const float* patches, int64_t 
   });
 }
 
-}  // namespace nnspec::rt
+}  // namespace nnspec::rt::NNSPEC_KERNEL_NS

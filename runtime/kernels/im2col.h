@@ -8,9 +8,10 @@
 
 #include <cstdint>
 
+#include "runtime/kernels/kernel_level.h"
 #include "runtime/kernels/window.h"
 
-namespace nnspec::rt {
+namespace nnspec::rt::NNSPEC_KERNEL_NS {
 
 inline constexpr int64_t kIm2colOverhangFloats = 16;
 
@@ -24,4 +25,4 @@ void im2colRows(const NnspecWindowGeometry& geometry, const float* x, int64_t fi
 void col2imRowsAdd(const NnspecWindowGeometry& geometry, const float* patches, int64_t first_position, int64_t rows,
                    float* dx) noexcept;
 
-}  // namespace nnspec::rt
+}  // namespace nnspec::rt::NNSPEC_KERNEL_NS

@@ -1,12 +1,14 @@
 #include "runtime/kernels/packed_gemm.h"
 
-#if defined(__AVX512F__)
-
 #include <immintrin.h>
 
 #include <algorithm>
 
-namespace nnspec::rt {
+#include "runtime/kernels/kernel_level.h"
+
+static_assert(NNSPEC_KERNEL_LEVEL == 2, "the packed 8x48 GEMM is the avx512 level's");
+
+namespace nnspec::rt::avx512 {
 namespace {
 
 constexpr int64_t kMr = kPackedGemmMr;  // rows of a c tile: broadcasts from packed a
@@ -214,6 +216,4 @@ void packedGemm(const GemmProblem& problem, float* scratch) noexcept {
   }
 }
 
-}  // namespace nnspec::rt
-
-#endif  // defined(__AVX512F__)
+}  // namespace nnspec::rt::avx512

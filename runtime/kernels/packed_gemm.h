@@ -5,35 +5,14 @@
 // a times three vectors of b per step of k). On the MLP shapes it runs at ~90% of the FMA
 // peak where Eigen 3.4's 48x4 kernel reaches ~65%.
 //
-// Compiled only when the kernels target AVX-512 (-march=native on such a host);
-// kPackedGemmAvailable says whether it was.
+// The avx512 level's GEMM (kernel_level.h): compiled only into that level, with its
+// instruction flags.
 
 #include <cstdint>
 
-namespace nnspec::rt {
+#include "runtime/kernels/gemm_problem.h"
 
-#if defined(__AVX512F__)
-inline constexpr bool kPackedGemmAvailable = true;
-#else
-inline constexpr bool kPackedGemmAvailable = false;
-#endif
-
-// A matrix operand: row-major, `transposed` when stored as the transpose of the operand.
-struct GemmOperand {
-  const float* data = nullptr;
-  bool transposed = false;
-};
-
-struct GemmProblem {
-  int64_t m = 0;
-  int64_t n = 0;
-  int64_t k = 0;
-  float alpha = 1.0f;
-  GemmOperand a;  // op(a) is [m,k]
-  GemmOperand b;  // op(b) is [k,n]
-  float beta = 0.0f;
-  float* c = nullptr;  // [m,n]
-};
+namespace nnspec::rt::avx512 {
 
 // Block sizes: up to kc steps of k and nc columns of op(b) per packed block of b (L2), up
 // to mc rows of op(a) per packed block of a, in micro-panels of mr rows (one stays in L1
@@ -45,7 +24,7 @@ inline constexpr int64_t kPackedGemmMr = 8;
 inline constexpr int64_t kPackedGemmScratchFloats = kPackedGemmKc * kPackedGemmMc + kPackedGemmKc * kPackedGemmNc;
 
 // c = alpha * op(a) op(b) + beta * c; scratch: kPackedGemmScratchFloats floats, 64-byte
-// aligned. Only defined when kPackedGemmAvailable.
+// aligned.
 void packedGemm(const GemmProblem& problem, float* scratch) noexcept;
 
-}  // namespace nnspec::rt
+}  // namespace nnspec::rt::avx512

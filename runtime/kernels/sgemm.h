@@ -1,7 +1,7 @@
 #pragma once
-// Single-precision GEMM behind the runtime ABI (single-threaded): a packed AVX-512 kernel
-// when the kernels are compiled for a CPU that has it (runtime/kernels/packed_gemm.h),
-// else Eigen.
+// Single-precision GEMM behind the runtime ABI (single-threaded), at the CPU level chosen
+// at start-up (cpu_dispatch.h): a packed 8x48 AVX-512 kernel (packed_gemm.h), a packed
+// 6x16 AVX2 kernel (packed_gemm_avx2.h), or Eigen's for the x86-64 baseline (eigen_gemm.h).
 
 #include <stdint.h>
 

@@ -7,8 +7,9 @@
 
 #include "runtime/abi/step_abi.h"
 #include "runtime/kernels/float_runs.h"
+#include "runtime/kernels/level_kernels.h"
 
-namespace nnspec::rt {
+namespace nnspec::rt::NNSPEC_KERNEL_NS {
 namespace {
 
 static_assert(sizeof(NnspecWindowGeometry) == kNnspecWindowGeometryFields * sizeof(int64_t));
@@ -112,18 +113,11 @@ int64_t inCount(const Geometry& g) { return g.batch * g.in_h * g.in_w * g.in_c; 
 int64_t outCount(const Geometry& g) { return g.batch * g.out_h * g.out_w * g.out_c; }
 
 }  // namespace
-}  // namespace nnspec::rt
 
-using nnspec::rt::forEachChannelVector;
-using nnspec::rt::forEachOutput;
-using nnspec::rt::forEachTap;
-using nnspec::rt::inputIndex;
-using nnspec::rt::outputIndex;
-using nnspec::rt::WindowSpan;
-using V = nnspec::rt::ChannelVectors;
+using V = ChannelVectors;
 
-extern "C" int32_t nnspec_rt_max_pool(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
-  if (!nnspec::rt::validPool(geometry, {x, y})) return kNnspecKernelError;
+int32_t maxPool(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
+  if (!validPool(geometry, {x, y})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
     forEachChannelVector(g.out_c, [&](int64_t channel, V::Mask mask) {
@@ -136,10 +130,10 @@ extern "C" int32_t nnspec_rt_max_pool(const NnspecWindowGeometry* geometry, cons
   return kNnspecOk;
 }
 
-extern "C" int32_t nnspec_rt_avg_pool(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
-  if (!nnspec::rt::validPool(geometry, {x, y})) return kNnspecKernelError;
+int32_t avgPool(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
+  if (!validPool(geometry, {x, y})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  nnspec::rt::ReciprocalCache reciprocal;
+  ReciprocalCache reciprocal;
   forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
     const V::Vec scale = V::splat(reciprocal(span.taps()));
     forEachChannelVector(g.out_c, [&](int64_t channel, V::Mask mask) {
@@ -151,11 +145,11 @@ extern "C" int32_t nnspec_rt_avg_pool(const NnspecWindowGeometry* geometry, cons
   return kNnspecOk;
 }
 
-extern "C" int32_t nnspec_rt_max_pool_grad(const NnspecWindowGeometry* geometry, const float* x, const float* dy,
+int32_t maxPoolGrad(const NnspecWindowGeometry* geometry, const float* x, const float* dy,
                                            float* dx) noexcept {
-  if (!nnspec::rt::validPool(geometry, {x, dy, dx})) return kNnspecKernelError;
+  if (!validPool(geometry, {x, dy, dx})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  std::fill(dx, dx + nnspec::rt::inCount(g), 0.0f);
+  std::fill(dx, dx + inCount(g), 0.0f);
   forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
     if (span.taps() == 0) return;
     forEachChannelVector(g.out_c, [&](int64_t channel, V::Mask mask) {
@@ -187,12 +181,12 @@ extern "C" int32_t nnspec_rt_max_pool_grad(const NnspecWindowGeometry* geometry,
   return kNnspecOk;
 }
 
-extern "C" int32_t nnspec_rt_avg_pool_grad(const NnspecWindowGeometry* geometry, const float* dy, float* dx) noexcept {
-  if (!nnspec::rt::validPool(geometry, {dy, dx})) return kNnspecKernelError;
+int32_t avgPoolGrad(const NnspecWindowGeometry* geometry, const float* dy, float* dx) noexcept {
+  if (!validPool(geometry, {dy, dx})) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  const bool tiles = nnspec::rt::windowsTile(g);
-  if (!tiles) std::fill(dx, dx + nnspec::rt::inCount(g), 0.0f);
-  nnspec::rt::ReciprocalCache reciprocal;
+  const bool tiles = windowsTile(g);
+  if (!tiles) std::fill(dx, dx + inCount(g), 0.0f);
+  ReciprocalCache reciprocal;
   forEachOutput(g, [&](const WindowSpan& span, int64_t out_offset) {
     if (span.taps() == 0) return;
     const V::Vec scale = V::splat(reciprocal(span.taps()));
@@ -207,13 +201,13 @@ extern "C" int32_t nnspec_rt_avg_pool_grad(const NnspecWindowGeometry* geometry,
   return kNnspecOk;
 }
 
-extern "C" int32_t nnspec_rt_pad2d(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
-  if (!nnspec::rt::valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr || y == nullptr ||
+int32_t pad2d(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
+  if (!valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr || y == nullptr ||
       geometry->pad_top < 0 || geometry->pad_left < 0 || geometry->pad_top + geometry->in_h > geometry->out_h ||
       geometry->pad_left + geometry->in_w > geometry->out_w)
     return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  std::fill(y, y + nnspec::rt::outCount(g), 0.0f);
+  std::fill(y, y + outCount(g), 0.0f);
   for (int64_t batch_idx = 0; batch_idx < g.batch; ++batch_idx)
     for (int64_t row = 0; row < g.in_h; ++row)
       std::memcpy(y + outputIndex(g, batch_idx, row + g.pad_top, g.pad_left), x + inputIndex(g, batch_idx, row, 0),
@@ -221,8 +215,8 @@ extern "C" int32_t nnspec_rt_pad2d(const NnspecWindowGeometry* geometry, const f
   return kNnspecOk;
 }
 
-extern "C" int32_t nnspec_rt_crop2d(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
-  if (!nnspec::rt::valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr || y == nullptr ||
+int32_t crop2d(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept {
+  if (!valid(geometry) || geometry->in_c != geometry->out_c || x == nullptr || y == nullptr ||
       geometry->pad_top < 0 || geometry->pad_left < 0 || geometry->pad_top + geometry->out_h > geometry->in_h ||
       geometry->pad_left + geometry->out_w > geometry->in_w)
     return kNnspecKernelError;
@@ -233,3 +227,5 @@ extern "C" int32_t nnspec_rt_crop2d(const NnspecWindowGeometry* geometry, const 
                   static_cast<size_t>(g.out_w * g.out_c) * sizeof(float));
   return kNnspecOk;
 }
+
+}  // namespace nnspec::rt::NNSPEC_KERNEL_NS

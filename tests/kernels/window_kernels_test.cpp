@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "runtime/abi/step_abi.h"
-#include "runtime/kernels/conv2d_direct.h"
+#include "runtime/kernels/cpu_dispatch.h"
+#include "runtime/kernels/kernel_table.h"
 #include "runtime/kernels/window.h"
 
 namespace nnspec::rt {
@@ -155,8 +156,10 @@ TEST_CASE("conv2d kernels match naive loops: forward, input gradient, kernel gra
     NnspecWindowGeometry g = geometryOf(c, c.out_c);
     REQUIRE(g.out_h > 0);
     REQUIRE(g.out_w > 0);
-    // Both paths are covered: the "direct:" cases take the direct kernels on AVX-512 hosts.
-    CHECK(directConvApplies(g) == (directConvCompiled() && c.name.rfind("direct:", 0) == 0));
+    // Both paths are covered: the "direct:" cases take the direct kernels at the avx512 and
+    // avx2 levels.
+    const KernelTable& kernels = activeKernelTable();
+    CHECK(kernels.direct_conv_applies(g) == (kernels.level >= kNnspecCpuAvx2 && c.name.rfind("direct:", 0) == 0));
     std::vector<float> x = randomFloats(rng, inCount(g));
     std::vector<float> kernel = randomFloats(rng, g.kernel_h * g.kernel_w * g.in_c * g.out_c);
     std::vector<float> dy = randomFloats(rng, outCount(g));

@@ -1,0 +1,240 @@
+// The CPU levels of the runtime kernels (runtime/kernels/cpu_dispatch.h): each level's GEMM
+// called directly against a double-precision reference (levels this CPU lacks are
+// reported as SKIP, which ctest counts as skipped), the choice NNSPEC_CPU makes, and its
+// errors. The [.levels] and [.bad_cpu] cases are registered by tests/CMakeLists.txt.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/abi/step_abi.h"
+#include "runtime/kernels/cpu_dispatch.h"
+#include "runtime/kernels/kernel_table.h"
+#include "runtime/kernels/sgemm.h"
+
+namespace nnspec::rt {
+namespace {
+
+struct AlignedFree {
+  void operator()(float* pointer) const { std::free(pointer); }
+};
+
+constexpr int64_t kGuardFloats = 64;  // checked after the scratch and after c
+constexpr float kGuard = 12345.0f;
+
+struct GemmCase {
+  int64_t m, n, k;
+  int transpose_a, transpose_b;
+  float alpha, beta;
+};
+
+// The GEMMs of a dense layer in -> out at `batch`: forward y = x w, weight gradient
+// dw = x^T dy, input gradient dx = dy w^T; beta cycles through 0, 1 and 0.5.
+void addLayer(std::vector<GemmCase>& cases, int64_t batch, int64_t in, int64_t out) {
+  const float betas[] = {0.0f, 1.0f, 0.5f};
+  const float beta = betas[cases.size() % 3];
+  cases.push_back({batch, out, in, 0, 0, 1.0f, beta});
+  cases.push_back({in, out, batch, 1, 0, 1.0f, betas[(cases.size() + 1) % 3]});
+  cases.push_back({batch, in, out, 0, 1, 1.0f, betas[(cases.size() + 2) % 3]});
+}
+
+std::vector<GemmCase> gemmCases() {
+  std::vector<GemmCase> cases;
+  // The train steps' shapes: 784-500-300-10 at batch 128, 50 and 200.
+  for (int64_t batch : {int64_t{128}, int64_t{50}, int64_t{200}}) {
+    addLayer(cases, batch, 784, 500);
+    addLayer(cases, batch, 500, 300);
+    addLayer(cases, batch, 300, 10);
+  }
+  // Every transpose, alpha and beta on sizes around the tiles of every level (rows of 6,
+  // 8, 12, 16; columns of 8, 16, 48; k blocks of 256 and 320; column blocks of 512).
+  std::mt19937 rng(4242);
+  const int64_t sizes[] = {1, 2, 5, 6, 7, 8, 9, 12, 13, 15, 16, 17, 23, 24, 25, 47, 48, 49, 71, 72, 73, 97};
+  std::uniform_int_distribution<size_t> pick(0, std::size(sizes) - 1);
+  const float betas[] = {0.0f, 1.0f, 0.5f};
+  for (int index = 0; index < 120; ++index)
+    cases.push_back({sizes[pick(rng)], sizes[pick(rng)], sizes[pick(rng)], index % 2, index / 2 % 2,
+                     index % 5 == 0 ? -0.75f : 1.0f, betas[index / 4 % 3]});
+  for (int64_t k : {int64_t{255}, int64_t{257}, int64_t{321}, int64_t{641}})
+    for (int transpose : {0, 1, 2, 3}) cases.push_back({19, 37, k, transpose & 1, transpose >> 1, 1.0f, 0.5f});
+  for (int transpose : {0, 1, 2, 3}) cases.push_back({33, 1100, 40, transpose & 1, transpose >> 1, 2.0f, 0.0f});
+  return cases;
+}
+
+// op(x) as doubles, [rows, cols], from x stored [rows, cols] or, transposed, [cols, rows].
+std::vector<double> operand(const std::vector<float>& x, int64_t rows, int64_t cols, bool transposed) {
+  std::vector<double> out(static_cast<size_t>(rows * cols));
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t col = 0; col < cols; ++col)
+      out[static_cast<size_t>(row * cols + col)] = transposed ? x[static_cast<size_t>(col * rows + row)]
+                                                              : x[static_cast<size_t>(row * cols + col)];
+  return out;
+}
+
+void checkGemmLevel(int32_t level) {
+  const KernelTable* kernels = kernelTableFor(level);
+  if (kernels == nullptr) {
+    WARN("SKIP: this CPU lacks the " << nnspec_rt_cpu_level_name(level) << " level; its GEMM is not tested");
+    return;
+  }
+  REQUIRE(std::string(kernels->name) == nnspec_rt_cpu_level_name(level));
+  std::unique_ptr<float[], AlignedFree> scratch(static_cast<float*>(
+      std::aligned_alloc(64, static_cast<size_t>(kNnspecSgemmScratchFloats + kGuardFloats) * sizeof(float))));
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  int checked = 0;
+  for (const GemmCase& g : gemmCases()) {
+    INFO(kernels->name << ": m " << g.m << " n " << g.n << " k " << g.k << " ta " << g.transpose_a << " tb "
+                       << g.transpose_b << " alpha " << g.alpha << " beta " << g.beta);
+    std::vector<float> a(static_cast<size_t>(g.m * g.k)), b(static_cast<size_t>(g.k * g.n)),
+        c(static_cast<size_t>(g.m * g.n + kGuardFloats), kGuard);
+    for (float& element : a) element = value(rng);
+    for (float& element : b) element = value(rng);
+    // beta == 0: c's old contents are NaN and must not reach the result.
+    for (int64_t flat = 0; flat < g.m * g.n; ++flat)
+      c[static_cast<size_t>(flat)] = g.beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : value(rng);
+    std::fill(scratch.get() + kNnspecSgemmScratchFloats, scratch.get() + kNnspecSgemmScratchFloats + kGuardFloats,
+              kGuard);
+    const std::vector<double> op_a = operand(a, g.m, g.k, g.transpose_a != 0);
+    const std::vector<double> op_b = operand(b, g.k, g.n, g.transpose_b != 0);
+    std::vector<double> expected(static_cast<size_t>(g.m * g.n), 0.0);
+    for (int64_t row = 0; row < g.m; ++row)
+      for (int64_t inner = 0; inner < g.k; ++inner) {
+        const double scale = op_a[static_cast<size_t>(row * g.k + inner)];
+        const double* b_row = op_b.data() + inner * g.n;
+        double* out = expected.data() + row * g.n;
+        for (int64_t col = 0; col < g.n; ++col) out[col] += scale * b_row[col];
+      }
+    for (int64_t flat = 0; flat < g.m * g.n; ++flat) {
+      double old = g.beta == 0.0f ? 0.0 : g.beta * static_cast<double>(c[static_cast<size_t>(flat)]);
+      expected[static_cast<size_t>(flat)] = g.alpha * expected[static_cast<size_t>(flat)] + old;
+    }
+    REQUIRE(kernels->sgemm(g.m, g.n, g.k, g.alpha, a.data(), g.transpose_a, b.data(), g.transpose_b, g.beta, c.data(),
+                           scratch.get()) == kNnspecOk);
+    const double tolerance = 1e-5 * std::sqrt(static_cast<double>(g.k) + 1.0) * std::max(1.0f, std::fabs(g.alpha));
+    int64_t wrong = 0;
+    for (int64_t flat = 0; flat < g.m * g.n; ++flat)
+      if (!(std::fabs(c[static_cast<size_t>(flat)] - expected[static_cast<size_t>(flat)]) <= tolerance)) ++wrong;
+    CHECK(wrong == 0);
+    int64_t overwritten = 0;
+    for (int64_t guard = 0; guard < kGuardFloats; ++guard) {
+      overwritten += c[static_cast<size_t>(g.m * g.n + guard)] != kGuard;
+      overwritten += scratch[static_cast<size_t>(kNnspecSgemmScratchFloats + guard)] != kGuard;
+    }
+    CHECK(overwritten == 0);
+    ++checked;
+  }
+  CHECK(checked > 150);
+}
+
+TEST_CASE("the avx512 level's GEMM matches a double reference", "[runtime][.levels]") {
+  checkGemmLevel(kNnspecCpuAvx512);
+}
+
+TEST_CASE("the avx2 level's GEMM matches a double reference", "[runtime][.levels]") { checkGemmLevel(kNnspecCpuAvx2); }
+
+TEST_CASE("the generic level's GEMM matches a double reference", "[runtime][.levels]") {
+  checkGemmLevel(kNnspecCpuGeneric);
+}
+
+TEST_CASE("every level's GEMM handles k == 0, empty c and bad arguments", "[runtime][.levels]") {
+  std::unique_ptr<float[], AlignedFree> scratch(
+      static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(kNnspecSgemmScratchFloats) * sizeof(float))));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int32_t level = 0; level < kNnspecCpuLevels; ++level) {
+    const KernelTable* kernels = kernelTableFor(level);
+    if (kernels == nullptr) {
+      WARN("SKIP: this CPU lacks the " << nnspec_rt_cpu_level_name(level) << " level");
+      continue;
+    }
+    INFO(kernels->name);
+    float a[6] = {1, 2, 3, 4, 5, 6};
+    float b[6] = {1, 2, 3, 4, 5, 6};
+    // k == 0: c = beta * c; with beta == 0 every element becomes 0, NaN or not.
+    std::vector<float> c = {nan, 1.0f, 2.0f, nan, 3.0f, 4.0f};
+    REQUIRE(kernels->sgemm(2, 3, 0, 1.0f, a, 0, b, 0, 0.0f, c.data(), scratch.get()) == kNnspecOk);
+    for (float element : c) CHECK(element == 0.0f);
+    c = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};
+    REQUIRE(kernels->sgemm(2, 3, 0, 1.0f, a, 1, b, 1, 0.5f, c.data(), scratch.get()) == kNnspecOk);
+    for (int flat = 0; flat < 6; ++flat) CHECK_THAT(c[flat], Catch::WithinAbs(0.5 * (flat + 1), 1e-7));
+    // m == 0 or n == 0: nothing to write.
+    c = {7.0f};
+    CHECK(kernels->sgemm(0, 3, 2, 1.0f, a, 0, b, 0, 0.0f, c.data(), scratch.get()) == kNnspecOk);
+    CHECK(kernels->sgemm(3, 0, 2, 1.0f, a, 0, b, 0, 0.0f, c.data(), scratch.get()) == kNnspecOk);
+    CHECK(c[0] == 7.0f);
+    CHECK(kernels->sgemm(-1, 3, 2, 1.0f, a, 0, b, 0, 0.0f, c.data(), scratch.get()) == kNnspecKernelError);
+    CHECK(kernels->sgemm(1, 3, 2, 1.0f, nullptr, 0, b, 0, 0.0f, c.data(), scratch.get()) == kNnspecKernelError);
+    CHECK(kernels->sgemm(1, 3, 2, 1.0f, a, 0, b, 0, 0.0f, c.data(), scratch.get() + 1) == kNnspecKernelError);
+    CHECK(kernels->sgemm(1, 3, 2, 1.0f, a, 0, b, 0, 0.0f, c.data(), nullptr) == kNnspecKernelError);
+  }
+}
+
+// Run by ctest with and without NNSPEC_CPU (tests/CMakeLists.txt): forcing a level must
+// take effect, or fail here.
+TEST_CASE("the kernels run at the level NNSPEC_CPU forces, else the best one", "[runtime]") {
+  const char* forced = std::getenv("NNSPEC_CPU");
+  const int32_t best = nnspec_rt_cpu_best_level();
+  INFO("NNSPEC_CPU " << (forced ? forced : "(unset)") << ", best level " << nnspec_rt_cpu_level_name(best));
+  CHECK(activeKernelTable().level == nnspec_rt_cpu_level());
+  CHECK(kernelTableFor(nnspec_rt_cpu_level()) == &activeKernelTable());
+  if (forced == nullptr || *forced == '\0') {
+    CHECK(nnspec_rt_cpu_level() == best);
+    CHECK(nnspec_rt_cpu_error() == nullptr);
+    return;
+  }
+  const CpuChoice choice = chooseCpuLevel(forced, best);
+  if (!choice.error.empty() && choice.error.find("does not support") != std::string::npos) {
+    WARN("SKIP: this CPU lacks the level NNSPEC_CPU=" << forced << " forces");
+    return;
+  }
+  REQUIRE(nnspec_rt_cpu_error() == nullptr);
+  CHECK(std::string(nnspec_rt_cpu_level_name(nnspec_rt_cpu_level())) == forced);
+  CHECK(std::string(activeKernelTable().name) == forced);
+}
+
+// Run only by ctest, with NNSPEC_CPU=avx9 (tests/CMakeLists.txt).
+TEST_CASE("an unknown NNSPEC_CPU is an error and the kernels run at the best level", "[runtime][.bad_cpu]") {
+  const char* forced = std::getenv("NNSPEC_CPU");
+  REQUIRE(forced != nullptr);
+  REQUIRE(std::string(forced) == "avx9");
+  REQUIRE(nnspec_rt_cpu_error() != nullptr);
+  const std::string error = nnspec_rt_cpu_error();
+  CHECK_THAT(error, Catch::Contains("NNSPEC_CPU=avx9") && Catch::Contains("avx512, avx2, generic"));
+  CHECK(nnspec_rt_cpu_level() == nnspec_rt_cpu_best_level());
+}
+
+TEST_CASE("NNSPEC_CPU values: levels, unknown names, levels above the CPU's", "[runtime][.levels]") {
+  for (int32_t best = 0; best < kNnspecCpuLevels; ++best) {
+    CHECK(chooseCpuLevel(nullptr, best).level == best);
+    CHECK(chooseCpuLevel("", best).error.empty());
+    CHECK(chooseCpuLevel("", best).level == best);
+    for (int32_t level = 0; level <= best; ++level) {
+      const CpuChoice choice = chooseCpuLevel(nnspec_rt_cpu_level_name(level), best);
+      CHECK(choice.level == level);
+      CHECK(choice.error.empty());
+    }
+  }
+  const CpuChoice above = chooseCpuLevel("avx512", kNnspecCpuAvx2);
+  CHECK(above.level == kNnspecCpuAvx2);
+  CHECK(above.error ==
+        "NNSPEC_CPU=avx512: this CPU does not support avx512; it supports avx2, generic (set NNSPEC_CPU to one of "
+        "them, or unset it)");
+  CHECK(chooseCpuLevel("avx2", kNnspecCpuGeneric).level == kNnspecCpuGeneric);
+  CHECK_THAT(chooseCpuLevel("avx2", kNnspecCpuGeneric).error, Catch::Contains("it supports generic"));
+  for (const char* unknown : {"AVX2", "sse4", "native", "avx512 "}) {
+    const CpuChoice choice = chooseCpuLevel(unknown, kNnspecCpuAvx512);
+    INFO(unknown);
+    CHECK(choice.level == kNnspecCpuAvx512);
+    CHECK_THAT(choice.error, Catch::StartsWith(std::string("NNSPEC_CPU=") + unknown + ": unknown CPU level") &&
+                                 Catch::Contains("valid values are avx512, avx2, generic"));
+  }
+  CHECK(nnspec_rt_cpu_level_name(3) == nullptr);
+  CHECK(nnspec_rt_cpu_level_name(-1) == nullptr);
+}
+
+}  // namespace
+}  // namespace nnspec::rt
