@@ -22,4 +22,17 @@ struct GemmProblem {
   float* c = nullptr;  // [m,n]
 };
 
+// The part of c one call computes: rows [row_begin, row_end) and columns [col_begin,
+// col_end). A GEMM split among threads (gemm_split.h) gives each thread a part; every
+// element is computed as in the whole (the same k blocks in the same order), so the
+// split changes no bit.
+struct GemmPart {
+  int64_t row_begin = 0;
+  int64_t row_end = 0;
+  int64_t col_begin = 0;
+  int64_t col_end = 0;
+};
+
+inline GemmPart wholeOf(const GemmProblem& problem) { return {0, problem.m, 0, problem.n}; }
+
 }  // namespace nnspec::rt

@@ -25,6 +25,7 @@ inline constexpr int64_t kPackedGemmScratchFloats = kPackedGemmKc * kPackedGemmM
 
 // c = alpha * op(a) op(b) + beta * c; scratch: kPackedGemmScratchFloats floats, 64-byte
 // aligned.
-void packedGemm(const GemmProblem& problem, float* scratch) noexcept;
+// Computes the `part` of c only (gemm_problem.h).
+void packedGemm(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept;
 
 }  // namespace nnspec::rt::avx512

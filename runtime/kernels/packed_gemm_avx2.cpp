@@ -195,17 +195,20 @@ void runMicroKernel(int64_t kc, const float* a_panel, const float* b_panel, floa
 }
 
 // c = beta * c, for k == 0 (no products to add).
-void scaleC(const GemmProblem& problem) {
-  for (int64_t flat = 0; flat < problem.m * problem.n; ++flat)
-    problem.c[flat] = problem.beta == 0.0f ? 0.0f : problem.beta * problem.c[flat];
+void scaleC(const GemmProblem& problem, const GemmPart& part) {
+  for (int64_t row = part.row_begin; row < part.row_end; ++row) {
+    float* c_row = problem.c + row * problem.n;
+    for (int64_t col = part.col_begin; col < part.col_end; ++col)
+      c_row[col] = problem.beta == 0.0f ? 0.0f : problem.beta * c_row[col];
+  }
 }
 
 }  // namespace
 
-void packedGemmAvx2(const GemmProblem& problem, float* scratch) noexcept {
-  if (problem.m == 0 || problem.n == 0) return;
+void packedGemmAvx2(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept {
+  if (part.row_begin >= part.row_end || part.col_begin >= part.col_end) return;
   if (problem.k == 0) {
-    scaleC(problem);
+    scaleC(problem, part);
     return;
   }
   float* a_block = scratch;                              // kKc x kMc, panel by panel
@@ -216,11 +219,11 @@ void packedGemmAvx2(const GemmProblem& problem, float* scratch) noexcept {
   for (int64_t k0 = 0; k0 < problem.k; k0 += kc_max) {
     int64_t kc = std::min(kc_max, problem.k - k0);
     float beta = k0 == 0 ? problem.beta : 1.0f;  // later k blocks add to the first
-    for (int64_t col0 = 0; col0 < problem.n; col0 += kAvx2GemmNc) {
-      int64_t block_cols = std::min(kAvx2GemmNc, problem.n - col0);
+    for (int64_t col0 = part.col_begin; col0 < part.col_end; col0 += kAvx2GemmNc) {
+      int64_t block_cols = std::min(kAvx2GemmNc, part.col_end - col0);
       packBBlock(problem, k0, kc, col0, block_cols, b_block);
-      for (int64_t block_row = 0; block_row < problem.m; block_row += kAvx2GemmMc) {
-        int64_t block_rows = std::min(kAvx2GemmMc, problem.m - block_row);
+      for (int64_t block_row = part.row_begin; block_row < part.row_end; block_row += kAvx2GemmMc) {
+        int64_t block_rows = std::min(kAvx2GemmMc, part.row_end - block_row);
         packABlock(problem, block_row, block_rows, k0, kc, a_block);
         // One vector of columns: two micro-panels of a per micro-kernel (see microKernel).
         const int64_t row_step = block_cols <= kLanes ? 2 * kMr : kMr;

@@ -28,6 +28,7 @@ inline constexpr int64_t kAvx2GemmScratchFloats = kAvx2GemmKc * kAvx2GemmMc + kA
 
 // c = alpha * op(a) op(b) + beta * c (beta == 0: c only written); scratch:
 // kAvx2GemmScratchFloats floats, 64-byte aligned.
-void packedGemmAvx2(const GemmProblem& problem, float* scratch) noexcept;
+// Computes the `part` of c only (gemm_problem.h).
+void packedGemmAvx2(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept;
 
 }  // namespace nnspec::rt::avx2

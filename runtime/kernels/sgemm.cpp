@@ -2,6 +2,7 @@
 // level's GEMM. A per-level source (kernel_level.h).
 #include "runtime/abi/step_abi.h"
 #include "runtime/kernels/gemm_problem.h"
+#include "runtime/kernels/gemm_split.h"
 #include "runtime/kernels/level_kernels.h"
 #include "runtime/kernels/sgemm.h"
 
@@ -28,10 +29,13 @@ int32_t sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int3
       reinterpret_cast<uintptr_t>(scratch) % kScratchAlignBytes != 0)
     return kNnspecKernelError;
   const GemmProblem problem{m, n, k, alpha, {a, transpose_a != 0}, {b, transpose_b != 0}, beta, c};
+  // The packed levels split c among the calling thread's team (gemm_split.h); Eigen's
+  // blocking depends on the sizes it is given, so the generic level never splits (its
+  // numbers would change with the thread count).
 #if NNSPEC_KERNEL_LEVEL == 2
-  packedGemm(problem, scratch);
+  if (!splitGemm(problem, &packedGemm, scratch)) packedGemm(problem, wholeOf(problem), scratch);
 #elif NNSPEC_KERNEL_LEVEL == 1
-  packedGemmAvx2(problem, scratch);
+  if (!splitGemm(problem, &packedGemmAvx2, scratch)) packedGemmAvx2(problem, wholeOf(problem), scratch);
 #else
   eigenGemm(problem);
 #endif

@@ -98,6 +98,7 @@ class Team {
 
 struct ThreadState {
   int threads = 1;
+  int64_t rounds = 0;
   std::unique_ptr<Team> team;  // the helpers, once a round needed them
 };
 
@@ -130,7 +131,10 @@ void runTeam(int parts, TeamTask task, void* context) noexcept {
     return;
   }
   state.team->run(parts, task, context);
+  ++state.rounds;
 }
+
+int64_t teamRounds() noexcept { return threadState().rounds; }
 
 int availableCpus() noexcept {
   cpu_set_t set;

@@ -28,6 +28,9 @@ int teamThreads() noexcept;
 using TeamTask = void (*)(int part, void* context) noexcept;
 void runTeam(int parts, TeamTask task, void* context) noexcept;
 
+// How many rounds with more than one part this thread has run (for tests and benches).
+int64_t teamRounds() noexcept;
+
 // The CPUs this process may run on (its affinity mask, as Slurm and containers limit it).
 int availableCpus() noexcept;
 

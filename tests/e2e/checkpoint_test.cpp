@@ -23,6 +23,7 @@
 #include "compiler/driver/run.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/pipeline/pipeline.h"
+#include "runtime/kernels/thread_team.h"
 #include "runtime/store/store.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/trial.h"
@@ -520,4 +521,24 @@ TEST_CASE("train.accuracy is the training pass's: with no update it equals the e
   }
   const auto initial = rt::evaluateModel(setup.model, runner, setup.fit, "train");
   CHECK(result.epochs.at(0).metrics.at("train.accuracy") == Approx(initial.at("train.accuracy")).epsilon(1e-12));
+}
+
+// Two threads for one trial (TrialSettings::kernel_threads, the run's share of the
+// CPUs): the GEMMs split by output, so every number is the one thread's.
+TEST_CASE("a trial on 2 or 3 kernel threads ends bit for bit as on one: an MLP and a CNN", "[runtime]") {
+  // The CNN with a second convolution of 16 filters, whose GEMMs are large enough to split.
+  std::string cnn = kCnnSpec;
+  const std::string pool = "  maxpool(2)\n";
+  cnn.insert(cnn.find(pool) + pool.size(), "  conv2d(16, 3, activation: relu)\n");
+  for (const std::string& spec : {std::string(kMlpSpec), cnn}) {
+    TrialSetup setup(spec);
+    const rt::TrialResult one = setup.run();
+    for (const int threads : {2, 3}) {
+      INFO("threads " << threads);
+      setup.settings.kernel_threads = [threads] { return threads; };
+      const int64_t rounds_before = rt::teamRounds();
+      checkIdentical(setup.run(), one);
+      CHECK(rt::teamRounds() > rounds_before);  // some GEMMs did split
+    }
+  }
 }

@@ -1,0 +1,136 @@
+// A GEMM split among a thread team (runtime/kernels/gemm_split.h) gives the same bits as
+// on one thread, at every level this CPU runs, for the train steps' shapes and odd ones,
+// every transpose and beta; and the split really ran on several threads.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "runtime/abi/step_abi.h"
+#include "runtime/kernels/cpu_dispatch.h"
+#include "runtime/kernels/gemm_split.h"
+#include "runtime/kernels/kernel_table.h"
+#include "runtime/kernels/sgemm.h"
+#include "runtime/kernels/thread_team.h"
+
+namespace nnspec::rt {
+namespace {
+
+struct AlignedFree {
+  void operator()(float* pointer) const { std::free(pointer); }
+};
+
+struct Shape {
+  int64_t m, n, k;
+};
+
+// c of one GEMM on `threads` threads (the calling thread's team), from the same inputs.
+std::vector<float> gemmOn(const KernelTable& kernels, int threads, const Shape& shape, int transpose_a,
+                          int transpose_b, float beta, const std::vector<float>& a, const std::vector<float>& b,
+                          const std::vector<float>& c0) {
+  std::vector<float> c = c0;
+  std::thread([&] {
+    std::unique_ptr<float[], AlignedFree> scratch(
+        static_cast<float*>(std::aligned_alloc(64, kNnspecSgemmScratchFloats * sizeof(float))));
+    setTeamThreads(threads);
+    REQUIRE(kernels.sgemm(shape.m, shape.n, shape.k, 0.5f, a.data(), transpose_a, b.data(), transpose_b, beta,
+                          c.data(), scratch.get()) == kNnspecOk);
+  }).join();
+  return c;
+}
+
+std::vector<float> randomFloats(std::mt19937& rng, int64_t count) {
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> out(static_cast<size_t>(count));
+  for (float& value : out) value = uniform(rng);
+  return out;
+}
+
+void checkLevel(int32_t level) {
+  const KernelTable* kernels = kernelTableFor(level);
+  if (kernels == nullptr) {
+    WARN("this CPU does not run level " << level << ": skipped");
+    return;
+  }
+  std::vector<Shape> shapes = {{128, 500, 784}, {128, 300, 500}, {784, 500, 128}, {500, 300, 128},
+                               {128, 784, 500}, {200, 50, 784},  {784, 50, 200},  {50, 784, 50},
+                               {200, 10, 50},   {97, 1100, 40},  {1100, 37, 49},  {49, 49, 321}};
+  std::mt19937 rng(77);
+  for (const Shape& shape : shapes) {
+    for (int transposes = 0; transposes < 4; ++transposes) {
+      const int transpose_a = transposes & 1;
+      const int transpose_b = transposes >> 1;
+      for (float beta : {0.0f, 1.0f, 0.5f}) {
+        INFO(kernels->name << " m " << shape.m << " n " << shape.n << " k " << shape.k << " ta " << transpose_a
+                           << " tb " << transpose_b << " beta " << beta);
+        const auto a = randomFloats(rng, shape.m * shape.k);
+        const auto b = randomFloats(rng, shape.k * shape.n);
+        const auto c0 = randomFloats(rng, shape.m * shape.n);
+        const auto one = gemmOn(*kernels, 1, shape, transpose_a, transpose_b, beta, a, b, c0);
+        for (int threads : {2, 3}) {
+          INFO("threads " << threads);
+          const auto split = gemmOn(*kernels, threads, shape, transpose_a, transpose_b, beta, a, b, c0);
+          REQUIRE(std::memcmp(split.data(), one.data(), one.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+}
+
+// Counts the parts and threads of a split through a part function of its own.
+struct Seen {
+  std::atomic<int> parts{0};
+  std::atomic<int> rows{0};
+  std::atomic<int> cols{0};
+};
+Seen* g_seen = nullptr;  // the one the counting part function reports to (this test only)
+
+void countPart(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept {
+  g_seen->parts.fetch_add(1);
+  g_seen->rows.fetch_add(static_cast<int>(part.row_end - part.row_begin));
+  g_seen->cols.fetch_add(static_cast<int>(part.col_end - part.col_begin));
+  (void)problem;
+  (void)scratch;
+}
+
+}  // namespace
+
+TEST_CASE("a GEMM split among 2 or 3 threads gives the bits of 1 thread at the avx512 level", "[runtime]") {
+  checkLevel(kNnspecCpuAvx512);
+}
+
+TEST_CASE("a GEMM split among 2 or 3 threads gives the bits of 1 thread at the avx2 level", "[runtime]") {
+  checkLevel(kNnspecCpuAvx2);
+}
+
+TEST_CASE("the generic level runs a GEMM whole on any team", "[runtime]") { checkLevel(kNnspecCpuGeneric); }
+
+TEST_CASE("a split covers c once: rows when c is tall, columns when it is wide, none when small", "[runtime]") {
+  std::thread([] {
+    setTeamThreads(2);
+    float scratch_floats[16];
+    for (const auto& [shape, by_rows] : {std::pair{Shape{784, 500, 128}, true}, std::pair{Shape{128, 500, 784}, false}}) {
+      Seen seen;
+      g_seen = &seen;
+      GemmProblem problem{shape.m, shape.n, shape.k, 1.0f, {}, {}, 0.0f, nullptr};
+      REQUIRE(splitGemm(problem, countPart, scratch_floats));
+      CHECK(seen.parts.load() == 2);
+      CHECK(seen.rows.load() == (by_rows ? shape.m : 2 * shape.m));
+      CHECK(seen.cols.load() == (by_rows ? 2 * shape.n : shape.n));
+    }
+    Seen small;
+    g_seen = &small;
+    GemmProblem tiny{16, 16, 16, 1.0f, {}, {}, 0.0f, nullptr};
+    CHECK_FALSE(splitGemm(tiny, countPart, scratch_floats));
+    CHECK(small.parts.load() == 0);
+    setTeamThreads(1);
+    GemmProblem big{784, 500, 128, 1.0f, {}, {}, 0.0f, nullptr};
+    CHECK_FALSE(splitGemm(big, countPart, scratch_floats));
+    g_seen = nullptr;
+  }).join();
+}
+
+}  // namespace nnspec::rt
