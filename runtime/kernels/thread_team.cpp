@@ -1,6 +1,11 @@
 #include "runtime/kernels/thread_team.h"
 
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
 
 #include <algorithm>
 #include <atomic>
@@ -23,77 +28,112 @@ void pause() noexcept {
 }
 
 // Spins this many rounds before sleeping on the futex: a GEMM call of a small model takes
-// tens of microseconds, about what waking a sleeping thread costs.
-constexpr int kSpinRounds = 20000;
+// tens of microseconds, about what waking a sleeping thread costs; a trial's next GEMM
+// usually comes within a few microseconds.
+constexpr int kSpinRounds = 4000;
 
-// One calling thread's helpers. A round: the caller publishes the task and bumps
-// `round_`; each helper runs its part and bumps `done_`; the caller runs part 0 and waits
-// for the others.
+// The gate of a round: the round's number (high 32 bits), whether helpers may still join
+// (kOpen), and how many are inside (the low bits).
+constexpr uint64_t kOpen = uint64_t{1} << 31;
+constexpr uint64_t kInsideMask = kOpen - 1;
+
+// Sleeping and waking on a 32-bit word: the futex itself (std::atomic's wait on GCC 12
+// can miss a wake-up, and wide words go through a shared proxy).
+void futexWait(std::atomic<uint32_t>& word, uint32_t old) noexcept {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, old, nullptr, nullptr, 0);
+}
+
+void futexWakeAll(std::atomic<uint32_t>& word) noexcept {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
+// Spins, then sleeps, until `word` no longer holds `old`; returns what it holds.
+uint32_t awaitChange(std::atomic<uint32_t>& word, uint32_t old) noexcept {
+  uint32_t now = word.load(std::memory_order_acquire);
+  for (int spin = 0; now == old; ++spin) {
+    if (spin < kSpinRounds) {
+      pause();
+    } else {
+      futexWait(word, old);
+    }
+    now = word.load(std::memory_order_acquire);
+  }
+  return now;
+}
+
+static_assert(std::atomic<uint32_t>::is_always_lock_free && sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+
+// One calling thread's helpers. A round: the caller publishes the task, opens the gate
+// and wakes the helpers, runs the task itself, closes the gate, and waits for the
+// helpers inside to leave. A helper that finds the gate closed does nothing.
 class Team {
  public:
   ~Team() {
     stop_.store(true, std::memory_order_relaxed);
-    round_.fetch_add(1, std::memory_order_release);
-    round_.notify_all();
+    wake_.fetch_add(1, std::memory_order_release);
+    futexWakeAll(wake_);
     for (auto& helper : helpers_) helper.join();
   }
 
   void ensureHelpers(int helpers) {
     while (static_cast<int>(helpers_.size()) < helpers) {
-      const int part = static_cast<int>(helpers_.size()) + 1;
-      const uint64_t seen = round_.load(std::memory_order_acquire);
-      helpers_.emplace_back([this, part, seen] { helperLoop(part, seen); });
+      const int worker = static_cast<int>(helpers_.size()) + 1;
+      // What the wake word holds now: the helper wakes for every change after it, even
+      // those made before the thread first runs (the next round, or the stop).
+      const uint32_t seen = wake_.load(std::memory_order_acquire);
+      helpers_.emplace_back([this, worker, seen] { helperLoop(worker, seen); });
     }
   }
 
-  void run(int parts, TeamTask task, void* context) noexcept {
+  void run(TeamTask task, void* context) noexcept {
     task_ = task;
     context_ = context;
-    parts_ = parts;
-    done_.store(0, std::memory_order_relaxed);
-    round_.fetch_add(1, std::memory_order_release);
-    round_.notify_all();
+    const uint64_t round = ++rounds_;
+    gate_.store(round << 32 | kOpen, std::memory_order_release);
+    wake_.fetch_add(1, std::memory_order_release);
+    futexWakeAll(wake_);
     task(0, context);
-    const int others = static_cast<int>(helpers_.size());
-    for (int spin = 0; done_.load(std::memory_order_acquire) < others; ++spin) {
-      if (spin < kSpinRounds) {
-        pause();
-      } else {
-        const int now = done_.load(std::memory_order_acquire);
-        if (now < others) done_.wait(now, std::memory_order_acquire);
-      }
+    gate_.fetch_and(~kOpen, std::memory_order_acq_rel);
+    // Wait for the helpers inside: `left_` moves after each one leaves.
+    for (;;) {
+      const uint32_t left = left_.load(std::memory_order_acquire);
+      if ((gate_.load(std::memory_order_acquire) & kInsideMask) == 0) break;
+      awaitChange(left_, left);
     }
   }
 
  private:
-  void helperLoop(int part, uint64_t seen) noexcept {
+  void helperLoop(int worker, uint32_t seen) noexcept {
     for (;;) {
-      uint64_t round = round_.load(std::memory_order_acquire);
-      for (int spin = 0; round == seen; ++spin) {
-        if (spin < kSpinRounds) {
-          pause();
-        } else {
-          round_.wait(seen, std::memory_order_acquire);
-        }
-        round = round_.load(std::memory_order_acquire);
-      }
-      seen = round;
+      seen = awaitChange(wake_, seen);
       if (stop_.load(std::memory_order_relaxed)) return;
-      if (part < parts_) task_(part, context_);
-      done_.fetch_add(1, std::memory_order_release);
-      done_.notify_one();
+      if (!enter()) continue;
+      task_(worker, context_);
+      gate_.fetch_sub(1, std::memory_order_acq_rel);
+      left_.fetch_add(1, std::memory_order_release);
+      futexWakeAll(left_);
     }
   }
 
+  // Joins the open round, if there is one.
+  bool enter() noexcept {
+    uint64_t gate = gate_.load(std::memory_order_acquire);
+    while ((gate & kOpen) != 0) {
+      if (gate_.compare_exchange_weak(gate, gate + 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  }
+
   std::vector<std::thread> helpers_;
-  std::atomic<uint64_t> round_{0};
-  std::atomic<int> done_{0};
+  std::atomic<uint32_t> wake_{0};
+  std::atomic<uint64_t> gate_{0};
+  std::atomic<uint32_t> left_{0};  // bumped by each helper leaving a round
   std::atomic<bool> stop_{false};
-  // Written by the caller before round_ is bumped (release), read by helpers after
-  // they see it (acquire).
+  uint64_t rounds_ = 0;  // the caller's count
+  // Written by the caller before it opens the gate (release), read by helpers that
+  // entered (acquire); the caller starts no round while a helper is inside.
   TeamTask task_ = nullptr;
   void* context_ = nullptr;
-  int parts_ = 1;
 };
 
 struct ThreadState {
@@ -113,24 +153,23 @@ void setTeamThreads(int threads) noexcept { threadState().threads = std::clamp(t
 
 int teamThreads() noexcept { return threadState().threads; }
 
-void runTeam(int parts, TeamTask task, void* context) noexcept {
+void runTeam(TeamTask task, void* context) noexcept {
   ThreadState& state = threadState();
-  parts = std::clamp(parts, 1, state.threads);
-  if (parts == 1) {
+  if (state.threads > 1) {
+    try {
+      if (!state.team) state.team = std::make_unique<Team>();
+      state.team->ensureHelpers(state.threads - 1);
+    } catch (const std::exception&) {
+      // No helper could be started (std::system_error, std::bad_alloc): the caller does
+      // the work, now and later.
+      state.threads = 1;
+    }
+  }
+  if (state.threads <= 1 || !state.team) {
     task(0, context);
     return;
   }
-  try {
-    if (!state.team) state.team = std::make_unique<Team>();
-    state.team->ensureHelpers(state.threads - 1);
-  } catch (const std::exception&) {
-    // No helper could be started (std::system_error, std::bad_alloc): the caller does
-    // every part, and later calls stay on the caller.
-    state.threads = 1;
-    for (int part = 0; part < parts; ++part) task(part, context);
-    return;
-  }
-  state.team->run(parts, task, context);
+  state.team->run(task, context);
   ++state.rounds;
 }
 

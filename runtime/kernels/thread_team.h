@@ -8,6 +8,11 @@
 // sets its thread's width before each batch, and the kernels it calls ask for it. Work is
 // split only by output element, never inside a sum, so every number is the same for any
 // width: the thread count changes speed, not results.
+//
+// A round never waits for a helper that has not started: the work is a list of pieces
+// the threads take in turn, the caller takes pieces until none is left, and a helper the
+// scheduler did not run in time (a busy machine) simply joins no piece. So a team is
+// never slower than its caller alone by more than a piece in flight.
 
 #include <cstdint>
 
@@ -22,13 +27,15 @@ inline constexpr int kMaxTeamThreads = 8;
 void setTeamThreads(int threads) noexcept;
 int teamThreads() noexcept;
 
-// Runs task(part, context) for part in [0, parts) and returns when all are done: part 0
-// on the caller, the others on the team's helpers. parts must be in 1..teamThreads().
-// The task must not throw.
-using TeamTask = void (*)(int part, void* context) noexcept;
-void runTeam(int parts, TeamTask task, void* context) noexcept;
+// Runs task(worker, context) on the caller (worker 0) and on each helper that starts
+// while the caller's own call runs (workers 1..teamThreads()-1), and returns when every
+// call has returned. The task takes pieces of its work from `context` until none is left
+// (e.g. an atomic counter), so the caller alone may do all of it; `worker` names the
+// thread (e.g. for its scratch memory). The task must not throw.
+using TeamTask = void (*)(int worker, void* context) noexcept;
+void runTeam(TeamTask task, void* context) noexcept;
 
-// How many rounds with more than one part this thread has run (for tests and benches).
+// How many rounds with helpers this thread has run (for tests and benches).
 int64_t teamRounds() noexcept;
 
 // The CPUs this process may run on (its affinity mask, as Slurm and containers limit it).

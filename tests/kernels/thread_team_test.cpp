@@ -1,8 +1,8 @@
-// The kernels' thread team (runtime/kernels/thread_team.h): every part runs once per
-// round, on distinct threads, round after round, and a team ends with its thread.
+// The kernels' thread team (runtime/kernels/thread_team.h): every piece of a round's work
+// is done once, by the caller or a helper, round after round; helpers do take pieces; a
+// width of one runs everything on the caller; a team ends with its thread.
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -12,37 +12,42 @@ namespace {
 
 using namespace nnspec::rt;
 
+constexpr int kPieces = 16;
+
 struct Round {
-  std::atomic<int> runs[kMaxTeamThreads] = {};
-  std::thread::id ids[kMaxTeamThreads];
+  std::atomic<int> next{0};
+  std::atomic<int> done[kPieces] = {};
+  std::atomic<int> by_helpers{0};
+  std::atomic<int> workers_seen{0};  // bit per worker that ran the task
 };
 
-void recordPart(int part, void* context) noexcept {
+void takePieces(int worker, void* context) noexcept {
   auto* round = static_cast<Round*>(context);
-  round->runs[part].fetch_add(1);
-  round->ids[part] = std::this_thread::get_id();
+  round->workers_seen.fetch_or(1 << worker);
+  for (int piece = round->next.fetch_add(1); piece < kPieces; piece = round->next.fetch_add(1)) {
+    round->done[piece].fetch_add(1);
+    if (worker != 0) round->by_helpers.fetch_add(1);
+  }
 }
 
 }  // namespace
 
-TEST_CASE("a team runs every part once, part 0 on the caller and the others on their own threads", "[runtime]") {
+TEST_CASE("a team does every piece once per round, and its helpers take some", "[runtime]") {
   std::thread([] {
     setTeamThreads(3);
     CHECK(teamThreads() == 3);
+    const int64_t rounds_before = teamRounds();
+    int by_helpers = 0;
     for (int repeat = 0; repeat < 2000; ++repeat) {
       Round round;
-      runTeam(3, recordPart, &round);
-      for (int part = 0; part < 3; ++part) REQUIRE(round.runs[part].load() == 1);
-      for (int part = 3; part < kMaxTeamThreads; ++part) REQUIRE(round.runs[part].load() == 0);
-      REQUIRE(round.ids[0] == std::this_thread::get_id());
-      REQUIRE(std::set<std::thread::id>(round.ids, round.ids + 3).size() == 3);
+      runTeam(takePieces, &round);
+      for (int piece = 0; piece < kPieces; ++piece) REQUIRE(round.done[piece].load() == 1);
+      REQUIRE((round.workers_seen.load() & 1) == 1);   // the caller always works
+      REQUIRE(round.workers_seen.load() < (1 << 3));  // only workers 0..2
+      by_helpers += round.by_helpers.load();
     }
-    // Fewer parts than threads: the spare helper idles through the round.
-    Round round;
-    runTeam(2, recordPart, &round);
-    CHECK(round.runs[0].load() == 1);
-    CHECK(round.runs[1].load() == 1);
-    CHECK(round.runs[2].load() == 0);
+    CHECK(by_helpers > 0);
+    CHECK(teamRounds() == rounds_before + 2000);
   }).join();
 }
 
@@ -55,10 +60,10 @@ TEST_CASE("a team's width is per thread, clamped, and one runs everything on the
     CHECK(teamThreads() == kMaxTeamThreads);
     setTeamThreads(1);
     Round round;
-    runTeam(4, recordPart, &round);  // more parts than the width: clamped to one
-    CHECK(round.runs[0].load() == 1);
-    CHECK(round.runs[1].load() == 0);
-    CHECK(round.ids[0] == std::this_thread::get_id());
+    runTeam(takePieces, &round);
+    CHECK(round.workers_seen.load() == 1);
+    CHECK(round.by_helpers.load() == 0);
+    for (int piece = 0; piece < kPieces; ++piece) CHECK(round.done[piece].load() == 1);
   }).join();
   CHECK(availableCpus() >= 1);
 }
@@ -70,8 +75,8 @@ TEST_CASE("threads with teams come and go", "[runtime]") {
       threads.emplace_back([] {
         setTeamThreads(2);
         Round round;
-        runTeam(2, recordPart, &round);
-        REQUIRE(round.runs[1].load() == 1);
+        runTeam(takePieces, &round);
+        for (int piece = 0; piece < kPieces; ++piece) REQUIRE(round.done[piece].load() == 1);
       });
     }
     for (auto& thread : threads) thread.join();  // each team's helper is joined at its owner's exit
