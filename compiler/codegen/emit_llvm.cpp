@@ -14,6 +14,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include "compiler/codegen/vector_math.h"
 #include "compiler/ir/shape_rules.h"
 #include "runtime/abi/step_abi.h"
 #include "runtime/kernels/window.h"
@@ -341,7 +342,10 @@ class FunctionEmitter {
     return loadElement(bufferOf(operand), operandIndex(user, operand, iteration, position));
   }
 
-  Value* exp(Value* x) { return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x); }
+  // The module's own exp/expm1/log/tanh (vector_math.h), not libm: loops calling them
+  // vectorize.
+  Value* math(MathFunction function, Value* x) { return builder_.CreateCall(mathFunction(module_, function), {x}); }
+  Value* exp(Value* x) { return math(MathFunction::Exp, x); }
   Value* positive(Value* x) { return builder_.CreateFCmpOGT(x, f32(0.0)); }
 
   // The scalar formula of each element-wise op (ops.def rows with emitter Map).
@@ -367,7 +371,7 @@ class FunctionEmitter {
       case OpKind::Exp:
         return exp(a);
       case OpKind::Log:
-        return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::log, a);
+        return math(MathFunction::Log, a);
       case OpKind::Abs:
         return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a);
       case OpKind::Sign:
@@ -380,11 +384,11 @@ class FunctionEmitter {
         return builder_.CreateSelect(positive(a), a, builder_.CreateFMul(alpha, a));
       case OpKind::Elu:
         return builder_.CreateSelect(positive(a), a,
-                                     builder_.CreateFMul(alpha, builder_.CreateFSub(exp(a), f32(1.0))));
+                                     builder_.CreateFMul(alpha, math(MathFunction::Expm1, a)));
       case OpKind::Sigmoid:
         return builder_.CreateFDiv(f32(1.0), builder_.CreateFAdd(f32(1.0), exp(builder_.CreateFNeg(a))));
       case OpKind::Tanh:
-        return builder_.CreateCall(tanhFunction(), {a});
+        return math(MathFunction::Tanh, a);
       case OpKind::ReluGrad:
         return builder_.CreateSelect(positive(a), b, f32(0.0));
       case OpKind::LeakyReluGrad:
@@ -438,17 +442,6 @@ class FunctionEmitter {
       rng_seed_ = entry_builder.CreateLoad(entry_builder.getInt64Ty(), address, "rng_seed");
     }
     return rng_seed_;
-  }
-
-  llvm::FunctionCallee tanhFunction() {
-    auto* type = llvm::FunctionType::get(builder_.getFloatTy(), {builder_.getFloatTy()}, false);
-    llvm::FunctionCallee callee = module_.getOrInsertFunction(kTanhSymbol, type);
-    if (auto* function = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-      function->setDoesNotAccessMemory();
-      function->setDoesNotThrow();
-      function->addFnAttr(llvm::Attribute::WillReturn);
-    }
-    return callee;
   }
 
   void emitLoopKernel(const transforms::Kernel& kernel) {
@@ -665,7 +658,7 @@ class FunctionEmitter {
     emitLoop(shape[0], [&](Value* row) {
       SoftmaxRow softmax = emitSoftmaxRow(logits, labels, shape[1], row);
       Value* picked = loadElement(logits, builder_.CreateAdd(softmax.base, softmax.label, "", true, true));
-      Value* log_sum = builder_.CreateUnaryIntrinsic(llvm::Intrinsic::log, softmax.sum);
+      Value* log_sum = math(MathFunction::Log, softmax.sum);
       Value* row_loss = builder_.CreateFSub(builder_.CreateFAdd(log_sum, softmax.max), picked);
       builder_.CreateStore(builder_.CreateFAdd(load(total), row_loss), total);
     });
