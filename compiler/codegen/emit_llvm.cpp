@@ -620,7 +620,8 @@ class FunctionEmitter {
     Value* label;  // i64
   };
 
-  SoftmaxRow emitSoftmaxRow(Value* logits, Value* labels, int64_t classes, Value* row) {
+  // With `exps`, exp(x - max) is also stored there (the gradient's loop reuses it).
+  SoftmaxRow emitSoftmaxRow(Value* logits, Value* labels, int64_t classes, Value* row, Value* exps = nullptr) {
     SoftmaxRow result;
     result.base = builder_.CreateMul(row, i64(classes), "row.base", true, true);
     llvm::AllocaInst* max_slot = newAccumulator("row.max");
@@ -634,9 +635,10 @@ class FunctionEmitter {
     llvm::AllocaInst* sum_slot = newAccumulator("row.sum");
     builder_.CreateStore(f32(0.0), sum_slot);
     emitLoop(classes, [&](Value* col) {
-      Value* x = loadElement(logits, builder_.CreateAdd(result.base, col, "", true, true));
-      builder_.CreateStore(builder_.CreateFAdd(load(sum_slot), exp(builder_.CreateFSub(x, result.max))),
-                           sum_slot);
+      Value* flat = builder_.CreateAdd(result.base, col, "", true, true);
+      Value* e = exp(builder_.CreateFSub(loadElement(logits, flat), result.max));
+      if (exps != nullptr) storeElement(e, exps, flat);
+      builder_.CreateStore(builder_.CreateFAdd(load(sum_slot), e), sum_slot);
     });
     result.sum = load(sum_slot);
     Value* label = loadElement(labels, row, builder_.getInt32Ty());
@@ -675,12 +677,11 @@ class FunctionEmitter {
     Value* scale = builder_.CreateFMul(readAt(node.operands[2], i64(0)),
                                        f32(1.0 / static_cast<double>(shape[0])), "scale");
     emitLoop(shape[0], [&](Value* row) {
-      SoftmaxRow softmax = emitSoftmaxRow(logits, labels, shape[1], row);
+      SoftmaxRow softmax = emitSoftmaxRow(logits, labels, shape[1], row, out);
       Value* inverse_sum = builder_.CreateFDiv(f32(1.0), softmax.sum);
       emitLoop(shape[1], [&](Value* col) {
         Value* flat = builder_.CreateAdd(softmax.base, col, "", true, true);
-        Value* x = loadElement(logits, flat);
-        Value* probability = builder_.CreateFMul(exp(builder_.CreateFSub(x, softmax.max)), inverse_sum);
+        Value* probability = builder_.CreateFMul(loadElement(out, flat), inverse_sum);
         Value* one_hot = builder_.CreateSelect(builder_.CreateICmpEQ(col, softmax.label), f32(1.0), f32(0.0));
         storeElement(builder_.CreateFMul(builder_.CreateFSub(probability, one_hot), scale), out, flat);
       });
