@@ -256,11 +256,28 @@ class FunctionEmitter {
     builder_.SetInsertPoint(header);
     llvm::PHINode* index = builder_.CreatePHI(builder_.getInt64Ty(), 2, "idx");
     index->addIncoming(i64(0), preheader);
+    const bool enclosing_math = math_in_loop_;
+    math_in_loop_ = false;
     body(index);
     Value* next = builder_.CreateAdd(index, i64(1), "idx.next", true, true);
-    builder_.CreateCondBr(builder_.CreateICmpULT(next, i64(count)), header, exit);
+    llvm::BranchInst* latch = builder_.CreateCondBr(builder_.CreateICmpULT(next, i64(count)), header, exit);
+    if (math_in_loop_) latch->setMetadata(llvm::LLVMContext::MD_loop, tailFoldedLoop());
+    math_in_loop_ = enclosing_math;
     index->addIncoming(next, builder_.GetInsertBlock());
     builder_.SetInsertPoint(exit);
+  }
+
+  // Loop metadata asking the vectorizer to fold the remainder iterations into the vector
+  // loop by masking where the target can (AVX-512, AVX2): a loop that computes exp, log
+  // or tanh then holds one copy of the inlined math instead of three (the vector body, a
+  // vectorized epilogue and the scalar remainder), which is most of its compile time.
+  llvm::MDNode* tailFoldedLoop() {
+    llvm::Metadata* predicate[] = {llvm::MDString::get(context_, "llvm.loop.vectorize.predicate.enable"),
+                                   llvm::ConstantAsMetadata::get(builder_.getTrue())};
+    llvm::TempMDTuple self = llvm::MDNode::getTemporary(context_, {});
+    llvm::MDNode* loop = llvm::MDNode::getDistinct(context_, {self.get(), llvm::MDNode::get(context_, predicate)});
+    loop->replaceOperandWith(0, loop);
+    return loop;
   }
 
   // A float accumulator in the entry block (promoted to a register by mem2reg).
@@ -344,7 +361,10 @@ class FunctionEmitter {
 
   // The module's own exp/expm1/log/tanh (vector_math.h), not libm: loops calling them
   // vectorize.
-  Value* math(MathFunction function, Value* x) { return builder_.CreateCall(mathFunction(module_, function), {x}); }
+  Value* math(MathFunction function, Value* x) {
+    math_in_loop_ = true;
+    return builder_.CreateCall(mathFunction(module_, function), {x});
+  }
   Value* exp(Value* x) { return math(MathFunction::Exp, x); }
   Value* positive(Value* x) { return builder_.CreateFCmpOGT(x, f32(0.0)); }
 
@@ -1035,6 +1055,7 @@ class FunctionEmitter {
   std::vector<ValueId> export_values_;  // what each export_out_ receives
   std::vector<size_t> export_slots_;    // its index in the caller's exports array
   std::set<size_t> updated_in_place_;  // parameters whose gemm applied the update
+  bool math_in_loop_ = false;          // the innermost loop being emitted calls math()
   std::map<Value*, llvm::MDNode*> scope_of_;
   std::vector<llvm::Metadata*> scopes_;
 };
