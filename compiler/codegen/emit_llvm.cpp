@@ -269,8 +269,9 @@ class FunctionEmitter {
 
   // Loop metadata asking the vectorizer to fold the remainder iterations into the vector
   // loop by masking where the target can (AVX-512, AVX2): a loop that computes exp, log
-  // or tanh then holds one copy of the inlined math instead of three (the vector body, a
-  // vectorized epilogue and the scalar remainder), which is most of its compile time.
+  // or tanh then holds one copy of the inlined math instead of up to three (the vector
+  // body, a vectorized epilogue and the scalar remainder), most of its compile time. Where
+  // masking is not available (SSE2) the vectorizer keeps its scalar remainder.
   llvm::MDNode* tailFoldedLoop() {
     llvm::Metadata* predicate[] = {llvm::MDString::get(context_, "llvm.loop.vectorize.predicate.enable"),
                                    llvm::ConstantAsMetadata::get(builder_.getTrue())};
