@@ -8,6 +8,7 @@
 #include <llvm/IR/GlobalVariable.h>
 
 #include "compiler/aot/loop_builder.h"
+#include "compiler/codegen/vector_math.h"
 #include "runtime/abi/step_abi.h"
 
 namespace nnspec::aot {
@@ -65,7 +66,7 @@ struct Shared {
 };
 
 // softmax(rows_ptr, rows): each row of `width` logits in place into probabilities:
-// exp(x - max) / sum.
+// exp(x - max) / sum, exp the step's own (compiler/codegen/vector_math.h), not libm's.
 llvm::Function* emitSoftmax(llvm::Module& module, const std::string& prefix, int64_t width) {
   llvm::LLVMContext& context = module.getContext();
   auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(context),
@@ -85,7 +86,8 @@ llvm::Function* emitSoftmax(llvm::Module& module, const std::string& prefix, int
     llvm::AllocaInst* sum = k.accumulator("sum");
     ir.CreateStore(k.f32(0.0), sum);
     k.forCount(k.i64(width), [&](Value* col) {
-      Value* e = ir.CreateUnaryIntrinsic(llvm::Intrinsic::exp, ir.CreateFSub(k.load(values, col), top));
+      Value* e = ir.CreateCall(codegen::mathFunction(module, codegen::MathFunction::Exp),
+                               {ir.CreateFSub(k.load(values, col), top)});
       k.store(e, values, col);
       ir.CreateStore(ir.CreateFAdd(k.read(sum), e), sum);
     });

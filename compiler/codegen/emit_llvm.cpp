@@ -14,6 +14,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include "compiler/codegen/vector_math.h"
 #include "compiler/ir/shape_rules.h"
 #include "runtime/abi/step_abi.h"
 #include "runtime/kernels/window.h"
@@ -255,11 +256,29 @@ class FunctionEmitter {
     builder_.SetInsertPoint(header);
     llvm::PHINode* index = builder_.CreatePHI(builder_.getInt64Ty(), 2, "idx");
     index->addIncoming(i64(0), preheader);
+    const bool enclosing_math = math_in_loop_;
+    math_in_loop_ = false;
     body(index);
     Value* next = builder_.CreateAdd(index, i64(1), "idx.next", true, true);
-    builder_.CreateCondBr(builder_.CreateICmpULT(next, i64(count)), header, exit);
+    llvm::BranchInst* latch = builder_.CreateCondBr(builder_.CreateICmpULT(next, i64(count)), header, exit);
+    if (math_in_loop_) latch->setMetadata(llvm::LLVMContext::MD_loop, tailFoldedLoop());
+    math_in_loop_ = enclosing_math;
     index->addIncoming(next, builder_.GetInsertBlock());
     builder_.SetInsertPoint(exit);
+  }
+
+  // Loop metadata asking the vectorizer to fold the remainder iterations into the vector
+  // loop by masking where the target can (AVX-512, AVX2): a loop that computes exp, log
+  // or tanh then holds one copy of the inlined math instead of up to three (the vector
+  // body, a vectorized epilogue and the scalar remainder), most of its compile time. Where
+  // masking is not available (SSE2) the vectorizer keeps its scalar remainder.
+  llvm::MDNode* tailFoldedLoop() {
+    llvm::Metadata* predicate[] = {llvm::MDString::get(context_, "llvm.loop.vectorize.predicate.enable"),
+                                   llvm::ConstantAsMetadata::get(builder_.getTrue())};
+    llvm::TempMDTuple self = llvm::MDNode::getTemporary(context_, {});
+    llvm::MDNode* loop = llvm::MDNode::getDistinct(context_, {self.get(), llvm::MDNode::get(context_, predicate)});
+    loop->replaceOperandWith(0, loop);
+    return loop;
   }
 
   // A float accumulator in the entry block (promoted to a register by mem2reg).
@@ -341,7 +360,13 @@ class FunctionEmitter {
     return loadElement(bufferOf(operand), operandIndex(user, operand, iteration, position));
   }
 
-  Value* exp(Value* x) { return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x); }
+  // The module's own exp/expm1/log/tanh (vector_math.h), not libm: loops calling them
+  // vectorize.
+  Value* math(MathFunction function, Value* x) {
+    math_in_loop_ = true;
+    return builder_.CreateCall(mathFunction(module_, function), {x});
+  }
+  Value* exp(Value* x) { return math(MathFunction::Exp, x); }
   Value* positive(Value* x) { return builder_.CreateFCmpOGT(x, f32(0.0)); }
 
   // The scalar formula of each element-wise op (ops.def rows with emitter Map).
@@ -367,7 +392,7 @@ class FunctionEmitter {
       case OpKind::Exp:
         return exp(a);
       case OpKind::Log:
-        return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::log, a);
+        return math(MathFunction::Log, a);
       case OpKind::Abs:
         return builder_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a);
       case OpKind::Sign:
@@ -380,11 +405,11 @@ class FunctionEmitter {
         return builder_.CreateSelect(positive(a), a, builder_.CreateFMul(alpha, a));
       case OpKind::Elu:
         return builder_.CreateSelect(positive(a), a,
-                                     builder_.CreateFMul(alpha, builder_.CreateFSub(exp(a), f32(1.0))));
+                                     builder_.CreateFMul(alpha, math(MathFunction::Expm1, a)));
       case OpKind::Sigmoid:
         return builder_.CreateFDiv(f32(1.0), builder_.CreateFAdd(f32(1.0), exp(builder_.CreateFNeg(a))));
       case OpKind::Tanh:
-        return builder_.CreateCall(tanhFunction(), {a});
+        return math(MathFunction::Tanh, a);
       case OpKind::ReluGrad:
         return builder_.CreateSelect(positive(a), b, f32(0.0));
       case OpKind::LeakyReluGrad:
@@ -438,17 +463,6 @@ class FunctionEmitter {
       rng_seed_ = entry_builder.CreateLoad(entry_builder.getInt64Ty(), address, "rng_seed");
     }
     return rng_seed_;
-  }
-
-  llvm::FunctionCallee tanhFunction() {
-    auto* type = llvm::FunctionType::get(builder_.getFloatTy(), {builder_.getFloatTy()}, false);
-    llvm::FunctionCallee callee = module_.getOrInsertFunction(kTanhSymbol, type);
-    if (auto* function = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-      function->setDoesNotAccessMemory();
-      function->setDoesNotThrow();
-      function->addFnAttr(llvm::Attribute::WillReturn);
-    }
-    return callee;
   }
 
   void emitLoopKernel(const transforms::Kernel& kernel) {
@@ -627,7 +641,8 @@ class FunctionEmitter {
     Value* label;  // i64
   };
 
-  SoftmaxRow emitSoftmaxRow(Value* logits, Value* labels, int64_t classes, Value* row) {
+  // With `exps`, exp(x - max) is also stored there (the gradient's loop reuses it).
+  SoftmaxRow emitSoftmaxRow(Value* logits, Value* labels, int64_t classes, Value* row, Value* exps = nullptr) {
     SoftmaxRow result;
     result.base = builder_.CreateMul(row, i64(classes), "row.base", true, true);
     llvm::AllocaInst* max_slot = newAccumulator("row.max");
@@ -641,9 +656,10 @@ class FunctionEmitter {
     llvm::AllocaInst* sum_slot = newAccumulator("row.sum");
     builder_.CreateStore(f32(0.0), sum_slot);
     emitLoop(classes, [&](Value* col) {
-      Value* x = loadElement(logits, builder_.CreateAdd(result.base, col, "", true, true));
-      builder_.CreateStore(builder_.CreateFAdd(load(sum_slot), exp(builder_.CreateFSub(x, result.max))),
-                           sum_slot);
+      Value* flat = builder_.CreateAdd(result.base, col, "", true, true);
+      Value* e = exp(builder_.CreateFSub(loadElement(logits, flat), result.max));
+      if (exps != nullptr) storeElement(e, exps, flat);
+      builder_.CreateStore(builder_.CreateFAdd(load(sum_slot), e), sum_slot);
     });
     result.sum = load(sum_slot);
     Value* label = loadElement(labels, row, builder_.getInt32Ty());
@@ -665,7 +681,7 @@ class FunctionEmitter {
     emitLoop(shape[0], [&](Value* row) {
       SoftmaxRow softmax = emitSoftmaxRow(logits, labels, shape[1], row);
       Value* picked = loadElement(logits, builder_.CreateAdd(softmax.base, softmax.label, "", true, true));
-      Value* log_sum = builder_.CreateUnaryIntrinsic(llvm::Intrinsic::log, softmax.sum);
+      Value* log_sum = math(MathFunction::Log, softmax.sum);
       Value* row_loss = builder_.CreateFSub(builder_.CreateFAdd(log_sum, softmax.max), picked);
       builder_.CreateStore(builder_.CreateFAdd(load(total), row_loss), total);
     });
@@ -682,12 +698,11 @@ class FunctionEmitter {
     Value* scale = builder_.CreateFMul(readAt(node.operands[2], i64(0)),
                                        f32(1.0 / static_cast<double>(shape[0])), "scale");
     emitLoop(shape[0], [&](Value* row) {
-      SoftmaxRow softmax = emitSoftmaxRow(logits, labels, shape[1], row);
+      SoftmaxRow softmax = emitSoftmaxRow(logits, labels, shape[1], row, out);
       Value* inverse_sum = builder_.CreateFDiv(f32(1.0), softmax.sum);
       emitLoop(shape[1], [&](Value* col) {
         Value* flat = builder_.CreateAdd(softmax.base, col, "", true, true);
-        Value* x = loadElement(logits, flat);
-        Value* probability = builder_.CreateFMul(exp(builder_.CreateFSub(x, softmax.max)), inverse_sum);
+        Value* probability = builder_.CreateFMul(loadElement(out, flat), inverse_sum);
         Value* one_hot = builder_.CreateSelect(builder_.CreateICmpEQ(col, softmax.label), f32(1.0), f32(0.0));
         storeElement(builder_.CreateFMul(builder_.CreateFSub(probability, one_hot), scale), out, flat);
       });
@@ -1041,6 +1056,7 @@ class FunctionEmitter {
   std::vector<ValueId> export_values_;  // what each export_out_ receives
   std::vector<size_t> export_slots_;    // its index in the caller's exports array
   std::set<size_t> updated_in_place_;  // parameters whose gemm applied the update
+  bool math_in_loop_ = false;          // the innermost loop being emitted calls math()
   std::map<Value*, llvm::MDNode*> scope_of_;
   std::vector<llvm::Metadata*> scopes_;
 };

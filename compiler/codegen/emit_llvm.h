@@ -22,7 +22,6 @@ struct EmittedStep {
 
 // Runtime symbols the generated code calls; the JIT maps each to an address.
 inline constexpr const char* kSgemmSymbol = "nnspec_rt_sgemm";
-inline constexpr const char* kTanhSymbol = "tanhf";
 // The window kernels of runtime/kernels/window.h.
 inline constexpr const char* kConv2dSymbol = "nnspec_rt_conv2d_with_scratch";
 inline constexpr const char* kConv2dInputGradSymbol = "nnspec_rt_conv2d_input_grad_with_scratch";

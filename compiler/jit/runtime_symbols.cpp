@@ -24,7 +24,6 @@ std::vector<RuntimeSymbol> runtimeSymbols() {
   using MemcpyFn = void*(void*, const void*, size_t);
   return {
       {codegen::kSgemmSymbol, addressOf(&nnspec_rt_sgemm)},
-      {codegen::kTanhSymbol, addressOf(&::tanhf)},
       {codegen::kConv2dSymbol, addressOf(&nnspec_rt_conv2d_with_scratch)},
       {codegen::kConv2dInputGradSymbol, addressOf(&nnspec_rt_conv2d_input_grad_with_scratch)},
       {codegen::kConv2dKernelGradSymbol, addressOf(&nnspec_rt_conv2d_kernel_grad_with_scratch)},
@@ -34,9 +33,9 @@ std::vector<RuntimeSymbol> runtimeSymbols() {
       {codegen::kAvgPoolGradSymbol, addressOf(&nnspec_rt_avg_pool_grad)},
       {codegen::kPad2dSymbol, addressOf(&nnspec_rt_pad2d)},
       {codegen::kCrop2dSymbol, addressOf(&nnspec_rt_crop2d)},
-      // LLVM lowers llvm.exp/log/pow.f32 to these, and may turn loops into memset/memcpy.
-      {"expf", addressOf(&::expf)},
-      {"logf", addressOf(&::logf)},
+      // LLVM lowers llvm.pow.f32 (Adam's bias corrections, once per step) to powf, and
+      // may turn loops into memset/memcpy. exp, log and tanh are the module's own
+      // (compiler/codegen/vector_math.h).
       {"powf", addressOf(&::powf)},
       {"memset", addressOf(static_cast<MemsetFn*>(&std::memset))},
       {"memcpy", addressOf(static_cast<MemcpyFn*>(&std::memcpy))},
