@@ -1,13 +1,20 @@
 #include "compiler/jit/jit_compiler.h"
 
+#include <chrono>
+
+#include <fmt/format.h>
+#include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/TargetParser/Host.h>
 
 #include "compiler/codegen/emit_llvm.h"
+#include "compiler/jit/codegen_identity.h"
 #include "compiler/jit/optimize_module.h"
 #include "compiler/jit/runtime_symbols.h"
 
@@ -19,6 +26,7 @@ struct JitCompiler::Engine {
   std::string cpu;
   int opt_level = 3;
   int next_dylib = 0;
+  std::unique_ptr<ObjectCache> disk_cache;  // null when off
 };
 
 namespace {
@@ -41,6 +49,17 @@ llvm::orc::JITTargetMachineBuilder hostMachineBuilder(int opt_level) {
   return builder;
 }
 
+// Prepares a generated module for the host: its data layout, triple, CPU and features.
+void prepareModule(const JitCompiler::Engine& engine, llvm::Module& module) {
+  module.setDataLayout(engine.lljit->getDataLayout());
+  module.setTargetTriple(engine.lljit->getTargetTriple().str());
+  for (llvm::Function& function : module) {
+    if (function.isDeclaration()) continue;
+    function.addFnAttr("target-cpu", engine.target_machine->getTargetCPU());
+    function.addFnAttr("target-features", engine.target_machine->getTargetFeatureString());
+  }
+}
+
 // The generated module, prepared for the host and run through the optimization pipeline.
 // The pipeline's last passes, in order: emit LLVM, optimize (here), then JIT (compile).
 llvm::Expected<codegen::EmittedStep> optimizedModule(JitCompiler::Engine& engine,
@@ -49,16 +68,78 @@ llvm::Expected<codegen::EmittedStep> optimizedModule(JitCompiler::Engine& engine
                                                      llvm::LLVMContext& context) {
   auto emitted = codegen::emitLlvm(gradient_graph, plan, context);
   if (!emitted) return emitted.takeError();
-  llvm::Module& module = *emitted->module;
-  module.setDataLayout(engine.lljit->getDataLayout());
-  module.setTargetTriple(engine.lljit->getTargetTriple().str());
-  for (llvm::Function& function : module) {
-    if (function.isDeclaration()) continue;
-    function.addFnAttr("target-cpu", engine.target_machine->getTargetCPU());
-    function.addFnAttr("target-features", engine.target_machine->getTargetFeatureString());
-  }
-  optimizeModule(module, *engine.target_machine, engine.opt_level);
+  prepareModule(engine, *emitted->module);
+  optimizeModule(*emitted->module, *engine.target_machine, engine.opt_level);
   return emitted;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double secondsBetween(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double>(end - start).count();
+}
+
+// The disk cache's key: everything the object depends on. The graph signature, the
+// target (triple, CPU, features: a forced CPU level has entries of its own), the
+// optimization level, and the compiler that made it (nnspec and LLVM versions, and the
+// hash of the code generator's sources, so a development build never loads objects of
+// another code generator).
+std::string objectKey(const JitCompiler::Engine& engine, const std::string& signature) {
+  const llvm::TargetMachine& machine = *engine.target_machine;
+  return fmt::format(
+      "nnspec step object\nnnspec {}\nllvm {}\ncodegen {}\ntriple {}\ncpu {}\nfeatures {}\nopt {}\n{}",
+      NNSPEC_VERSION_TEXT, LLVM_VERSION_STRING, codegenIdentity(), machine.getTargetTriple().str(),
+      machine.getTargetCPU().str(), machine.getTargetFeatureString().str(), engine.opt_level, signature);
+}
+
+// Emit, optimize, and compile the step to an object file in memory (as LLJIT's own
+// compile layer would, but keeping the bytes for the disk cache).
+llvm::Expected<std::string> compileObject(JitCompiler::Engine& engine, const transforms::GradientGraph& gradient_graph,
+                                          const codegen::StepPlan& plan, JitStats& stats) {
+  const auto emit_start = Clock::now();
+  llvm::LLVMContext context;
+  auto emitted = codegen::emitLlvm(gradient_graph, plan, context);
+  if (!emitted) return emitted.takeError();
+  llvm::Module& module = *emitted->module;
+  prepareModule(engine, module);
+  const auto optimize_start = Clock::now();
+  optimizeModule(module, *engine.target_machine, engine.opt_level);
+  const auto codegen_start = Clock::now();
+  llvm::SmallVector<char, 0> bytes;
+  llvm::raw_svector_ostream stream(bytes);
+  llvm::legacy::PassManager passes;
+  llvm::MCContext* machine_code = nullptr;
+  if (engine.target_machine->addPassesToEmitMC(passes, machine_code, stream))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "the target cannot emit object files");
+  passes.run(module);
+  const auto end = Clock::now();
+  stats.emit_seconds += secondsBetween(emit_start, optimize_start);
+  stats.optimize_seconds += secondsBetween(optimize_start, codegen_start);
+  stats.codegen_seconds += secondsBetween(codegen_start, end);
+  return std::string(bytes.data(), bytes.size());
+}
+
+// Links an object into a JITDylib of its own (entry symbols never clash), with exactly
+// the runtime symbols of the explicit map visible to it, and looks up the entry points.
+llvm::Expected<std::shared_ptr<rt::CompiledStep>> linkStep(JitCompiler::Engine& engine, const std::string& object) {
+  llvm::orc::LLJIT& lljit = *engine.lljit;
+  auto dylib = lljit.createJITDylib("nnspec_step_" + std::to_string(engine.next_dylib++));
+  if (!dylib) return dylib.takeError();
+  llvm::orc::SymbolMap symbols;
+  for (const RuntimeSymbol& symbol : runtimeSymbols())
+    symbols[lljit.mangleAndIntern(symbol.name)] = llvm::orc::ExecutorSymbolDef(
+        llvm::orc::ExecutorAddr(symbol.address), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  if (llvm::Error error = dylib->define(llvm::orc::absoluteSymbols(std::move(symbols)))) return error;
+  if (llvm::Error error = lljit.addObjectFile(*dylib, llvm::MemoryBuffer::getMemBufferCopy(object, dylib->getName())))
+    return error;
+  auto step = std::make_shared<rt::CompiledStep>();
+  NnspecStepFn* entries[] = {&step->forward, &step->gradients, &step->train_step};
+  for (size_t entry_idx = 0; entry_idx < codegen::kEntryPoints.size(); ++entry_idx) {
+    auto address = lljit.lookup(*dylib, codegen::entrySymbol(codegen::kEntryPoints[entry_idx]));
+    if (!address) return address.takeError();
+    *entries[entry_idx] = address->toPtr<NnspecStepFn>();
+  }
+  return step;
 }
 
 }  // namespace
@@ -97,6 +178,7 @@ Expected<std::unique_ptr<JitCompiler>> JitCompiler::create(JitOptions options) {
                    .create();
   if (!lljit) return toJitError(lljit.takeError(), "jit");
   engine->lljit = std::move(*lljit);
+  engine->disk_cache = ObjectCache::open(options.disk_cache);
   return std::make_unique<JitCompiler>(std::move(engine));
 }
 
@@ -124,38 +206,47 @@ Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
   std::lock_guard lock(mutex_);
   if (auto cached = cache_.find(signature); cached != cache_.end()) return cached->second;
 
-  auto context = std::make_unique<llvm::LLVMContext>();
-  auto emitted = optimizedModule(*engine_, gradient_graph, plan, *context);
-  if (!emitted) return toJitError(emitted.takeError(), "jit");
-  llvm::orc::LLJIT& lljit = *engine_->lljit;
-
-  // Each compiled step gets its own JITDylib, so entry symbols never clash, with exactly
-  // the runtime symbols of the explicit map visible to it.
-  auto dylib = lljit.createJITDylib("nnspec_step_" + std::to_string(engine_->next_dylib++));
-  if (!dylib) return toJitError(dylib.takeError(), "jit");
-  llvm::orc::SymbolMap symbols;
-  for (const RuntimeSymbol& symbol : runtimeSymbols())
-    symbols[lljit.mangleAndIntern(symbol.name)] = llvm::orc::ExecutorSymbolDef(
-        llvm::orc::ExecutorAddr(symbol.address),
-        llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
-  if (llvm::Error error = dylib->define(llvm::orc::absoluteSymbols(std::move(symbols))))
-    return toJitError(std::move(error), "jit");
-  llvm::orc::ThreadSafeModule thread_safe(std::move(emitted->module), std::move(context));
-  if (llvm::Error error = lljit.addIRModule(*dylib, std::move(thread_safe)))
-    return toJitError(std::move(error), "jit");
-
-  auto step = std::make_shared<rt::CompiledStep>();
-  step->layout = emitted->plan.layout;
-  step->code_owner = engine_;
-  NnspecStepFn* entries[] = {&step->forward, &step->gradients, &step->train_step};
-  for (size_t entry_idx = 0; entry_idx < codegen::kEntryPoints.size(); ++entry_idx) {
-    auto address = lljit.lookup(*dylib, codegen::entrySymbol(codegen::kEntryPoints[entry_idx]));
-    if (!address) return toJitError(address.takeError(), "jit");
-    *entries[entry_idx] = address->toPtr<NnspecStepFn>();
+  const auto start = Clock::now();
+  ObjectCache* disk_cache = engine_->disk_cache.get();
+  const std::string key = disk_cache != nullptr ? objectKey(*engine_, signature) : std::string();
+  std::optional<std::string> object;
+  if (disk_cache != nullptr) object = disk_cache->load(key);
+  const bool loaded = object.has_value();
+  if (!loaded) {
+    auto compiled = compileObject(*engine_, gradient_graph, plan, stats_);
+    if (!compiled) return toJitError(compiled.takeError(), "jit");
+    object = std::move(*compiled);
+    if (disk_cache != nullptr) disk_cache->store(key, *object);
+  }
+  const auto link_start = Clock::now();
+  auto step = linkStep(*engine_, *object);
+  if (!step) return toJitError(step.takeError(), "jit");
+  (*step)->layout = plan.layout;
+  (*step)->code_owner = engine_;
+  const auto end = Clock::now();
+  stats_.link_seconds += secondsBetween(link_start, end);
+  if (loaded) {
+    ++stats_.loaded;
+    stats_.load_seconds += secondsBetween(start, end);
+  } else {
+    ++stats_.compiled;
+    stats_.compile_seconds += secondsBetween(start, end);
   }
   ++compilation_count_;
-  cache_.emplace(std::move(signature), step);
-  return std::shared_ptr<const rt::CompiledStep>(step);
+  cache_.emplace(std::move(signature), *step);
+  return std::shared_ptr<const rt::CompiledStep>(*step);
+}
+
+JitStats JitCompiler::stats() const {
+  std::lock_guard lock(mutex_);
+  JitStats stats = stats_;
+  if (engine_->disk_cache) stats.disk = engine_->disk_cache->counters();
+  return stats;
+}
+
+std::string JitCompiler::diskCacheDirectory() const {
+  std::lock_guard lock(mutex_);
+  return engine_->disk_cache ? engine_->disk_cache->directory().string() : std::string();
 }
 
 }  // namespace nnspec::jit
