@@ -2,7 +2,6 @@
 
 #include <chrono>
 
-#include <fmt/format.h>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -79,17 +78,22 @@ double secondsBetween(Clock::time_point start, Clock::time_point end) {
   return std::chrono::duration<double>(end - start).count();
 }
 
-// The disk cache's key: everything the object depends on. The graph signature, the
-// target (triple, CPU, features: a forced CPU level has entries of its own), the
-// optimization level, and the compiler that made it (nnspec and LLVM versions, and the
-// hash of the code generator's sources, so a development build never loads objects of
-// another code generator).
-std::string objectKey(const JitCompiler::Engine& engine, const std::string& signature) {
+// The disk cache's key: the graph signature, the target, the optimization level, and the
+// compiler that made the object (nnspec and LLVM versions, and the hash of the code
+// generator's sources, so a development build never loads another code generator's
+// objects).
+ObjectKey objectKeyOf(const JitCompiler::Engine& engine, std::string signature) {
   const llvm::TargetMachine& machine = *engine.target_machine;
-  return fmt::format(
-      "nnspec step object\nnnspec {}\nllvm {}\ncodegen {}\ntriple {}\ncpu {}\nfeatures {}\nopt {}\n{}",
-      NNSPEC_VERSION_TEXT, LLVM_VERSION_STRING, codegenIdentity(), machine.getTargetTriple().str(),
-      machine.getTargetCPU().str(), machine.getTargetFeatureString().str(), engine.opt_level, signature);
+  ObjectKey key;
+  key.signature = std::move(signature);
+  key.triple = machine.getTargetTriple().str();
+  key.cpu = machine.getTargetCPU().str();
+  key.features = machine.getTargetFeatureString().str();
+  key.opt_level = engine.opt_level;
+  key.nnspec_version = NNSPEC_VERSION_TEXT;
+  key.llvm_version = LLVM_VERSION_STRING;
+  key.codegen_identity = codegenIdentity();
+  return key;
 }
 
 // Emit, optimize, and compile the step to an object file in memory (as LLJIT's own
@@ -208,7 +212,7 @@ Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
 
   const auto start = Clock::now();
   ObjectCache* disk_cache = engine_->disk_cache.get();
-  const std::string key = disk_cache != nullptr ? objectKey(*engine_, signature) : std::string();
+  const std::string key = disk_cache != nullptr ? objectKeyOf(*engine_, signature).text() : std::string();
   std::optional<std::string> object;
   if (disk_cache != nullptr) object = disk_cache->load(key);
   const bool loaded = object.has_value();
@@ -235,6 +239,12 @@ Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
   ++compilation_count_;
   cache_.emplace(std::move(signature), *step);
   return std::shared_ptr<const rt::CompiledStep>(*step);
+}
+
+ObjectKey JitCompiler::objectKey(const transforms::GradientGraph& gradient_graph,
+                                 const codegen::StepConfig& config) const {
+  std::lock_guard lock(mutex_);
+  return objectKeyOf(*engine_, codegen::stepSignature(gradient_graph, config));
 }
 
 JitStats JitCompiler::stats() const {

@@ -71,6 +71,8 @@ class JitCompiler {
   // loaded from the disk cache; stats() says which.
   int compilationCount() const;
   JitStats stats() const;
+  // The disk cache's key of a step (whether or not the cache is on).
+  ObjectKey objectKey(const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config) const;
   // The disk cache's directory, empty when it is off.
   std::string diskCacheDirectory() const;
   // The host CPU the code is compiled for, e.g. "znver3".

@@ -106,6 +106,12 @@ std::string temporarySuffix() {
 
 }  // namespace
 
+std::string ObjectKey::text() const {
+  return "nnspec step object\nnnspec " + nnspec_version + "\nllvm " + llvm_version + "\ncodegen " + codegen_identity +
+         "\ntriple " + triple + "\ncpu " + cpu + "\nfeatures " + features + "\nopt " + std::to_string(opt_level) +
+         "\n" + signature;
+}
+
 std::unique_ptr<ObjectCache> ObjectCache::open(const ObjectCacheOptions& options) {
   std::function<void(const std::string&)> warn = options.warn;
   if (!warn) warn = [](const std::string& message) { std::fputs(message.c_str(), stderr); };
@@ -138,12 +144,17 @@ void ObjectCache::warnOnce(const std::string& message) {
 
 std::optional<std::string> ObjectCache::load(const std::string& key) {
   const fs::path path = entryPath(key);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::error_code error;
+  const uint64_t size = fs::is_regular_file(path, error) ? fs::file_size(path, error) : 0;
+  std::ifstream in;
+  if (!error && fs::is_regular_file(path, error)) in.open(path, std::ios::binary);
+  if (!in.is_open()) {
     ++counters_.misses;
     return std::nullopt;
   }
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  bytes.resize(static_cast<size_t>(in.gcount()));
   Header header{};
   const bool valid = [&] {
     if (bytes.size() < sizeof(Header)) return false;
@@ -159,7 +170,6 @@ std::optional<std::string> ObjectCache::load(const std::string& key) {
     return std::nullopt;
   }
   // The entry was used: it is the most recent for eviction. Failing to touch is harmless.
-  std::error_code error;
   fs::last_write_time(path, fs::file_time_type::clock::now(), error);
   ++counters_.hits;
   return bytes.substr(sizeof(Header) + header.key_bytes);

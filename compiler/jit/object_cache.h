@@ -38,6 +38,20 @@ struct ObjectCacheOptions {
   std::function<void(const std::string&)> warn;
 };
 
+// Everything a compiled object depends on; its text is the cache's key.
+struct ObjectKey {
+  std::string signature;  // codegen::stepSignature: the graph and the optimizer kind
+  std::string triple;
+  std::string cpu;       // a forced CPU level has entries of its own
+  std::string features;  // the target feature string
+  int opt_level = 3;
+  std::string nnspec_version;
+  std::string llvm_version;
+  std::string codegen_identity;  // compiler/jit/codegen_identity.h
+
+  std::string text() const;
+};
+
 // What the cache did, for tests and the run summary.
 struct ObjectCacheCounters {
   int hits = 0;
