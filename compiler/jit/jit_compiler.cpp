@@ -1,13 +1,20 @@
 #include "compiler/jit/jit_compiler.h"
 
+#include <array>
 #include <chrono>
+#include <cstring>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/ADT/STLExtras.h>
 #include <llvm/IR/LegacyPassManager.h>
+#include <llvm/MC/TargetRegistry.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/TargetParser/Host.h>
@@ -96,36 +103,124 @@ ObjectKey objectKeyOf(const JitCompiler::Engine& engine, std::string signature) 
   return key;
 }
 
-// Emit, optimize, and compile the step to an object file in memory (as LLJIT's own
-// compile layer would, but keeping the bytes for the disk cache).
-llvm::Expected<std::string> compileObject(JitCompiler::Engine& engine, const transforms::GradientGraph& gradient_graph,
-                                          const codegen::StepPlan& plan, JitStats& stats) {
+// A copy of the engine's target machine for one compile thread: threads compiling at
+// once may not share one.
+std::unique_ptr<llvm::TargetMachine> copyTargetMachine(const llvm::TargetMachine& machine) {
+  return std::unique_ptr<llvm::TargetMachine>(machine.getTarget().createTargetMachine(
+      machine.getTargetTriple().str(), machine.getTargetCPU(), machine.getTargetFeatureString(), machine.Options,
+      machine.getRelocationModel(), machine.getCodeModel(), machine.getOptLevel(), /*JIT=*/true));
+}
+
+// One entry point compiled to an object file, with the time of each phase.
+struct CompiledEntry {
+  std::string object;
+  std::string error;
+  double emit_seconds = 0;
+  double optimize_seconds = 0;
+  double codegen_seconds = 0;
+};
+
+// Emits the step in a context of its own, keeps only `entry`'s function, optimizes it and
+// compiles it to an object file in memory (as LLJIT's compile layer would, but keeping
+// the bytes for the disk cache). The entry points share nothing but declarations and
+// constants, so each compiles alone, on a thread of its own.
+CompiledEntry compileEntry(const JitCompiler::Engine& engine, const transforms::GradientGraph& gradient_graph,
+                           const codegen::StepPlan& plan, codegen::EntryPoint entry) {
+  CompiledEntry result;
   const auto emit_start = Clock::now();
+  const std::unique_ptr<llvm::TargetMachine> machine = copyTargetMachine(*engine.target_machine);
   llvm::LLVMContext context;
   auto emitted = codegen::emitLlvm(gradient_graph, plan, context);
-  if (!emitted) return emitted.takeError();
+  if (!emitted) {
+    result.error = llvm::toString(emitted.takeError());
+    return result;
+  }
   llvm::Module& module = *emitted->module;
+  const std::string symbol = codegen::entrySymbol(entry);
+  for (llvm::Function& function : module) {
+    if (!function.isDeclaration() && function.getName() != symbol) function.deleteBody();
+  }
+  for (llvm::GlobalVariable& global : llvm::make_early_inc_range(module.globals())) {
+    if (global.hasLocalLinkage() && global.use_empty()) global.eraseFromParent();
+  }
   prepareModule(engine, module);
   const auto optimize_start = Clock::now();
-  optimizeModule(module, *engine.target_machine, engine.opt_level);
+  optimizeModule(module, *machine, engine.opt_level);
   const auto codegen_start = Clock::now();
   llvm::SmallVector<char, 0> bytes;
   llvm::raw_svector_ostream stream(bytes);
   llvm::legacy::PassManager passes;
   llvm::MCContext* machine_code = nullptr;
-  if (engine.target_machine->addPassesToEmitMC(passes, machine_code, stream))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "the target cannot emit object files");
+  if (machine->addPassesToEmitMC(passes, machine_code, stream)) {
+    result.error = "the target cannot emit object files";
+    return result;
+  }
   passes.run(module);
   const auto end = Clock::now();
-  stats.emit_seconds += secondsBetween(emit_start, optimize_start);
-  stats.optimize_seconds += secondsBetween(optimize_start, codegen_start);
-  stats.codegen_seconds += secondsBetween(codegen_start, end);
-  return std::string(bytes.data(), bytes.size());
+  result.object.assign(bytes.data(), bytes.size());
+  result.emit_seconds = secondsBetween(emit_start, optimize_start);
+  result.optimize_seconds = secondsBetween(optimize_start, codegen_start);
+  result.codegen_seconds = secondsBetween(codegen_start, end);
+  return result;
 }
 
-// Links an object into a JITDylib of its own (entry symbols never clash), with exactly
-// the runtime symbols of the explicit map visible to it, and looks up the entry points.
-llvm::Expected<std::shared_ptr<rt::CompiledStep>> linkStep(JitCompiler::Engine& engine, const std::string& object) {
+// The step's entry points compiled at once, one thread each: an object file per entry
+// point. The phases' times in `stats` are summed over the threads.
+llvm::Expected<std::vector<std::string>> compileObjects(const JitCompiler::Engine& engine,
+                                                        const transforms::GradientGraph& gradient_graph,
+                                                        const codegen::StepPlan& plan, JitStats& stats) {
+  std::array<CompiledEntry, codegen::kEntryPoints.size()> entries;
+  std::vector<std::thread> threads;
+  for (size_t entry_idx = 1; entry_idx < entries.size(); ++entry_idx) {
+    threads.emplace_back([&, entry_idx] {
+      entries[entry_idx] = compileEntry(engine, gradient_graph, plan, codegen::kEntryPoints[entry_idx]);
+    });
+  }
+  entries[0] = compileEntry(engine, gradient_graph, plan, codegen::kEntryPoints[0]);
+  for (std::thread& thread : threads) thread.join();
+  std::vector<std::string> objects;
+  for (CompiledEntry& entry : entries) {
+    if (!entry.error.empty()) return llvm::createStringError(llvm::inconvertibleErrorCode(), entry.error);
+    stats.emit_seconds += entry.emit_seconds;
+    stats.optimize_seconds += entry.optimize_seconds;
+    stats.codegen_seconds += entry.codegen_seconds;
+    objects.push_back(std::move(entry.object));
+  }
+  return objects;
+}
+
+// The disk cache's payload: the object files, each after its size (u64, native order).
+std::string packObjects(const std::vector<std::string>& objects) {
+  std::string packed;
+  for (const std::string& object : objects) {
+    const uint64_t size = object.size();
+    packed.append(reinterpret_cast<const char*>(&size), sizeof(size));
+    packed.append(object);
+  }
+  return packed;
+}
+
+// The object files of a payload; nothing when it does not split into whole objects.
+std::optional<std::vector<std::string>> unpackObjects(const std::string& packed) {
+  std::vector<std::string> objects;
+  size_t offset = 0;
+  while (offset < packed.size()) {
+    uint64_t size = 0;
+    if (packed.size() - offset < sizeof(size)) return std::nullopt;
+    std::memcpy(&size, packed.data() + offset, sizeof(size));
+    offset += sizeof(size);
+    if (packed.size() - offset < size) return std::nullopt;
+    objects.push_back(packed.substr(offset, size));
+    offset += size;
+  }
+  return objects;
+}
+
+// Links a step's objects into a JITDylib of its own (entry symbols never clash), with
+// exactly the runtime symbols of the explicit map visible to it, and looks up the entry
+// points.
+llvm::Expected<std::shared_ptr<rt::CompiledStep>> linkStep(JitCompiler::Engine& engine,
+                                                           const std::vector<std::string>& objects) {
   llvm::orc::LLJIT& lljit = *engine.lljit;
   auto dylib = lljit.createJITDylib("nnspec_step_" + std::to_string(engine.next_dylib++));
   if (!dylib) return dylib.takeError();
@@ -134,8 +229,10 @@ llvm::Expected<std::shared_ptr<rt::CompiledStep>> linkStep(JitCompiler::Engine& 
     symbols[lljit.mangleAndIntern(symbol.name)] = llvm::orc::ExecutorSymbolDef(
         llvm::orc::ExecutorAddr(symbol.address), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
   if (llvm::Error error = dylib->define(llvm::orc::absoluteSymbols(std::move(symbols)))) return error;
-  if (llvm::Error error = lljit.addObjectFile(*dylib, llvm::MemoryBuffer::getMemBufferCopy(object, dylib->getName())))
-    return error;
+  for (const std::string& object : objects) {
+    if (llvm::Error error = lljit.addObjectFile(*dylib, llvm::MemoryBuffer::getMemBufferCopy(object, dylib->getName())))
+      return error;
+  }
   auto step = std::make_shared<rt::CompiledStep>();
   NnspecStepFn* entries[] = {&step->forward, &step->gradients, &step->train_step};
   for (size_t entry_idx = 0; entry_idx < codegen::kEntryPoints.size(); ++entry_idx) {
@@ -213,17 +310,19 @@ Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
   const auto start = Clock::now();
   ObjectCache* disk_cache = engine_->disk_cache.get();
   const std::string key = disk_cache != nullptr ? objectKeyOf(*engine_, signature).text() : std::string();
-  std::optional<std::string> object;
-  if (disk_cache != nullptr) object = disk_cache->load(key);
-  const bool loaded = object.has_value();
+  std::optional<std::vector<std::string>> objects;
+  if (disk_cache != nullptr) {
+    if (const std::optional<std::string> payload = disk_cache->load(key)) objects = unpackObjects(*payload);
+  }
+  const bool loaded = objects.has_value();
   if (!loaded) {
-    auto compiled = compileObject(*engine_, gradient_graph, plan, stats_);
+    auto compiled = compileObjects(*engine_, gradient_graph, plan, stats_);
     if (!compiled) return toJitError(compiled.takeError(), "jit");
-    object = std::move(*compiled);
-    if (disk_cache != nullptr) disk_cache->store(key, *object);
+    objects = std::move(*compiled);
+    if (disk_cache != nullptr) disk_cache->store(key, packObjects(*objects));
   }
   const auto link_start = Clock::now();
-  auto step = linkStep(*engine_, *object);
+  auto step = linkStep(*engine_, *objects);
   if (!step) return toJitError(step.takeError(), "jit");
   (*step)->layout = plan.layout;
   (*step)->code_owner = engine_;
