@@ -314,18 +314,32 @@ Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
   if (disk_cache != nullptr) {
     if (const std::optional<std::string> payload = disk_cache->load(key)) objects = unpackObjects(*payload);
   }
-  const bool loaded = objects.has_value();
+  bool loaded = objects.has_value();
+  auto link_start = Clock::now();
+  std::shared_ptr<rt::CompiledStep> step;
+  if (loaded) {
+    auto linked = linkStep(*engine_, *objects);
+    // An entry that passed its checks but does not link (which a matching key rules out)
+    // is compiled again like a damaged one, and replaced.
+    if (linked) {
+      step = std::move(*linked);
+    } else {
+      llvm::consumeError(linked.takeError());
+      loaded = false;
+    }
+  }
   if (!loaded) {
     auto compiled = compileObjects(*engine_, gradient_graph, plan, stats_);
     if (!compiled) return toJitError(compiled.takeError(), "jit");
     objects = std::move(*compiled);
     if (disk_cache != nullptr) disk_cache->store(key, packObjects(*objects));
+    link_start = Clock::now();
+    auto linked = linkStep(*engine_, *objects);
+    if (!linked) return toJitError(linked.takeError(), "jit");
+    step = std::move(*linked);
   }
-  const auto link_start = Clock::now();
-  auto step = linkStep(*engine_, *objects);
-  if (!step) return toJitError(step.takeError(), "jit");
-  (*step)->layout = plan.layout;
-  (*step)->code_owner = engine_;
+  step->layout = plan.layout;
+  step->code_owner = engine_;
   const auto end = Clock::now();
   stats_.link_seconds += secondsBetween(link_start, end);
   if (loaded) {
@@ -336,8 +350,8 @@ Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
     stats_.compile_seconds += secondsBetween(start, end);
   }
   ++compilation_count_;
-  cache_.emplace(std::move(signature), *step);
-  return std::shared_ptr<const rt::CompiledStep>(*step);
+  cache_.emplace(std::move(signature), step);
+  return std::shared_ptr<const rt::CompiledStep>(step);
 }
 
 ObjectKey JitCompiler::objectKey(const transforms::GradientGraph& gradient_graph,

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -166,6 +167,29 @@ TEST_CASE("a truncated or corrupt cache entry is recompiled and rewritten", "[ji
     CHECK(jit->stats().disk.rejected == 1);
     CHECK(readFile(entry) == whole);  // rewritten whole
     CHECK(trainOnce(step.value()) == trainOnce(newJit(directory)->compile(mlp(), {}).value()));
+  }
+}
+
+TEST_CASE("an entry whose checks pass but whose objects do not link is recompiled", "[jit]") {
+  const fs::path directory = freshDirectory("unlinkable");
+  auto jit = newJit(directory);
+  const std::string key = jit->objectKey(mlp(), {}).text();
+  ObjectCache cache(directory, kDefaultCacheMaxBytes, {});
+  // Well framed (one object of 16 bytes, the size first), but not an object file; and a
+  // payload that does not split into objects at all.
+  const uint64_t size = 16;
+  const std::string unlinkable = std::string(reinterpret_cast<const char*>(&size), sizeof(size)) + std::string(16, 'z');
+  for (const std::string& payload : {unlinkable, std::string("not framed")}) {
+    cache.store(key, payload);
+    auto fresh = newJit(directory);
+    auto step = fresh->compile(mlp(), {});
+    REQUIRE(step.ok());
+    CHECK(fresh->stats().compiled == 1);
+    CHECK(fresh->stats().loaded == 0);
+    CHECK(std::isfinite(trainOnce(step.value()).front()));
+    auto after = newJit(directory);  // the entry was replaced by the compiled objects
+    REQUIRE(after->compile(mlp(), {}).ok());
+    CHECK(after->stats().loaded == 1);
   }
 }
 
