@@ -1,13 +1,13 @@
 #pragma once
 // Compiles train steps to machine code with LLVM ORC (LLJIT) for the host CPU, and caches
 // them by graph signature: sweep points that differ only in runtime hyperparameters share
-// one compiled step. Compiled code lives as long as the JitCompiler. Each step is
-// compiled to an object file that is also kept on disk (compiler/jit/object_cache.h):
-// the next process that needs the same step for the same target and compiler loads it
-// without emitting or optimizing IR. Thread-safe: trials
-// running in parallel may compile at once; one mutex serializes the compilations (and
-// cache lookups wait for a compilation in progress). The compiled steps run on any
-// number of threads.
+// one compiled step. Compiled code lives as long as the JitCompiler. A step's three entry
+// points compile at once, on threads of their own, each to an object file; the objects
+// are also kept on disk (compiler/jit/object_cache.h), and the next process that needs the
+// same step for the same target and compiler links them without emitting or optimizing
+// IR. Thread-safe: trials running in parallel may compile at once; one mutex serializes
+// the compilations (and cache lookups wait for a compilation in progress). The compiled
+// steps run on any number of threads.
 
 #include <cstdint>
 #include <map>
@@ -35,11 +35,11 @@ struct JitStats {
   int loaded = 0;    // steps loaded from the disk cache (no IR)
   double compile_seconds = 0;  // the compilations, emission to linked code
   double load_seconds = 0;     // the loads, reading the entry to linked code
-  // The compilations by phase.
+  // The compilations by phase, summed over the entry points' threads.
   double emit_seconds = 0;
   double optimize_seconds = 0;
   double codegen_seconds = 0;  // instruction selection to the object file
-  double link_seconds = 0;     // JIT-linking the object, both paths
+  double link_seconds = 0;     // JIT-linking the objects, both paths
   ObjectCacheCounters disk;    // zero when the disk cache is off
 };
 
