@@ -684,7 +684,7 @@ class Runner {
   }
 
  public:
-  int compilations() const { return jit_ ? jit_->compilationCount() : 0; }
+  jit::JitStats jitStats() const { return jit_ ? jit_->stats() : jit::JitStats{}; }
   int64_t trialsRun() const { return trials_run_.load(); }
 
  private:
@@ -987,8 +987,15 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
   double trial_seconds = 0;
   for (const auto& row : rows.value()) trial_seconds += row.seconds.value_or(0);
   if (!request.quiet) {
-    fmt::print(out, "\n{} trials, {:.1f} s of training in all; {} compiled graph{} in this run\n", rows.value().size(),
-               trial_seconds, runner.compilations(), runner.compilations() == 1 ? "" : "s");
+    // The graphs of this run: compiled, or loaded from the disk cache of an earlier run.
+    const jit::JitStats jit_stats = runner.jitStats();
+    const std::string loaded = fmt::format("loaded from the compile cache in {:.1f} ms", jit_stats.load_seconds * 1000);
+    const std::string graphs =
+        jit_stats.compiled == 0 && jit_stats.loaded > 0
+            ? fmt::format("{} graph{} {}", jit_stats.loaded, jit_stats.loaded == 1 ? "" : "s", loaded)
+            : fmt::format("compiled {} graph{} in {:.0f} ms{}", jit_stats.compiled, jit_stats.compiled == 1 ? "" : "s",
+                          jit_stats.compile_seconds * 1000, jit_stats.loaded > 0 ? fmt::format(", {} {}", jit_stats.loaded, loaded) : "");
+    fmt::print(out, "\n{} trials, {:.1f} s of training in all; {}\n", rows.value().size(), trial_seconds, graphs);
     fmt::print(out, "{}", kept);
     const rt::Store::Usage usage = store.value().usage();
     const int64_t ran = runner.trialsRun();

@@ -1,13 +1,26 @@
 #include "compiler/jit/jit_compiler.h"
 
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/ADT/STLExtras.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/TargetParser/Host.h>
 
 #include "compiler/codegen/emit_llvm.h"
+#include "compiler/jit/codegen_identity.h"
 #include "compiler/jit/cpu_target.h"
 #include "compiler/jit/optimize_module.h"
 #include "compiler/jit/runtime_symbols.h"
@@ -20,6 +33,7 @@ struct JitCompiler::Engine {
   std::string cpu;
   int opt_level = 3;
   int next_dylib = 0;
+  std::unique_ptr<ObjectCache> disk_cache;  // null when off
 };
 
 namespace {
@@ -42,6 +56,17 @@ llvm::orc::JITTargetMachineBuilder hostMachineBuilder(int opt_level) {
   return builder;
 }
 
+// Prepares a generated module for the host: its data layout, triple, CPU and features.
+void prepareModule(const JitCompiler::Engine& engine, llvm::Module& module) {
+  module.setDataLayout(engine.lljit->getDataLayout());
+  module.setTargetTriple(engine.lljit->getTargetTriple().str());
+  for (llvm::Function& function : module) {
+    if (function.isDeclaration()) continue;
+    function.addFnAttr("target-cpu", engine.target_machine->getTargetCPU());
+    function.addFnAttr("target-features", engine.target_machine->getTargetFeatureString());
+  }
+}
+
 // The generated module, prepared for the host and run through the optimization pipeline.
 // The pipeline's last passes, in order: emit LLVM, optimize (here), then JIT (compile).
 llvm::Expected<codegen::EmittedStep> optimizedModule(JitCompiler::Engine& engine,
@@ -50,16 +75,173 @@ llvm::Expected<codegen::EmittedStep> optimizedModule(JitCompiler::Engine& engine
                                                      llvm::LLVMContext& context) {
   auto emitted = codegen::emitLlvm(gradient_graph, plan, context);
   if (!emitted) return emitted.takeError();
-  llvm::Module& module = *emitted->module;
-  module.setDataLayout(engine.lljit->getDataLayout());
-  module.setTargetTriple(engine.lljit->getTargetTriple().str());
-  for (llvm::Function& function : module) {
-    if (function.isDeclaration()) continue;
-    function.addFnAttr("target-cpu", engine.target_machine->getTargetCPU());
-    function.addFnAttr("target-features", engine.target_machine->getTargetFeatureString());
-  }
-  optimizeModule(module, *engine.target_machine, engine.opt_level);
+  prepareModule(engine, *emitted->module);
+  optimizeModule(*emitted->module, *engine.target_machine, engine.opt_level);
   return emitted;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double secondsBetween(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double>(end - start).count();
+}
+
+// The disk cache's key: the graph signature, the target, the optimization level, and the
+// compiler that made the object (nnspec and LLVM versions, and the hash of the code
+// generator's sources, so a development build never loads another code generator's
+// objects).
+ObjectKey objectKeyOf(const JitCompiler::Engine& engine, std::string signature) {
+  const llvm::TargetMachine& machine = *engine.target_machine;
+  ObjectKey key;
+  key.signature = std::move(signature);
+  key.triple = machine.getTargetTriple().str();
+  key.cpu = machine.getTargetCPU().str();
+  key.features = machine.getTargetFeatureString().str();
+  key.opt_level = engine.opt_level;
+  key.nnspec_version = NNSPEC_VERSION_TEXT;
+  key.llvm_version = LLVM_VERSION_STRING;
+  key.codegen_identity = codegenIdentity();
+  return key;
+}
+
+// A copy of the engine's target machine for one compile thread: threads compiling at
+// once may not share one.
+std::unique_ptr<llvm::TargetMachine> copyTargetMachine(const llvm::TargetMachine& machine) {
+  return std::unique_ptr<llvm::TargetMachine>(machine.getTarget().createTargetMachine(
+      machine.getTargetTriple().str(), machine.getTargetCPU(), machine.getTargetFeatureString(), machine.Options,
+      machine.getRelocationModel(), machine.getCodeModel(), machine.getOptLevel(), /*JIT=*/true));
+}
+
+// One entry point compiled to an object file, with the time of each phase.
+struct CompiledEntry {
+  std::string object;
+  std::string error;
+  double emit_seconds = 0;
+  double optimize_seconds = 0;
+  double codegen_seconds = 0;
+};
+
+// Emits the step in a context of its own, keeps only `entry`'s function, optimizes it and
+// compiles it to an object file in memory (as LLJIT's compile layer would, but keeping
+// the bytes for the disk cache). The entry points share nothing but declarations and
+// constants, so each compiles alone, on a thread of its own.
+CompiledEntry compileEntry(const JitCompiler::Engine& engine, const transforms::GradientGraph& gradient_graph,
+                           const codegen::StepPlan& plan, codegen::EntryPoint entry) {
+  CompiledEntry result;
+  const auto emit_start = Clock::now();
+  const std::unique_ptr<llvm::TargetMachine> machine = copyTargetMachine(*engine.target_machine);
+  llvm::LLVMContext context;
+  auto emitted = codegen::emitLlvm(gradient_graph, plan, context);
+  if (!emitted) {
+    result.error = llvm::toString(emitted.takeError());
+    return result;
+  }
+  llvm::Module& module = *emitted->module;
+  const std::string symbol = codegen::entrySymbol(entry);
+  for (llvm::Function& function : module) {
+    if (!function.isDeclaration() && function.getName() != symbol) function.deleteBody();
+  }
+  for (llvm::GlobalVariable& global : llvm::make_early_inc_range(module.globals())) {
+    if (global.hasLocalLinkage() && global.use_empty()) global.eraseFromParent();
+  }
+  prepareModule(engine, module);
+  const auto optimize_start = Clock::now();
+  optimizeModule(module, *machine, engine.opt_level);
+  const auto codegen_start = Clock::now();
+  llvm::SmallVector<char, 0> bytes;
+  llvm::raw_svector_ostream stream(bytes);
+  llvm::legacy::PassManager passes;
+  llvm::MCContext* machine_code = nullptr;
+  if (machine->addPassesToEmitMC(passes, machine_code, stream)) {
+    result.error = "the target cannot emit object files";
+    return result;
+  }
+  passes.run(module);
+  const auto end = Clock::now();
+  result.object.assign(bytes.data(), bytes.size());
+  result.emit_seconds = secondsBetween(emit_start, optimize_start);
+  result.optimize_seconds = secondsBetween(optimize_start, codegen_start);
+  result.codegen_seconds = secondsBetween(codegen_start, end);
+  return result;
+}
+
+// The step's entry points compiled at once, one thread each: an object file per entry
+// point. The phases' times in `stats` are summed over the threads.
+llvm::Expected<std::vector<std::string>> compileObjects(const JitCompiler::Engine& engine,
+                                                        const transforms::GradientGraph& gradient_graph,
+                                                        const codegen::StepPlan& plan, JitStats& stats) {
+  std::array<CompiledEntry, codegen::kEntryPoints.size()> entries;
+  std::vector<std::thread> threads;
+  for (size_t entry_idx = 1; entry_idx < entries.size(); ++entry_idx) {
+    threads.emplace_back([&, entry_idx] {
+      entries[entry_idx] = compileEntry(engine, gradient_graph, plan, codegen::kEntryPoints[entry_idx]);
+    });
+  }
+  entries[0] = compileEntry(engine, gradient_graph, plan, codegen::kEntryPoints[0]);
+  for (std::thread& thread : threads) thread.join();
+  std::vector<std::string> objects;
+  for (CompiledEntry& entry : entries) {
+    if (!entry.error.empty()) return llvm::createStringError(llvm::inconvertibleErrorCode(), entry.error);
+    stats.emit_seconds += entry.emit_seconds;
+    stats.optimize_seconds += entry.optimize_seconds;
+    stats.codegen_seconds += entry.codegen_seconds;
+    objects.push_back(std::move(entry.object));
+  }
+  return objects;
+}
+
+// The disk cache's payload: the object files, each after its size (u64, native order).
+std::string packObjects(const std::vector<std::string>& objects) {
+  std::string packed;
+  for (const std::string& object : objects) {
+    const uint64_t size = object.size();
+    packed.append(reinterpret_cast<const char*>(&size), sizeof(size));
+    packed.append(object);
+  }
+  return packed;
+}
+
+// The object files of a payload; nothing when it does not split into whole objects.
+std::optional<std::vector<std::string>> unpackObjects(const std::string& packed) {
+  std::vector<std::string> objects;
+  size_t offset = 0;
+  while (offset < packed.size()) {
+    uint64_t size = 0;
+    if (packed.size() - offset < sizeof(size)) return std::nullopt;
+    std::memcpy(&size, packed.data() + offset, sizeof(size));
+    offset += sizeof(size);
+    if (packed.size() - offset < size) return std::nullopt;
+    objects.push_back(packed.substr(offset, size));
+    offset += size;
+  }
+  return objects;
+}
+
+// Links a step's objects into a JITDylib of its own (entry symbols never clash), with
+// exactly the runtime symbols of the explicit map visible to it, and looks up the entry
+// points.
+llvm::Expected<std::shared_ptr<rt::CompiledStep>> linkStep(JitCompiler::Engine& engine,
+                                                           const std::vector<std::string>& objects) {
+  llvm::orc::LLJIT& lljit = *engine.lljit;
+  auto dylib = lljit.createJITDylib("nnspec_step_" + std::to_string(engine.next_dylib++));
+  if (!dylib) return dylib.takeError();
+  llvm::orc::SymbolMap symbols;
+  for (const RuntimeSymbol& symbol : runtimeSymbols())
+    symbols[lljit.mangleAndIntern(symbol.name)] = llvm::orc::ExecutorSymbolDef(
+        llvm::orc::ExecutorAddr(symbol.address), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  if (llvm::Error error = dylib->define(llvm::orc::absoluteSymbols(std::move(symbols)))) return error;
+  for (const std::string& object : objects) {
+    if (llvm::Error error = lljit.addObjectFile(*dylib, llvm::MemoryBuffer::getMemBufferCopy(object, dylib->getName())))
+      return error;
+  }
+  auto step = std::make_shared<rt::CompiledStep>();
+  NnspecStepFn* entries[] = {&step->forward, &step->gradients, &step->train_step};
+  for (size_t entry_idx = 0; entry_idx < codegen::kEntryPoints.size(); ++entry_idx) {
+    auto address = lljit.lookup(*dylib, codegen::entrySymbol(codegen::kEntryPoints[entry_idx]));
+    if (!address) return address.takeError();
+    *entries[entry_idx] = address->toPtr<NnspecStepFn>();
+  }
+  return step;
 }
 
 }  // namespace
@@ -98,6 +280,7 @@ Expected<std::unique_ptr<JitCompiler>> JitCompiler::create(JitOptions options) {
                    .create();
   if (!lljit) return toJitError(lljit.takeError(), "jit");
   engine->lljit = std::move(*lljit);
+  engine->disk_cache = ObjectCache::open(options.disk_cache);
   return std::make_unique<JitCompiler>(std::move(engine));
 }
 
@@ -125,38 +308,69 @@ Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
   std::lock_guard lock(mutex_);
   if (auto cached = cache_.find(signature); cached != cache_.end()) return cached->second;
 
-  auto context = std::make_unique<llvm::LLVMContext>();
-  auto emitted = optimizedModule(*engine_, gradient_graph, plan, *context);
-  if (!emitted) return toJitError(emitted.takeError(), "jit");
-  llvm::orc::LLJIT& lljit = *engine_->lljit;
-
-  // Each compiled step gets its own JITDylib, so entry symbols never clash, with exactly
-  // the runtime symbols of the explicit map visible to it.
-  auto dylib = lljit.createJITDylib("nnspec_step_" + std::to_string(engine_->next_dylib++));
-  if (!dylib) return toJitError(dylib.takeError(), "jit");
-  llvm::orc::SymbolMap symbols;
-  for (const RuntimeSymbol& symbol : runtimeSymbols())
-    symbols[lljit.mangleAndIntern(symbol.name)] = llvm::orc::ExecutorSymbolDef(
-        llvm::orc::ExecutorAddr(symbol.address),
-        llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
-  if (llvm::Error error = dylib->define(llvm::orc::absoluteSymbols(std::move(symbols))))
-    return toJitError(std::move(error), "jit");
-  llvm::orc::ThreadSafeModule thread_safe(std::move(emitted->module), std::move(context));
-  if (llvm::Error error = lljit.addIRModule(*dylib, std::move(thread_safe)))
-    return toJitError(std::move(error), "jit");
-
-  auto step = std::make_shared<rt::CompiledStep>();
-  step->layout = emitted->plan.layout;
+  const auto start = Clock::now();
+  ObjectCache* disk_cache = engine_->disk_cache.get();
+  const std::string key = disk_cache != nullptr ? objectKeyOf(*engine_, signature).text() : std::string();
+  std::optional<std::vector<std::string>> objects;
+  if (disk_cache != nullptr) {
+    if (const std::optional<std::string> payload = disk_cache->load(key)) objects = unpackObjects(*payload);
+  }
+  bool loaded = objects.has_value();
+  auto link_start = Clock::now();
+  std::shared_ptr<rt::CompiledStep> step;
+  if (loaded) {
+    auto linked = linkStep(*engine_, *objects);
+    // An entry that passed its checks but does not link (which a matching key rules out)
+    // is compiled again like a damaged one, and replaced.
+    if (linked) {
+      step = std::move(*linked);
+    } else {
+      llvm::consumeError(linked.takeError());
+      loaded = false;
+    }
+  }
+  if (!loaded) {
+    auto compiled = compileObjects(*engine_, gradient_graph, plan, stats_);
+    if (!compiled) return toJitError(compiled.takeError(), "jit");
+    objects = std::move(*compiled);
+    if (disk_cache != nullptr) disk_cache->store(key, packObjects(*objects));
+    link_start = Clock::now();
+    auto linked = linkStep(*engine_, *objects);
+    if (!linked) return toJitError(linked.takeError(), "jit");
+    step = std::move(*linked);
+  }
+  step->layout = plan.layout;
   step->code_owner = engine_;
-  NnspecStepFn* entries[] = {&step->forward, &step->gradients, &step->train_step};
-  for (size_t entry_idx = 0; entry_idx < codegen::kEntryPoints.size(); ++entry_idx) {
-    auto address = lljit.lookup(*dylib, codegen::entrySymbol(codegen::kEntryPoints[entry_idx]));
-    if (!address) return toJitError(address.takeError(), "jit");
-    *entries[entry_idx] = address->toPtr<NnspecStepFn>();
+  const auto end = Clock::now();
+  stats_.link_seconds += secondsBetween(link_start, end);
+  if (loaded) {
+    ++stats_.loaded;
+    stats_.load_seconds += secondsBetween(start, end);
+  } else {
+    ++stats_.compiled;
+    stats_.compile_seconds += secondsBetween(start, end);
   }
   ++compilation_count_;
   cache_.emplace(std::move(signature), step);
   return std::shared_ptr<const rt::CompiledStep>(step);
+}
+
+ObjectKey JitCompiler::objectKey(const transforms::GradientGraph& gradient_graph,
+                                 const codegen::StepConfig& config) const {
+  std::lock_guard lock(mutex_);
+  return objectKeyOf(*engine_, codegen::stepSignature(gradient_graph, config));
+}
+
+JitStats JitCompiler::stats() const {
+  std::lock_guard lock(mutex_);
+  JitStats stats = stats_;
+  if (engine_->disk_cache) stats.disk = engine_->disk_cache->counters();
+  return stats;
+}
+
+std::string JitCompiler::diskCacheDirectory() const {
+  std::lock_guard lock(mutex_);
+  return engine_->disk_cache ? engine_->disk_cache->directory().string() : std::string();
 }
 
 }  // namespace nnspec::jit

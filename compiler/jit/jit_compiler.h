@@ -1,10 +1,13 @@
 #pragma once
 // Compiles train steps to machine code with LLVM ORC (LLJIT) for the host CPU, and caches
 // them by graph signature: sweep points that differ only in runtime hyperparameters share
-// one compiled step. Compiled code lives as long as the JitCompiler. Thread-safe: trials
-// running in parallel may compile at once; one mutex serializes the compilations (and
-// cache lookups wait for a compilation in progress). The compiled steps run on any
-// number of threads.
+// one compiled step. Compiled code lives as long as the JitCompiler. A step's three entry
+// points compile at once, on threads of their own, each to an object file; the objects
+// are also kept on disk (compiler/jit/object_cache.h), and the next process that needs the
+// same step for the same target and compiler links them without emitting or optimizing
+// IR. Thread-safe: trials running in parallel may compile at once; one mutex serializes
+// the compilations (and cache lookups wait for a compilation in progress). The compiled
+// steps run on any number of threads.
 
 #include <cstdint>
 #include <map>
@@ -14,6 +17,7 @@
 
 #include "compiler/codegen/step_plan.h"
 #include "compiler/jit/jit_error.h"
+#include "compiler/jit/object_cache.h"
 #include "compiler/transforms/autodiff.h"
 #include "runtime/abi/step_abi.h"
 #include "runtime/exec/compiled_step.h"
@@ -21,7 +25,22 @@
 namespace nnspec::jit {
 
 struct JitOptions {
+  ObjectCacheOptions disk_cache;  // where compiled objects are kept between runs
   int opt_level = 3;  // the LLVM pipeline run on the module before it is added (0-3)
+};
+
+// What the JIT did so far, for the run summary and the benches.
+struct JitStats {
+  int compiled = 0;  // steps emitted, optimized and compiled from IR
+  int loaded = 0;    // steps loaded from the disk cache (no IR)
+  double compile_seconds = 0;  // the compilations, emission to linked code
+  double load_seconds = 0;     // the loads, reading the entry to linked code
+  // The compilations by phase, summed over the entry points' threads.
+  double emit_seconds = 0;
+  double optimize_seconds = 0;
+  double codegen_seconds = 0;  // instruction selection to the object file
+  double link_seconds = 0;     // JIT-linking the objects, both paths
+  ObjectCacheCounters disk;    // zero when the disk cache is off
 };
 
 class JitCompiler {
@@ -48,8 +67,14 @@ class JitCompiler {
   Expected<std::string> optimizedLlvmText(const transforms::GradientGraph& gradient_graph,
                                           const codegen::StepPlan& plan);
 
-  // How many modules were compiled (cache misses).
+  // How many steps this JIT made (misses of its in-memory cache), compiled from IR or
+  // loaded from the disk cache; stats() says which.
   int compilationCount() const;
+  JitStats stats() const;
+  // The disk cache's key of a step (whether or not the cache is on).
+  ObjectKey objectKey(const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config) const;
+  // The disk cache's directory, empty when it is off.
+  std::string diskCacheDirectory() const;
   // The host CPU the code is compiled for, e.g. "znver3".
   std::string hostCpu() const;
 
@@ -58,6 +83,7 @@ class JitCompiler {
   std::shared_ptr<Engine> engine_;  // shared with the steps it compiled
   std::map<std::string, std::shared_ptr<const rt::CompiledStep>> cache_;
   int compilation_count_ = 0;
+  JitStats stats_;
 };
 
 }  // namespace nnspec::jit

@@ -1,6 +1,7 @@
 #pragma once
-// The LLVM optimization pipeline (PassBuilder, O0-O3) run on a generated module before it
-// is handed to the JIT.
+// The LLVM optimization pipeline run on a generated module before it is compiled: O0 and
+// O1 are LLVM's; O2 and O3 a short pipeline for generated steps (vectorize the fused
+// loops and clean up), see optimize_module.cpp.
 
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
