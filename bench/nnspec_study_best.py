@@ -1,12 +1,20 @@
 """The best point of one sweep of an nnspec study, from `nnspec export STORE --format json`.
 
 Reads the export on stdin; prints one line:
-`nnspec best=<point> <metric>=<mean over folds> points=<n> finished=<n> pruned=<n> failed=<n> scores=...`
+`nnspec best=<point> <metric>=<mean over folds> points=<n> ranked_points=<n> finished=<trials>
+pruned=<trials> failed=<trials> scores=...`
 (scores: POINT:MEAN of every ranked point, best first). Exits 1 when the sweep is missing or has no ranked point.
 Usage: nnspec export STORE --format json | python3 nnspec_study_best.py SWEEP
 """
 import json
+import re
 import sys
+
+
+def short(point):
+    """A point's key without the spaces after commas and colons, long floats cut to 4 digits."""
+    return re.sub(r"\d+\.\d{5,}(e-?\d+)?", lambda m: f"{float(m.group()):.4g}",
+                  point.replace(", ", ",").replace(": ", ":"))
 
 
 def main():
@@ -24,10 +32,10 @@ def main():
         sys.exit(f"error: sweep '{sweep['name']}' has no ranked point")
     best = min(ranked, key=lambda p: p["rank"])
     count = lambda key: sum(p[key] for p in sweep["points"])  # noqa: E731
-    scores = " ".join(f"{p['point'].replace(' ', '')}:{p['metrics'][metric]['mean']:.4f}"
+    scores = " ".join(f"{short(p['point'])}:{p['metrics'][metric]['mean']:.4f}"
                       for p in sorted(ranked, key=lambda p: p["rank"]))
-    print(f"nnspec best={best['point'].replace(' ', '')} {metric}={best['metrics'][metric]['mean']:.4f} "
-          f"points={len(sweep['points'])} finished={count('finished')} pruned={count('pruned')} "
+    print(f"nnspec best={short(best['point'])} {metric}={best['metrics'][metric]['mean']:.4f} "
+          f"points={len(sweep['points'])} ranked_points={len(ranked)} finished={count('finished')} pruned={count('pruned')} "
           f"failed={count('failed')} scores={scores}")
 
 

@@ -62,7 +62,9 @@ for round in $(seq 1 "$rounds"); do
   seconds=$(seconds_since "$start")
   best=$("$build/nnspec" export "$tmp/hw1.sqlite" --format json | /usr/bin/python3 "$root/bench/nnspec_study_best.py" curve_study)
   echo "round $round: nnspec wall=${seconds}s ${best%% scores=*}"
-  grep -E "^sweep curve_study: " "$tmp/nnspec.out" | sed "s/^/round $round: nnspec /" || true
+  # The ensemble's and the refit's test scores, the point they name cut out.
+  grep -E "^sweep curve_study: " "$tmp/nnspec.out" | sed -E -e "s/^sweep curve_study: /round $round: nnspec /" \
+    -e 's/(mean of the [0-9]+ models) of .*: (test[.])/\1 of the best point: \2/' -e 's/best point .* refit on/best point refit on/' || true
   nn+=("$seconds")
   start=$(date +%s.%N)
   line=$(cd "$root/bench" && /usr/bin/python3 optuna_hw1_curve.py --trials "$trials" --jobs "$jobs")
