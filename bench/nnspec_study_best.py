@@ -2,7 +2,7 @@
 
 Reads the export on stdin; prints one line:
 `nnspec best=<point> <metric>=<mean over folds> points=<n> ranked_points=<n> finished=<trials>
-pruned=<trials> failed=<trials> scores=...`
+pruned=<trials> failed=<trials> epochs=<trained, all trials and refits> scores=...`
 (scores: POINT:MEAN of every ranked point, best first). Exits 1 when the sweep is missing or has no ranked point.
 Usage: nnspec export STORE --format json | python3 nnspec_study_best.py SWEEP
 """
@@ -32,11 +32,12 @@ def main():
         sys.exit(f"error: sweep '{sweep['name']}' has no ranked point")
     best = min(ranked, key=lambda p: p["rank"])
     count = lambda key: sum(p[key] for p in sweep["points"])  # noqa: E731
+    epochs = sum(len(trial["epochs"]) for trial in study.get("trials", []) if trial["sweep"] == sweep["name"])
     scores = " ".join(f"{short(p['point'])}:{p['metrics'][metric]['mean']:.4f}"
                       for p in sorted(ranked, key=lambda p: p["rank"]))
     print(f"nnspec best={short(best['point'])} {metric}={best['metrics'][metric]['mean']:.4f} "
           f"points={len(sweep['points'])} ranked_points={len(ranked)} finished={count('finished')} pruned={count('pruned')} "
-          f"failed={count('failed')} scores={scores}")
+          f"failed={count('failed')} epochs={epochs} scores={scores}")
 
 
 if __name__ == "__main__":

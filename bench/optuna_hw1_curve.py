@@ -20,11 +20,13 @@ biases uniform) where nnspec uses Glorot uniform kernels and zero biases; the ra
 streams (shuffles, TPE's draws) are PyTorch's and numpy's; with --jobs 2 Optuna runs two
 trials at once in threads of one process (study.optimize(n_jobs=2), the GIL shared),
 while nnspec's --jobs 2 runs two trials (possibly two folds of one point) at once.
-Prints one line: `optuna seconds=<float> best_value=<float> complete=<n> pruned=<n> ...`.
+Prints one line: `optuna seconds=<float> best_value=<float> complete=<n> pruned=<n> epochs=<n> ...`
+(epochs: trained in all, folds and the refit).
 Usage: python3 optuna_hw1_curve.py [--trials N] [--jobs N]
 """
 import argparse
 import os
+import threading
 import time
 
 import numpy as np
@@ -61,6 +63,21 @@ def make_optimizer(params, model):
     return torch.optim.RMSprop(model.parameters(), lr=lr, momentum=momentum, weight_decay=decay)
 
 
+class EpochCount:
+    """Epochs trained in all, over every thread."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.value = 0
+
+    def add(self):
+        with self.lock:
+            self.value += 1
+
+
+EPOCHS = EpochCount()
+
+
 def train(params, x, y, val_x, val_y, seed, report=None):
     """Trains one model; returns it and the last epoch's validation MSE. `report(epoch,
     value)` is called after every epoch and may raise optuna.TrialPruned."""
@@ -82,6 +99,7 @@ def train(params, x, y, val_x, val_y, seed, report=None):
         model.eval()
         with torch.no_grad():
             val_loss = loss_fn(model(val_x), val_y).item()
+        EPOCHS.add()
         if report is not None:
             report(epoch, val_loss)
     return model, val_loss
@@ -151,7 +169,7 @@ def main():
     complete = sum(state == optuna.trial.TrialState.COMPLETE for state in states)
     point = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items())
     print(f"optuna seconds={seconds:.2f} study_seconds={study_seconds:.2f} best_value={best.value:.4f} "
-          f"complete={complete} pruned={pruned} ensemble_test_mse={ensemble:.4f} refit_test_mse={refit_test:.4f} "
+          f"complete={complete} pruned={pruned} epochs={EPOCHS.value} ensemble_test_mse={ensemble:.4f} refit_test_mse={refit_test:.4f} "
           f"best=#{best.number} {point}")
 
 

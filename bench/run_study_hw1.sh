@@ -13,7 +13,10 @@
 # (nnspec, optuna, ...); each wall time is the whole process. Prints the wall times, the
 # medians, the ratio optuna/nnspec and the best value (mean validation MSE over the 5
 # folds) each found. TPE's draws differ between the two (different random streams), so
-# the two studies train different points: the per-study time is what is compared.
+# the two studies train different points and prune different numbers of them: besides the
+# whole study's time, each side's seconds per 1,000 epochs trained (all folds, pruned
+# trials' epochs and the refit; an epoch's cost varies with its point's batch and widths,
+# alike on average over the same space) gives a ratio of the work done.
 # Usage: bench/run_study_hw1.sh [ROUNDS]   (default 1; installs Debian's python3-optuna and
 #                                         python3-torch if missing)
 #   JOBS=N     parallel trials on each side (default 2)
@@ -53,7 +56,8 @@ fi
 seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}'; }
 echo "hw1 curve_study: TPE, $trials points x 5 folds, median pruning; $jobs jobs each side"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; $(nproc --all) cores)"
-nn=(); op=()
+nn=(); op=(); nn_rate=(); op_rate=()
+per_k() { awk -v s="$1" -v e="$2" 'BEGIN {printf "%.3f", 1000 * s / e}'; }
 for round in $(seq 1 "$rounds"); do
   rm -f "$tmp"/hw1.sqlite*
   start=$(date +%s.%N)
@@ -66,14 +70,19 @@ for round in $(seq 1 "$rounds"); do
   grep -E "^sweep curve_study: " "$tmp/nnspec.out" | sed -E -e "s/^sweep curve_study: /round $round: nnspec /" \
     -e 's/(mean of the [0-9]+ models) of .*: (test[.])/\1 of the best point: \2/' -e 's/best point .* refit on/best point refit on/' || true
   nn+=("$seconds")
+  nn_rate+=("$(per_k "$seconds" "$(sed -E 's/.* epochs=([0-9]+) scores=.*/\1/' <<<"$best")")")
   start=$(date +%s.%N)
   line=$(cd "$root/bench" && /usr/bin/python3 optuna_hw1_curve.py --trials "$trials" --jobs "$jobs")
   seconds=$(seconds_since "$start")
   echo "round $round: optuna wall=${seconds}s $line"
   op+=("$seconds")
+  op_rate+=("$(per_k "$seconds" "$(sed -E 's/.* epochs=([0-9]+) ensemble.*/\1/' <<<"$line")")")
+  echo "round $round: seconds per 1,000 epochs trained: nnspec ${nn_rate[-1]}, optuna ${op_rate[-1]}"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 m_nn=$(median "${nn[@]}"); m_op=$(median "${op[@]}")
 echo "median wall seconds: nnspec $m_nn, optuna $m_op (optuna $(/usr/bin/python3 -c "import optuna; print(optuna.__version__)"), torch $(/usr/bin/python3 -c "import torch; print(torch.__version__)"), $jobs jobs each)"
-echo "ratio optuna/nnspec: $(awk -v a="$m_op" -v b="$m_nn" 'BEGIN {printf "%.2f", a/b}')"
+echo "ratio optuna/nnspec, whole study: $(awk -v a="$m_op" -v b="$m_nn" 'BEGIN {printf "%.2f", a/b}')"
+r_nn=$(median "${nn_rate[@]}"); r_op=$(median "${op_rate[@]}")
+echo "median seconds per 1,000 epochs trained: nnspec $r_nn, optuna $r_op; ratio optuna/nnspec per epoch: $(awk -v a="$r_op" -v b="$r_nn" 'BEGIN {printf "%.2f", a/b}')"
