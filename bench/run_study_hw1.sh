@@ -20,7 +20,7 @@
 # Usage: bench/run_study_hw1.sh [ROUNDS]   (default 1; installs Debian's python3-optuna and
 #                                         python3-torch if missing)
 #   JOBS=N     parallel trials on each side (default 2)
-#   TRIALS=N   TPE points on both sides (default: the spec's 100); TRIALS=8 is CI-sized.
+#   TRIALS=N   TPE points on both sides (default: the spec's 100); TRIALS=6 is CI-sized (a few minutes).
 #              Other than 100, nnspec runs a copy of the spec with `trials N`.
 #   BUILD_DIR  the CMake build to use (default build)
 set -euo pipefail
