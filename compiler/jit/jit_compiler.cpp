@@ -139,7 +139,9 @@ CompiledEntry compileEntry(const JitCompiler::Engine& engine, const transforms::
   llvm::Module& module = *emitted->module;
   const std::string symbol = codegen::entrySymbol(entry);
   for (llvm::Function& function : module) {
-    if (!function.isDeclaration() && function.getName() != symbol) function.deleteBody();
+    // The other entry points go; the module's own helpers (the vector math) stay, to be
+    // inlined where used and dropped where not.
+    if (!function.isDeclaration() && !function.hasLocalLinkage() && function.getName() != symbol) function.deleteBody();
   }
   for (llvm::GlobalVariable& global : llvm::make_early_inc_range(module.globals())) {
     if (global.hasLocalLinkage() && global.use_empty()) global.eraseFromParent();

@@ -1,6 +1,8 @@
 #include "compiler/jit/optimize_module.h"
 
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Transforms/IPO/AlwaysInliner.h>
+#include <llvm/Transforms/IPO/GlobalDCE.h>
 #include <llvm/Transforms/InstCombine/InstCombine.h>
 #include <llvm/Transforms/Scalar/EarlyCSE.h>
 #include <llvm/Transforms/Scalar/LICM.h>
@@ -12,7 +14,8 @@ namespace nnspec::jit {
 namespace {
 
 // The step pipeline (opt levels 2 and 3). Generated steps are already in the shape O3
-// would bring them to: no calls to inline, no allocas, loops with constant bounds in
+// would bring them to: no calls to inline but the vector math (compiler/codegen/
+// vector_math.h: always-inline functions, inlined first so their loops vectorize), no allocas, loops with constant bounds in
 // canonical form, alias scopes on every access. What they need is vectorization of the
 // fused loops (the GEMMs and convolutions run in the runtime kernels), with the clean-up
 // around it. LLVM's O3 pipeline (~60 passes) vectorized the same loops of the MLP and
@@ -32,6 +35,8 @@ llvm::ModulePassManager stepPipeline() {
   passes.addPass(llvm::SimplifyCFGPass());
   passes.addPass(llvm::InstCombinePass());  // the vector loops' prologues and epilogues
   llvm::ModulePassManager module_passes;
+  module_passes.addPass(llvm::AlwaysInlinerPass());
+  module_passes.addPass(llvm::GlobalDCEPass());  // the math functions, once inlined
   module_passes.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(passes)));
   return module_passes;
 }

@@ -188,12 +188,15 @@ TEST_CASE("nnspec_run_cancel from another thread stops a run", "[api]") {
   REQUIRE(nnspec_run_create(spec, dir.file("s.sqlite").c_str(), &run) == NNSPEC_STATUS_OK);
   Progress progress;
   REQUIRE(nnspec_run_set_progress(run, record, &progress) == NNSPEC_STATUS_OK);
+  std::atomic<bool> returned{false};  // the canceller gives up when the run ends first
   std::thread canceller([&] {
-    while (progress.epochs.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (progress.epochs.load() < 1 && !returned.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     nnspec_run_cancel(run);
   });
   const nnspec_status status = nnspec_run_execute(run, nullptr);
+  returned = true;
   canceller.join();
+  INFO(nnspec_last_error());
   CHECK(status == NNSPEC_STATUS_CANCELLED);
   CHECK(progress.epochs.load() < 50);
 
