@@ -141,9 +141,8 @@ class Runner {
     const rt::ProgressMode mode = request_.quiet  ? rt::ProgressMode::kQuiet
                                   : request_.live ? rt::ProgressMode::kLive
                                                   : rt::ProgressMode::kLines;
-    int64_t grid_trials = 0;
-    for (const auto& sweep : schedules) grid_trials += sweep.sampled() ? 0 : sweep.trials();
-    rt::ProgressDisplay display(out_, mode, rt::Scheduler::plannedTrials(schedules), request_.jobs > 1 && grid_trials > 1);
+    const int64_t planned = rt::Scheduler::plannedTrials(schedules);
+    rt::ProgressDisplay display(out_, mode, planned, request_.jobs > 1 && planned > 1);
     progress_ = &display;
     rt::SchedulerHooks hooks;
     hooks.run_trial = [&](const rt::TrialJob& job) { return runJob(store, study_id, job); };

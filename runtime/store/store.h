@@ -333,8 +333,12 @@ class Store {
   // Under the study lock: claims as claimTrial does, else asks `draw` for a new draw,
   // records it with its history, queues its trials and claims the first. `draw` runs
   // with the store locked and must not call it; nullopt from it: nothing left to draw.
+  // `first_trial_gates` (a pruned sweep): a point's queued trials other than its first
+  // fold and replicate are claimable only once that first trial finished or failed, so
+  // a worker draws a new point rather than train folds of one that may yet be pruned.
   StoreResult<std::optional<Claim>> claimOrDraw(int64_t study_id, std::string_view sweep,
-                                                const std::function<std::optional<NewDraw>(const DrawContext&)>& draw);
+                                                const std::function<std::optional<NewDraw>(const DrawContext&)>& draw,
+                                                bool first_trial_gates = false);
   // The best final value of `metric` among the finished trials of `sweep` (largest when
   // `maximize`); nullopt when none has one.
   StoreResult<std::optional<double>> bestFinal(int64_t study_id, std::string_view sweep, std::string_view metric,

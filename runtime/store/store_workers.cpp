@@ -17,16 +17,25 @@ namespace {
 // lapsed: no worker, a worker marked gone, or a heartbeat older than the lease timeout.
 // PostgreSQL skips rows another worker is claiming right now; SQLite's write lock
 // already lets one claim through at a time.
+// With the gate on (its parameter 1), a queued trial other than a point's first fold and
+// replicate waits until that first trial has finished or failed: a pruned sweep judges a
+// point on its first trial, and its other folds run only for a point that was not pruned.
+#define kFirstTrialGate                                                                                     \
+  "AND (? = 0 OR t.status <> 'queued' OR (t.fold = 0 AND t.replicate = 0) OR EXISTS (SELECT 1 FROM trial f " \
+  "WHERE f.study_id = t.study_id AND f.sweep = t.sweep AND f.point_key = t.point_key AND f.fold = 0 AND "    \
+  "f.replicate = 0 AND f.status IN ('finished', 'failed'))) "
 constexpr const char* kCandidateSqlite =
     "SELECT t.id, t.status, t.point_key, t.fold, t.replicate FROM trial t LEFT JOIN worker w ON w.id = t.worker_id "
     "WHERE t.study_id = ? AND t.sweep = ? AND (t.status = 'queued' OR (t.status = 'running' AND (t.worker_id IS "
-    "NULL OR w.id IS NULL OR w.state <> 'active' OR w.heartbeat < {clock} - ?))) "
+    "NULL OR w.id IS NULL OR w.state <> 'active' OR w.heartbeat < {clock} - ?))) " kFirstTrialGate
     "ORDER BY t.position, t.id LIMIT 1";
 constexpr const char* kCandidatePostgres =
     "SELECT t.id, t.status, t.point_key, t.fold, t.replicate FROM trial t LEFT JOIN worker w ON w.id = t.worker_id "
     "WHERE t.study_id = ? AND t.sweep = ? AND (t.status = 'queued' OR (t.status = 'running' AND (t.worker_id IS "
-    "NULL OR w.id IS NULL OR w.state <> 'active' OR w.heartbeat < {clock} - ?))) "
+    "NULL OR w.id IS NULL OR w.state <> 'active' OR w.heartbeat < {clock} - ?))) " kFirstTrialGate
     "ORDER BY t.position, t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED";
+
+#undef kFirstTrialGate
 
 struct Candidate {
   int64_t id = 0;
@@ -64,7 +73,7 @@ StoreResult<bool> stillClaimable(SqlDb& db, Candidate& candidate, double lease_t
 // Inside a write transaction: the next claimable trial of `sweep`, failing on the way
 // those whose workers were lost max_attempts times.
 StoreResult<std::optional<Claim>> claimLocked(SqlDb& db, Leases& leases, const WorkerSettings& settings,
-                                              int64_t study_id, std::string_view sweep) {
+                                              int64_t study_id, std::string_view sweep, bool first_trial_gates) {
   auto reaped = reapLocalWorkers(db, leases, study_id);
   if (!reaped.ok()) return reaped.error();
   // Positions are not unique across enqueues of several sweeps; ids break ties, and a
@@ -73,7 +82,7 @@ StoreResult<std::optional<Claim>> claimLocked(SqlDb& db, Leases& leases, const W
     std::optional<Candidate> candidate;
     {
       auto query = bound(db, db.dialect() == SqlDialect::kSqlite ? kCandidateSqlite : kCandidatePostgres, study_id,
-                         sweep, settings.lease_timeout_seconds);
+                         sweep, settings.lease_timeout_seconds, int64_t{first_trial_gates ? 1 : 0});
       if (!query.ok()) return query.error();
       auto row = query.value().step();
       if (!row.ok()) return row.error();
@@ -235,7 +244,7 @@ StoreResult<std::optional<Claim>> Store::claimTrial(int64_t study_id, std::strin
   auto claimed = state_->call([&](SqlDb& db) -> StoreResult<std::optional<Claim>> {
     auto transaction = SqlTransaction::begin(db);
     if (!transaction.ok()) return transaction.error();
-    auto claim = claimLocked(db, state_->leases, state_->settings, study_id, sweep);
+    auto claim = claimLocked(db, state_->leases, state_->settings, study_id, sweep, false);
     if (!claim.ok()) return claim;
     auto committed = transaction.value().commit();
     if (!committed.ok()) {
@@ -249,7 +258,8 @@ StoreResult<std::optional<Claim>> Store::claimTrial(int64_t study_id, std::strin
 }
 
 StoreResult<std::optional<Claim>> Store::claimOrDraw(
-    int64_t study_id, std::string_view sweep, const std::function<std::optional<NewDraw>(const DrawContext&)>& draw) {
+    int64_t study_id, std::string_view sweep, const std::function<std::optional<NewDraw>(const DrawContext&)>& draw,
+    bool first_trial_gates) {
   auto claimed = state_->call([&](SqlDb& db) -> StoreResult<std::optional<Claim>> {
     auto transaction = SqlTransaction::begin(db);
     if (!transaction.ok()) return transaction.error();
@@ -258,7 +268,7 @@ StoreResult<std::optional<Claim>> Store::claimOrDraw(
       auto locked = execute(db, "SELECT pg_advisory_xact_lock(1852797808, CAST(? AS INTEGER))", study_id);
       if (!locked.ok()) return locked.error();
     }
-    auto claim = claimLocked(db, state_->leases, state_->settings, study_id, sweep);
+    auto claim = claimLocked(db, state_->leases, state_->settings, study_id, sweep, first_trial_gates);
     if (!claim.ok() || claim.value()) {
       if (!claim.ok()) return claim;
       auto committed = transaction.value().commit();
@@ -296,7 +306,7 @@ StoreResult<std::optional<Claim>> Store::claimOrDraw(
     if (!recorded.ok()) return recorded.error();
     auto queued = insertQueued(db, study_id, made->trials);
     if (!queued.ok()) return queued.error();
-    claim = claimLocked(db, state_->leases, state_->settings, study_id, sweep);
+    claim = claimLocked(db, state_->leases, state_->settings, study_id, sweep, first_trial_gates);
     if (!claim.ok()) return claim;
     auto committed = transaction.value().commit();
     if (!committed.ok()) {

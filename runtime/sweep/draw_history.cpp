@@ -111,7 +111,7 @@ std::optional<std::vector<FinishedTrial>> parseHistory(std::string_view text) {
 }
 
 std::vector<FinishedTrial> historyOfDraws(const DrawContext& context, const std::string& objective,
-                                          int64_t trials_per_point) {
+                                          int64_t trials_per_point, int64_t running_from) {
   std::vector<FinishedTrial> history;
   for (const DrawRow& draw : context.draws) {
     auto params = parseSample(draw.params);
@@ -119,6 +119,12 @@ std::vector<FinishedTrial> historyOfDraws(const DrawContext& context, const std:
     FinishedTrial trial;
     trial.number = draw.number;
     trial.params = std::move(*params);
+    if (draw.number >= running_from) {
+      trial.outcome = TrialOutcome::kRunning;
+      trial.value = 0;
+      history.push_back(std::move(trial));
+      continue;
+    }
     std::vector<double> values;
     bool pruned = false, failed = false;
     int64_t ended = 0;

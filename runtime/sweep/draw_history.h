@@ -6,6 +6,7 @@
 //   number <TAB> complete|pruned|running <TAB> value <TAB> last_step <TAB> name=value;...
 // Values are written with 17 significant digits and read back bit for bit.
 
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,8 +28,10 @@ std::optional<std::vector<FinishedTrial>> parseHistory(std::string_view text);
 // `trials_per_point` trials (folds x replicates) all finished is complete with the mean
 // of its objective; one with a pruned trial is pruned at that trial's last epoch; one
 // drawn but neither is running (another worker has it), counted as Optuna's constant
-// liar does. A point with a failed trial is left out.
+// liar does. A point with a failed trial is left out. Draws numbered `running_from` or
+// later count as running whatever their state (see Scheduler::runSampled).
 std::vector<FinishedTrial> historyOfDraws(const DrawContext& context, const std::string& objective,
-                                          int64_t trials_per_point);
+                                          int64_t trials_per_point,
+                                          int64_t running_from = std::numeric_limits<int64_t>::max());
 
 }  // namespace nnspec::rt

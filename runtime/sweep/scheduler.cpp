@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <new>
@@ -18,6 +20,9 @@ namespace nnspec::rt {
 namespace {
 
 std::string trialPrefix(int64_t number) { return fmt::format("#{:03d}", number); }
+
+// The draw number of a sampled point's key: "#003 lr=0.01" -> 3.
+int64_t drawNumber(const std::string& point_key) { return std::strtoll(point_key.c_str() + 1, nullptr, 10); }
 
 TrialJob makeJob(const SweepSchedule& sweep, const std::string& key, int64_t fold, int64_t replicate, int64_t index,
                  int64_t total) {
@@ -178,13 +183,15 @@ void Scheduler::setError(std::string message) {
   if (error_.empty()) error_ = std::move(message);
 }
 
-// The per-epoch objective of the sweep's finished first-fold trials, for the pruner.
+// The per-epoch objective of the finished first-fold trials of the sweep's draws numbered
+// up to `last_draw`, for the pruner.
 std::optional<std::vector<TrialCurve>> Scheduler::completedCurves(const SweepSchedule& sweep,
-                                                                  const std::vector<TrialRow>& rows) {
+                                                                  const std::vector<TrialRow>& rows,
+                                                                  int64_t last_draw) {
   std::vector<TrialCurve> curves;
   for (const auto& row : rows) {
     if (row.key.sweep != sweep.name || row.key.fold != 0 || row.key.replicate != 0) continue;
-    if (row.status != TrialStatus::kFinished) continue;
+    if (row.status != TrialStatus::kFinished || drawNumber(row.key.point_key) > last_draw) continue;
     auto epochs = store_.listEpochs(TrialHandle{row.id});
     if (!epochs.ok()) {
       storeFailure(epochs.error());
@@ -198,6 +205,11 @@ std::optional<std::vector<TrialCurve>> Scheduler::completedCurves(const SweepSch
     curves.push_back(std::move(curve));
   }
   return curves;
+}
+
+std::variant<std::string, int> Scheduler::describe(const SweepSchedule& sweep, int64_t number, const Sample& sample) {
+  std::lock_guard<std::mutex> lock(describe_mutex_);
+  return hooks_.describe_sample(sweep, number, sample);
 }
 
 // Makes the point of a draw known to the caller (describe_sample) when another worker
@@ -216,7 +228,7 @@ int Scheduler::learnDraw(const SweepSchedule& sweep, const std::string& point_ke
       setError(fmt::format("error: store '{}': draw {} of {} is damaged\n", store_.path(), draw.number, sweep.label()));
       return 2;
     }
-    auto described = hooks_.describe_sample(sweep, draw.number, *sample);
+    auto described = describe(sweep, draw.number, *sample);
     if (const int* code = std::get_if<int>(&described)) return *code;
     std::lock_guard<std::mutex> lock(known_mutex_);
     known_draws_.insert({sweep.name, point_key});
@@ -227,99 +239,161 @@ int Scheduler::learnDraw(const SweepSchedule& sweep, const std::string& point_ke
   return 2;
 }
 
-// Random and TPE sweeps. Each point is drawn under the study lock from the stored
-// history (points other workers run count as running, as in Optuna's constant liar), and
-// recorded with that history. A draw's trials (folds x replicates) are queued and claimed
-// like grid trials. In one process the draws are made one at a time, so a run with one
-// worker draws exactly what it would draw alone, whatever --jobs is.
+// Random and TPE sweeps, on `jobs` threads. Each point is drawn under the study lock from
+// the stored history (points other workers run count as running, as in Optuna's constant
+// liar), and recorded with that history. A draw's trials (folds x replicates) are queued
+// and claimed like grid trials; in a pruned sweep a point's other trials wait for its
+// first (claimOrDraw's gate), so no work goes to a point that may yet be pruned.
+//
+// With --jobs N, draw n is made as if the N - 1 draws before it were still running,
+// whatever their state, and waits until this process runs none of the draws before
+// those; the pruner of its first trial compares it with the draws up to n - N. So the
+// draws and verdicts of one worker depend on N but not on which trial ends first, and
+// --jobs 1 draws each point with all the ones before it ended. Draws of other workers
+// count as the store shows them.
 int Scheduler::runSampled(const SweepSchedule& sweep) {
   const bool minimize = !sweep.maximize || sweep.objective.empty();
   const auto start = std::chrono::steady_clock::now();
   const int64_t per_point = sweep.folds * sweep.replicates;
-  int worst = 0;
-  bool budget_noted = false;
-  while (!cancelled()) {
-    int described_code = 0;
-    auto draw = [&](const DrawContext& context) -> std::optional<NewDraw> {
-      const int64_t number = static_cast<int64_t>(context.draws.size());
-      if (number >= sweep.points) return std::nullopt;
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (sweep.timeout_seconds > 0 && elapsed > sweep.timeout_seconds) {
-        if (!budget_noted) {
-          summary_ += fmt::format("{}: stopped after {} trials: the {:.0f} s time budget is used\n", sweep.label(),
-                                  number, sweep.timeout_seconds);
-          if (hooks_.adjust_total) hooks_.adjust_total(-(sweep.points - number) * per_point);
-          budget_noted = true;
+  const int64_t lag = jobs_;
+  std::atomic<int> worst{0};
+  std::atomic<bool> budget_noted{false};
+  // Point keys of this sweep with a trial running in this process, and a count of trials
+  // ended here, which a thread waiting to draw watches.
+  std::mutex running_mutex;
+  std::condition_variable trial_ended;
+  std::map<std::string, int> running_here;
+  int64_t ended_here = 0;
+
+  auto work = [&] {
+    while (worst.load() < 2 && !cancelled()) {
+      int described_code = 0;
+      bool must_wait = false;
+      int64_t ended_before = 0;
+      auto draw = [&](const DrawContext& context) -> std::optional<NewDraw> {
+        const int64_t number = static_cast<int64_t>(context.draws.size());
+        if (number >= sweep.points) return std::nullopt;
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (sweep.timeout_seconds > 0 && elapsed > sweep.timeout_seconds) {
+          if (!budget_noted.exchange(true)) {
+            std::lock_guard<std::mutex> lock(error_mutex_);
+            summary_ += fmt::format("{}: stopped after {} trials: the {:.0f} s time budget is used\n", sweep.label(),
+                                    number, sweep.timeout_seconds);
+            if (hooks_.adjust_total) hooks_.adjust_total(-(sweep.points - number) * per_point);
+          }
+          return std::nullopt;
         }
-        return std::nullopt;
-      }
-      const std::vector<FinishedTrial> history = historyOfDraws(context, sweep.objective, per_point);
-      Rng rng = makeTrialRng(sweep.seed, number);
-      const Sample sample = sweep.method == SweepMethod::kTpe ? sampleTpe(sweep.space, history, minimize, sweep.tpe, rng)
-                                                              : sampleRandom(sweep.space, rng);
-      auto described = hooks_.describe_sample(sweep, number, sample);
-      if (const int* code = std::get_if<int>(&described)) {
-        described_code = *code;
-        return std::nullopt;
-      }
-      NewDraw made;
-      made.draw = DrawRow{sweep.name, number, std::get<std::string>(described), formatSample(sample),
-                          formatHistory(history)};
-      for (int64_t fold = 0; fold < sweep.folds; ++fold) {
-        for (int64_t replicate = 0; replicate < sweep.replicates; ++replicate) {
-          made.trials.push_back(
-              TrialKey{sweep.name, made.draw.point_key, static_cast<int>(fold), static_cast<int>(replicate)});
+        {
+          // Draws up to number - lag must have ended here before draw `number` is made.
+          std::lock_guard<std::mutex> lock(running_mutex);
+          ended_before = ended_here;
+          for (const auto& [key, count] : running_here) {
+            if (count > 0 && drawNumber(key) <= number - lag) must_wait = true;
+          }
         }
-      }
-      std::lock_guard<std::mutex> lock(known_mutex_);
-      known_draws_.insert({sweep.name, made.draw.point_key});
-      return made;
-    };
-    auto claim = store_.claimOrDraw(study_id_, sweep.name, draw);
-    if (described_code >= 2) return described_code;
-    if (!claim.ok()) return storeFailure(claim.error());
-    if (!claim.value()) {
-      auto unfinished = store_.countUnfinished(study_id_, sweep.name);
-      if (!unfinished.ok()) return storeFailure(unfinished.error());
-      if (unfinished.value() == 0) break;
-      pause();
-      continue;
-    }
-    const TrialKey key = claim.value()->key;
-    const int learned = learnDraw(sweep, key.point_key);
-    if (learned >= 2) return learned;
-    const int64_t number = std::strtoll(key.point_key.c_str() + 1, nullptr, 10);
-    TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate, number + 1, sweep.points);
-    std::vector<TrialCurve> curves;
-    TrialCurve current;
-    if (sweep.pruner && key.fold == 0 && key.replicate == 0) {
-      auto rows = store_.listTrials(study_id_);
-      if (!rows.ok()) return storeFailure(rows.error());
-      auto completed = completedCurves(sweep, rows.value());
-      if (!completed) return 2;
-      curves = std::move(*completed);
-      job.should_prune = [&](const EpochRecord& record) {
-        const auto it = record.metrics.find(sweep.objective);
-        if (it == record.metrics.end()) return false;
-        current.values[static_cast<int>(record.epoch)] = it->second;
-        return shouldPrune(*sweep.pruner, curves, current, static_cast<int>(record.epoch), minimize);
+        if (must_wait) return std::nullopt;
+        const std::vector<FinishedTrial> history =
+            historyOfDraws(context, sweep.objective, per_point, number - lag + 1);
+        Rng rng = makeTrialRng(sweep.seed, number);
+        const Sample sample = sweep.method == SweepMethod::kTpe
+                                  ? sampleTpe(sweep.space, history, minimize, sweep.tpe, rng)
+                                  : sampleRandom(sweep.space, rng);
+        auto described = describe(sweep, number, sample);
+        if (const int* code = std::get_if<int>(&described)) {
+          described_code = *code;
+          return std::nullopt;
+        }
+        NewDraw made;
+        made.draw = DrawRow{sweep.name, number, std::get<std::string>(described), formatSample(sample),
+                            formatHistory(history)};
+        for (int64_t fold = 0; fold < sweep.folds; ++fold) {
+          for (int64_t replicate = 0; replicate < sweep.replicates; ++replicate) {
+            made.trials.push_back(
+                TrialKey{sweep.name, made.draw.point_key, static_cast<int>(fold), static_cast<int>(replicate)});
+          }
+        }
+        std::lock_guard<std::mutex> lock(known_mutex_);
+        known_draws_.insert({sweep.name, made.draw.point_key});
+        return made;
       };
-    }
-    const int code = runGuarded(job);
-    if (code >= 2) return code;
-    worst = std::max(worst, code);
-    if (job.should_prune) {
-      // A pruned first fold ends its point: its other trials leave the queue.
-      auto row = store_.readTrial(claim.value()->handle);
-      if (!row.ok()) return storeFailure(row.error());
-      if (row.value().status == TrialStatus::kPruned) {
-        auto dropped = store_.dropQueued(study_id_, sweep.name, key.point_key);
-        if (!dropped.ok()) return storeFailure(dropped.error());
-        if (hooks_.adjust_total) hooks_.adjust_total(1 - per_point);
+      // A pruned sweep's points run their other trials only once the first was not pruned.
+      auto claim = store_.claimOrDraw(study_id_, sweep.name, draw, sweep.pruner.has_value() && per_point > 1);
+      if (described_code >= 2) return noteCode(worst, described_code);
+      if (!claim.ok()) return noteCode(worst, storeFailure(claim.error()));
+      if (!claim.value()) {
+        if (must_wait) {
+          // Until a trial of this process ends (then the draw may be possible).
+          std::unique_lock<std::mutex> lock(running_mutex);
+          trial_ended.wait_for(lock, std::chrono::milliseconds(kPollMilliseconds),
+                               [&] { return ended_here != ended_before; });
+          continue;
+        }
+        auto unfinished = store_.countUnfinished(study_id_, sweep.name);
+        if (!unfinished.ok()) return noteCode(worst, storeFailure(unfinished.error()));
+        if (unfinished.value() == 0) {
+          // Trials this process still runs may queue more (the other folds of a point).
+          std::unique_lock<std::mutex> lock(running_mutex);
+          bool running = false;
+          for (const auto& [key, count] : running_here) running = running || count > 0;
+          if (!running) return;
+          trial_ended.wait_for(lock, std::chrono::milliseconds(kPollMilliseconds));
+          continue;
+        }
+        pause();
+        continue;
       }
+      const TrialKey key = claim.value()->key;
+      const int learned = learnDraw(sweep, key.point_key);
+      if (learned >= 2) return noteCode(worst, learned);
+      const int64_t number = drawNumber(key.point_key);
+      TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate, number + 1, sweep.points);
+      std::vector<TrialCurve> curves;
+      TrialCurve current;
+      if (sweep.pruner && key.fold == 0 && key.replicate == 0) {
+        auto rows = store_.listTrials(study_id_);
+        if (!rows.ok()) return noteCode(worst, storeFailure(rows.error()));
+        auto completed = completedCurves(sweep, rows.value(), number - lag);
+        if (!completed) return noteCode(worst, 2);
+        curves = std::move(*completed);
+        job.should_prune = [&](const EpochRecord& record) {
+          const auto it = record.metrics.find(sweep.objective);
+          if (it == record.metrics.end()) return false;
+          current.values[static_cast<int>(record.epoch)] = it->second;
+          return shouldPrune(*sweep.pruner, curves, current, static_cast<int>(record.epoch), minimize);
+        };
+      }
+      {
+        std::lock_guard<std::mutex> lock(running_mutex);
+        ++running_here[key.point_key];
+      }
+      const int code = runGuarded(job);
+      noteCode(worst, code);
+      int after = 0;
+      if (code < 2 && job.should_prune) {
+        // A pruned first fold ends its point: its other trials leave the queue.
+        auto row = store_.readTrial(claim.value()->handle);
+        if (!row.ok()) {
+          after = storeFailure(row.error());
+        } else if (row.value().status == TrialStatus::kPruned) {
+          auto dropped = store_.dropQueued(study_id_, sweep.name, key.point_key);
+          if (!dropped.ok()) after = storeFailure(dropped.error());
+          else if (hooks_.adjust_total) hooks_.adjust_total(1 - per_point);
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(running_mutex);
+        if (--running_here[key.point_key] == 0) running_here.erase(key.point_key);
+        ++ended_here;
+      }
+      trial_ended.notify_all();
+      if (after >= 2) return noteCode(worst, after);
     }
-  }
-  return cancelled() ? 130 : worst;
+  };
+  std::vector<std::thread> workers;
+  for (int64_t k = 1; k < std::min(jobs_, std::max<int64_t>(sweep.trials(), 1)); ++k) workers.emplace_back(work);
+  work();
+  for (auto& worker : workers) worker.join();
+  return cancelled() && worst.load() < 2 ? 130 : worst.load();
 }
 
 // After every trial: refit the best point when the sweep asks for it, and combine the

@@ -9,7 +9,8 @@
 //  - draws the points of random and TPE sweeps under the study lock from the stored
 //    history (running points counted as in Optuna's constant liar), records each draw
 //    with that history, and prunes them with the median pruner over every worker's
-//    epochs; a rerun after a kill continues the same sequence of draws;
+//    epochs, on `jobs` threads (see runSampled for how the draws stay independent of
+//    timing); a rerun after a kill continues the same sequence of draws;
 //  - waits for the other workers' trials, then refits the best point of sweeps that ask
 //    for it (one worker runs it) and ensembles its models.
 // Trials already finished in the store are the callback's to skip. A callback that throws
@@ -128,7 +129,10 @@ class Scheduler {
   int runGuarded(const TrialJob& job);
   int storeFailure(const StoreError& failure);
   void setError(std::string message);  // keeps the first
-  std::optional<std::vector<TrialCurve>> completedCurves(const SweepSchedule& sweep, const std::vector<TrialRow>& rows);
+  std::optional<std::vector<TrialCurve>> completedCurves(const SweepSchedule& sweep, const std::vector<TrialRow>& rows,
+                                                         int64_t last_draw);
+  // hooks_.describe_sample, one call at a time (draws on several threads).
+  std::variant<std::string, int> describe(const SweepSchedule& sweep, int64_t number, const Sample& sample);
 
   Store& store_;
   int64_t study_id_;
@@ -137,6 +141,7 @@ class Scheduler {
   std::string summary_;
   std::mutex error_mutex_;  // guards error_: trials on several threads may fail at once
   std::string error_;
+  std::mutex describe_mutex_;
   std::mutex known_mutex_;  // guards known_draws_
   std::set<std::pair<std::string, std::string>> known_draws_;  // (sweep, point key) described here
 };

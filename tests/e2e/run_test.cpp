@@ -256,6 +256,34 @@ TEST_CASE("a TPE study with pruning, CV, a mean ensemble and a refit", "[e2e]") 
   CHECK_THAT(printed, Catch::Contains("mean of the 2 models of #"));
 }
 
+TEST_CASE("with two jobs a pruned point's other folds never start: the other job draws a new point", "[e2e]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome = runSweeps(specPath("tests/e2e/specs/tpe_regression.nnspec"), store, {}, {}, &printed, 2);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  std::map<std::string, std::vector<nnspec::rt::TrialRow>> by_point;
+  for (const auto& [key, row] : trialsOf(store)) {
+    if (row.key.fold >= 0) by_point[row.key.point_key].push_back(row);
+  }
+  CHECK(by_point.size() == 12);
+  int pruned = 0;
+  for (const auto& [point, rows] : by_point) {
+    INFO(point);
+    const auto first = std::find_if(rows.begin(), rows.end(), [](const auto& row) { return row.key.fold == 0; });
+    REQUIRE(first != rows.end());
+    if (first->status == nnspec::rt::TrialStatus::kPruned) {
+      ++pruned;
+      CHECK(rows.size() == 1);  // fold 2 was neither run nor left queued
+    } else {
+      CHECK(rows.size() == 2);
+      for (const auto& row : rows) CHECK(row.status == nnspec::rt::TrialStatus::kFinished);
+    }
+  }
+  CHECK(pruned >= 1);
+}
+
 TEST_CASE("a trial whose loss diverges is recorded as failed and the sweep goes on", "[e2e]") {
   TempDir dir;
   const std::string store = (dir.path / "s.sqlite").string();

@@ -1092,6 +1092,45 @@ TEST_CASE("backends: two workers drawing in turn get draws 0, 1, 2, ... that saw
   CHECK(require(workers.a.listDraws(study)).size() == 6);
 }
 
+TEST_CASE("backends: with the first-trial gate a point's other folds wait for its first fold to end", "[store]") {
+  FOR_EACH_BACKEND("gate");
+  TwoWorkers workers(location, liveWorker("a"), liveWorker("b"));
+  const int64_t study = workers.study_id;
+  int64_t limit = 2;
+  auto draw = [&limit](const DrawContext& context) -> std::optional<NewDraw> {
+    const auto number = static_cast<int64_t>(context.draws.size());
+    if (number >= limit) return std::nullopt;
+    NewDraw made;
+    made.draw = nnspec::rt::DrawRow{"random", number, "p" + std::to_string(number), "x=1", ""};
+    made.trials = {TrialKey{"random", made.draw.point_key, 0, 0}, TrialKey{"random", made.draw.point_key, 1, 0},
+                   TrialKey{"random", made.draw.point_key, 2, 0}};
+    return made;
+  };
+  auto claimed = [](const std::optional<Claim>& claim) {
+    return claim ? claim->key.point_key + "/" + std::to_string(claim->key.fold) : std::string("none");
+  };
+  // p0's first fold runs: the other worker draws p1 rather than take p0's fold 2.
+  const auto first = require(workers.a.claimOrDraw(study, "random", draw, true));
+  CHECK(claimed(first) == "p0/0");
+  beginClaimed(workers.a, study, *first);
+  const auto second = require(workers.b.claimOrDraw(study, "random", draw, true));
+  CHECK(claimed(second) == "p1/0");
+  beginClaimed(workers.b, study, *second);
+  // Nothing is left to draw and both first folds run: nothing is claimable, yet the four
+  // other folds and the other worker's first fold are unfinished.
+  CHECK(claimed(require(workers.a.claimOrDraw(study, "random", draw, true))) == "none");
+  CHECK(require(workers.a.countUnfinished(study, "random")) == 5);
+  // Without the gate the queue is plain: p0's fold 2 is next.
+  CHECK(claimed(require(workers.a.claimTrial(study, "random"))) == "p0/1");
+  // p1's first fold fails: its other folds still run; p0's, now claimed, no longer wait.
+  require(workers.b.failTrial(second->handle, 1, "diverged", 0.1));
+  CHECK(claimed(require(workers.b.claimOrDraw(study, "random", draw, true))) == "p1/1");
+  // p0's first fold finishes: its last fold is claimable.
+  require(workers.a.finishTrial(first->handle, {{"loss", 0.5}}, 0.1));
+  CHECK(claimed(require(workers.a.claimOrDraw(study, "random", draw, true))) == "p0/2");
+  CHECK(claimed(require(workers.b.claimOrDraw(study, "random", draw, true))) == "p1/2");
+}
+
 TEST_CASE("backends: two workers drawing at the same time never make the same draw", "[store]") {
   FOR_EACH_BACKEND("draws_race");
   TwoWorkers workers(location, liveWorker("a"), liveWorker("b"));
