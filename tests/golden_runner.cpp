@@ -58,6 +58,16 @@ int main(int argc, char** argv) {
   const std::string path = argv[1];
   const char* env_update = std::getenv("NNSPEC_UPDATE_GOLDEN");
   const bool update = (argc > 2 && std::string(argv[2]) == "--update") || (env_update != nullptr && *env_update == '1');
+  // Under CI an update would rewrite every expected file and pass: a leaked variable must
+  // not turn the golden tests into passes.
+  const char* ci = std::getenv("CI");
+  if (update && ci != nullptr && *ci != '\0') {
+    std::fprintf(stderr,
+                 "%s: refusing to update the expected file while CI is set (CI=%s)\n"
+                 "hint: unset NNSPEC_UPDATE_GOLDEN (and drop --update) in CI; update golden files locally\n",
+                 path.c_str(), ci);
+    return 2;
+  }
   const std::string text = readFile(path);
   const std::string first_line = withEnvironment(text.substr(0, text.find('\n')));
   const std::string check_marker = "# RUN: nnspec check";
