@@ -285,7 +285,8 @@ bool unwindChain(CheckContext& context, const ast::Expr& expr, const ast::Expr*&
 }
 
 std::optional<Selection> checkSelection(CheckContext& context, const ast::SplitRole& role,
-                                        const std::optional<Selection>& train, int64_t* num_classes) {
+                                        const std::optional<Selection>& train, bool train_failed,
+                                        int64_t* num_classes) {
   const ast::Expr* base = nullptr;
   std::vector<ChainStep> steps;
   if (!unwindChain(context, *role.value, base, steps)) return std::nullopt;
@@ -294,6 +295,8 @@ std::optional<Selection> checkSelection(CheckContext& context, const ast::SplitR
   const std::string path = dottedName(*base);
   const bool from_train = path == "train";
   if (from_train) {
+    // `train` given but failed (its data did not load): its error is already reported.
+    if (role.role.name == "val" && !train && train_failed) return std::nullopt;
     if (role.role.name != "val" || !train) {
       context.diagnostics.error(base->range, "only 'val' can be taken from 'train', and 'train' must come first",
                                 "write `val = train.holdout(0.1)` after `train = ...`");
@@ -500,7 +503,7 @@ void checkSplit(CheckContext& context, const ast::SplitStmt& statement) {
       ok = false;
       continue;
     }
-    auto selection = checkSelection(context, role, split.train, &split.num_classes);
+    auto selection = checkSelection(context, role, split.train, seen.count("train") != 0, &split.num_classes);
     if (!selection) {
       ok = false;
       continue;

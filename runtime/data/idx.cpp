@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "runtime/data/byte_stream.h"
@@ -178,6 +181,56 @@ struct Labels {
   int64_t num_classes = 0;
 };
 
+// Without reading the values: what the file stores must match the header. A plain
+// file's size must be header + values exactly; a gzip file's trailer (its last 4 bytes,
+// the uncompressed size modulo 2^32) must say the same, which a truncated file or data
+// after the gzip stream (which zlib skips) almost never does. nullopt when it matches.
+std::optional<DataError> checkStoredSize(const std::string& path, const IdxHeader& header, const IdxKind& kind,
+                                         bool gzipped) {
+  const uint64_t expected = header.bytes + static_cast<uint64_t>(header.values);
+  std::error_code failed;
+  const uint64_t size = std::filesystem::file_size(path, failed);
+  if (failed) return DataError{path, fmt::format("cannot read its size: {}", failed.message()), ""};
+  if (!gzipped) {
+    if (size < expected) {
+      return DataError{path,
+                       fmt::format("truncated: expected {} bytes of {} data, found {}", header.values,
+                                   kind.data_noun, size - std::min<uint64_t>(size, header.bytes)),
+                       "the file is incomplete: copy or download it again"};
+    }
+    if (size > expected) {
+      return DataError{path,
+                       fmt::format("trailing garbage: {} bytes after the {} data (the header describes {} bytes in "
+                                   "all)",
+                                   size - expected, kind.data_noun, expected),
+                       "the file is damaged, or its header does not describe it"};
+    }
+    return std::nullopt;
+  }
+  uint8_t trailer[4] = {0, 0, 0, 0};
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  const bool read = file != nullptr && size >= 4 && std::fseek(file, -4, SEEK_END) == 0 &&
+                    std::fread(trailer, 1, 4, file) == 4;
+  if (file != nullptr) std::fclose(file);
+  if (!read) return DataError{path, "cannot read the gzip trailer", ""};
+  const uint32_t stored = uint32_t{trailer[0]} | (uint32_t{trailer[1]} << 8) | (uint32_t{trailer[2]} << 16) |
+                          (uint32_t{trailer[3]} << 24);
+  if (stored < expected && stored >= header.bytes) {
+    return DataError{path,
+                     fmt::format("truncated: expected {} bytes of {} data, found {} (by the gzip trailer)",
+                                 header.values, kind.data_noun, stored - header.bytes),
+                     "the file is incomplete: copy or download it again"};
+  }
+  if (stored != static_cast<uint32_t>(expected)) {
+    return DataError{path,
+                     fmt::format("damaged gzip: its trailer gives {} bytes uncompressed, but the idx header "
+                                 "describes {}: the file is truncated or has data after its end",
+                                 stored, expected),
+                     "the file is incomplete or damaged: copy or download it again"};
+  }
+  return std::nullopt;
+}
+
 // Opens and reads the whole label file (one byte per sample, so this is cheap) and checks
 // it has one label per image.
 DataResult<Labels> readLabels(const IdxFilePair& files, int64_t image_count) {
@@ -192,6 +245,7 @@ DataResult<Labels> readLabels(const IdxFilePair& files, int64_t image_count) {
                                  label_count, files.images_path, image_count),
                      "the image and label files must come from the same set"};
   }
+  if (auto wrong = checkStoredSize(files.labels_path, header.value(), kLabels, stream.value().gzipped())) return *wrong;
   DataResult<std::vector<float>> values = readValues(stream.value(), header.value(), kLabels);
   if (!values.ok()) return values.error();
 
@@ -212,6 +266,9 @@ DataResult<ImageFile> openImages(const IdxFilePair& files) {
   if (!stream.ok()) return stream.error();
   DataResult<IdxHeader> header = readHeader(stream.value(), kImages);
   if (!header.ok()) return header.error();
+  if (auto wrong = checkStoredSize(files.images_path, header.value(), kImages, stream.value().gzipped())) {
+    return *wrong;
+  }
   return ImageFile{std::move(stream.value()), std::move(header.value())};
 }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ Bytes idxHeader(uint32_t magic, const std::vector<uint32_t>& dims) {
 Bytes concat(Bytes head, const Bytes& tail) {
   head.insert(head.end(), tail.begin(), tail.end());
   return head;
+}
+
+Bytes readBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 void writePlain(const std::string& path, const Bytes& bytes) {
@@ -156,14 +162,40 @@ TEST_CASE("idx: probe reports count, shape and classes", "[runtime]") {
   CHECK(info.num_classes == 3);
 }
 
-TEST_CASE("idx: probe does not read the pixel data", "[runtime]") {
+TEST_CASE("idx: probe finds missing, extra and damaged pixel data by size, as load does", "[runtime]") {
   TempDir dir;
-  writePlain(dir.file("images"), idxHeader(0x803, {kCount, kRows, kCols}));  // header only
   writePlain(dir.file("labels"), sampleLabelFile());
-  auto probe = nnspec::rt::probeIdx(dir.file("images"), dir.file("labels"));
-  REQUIRE(probe.ok());
-  CHECK(probe.value()[0].count == kCount);
-  CHECK_FALSE(nnspec::rt::loadIdx(dir.file("images"), dir.file("labels")).ok());
+  const Bytes whole = sampleImageFile();
+  SECTION("header only") {
+    writePlain(dir.file("images"), idxHeader(0x803, {kCount, kRows, kCols}));
+    CHECK_THAT(probeError(dir.file("images"), dir.file("labels")).message,
+               Catch::Contains("truncated: expected 24 bytes of pixel data, found 0"));
+    CHECK_FALSE(nnspec::rt::loadIdx(dir.file("images"), dir.file("labels")).ok());
+  }
+  SECTION("trailing bytes, plain") {
+    writePlain(dir.file("images"), concat(whole, Bytes{1, 2, 3}));
+    CHECK_THAT(probeError(dir.file("images"), dir.file("labels")).message,
+               Catch::Contains("trailing garbage: 3 bytes after the pixel data"));
+    CHECK_THAT(loadError(dir.file("images"), dir.file("labels")).message, Catch::Contains("trailing garbage"));
+  }
+  SECTION("a gzip file cut short") {
+    writeGzip(dir.file("images.gz"), whole);
+    std::filesystem::resize_file(dir.file("images.gz"), std::filesystem::file_size(dir.file("images.gz")) - 6);
+    CHECK_FALSE(nnspec::rt::probeIdx(dir.file("images.gz"), dir.file("labels")).ok());
+    CHECK_FALSE(nnspec::rt::loadIdx(dir.file("images.gz"), dir.file("labels")).ok());
+  }
+  SECTION("garbage after a gzip stream, which zlib would skip") {
+    writeGzip(dir.file("images.gz"), whole);
+    Bytes gz = readBytes(dir.file("images.gz"));
+    writePlain(dir.file("images.gz"), concat(gz, Bytes{'g', 'a', 'r', 'b', 'a', 'g', 'e', '!'}));
+    CHECK_THAT(probeError(dir.file("images.gz"), dir.file("labels")).message, Catch::Contains("damaged gzip"));
+    CHECK_THAT(loadError(dir.file("images.gz"), dir.file("labels")).message, Catch::Contains("damaged gzip"));
+  }
+  SECTION("a whole gzip file passes") {
+    writeGzip(dir.file("images.gz"), whole);
+    REQUIRE(nnspec::rt::probeIdx(dir.file("images.gz"), dir.file("labels")).ok());
+    REQUIRE(nnspec::rt::loadIdx(dir.file("images.gz"), dir.file("labels")).ok());
+  }
 }
 
 TEST_CASE("idx: bad magic is reported", "[runtime]") {
