@@ -118,6 +118,19 @@ class Runner {
                        fitting >= 1 ? fmt::format("use --jobs {} or fewer", fitting) : "use --jobs 1");
   }
 
+  // Loads every split the sweeps use (the workers only read them), before the store is
+  // touched: a run that fails on its data leaves no study behind. 0, or the error's code.
+  int loadData() {
+    for (const auto& plan : spec_.sweeps) {
+      for (const auto& point : plan.checked) {
+        auto views = materializer_.split(point.config.split);
+        if (!views.ok()) return dataFailure(views.error());
+        if (sampled(plan)) break;
+      }
+    }
+    return 0;
+  }
+
   int run(rt::Store& store, int64_t study_id) {
     jit_ = request_.jit;
     if (!jit_) {
@@ -127,14 +140,6 @@ class Runner {
         return 3;
       }
       jit_ = std::move(jit.value());
-    }
-    // Load every split first: the workers only read them.
-    for (const auto& plan : spec_.sweeps) {
-      for (const auto& point : plan.checked) {
-        auto views = materializer_.split(point.config.split);
-        if (!views.ok()) return dataFailure(views.error());
-        if (sampled(plan)) break;
-      }
     }
     std::vector<rt::SweepSchedule> schedules;
     for (const auto& plan : spec_.sweeps) schedules.push_back(schedule(plan));
@@ -902,6 +907,11 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
       outcome.err = unwritable + "hint: or pass --no-report\n";
       return outcome;
     }
+  }
+  if (const int code = runner.loadData(); code != 0) {
+    outcome.exit_code = code;
+    outcome.err = runner.error();
+    return outcome;
   }
   auto store = rt::Store::open(store_path);
   if (!store.ok()) {

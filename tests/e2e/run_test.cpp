@@ -19,6 +19,7 @@
 #include <catch2/catch.hpp>
 
 #include "compiler/driver/compile.h"
+#include "compiler/driver/driver.h"
 #include "compiler/driver/run.h"
 #include "runtime/store/store.h"
 
@@ -301,6 +302,19 @@ TEST_CASE("a trial whose loss diverges is recorded as failed and the sweep goes 
   }
   CHECK(failed == 4);
   CHECK(trials.size() == 8);
+}
+
+TEST_CASE("a run that fails on its data leaves no store and no study behind", "[e2e]") {
+  TempDir dir;
+  const std::string spec = specPath("tests/e2e/specs/corrupt_data.nnspec");
+  nnspec::driver::CheckRequest check;
+  check.path = spec;
+  check.data_paths = nnspec::driver::defaultDataPaths();
+  REQUIRE(nnspec::driver::checkFile(check).exit_code == 0);  // the damage is past what check reads
+  const auto outcome = runSpec(spec, (dir.path / "s.sqlite").string());
+  CHECK(outcome.exit_code == 2);
+  CHECK_THAT(outcome.err, Catch::Contains("images_corrupt_deflate.idx.gz': corrupt gzip data"));
+  CHECK_FALSE(fs::exists(dir.path / "s.sqlite"));
 }
 
 TEST_CASE("features the back-end cannot run yet are rejected before training", "[e2e]") {
