@@ -50,4 +50,5 @@ echo "median epoch seconds: nnspec $(awk -v r="$m_nn" 'BEGIN {printf "%.3f", 600
 echo "ratio nnspec/pytorch: $(awk -v a="$m_nn" -v b="$m_pt" 'BEGIN {printf "%.2f", a/b}')"
 /usr/bin/python3 "$root/bench/flops.py" mlp "$widths" --peak "$peak" --samples-per-s "$m_nn" --label nnspec \
   --samples-per-s "$m_pt" --label pytorch
-echo "nnspec JIT compile time (784-64-64-10 train step): ${m_c} ms (median; ${jit[*]}: loaded = from the compile cache)"
+loaded=$(printf '%s\n' "${jit[@]}" | grep -c '^loaded$' || true)
+echo "nnspec JIT compile time (784-64-64-10 train step): ${m_c} ms (median; $loaded of $rounds runs loaded the step from the compile cache)"
