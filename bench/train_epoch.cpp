@@ -16,7 +16,8 @@
 // last batch), the step's entry points alone on one batch (forward; gradients =
 // forward + backward; the optimizer update as trainStep - gradients), and for dense-only
 // models the step's GEMMs alone at the same shapes through nnspec_rt_sgemm, with GFLOP/s
-// and the share of the measured FMA peak (bench/fma_peak.h).
+// and the share of the measured FMA peak (bench/fma_peak.h); and an evaluation pass
+// (evaluateModel) over the training rows in order, as a study's val or test pass.
 // Usage: nnspec_bench_train_epoch [--threads N] [--epochs N] [--breakdown] SPEC [SWEEP]
 //        --threads N: the trial's kernels use N threads (runtime/kernels/thread_team.h)
 
@@ -370,6 +371,18 @@ int printBreakdown(const rt::CompiledModel& model, const rt::DataView& fit, int 
   const double trial = median(trial_ms);
   const EntryTimes entries = timeEntries(model, fit, settings.seed, full_steps);
   const double gemms = layers.empty() ? 0.0 : timeStepGemms(layers, model.batch, full_steps);
+  // An evaluation pass (val or test every epoch in a study) over the same rows, in order.
+  std::vector<double> evaluation_ms;
+  {
+    rt::StepRunner runner(model.full);
+    rt::initializeParameters(runner, model.inits, settings.seed);
+    for (const auto& [name, value] : model.hyper_values) runner.setHyperparam(name, value);
+    for (int round = 0; round < 3; ++round) {
+      const auto start = Clock::now();
+      rt::evaluateModel(model, runner, fit, "train");
+      evaluation_ms.push_back(millisecondsSince(start));
+    }
+  }
 
   const double per_step = 1e3 / static_cast<double>(full_steps);  // ms per epoch -> us per step
   const auto gflops = [&](double ms, int64_t samples) { return flops_per_sample * samples / (ms * 1e-3) / 1e9; };
@@ -404,6 +417,7 @@ int printBreakdown(const rt::CompiledModel& model, const rt::DataView& fit, int 
   row("    forward entry", entries.forward, 0);
   row("    backward (gradients entry - forward entry)", entries.gradients - entries.forward, 0);
   row("    optimizer update (trainStep - gradients entry)", entries.train_step - entries.gradients, 0);
+  row("an evaluation pass over the same rows in order (evaluateModel, median of 3)", median(evaluation_ms), 0);
   if (!layers.empty()) {
     row("  the step's GEMMs alone (nnspec_rt_sgemm, same shapes)", gemms, full_samples);
     row("  the rest of the step (element-wise loops, loss, update, call)", entries.train_step - gemms, 0);
