@@ -4,6 +4,7 @@
 // FMA peak (the better of AVX-512's and AVX2's; an SSE2 build, the generic level, can
 // reach at most half of it), and ratios. Single-threaded.
 // Usage: nnspec_bench_gemm_shapes [MIN_MS]   (default 40: the time per measurement)
+//        nnspec_bench_gemm_shapes --peak     (the measured FMA peak alone, for the epoch benches)
 
 #include <dlfcn.h>
 #include <immintrin.h>
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fma_peak.h"
 #include "runtime/kernels/cpu_dispatch.h"
 #include "runtime/kernels/kernel_table.h"
 #include "runtime/kernels/sgemm.h"
@@ -61,53 +63,6 @@ double secondsPerCall(double min_ms, const std::function<void()>& call) {
     } while (elapsed * 1e3 < min_ms / 5);
     best = std::min(best, elapsed / calls);
   }
-  return best;
-}
-
-// FMA throughput: 12 independent accumulators (more than latency x ports on current
-// cores), each chained through the FMA's addend (on some cores a chain through a
-// multiplicand runs at half the rate), GFLOP/s counting an FMA as 2.
-constexpr int kChains = 12;
-constexpr int64_t kPeakIterations = 2'000'000;  // per round; the best of 10 rounds counts
-
-__attribute__((target("avx512f"))) double peakAvx512Round() {
-  __m512 acc[kChains];
-  for (int chain = 0; chain < kChains; ++chain) acc[chain] = _mm512_set1_ps(0.001f * chain);
-  const __m512 scale = _mm512_set1_ps(0.9999999f), shift = _mm512_set1_ps(1e-7f);
-  auto start = Clock::now();
-  for (int64_t iteration = 0; iteration < kPeakIterations; ++iteration)
-#pragma GCC unroll 12
-    for (int chain = 0; chain < kChains; ++chain) acc[chain] = _mm512_fmadd_ps(scale, shift, acc[chain]);
-  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  alignas(64) float lanes[16];
-  __m512 sum = acc[0];
-  for (int chain = 1; chain < kChains; ++chain) sum = _mm512_add_ps(sum, acc[chain]);
-  _mm512_store_ps(lanes, sum);
-  if (lanes[0] == 12345.0f) std::puts("");
-  return kPeakIterations * kChains * 16 * 2 / seconds / 1e9;
-}
-
-__attribute__((target("avx2,fma"))) double peakAvx2Round() {
-  __m256 acc[kChains];
-  for (int chain = 0; chain < kChains; ++chain) acc[chain] = _mm256_set1_ps(0.001f * chain);
-  const __m256 scale = _mm256_set1_ps(0.9999999f), shift = _mm256_set1_ps(1e-7f);
-  auto start = Clock::now();
-  for (int64_t iteration = 0; iteration < kPeakIterations; ++iteration)
-#pragma GCC unroll 12
-    for (int chain = 0; chain < kChains; ++chain) acc[chain] = _mm256_fmadd_ps(scale, shift, acc[chain]);
-  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  alignas(32) float lanes[8];
-  __m256 sum = acc[0];
-  for (int chain = 1; chain < kChains; ++chain) sum = _mm256_add_ps(sum, acc[chain]);
-  _mm256_store_ps(lanes, sum);
-  if (lanes[0] == 12345.0f) std::puts("");
-  return kPeakIterations * kChains * 8 * 2 / seconds / 1e9;
-}
-
-// The best of 10 rounds (another process may take the core for part of one).
-double bestOf(double (*round)()) {
-  double best = 0.0;
-  for (int repeat = 0; repeat < 10; ++repeat) best = std::max(best, round());
   return best;
 }
 
@@ -167,13 +122,14 @@ struct Impl {
 int main(int argc, char** argv) {
   using namespace nnspec::bench;
   using nnspec::rt::kernelTableFor;
-  const double min_ms = argc > 1 ? std::atof(argv[1]) : 40.0;
+  const bool peak_only = argc > 1 && std::string(argv[1]) == "--peak";
+  const double min_ms = argc > 1 && !peak_only ? std::atof(argv[1]) : 40.0;
   const int32_t best = nnspec_rt_cpu_best_level();
 
-  const double peak_avx2 = best >= kNnspecCpuAvx2 ? bestOf(peakAvx2Round) : 0.0;
-  const double peak_avx512 = best >= kNnspecCpuAvx512 ? bestOf(peakAvx512Round) : 0.0;
-  const double peak = std::max(peak_avx512, peak_avx2);
-  std::printf("measured FMA peak, 1 core: avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s\n", peak_avx512, peak_avx2);
+  const FmaPeak measured = measureFmaPeak(best);
+  const double peak = measured.best();
+  std::printf("measured FMA peak, 1 core: avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s\n", measured.avx512, measured.avx2);
+  if (peak_only) return 0;
 
   std::vector<Impl> impls;
   for (int32_t level = best; level >= 0; --level) {

@@ -53,6 +53,15 @@ void BatchIterator::startEpoch(int64_t epoch) {
   if (shuffle_) shuffleIndices(order_, deriveSeed(seed_, static_cast<uint64_t>(epoch)));
 }
 
+const float* BatchIterator::inputsInPlace() const {
+  if (position_ + batch_ > size()) return nullptr;
+  const int64_t first = order_[static_cast<size_t>(position_)];
+  for (int64_t row = 1; row < batch_; ++row) {
+    if (order_[static_cast<size_t>(position_ + row)] != first + row) return nullptr;
+  }
+  return data_->x.data() + first * features_;
+}
+
 bool BatchIterator::fits(const BatchBuffers& buffers) const {
   const auto at_least = [&](size_t have, int64_t per_sample) {
     return have == 0 || static_cast<int64_t>(have) >= batch_ * per_sample;

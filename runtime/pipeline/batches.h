@@ -47,6 +47,12 @@ class BatchIterator {
   // Copies the next batch of the current epoch into `buffers`: its number of samples,
   // 0 when the epoch is over, kBuffersDoNotFit when `buffers` cannot take a full batch.
   int64_t nextBatch(const BatchBuffers& buffers);
+  // The next full batch's inputs where they lie in the data set, when its samples are
+  // consecutive rows there (an evaluation pass over a contiguous range, such as a test
+  // set or an unshuffled fold): its first row, which a step can read in place, so that
+  // nextBatch need not copy them (leave BatchBuffers::x empty). Null otherwise, and for
+  // the last, partial batch (a full-batch step would read past the data set's end).
+  const float* inputsInPlace() const;
   // Whether `buffers` can take a full batch of this iterator.
   bool fits(const BatchBuffers& buffers) const;
   // The current epoch's order: positions into the data set.

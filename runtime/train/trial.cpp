@@ -124,6 +124,15 @@ std::vector<const void*> inputPointers(const StepRunner& runner, Buffers& buffer
   return inputs;
 }
 
+// The position of input `name` in the step's layout; the input count when it has none.
+size_t inputSlot(const StepRunner& runner, const std::string& name) {
+  const auto& slots = runner.layout().inputs;
+  for (size_t index = 0; index < slots.size(); ++index) {
+    if (slots[index].name == name) return index;
+  }
+  return slots.size();
+}
+
 bool improved(double value, double best, double tol, bool maximize) {
   return maximize ? value > best + tol : value < best - tol;
 }
@@ -142,7 +151,8 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunn
   if (!iterator.ok()) return metrics;
   Buffers buffers(model, *view.data);
   std::vector<float> predictions(static_cast<size_t>(model.batch * model.output_width));
-  const auto inputs = inputPointers(runner, buffers);
+  auto inputs = inputPointers(runner, buffers);
+  const size_t x_slot = inputSlot(runner, "x");
   iterator.value().startEpoch(0);
   double loss_sum = 0;
   double absolute_sum = 0;  // regression: mean absolute error
@@ -151,7 +161,12 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunn
   const int64_t width = model.output_width;
   for (;;) {
     std::fill(buffers.labels.begin(), buffers.labels.end(), 0);
-    const int64_t rows = iterator.value().nextBatch(buffers.spans());
+    // A batch of consecutive rows is read where it lies; others are copied into buffers.x.
+    const float* in_place = iterator.value().inputsInPlace();
+    BatchBuffers spans = buffers.spans();
+    if (in_place != nullptr) spans.x = {};
+    if (x_slot < inputs.size()) inputs[x_slot] = in_place != nullptr ? in_place : buffers.x.data();
+    const int64_t rows = iterator.value().nextBatch(spans);
     if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("evaluation buffers do not fit the batch");
     if (rows <= 0) break;
     runner.forward(inputs, predictions.data());

@@ -133,3 +133,33 @@ TEST_CASE("batches: bad batch sizes and indices and small buffers are refused", 
   CHECK_FALSE(batches.value().fits({small, {}, {}}));
   CHECK(batches.value().nextBatch({small, {}, {}}) == rt::BatchIterator::kBuffersDoNotFit);
 }
+
+TEST_CASE("batches: a full batch of consecutive rows is offered in place, others are not", "[runtime]") {
+  const rt::Dataset data = numberedDataset(12);
+  // Batches of 3 over rows 4..11 then 0: [4,5,6] and [7,8,9] are consecutive, [10,11,0]
+  // is not, and nothing is offered once fewer than a full batch remain.
+  auto batches = rt::makeEvaluationIterator(data, {4, 5, 6, 7, 8, 9, 10, 11, 0, 1}, 3);
+  REQUIRE(batches.ok());
+  rt::BatchIterator& iterator = batches.value();
+  std::vector<int32_t> labels(3);
+  for (int64_t first : {4, 7}) {
+    const float* in_place = iterator.inputsInPlace();
+    REQUIRE(in_place == data.x.data() + first * 3);
+    CHECK(in_place[3] == static_cast<float>(first + 1));
+    // The labels are still copied; the inputs need not be.
+    CHECK(iterator.nextBatch({{}, labels, {}}) == 3);
+    CHECK(labels[0] == first % 4);
+  }
+  CHECK(iterator.inputsInPlace() == nullptr);
+  Buffers buffers(3);
+  CHECK(iterator.nextBatch(buffers.view()) == 3);
+  CHECK(buffers.x[6] == 0.0f);
+  CHECK(iterator.inputsInPlace() == nullptr);  // one sample left: a partial batch
+  CHECK(iterator.nextBatch(buffers.view()) == 1);
+  // A shuffled order is offered in place only where it happens to run consecutively.
+  auto shuffled = rt::makeBatchIterator(data, {2, 3, 9, 1}, {2, false, 0});
+  REQUIRE(shuffled.ok());
+  CHECK(shuffled.value().inputsInPlace() == data.x.data() + 2 * 3);
+  CHECK(shuffled.value().nextBatch(buffers.view()) == 2);
+  CHECK(shuffled.value().inputsInPlace() == nullptr);
+}
