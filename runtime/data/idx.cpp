@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/data/byte_stream.h"
+#include "runtime/data/huge_pages.h"
 #include "runtime/data/sources.h"
 
 namespace nnspec::rt {
@@ -149,6 +150,7 @@ DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxH
   const size_t expected = static_cast<size_t>(header.values);
   std::vector<float> values;
   values.reserve(std::min(expected, kMaxReservedValues));
+  adviseHugePages(values.data(), values.capacity() * sizeof(float));
   std::vector<uint8_t> chunk(kChunkBytes);
   while (values.size() < expected) {
     size_t want = std::min(chunk.size(), expected - values.size());
