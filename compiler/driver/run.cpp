@@ -785,6 +785,10 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     if (const rt::PointSummary* best = ranking.best()) {
       fmt::print(out, "  best: {} with {} {}\n", best->key.empty() ? "(one point)" : displayPoint(best->key), metric,
                  formatMetric(best->values.at(metric)));
+      if (metric.rfind("train.", 0) == 0 && ranking.points.size() > 1) {
+        fmt::print(out, "  (ranked on the training data: nothing is held out; give the split a `val = "
+                        "train.holdout(0.1)` or the sweep `cv 5` to select on data the points did not train on)\n");
+      }
     }
   }
 }

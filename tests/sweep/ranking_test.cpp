@@ -53,6 +53,24 @@ TEST_CASE("without an objective the first default metric present ranks, and loss
   CHECK(ranking.points[0].key == "b");
 }
 
+TEST_CASE("without an objective or validation the points rank by a training figure, never by the test set",
+          "[sweep]") {
+  const std::vector<TrialRow> rows = {
+      row("a", 0, TrialStatus::kFinished, {{"test.accuracy", 0.9}, {"test.loss", 0.2}, {"train.accuracy", 0.7},
+                                           {"train.loss", 0.6}}),
+      row("b", 0, TrialStatus::kFinished, {{"test.accuracy", 0.8}, {"test.loss", 0.3}, {"train.accuracy", 0.75},
+                                           {"train.loss", 0.5}}),
+  };
+  const SweepRanking ranking = rankSweep("arch", rows, "", true);
+  CHECK(ranking.metric == "train.accuracy");
+  CHECK(ranking.maximize);
+  CHECK(ranking.points[0].key == "b");  // worse on test, better on what it trained on
+  const SweepRanking regression = rankSweep("arch", {row("a", 0, TrialStatus::kFinished, {{"test.loss", 0.2},
+                                                                                           {"train.loss", 0.6}})},
+                                            "", true);
+  CHECK(regression.metric == "train.loss");
+}
+
 TEST_CASE("a point with a failed fold ranks by its finished folds but is not refit or ensembled", "[sweep]") {
   const std::vector<TrialRow> rows = {
       row("good", 0, TrialStatus::kFinished, {{"val.accuracy", 0.80}}),
