@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/shapes.h"
+#include "compiler/sema/synthetic.h"
 #include "runtime/data/sources.h"
 #include "runtime/pipeline/labels.h"
 #include "runtime/pipeline/random.h"
@@ -21,55 +23,29 @@ std::string resolvePath(const rt::DataPaths& paths, const std::string& path) {
   return (std::filesystem::path(paths.spec_dir) / path).string();
 }
 
-// y = f(x) of a synthetic source, as the checker accepted it.
-double evaluateFn(const ast::Expr& expr, double x) {
-  switch (expr.kind) {
-    case ast::ExprKind::kNumber: return expr.number;
-    case ast::ExprKind::kName: return x;
-    case ast::ExprKind::kUnary: {
-      const double value = evaluateFn(*expr.operands[0], x);
-      return expr.text == "-" ? -value : value;
-    }
-    case ast::ExprKind::kBinary: {
-      const double a = evaluateFn(*expr.operands[0], x);
-      const double b = evaluateFn(*expr.operands[1], x);
-      if (expr.text == "+") return a + b;
-      if (expr.text == "-") return a - b;
-      if (expr.text == "*") return a * b;
-      if (expr.text == "/") return a / b;
-      return std::pow(a, b);
-    }
-    case ast::ExprKind::kCall: {
-      const std::string& name = expr.operands[0]->text;
-      const double value = evaluateFn(*expr.args[0].value, x);
-      if (name == "sin") return std::sin(value);
-      if (name == "cos") return std::cos(value);
-      if (name == "tan") return std::tan(value);
-      if (name == "exp") return std::exp(value);
-      if (name == "log") return std::log(value);
-      if (name == "sqrt") return std::sqrt(value);
-      if (name == "abs") return std::fabs(value);
-      return std::tanh(value);
-    }
-    default: return 0;
-  }
-}
-
-rt::Dataset makeSynthetic(const sema::DataSet& data) {
+// The samples of a synthetic source; an error for a target that is not a finite float
+// (check tried the first samples; a huge n is only drawn here).
+rt::DataResult<rt::Dataset> makeSynthetic(const sema::DataSet& data) {
   const int64_t n = data.source_args.integer("n");
-  const double noise = data.source_args.number("noise");
-  rt::Rng rng(rt::deriveSeed(static_cast<uint64_t>(data.source_args.integer("seed")), "synthetic:" + data.name));
+  std::optional<rt::DataError> bad;
   rt::Dataset out;
   out.sample_shape = {1};
   out.count = n;
   out.target_width = 1;
   out.x.reserve(static_cast<size_t>(n));
   out.y.reserve(static_cast<size_t>(n));
-  for (int64_t k = 0; k < n; ++k) {
-    const double x = rng.uniformDouble(data.synthetic_lo, data.synthetic_hi);
+  sema::drawSynthetic(data, n, [&](int64_t k, double x, double y) {
+    if (!std::isfinite(static_cast<float>(y))) {
+      bad = rt::DataError{"", fmt::format("data '{}': y is {} at x = {:g} (sample {} of {})", data.name,
+                                          std::isnan(y) ? "nan" : "infinite", x, k + 1, n),
+                          "keep y a finite float on the whole x range, or narrow x: uniform(lo, hi)"};
+      return false;
+    }
     out.x.push_back(static_cast<float>(x));
-    out.y.push_back(static_cast<float>(evaluateFn(*data.synthetic_fn, x) + noise * rng.normal()));
-  }
+    out.y.push_back(static_cast<float>(y));
+    return true;
+  });
+  if (bad) return *bad;
   return out;
 }
 
@@ -177,8 +153,7 @@ rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::Dat
       error = take(rt::loadCsv(resolvePath(paths_, args.text(key)), columns), std::string(key) == "path" ? "all" : key);
     }
   } else if (data.source == "synthetic") {
-    parts.push_back(makeSynthetic(data));
-    part_names->push_back("all");
+    error = take(makeSynthetic(data), "all");
   }
   if (error) return *error;
   auto ops = transformOps(data);

@@ -1,12 +1,16 @@
 // Data statements (sources probed on disk, transforms) and splits (selections of
 // parts of a data set, their sizes, and overlaps between train, val and test).
 
+#include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "compiler/sema/check_context.h"
+#include "compiler/sema/limits.h"
 #include "compiler/sema/shapes.h"
+#include "compiler/sema/synthetic.h"
 #include "runtime/data/sources.h"
 
 namespace nnspec::sema {
@@ -154,6 +158,21 @@ std::optional<std::vector<rt::PartInfo>> probeSource(CheckContext& context, Data
       }
       data.synthetic_lo = range->args[0].value->number;
       data.synthetic_hi = range->args[1].value->number;
+    }
+    // The targets the run will draw must be numbers a model can fit: every one of them
+    // up to kSyntheticCheckedSamples (the run checks the rest as it draws them).
+    std::optional<std::string> bad;
+    drawSynthetic(data, kSyntheticCheckedSamples, [&](int64_t k, double x, double y) {
+      if (std::isfinite(static_cast<float>(y))) return true;
+      bad = fmt::format("y is {} at x = {:g} (sample {} of {})", std::isnan(y) ? "nan" : "infinite", x, k + 1,
+                        args.integer("n"));
+      return false;
+    });
+    if (bad) {
+      context.diagnostics.error(fn->value->range, *bad,
+                                "keep y a finite float on the whole x range, e.g. log(abs(x) + 1) for log(x), or "
+                                "narrow x: uniform(lo, hi)");
+      return std::nullopt;
     }
     rt::PartInfo info;
     info.part = "all";

@@ -32,6 +32,7 @@ inline constexpr int64_t kMaxScheduleEvery = 1'000'000;
 
 // Data.
 inline constexpr int64_t kMaxSyntheticSamples = 100'000'000;  // synthetic(n: ...)
+inline constexpr int64_t kSyntheticCheckedSamples = 1'000'000;  // check evaluates y at these first
 inline constexpr int64_t kMaxSelectCount = 1'000'000'000;     // take/skip/holdout counts
 
 // Sweeps.
