@@ -61,16 +61,31 @@ std::string renderSnippet(const SourceFile& file, SourceRange range) {
   return fmt::format("  {} | {}\n  {} | {}\n", number, encodeUtf8(text), gutter, encodeUtf8(marks));
 }
 
+// A JSON string's contents: quotes, backslashes and control characters escaped, and any
+// byte that is not UTF-8 replaced by U+FFFD, so the document is always valid.
 std::string jsonEscape(std::string_view text) {
   std::string out;
-  for (unsigned char c : text) {
+  for (size_t pos = 0; pos < text.size();) {
+    char32_t code = 0;
+    const int length = decodeUtf8(text, pos, &code);
+    if (length == 0) {
+      out += "\\ufffd";
+      ++pos;
+      continue;
+    }
+    if (length > 1) {
+      out.append(text.substr(pos, static_cast<size_t>(length)));
+      pos += static_cast<size_t>(length);
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(text[pos++]);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7F) {
           out += fmt::format("\\u{:04x}", c);
         } else {
           out += static_cast<char>(c);
@@ -110,6 +125,8 @@ int editDistance(std::string_view a, std::string_view b) {
 }  // namespace
 
 Diagnostic* DiagnosticEngine::report(Diagnostic diagnostic) {
+  diagnostic.message = printableText(diagnostic.message);
+  diagnostic.hint = printableText(diagnostic.hint);
   for (auto& existing : diagnostics_) {
     if (existing.range.begin == diagnostic.range.begin && existing.range.end == diagnostic.range.end &&
         existing.message == diagnostic.message) {

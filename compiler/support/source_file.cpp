@@ -7,9 +7,9 @@ namespace {
 
 constexpr char32_t kReplacement = 0xFFFD;
 
-// Length of the UTF-8 sequence starting at bytes[pos] and its code point, or 0 if the
-// bytes there do not form a valid, shortest-form sequence.
-int decodeOne(std::string_view bytes, size_t pos, char32_t* out) {
+}  // namespace
+
+int decodeUtf8(std::string_view bytes, size_t pos, char32_t* out) {
   const auto b0 = static_cast<unsigned char>(bytes[pos]);
   if (b0 < 0x80) {
     *out = b0;
@@ -38,7 +38,24 @@ int decodeOne(std::string_view bytes, size_t pos, char32_t* out) {
   return length;
 }
 
-}  // namespace
+std::string printableText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    char32_t c = 0;
+    const int length = decodeUtf8(text, pos, &c);
+    if (length > 0 && (c >= 0x20 || c == '\n' || c == '\t') && c != 0x7F) {
+      out.append(text.substr(pos, static_cast<size_t>(length)));
+      pos += static_cast<size_t>(length);
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(text[pos]);
+    out += byte == 0 ? std::string("\\0") : "\\x" + std::string(1, "0123456789abcdef"[byte >> 4]) +
+                                                 std::string(1, "0123456789abcdef"[byte & 15]);
+    ++pos;
+  }
+  return out;
+}
 
 std::string encodeUtf8(std::u32string_view text) {
   std::string out;
@@ -68,7 +85,7 @@ SourceFile::SourceFile(std::string path, std::string_view bytes) : path_(std::mo
   size_t pos = 0;
   while (pos < bytes.size()) {
     char32_t c = 0;
-    const int length = decodeOne(bytes, pos, &c);
+    const int length = decodeUtf8(bytes, pos, &c);
     if (length == 0) {
       invalid_bytes_.push_back({static_cast<int64_t>(text_.size()),
                                 static_cast<unsigned char>(bytes[pos])});

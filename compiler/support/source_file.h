@@ -55,4 +55,13 @@ class SourceFile {
 
 std::string encodeUtf8(std::u32string_view text);
 
+// Length of the UTF-8 sequence starting at bytes[pos] and its code point, or 0 if the
+// bytes there do not form a valid, shortest-form sequence.
+int decodeUtf8(std::string_view bytes, size_t pos, char32_t* out);
+
+// `text` as valid UTF-8 with no control characters but newlines and tabs: any other
+// control character or byte that is not UTF-8 is written as \0 or \xNN. What a message
+// quotes from a file (a binary file read as text) can then be printed and put in JSON.
+std::string printableText(std::string_view text);
+
 }  // namespace nnspec

@@ -8,6 +8,7 @@
 
 #include "runtime/data/byte_stream.h"
 #include "runtime/data/csv_records.h"
+#include "runtime/data/quote.h"
 #include "runtime/data/sources.h"
 
 namespace nnspec::rt {
@@ -36,10 +37,14 @@ size_t editDistance(const std::string& from, const std::string& to) {
   return previous[to.size()];
 }
 
+// The header's names, each made quotable, the first kListedColumns of them.
 std::string quotedList(const std::vector<std::string>& names) {
+  constexpr size_t kListedColumns = 20;
   std::vector<std::string> quoted;
-  for (const std::string& name : names) quoted.push_back(fmt::format("'{}'", name));
-  return fmt::format("{}", fmt::join(quoted, ", "));
+  for (size_t k = 0; k < names.size() && k < kListedColumns; ++k) quoted.push_back("'" + quotableText(names[k]) + "'");
+  std::string list = fmt::format("{}", fmt::join(quoted, ", "));
+  if (names.size() > kListedColumns) list += fmt::format(" and {} more", names.size() - kListedColumns);
+  return list;
 }
 
 bool isIndex(const std::string& text) {
@@ -58,7 +63,7 @@ DataResult<size_t> resolveColumn(const std::string& path, const std::vector<std:
   if (matches.size() > 1) {
     return DataError{
         path,
-        fmt::format("ambiguous column '{}': columns {} of the header all have that name", name,
+        fmt::format("ambiguous column '{}': columns {} of the header all have that name", quotableText(name),
                     fmt::join(matches, ", ")),
         "rename the columns or select them by number"};
   }
@@ -77,10 +82,10 @@ DataResult<size_t> resolveColumn(const std::string& path, const std::vector<std:
     size_t distance = editDistance(name, candidate);
     if (distance < best_distance) {
       best_distance = distance;
-      hint = fmt::format("did you mean '{}'?", candidate);
+      hint = fmt::format("did you mean '{}'?", quotableText(candidate));
     }
   }
-  return DataError{path, fmt::format("unknown column '{}' (columns: {})", name, quotedList(header)),
+  return DataError{path, fmt::format("unknown column '{}' (columns: {})", quotableText(name), quotedList(header)),
                    hint};
 }
 
@@ -107,7 +112,7 @@ DataResult<CsvSelection> selectColumns(const std::string& path,
     if (selection.features.empty()) {
       return DataError{path,
                        fmt::format("no feature columns: the only column is the target '{}'",
-                                   header[selection.target]),
+                                   quotableText(header[selection.target])),
                        ""};
     }
     return selection;
@@ -119,11 +124,11 @@ DataResult<CsvSelection> selectColumns(const std::string& path,
     size_t column = feature.value();
     if (column == selection.target) {
       return DataError{
-          path, fmt::format("column '{}' is both a feature and the target", header[column]), ""};
+          path, fmt::format("column '{}' is both a feature and the target", quotableText(header[column])), ""};
     }
     if (std::find(selection.features.begin(), selection.features.end(), column) !=
         selection.features.end()) {
-      return DataError{path, fmt::format("column '{}' is selected twice", header[column]), ""};
+      return DataError{path, fmt::format("column '{}' is selected twice", quotableText(header[column])), ""};
     }
     selection.features.push_back(column);
   }
@@ -133,7 +138,7 @@ DataResult<CsvSelection> selectColumns(const std::string& path,
 DataResult<double> parseCell(const std::string& path, int line, const std::string& column_name,
                              const std::string& cell) {
   auto error = [&](std::string what) {
-    return DataError{path, fmt::format("line {}, column '{}': {}", line, column_name, what), ""};
+    return DataError{path, fmt::format("line {}, column '{}': {}", line, quotableText(column_name), what), ""};
   };
   if (cell.empty()) return error("empty cell, expected a number");
   const char* begin = cell.data();
@@ -142,12 +147,12 @@ DataResult<double> parseCell(const std::string& path, int line, const std::strin
   double value = 0;
   std::from_chars_result parsed = std::from_chars(begin, end, value);
   if (parsed.ec == std::errc::result_out_of_range) {
-    return error(fmt::format("'{}' is out of range", cell));
+    return error(fmt::format("'{}' is out of range", quotableText(cell)));
   }
   if (parsed.ec != std::errc() || parsed.ptr != end) {
-    return error(fmt::format("'{}' is not a number", cell));
+    return error(fmt::format("'{}' is not a number", quotableText(cell)));
   }
-  if (!std::isfinite(value)) return error(fmt::format("'{}' is not a finite number", cell));
+  if (!std::isfinite(value)) return error(fmt::format("'{}' is not a finite number", quotableText(cell)));
   return value;
 }
 
