@@ -105,6 +105,29 @@ void checkNames(CheckContext& context) {
   }
 }
 
+// Every layer of every model names a known layer, whatever else fails: shape inference
+// (checkSweeps) stops a model at its first error and does not run at all when the data or
+// splits are wrong, so a misspelt layer after them would go unreported. The same message
+// and place as shape inference's, which the engine reports once.
+void walkLayerNames(CheckContext& context, const std::vector<ast::LayerStmt>& layers) {
+  for (const auto& layer : layers) {
+    if (layer.kind == ast::LayerKind::kFor || layer.kind == ast::LayerKind::kRepeat) {
+      walkLayerNames(context, layer.body);
+      continue;
+    }
+    if (layer.kind != ast::LayerKind::kCall || Catalog::find(context.catalog.layers, layer.name.name) != nullptr) {
+      continue;
+    }
+    std::string hint = didYouMean(layer.name.name, Catalog::names(context.catalog.layers));
+    if (hint.empty()) hint = "layers are " + quotedList(Catalog::names(context.catalog.layers));
+    context.diagnostics.error(layer.name.range, fmt::format("unknown layer '{}'", layer.name.name), hint);
+  }
+}
+
+void checkLayerNames(CheckContext& context) {
+  for (const auto& model : context.spec.models) walkLayerNames(context, model.layers);
+}
+
 // Setting keys are known words, each given once.
 void checkTrainKeys(CheckContext& context) {
   for (const auto& train : context.spec.trains) {
@@ -214,7 +237,9 @@ std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& 
   checkParams(context);
   checkData(context);
   checkSplits(context);
-  if (diagnostics.hasErrors()) return std::nullopt;
+  const bool blocked = diagnostics.hasErrors();
+  checkLayerNames(context);
+  if (blocked) return std::nullopt;
   checkSweeps(context);
   checkReportReferences(context);
   if (!diagnostics.hasErrors()) checkMemory(context);

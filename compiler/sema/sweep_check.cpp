@@ -1081,6 +1081,7 @@ std::optional<Point> PointResolver::resolve(const std::string& sweep, const std:
 
 void checkSweeps(CheckContext& context) {
   std::set<const ast::TrainStmt*> used;
+  const int errors_before = context.diagnostics.errorCount();
   for (const auto& sweep : context.spec.sweeps) {
     auto plan = checkSweep(context, &sweep, nullptr);
     if (context.diagnostics.capReached()) return;
@@ -1095,7 +1096,7 @@ void checkSweeps(CheckContext& context) {
     if (used.count(&train) != 0) continue;
     // A train block no sweep names runs once; unless a sweep failed to check, in which
     // case it may have been meant for that sweep.
-    if (context.diagnostics.hasErrors()) continue;
+    if (context.diagnostics.errorCount() > errors_before) continue;
     auto plan = checkSweep(context, nullptr, &train);
     if (context.diagnostics.capReached()) return;
     if (plan) context.out.sweeps.push_back(std::move(*plan));
