@@ -32,6 +32,13 @@ std::string parseValue(const Override& override, ast::ExprPtr* out) {
     return fmt::format("--set {}={}: '{}' is not a value in spec syntax", override.name, override.value,
                        override.value);
   }
+  // One value and nothing after it: `--set "lr=0.1 train t { ... }"` must not add a block.
+  if (spec->experiments.size() != 1 || !spec->seeds.empty() || !spec->keeps.empty() || !spec->data.empty() ||
+      !spec->splits.empty() || !spec->models.empty() || !spec->trains.empty() || !spec->sweeps.empty() ||
+      !spec->reports.empty()) {
+    return fmt::format("--set {}={}: text after the value; --set takes one value in spec syntax, e.g. --set {}=0.1",
+                       override.name, override.value, override.name);
+  }
   *out = std::move(spec->params[0].space);
   return "";
 }

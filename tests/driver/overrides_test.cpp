@@ -1,0 +1,40 @@
+// --set NAME=VALUE: one value in spec syntax, applied to a param or a train setting.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "compiler/driver/overrides.h"
+#include "compiler/frontend/parse.h"
+#include "compiler/support/diagnostics.h"
+
+namespace {
+
+const char* const kSpec =
+    "experiment e\n"
+    "param lr in [0.01, 0.1]\n"
+    "train t { model m loss mse optimizer sgd(lr: lr) epochs 3 }\n";
+
+std::string apply(const std::string& flag) {
+  nnspec::SourceFile file("spec.nnspec", kSpec);
+  nnspec::DiagnosticEngine diagnostics(file);
+  auto spec = nnspec::frontend::parseSpec(file, diagnostics);
+  REQUIRE(spec);
+  nnspec::driver::Override override;
+  REQUIRE(nnspec::driver::parseOverride(flag, &override));
+  const std::string error = nnspec::driver::applyOverrides(*spec, {override});
+  if (error.empty()) CHECK(spec->trains.size() == 1);
+  return error;
+}
+
+}  // namespace
+
+TEST_CASE("--set takes one value: text after it is an error, not a new statement", "[driver]") {
+  CHECK(apply("lr=0.1") == "");
+  CHECK(apply("epochs=5") == "");
+  CHECK(apply("lr=0.1 train t2 { model m loss mse optimizer adam epochs 1 }") ==
+        "--set lr=0.1 train t2 { model m loss mse optimizer adam epochs 1 }: text after the value; --set takes one "
+        "value in spec syntax, e.g. --set lr=0.1");
+  CHECK_THAT(apply("lr=0.1\nseed 4"), Catch::Contains("text after the value"));
+  CHECK_THAT(apply("lr=sgd(("), Catch::Contains("is not a value in spec syntax"));
+  CHECK_THAT(apply("lrr=0.1"), Catch::Contains("not a param or a train setting of this spec"));
+}
