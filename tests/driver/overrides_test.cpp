@@ -28,7 +28,7 @@ std::string apply(const std::string& flag) {
 
 }  // namespace
 
-TEST_CASE("--set takes one value: text after it is an error, not a new statement", "[driver]") {
+TEST_CASE("a set override takes one value: text after it is an error, not a new statement", "[driver]") {
   CHECK(apply("lr=0.1") == "");
   CHECK(apply("epochs=5") == "");
   CHECK(apply("lr=0.1 train t2 { model m loss mse optimizer adam epochs 1 }") ==
