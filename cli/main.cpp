@@ -62,6 +62,9 @@ constexpr const char* kCheckUsage =
     "options:\n"
     "  --diagnostics=text|json   how errors are printed (default text)\n"
     "  --emit=plan|tokens|ast    what to print on success (default plan)\n"
+    "  --set NAME=VALUE          override a param or a train setting as `run` does, and\n"
+    "                            print the plan that gives (repeatable)\n"
+    "  --sweep NAME              only this sweep (repeatable)\n"
     "  -h, --help                show this help\n"
     "\n"
     "environment:\n"
@@ -227,12 +230,26 @@ int runCheck(const std::vector<std::string>& args) {
   nnspec::driver::CheckRequest base;
   base.data_paths = nnspec::driver::defaultDataPaths();
   std::vector<std::string> files;
-  for (const auto& arg : args) {
+  for (size_t k = 0; k < args.size(); ++k) {
+    const std::string& arg = args[k];
     if (arg == "-h" || arg == "--help") {
       std::fputs(kCheckUsage, stdout);
       return 0;
     }
-    if (arg == "--diagnostics=text") {
+    if (arg == "--set" || arg.rfind("--set=", 0) == 0) {
+      if (arg == "--set" && k + 1 >= args.size()) return usageError("--set needs NAME=VALUE", kCheckUsage);
+      const std::string setting = arg == "--set" ? args[++k] : arg.substr(6);
+      nnspec::driver::Override override;
+      if (!nnspec::driver::parseOverride(setting, &override)) {
+        return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", setting), kCheckUsage);
+      }
+      base.overrides.push_back(override);
+    } else if (arg == "--sweep" || arg.rfind("--sweep=", 0) == 0) {
+      if (arg == "--sweep" && k + 1 >= args.size()) return usageError("--sweep needs a name", kCheckUsage);
+      const std::string name = arg == "--sweep" ? args[++k] : arg.substr(8);
+      if (name.empty()) return usageError("--sweep needs a name", kCheckUsage);
+      base.sweeps.push_back(name);
+    } else if (arg == "--diagnostics=text") {
       base.format = nnspec::driver::DiagnosticsFormat::kText;
     } else if (arg == "--diagnostics=json") {
       base.format = nnspec::driver::DiagnosticsFormat::kJson;

@@ -1,5 +1,7 @@
 #include "compiler/driver/driver.h"
 
+#include "compiler/driver/load.h"
+
 #include <pthread.h>
 
 #include <filesystem>
@@ -63,6 +65,10 @@ Outcome checkText(const CheckRequest& request, const std::string& bytes, sema::P
   }
   auto spec = frontend::parseSpec(file, diagnostics);
   if (!spec) return finish(2);
+  if (std::string problem = applyOverrides(*spec, request.overrides); !problem.empty()) {
+    outcome.err = "error: " + problem + "\n";
+    return finish(2);
+  }
   if (request.emit == Emit::kAst) {
     outcome.out = ast::printAst(*spec);
     return finish(0);
@@ -72,6 +78,11 @@ Outcome checkText(const CheckRequest& request, const std::string& bytes, sema::P
   options.probe_cache = probe_cache;
   auto checked = sema::checkSpec(*spec, options, diagnostics);
   if (!checked) return finish(2);
+  std::string unknown_sweep;
+  if (!selectSweeps(*checked, request.sweeps, &unknown_sweep)) {
+    outcome.err = unknown_sweep;
+    return finish(2);
+  }
   outcome.out = sema::printPlan(*checked);
   return finish(0);
 }

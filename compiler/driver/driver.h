@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/driver/overrides.h"
 #include "runtime/data/dataset.h"
 
 namespace nnspec::driver {
@@ -22,6 +23,9 @@ struct CheckRequest {
   // The spec's text when it does not come from a file (an embedding tool's string);
   // `path` then only names it in diagnostics and locates relative data paths.
   std::optional<std::string> source;
+  // As `nnspec run` takes them: the plan printed is the one the run would follow.
+  std::vector<Override> overrides;
+  std::vector<std::string> sweeps;  // only these sweeps (empty: all)
 };
 
 struct Outcome {

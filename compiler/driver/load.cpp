@@ -46,23 +46,28 @@ std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile
   auto checked = sema::checkSpec(loaded.ast, options, diagnostics);
   if (!checked) return std::nullopt;
   loaded.checked = std::move(*checked);
-  if (sweeps.empty()) return loaded;
+  if (!selectSweeps(loaded.checked, sweeps, error)) return std::nullopt;
+  return loaded;
+}
+
+bool selectSweeps(sema::CheckedSpec& checked, const std::vector<std::string>& sweeps, std::string* error) {
+  if (sweeps.empty()) return true;
   std::vector<sema::SweepPlan> chosen;
   std::vector<std::string> names;
-  for (const auto& plan : loaded.checked.sweeps) names.push_back(plan.name);
+  for (const auto& plan : checked.sweeps) names.push_back(plan.name);
   for (const auto& wanted : sweeps) {
-    const auto it = std::find_if(loaded.checked.sweeps.begin(), loaded.checked.sweeps.end(),
+    const auto it = std::find_if(checked.sweeps.begin(), checked.sweeps.end(),
                                  [&](const sema::SweepPlan& plan) { return plan.name == wanted; });
-    if (it == loaded.checked.sweeps.end()) {
+    if (it == checked.sweeps.end()) {
       const std::string hint = didYouMean(wanted, names);
       *error = fmt::format("error: --sweep {}: no sweep of that name\nhint: {}\n", wanted,
                            hint.empty() ? "sweeps are " + quotedList(names) : hint);
-      return std::nullopt;
+      return false;
     }
     chosen.push_back(*it);
   }
-  loaded.checked.sweeps = std::move(chosen);
-  return loaded;
+  checked.sweeps = std::move(chosen);
+  return true;
 }
 
 SpecSession::SpecSession(const CheckRequest& request, const std::vector<Override>& overrides,

@@ -33,6 +33,10 @@ std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile
 
 // The start every command over a checked spec shares: read the file, parse and check
 // it with the overrides, and render what was reported when the command ends.
+// Keeps only the named sweeps of `checked` (all when `sweeps` is empty); false, with
+// the message in `error`, for a name no sweep has.
+bool selectSweeps(sema::CheckedSpec& checked, const std::vector<std::string>& sweeps, std::string* error);
+
 class SpecSession {
  public:
   SpecSession(const CheckRequest& request, const std::vector<Override>& overrides,
