@@ -244,12 +244,16 @@ bool directConvApplies(const NnspecWindowGeometry& g) noexcept {
          directConvScratchFloats(g) <= nnspec_rt_conv2d_scratch_floats(&g);
 }
 
-void directConv(const NnspecWindowGeometry& g, const float* x, const float* kernel, float* y, float* scratch) noexcept {
+void directConv(const NnspecWindowGeometry& g, const float* x, const float* kernel, float* y, float* scratch,
+                NnspecConvEpilogueFn epilogue, const void* context) noexcept {
   const DirectLayout layout(g);
   RowArgs args{&g, &layout, nullptr, 0, kernel, nullptr, nullptr, nullptr};
   forEachRowGroup(g, x, layout, scratch, args, [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
-    row.y_row = y + (batch_idx * g.out_h + out_row) * g.out_w * g.out_c;
+    const int64_t flat_row = batch_idx * g.out_h + out_row;
+    row.y_row = y + flat_row * g.out_w * g.out_c;
     kForwardRows[static_cast<size_t>(group - 1)](row);
+    // The row's last group of channels: the row is complete and still in cache.
+    if (epilogue != nullptr && row.first_channel + group == g.out_c) epilogue(context, flat_row * g.out_w, g.out_w);
   });
 }
 
@@ -278,7 +282,8 @@ void directConvKernelGrad(const NnspecWindowGeometry& g, const float* x, const f
 
 bool directConvApplies(const NnspecWindowGeometry&) noexcept { return false; }
 
-void directConv(const NnspecWindowGeometry&, const float*, const float*, float*, float*) noexcept {}
+void directConv(const NnspecWindowGeometry&, const float*, const float*, float*, float*, NnspecConvEpilogueFn,
+                const void*) noexcept {}
 
 void directConvKernelGrad(const NnspecWindowGeometry&, const float*, const float*, float*, float*) noexcept {}
 

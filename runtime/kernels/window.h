@@ -83,6 +83,12 @@ static inline int64_t nnspec_rt_conv2d_scratch_floats(const NnspecWindowGeometry
 // y[n,oy,ox,co] = sum_{ky,kx,ci} x[n, oy*sh+ky-pt, ox*sw+kx-pl, ci] * kernel[ky,kx,ci,co]
 int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
                                       const float* kernel, float* y, float* scratch) noexcept;
+// The same, then epilogue(context, first_row, rows) on every range of output rows as soon
+// as it is complete: the ranges cover the rows once each, in increasing order, each
+// called after its last write to y. A null epilogue is not called.
+int32_t nnspec_rt_conv2d_fused_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
+                                            const float* kernel, float* y, float* scratch,
+                                            NnspecConvEpilogueFn epilogue, const void* context) noexcept;
 // dx: the gradient of that sum with respect to x, for incoming gradient dy.
 int32_t nnspec_rt_conv2d_input_grad_with_scratch(const NnspecWindowGeometry* geometry,
                                                  const float* dy, const float* kernel, float* dx,

@@ -191,6 +191,76 @@ TEST_CASE("conv2d kernels match naive loops: forward, input gradient, kernel gra
   }
 }
 
+// What the epilogue of the fused-convolution test sees: y while the kernel runs, the
+// unfused result, and where it writes relu(y + bias).
+struct EpilogueProbe {
+  const NnspecWindowGeometry* g;
+  const float* y;
+  const std::vector<float>* unfused;
+  const std::vector<float>* bias;
+  std::vector<float>* out;
+  int64_t next_row = 0;
+  int64_t calls = 0;
+  int64_t rows_not_final = 0;  // rows whose y differed from the unfused result when handed over
+  bool out_of_order = false;
+};
+
+void probeEpilogue(const void* context, int64_t first_row, int64_t rows) {
+  auto* probe = static_cast<EpilogueProbe*>(const_cast<void*>(context));
+  ++probe->calls;
+  if (first_row != probe->next_row || rows < 1) probe->out_of_order = true;
+  probe->next_row = first_row + rows;
+  const int64_t channels = probe->g->out_c;
+  for (int64_t row = first_row; row < first_row + rows; ++row) {
+    bool final_row = true;
+    for (int64_t channel = 0; channel < channels; ++channel) {
+      const int64_t flat = row * channels + channel;
+      final_row = final_row && probe->y[flat] == (*probe->unfused)[static_cast<size_t>(flat)];
+      (*probe->out)[static_cast<size_t>(flat)] =
+          std::max(0.0f, probe->y[flat] + (*probe->bias)[static_cast<size_t>(channel)]);
+    }
+    if (!final_row) ++probe->rows_not_final;
+  }
+}
+
+TEST_CASE("the fused conv2d calls its epilogue once per range of finished rows, in order", "[runtime]") {
+  for (const WindowCase& c : kConvCases) {
+    INFO(c.name);
+    std::mt19937 rng(103);
+    NnspecWindowGeometry g = geometryOf(c, c.out_c);
+    std::vector<float> x = randomFloats(rng, inCount(g));
+    std::vector<float> kernel = randomFloats(rng, g.kernel_h * g.kernel_w * g.in_c * g.out_c);
+    std::vector<float> bias = randomFloats(rng, g.out_c);
+    Scratch scratch = newScratch(g);
+    std::vector<float> unfused(static_cast<size_t>(outCount(g)));
+    REQUIRE(nnspec_rt_conv2d_with_scratch(&g, x.data(), kernel.data(), unfused.data(), scratch.get()) == kNnspecOk);
+
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> y(unfused.size(), nan);
+    std::vector<float> out(unfused.size(), nan);
+    EpilogueProbe probe{&g, y.data(), &unfused, &bias, &out};
+    REQUIRE(nnspec_rt_conv2d_fused_with_scratch(&g, x.data(), kernel.data(), y.data(), scratch.get(), &probeEpilogue,
+                                                &probe) == kNnspecOk);
+    const int64_t positions = g.batch * g.out_h * g.out_w;
+    CHECK_FALSE(probe.out_of_order);
+    CHECK(probe.next_row == positions);  // every row handed over exactly once
+    CHECK(probe.rows_not_final == 0);    // ... after its last write
+    CHECK(probe.calls >= 1);
+    // Same code as the unfused kernel: the same bits.
+    CHECK(std::equal(y.begin(), y.end(), unfused.begin()));
+    std::vector<double> expected(out.size());
+    for (size_t flat = 0; flat < expected.size(); ++flat)
+      expected[flat] = std::max(0.0f, unfused[flat] + bias[flat % static_cast<size_t>(g.out_c)]);
+    checkNear(out, expected, 0.0);
+
+    // A null epilogue is not called.
+    std::vector<float> y_plain(unfused.size(), nan);
+    REQUIRE(nnspec_rt_conv2d_fused_with_scratch(&g, x.data(), kernel.data(), y_plain.data(), scratch.get(), nullptr,
+                                                nullptr) == kNnspecOk);
+    CHECK(std::equal(y_plain.begin(), y_plain.end(), unfused.begin()));
+  }
+}
+
 TEST_CASE("conv2d kernels reject null buffers, misaligned scratch and empty geometry", "[runtime]") {
   WindowCase c{"small", 1, 4, 4, 2, 3, 3, 1, 1, false, 3};
   NnspecWindowGeometry g = geometryOf(c, c.out_c);
