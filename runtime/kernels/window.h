@@ -13,7 +13,9 @@
 // Layers with few input channels (first layers on grayscale or RGB images) run the forward
 // and kernel gradient as direct loops instead (runtime/kernels/conv2d_direct.h), in the
 // same scratch.
-// Pooling, padding and cropping are direct loops over contiguous channels.
+// Pooling, padding and cropping are direct loops over contiguous channels; pooling whose
+// windows tile the image with fewer than 16 channels streams each row of out_w*C floats at
+// full vector width instead (window.cpp), with the same results.
 
 #include <stdint.h>
 

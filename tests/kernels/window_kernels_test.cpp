@@ -323,6 +323,9 @@ std::vector<float> distinctValues(std::mt19937& rng, int64_t count, int64_t dist
 
 const WindowCase kPoolCases[] = {
     {"lenet avgpool 2/2, 6 channels", 2, 28, 28, 6, 2, 2, 2, 2, false, 0},
+    {"tiling 3x3/3, 5 channels", 2, 9, 12, 5, 3, 3, 3, 3, false, 0},
+    {"tiling 2x2/2 on 10x10, 15 channels", 3, 10, 10, 15, 2, 2, 2, 2, false, 0},
+    {"tiling 2x1/2x1, 1 channel", 1, 6, 5, 1, 2, 1, 2, 1, false, 0},
     {"overlapping 4/2, 10 channels", 2, 28, 28, 10, 4, 4, 2, 2, false, 0},
     {"overlapping 4/2 on odd 13x13, 32 channels", 1, 13, 13, 32, 4, 4, 2, 2, false, 0},
     {"same 3x3 stride 2, uneven pads, 17 channels", 2, 7, 6, 17, 3, 3, 2, 2, true, 0},
@@ -351,6 +354,83 @@ TEST_CASE("pooling kernels and their gradients match naive loops", "[runtime]") 
       std::fill(dx.begin(), dx.end(), nan);
       REQUIRE(nnspec_rt_avg_pool_grad(&g, dy.data(), dx.data()) == kNnspecOk);
       checkNear(dx, expected.avg_grad, 1e-5);
+    }
+}
+
+// The per-channel loops' arithmetic in float, tap by tap in row-major order: the results
+// pooling must give bit for bit, whichever way it vectorizes (row streams for windows that
+// tile the image with few channels, channel vectors otherwise).
+struct FloatPool {
+  std::vector<float> max, avg, max_grad, avg_grad;
+};
+
+FloatPool floatPool(const NnspecWindowGeometry& g, const std::vector<float>& x, const std::vector<float>& dy) {
+  FloatPool result;
+  result.max_grad.assign(x.size(), 0.0f);
+  result.avg_grad.assign(x.size(), 0.0f);
+  const float scale = 1.0f / static_cast<float>(g.kernel_h * g.kernel_w);
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t out_row = 0; out_row < g.out_h; ++out_row)
+      for (int64_t out_col = 0; out_col < g.out_w; ++out_col)
+        for (int64_t channel = 0; channel < g.in_c; ++channel) {
+          float largest = -std::numeric_limits<float>::infinity();
+          float first_max_value = 0.0f;
+          int64_t first_max = -1;
+          float sum = 0.0f;
+          for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row)
+            for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col) {
+              const int64_t in = ((n * g.in_h + out_row * g.stride_h + kernel_row) * g.in_w + out_col * g.stride_w +
+                                  kernel_col) * g.in_c + channel;
+              const float value = x[static_cast<size_t>(in)];
+              largest = std::max(largest, value);
+              sum += value;
+              if (first_max < 0 || value > first_max_value) {
+                first_max = in;
+                first_max_value = value;
+              }
+            }
+          const size_t out = static_cast<size_t>(((n * g.out_h + out_row) * g.out_w + out_col) * g.out_c + channel);
+          result.max.push_back(largest);
+          result.avg.push_back(sum * scale);
+          result.max_grad[static_cast<size_t>(first_max)] += dy[out];
+          const float share = dy[out] * scale;
+          for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row)
+            for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col)
+              result.avg_grad[static_cast<size_t>(((n * g.in_h + out_row * g.stride_h + kernel_row) * g.in_w +
+                                                   out_col * g.stride_w + kernel_col) * g.in_c + channel)] = share;
+        }
+  return result;
+}
+
+TEST_CASE("pooling over tiling windows gives the per-channel loops' results bit for bit", "[runtime]") {
+  const WindowCase cases[] = {
+      {"lenet pool 1: 2x2/2 on 28x28, 6 channels", 3, 28, 28, 6, 2, 2, 2, 2, false, 0},
+      {"lenet pool 2: 2x2/2 on 10x10, 16 channels", 3, 10, 10, 16, 2, 2, 2, 2, false, 0},
+      {"2x2/2 on 10x10, 15 channels", 2, 10, 10, 15, 2, 2, 2, 2, false, 0},
+      {"3x3/3 on 9x12, 5 channels", 2, 9, 12, 5, 3, 3, 3, 3, false, 0},
+      {"2x1/2x1 on 6x5, 1 channel", 1, 6, 5, 1, 2, 1, 2, 1, false, 0},
+      {"4x4/4 on 8x8, 3 channels", 1, 8, 8, 3, 4, 4, 4, 4, false, 0},
+  };
+  for (const WindowCase& c : cases)
+    for (int64_t distinct : {int64_t{1} << 20, int64_t{3}}) {  // 3: ties everywhere
+      INFO(c.name << (distinct == 3 ? ", with ties" : ""));
+      std::mt19937 rng(204);
+      NnspecWindowGeometry g = geometryOf(c, c.in_c);
+      std::vector<float> x = distinctValues(rng, inCount(g), distinct);
+      std::vector<float> dy = randomFloats(rng, outCount(g));
+      FloatPool expected = floatPool(g, x, dy);
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      std::vector<float> y(static_cast<size_t>(outCount(g)), nan);
+      std::vector<float> dx(static_cast<size_t>(inCount(g)), nan);
+      REQUIRE(nnspec_rt_max_pool(&g, x.data(), y.data()) == kNnspecOk);
+      CHECK(y == expected.max);
+      REQUIRE(nnspec_rt_avg_pool(&g, x.data(), y.data()) == kNnspecOk);
+      CHECK(y == expected.avg);
+      REQUIRE(nnspec_rt_max_pool_grad(&g, x.data(), dy.data(), dx.data()) == kNnspecOk);
+      CHECK(dx == expected.max_grad);
+      std::fill(dx.begin(), dx.end(), nan);
+      REQUIRE(nnspec_rt_avg_pool_grad(&g, dy.data(), dx.data()) == kNnspecOk);
+      CHECK(dx == expected.avg_grad);
     }
 }
 
