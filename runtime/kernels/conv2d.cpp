@@ -105,10 +105,7 @@ int32_t conv2dKernelGradWithScratch(const NnspecWindowGeometry* geometry, const 
                                                              const float* dy, float* dkernel, float* scratch) noexcept {
   if (!valid(geometry, x, dy, dkernel, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  if (directConvApplies(g)) {
-    directConvKernelGrad(g, x, dy, dkernel, scratch);
-    return kNnspecOk;
-  }
+  if (directConvApplies(g)) return directConvKernelGrad(g, x, dy, dkernel, scratch) ? kNnspecOk : kNnspecKernelError;
   const ConvScratch parts = splitScratch(g, scratch);
   const int64_t patch = patchFloats(g);
   // dkernel [patch, out_c] = patches^T x dy, or its transpose (see window.h).

@@ -35,8 +35,11 @@ bool directConvApplies(const NnspecWindowGeometry& geometry) noexcept;
 void directConv(const NnspecWindowGeometry& geometry, const float* x, const float* kernel, float* y, float* scratch,
                 NnspecConvEpilogueFn epilogue, const void* context) noexcept;
 
-// dkernel = the kernel gradient, as nnspec_rt_conv2d_kernel_grad.
-void directConvKernelGrad(const NnspecWindowGeometry& geometry, const float* x, const float* dy, float* dkernel,
+// dkernel = the kernel gradient, as nnspec_rt_conv2d_kernel_grad: the rows in a fixed
+// number of pieces (split across the calling thread's kernel threads), their partial sums
+// added in piece order, so the result does not depend on the thread count. False when the
+// partial sums' memory cannot be allocated.
+bool directConvKernelGrad(const NnspecWindowGeometry& geometry, const float* x, const float* dy, float* dkernel,
                           float* scratch) noexcept;
 
 }  // namespace nnspec::rt::NNSPEC_KERNEL_NS

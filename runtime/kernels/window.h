@@ -1,7 +1,9 @@
 #pragma once
 // Windowed kernels over channels-last images f32[batch, h, w, c] behind the runtime ABI:
 // convolution (forward, input gradient, kernel gradient), max/average pooling and their
-// gradients, zero padding and cropping. Single-threaded.
+// gradients, zero padding and cropping. On the calling thread, except that the GEMMs and
+// the direct convolution kernels split across its kernel threads (thread_team.h), with
+// results that do not depend on the thread count.
 //
 // Convolution is GEMM (runtime/kernels/conv2d.cpp): the output positions are taken in
 // chunks of rows; im2col writes a chunk's input patches as rows of the patch matrix
@@ -86,8 +88,10 @@ static inline int64_t nnspec_rt_conv2d_scratch_floats(const NnspecWindowGeometry
 int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
                                       const float* kernel, float* y, float* scratch) noexcept;
 // The same, then epilogue(context, first_row, rows) on every range of output rows as soon
-// as it is complete: the ranges cover the rows once each, in increasing order, each
-// called after its last write to y. A null epilogue is not called.
+// as it is complete: the ranges cover the rows once each, each called after its last
+// write to y; in increasing order on one thread, at once on several when the convolution
+// splits across the calling thread's kernel threads (thread_team.h). A null epilogue is
+// not called.
 int32_t nnspec_rt_conv2d_fused_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
                                             const float* kernel, float* y, float* scratch,
                                             NnspecConvEpilogueFn epilogue, const void* context) noexcept;

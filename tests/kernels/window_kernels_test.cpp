@@ -15,6 +15,7 @@
 #include "runtime/abi/step_abi.h"
 #include "runtime/kernels/cpu_dispatch.h"
 #include "runtime/kernels/kernel_table.h"
+#include "runtime/kernels/thread_team.h"
 #include "runtime/kernels/window.h"
 
 namespace nnspec::rt {
@@ -192,72 +193,124 @@ TEST_CASE("conv2d kernels match naive loops: forward, input gradient, kernel gra
 }
 
 // What the epilogue of the fused-convolution test sees: y while the kernel runs, the
-// unfused result, and where it writes relu(y + bias).
+// unfused result, and where it writes relu(y + bias). Rows are handed over on any of the
+// kernel threads; each probe field but `next_row` and `out_of_order` is per row.
 struct EpilogueProbe {
   const NnspecWindowGeometry* g;
   const float* y;
   const std::vector<float>* unfused;
   const std::vector<float>* bias;
   std::vector<float>* out;
+  std::vector<int> handed;     // per row: how many times it was handed over
+  std::vector<char> not_final;  // per row: y differed from the unfused result when handed over
+  bool one_thread = true;      // then ranges must come in increasing order
   int64_t next_row = 0;
-  int64_t calls = 0;
-  int64_t rows_not_final = 0;  // rows whose y differed from the unfused result when handed over
   bool out_of_order = false;
 };
 
 void probeEpilogue(const void* context, int64_t first_row, int64_t rows) {
   auto* probe = static_cast<EpilogueProbe*>(const_cast<void*>(context));
-  ++probe->calls;
-  if (first_row != probe->next_row || rows < 1) probe->out_of_order = true;
-  probe->next_row = first_row + rows;
+  if (probe->one_thread) {
+    if (first_row != probe->next_row || rows < 1) probe->out_of_order = true;
+    probe->next_row = first_row + rows;
+  }
   const int64_t channels = probe->g->out_c;
   for (int64_t row = first_row; row < first_row + rows; ++row) {
-    bool final_row = true;
+    ++probe->handed[static_cast<size_t>(row)];
     for (int64_t channel = 0; channel < channels; ++channel) {
       const int64_t flat = row * channels + channel;
-      final_row = final_row && probe->y[flat] == (*probe->unfused)[static_cast<size_t>(flat)];
+      if (probe->y[flat] != (*probe->unfused)[static_cast<size_t>(flat)]) probe->not_final[static_cast<size_t>(row)] = 1;
       (*probe->out)[static_cast<size_t>(flat)] =
           std::max(0.0f, probe->y[flat] + (*probe->bias)[static_cast<size_t>(channel)]);
     }
-    if (!final_row) ++probe->rows_not_final;
   }
 }
 
-TEST_CASE("the fused conv2d calls its epilogue once per range of finished rows, in order", "[runtime]") {
+TEST_CASE("the fused conv2d hands every finished row to its epilogue once, in order on one thread", "[runtime]") {
+  for (const int threads : {1, 2, 3}) {
+    const int64_t rounds_before = teamRounds();
+    for (const WindowCase& c : kConvCases) {
+      INFO(c.name << ", " << threads << " kernel threads");
+      setTeamThreads(threads);
+      std::mt19937 rng(103);
+      NnspecWindowGeometry g = geometryOf(c, c.out_c);
+      std::vector<float> x = randomFloats(rng, inCount(g));
+      std::vector<float> kernel = randomFloats(rng, g.kernel_h * g.kernel_w * g.in_c * g.out_c);
+      std::vector<float> bias = randomFloats(rng, g.out_c);
+      Scratch scratch = newScratch(g);
+      std::vector<float> unfused(static_cast<size_t>(outCount(g)));
+      setTeamThreads(1);
+      REQUIRE(nnspec_rt_conv2d_with_scratch(&g, x.data(), kernel.data(), unfused.data(), scratch.get()) == kNnspecOk);
+      setTeamThreads(threads);
+
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      const int64_t positions = g.batch * g.out_h * g.out_w;
+      std::vector<float> y(unfused.size(), nan);
+      std::vector<float> out(unfused.size(), nan);
+      EpilogueProbe probe{&g, y.data(), &unfused, &bias, &out};
+      probe.handed.assign(static_cast<size_t>(positions), 0);
+      probe.not_final.assign(static_cast<size_t>(positions), 0);
+      probe.one_thread = threads == 1;
+      REQUIRE(nnspec_rt_conv2d_fused_with_scratch(&g, x.data(), kernel.data(), y.data(), scratch.get(),
+                                                  &probeEpilogue, &probe) == kNnspecOk);
+      CHECK_FALSE(probe.out_of_order);
+      if (threads == 1) CHECK(probe.next_row == positions);
+      // Every row handed over exactly once, after its last write.
+      CHECK(std::count(probe.handed.begin(), probe.handed.end(), 1) == positions);
+      CHECK(std::count(probe.not_final.begin(), probe.not_final.end(), 1) == 0);
+      // The same bits as the unfused kernel on one thread.
+      CHECK(std::equal(y.begin(), y.end(), unfused.begin()));
+      std::vector<double> expected(out.size());
+      for (size_t flat = 0; flat < expected.size(); ++flat)
+        expected[flat] = std::max(0.0f, unfused[flat] + bias[flat % static_cast<size_t>(g.out_c)]);
+      checkNear(out, expected, 0.0);
+
+      // A null epilogue is not called.
+      std::vector<float> y_plain(unfused.size(), nan);
+      REQUIRE(nnspec_rt_conv2d_fused_with_scratch(&g, x.data(), kernel.data(), y_plain.data(), scratch.get(),
+                                                  nullptr, nullptr) == kNnspecOk);
+      CHECK(std::equal(y_plain.begin(), y_plain.end(), unfused.begin()));
+    }
+    INFO(threads << " kernel threads");
+    // The direct kernels (avx512, avx2) split the larger convolutions.
+    if (threads > 1 && activeKernelTable().level >= kNnspecCpuAvx2) CHECK(teamRounds() > rounds_before);
+  }
+  setTeamThreads(1);
+}
+
+TEST_CASE("conv2d kernels give the same bits on 1, 2 and 3 kernel threads", "[runtime]") {
   for (const WindowCase& c : kConvCases) {
     INFO(c.name);
-    std::mt19937 rng(103);
+    std::mt19937 rng(107);
     NnspecWindowGeometry g = geometryOf(c, c.out_c);
     std::vector<float> x = randomFloats(rng, inCount(g));
     std::vector<float> kernel = randomFloats(rng, g.kernel_h * g.kernel_w * g.in_c * g.out_c);
-    std::vector<float> bias = randomFloats(rng, g.out_c);
+    std::vector<float> dy = randomFloats(rng, outCount(g));
     Scratch scratch = newScratch(g);
-    std::vector<float> unfused(static_cast<size_t>(outCount(g)));
-    REQUIRE(nnspec_rt_conv2d_with_scratch(&g, x.data(), kernel.data(), unfused.data(), scratch.get()) == kNnspecOk);
-
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    std::vector<float> y(unfused.size(), nan);
-    std::vector<float> out(unfused.size(), nan);
-    EpilogueProbe probe{&g, y.data(), &unfused, &bias, &out};
-    REQUIRE(nnspec_rt_conv2d_fused_with_scratch(&g, x.data(), kernel.data(), y.data(), scratch.get(), &probeEpilogue,
-                                                &probe) == kNnspecOk);
-    const int64_t positions = g.batch * g.out_h * g.out_w;
-    CHECK_FALSE(probe.out_of_order);
-    CHECK(probe.next_row == positions);  // every row handed over exactly once
-    CHECK(probe.rows_not_final == 0);    // ... after its last write
-    CHECK(probe.calls >= 1);
-    // Same code as the unfused kernel: the same bits.
-    CHECK(std::equal(y.begin(), y.end(), unfused.begin()));
-    std::vector<double> expected(out.size());
-    for (size_t flat = 0; flat < expected.size(); ++flat)
-      expected[flat] = std::max(0.0f, unfused[flat] + bias[flat % static_cast<size_t>(g.out_c)]);
-    checkNear(out, expected, 0.0);
-
-    // A null epilogue is not called.
-    std::vector<float> y_plain(unfused.size(), nan);
-    REQUIRE(nnspec_rt_conv2d_fused_with_scratch(&g, x.data(), kernel.data(), y_plain.data(), scratch.get(), nullptr,
-                                                nullptr) == kNnspecOk);
-    CHECK(std::equal(y_plain.begin(), y_plain.end(), unfused.begin()));
+    struct Results {
+      std::vector<float> y, dx, dkernel;
+    };
+    auto run = [&](int threads) {
+      setTeamThreads(threads);
+      Results results{std::vector<float>(static_cast<size_t>(outCount(g))),
+                      std::vector<float>(static_cast<size_t>(inCount(g))), std::vector<float>(kernel.size())};
+      REQUIRE(nnspec_rt_conv2d_with_scratch(&g, x.data(), kernel.data(), results.y.data(), scratch.get()) ==
+              kNnspecOk);
+      REQUIRE(nnspec_rt_conv2d_input_grad_with_scratch(&g, dy.data(), kernel.data(), results.dx.data(),
+                                                       scratch.get()) == kNnspecOk);
+      REQUIRE(nnspec_rt_conv2d_kernel_grad_with_scratch(&g, x.data(), dy.data(), results.dkernel.data(),
+                                                        scratch.get()) == kNnspecOk);
+      setTeamThreads(1);
+      return results;
+    };
+    const Results one = run(1);
+    for (const int threads : {2, 3}) {
+      INFO(threads << " kernel threads");
+      const Results many = run(threads);
+      CHECK(many.y == one.y);
+      CHECK(many.dx == one.dx);
+      CHECK(many.dkernel == one.dkernel);
+    }
   }
 }
 
