@@ -153,11 +153,10 @@ void forEachTap(LoopBuilder& k, const Geometry& g, Value* batch_idx, const Windo
   });
 }
 
-// nnspec_rt_conv2d_with_scratch(geometry, x, kernel, y, scratch):
+// The sums of nnspec_rt_conv2d_with_scratch(geometry, x, kernel, y, scratch) into y:
 // y[n,oy,ox,co] = sum_{ky,kx,ci} x[n, oy*sh+ky-pt, ox*sw+kx-pl, ci] * kernel[ky,kx,ci,co],
 // accumulated over the output channels (contiguous in y and in the kernel).
-void defineConv2d(llvm::Function& function) {
-  LoopBuilder k(function);
+Geometry emitConv2d(LoopBuilder& k) {
   Geometry g = loadGeometry(k, k.arg(0));
   Value* x = k.arg(1);
   Value* kernel = k.arg(2);
@@ -180,6 +179,25 @@ void defineConv2d(llvm::Function& function) {
       });
     });
   });
+  return g;
+}
+
+// nnspec_rt_conv2d_with_scratch(geometry, x, kernel, y, scratch).
+void defineConv2d(llvm::Function& function) {
+  LoopBuilder k(function);
+  emitConv2d(k);
+  k.returnOk();
+}
+
+// nnspec_rt_conv2d_fused_with_scratch(geometry, x, kernel, y, scratch, epilogue, context):
+// the convolution, then epilogue(context, 0, positions) over every output row at once.
+void defineConv2dFused(llvm::Function& function) {
+  LoopBuilder k(function);
+  Geometry g = emitConv2d(k);
+  llvm::IRBuilder<>& ir = k.ir();
+  auto* epilogue_type = llvm::FunctionType::get(ir.getVoidTy(), {ir.getPtrTy(), ir.getInt64Ty(), ir.getInt64Ty()}, false);
+  Value* positions = k.mul(k.mul(g.batch, g.out_h), g.out_w);
+  ir.CreateCall(epilogue_type, k.arg(5), {k.arg(6), k.i64(0), positions});
   k.returnOk();
 }
 
@@ -258,9 +276,10 @@ struct PortableKernel {
   void (*define)(llvm::Function&);
 };
 
-constexpr std::array<PortableKernel, 6> kPortableKernels = {{
+constexpr std::array<PortableKernel, 7> kPortableKernels = {{
     {codegen::kSgemmSymbol, defineSgemm},
     {codegen::kConv2dSymbol, defineConv2d},
+    {codegen::kConv2dFusedSymbol, defineConv2dFused},
     {codegen::kMaxPoolSymbol, [](llvm::Function& function) { definePool(function, PoolKind::kMax); }},
     {codegen::kAvgPoolSymbol, [](llvm::Function& function) { definePool(function, PoolKind::kAverage); }},
     {codegen::kPad2dSymbol, definePad2d},
@@ -274,11 +293,14 @@ const PortableKernel* findKernel(llvm::StringRef symbol) {
 }
 
 // Internal, always inlined, and the pointer arguments do not alias (the runtime ABI's
-// contract: outputs never overlap inputs).
+// contract: outputs never overlap inputs), except the fused convolution's.
 void prepare(llvm::Function& function) {
   function.setLinkage(llvm::GlobalValue::InternalLinkage);
   function.addFnAttr(llvm::Attribute::AlwaysInline);
   function.addFnAttr(llvm::Attribute::NoUnwind);
+  // The fused convolution's epilogue reads y and writes other buffers of the step
+  // through `context`: its pointers may alias.
+  if (function.getName() == codegen::kConv2dFusedSymbol) return;
   for (llvm::Argument& argument : function.args())
     if (argument.getType()->isPointerTy()) function.addParamAttr(argument.getArgNo(), llvm::Attribute::NoAlias);
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -98,6 +99,25 @@ class FunctionEmitter {
       emitInPlaceUpdate(kernels[kernel_idx].members[0]);
     if (plan_.entry == EntryPoint::TrainStep) emitOptimizer();
     builder_.CreateRet(builder_.getInt32(kNnspecOk));
+  }
+
+  // The epilogue of a fused convolution (NnspecConvEpilogueFn, runtime/abi/window_abi.h):
+  // an internal function void(const NnspecStepArgs* args, i64 first_row, i64 rows) that
+  // runs loop kernel `loop` over rows [first_row, first_row + rows) of its iteration
+  // space (the convolution's output positions), reading its buffers from args as the entry
+  // function does.
+  llvm::Function* emitEpilogue(const transforms::Kernel& loop, const std::string& name) {
+    auto* type = llvm::FunctionType::get(builder_.getVoidTy(),
+                                         {builder_.getPtrTy(), builder_.getInt64Ty(), builder_.getInt64Ty()}, false);
+    function_ = llvm::Function::Create(type, llvm::Function::InternalLinkage, name, module_);
+    function_->addFnAttr(llvm::Attribute::NoUnwind);
+    entry_block_ = llvm::BasicBlock::Create(context_, "entry", function_);
+    builder_.SetInsertPoint(entry_block_);
+    loadArguments();
+    createAliasScopes();
+    emitLoopKernel(loop, RowRange{function_->getArg(1), function_->getArg(2)});
+    builder_.CreateRetVoid();
+    return function_;
   }
 
  private:
@@ -267,6 +287,28 @@ class FunctionEmitter {
     builder_.SetInsertPoint(exit);
   }
 
+  // for (index = first; index < first + count; ++index) body(index); count >= 1 at run
+  // time. Leaves the builder after the loop.
+  void emitRangeLoop(Value* first, Value* count, const std::function<void(Value*)>& body) {
+    Value* end = builder_.CreateAdd(first, count, "end", true, true);
+    llvm::BasicBlock* preheader = builder_.GetInsertBlock();
+    llvm::BasicBlock* header = llvm::BasicBlock::Create(context_, "range", function_);
+    llvm::BasicBlock* exit = llvm::BasicBlock::Create(context_, "range.end", function_);
+    builder_.CreateBr(header);
+    builder_.SetInsertPoint(header);
+    llvm::PHINode* index = builder_.CreatePHI(builder_.getInt64Ty(), 2, "idx");
+    index->addIncoming(first, preheader);
+    const bool enclosing_math = math_in_loop_;
+    math_in_loop_ = false;
+    body(index);
+    Value* next = builder_.CreateAdd(index, i64(1), "idx.next", true, true);
+    llvm::BranchInst* latch = builder_.CreateCondBr(builder_.CreateICmpULT(next, end), header, exit);
+    if (math_in_loop_) latch->setMetadata(llvm::LLVMContext::MD_loop, tailFoldedLoop());
+    math_in_loop_ = enclosing_math;
+    index->addIncoming(next, builder_.GetInsertBlock());
+    builder_.SetInsertPoint(exit);
+  }
+
   // Loop metadata asking the vectorizer to fold the remainder iterations into the vector
   // loop by masking where the target can (AVX-512, AVX2): a loop that computes exp, log
   // or tanh then holds one copy of the inlined math instead of up to three (the vector
@@ -318,7 +360,7 @@ class FunctionEmitter {
         emitMse(kernel.members[0]);
         return;
       case transforms::KernelKind::Call:
-        emitWindowCall(kernel.members[0]);
+        emitWindowCall(kernel.members[0], kernel.epilogue.empty() ? nullptr : &kernel.epilogue[0]);
         return;
     }
   }
@@ -465,9 +507,22 @@ class FunctionEmitter {
     return rng_seed_;
   }
 
-  void emitLoopKernel(const transforms::Kernel& kernel) {
+  // Rows [first, first + count) of a loop kernel's iteration space (its outer loop).
+  struct RowRange {
+    Value* first;
+    Value* count;
+  };
+
+  // The loop nest of `kernel` over all its rows, or over `rows` only (a convolution's
+  // epilogue, which has no sinks).
+  void emitLoopKernel(const transforms::Kernel& kernel, std::optional<RowRange> rows = std::nullopt) {
     const ir::Shape& iteration = kernel.iteration;
     LoopBounds bounds = boundsOf(iteration);
+    if (rows && !kernel.sinks.empty()) throw CodegenError("a loop over a range of rows cannot reduce");
+    auto rowLoop = [&](const std::function<void(Value*)>& body) {
+      if (rows) emitRangeLoop(rows->first, rows->count, body);
+      else emitLoop(bounds.outer, body);
+    };
     std::vector<llvm::AllocaInst*> accumulators;
     std::vector<ReduceShape> reduce_shapes;
     for (ValueId sink : kernel.sinks) {
@@ -482,7 +537,7 @@ class FunctionEmitter {
     std::vector<bool> stored(static_cast<size_t>(graph_.size()), false);
     for (ValueId id : kernel.stores) stored[static_cast<size_t>(id)] = true;
 
-    emitLoop(bounds.outer, [&](Value* row) {
+    rowLoop([&](Value* row) {
       for (size_t sink_idx = 0; sink_idx < kernel.sinks.size(); ++sink_idx)
         if (reduce_shapes[sink_idx] == ReduceShape::PerRow)
           builder_.CreateStore(f32(0.0), accumulators[sink_idx]);
@@ -615,15 +670,25 @@ class FunctionEmitter {
 
   // status = kernel(&geometry, operands..., result[, scratch]); a failure returns
   // kNnspecKernelError.
-  void emitWindowCall(ValueId id) {
+  // A conv2d with an `epilogue` (fusion.h) calls the fused kernel with the epilogue's
+  // function and this entry's NnspecStepArgs as its context.
+  void emitWindowCall(ValueId id, const transforms::Kernel* epilogue = nullptr) {
     const ir::Node& node = graph_.node(id);
     std::vector<Value*> args{windowGeometry(id)};
     for (ValueId operand : node.operands) args.push_back(bufferOf(operand));
     args.push_back(bufferOf(id));
     if (isConvolution(graph_, id)) args.push_back(gemm_scratch_);  // im2col and GEMM panels
+    const char* symbol = windowSymbol(node.op);
+    if (epilogue != nullptr) {
+      if (node.op != OpKind::Conv2d) throw CodegenError("only conv2d takes an epilogue");
+      FunctionEmitter emitter(module_, gradient_graph_, step_plan_, plan_);
+      args.push_back(emitter.emitEpilogue(*epilogue, entrySymbol(plan_.entry) + ".epilogue." + std::to_string(id)));
+      args.push_back(function_->getArg(0));
+      symbol = kConv2dFusedSymbol;
+    }
     std::vector<llvm::Type*> arg_types(args.size(), builder_.getPtrTy());
     auto* type = llvm::FunctionType::get(builder_.getInt32Ty(), arg_types, false);
-    llvm::FunctionCallee kernel = module_.getOrInsertFunction(windowSymbol(node.op), type);
+    llvm::FunctionCallee kernel = module_.getOrInsertFunction(symbol, type);
     if (auto* function = llvm::dyn_cast<llvm::Function>(kernel.getCallee())) function->setDoesNotThrow();
     Value* status = builder_.CreateCall(kernel, args);
     llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "call.ok", function_);

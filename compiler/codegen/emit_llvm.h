@@ -24,6 +24,7 @@ struct EmittedStep {
 inline constexpr const char* kSgemmSymbol = "nnspec_rt_sgemm";
 // The window kernels of runtime/kernels/window.h.
 inline constexpr const char* kConv2dSymbol = "nnspec_rt_conv2d_with_scratch";
+inline constexpr const char* kConv2dFusedSymbol = "nnspec_rt_conv2d_fused_with_scratch";
 inline constexpr const char* kConv2dInputGradSymbol = "nnspec_rt_conv2d_input_grad_with_scratch";
 inline constexpr const char* kConv2dKernelGradSymbol = "nnspec_rt_conv2d_kernel_grad_with_scratch";
 inline constexpr const char* kMaxPoolSymbol = "nnspec_rt_max_pool";

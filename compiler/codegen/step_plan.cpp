@@ -103,7 +103,9 @@ FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, Entry
     for (const auto& exported : gradient_graph.exports) plan.roots.push_back(exported.second);
   }
   for (const auto& tap : gradient_graph.taps) plan.roots.push_back(tap.second);
-  plan.fusion = transforms::planFusion(graph, plan.roots, entry != EntryPoint::Forward);
+  transforms::FusionOptions options;
+  options.conv_epilogues = config.conv_epilogues;
+  plan.fusion = transforms::planFusion(graph, plan.roots, entry != EntryPoint::Forward, options);
   if (entry == EntryPoint::TrainStep && config.optimizer == OptimizerKind::Sgd) {
     plan.in_place_updates = inPlaceUpdates(gradient_graph);
     runUpdatesLast(plan.fusion, plan.in_place_updates);
@@ -122,11 +124,15 @@ void allocateFunction(const ir::Graph& graph, FunctionPlan& plan) {
     plan.gemm_scratch_offset = next;
     next += alignedFloats(scratch);
   }
-  for (const transforms::Kernel& kernel : plan.fusion.kernels) {
+  auto place = [&](const transforms::Kernel& kernel) {
     for (ir::ValueId stored : kernel.stores) {
       plan.workspace_offset[static_cast<size_t>(stored)] = next;
       next += alignedFloats(graph.type(stored).numElements());
     }
+  };
+  for (const transforms::Kernel& kernel : plan.fusion.kernels) {
+    place(kernel);
+    for (const transforms::Kernel& epilogue : kernel.epilogue) place(epilogue);
   }
   plan.workspace_floats = next;
 }
@@ -246,8 +252,8 @@ StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepCon
 
 std::string stepSignature(const transforms::GradientGraph& gradient_graph,
                           const StepConfig& config) {
-  return transforms::printGradientGraph(gradient_graph) +
-         "optimizer " + optimizerName(config.optimizer) + "\n";
+  return transforms::printGradientGraph(gradient_graph) + "optimizer " + optimizerName(config.optimizer) + "\n" +
+         (config.conv_epilogues ? "" : "no conv epilogues\n");
 }
 
 std::string printStepPlan(const StepPlan& plan) {

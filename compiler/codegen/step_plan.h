@@ -30,6 +30,9 @@ std::string optimizerName(OptimizerKind kind);
 
 struct StepConfig {
   OptimizerKind optimizer = OptimizerKind::Sgd;
+  // Element-wise loops over a convolution's output run as its epilogue, chunk by chunk
+  // (transforms::FusionOptions); off only to compare against the unfused plan.
+  bool conv_epilogues = true;
 };
 
 enum class EntryPoint { Forward, Gradients, TrainStep };

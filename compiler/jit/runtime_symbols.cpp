@@ -25,6 +25,7 @@ std::vector<RuntimeSymbol> runtimeSymbols() {
   return {
       {codegen::kSgemmSymbol, addressOf(&nnspec_rt_sgemm)},
       {codegen::kConv2dSymbol, addressOf(&nnspec_rt_conv2d_with_scratch)},
+      {codegen::kConv2dFusedSymbol, addressOf(&nnspec_rt_conv2d_fused_with_scratch)},
       {codegen::kConv2dInputGradSymbol, addressOf(&nnspec_rt_conv2d_input_grad_with_scratch)},
       {codegen::kConv2dKernelGradSymbol, addressOf(&nnspec_rt_conv2d_kernel_grad_with_scratch)},
       {codegen::kMaxPoolSymbol, addressOf(&nnspec_rt_max_pool)},

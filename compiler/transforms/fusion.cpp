@@ -202,6 +202,85 @@ class FusionPlanner {
   std::vector<Kernel> kernels_;
 };
 
+// The part of loop kernel `loop` that can run as the epilogue of convolution `conv`
+// (kernel `conv_idx`): the members (in id order) whose operands are the convolution's
+// output, values of kernels before the convolution (or leaves), or other such members.
+// Empty unless one of them reads the convolution, and unless every one of them the rest
+// of the loop reads is stored already (splitting the loop adds no store).
+std::vector<ValueId> epilogueMembers(const Graph& graph, const std::vector<int>& kernel_of, const Kernel& loop,
+                                     int loop_idx, ValueId conv, int conv_idx) {
+  std::vector<ValueId> taken;
+  bool reads_conv = false;
+  auto isTaken = [&](ValueId id) { return std::find(taken.begin(), taken.end(), id) != taken.end(); };
+  for (ValueId member : loop.members) {
+    bool ready = true;
+    for (ValueId operand : graph.node(member).operands) {
+      const int producer = kernel_of[static_cast<size_t>(operand)];
+      if (operand == conv || producer == kNoKernel || (producer < conv_idx && producer != loop_idx) ||
+          isTaken(operand))
+        continue;
+      ready = false;
+    }
+    if (!ready) continue;
+    taken.push_back(member);
+    for (ValueId operand : graph.node(member).operands) reads_conv = reads_conv || operand == conv;
+  }
+  if (!reads_conv) return {};
+  auto isStored = [&](ValueId id) { return std::find(loop.stores.begin(), loop.stores.end(), id) != loop.stores.end(); };
+  auto readByRest = [&](ValueId id) {
+    for (const std::vector<ValueId>* nodes : {&loop.members, &loop.sinks})
+      for (ValueId user : *nodes)
+        if (!isTaken(user))
+          for (ValueId operand : graph.node(user).operands)
+            if (operand == id) return true;
+    return false;
+  };
+  for (ValueId member : taken)
+    if (readByRest(member) && !isStored(member)) return {};
+  return taken;
+}
+
+// Moves what can run as a convolution's epilogue into it: the members of a loop over the
+// shape of a conv2d's output that read the convolution (and what they need), when they
+// read nothing computed after the convolution but themselves (epilogueMembers). They read
+// the convolution's output at their own position only (same shape: the flat index), so
+// each chunk of rows can be finished on its own. Running them earlier is safe: the kernels
+// between the two did not read their values (they ran before the loop). The rest of the
+// loop stays where it was and reads them from memory.
+void fuseConvEpilogues(const Graph& graph, std::vector<Kernel>& kernels) {
+  std::vector<int> kernel_of(static_cast<size_t>(graph.size()), kNoKernel);
+  auto index = [&] {
+    std::fill(kernel_of.begin(), kernel_of.end(), kNoKernel);
+    for (size_t kernel_idx = 0; kernel_idx < kernels.size(); ++kernel_idx)
+      for (const std::vector<ValueId>* nodes : {&kernels[kernel_idx].members, &kernels[kernel_idx].sinks})
+        for (ValueId id : *nodes) kernel_of[static_cast<size_t>(id)] = static_cast<int>(kernel_idx);
+  };
+  index();
+  for (size_t conv_idx = 0; conv_idx < kernels.size(); ++conv_idx) {
+    const Kernel& conv_kernel = kernels[conv_idx];
+    if (conv_kernel.kind != KernelKind::Call || graph.node(conv_kernel.members[0]).op != ir::OpKind::Conv2d) continue;
+    const ValueId conv = conv_kernel.members[0];
+    const ir::Shape& shape = graph.type(conv).shape;
+    for (size_t loop_idx = conv_idx + 1; loop_idx < kernels.size(); ++loop_idx) {
+      Kernel& loop = kernels[loop_idx];
+      if (loop.kind != KernelKind::Loop || loop.iteration != shape) continue;
+      const std::vector<ValueId> taken = epilogueMembers(graph, kernel_of, loop, static_cast<int>(loop_idx), conv,
+                                                         static_cast<int>(conv_idx));
+      if (taken.empty()) continue;
+      Kernel epilogue{KernelKind::Loop, shape, taken, {}, {}, {}};
+      for (ValueId stored : loop.stores)
+        if (std::find(taken.begin(), taken.end(), stored) != taken.end()) epilogue.stores.push_back(stored);
+      std::erase_if(loop.members, [&](ValueId id) { return std::find(taken.begin(), taken.end(), id) != taken.end(); });
+      std::erase_if(loop.stores, [&](ValueId id) { return std::find(taken.begin(), taken.end(), id) != taken.end(); });
+      if (loop.members.empty() && loop.sinks.empty())
+        kernels.erase(kernels.begin() + static_cast<std::ptrdiff_t>(loop_idx));
+      kernels[conv_idx].epilogue.push_back(std::move(epilogue));
+      index();
+      break;
+    }
+  }
+}
+
 std::string idList(const std::vector<ValueId>& ids) {
   std::string text;
   for (ValueId id : ids) text += " %" + std::to_string(id);
@@ -210,25 +289,35 @@ std::string idList(const std::vector<ValueId>& ids) {
 
 }  // namespace
 
-FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots, bool training) {
-  return FusionPlanner(graph, roots, training).plan();
+FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots, bool training,
+                      FusionOptions options) {
+  FusionPlan plan = FusionPlanner(graph, roots, training).plan();
+  if (options.conv_epilogues) fuseConvEpilogues(graph, plan.kernels);
+  return plan;
 }
 
-std::string printFusionPlan(const FusionPlan& plan) {
+namespace {
+
+std::string printKernel(const Kernel& kernel) {
   static constexpr const char* kKindNames[] = {"loop", "gemm", "softmax_cross_entropy",
                                                "softmax_cross_entropy_grad", "mse", "call"};
-  std::string text;
-  for (const Kernel& kernel : plan.kernels) {
-    text += kKindNames[static_cast<int>(kernel.kind)];
-    if (kernel.kind == KernelKind::Loop) {
-      text += " " + ir::typeString(ir::f32(kernel.iteration)) + " {" + idList(kernel.members) +
-              " }";
-      if (!kernel.sinks.empty()) text += " reduce {" + idList(kernel.sinks) + " }";
-    } else {
-      text += idList(kernel.members);
-    }
-    text += " ->" + idList(kernel.stores) + "\n";
+  std::string text = kKindNames[static_cast<int>(kernel.kind)];
+  if (kernel.kind == KernelKind::Loop) {
+    text += " " + ir::typeString(ir::f32(kernel.iteration)) + " {" + idList(kernel.members) + " }";
+    if (!kernel.sinks.empty()) text += " reduce {" + idList(kernel.sinks) + " }";
+  } else {
+    text += idList(kernel.members);
   }
+  text += " ->" + idList(kernel.stores);
+  for (const Kernel& epilogue : kernel.epilogue) text += " epilogue " + printKernel(epilogue);
+  return text;
+}
+
+}  // namespace
+
+std::string printFusionPlan(const FusionPlan& plan) {
+  std::string text;
+  for (const Kernel& kernel : plan.kernels) text += printKernel(kernel) + "\n";
   return text;
 }
 

@@ -33,6 +33,14 @@ typedef struct NnspecWindowGeometry {
 
 enum { kNnspecWindowGeometryFields = 13 };
 
+// The element-wise epilogue of a fused convolution: generated code that finishes rows
+// [first_row, first_row + rows) of the convolution's output y (rows are output positions,
+// out_c floats each, in NHWC order) once they hold their final sums, while they are still
+// in cache (bias, activation, and whatever else the fusion plan put in the loop).
+// `context` is what the caller passed with it (a compiled step passes its NnspecStepArgs).
+// Ranges may run at once on the trial's kernel threads: an epilogue writes only its rows.
+typedef void (*NnspecConvEpilogueFn)(const void* context, int64_t first_row, int64_t rows);
+
 #ifdef __cplusplus
 }
 #endif

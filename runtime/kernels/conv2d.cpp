@@ -59,12 +59,12 @@ void forEachChunk(const Geometry& g, Chunk&& chunk) {
 
 }  // namespace
 
-int32_t conv2dWithScratch(const NnspecWindowGeometry* geometry, const float* x,
-                                                 const float* kernel, float* y, float* scratch) noexcept {
+int32_t conv2dFusedWithScratch(const NnspecWindowGeometry* geometry, const float* x, const float* kernel, float* y,
+                               float* scratch, NnspecConvEpilogueFn epilogue, const void* context) noexcept {
   if (!valid(geometry, x, kernel, y, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
   if (directConvApplies(g)) {
-    directConv(g, x, kernel, y, scratch);
+    directConv(g, x, kernel, y, scratch, epilogue, context);
     return kNnspecOk;
   }
   const ConvScratch parts = splitScratch(g, scratch);
@@ -74,8 +74,14 @@ int32_t conv2dWithScratch(const NnspecWindowGeometry* geometry, const float* x,
     im2colRows(g, x, first, rows, parts.patches);
     status |=
         sgemm(rows, g.out_c, patch, 1.0f, parts.patches, 0, kernel, 0, 0.0f, y + first * g.out_c, parts.gemm);
+    if (epilogue != nullptr) epilogue(context, first, rows);  // the chunk of y is still in cache
   });
   return status == kNnspecOk ? kNnspecOk : kNnspecKernelError;
+}
+
+int32_t conv2dWithScratch(const NnspecWindowGeometry* geometry, const float* x, const float* kernel, float* y,
+                          float* scratch) noexcept {
+  return conv2dFusedWithScratch(geometry, x, kernel, y, scratch, nullptr, nullptr);
 }
 
 int32_t conv2dInputGradWithScratch(const NnspecWindowGeometry* geometry, const float* dy,
@@ -99,10 +105,7 @@ int32_t conv2dKernelGradWithScratch(const NnspecWindowGeometry* geometry, const 
                                                              const float* dy, float* dkernel, float* scratch) noexcept {
   if (!valid(geometry, x, dy, dkernel, scratch)) return kNnspecKernelError;
   const NnspecWindowGeometry& g = *geometry;
-  if (directConvApplies(g)) {
-    directConvKernelGrad(g, x, dy, dkernel, scratch);
-    return kNnspecOk;
-  }
+  if (directConvApplies(g)) return directConvKernelGrad(g, x, dy, dkernel, scratch) ? kNnspecOk : kNnspecKernelError;
   const ConvScratch parts = splitScratch(g, scratch);
   const int64_t patch = patchFloats(g);
   // dkernel [patch, out_c] = patches^T x dy, or its transpose (see window.h).

@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <utility>
 
 #if NNSPEC_KERNEL_LEVEL >= 1
 #include <immintrin.h>
 #endif
+
+#include "runtime/kernels/gemm_split.h"
+#include "runtime/kernels/thread_team.h"
 
 namespace nnspec::rt::NNSPEC_KERNEL_NS {
 namespace {
@@ -29,7 +33,8 @@ struct DirectLayout {
   int64_t tile_floats;  // kernel_h * in_c rows
   int64_t grad_width;   // columns of one de-interleaved dy row (zero past out_w)
   int64_t grad_floats;  // out_c rows
-  int64_t acc_floats;   // kernel_h * kernel_w * in_c * out_c vectors
+  int64_t acc_floats;   // kernel_h * kernel_w * in_c * out_c vectors: one piece's partial sums
+                        // (reserved here; the pieces' live in teamScratch(0))
 
   explicit DirectLayout(const NnspecWindowGeometry& g)
       : tile_width(roundUp(g.out_w, kColumnsPerStep) + g.kernel_w - 1),
@@ -60,6 +65,7 @@ Vec loadUnaligned(const float* in) { return _mm512_loadu_ps(in); }
 void storeVec(float* out, Vec value) { _mm512_store_ps(out, value); }
 Vec splat(float value) { return _mm512_set1_ps(value); }
 Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+Vec addVec(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 float sumLanes(Vec value) { return _mm512_reduce_add_ps(value); }
 
 // out[lane] = in[lane * stride] for the first `count` lanes (1 to kLanes); the others of
@@ -79,6 +85,7 @@ Vec loadUnaligned(const float* in) { return _mm256_loadu_ps(in); }
 void storeVec(float* out, Vec value) { _mm256_store_ps(out, value); }
 Vec splat(float value) { return _mm256_set1_ps(value); }
 Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+Vec addVec(Vec a, Vec b) { return _mm256_add_ps(a, b); }
 float sumLanes(Vec value) {
   __m128 sum = _mm_add_ps(_mm256_castps256_ps128(value), _mm256_extractf128_ps(value, 1));
   sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
@@ -222,19 +229,126 @@ constexpr std::array<RowFn, kMaxGroup> kernelGradTable(std::index_sequence<Index
 constexpr std::array<RowFn, kMaxGroup> kForwardRows = forwardTable(std::make_index_sequence<kMaxGroup>());
 constexpr std::array<RowFn, kMaxGroup> kKernelGradRows = kernelGradTable(std::make_index_sequence<kMaxGroup>());
 
-// Calls run(args) for each group of output channels of each output row, args.tile built.
+// Calls run(args) for each group of output channels of flat output rows [first_row,
+// end_row) (batch_idx * out_h + out_row), args.tile built.
 template <class Run>
 void forEachRowGroup(const NnspecWindowGeometry& g, const float* x, const DirectLayout& layout, float* tile,
-                     RowArgs args, Run&& run) {
-  for (int64_t batch_idx = 0; batch_idx < g.batch; ++batch_idx)
-    for (int64_t out_row = 0; out_row < g.out_h; ++out_row) {
-      buildTile(g, x, batch_idx, out_row, layout, tile);
-      args.tile = tile;
-      for (int64_t first = 0; first < g.out_c; first += kMaxGroup) {
-        args.first_channel = first;
-        run(args, batch_idx, out_row, std::min(kMaxGroup, g.out_c - first));
-      }
+                     RowArgs args, int64_t first_row, int64_t end_row, Run&& run) {
+  for (int64_t flat_row = first_row; flat_row < end_row; ++flat_row) {
+    const int64_t batch_idx = flat_row / g.out_h;
+    const int64_t out_row = flat_row % g.out_h;
+    buildTile(g, x, batch_idx, out_row, layout, tile);
+    args.tile = tile;
+    for (int64_t first = 0; first < g.out_c; first += kMaxGroup) {
+      args.first_channel = first;
+      run(args, batch_idx, out_row, std::min(kMaxGroup, g.out_c - first));
     }
+  }
+}
+
+// What a forward call computes, for any range of its rows.
+struct ForwardJob {
+  const NnspecWindowGeometry* g;
+  const DirectLayout* layout;
+  const float* x;
+  const float* kernel;
+  float* y;
+  NnspecConvEpilogueFn epilogue;
+  const void* context;
+};
+
+// The forward of flat output rows [first_row, end_row), `tile` its scratch; each row's
+// epilogue runs as soon as the row is complete (still in cache).
+void forwardRows(const ForwardJob& job, int64_t first_row, int64_t end_row, float* tile) {
+  const NnspecWindowGeometry& g = *job.g;
+  RowArgs args{&g, job.layout, nullptr, 0, job.kernel, nullptr, nullptr, nullptr};
+  forEachRowGroup(g, job.x, *job.layout, tile, args, first_row, end_row,
+                  [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
+                    const int64_t flat_row = batch_idx * g.out_h + out_row;
+                    row.y_row = job.y + flat_row * g.out_w * g.out_c;
+                    kForwardRows[static_cast<size_t>(group - 1)](row);
+                    if (job.epilogue != nullptr && row.first_channel + group == g.out_c)
+                      job.epilogue(job.context, flat_row * g.out_w, g.out_w);
+                  });
+}
+
+// The forward's rows split among the calling thread's team (thread_team.h): pieces of
+// whole rows taken in turn, each worker building tiles in scratch of its own. Every row is
+// computed as on one thread, so the results do not depend on the thread count.
+struct ForwardSplit {
+  const ForwardJob* job;
+  float* tiles[kMaxTeamThreads];
+  int workers;  // those with scratch; a helper beyond them sits out
+  int64_t rows;
+  int64_t rows_per_piece;
+  int64_t pieces;
+  std::atomic<int64_t> next{0};
+};
+
+void forwardPieces(int worker, void* context) noexcept {
+  auto& split = *static_cast<ForwardSplit*>(context);
+  if (worker >= split.workers) return;
+  for (int64_t piece = split.next.fetch_add(1); piece < split.pieces; piece = split.next.fetch_add(1)) {
+    const int64_t first_row = piece * split.rows_per_piece;
+    forwardRows(*split.job, first_row, std::min(split.rows, first_row + split.rows_per_piece), split.tiles[worker]);
+  }
+}
+
+// Pieces per thread of a split forward: a thread the machine runs late leaves its share
+// to the others.
+constexpr int64_t kForwardPiecesPerThread = 4;
+
+// The kernel gradient's sums over flat output rows [first_row, end_row) into `acc`
+// ([tap][in_c][out_c] vectors, zeroed here); `scratch` holds the tile and dy's
+// de-interleaved row.
+void kernelGradRows(const NnspecWindowGeometry& g, const DirectLayout& layout, const float* x, const float* dy,
+                    int64_t first_row, int64_t end_row, float* scratch, Vec* acc) {
+  float* grad = scratch + layout.tile_floats;
+  std::fill(acc, acc + layout.acc_floats / kLanes, zeroVec());
+  std::fill(grad, grad + layout.grad_floats, 0.0f);
+  RowArgs args{&g, &layout, nullptr, 0, nullptr, nullptr, grad, acc};
+  int64_t last_row = -1;
+  forEachRowGroup(g, x, layout, scratch, args, first_row, end_row,
+                  [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
+                    const int64_t flat_row = batch_idx * g.out_h + out_row;
+                    if (flat_row != last_row) {  // de-interleave dy's row once for all groups
+                      deinterleaveRow(g, dy + flat_row * g.out_w * g.out_c, layout, grad);
+                      last_row = flat_row;
+                    }
+                    kKernelGradRows[static_cast<size_t>(group - 1)](row);
+                  });
+}
+
+// The kernel gradient's rows in a fixed number of pieces, whatever the thread count: each
+// piece sums into its own partial, and the partials are added in piece order, so the
+// result is the same on any number of threads. The pieces are taken in turn by the
+// calling thread's team (thread_team.h), each worker in scratch of its own.
+constexpr int64_t kKernelGradPieces = 8;
+
+struct KernelGradSplit {
+  const NnspecWindowGeometry* g;
+  const DirectLayout* layout;
+  const float* x;
+  const float* dy;
+  float* scratch[kMaxTeamThreads];  // per worker: tile and de-interleaved row
+  Vec* partials;                    // per piece: [tap][in_c][out_c] vectors
+  int workers;                      // those with scratch; a helper beyond them sits out
+  int64_t rows;
+  int64_t rows_per_piece;
+  int64_t pieces;
+  std::atomic<int64_t> next{0};
+};
+
+void kernelGradPieces(int worker, void* context) noexcept {
+  auto& split = *static_cast<KernelGradSplit*>(context);
+  if (worker >= split.workers) return;
+  const int64_t acc_vectors = split.layout->acc_floats / kLanes;
+  for (int64_t piece = split.next.fetch_add(1); piece < split.pieces; piece = split.next.fetch_add(1)) {
+    const int64_t first_row = piece * split.rows_per_piece;
+    kernelGradRows(*split.g, *split.layout, split.x, split.dy, first_row,
+                   std::min(split.rows, first_row + split.rows_per_piece), split.scratch[worker],
+                   split.partials + piece * acc_vectors);
+  }
 }
 
 }  // namespace
@@ -244,43 +358,70 @@ bool directConvApplies(const NnspecWindowGeometry& g) noexcept {
          directConvScratchFloats(g) <= nnspec_rt_conv2d_scratch_floats(&g);
 }
 
-void directConv(const NnspecWindowGeometry& g, const float* x, const float* kernel, float* y, float* scratch) noexcept {
+void directConv(const NnspecWindowGeometry& g, const float* x, const float* kernel, float* y, float* scratch,
+                NnspecConvEpilogueFn epilogue, const void* context) noexcept {
   const DirectLayout layout(g);
-  RowArgs args{&g, &layout, nullptr, 0, kernel, nullptr, nullptr, nullptr};
-  forEachRowGroup(g, x, layout, scratch, args, [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
-    row.y_row = y + (batch_idx * g.out_h + out_row) * g.out_w * g.out_c;
-    kForwardRows[static_cast<size_t>(group - 1)](row);
-  });
+  const ForwardJob job{&g, &layout, x, kernel, y, epilogue, context};
+  const int64_t rows = g.batch * g.out_h;
+  const int threads = teamThreads();
+  const int64_t multiply_adds = rows * g.out_w * g.out_c * g.kernel_h * g.kernel_w * g.in_c;
+  if (threads <= 1 || rows < 2 || multiply_adds < kMinSplitMultiplyAdds) {
+    forwardRows(job, 0, rows, scratch);
+    return;
+  }
+  ForwardSplit split{&job, {scratch}, 1, rows, 0, 0};
+  for (int worker = 1; worker < threads; ++worker) {
+    split.tiles[worker] = teamScratch(worker, layout.tile_floats);
+    if (split.tiles[worker] == nullptr) break;
+    split.workers = worker + 1;
+  }
+  split.rows_per_piece = (rows + kForwardPiecesPerThread * threads - 1) / (kForwardPiecesPerThread * threads);
+  split.pieces = (rows + split.rows_per_piece - 1) / split.rows_per_piece;
+  runTeam(forwardPieces, &split);
 }
 
-void directConvKernelGrad(const NnspecWindowGeometry& g, const float* x, const float* dy, float* dkernel,
+bool directConvKernelGrad(const NnspecWindowGeometry& g, const float* x, const float* dy, float* dkernel,
                           float* scratch) noexcept {
   const DirectLayout layout(g);
-  float* grad = scratch + layout.tile_floats;
-  auto* acc = reinterpret_cast<Vec*>(grad + layout.grad_floats);
+  const int64_t rows = g.batch * g.out_h;
+  KernelGradSplit split{&g, &layout, x, dy, {scratch}, nullptr, 1, rows, 0, 0};
+  const int64_t pieces = std::min(rows, kKernelGradPieces);
+  split.rows_per_piece = (rows + pieces - 1) / pieces;
+  split.pieces = (rows + split.rows_per_piece - 1) / split.rows_per_piece;
   const int64_t acc_vectors = layout.acc_floats / kLanes;
-  std::fill(acc, acc + acc_vectors, zeroVec());
-  std::fill(grad, grad + layout.grad_floats, 0.0f);
-  RowArgs args{&g, &layout, nullptr, 0, nullptr, nullptr, grad, acc};
-  int64_t last_row = -1;
-  forEachRowGroup(g, x, layout, scratch, args, [&](RowArgs& row, int64_t batch_idx, int64_t out_row, int64_t group) {
-    const int64_t flat_row = batch_idx * g.out_h + out_row;
-    if (flat_row != last_row) {  // de-interleave dy's row once for all groups
-      deinterleaveRow(g, dy + flat_row * g.out_w * g.out_c, layout, grad);
-      last_row = flat_row;
+  split.partials = reinterpret_cast<Vec*>(teamScratch(0, split.pieces * layout.acc_floats));
+  if (split.partials == nullptr) return false;
+  const int threads = teamThreads();
+  const int64_t multiply_adds = rows * g.out_w * g.out_c * g.kernel_h * g.kernel_w * g.in_c;
+  if (threads > 1 && split.pieces > 1 && multiply_adds >= kMinSplitMultiplyAdds) {
+    for (int worker = 1; worker < threads; ++worker) {
+      split.scratch[worker] = teamScratch(worker, layout.tile_floats + layout.grad_floats);
+      if (split.scratch[worker] == nullptr) break;
+      split.workers = worker + 1;
     }
-    kKernelGradRows[static_cast<size_t>(group - 1)](row);
-  });
-  for (int64_t element = 0; element < acc_vectors; ++element) dkernel[element] = sumLanes(acc[element]);
+    runTeam(kernelGradPieces, &split);
+  } else {
+    kernelGradPieces(0, &split);
+  }
+  // The pieces' sums in piece order, then across lanes: the same for any thread count.
+  for (int64_t element = 0; element < acc_vectors; ++element) {
+    Vec sum = split.partials[element];
+    for (int64_t piece = 1; piece < split.pieces; ++piece) sum = addVec(sum, split.partials[piece * acc_vectors + element]);
+    dkernel[element] = sumLanes(sum);
+  }
+  return true;
 }
 
 #else  // the generic level: im2col + GEMM runs every convolution
 
 bool directConvApplies(const NnspecWindowGeometry&) noexcept { return false; }
 
-void directConv(const NnspecWindowGeometry&, const float*, const float*, float*, float*) noexcept {}
+void directConv(const NnspecWindowGeometry&, const float*, const float*, float*, float*, NnspecConvEpilogueFn,
+                const void*) noexcept {}
 
-void directConvKernelGrad(const NnspecWindowGeometry&, const float*, const float*, float*, float*) noexcept {}
+bool directConvKernelGrad(const NnspecWindowGeometry&, const float*, const float*, float*, float*) noexcept {
+  return false;
+}
 
 #endif
 

@@ -29,12 +29,17 @@ int64_t directConvScratchFloats(const NnspecWindowGeometry& geometry) noexcept;
 // avx2 level, and their scratch within nnspec_rt_conv2d_scratch_floats).
 bool directConvApplies(const NnspecWindowGeometry& geometry) noexcept;
 
-// y = conv2d(x, kernel), as nnspec_rt_conv2d; scratch 64-byte aligned.
-void directConv(const NnspecWindowGeometry& geometry, const float* x, const float* kernel, float* y,
-                float* scratch) noexcept;
+// y = conv2d(x, kernel), as nnspec_rt_conv2d; scratch 64-byte aligned. A non-null
+// epilogue is called on each output row (out_w positions) once it is complete, as
+// nnspec_rt_conv2d_fused_with_scratch.
+void directConv(const NnspecWindowGeometry& geometry, const float* x, const float* kernel, float* y, float* scratch,
+                NnspecConvEpilogueFn epilogue, const void* context) noexcept;
 
-// dkernel = the kernel gradient, as nnspec_rt_conv2d_kernel_grad.
-void directConvKernelGrad(const NnspecWindowGeometry& geometry, const float* x, const float* dy, float* dkernel,
+// dkernel = the kernel gradient, as nnspec_rt_conv2d_kernel_grad: the rows in a fixed
+// number of pieces (split across the calling thread's kernel threads), their partial sums
+// added in piece order, so the result does not depend on the thread count. False when the
+// partial sums' memory cannot be allocated.
+bool directConvKernelGrad(const NnspecWindowGeometry& geometry, const float* x, const float* dy, float* dkernel,
                           float* scratch) noexcept;
 
 }  // namespace nnspec::rt::NNSPEC_KERNEL_NS

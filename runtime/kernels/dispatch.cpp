@@ -50,6 +50,12 @@ extern "C" int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geo
   return activeKernelTable().conv2d_with_scratch(geometry, x, kernel, y, scratch);
 }
 
+extern "C" int32_t nnspec_rt_conv2d_fused_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
+                                                       const float* kernel, float* y, float* scratch,
+                                                       NnspecConvEpilogueFn epilogue, const void* context) noexcept {
+  return activeKernelTable().conv2d_fused_with_scratch(geometry, x, kernel, y, scratch, epilogue, context);
+}
+
 extern "C" int32_t nnspec_rt_conv2d_input_grad_with_scratch(const NnspecWindowGeometry* geometry, const float* dy,
                                                             const float* kernel, float* dx, float* scratch) noexcept {
   return activeKernelTable().conv2d_input_grad_with_scratch(geometry, dy, kernel, dx, scratch);

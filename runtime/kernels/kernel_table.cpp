@@ -16,6 +16,7 @@ const KernelTable& kernelTable() noexcept {
       NNSPEC_STRINGIFY(NNSPEC_KERNEL_NS),
       &sgemm,
       &conv2dWithScratch,
+      &conv2dFusedWithScratch,
       &conv2dInputGradWithScratch,
       &conv2dKernelGradWithScratch,
       &maxPool,

@@ -14,6 +14,8 @@ using SgemmFn = int32_t (*)(int64_t m, int64_t n, int64_t k, float alpha, const 
                             const float* b, int32_t transpose_b, float beta, float* c, float* scratch) noexcept;
 using ConvFn = int32_t (*)(const NnspecWindowGeometry* geometry, const float* in, const float* other, float* out,
                            float* scratch) noexcept;
+using ConvFusedFn = int32_t (*)(const NnspecWindowGeometry* geometry, const float* x, const float* kernel, float* y,
+                                float* scratch, NnspecConvEpilogueFn epilogue, const void* context) noexcept;
 using WindowFn = int32_t (*)(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept;
 using WindowGradFn = int32_t (*)(const NnspecWindowGeometry* geometry, const float* x, const float* dy,
                                  float* dx) noexcept;
@@ -23,6 +25,7 @@ struct KernelTable {
   const char* name;  // "avx512", "avx2", "generic"
   SgemmFn sgemm;
   ConvFn conv2d_with_scratch;
+  ConvFusedFn conv2d_fused_with_scratch;
   ConvFn conv2d_input_grad_with_scratch;
   ConvFn conv2d_kernel_grad_with_scratch;
   WindowFn max_pool;

@@ -16,6 +16,8 @@ int32_t sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int3
 
 int32_t conv2dWithScratch(const NnspecWindowGeometry* geometry, const float* x, const float* kernel, float* y,
                           float* scratch) noexcept;
+int32_t conv2dFusedWithScratch(const NnspecWindowGeometry* geometry, const float* x, const float* kernel, float* y,
+                               float* scratch, NnspecConvEpilogueFn epilogue, const void* context) noexcept;
 int32_t conv2dInputGradWithScratch(const NnspecWindowGeometry* geometry, const float* dy, const float* kernel,
                                    float* dx, float* scratch) noexcept;
 int32_t conv2dKernelGradWithScratch(const NnspecWindowGeometry* geometry, const float* x, const float* dy,

@@ -8,7 +8,9 @@
 #include <climits>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <thread>
@@ -174,6 +176,25 @@ void runTeam(TeamTask task, void* context) noexcept {
 }
 
 int64_t teamRounds() noexcept { return threadState().rounds; }
+
+float* teamScratch(int worker, int64_t floats) noexcept {
+  struct AlignedFree {
+    void operator()(float* pointer) const { std::free(pointer); }
+  };
+  struct Slot {
+    std::unique_ptr<float[], AlignedFree> memory;
+    int64_t floats = 0;
+  };
+  thread_local std::array<Slot, kMaxTeamThreads> slots;
+  if (worker < 0 || worker >= kMaxTeamThreads || floats < 0) return nullptr;
+  Slot& slot = slots[static_cast<size_t>(worker)];
+  if (slot.floats < floats) {
+    const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+    slot.memory.reset(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
+    slot.floats = slot.memory ? floats : 0;
+  }
+  return slot.memory.get();
+}
 
 int availableCpus() noexcept {
   cpu_set_t set;

@@ -38,6 +38,13 @@ void runTeam(TeamTask task, void* context) noexcept;
 // How many rounds with helpers this thread has run (for tests and benches).
 int64_t teamRounds() noexcept;
 
+// Scratch for worker `worker` (0..kMaxTeamThreads-1) of this thread's rounds (0: the
+// caller's, for what a kernel needs beyond the scratch it was given): at least `floats`
+// floats, 64-byte aligned, kept per calling thread and grown on demand (its old contents
+// are not kept); null when the allocation fails. Valid until the next call for the same
+// worker on this thread.
+float* teamScratch(int worker, int64_t floats) noexcept;
+
 // The CPUs this process may run on (its affinity mask, as Slurm and containers limit it).
 int availableCpus() noexcept;
 

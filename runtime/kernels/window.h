@@ -1,7 +1,9 @@
 #pragma once
 // Windowed kernels over channels-last images f32[batch, h, w, c] behind the runtime ABI:
 // convolution (forward, input gradient, kernel gradient), max/average pooling and their
-// gradients, zero padding and cropping. Single-threaded.
+// gradients, zero padding and cropping. On the calling thread, except that the GEMMs and
+// the direct convolution kernels split across its kernel threads (thread_team.h), with
+// results that do not depend on the thread count.
 //
 // Convolution is GEMM (runtime/kernels/conv2d.cpp): the output positions are taken in
 // chunks of rows; im2col writes a chunk's input patches as rows of the patch matrix
@@ -13,7 +15,9 @@
 // Layers with few input channels (first layers on grayscale or RGB images) run the forward
 // and kernel gradient as direct loops instead (runtime/kernels/conv2d_direct.h), in the
 // same scratch.
-// Pooling, padding and cropping are direct loops over contiguous channels.
+// Pooling, padding and cropping are direct loops over contiguous channels; pooling whose
+// windows tile the image with fewer than 16 channels streams each row of out_w*C floats at
+// full vector width instead (window.cpp), with the same results.
 
 #include <stdint.h>
 
@@ -83,6 +87,14 @@ static inline int64_t nnspec_rt_conv2d_scratch_floats(const NnspecWindowGeometry
 // y[n,oy,ox,co] = sum_{ky,kx,ci} x[n, oy*sh+ky-pt, ox*sw+kx-pl, ci] * kernel[ky,kx,ci,co]
 int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
                                       const float* kernel, float* y, float* scratch) noexcept;
+// The same, then epilogue(context, first_row, rows) on every range of output rows as soon
+// as it is complete: the ranges cover the rows once each, each called after its last
+// write to y; in increasing order on one thread, at once on several when the convolution
+// splits across the calling thread's kernel threads (thread_team.h). A null epilogue is
+// not called.
+int32_t nnspec_rt_conv2d_fused_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
+                                            const float* kernel, float* y, float* scratch,
+                                            NnspecConvEpilogueFn epilogue, const void* context) noexcept;
 // dx: the gradient of that sum with respect to x, for incoming gradient dy.
 int32_t nnspec_rt_conv2d_input_grad_with_scratch(const NnspecWindowGeometry* geometry,
                                                  const float* dy, const float* kernel, float* dx,

@@ -2,6 +2,10 @@
 // crop2d) through the JIT, and of a small convolutional network's whole train step.
 #include "tests/autodiff/gradient_check.h"
 
+#include <string>
+
+#include "compiler/codegen/step_plan.h"
+
 namespace nnspec::testing {
 namespace {
 
@@ -43,6 +47,54 @@ TEST_CASE("gradient of conv2d, valid and same padding, stride 1 and 2", "[autodi
     ValueId y = check.graph().conv2d(x, kernel, conv.window);
     report(conv.name, check.check(check.weightedSum(y)));
   }
+}
+
+// conv2d + bias + activation: the bias and activation run as the convolution's epilogue
+// (fusion.h); the forward entry and the training entries each fuse them.
+TEST_CASE("gradient of conv2d with bias and an activation fused into its epilogue", "[autodiff]") {
+  struct ActivationCase {
+    const char* name;
+    OpKind op;
+    float alpha;
+    bool kink;  // relu, leaky_relu: smaller steps, as pre-activations are not kept clear of 0
+  };
+  for (const ConvCase& conv : {
+           ConvCase{"direct path: same 3x3 stride 1", {1, 4, 5, 2}, window(3, 3, 1, 1, Padding::Same), 3},
+           ConvCase{"im2col path: valid 3x3 stride 2", {1, 7, 6, 6}, window(3, 3, 2, 2, Padding::Valid), 5},
+       })
+    for (const ActivationCase& activation : {ActivationCase{"relu", OpKind::Relu, 0.0f, true},
+                                             ActivationCase{"leaky_relu", OpKind::LeakyRelu, 0.2f, true},
+                                             ActivationCase{"elu", OpKind::Elu, 1.0f, false},
+                                             ActivationCase{"tanh", OpKind::Tanh, 0.0f, false},
+                                             ActivationCase{"sigmoid", OpKind::Sigmoid, 0.0f, false}}) {
+      INFO(conv.name << ", " << activation.name);
+      OpCheck check(950 + static_cast<uint32_t>(conv.image[3]));
+      ValueId x = check.param("x", conv.image);
+      ValueId kernel =
+          check.param("kernel", {conv.window.height, conv.window.width, conv.image[3], conv.out_channels});
+      ValueId bias = check.param("bias", {conv.out_channels});
+      ValueId y = check.graph().unary(activation.op, check.graph().add(check.graph().conv2d(x, kernel, conv.window), bias),
+                                      activation.alpha);
+      // A 1x1 average pool before the loss keeps the loss's reduction out of the activation's
+      // loop (a loop with a reduction is no epilogue); squared, so the backward reads the
+      // forward values (as a real loss does) and the two loops stay apart.
+      y = check.graph().avgPool(y, window(1, 1, 1, 1, Padding::Valid));
+      ValueId loss = check.weightedSum(check.graph().mul(y, y));
+      const std::string plan =
+          codegen::printStepPlan(codegen::planStep(transforms::differentiate(check.graph(), loss), {}));
+      INFO(plan);
+      size_t epilogues = 0;
+      for (size_t at = plan.find(" epilogue loop"); at != std::string::npos; at = plan.find(" epilogue loop", at + 1))
+        ++epilogues;
+      CHECK(epilogues == 3);  // the forward, gradients and train step entries
+      GradCheckOptions options;
+      if (activation.kink) {  // a step small enough to cross no kink, above the float noise
+        options.step = 4e-3;
+        options.abs_tolerance = 2e-3;
+        options.rel_tolerance = 1e-2;
+      }
+      report(activation.name, check.check(loss, {}, {}, options));
+    }
 }
 
 // Values 0.05 apart (shuffled, random signs): finite-difference steps never change which

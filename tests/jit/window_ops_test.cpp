@@ -6,8 +6,10 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "compiler/codegen/step_plan.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/jit/jit_compiler.h"
 #include "runtime/exec/step_runner.h"
@@ -195,6 +197,118 @@ TEST_CASE("pad2d surrounds the image with zeros and crop2d takes it back", "[jit
   ir::Graph round_trip;
   ValueId y = round_trip.crop2d(round_trip.pad2d(round_trip.parameter("x", {2, 3, 4, 2}), pads), pads);
   checkNear(runForward(round_trip, y, {values}), std::vector<double>(values.begin(), values.end()));
+}
+
+// conv2d + bias + activation (+ dropout), the loss a weighted sum of the squares of its 2x2
+// average pool:
+// compiled with the bias and activation fused into the convolution's epilogue and
+// without, on a direct-path geometry (2 input channels) and an im2col one (7 channels,
+// stride 2, several chunks).
+struct EpilogueCase {
+  const char* name;
+  ir::OpKind activation;
+  float alpha;
+};
+
+const EpilogueCase kEpilogueCases[] = {
+    {"relu", ir::OpKind::Relu, 0.0f},       {"elu", ir::OpKind::Elu, 1.0f},
+    {"tanh", ir::OpKind::Tanh, 0.0f},       {"sigmoid", ir::OpKind::Sigmoid, 0.0f},
+    {"leaky_relu", ir::OpKind::LeakyRelu, 0.1f},
+};
+
+struct EpilogueGeometry {
+  const char* name;
+  ir::Shape image;
+  Window window;
+  int64_t out_channels;
+};
+
+const EpilogueGeometry kEpilogueGeometries[] = {
+    {"direct path", {3, 11, 12, 2}, {5, 5, 1, 1, Padding::Same}, 6},
+    {"im2col path", {2, 40, 37, 7}, {3, 3, 2, 2, Padding::Same}, 16},
+};
+
+struct EpilogueRun {
+  std::string plan;
+  float forward_loss = 0.0f;
+  float gradients_loss = 0.0f;
+  std::vector<std::vector<float>> grads;
+};
+
+EpilogueRun runEpilogueCase(const EpilogueGeometry& geometry, const EpilogueCase& activation, bool dropout,
+                            bool fuse) {
+  ir::Graph graph;
+  ValueId x = graph.input("x", ir::f32(geometry.image));
+  const int64_t in_c = geometry.image[3];
+  ValueId kernel = graph.parameter("kernel", {geometry.window.height, geometry.window.width, in_c, geometry.out_channels});
+  ValueId bias = graph.parameter("bias", {geometry.out_channels});
+  ValueId conv = graph.add(graph.conv2d(x, kernel, geometry.window), bias);
+  ValueId result = graph.unary(activation.activation, conv, activation.alpha);
+  if (dropout) result = graph.dropout(result, 0.25f, 0);
+  // A pooling call between the activation and the loss, as in LeNet-5: the loss's
+  // reduction would otherwise share the activation's loop (a loop with a reduction is not
+  // an epilogue).
+  result = graph.avgPool(result, {2, 2, 2, 2, Padding::Valid});
+  ValueId r = graph.input("r", ir::f32(graph.type(result).shape));
+  // Quadratic: the backward reads the forward values (as a real loss does), so the
+  // forward's loop is not merged with the backward's.
+  ValueId loss = graph.reduceSum(graph.mul(graph.mul(result, result), r));
+  transforms::GradientGraph gradient_graph = transforms::differentiate(graph, loss);
+  REQUIRE(ir::verifyGraph(gradient_graph.graph).empty());
+  codegen::StepConfig config;
+  config.conv_epilogues = fuse;
+  EpilogueRun run;
+  run.plan = codegen::printStepPlan(codegen::planStep(gradient_graph, config));
+  auto compiled = windowJit().compile(gradient_graph, config);
+  if (!compiled) FAIL(compiled.error().message);
+  rt::StepRunner runner(compiled.value());
+  runner.setRngSeed(7);
+  std::mt19937 rng(71);
+  for (size_t param_idx = 0; param_idx < 2; ++param_idx)
+    for (float& value : runner.parameter(param_idx)) value = 0.5f * randomFloats(rng, 1)[0];
+  std::vector<float> images = randomFloats(rng, graph.type(x).numElements());
+  std::vector<float> weights = randomFloats(rng, graph.type(r).numElements());
+  const void* inputs[] = {images.data(), weights.data()};
+  rt::StepResult forward = runner.forward(inputs);
+  REQUIRE(forward.status == kNnspecOk);
+  run.forward_loss = forward.data_loss;
+  rt::StepResult gradients = runner.gradients(inputs);
+  REQUIRE(gradients.status == kNnspecOk);
+  run.gradients_loss = gradients.data_loss;
+  for (size_t param_idx = 0; param_idx < 2; ++param_idx) run.grads.push_back(runner.gradient(param_idx));
+  return run;
+}
+
+TEST_CASE("conv2d with bias and activation fused into its epilogue matches the unfused plan", "[jit]") {
+  for (const EpilogueGeometry& geometry : kEpilogueGeometries)
+    for (const EpilogueCase& activation : kEpilogueCases)
+      for (bool dropout : {false, true}) {
+        INFO(geometry.name << ", " << activation.name << (dropout ? ", dropout" : ""));
+        EpilogueRun fused = runEpilogueCase(geometry, activation, dropout, true);
+        EpilogueRun plain = runEpilogueCase(geometry, activation, dropout, false);
+        INFO("fused plan:\n" << fused.plan);
+        // Every entry point fuses its forward convolution; the unfused plan has no epilogue.
+        size_t epilogues = 0;
+        for (size_t at = fused.plan.find(" epilogue loop"); at != std::string::npos;
+             at = fused.plan.find(" epilogue loop", at + 1))
+          ++epilogues;
+        CHECK(epilogues == 3);
+        CHECK(plain.plan.find("epilogue") == std::string::npos);
+        // The same element-wise code on the same convolution sums: equal up to the
+        // vector math's last-bit differences between vector and scalar remainders.
+        CHECK_THAT(fused.forward_loss, Catch::WithinRel(plain.forward_loss, 1e-5f));
+        CHECK_THAT(fused.gradients_loss, Catch::WithinRel(plain.gradients_loss, 1e-5f));
+        for (size_t param_idx = 0; param_idx < 2; ++param_idx) {
+          REQUIRE(fused.grads[param_idx].size() == plain.grads[param_idx].size());
+          float largest = 0.0f;
+          for (float value : plain.grads[param_idx]) largest = std::max(largest, std::abs(value));
+          for (size_t element = 0; element < plain.grads[param_idx].size(); ++element) {
+            INFO("gradient " << param_idx << " element " << element);
+            CHECK_THAT(fused.grads[param_idx][element],
+                       Catch::WithinAbs(plain.grads[param_idx][element], 1e-5 * std::max(1.0f, largest)));
+          }
+        }
+      }
 }
 
 TEST_CASE("sgd train steps of a pad-conv-relu-max_pool-dense network lower its loss", "[jit]") {

@@ -15,6 +15,7 @@
 #include "runtime/abi/step_abi.h"
 #include "runtime/kernels/cpu_dispatch.h"
 #include "runtime/kernels/kernel_table.h"
+#include "runtime/kernels/thread_team.h"
 #include "runtime/kernels/window.h"
 
 namespace nnspec::rt {
@@ -191,6 +192,128 @@ TEST_CASE("conv2d kernels match naive loops: forward, input gradient, kernel gra
   }
 }
 
+// What the epilogue of the fused-convolution test sees: y while the kernel runs, the
+// unfused result, and where it writes relu(y + bias). Rows are handed over on any of the
+// kernel threads; each probe field but `next_row` and `out_of_order` is per row.
+struct EpilogueProbe {
+  const NnspecWindowGeometry* g;
+  const float* y;
+  const std::vector<float>* unfused;
+  const std::vector<float>* bias;
+  std::vector<float>* out;
+  std::vector<int> handed;     // per row: how many times it was handed over
+  std::vector<char> not_final;  // per row: y differed from the unfused result when handed over
+  bool one_thread = true;      // then ranges must come in increasing order
+  int64_t next_row = 0;
+  bool out_of_order = false;
+};
+
+void probeEpilogue(const void* context, int64_t first_row, int64_t rows) {
+  auto* probe = static_cast<EpilogueProbe*>(const_cast<void*>(context));
+  if (probe->one_thread) {
+    if (first_row != probe->next_row || rows < 1) probe->out_of_order = true;
+    probe->next_row = first_row + rows;
+  }
+  const int64_t channels = probe->g->out_c;
+  for (int64_t row = first_row; row < first_row + rows; ++row) {
+    ++probe->handed[static_cast<size_t>(row)];
+    for (int64_t channel = 0; channel < channels; ++channel) {
+      const int64_t flat = row * channels + channel;
+      if (probe->y[flat] != (*probe->unfused)[static_cast<size_t>(flat)]) probe->not_final[static_cast<size_t>(row)] = 1;
+      (*probe->out)[static_cast<size_t>(flat)] =
+          std::max(0.0f, probe->y[flat] + (*probe->bias)[static_cast<size_t>(channel)]);
+    }
+  }
+}
+
+TEST_CASE("the fused conv2d hands every finished row to its epilogue once, in order on one thread", "[runtime]") {
+  for (const int threads : {1, 2, 3}) {
+    const int64_t rounds_before = teamRounds();
+    for (const WindowCase& c : kConvCases) {
+      INFO(c.name << ", " << threads << " kernel threads");
+      setTeamThreads(threads);
+      std::mt19937 rng(103);
+      NnspecWindowGeometry g = geometryOf(c, c.out_c);
+      std::vector<float> x = randomFloats(rng, inCount(g));
+      std::vector<float> kernel = randomFloats(rng, g.kernel_h * g.kernel_w * g.in_c * g.out_c);
+      std::vector<float> bias = randomFloats(rng, g.out_c);
+      Scratch scratch = newScratch(g);
+      std::vector<float> unfused(static_cast<size_t>(outCount(g)));
+      setTeamThreads(1);
+      REQUIRE(nnspec_rt_conv2d_with_scratch(&g, x.data(), kernel.data(), unfused.data(), scratch.get()) == kNnspecOk);
+      setTeamThreads(threads);
+
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      const int64_t positions = g.batch * g.out_h * g.out_w;
+      std::vector<float> y(unfused.size(), nan);
+      std::vector<float> out(unfused.size(), nan);
+      EpilogueProbe probe{&g, y.data(), &unfused, &bias, &out};
+      probe.handed.assign(static_cast<size_t>(positions), 0);
+      probe.not_final.assign(static_cast<size_t>(positions), 0);
+      probe.one_thread = threads == 1;
+      REQUIRE(nnspec_rt_conv2d_fused_with_scratch(&g, x.data(), kernel.data(), y.data(), scratch.get(),
+                                                  &probeEpilogue, &probe) == kNnspecOk);
+      CHECK_FALSE(probe.out_of_order);
+      if (threads == 1) CHECK(probe.next_row == positions);
+      // Every row handed over exactly once, after its last write.
+      CHECK(std::count(probe.handed.begin(), probe.handed.end(), 1) == positions);
+      CHECK(std::count(probe.not_final.begin(), probe.not_final.end(), 1) == 0);
+      // The same bits as the unfused kernel on one thread.
+      CHECK(std::equal(y.begin(), y.end(), unfused.begin()));
+      std::vector<double> expected(out.size());
+      for (size_t flat = 0; flat < expected.size(); ++flat)
+        expected[flat] = std::max(0.0f, unfused[flat] + bias[flat % static_cast<size_t>(g.out_c)]);
+      checkNear(out, expected, 0.0);
+
+      // A null epilogue is not called.
+      std::vector<float> y_plain(unfused.size(), nan);
+      REQUIRE(nnspec_rt_conv2d_fused_with_scratch(&g, x.data(), kernel.data(), y_plain.data(), scratch.get(),
+                                                  nullptr, nullptr) == kNnspecOk);
+      CHECK(std::equal(y_plain.begin(), y_plain.end(), unfused.begin()));
+    }
+    INFO(threads << " kernel threads");
+    // The direct kernels (avx512, avx2) split the larger convolutions.
+    if (threads > 1 && activeKernelTable().level >= kNnspecCpuAvx2) CHECK(teamRounds() > rounds_before);
+  }
+  setTeamThreads(1);
+}
+
+TEST_CASE("conv2d kernels give the same bits on 1, 2 and 3 kernel threads", "[runtime]") {
+  for (const WindowCase& c : kConvCases) {
+    INFO(c.name);
+    std::mt19937 rng(107);
+    NnspecWindowGeometry g = geometryOf(c, c.out_c);
+    std::vector<float> x = randomFloats(rng, inCount(g));
+    std::vector<float> kernel = randomFloats(rng, g.kernel_h * g.kernel_w * g.in_c * g.out_c);
+    std::vector<float> dy = randomFloats(rng, outCount(g));
+    Scratch scratch = newScratch(g);
+    struct Results {
+      std::vector<float> y, dx, dkernel;
+    };
+    auto run = [&](int threads) {
+      setTeamThreads(threads);
+      Results results{std::vector<float>(static_cast<size_t>(outCount(g))),
+                      std::vector<float>(static_cast<size_t>(inCount(g))), std::vector<float>(kernel.size())};
+      REQUIRE(nnspec_rt_conv2d_with_scratch(&g, x.data(), kernel.data(), results.y.data(), scratch.get()) ==
+              kNnspecOk);
+      REQUIRE(nnspec_rt_conv2d_input_grad_with_scratch(&g, dy.data(), kernel.data(), results.dx.data(),
+                                                       scratch.get()) == kNnspecOk);
+      REQUIRE(nnspec_rt_conv2d_kernel_grad_with_scratch(&g, x.data(), dy.data(), results.dkernel.data(),
+                                                        scratch.get()) == kNnspecOk);
+      setTeamThreads(1);
+      return results;
+    };
+    const Results one = run(1);
+    for (const int threads : {2, 3}) {
+      INFO(threads << " kernel threads");
+      const Results many = run(threads);
+      CHECK(many.y == one.y);
+      CHECK(many.dx == one.dx);
+      CHECK(many.dkernel == one.dkernel);
+    }
+  }
+}
+
 TEST_CASE("conv2d kernels reject null buffers, misaligned scratch and empty geometry", "[runtime]") {
   WindowCase c{"small", 1, 4, 4, 2, 3, 3, 1, 1, false, 3};
   NnspecWindowGeometry g = geometryOf(c, c.out_c);
@@ -253,6 +376,9 @@ std::vector<float> distinctValues(std::mt19937& rng, int64_t count, int64_t dist
 
 const WindowCase kPoolCases[] = {
     {"lenet avgpool 2/2, 6 channels", 2, 28, 28, 6, 2, 2, 2, 2, false, 0},
+    {"tiling 3x3/3, 5 channels", 2, 9, 12, 5, 3, 3, 3, 3, false, 0},
+    {"tiling 2x2/2 on 10x10, 15 channels", 3, 10, 10, 15, 2, 2, 2, 2, false, 0},
+    {"tiling 2x1/2x1, 1 channel", 1, 6, 5, 1, 2, 1, 2, 1, false, 0},
     {"overlapping 4/2, 10 channels", 2, 28, 28, 10, 4, 4, 2, 2, false, 0},
     {"overlapping 4/2 on odd 13x13, 32 channels", 1, 13, 13, 32, 4, 4, 2, 2, false, 0},
     {"same 3x3 stride 2, uneven pads, 17 channels", 2, 7, 6, 17, 3, 3, 2, 2, true, 0},
@@ -281,6 +407,83 @@ TEST_CASE("pooling kernels and their gradients match naive loops", "[runtime]") 
       std::fill(dx.begin(), dx.end(), nan);
       REQUIRE(nnspec_rt_avg_pool_grad(&g, dy.data(), dx.data()) == kNnspecOk);
       checkNear(dx, expected.avg_grad, 1e-5);
+    }
+}
+
+// The per-channel loops' arithmetic in float, tap by tap in row-major order: the results
+// pooling must give bit for bit, whichever way it vectorizes (row streams for windows that
+// tile the image with few channels, channel vectors otherwise).
+struct FloatPool {
+  std::vector<float> max, avg, max_grad, avg_grad;
+};
+
+FloatPool floatPool(const NnspecWindowGeometry& g, const std::vector<float>& x, const std::vector<float>& dy) {
+  FloatPool result;
+  result.max_grad.assign(x.size(), 0.0f);
+  result.avg_grad.assign(x.size(), 0.0f);
+  const float scale = 1.0f / static_cast<float>(g.kernel_h * g.kernel_w);
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t out_row = 0; out_row < g.out_h; ++out_row)
+      for (int64_t out_col = 0; out_col < g.out_w; ++out_col)
+        for (int64_t channel = 0; channel < g.in_c; ++channel) {
+          float largest = -std::numeric_limits<float>::infinity();
+          float first_max_value = 0.0f;
+          int64_t first_max = -1;
+          float sum = 0.0f;
+          for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row)
+            for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col) {
+              const int64_t in = ((n * g.in_h + out_row * g.stride_h + kernel_row) * g.in_w + out_col * g.stride_w +
+                                  kernel_col) * g.in_c + channel;
+              const float value = x[static_cast<size_t>(in)];
+              largest = std::max(largest, value);
+              sum += value;
+              if (first_max < 0 || value > first_max_value) {
+                first_max = in;
+                first_max_value = value;
+              }
+            }
+          const size_t out = static_cast<size_t>(((n * g.out_h + out_row) * g.out_w + out_col) * g.out_c + channel);
+          result.max.push_back(largest);
+          result.avg.push_back(sum * scale);
+          result.max_grad[static_cast<size_t>(first_max)] += dy[out];
+          const float share = dy[out] * scale;
+          for (int64_t kernel_row = 0; kernel_row < g.kernel_h; ++kernel_row)
+            for (int64_t kernel_col = 0; kernel_col < g.kernel_w; ++kernel_col)
+              result.avg_grad[static_cast<size_t>(((n * g.in_h + out_row * g.stride_h + kernel_row) * g.in_w +
+                                                   out_col * g.stride_w + kernel_col) * g.in_c + channel)] = share;
+        }
+  return result;
+}
+
+TEST_CASE("pooling over tiling windows gives the per-channel loops' results bit for bit", "[runtime]") {
+  const WindowCase cases[] = {
+      {"lenet pool 1: 2x2/2 on 28x28, 6 channels", 3, 28, 28, 6, 2, 2, 2, 2, false, 0},
+      {"lenet pool 2: 2x2/2 on 10x10, 16 channels", 3, 10, 10, 16, 2, 2, 2, 2, false, 0},
+      {"2x2/2 on 10x10, 15 channels", 2, 10, 10, 15, 2, 2, 2, 2, false, 0},
+      {"3x3/3 on 9x12, 5 channels", 2, 9, 12, 5, 3, 3, 3, 3, false, 0},
+      {"2x1/2x1 on 6x5, 1 channel", 1, 6, 5, 1, 2, 1, 2, 1, false, 0},
+      {"4x4/4 on 8x8, 3 channels", 1, 8, 8, 3, 4, 4, 4, 4, false, 0},
+  };
+  for (const WindowCase& c : cases)
+    for (int64_t distinct : {int64_t{1} << 20, int64_t{3}}) {  // 3: ties everywhere
+      INFO(c.name << (distinct == 3 ? ", with ties" : ""));
+      std::mt19937 rng(204);
+      NnspecWindowGeometry g = geometryOf(c, c.in_c);
+      std::vector<float> x = distinctValues(rng, inCount(g), distinct);
+      std::vector<float> dy = randomFloats(rng, outCount(g));
+      FloatPool expected = floatPool(g, x, dy);
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      std::vector<float> y(static_cast<size_t>(outCount(g)), nan);
+      std::vector<float> dx(static_cast<size_t>(inCount(g)), nan);
+      REQUIRE(nnspec_rt_max_pool(&g, x.data(), y.data()) == kNnspecOk);
+      CHECK(y == expected.max);
+      REQUIRE(nnspec_rt_avg_pool(&g, x.data(), y.data()) == kNnspecOk);
+      CHECK(y == expected.avg);
+      REQUIRE(nnspec_rt_max_pool_grad(&g, x.data(), dy.data(), dx.data()) == kNnspecOk);
+      CHECK(dx == expected.max_grad);
+      std::fill(dx.begin(), dx.end(), nan);
+      REQUIRE(nnspec_rt_avg_pool_grad(&g, dy.data(), dx.data()) == kNnspecOk);
+      CHECK(dx == expected.avg_grad);
     }
 }
 
