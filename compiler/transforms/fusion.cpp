@@ -88,7 +88,7 @@ class FusionPlanner {
   }
 
   int newKernel(KernelKind kind, ir::Shape iteration) {
-    kernels_.push_back(Kernel{kind, std::move(iteration), {}, {}, {}});
+    kernels_.push_back(Kernel{kind, std::move(iteration), {}, {}, {}, {}});
     return static_cast<int>(kernels_.size()) - 1;
   }
 

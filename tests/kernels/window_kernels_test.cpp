@@ -247,7 +247,7 @@ TEST_CASE("the fused conv2d hands every finished row to its epilogue once, in or
       const int64_t positions = g.batch * g.out_h * g.out_w;
       std::vector<float> y(unfused.size(), nan);
       std::vector<float> out(unfused.size(), nan);
-      EpilogueProbe probe{&g, y.data(), &unfused, &bias, &out};
+      EpilogueProbe probe{&g, y.data(), &unfused, &bias, &out, {}, {}};
       probe.handed.assign(static_cast<size_t>(positions), 0);
       probe.not_final.assign(static_cast<size_t>(positions), 0);
       probe.one_thread = threads == 1;
