@@ -57,6 +57,43 @@ std::string applyOverrides(ast::Spec& spec, const std::vector<Override>& overrid
   for (const auto& override : overrides) {
     ast::ExprPtr value;
     if (std::string error = parseValue(override, &value); !error.empty()) return error;
+    if (override.name == "seed") {
+      // The spec's `seed` line, or one added: the checker types it as any seed line.
+      if (spec.seeds.empty()) {
+        const SourceRange where = spec.experiments.empty() ? SourceRange{0, 0} : spec.experiments[0].range;
+        spec.seeds.push_back({nullptr, where});
+      }
+      setRanges(*value, spec.seeds[0].range);
+      spec.seeds[0].value = std::move(value);
+      continue;
+    }
+    if (override.name == "replicates") {
+      // Every sweep's replicate count, set or added; a spec without sweeps has none to set.
+      if (spec.sweeps.empty()) {
+        return fmt::format("--set replicates: the spec has no sweep to replicate; add `sweep NAME = grid() using "
+                           "TRAIN replicates {}`",
+                           override.value);
+      }
+      for (auto& sweep : spec.sweeps) {
+        ast::SweepClause* target = nullptr;
+        for (auto& clause : sweep.clauses) {
+          if (clause.kind == ast::ClauseKind::kReplicates) target = &clause;
+        }
+        if (target == nullptr) {
+          ast::SweepClause clause;
+          clause.kind = ast::ClauseKind::kReplicates;
+          clause.keyword = sweep.range;
+          clause.range = sweep.range;
+          sweep.clauses.push_back(std::move(clause));
+          target = &sweep.clauses.back();
+        }
+        ast::ExprPtr copy;
+        parseValue(override, &copy);
+        setRanges(*copy, target->range);
+        target->value = std::move(copy);
+      }
+      continue;
+    }
     bool applied = false;
     for (auto& param : spec.params) {
       if (param.name.name != override.name) continue;
