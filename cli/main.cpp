@@ -66,6 +66,8 @@ constexpr const char* kCheckUsage =
     "                            replicates as `run` does, and\n"
     "                            print the plan that gives (repeatable)\n"
     "  --sweep NAME              only this sweep (repeatable)\n"
+    "  --train NAME              the plan of this train block run alone, even when a\n"
+    "                            sweep names it (repeatable)\n"
     "  -h, --help                show this help\n"
     "\n"
     "environment:\n"
@@ -89,6 +91,8 @@ constexpr const char* kRunUsage =
     "                           (repeatable; VALUE in spec syntax)\n"
     "  --sweep NAME             run only this sweep (repeatable); a train block that no\n"
     "                           sweep names runs as a sweep named after it\n"
+    "  --train NAME             run this train block once, alone, even when a sweep names\n"
+    "                           it (repeatable; without --sweep, only these run)\n"
     "  --jobs N                 trials to run at once (default: the number of cores);\n"
     "                           the results do not depend on it\n"
     "  --threads N              CPUs the trials' kernels use in all (default: those this\n"
@@ -251,6 +255,9 @@ int runCheck(const std::vector<std::string>& args) {
       const std::string name = arg == "--sweep" ? args[++k] : arg.substr(8);
       if (name.empty()) return usageError("--sweep needs a name", kCheckUsage);
       base.sweeps.push_back(name);
+    } else if (arg == "--train" || arg.rfind("--train=", 0) == 0) {
+      if (arg == "--train" && k + 1 >= args.size()) return usageError("--train needs a name", kCheckUsage);
+      base.trains.push_back(arg == "--train" ? args[++k] : arg.substr(8));
     } else if (arg == "--diagnostics=text") {
       base.format = nnspec::driver::DiagnosticsFormat::kText;
     } else if (arg == "--diagnostics=json") {
@@ -483,6 +490,10 @@ int runRun(const std::vector<std::string>& args) {
       const std::string* name = value("--sweep");
       if (name == nullptr) return usageError("--sweep needs a name", kRunUsage);
       request.sweeps.push_back(*name);
+    } else if (arg == "--train") {
+      const std::string* name = value("--train");
+      if (name == nullptr) return usageError("--train needs a name", kRunUsage);
+      request.check.trains.push_back(*name);
     } else if (arg == "--report") {
       const std::string* path = value("--report");
       if (path == nullptr) return usageError("--report needs a path", kRunUsage);

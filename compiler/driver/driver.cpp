@@ -73,14 +73,19 @@ Outcome checkText(const CheckRequest& request, const std::string& bytes, sema::P
     outcome.out = ast::printAst(*spec);
     return finish(0);
   }
+  std::string unknown;
+  if (!checkTrainNames(*spec, request.trains, &unknown)) {
+    outcome.err = unknown;
+    return finish(2);
+  }
   sema::CheckOptions options;
   options.data_paths = request.data_paths;
   options.probe_cache = probe_cache;
+  options.run_alone = request.trains;
   auto checked = sema::checkSpec(*spec, options, diagnostics);
   if (!checked) return finish(2);
-  std::string unknown_sweep;
-  if (!selectSweeps(*checked, request.sweeps, &unknown_sweep)) {
-    outcome.err = unknown_sweep;
+  if (!selectPlans(*checked, request.sweeps, request.trains, &unknown)) {
+    outcome.err = unknown;
     return finish(2);
   }
   outcome.out = sema::printPlan(*checked);

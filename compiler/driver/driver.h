@@ -26,6 +26,9 @@ struct CheckRequest {
   // As `nnspec run` takes them: the plan printed is the one the run would follow.
   std::vector<Override> overrides;
   std::vector<std::string> sweeps;  // only these sweeps (empty: all)
+  // Train blocks to run alone, once each, even when a sweep names them (`--train NAME`);
+  // with no --sweep, only these run.
+  std::vector<std::string> trains;
 };
 
 struct Outcome {

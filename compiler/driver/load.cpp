@@ -41,13 +41,51 @@ std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile
   LoadedSpec loaded{std::move(*spec), {}, request.data_paths};
   const std::filesystem::path path(request.path);
   loaded.data_paths.spec_dir = path.has_parent_path() ? path.parent_path().string() : ".";
+  if (!checkTrainNames(loaded.ast, request.trains, error)) return std::nullopt;
   sema::CheckOptions options;
   options.data_paths = loaded.data_paths;
+  options.run_alone = request.trains;
   auto checked = sema::checkSpec(loaded.ast, options, diagnostics);
   if (!checked) return std::nullopt;
   loaded.checked = std::move(*checked);
-  if (!selectSweeps(loaded.checked, sweeps, error)) return std::nullopt;
+  if (!selectPlans(loaded.checked, sweeps, request.trains, error)) return std::nullopt;
   return loaded;
+}
+
+bool checkTrainNames(const ast::Spec& spec, const std::vector<std::string>& trains, std::string* error) {
+  std::vector<std::string> names;
+  for (const auto& train : spec.trains) names.push_back(train.name ? train.name->name : "");
+  for (const auto& wanted : trains) {
+    if (std::find(names.begin(), names.end(), wanted) != names.end()) continue;
+    const std::string hint = didYouMean(wanted, names);
+    *error = fmt::format("error: --train {}: no train block of that name\nhint: {}\n", wanted,
+                         hint.empty() ? "train blocks are " + quotedList(names) : hint);
+    return false;
+  }
+  return true;
+}
+
+bool selectPlans(sema::CheckedSpec& checked, const std::vector<std::string>& sweeps,
+                 const std::vector<std::string>& trains, std::string* error) {
+  if (trains.empty()) return selectSweeps(checked, sweeps, error);
+  std::vector<sema::SweepPlan> alone;
+  for (const auto& plan : checked.sweeps) {
+    if (plan.method == "single" && std::find(trains.begin(), trains.end(), plan.name) != trains.end()) {
+      alone.push_back(plan);
+    }
+  }
+  if (sweeps.empty()) {
+    checked.sweeps = std::move(alone);
+    return true;
+  }
+  std::vector<sema::SweepPlan> named = checked.sweeps;
+  std::erase_if(named, [&](const sema::SweepPlan& plan) {
+    return plan.method == "single" && std::find(trains.begin(), trains.end(), plan.name) != trains.end();
+  });
+  checked.sweeps = std::move(named);
+  if (!selectSweeps(checked, sweeps, error)) return false;
+  for (auto& plan : alone) checked.sweeps.push_back(std::move(plan));
+  return true;
 }
 
 bool selectSweeps(sema::CheckedSpec& checked, const std::vector<std::string>& sweeps, std::string* error) {

@@ -37,6 +37,12 @@ std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile
 // the message in `error`, for a name no sweep has.
 bool selectSweeps(sema::CheckedSpec& checked, const std::vector<std::string>& sweeps, std::string* error);
 
+// `--train NAME`: each name must be a train block of `spec` (else false, the message in
+// `error`); then only the named sweeps and these blocks' own plans are kept.
+bool checkTrainNames(const ast::Spec& spec, const std::vector<std::string>& trains, std::string* error);
+bool selectPlans(sema::CheckedSpec& checked, const std::vector<std::string>& sweeps,
+                 const std::vector<std::string>& trains, std::string* error);
+
 class SpecSession {
  public:
   SpecSession(const CheckRequest& request, const std::vector<Override>& overrides,

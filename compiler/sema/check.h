@@ -27,6 +27,9 @@ struct CheckOptions {
   int64_t max_checked_points = 4096;
   // Memory a run may use, in bytes; nullopt: the machine's (machineMemoryBytes()).
   std::optional<double> memory_limit_bytes;
+  // Train blocks planned alone (a "single" plan named after each) even when a sweep names
+  // them (`--train NAME`).
+  std::vector<std::string> run_alone;
 };
 
 std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& options,

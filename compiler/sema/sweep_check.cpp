@@ -1092,11 +1092,13 @@ void checkSweeps(CheckContext& context) {
     }
     context.out.sweeps.push_back(std::move(*plan));
   }
+  const auto& alone = context.options.run_alone;
   for (const auto& train : context.spec.trains) {
-    if (used.count(&train) != 0) continue;
-    // A train block no sweep names runs once; unless a sweep failed to check, in which
-    // case it may have been meant for that sweep.
-    if (context.diagnostics.errorCount() > errors_before) continue;
+    const bool asked = std::find(alone.begin(), alone.end(), train.name ? train.name->name : "") != alone.end();
+    if (used.count(&train) != 0 && !asked) continue;
+    // A train block no sweep names runs once (and one --train names, always); unless a
+    // sweep failed to check, in which case it may have been meant for that sweep.
+    if (!asked && context.diagnostics.errorCount() > errors_before) continue;
     auto plan = checkSweep(context, nullptr, &train);
     if (context.diagnostics.capReached()) return;
     if (plan) context.out.sweeps.push_back(std::move(*plan));

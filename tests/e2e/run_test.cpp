@@ -304,6 +304,31 @@ TEST_CASE("a trial whose loss diverges is recorded as failed and the sweep goes 
   CHECK(trials.size() == 8);
 }
 
+TEST_CASE("a train block a sweep names runs alone with --train, and an unknown name is an error", "[e2e]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  nnspec::driver::RunRequest request;
+  request.check.path = specPath("tests/e2e/specs/train_alone.nnspec");
+  request.check.data_paths = nnspec::driver::defaultDataPaths();
+  request.check.trains = {"fit"};
+  request.overrides = {{"lr", "0.02"}};
+  request.store_path = store;
+  request.quiet = true;
+  auto outcome = nnspec::driver::runFile(request, stdout);
+  INFO(outcome.err);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  REQUIRE(trials.size() == 1);  // the block alone, not the sweep's two points
+  CHECK(trials.begin()->second.key.sweep == "fit");
+  CHECK(trials.begin()->second.status == nnspec::rt::TrialStatus::kFinished);
+  request.check.trains = {"fitt"};
+  request.store_path = (dir.path / "t.sqlite").string();
+  outcome = nnspec::driver::runFile(request, stdout);
+  CHECK(outcome.exit_code == 2);
+  CHECK_THAT(outcome.err, Catch::Contains("--train fitt: no train block of that name") &&
+                              Catch::Contains("did you mean 'fit'?"));
+}
+
 TEST_CASE("a run that fails on its data leaves no store and no study behind", "[e2e]") {
   TempDir dir;
   const std::string spec = specPath("tests/e2e/specs/corrupt_data.nnspec");
