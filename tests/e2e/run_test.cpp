@@ -17,6 +17,7 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include "compiler/driver/compile.h"
 #include "compiler/driver/driver.h"
@@ -176,15 +177,24 @@ bool runAndKill(const std::string& spec, const std::string& store_path) {
   for (int wait = 0; wait < 6000 && !killed; ++wait) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!fs::exists(store_path)) continue;
-    auto store = nnspec::rt::Store::open(store_path);
-    if (!store.ok()) continue;
-    auto studies = store.value().listStudies();
-    if (!studies.ok() || studies.value().empty()) continue;
-    auto counts = store.value().countTrials(studies.value()[0].id);
-    if (counts.ok() && counts.value().finished + counts.value().pruned >= 1 && counts.value().running >= 1) {
-      kill(child, SIGKILL);
-      killed = true;
+    // Read-only, with plain SQL: opening it as a Store would create or migrate the
+    // schema and switch the journal mode, racing the child that is creating the store.
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(store_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(db, 100);
+      sqlite3_stmt* query = nullptr;
+      if (sqlite3_prepare_v2(db,
+                             "SELECT coalesce(sum(status IN ('finished', 'pruned')), 0), "
+                             "coalesce(sum(status = 'running'), 0) FROM trial",
+                             -1, &query, nullptr) == SQLITE_OK &&
+          sqlite3_step(query) == SQLITE_ROW && sqlite3_column_int64(query, 0) >= 1 &&
+          sqlite3_column_int64(query, 1) >= 1) {
+        kill(child, SIGKILL);
+        killed = true;
+      }
+      sqlite3_finalize(query);
     }
+    sqlite3_close(db);
   }
   int status = 0;
   waitpid(child, &status, 0);
