@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "compiler/sema/check_context.h"
+#include "compiler/sema/shapes.h"
 
 namespace nnspec::sema {
 namespace {
@@ -107,20 +108,17 @@ void checkNames(CheckContext& context) {
 
 // Every layer of every model names a known layer, whatever else fails: shape inference
 // (checkSweeps) stops a model at its first error and does not run at all when the data or
-// splits are wrong, so a misspelt layer after them would go unreported. The same message
-// and place as shape inference's, which the engine reports once.
+// splits are wrong, so a misspelt layer after them would go unreported. The same report
+// as shape inference's (reportUnknownLayer), which the engine keeps once.
 void walkLayerNames(CheckContext& context, const std::vector<ast::LayerStmt>& layers) {
   for (const auto& layer : layers) {
     if (layer.kind == ast::LayerKind::kFor || layer.kind == ast::LayerKind::kRepeat) {
       walkLayerNames(context, layer.body);
       continue;
     }
-    if (layer.kind != ast::LayerKind::kCall || Catalog::find(context.catalog.layers, layer.name.name) != nullptr) {
-      continue;
+    if (layer.kind == ast::LayerKind::kCall && Catalog::find(context.catalog.layers, layer.name.name) == nullptr) {
+      reportUnknownLayer(context.diagnostics, context.catalog, layer.name);
     }
-    std::string hint = didYouMean(layer.name.name, Catalog::names(context.catalog.layers));
-    if (hint.empty()) hint = "layers are " + quotedList(Catalog::names(context.catalog.layers));
-    context.diagnostics.error(layer.name.range, fmt::format("unknown layer '{}'", layer.name.name), hint);
   }
 }
 

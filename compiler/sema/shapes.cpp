@@ -179,9 +179,8 @@ class ModelBuilder {
   void addLayer(const ast::LayerStmt& layer) {
     const Signature* signature = Catalog::find(catalog_.layers, layer.name.name);
     if (signature == nullptr) {
-      std::string hint = didYouMean(layer.name.name, Catalog::names(catalog_.layers));
-      if (hint.empty()) hint = "layers are " + quotedList(Catalog::names(catalog_.layers));
-      error(layer.name.range, fmt::format("unknown layer '{}'", layer.name.name), hint);
+      reportUnknownLayer(diagnostics_, catalog_, layer.name);
+      ok_ = false;
       return;
     }
     auto call = callValue(layer);
@@ -447,6 +446,12 @@ std::string ModelInstance::signature() const {
     }
   }
   return out;
+}
+
+void reportUnknownLayer(DiagnosticEngine& diagnostics, const Catalog& catalog, const ast::Ident& name) {
+  std::string hint = didYouMean(name.name, Catalog::names(catalog.layers));
+  if (hint.empty()) hint = "layers are " + quotedList(Catalog::names(catalog.layers));
+  diagnostics.error(name.range, fmt::format("unknown layer '{}'", name.name), hint);
 }
 
 }  // namespace nnspec::sema

@@ -35,4 +35,8 @@ int64_t shapeElements(const Shape& shape);
 // The product of non-negative factors, or kShapeOverflow.
 int64_t checkedProduct(std::initializer_list<int64_t> factors);
 
+// "unknown layer 'X'" with a did-you-mean or the list of layers; shape inference and the
+// checker's pass over every layer name report it the same way (the engine keeps one).
+void reportUnknownLayer(DiagnosticEngine& diagnostics, const Catalog& catalog, const ast::Ident& name);
+
 }  // namespace nnspec::sema
