@@ -92,7 +92,11 @@ class FunctionEmitter {
       ++first_update;
     for (size_t kernel_idx = 0; kernel_idx < first_update; ++kernel_idx) emitKernel(kernels[kernel_idx]);
     storeOutputs();
-    if (gradient_graph_.prediction) copyPrediction(*gradient_graph_.prediction);
+    if (gradient_graph_.prediction) copyPrediction(*gradient_graph_.prediction, 0);
+    for (size_t point = 0; point < gradient_graph_.points.size(); ++point) {
+      if (gradient_graph_.points[point].prediction)
+        copyPrediction(*gradient_graph_.points[point].prediction, static_cast<int64_t>(point));
+    }
     copyExports();
     if (plan_.entry == EntryPoint::Gradients) copyGradients();
     for (size_t kernel_idx = first_update; kernel_idx < kernels.size(); ++kernel_idx)
@@ -140,7 +144,7 @@ class FunctionEmitter {
     Value* hyper = argField(offsetof(NnspecStepArgs, hyper), "hyper");
     Value* workspace = argField(offsetof(NnspecStepArgs, workspace), "workspace");
     outputs_ = argField(offsetof(NnspecStepArgs, outputs), "outputs");
-    if (gradient_graph_.prediction)
+    if (gradient_graph_.prediction || !gradient_graph_.points.empty())
       predictions_ = argField(offsetof(NnspecStepArgs, predictions), "predictions");
     std::vector<ValueId> parameter_ids = graph_.leaves(OpKind::Parameter);
     for (size_t param_idx = 0; param_idx < parameter_ids.size(); ++param_idx)
@@ -193,11 +197,27 @@ class FunctionEmitter {
       size_t count = parameter_ids.size() * static_cast<size_t>(step_plan_.layout.state_slots);
       for (size_t state_idx = 0; state_idx < count; ++state_idx)
         state_.push_back(loadPointer(state, state_idx));
-      opt_ = argField(offsetof(NnspecStepArgs, opt), "opt");
-      lr_ = optField(offsetof(NnspecOptimizerParams, lr), false, "lr");
-      decay_ = optField(offsetof(NnspecOptimizerParams, weight_decay), false, "weight_decay");
-      momentum_ = optField(offsetof(NnspecOptimizerParams, momentum), false, "momentum");
+      opt_base_ = argField(offsetof(NnspecStepArgs, opt), "opt");
+      selectPoint(0);
     }
+  }
+
+  // The optimizer numbers of sweep point `point` (a fused step reads one
+  // NnspecOptimizerParams per point): opt_, lr_, decay_ and momentum_ load here, so
+  // every use must follow in a block this one dominates (call it outside branches).
+  void selectPoint(int point) {
+    if (opt_ != nullptr && point == point_) return;
+    point_ = point;
+    opt_ = builder_.CreateConstInBoundsGEP1_64(builder_.getInt8Ty(), opt_base_,
+                                               static_cast<uint64_t>(point) * sizeof(NnspecOptimizerParams));
+    lr_ = optField(offsetof(NnspecOptimizerParams, lr), false, "lr");
+    decay_ = optField(offsetof(NnspecOptimizerParams, weight_decay), false, "weight_decay");
+    momentum_ = optField(offsetof(NnspecOptimizerParams, momentum), false, "momentum");
+  }
+
+  int pointOf(size_t param_idx) const {
+    const std::vector<int32_t>& points = gradient_graph_.parameter_points;
+    return points.empty() ? 0 : points[param_idx];
   }
 
   // Every buffer is its own alias scope: distinct workspace ranges and distinct caller
@@ -789,19 +809,31 @@ class FunctionEmitter {
 
   // ---- results and the optimizer ----------------------------------------------------
 
+  // outputs[2k], outputs[2k + 1]: point k's data and total loss (one point: the step's).
   void storeOutputs() {
-    storeElement(readAt(gradient_graph_.data_loss, i64(0)), outputs_, i64(0));
-    storeElement(readAt(gradient_graph_.total_loss, i64(0)), outputs_, i64(1));
+    if (gradient_graph_.points.empty()) {
+      storeElement(readAt(gradient_graph_.data_loss, i64(0)), outputs_, i64(0));
+      storeElement(readAt(gradient_graph_.total_loss, i64(0)), outputs_, i64(1));
+      return;
+    }
+    for (size_t point = 0; point < gradient_graph_.points.size(); ++point) {
+      const int64_t slot = 2 * static_cast<int64_t>(point);
+      storeElement(readAt(gradient_graph_.points[point].data_loss, i64(0)), outputs_, i64(slot));
+      storeElement(readAt(gradient_graph_.points[point].total_loss, i64(0)), outputs_, i64(slot + 1));
+    }
   }
 
-  // if (predictions != null) predictions[flat] = prediction[flat] for every element.
-  void copyPrediction(ValueId prediction) {
+  // if (predictions != null) predictions[block + flat] = prediction[flat] for every
+  // element, block = point * the prediction's size (a fused step's points one after another).
+  void copyPrediction(ValueId prediction, int64_t point) {
     llvm::BasicBlock* copy = llvm::BasicBlock::Create(context_, "prediction.copy", function_);
     llvm::BasicBlock* done = llvm::BasicBlock::Create(context_, "prediction.done", function_);
     builder_.CreateCondBr(builder_.CreateIsNotNull(predictions_), copy, done);
     builder_.SetInsertPoint(copy);
-    emitLoop(graph_.type(prediction).numElements(),
-             [&](Value* flat) { storeElement(readAt(prediction, flat), predictions_, flat); });
+    const int64_t size = graph_.type(prediction).numElements();
+    Value* block = builder_.CreateConstInBoundsGEP1_64(builder_.getFloatTy(), predictions_,
+                                                       static_cast<uint64_t>(point * size));
+    emitLoop(size, [&](Value* flat) { storeElement(readAt(prediction, flat), block, flat); });
     builder_.CreateBr(done);
     builder_.SetInsertPoint(done);
   }
@@ -836,10 +868,20 @@ class FunctionEmitter {
     return builder_.CreateLoad(is_int ? builder_.getInt32Ty() : builder_.getFloatTy(), address, name);
   }
 
+  // Each point's parameters with that point's optimizer numbers.
   void emitOptimizer() {
-    std::vector<size_t> pending;  // parameters not updated in place by their gemm
-    for (size_t param_idx = 0; param_idx < gradient_graph_.parameters.size(); ++param_idx)
-      if (!updated_in_place_.count(param_idx)) pending.push_back(param_idx);
+    const int points = std::max<int>(1, static_cast<int>(gradient_graph_.points.size()));
+    for (int point = 0; point < points; ++point) {
+      std::vector<size_t> pending;  // parameters not updated in place by their gemm
+      for (size_t param_idx = 0; param_idx < gradient_graph_.parameters.size(); ++param_idx)
+        if (!updated_in_place_.count(param_idx) && pointOf(param_idx) == point) pending.push_back(param_idx);
+      if (pending.empty()) continue;
+      selectPoint(point);
+      emitOptimizerFor(pending);
+    }
+  }
+
+  void emitOptimizerFor(const std::vector<size_t>& pending) {
     switch (step_plan_.config.optimizer) {
       case OptimizerKind::Sgd:
         emitSgd(pending);
@@ -954,6 +996,7 @@ class FunctionEmitter {
     ValueId parameter = gradient_graph_.parameters[param_idx];
     Value* weights = bufferOf(parameter);
     Value* velocity = state_[param_idx];
+    selectPoint(pointOf(param_idx));
     auto plain = [&] {
       Value* keep = builder_.CreateFSub(f32(1.0), builder_.CreateFMul(lr_, decay_), "keep");
       emitGemm(grad, builder_.CreateFNeg(lr_), keep, weights);
@@ -1115,7 +1158,9 @@ class FunctionEmitter {
   Value* decay_ = nullptr;
   Value* momentum_ = nullptr;
   Value* gemm_scratch_ = nullptr;  // the workspace scratch of the gemm kernel
-  Value* rng_seed_ = nullptr;      // loaded on first use (dropout)
+  Value* rng_seed_ = nullptr;
+  Value* opt_base_ = nullptr;  // NnspecStepArgs::opt: one NnspecOptimizerParams per point
+  int point_ = 0;              // the point opt_, lr_, decay_ and momentum_ were loaded for      // loaded on first use (dropout)
   Value* exports_ = nullptr;       // training entries with exports: the caller's array
   std::vector<Value*> export_out_;
   std::vector<ValueId> export_values_;  // what each export_out_ receives

@@ -1,6 +1,7 @@
 #include "compiler/codegen/step_plan.h"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "compiler/ir/shape_rules.h"
@@ -97,6 +98,11 @@ FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, Entry
   plan.roots = {gradient_graph.data_loss, gradient_graph.total_loss};
   // A root is stored even when fused into a loop nest, so the output can be copied out.
   if (gradient_graph.prediction) plan.roots.push_back(*gradient_graph.prediction);
+  for (const transforms::PointValues& point : gradient_graph.points) {
+    plan.roots.push_back(point.data_loss);
+    plan.roots.push_back(point.total_loss);
+    if (point.prediction) plan.roots.push_back(*point.prediction);
+  }
   if (entry != EntryPoint::Forward) {
     plan.roots.insert(plan.roots.end(), gradient_graph.gradients.begin(),
                       gradient_graph.gradients.end());
@@ -149,8 +155,14 @@ rt::StepLayout layoutStep(const transforms::GradientGraph& gradient_graph, const
   for (const auto& [name, id] : gradient_graph.exports) layout.exports.push_back(slot(name, id));
   for (const auto& [name, id] : gradient_graph.taps) layout.exports.push_back(slot(name, id));
   layout.state_slots = optimizerStateSlots(config.optimizer);
-  if (gradient_graph.prediction) {
-    const ir::TensorType& type = graph.type(*gradient_graph.prediction);
+  std::optional<ir::ValueId> prediction = gradient_graph.prediction;
+  if (!gradient_graph.points.empty()) {
+    layout.points = static_cast<int>(gradient_graph.points.size());
+    layout.parameter_points = gradient_graph.parameter_points;
+    prediction = gradient_graph.points[0].prediction;
+  }
+  if (prediction) {
+    const ir::TensorType& type = graph.type(*prediction);
     layout.prediction_rows = type.shape[0];
     layout.prediction_width = type.numElements() / type.shape[0];
   }

@@ -9,6 +9,7 @@
 #include "compiler/codegen/emit_llvm.h"
 #include "compiler/ir/printer.h"
 #include "compiler/ir/verifier.h"
+#include "compiler/lowering/fuse_points.h"
 #include "compiler/transforms/autodiff.h"
 #include "compiler/transforms/fusion.h"
 
@@ -67,6 +68,14 @@ std::optional<PipelineError> runPass(Pass pass, const sema::TrainConfig& config,
     }
     case Pass::kVerifyLowered: return verify(pass, step.forward, artifacts);
     case Pass::kDifferentiate:
+      if (options.fuse_points > 1) {
+        const std::string obstacle = lowering::fusionObstacle(step);
+        if (!obstacle.empty()) return PipelineError{false, pass, {}, "these points cannot train fused: " + obstacle};
+        step.graph = lowering::fusePoints(step, options.fuse_points, options.fuse_shared_inputs);
+        artifacts.trace.push_back(fmt::format("grad: {} values, {} points fused", step.graph.graph.size(),
+                                              options.fuse_points));
+        return std::nullopt;
+      }
       step.graph = transforms::differentiate(step.forward, step.loss, step.penalties, step.prediction);
       step.graph.exports = step.exports;
       step.graph.taps = step.taps;
@@ -207,6 +216,19 @@ std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::Trai
   model.remainder = std::get<Artifacts>(tail).compiled;
   model.remainder_batch = remainder;
   return model;
+}
+
+std::variant<std::shared_ptr<const rt::CompiledStep>, PipelineError> compileFusedStep(const sema::TrainConfig& config,
+                                                                                     int64_t batch, int points,
+                                                                                     bool shared_inputs,
+                                                                                     jit::JitCompiler& jit) {
+  Options options;
+  options.jit = &jit;
+  options.fuse_points = points;
+  options.fuse_shared_inputs = shared_inputs;
+  auto compiled = runPasses(config, batch, options);
+  if (auto* error = std::get_if<PipelineError>(&compiled)) return *error;
+  return std::get<Artifacts>(compiled).compiled;
 }
 
 }  // namespace nnspec::pipeline

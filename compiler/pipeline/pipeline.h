@@ -77,6 +77,10 @@ struct Options {
   Pass stop_after = Pass::kJit;
   jit::JitCompiler* jit = nullptr;  // needed by kOptimize and kJit
   lowering::LowerOptions lower;     // e.g. conv outputs every entry copies out (taps)
+  // Sweep fusion (compiler/lowering/fuse_points.h): more than 1 compiles one step that
+  // trains this many points of the graph at once; shared inputs: they read one batch.
+  int fuse_points = 1;
+  bool fuse_shared_inputs = true;
 };
 
 // Runs the passes in order on one sweep point's configuration at `batch` rows per step.
@@ -95,5 +99,13 @@ rt::CompiledModel trainableModel(const lowering::LoweredStep& step);
 // divide into them, one for the last partial batch. Compiled steps are cached by the JIT.
 std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::TrainConfig& config, int64_t fit_count,
                                                                 jit::JitCompiler& jit);
+
+// Sweep fusion: the step that trains `points` points of `config`'s graph at `batch` rows
+// at once (each point's numbers set at run time: StepRunner::trainStepPoints), reading one
+// batch when `shared_inputs`, else a batch per point. Cached by the JIT like any step.
+std::variant<std::shared_ptr<const rt::CompiledStep>, PipelineError> compileFusedStep(const sema::TrainConfig& config,
+                                                                                     int64_t batch, int points,
+                                                                                     bool shared_inputs,
+                                                                                     jit::JitCompiler& jit);
 
 }  // namespace nnspec::pipeline

@@ -248,7 +248,7 @@ GradientGraph differentiate(const ir::Graph& forward, ir::ValueId loss,
   if (loss < 0 || loss >= forward.size() || forward.type(loss) != ir::f32({}))
     throw ir::IrError("differentiate: the loss must be an f32[] value of the graph");
   if (prediction) checkPrediction(forward, *prediction);
-  GradientGraph result{forward, loss, loss, forward.leaves(OpKind::Parameter), {}, prediction, {}, {}};
+  GradientGraph result{forward, loss, loss, forward.leaves(OpKind::Parameter), {}, prediction, {}, {}, {}, {}};
   Graph& graph = result.graph;
   for (const Penalty& penalty : penalties) {
     if (graph.node(penalty.parameter).op != OpKind::Parameter)
@@ -278,6 +278,13 @@ std::string printGradientGraph(const GradientGraph& gradient_graph) {
     text += "export \"" + name + "\" %" + std::to_string(value) + "\n";
   for (const auto& [name, value] : gradient_graph.taps)
     text += "tap \"" + name + "\" %" + std::to_string(value) + "\n";
+  for (size_t point = 0; point < gradient_graph.points.size(); ++point) {
+    const PointValues& values = gradient_graph.points[point];
+    text += "point " + std::to_string(point) + ": data_loss %" + std::to_string(values.data_loss) + " total_loss %" +
+            std::to_string(values.total_loss);
+    if (values.prediction) text += " prediction %" + std::to_string(*values.prediction);
+    text += "\n";
+  }
   for (size_t param_idx = 0; param_idx < gradient_graph.parameters.size(); ++param_idx)
     text += "grad \"" + graph.node(gradient_graph.parameters[param_idx]).attrs.name + "\" %" +
             std::to_string(gradient_graph.gradients[param_idx]) + "\n";

@@ -22,6 +22,14 @@ struct Penalty {
   std::string factor;
 };
 
+// One sweep point of a fused step (compiler/lowering/fuse_points.h): its own losses and
+// model output inside the graph of several points.
+struct PointValues {
+  ir::ValueId data_loss = 0;
+  ir::ValueId total_loss = 0;  // data_loss plus this point's penalty terms
+  std::optional<ir::ValueId> prediction;
+};
+
 struct GradientGraph {
   ir::Graph graph;                      // the forward nodes (same ids), penalties, backward
   ir::ValueId data_loss = 0;            // the loss as given
@@ -39,6 +47,11 @@ struct GradientGraph {
   // Forward values every entry (nnspec_forward too) copies out after the exports, e.g. a
   // conv layer's feature maps for a report. Set by the caller of differentiate.
   std::vector<std::pair<std::string, ir::ValueId>> taps;
+  // A fused step: each point's values (data_loss and total_loss above are then their sum,
+  // the root differentiated), and the point each parameter belongs to (parameters' order).
+  // Empty for a step of one point. Set by the caller of differentiate.
+  std::vector<PointValues> points;
+  std::vector<int32_t> parameter_points;
 };
 
 // `prediction`, when given, marks a forward value as the model output (see above).

@@ -41,8 +41,15 @@ struct StepLayout {
   // batch) of width floats (the rest); both 0 when the graph marks none.
   int64_t prediction_rows = 0;
   int64_t prediction_width = 0;
+  // A fused step trains `points` sweep points at once (compiler/lowering/fuse_points.h):
+  // NnspecStepArgs::opt holds one NnspecOptimizerParams per point, outputs two floats per
+  // point (data and total loss), predictions one block of prediction_rows x
+  // prediction_width per point; parameter_points gives each parameter's point. A step of
+  // one point: 1 and empty.
+  int points = 1;
+  std::vector<int32_t> parameter_points;
 
-  int64_t predictionFloats() const { return prediction_rows * prediction_width; }
+  int64_t predictionFloats() const { return points * prediction_rows * prediction_width; }
 };
 
 }  // namespace nnspec::rt

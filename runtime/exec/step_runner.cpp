@@ -76,8 +76,28 @@ StepResult StepRunner::trainStep(std::span<const void* const> inputs,
   return run(step_->train_step, inputs, &opt, predictions);
 }
 
+std::vector<StepResult> StepRunner::trainStepPoints(std::span<const void* const> inputs,
+                                                    std::span<const NnspecOptimizerParams> opts, float* predictions) {
+  if (opts.size() != static_cast<size_t>(layout().points))
+    throw std::invalid_argument("a fused step of " + std::to_string(layout().points) + " points needs as many "
+                                "optimizer settings, got " + std::to_string(opts.size()));
+  return runPoints(step_->train_step, inputs, opts.data(), predictions);
+}
+
+std::vector<StepResult> StepRunner::gradientsPoints(std::span<const void* const> inputs, float* predictions) {
+  return runPoints(step_->gradients, inputs, nullptr, predictions);
+}
+
 StepResult StepRunner::run(NnspecStepFn function, std::span<const void* const> inputs,
                            const NnspecOptimizerParams* opt, float* predictions) {
+  if (layout().points != 1)
+    throw std::invalid_argument("a fused step of " + std::to_string(layout().points) +
+                                " points runs through trainStepPoints or gradientsPoints");
+  return runPoints(function, inputs, opt, predictions)[0];
+}
+
+std::vector<StepResult> StepRunner::runPoints(NnspecStepFn function, std::span<const void* const> inputs,
+                                              const NnspecOptimizerParams* opt, float* predictions) {
   if (inputs.size() != layout().inputs.size())
     throw std::invalid_argument("step expects " + std::to_string(layout().inputs.size()) +
                                 " inputs, got " + std::to_string(inputs.size()));
@@ -93,16 +113,20 @@ StepResult StepRunner::run(NnspecStepFn function, std::span<const void* const> i
   std::vector<float*> exports;
   for (auto& buffer : leaf_states_) leaf_states.push_back(buffer.data());
   for (auto& buffer : exports_) exports.push_back(buffer.data());
-  NnspecOptimizerParams no_optimizer{};
-  float outputs[2] = {0.0f, 0.0f};
+  const size_t points = static_cast<size_t>(layout().points);
+  std::vector<NnspecOptimizerParams> no_optimizer(points, NnspecOptimizerParams{});
+  std::vector<float> outputs(2 * points, 0.0f);
   NnspecStepArgs args{params.data(), state.data(),   grads.data(), inputs.data(),
-                      hyper_.data(), opt ? opt : &no_optimizer, outputs, workspace_,
+                      hyper_.data(), opt ? opt : no_optimizer.data(), outputs.data(), workspace_,
                       predictions,   rng_seed_,    leaf_states.data(), exports.data()};
-  StepResult result;
-  result.status = function(&args);
-  result.data_loss = outputs[0];
-  result.total_loss = outputs[1];
-  return result;
+  const int32_t status = function(&args);
+  std::vector<StepResult> results(points);
+  for (size_t point = 0; point < points; ++point) {
+    results[point].status = status;
+    results[point].data_loss = outputs[2 * point];
+    results[point].total_loss = outputs[2 * point + 1];
+  }
+  return results;
 }
 
 }  // namespace nnspec::rt

@@ -57,10 +57,20 @@ class StepRunner {
   StepResult gradients(std::span<const void* const> inputs, float* predictions = nullptr);
   StepResult trainStep(std::span<const void* const> inputs, const NnspecOptimizerParams& opt,
                        float* predictions = nullptr);
+  // A fused step (layout().points > 1; compiler/lowering/fuse_points.h): one call trains
+  // or differentiates every point; `opts` holds each point's optimizer numbers, and
+  // `predictions`, when not null, room for layout().predictionFloats() floats (point by
+  // point). One result per point, in point order. The single-point calls above throw
+  // std::invalid_argument for a fused step.
+  std::vector<StepResult> trainStepPoints(std::span<const void* const> inputs,
+                                          std::span<const NnspecOptimizerParams> opts, float* predictions = nullptr);
+  std::vector<StepResult> gradientsPoints(std::span<const void* const> inputs, float* predictions = nullptr);
 
  private:
   StepResult run(NnspecStepFn function, std::span<const void* const> inputs,
                  const NnspecOptimizerParams* opt, float* predictions);
+  std::vector<StepResult> runPoints(NnspecStepFn function, std::span<const void* const> inputs,
+                                    const NnspecOptimizerParams* opt, float* predictions);
 
   std::shared_ptr<const CompiledStep> step_;
   std::vector<std::vector<float>> params_;

@@ -81,6 +81,27 @@ int Scheduler::run(const std::vector<SweepSchedule>& sweeps) {
 }
 
 // A trial through the callback; whatever it throws becomes an internal error naming it.
+int64_t Scheduler::groupLimit(const SweepSchedule& sweep) const {
+  if (sweep.fuse <= 1 || sweep.sampled() || !hooks_.run_group || !hooks_.fusion_key) return 1;
+  const int64_t share = (sweep.trials() + jobs_ - 1) / std::max<int64_t>(jobs_, 1);
+  return std::max<int64_t>(1, std::min(sweep.fuse, share));
+}
+
+int Scheduler::runGroupGuarded(const std::vector<TrialJob>& jobs) {
+  try {
+    return hooks_.run_group(jobs);
+  } catch (const std::bad_alloc&) {
+    setError(fmt::format("error: out of memory while training {} trials of {} fused\nhint: fuse fewer "
+                         "(--fuse N or the sweep's fuse option) or run fewer trials at once (--jobs)\n",
+                         jobs.size(), jobs[0].sweep->label()));
+    return 2;
+  } catch (const std::exception& error) {
+    setError(fmt::format("internal error: {} while training trials {} to {} of {} fused\n", error.what(),
+                         jobs.front().index, jobs.back().index, jobs[0].sweep->label()));
+    return 3;
+  }
+}
+
 int Scheduler::runGuarded(const TrialJob& job) {
   const std::string which = fmt::format("trial {} of {} ({}{}{})", job.index, job.sweep->label(),
                                         job.point_key.empty() ? "one point" : job.point_key,
@@ -139,8 +160,39 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
         const TrialKey& key = claim.value()->key;
         TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate,
                                index_of[{sweep.name, key.point_key, key.fold, key.replicate}], total);
-        noteCode(worst, runGuarded(job));
         ran = true;
+        const int64_t limit = groupLimit(sweep);
+        const std::string fusion = limit > 1 ? hooks_.fusion_key(job) : std::string();
+        if (fusion.empty()) {
+          noteCode(worst, runGuarded(job));
+          break;
+        }
+        // Claims the sweep's next trials (grid order) for the group; one that cannot join
+        // it (another graph) runs on its own after the group.
+        std::vector<TrialJob> group{job};
+        std::vector<TrialJob> apart;
+        while (static_cast<int64_t>(group.size()) < limit) {
+          auto more = store_.claimTrial(study_id_, sweep.name);
+          if (!more.ok()) {
+            noteCode(worst, storeFailure(more.error()));
+            break;
+          }
+          if (!more.value()) break;
+          const TrialKey& next = more.value()->key;
+          TrialJob other = makeJob(sweep, next.point_key, next.fold, next.replicate,
+                                   index_of[{sweep.name, next.point_key, next.fold, next.replicate}], total);
+          if (hooks_.fusion_key(other) == fusion) {
+            group.push_back(std::move(other));
+          } else {
+            apart.push_back(std::move(other));
+            break;
+          }
+        }
+        noteCode(worst, group.size() > 1 ? runGroupGuarded(group) : runGuarded(group[0]));
+        for (const TrialJob& alone : apart) {
+          if (worst.load() >= 2 || cancelled()) break;
+          noteCode(worst, runGuarded(alone));
+        }
         break;
       }
       if (ran) continue;

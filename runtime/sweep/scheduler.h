@@ -60,6 +60,9 @@ struct SweepSchedule {
   bool refit = false;
   EnsembleKind ensemble = EnsembleKind::kNone;
   uint64_t seed = 0;  // the stream of the draws: makeTrialRng(seed, number)
+  // Sweep fusion (grid sweeps): up to this many trials train together in one compiled
+  // step (SchedulerHooks::run_group); 1: one trial at a time.
+  int64_t fuse = 1;
 
   bool sampled() const { return method != SweepMethod::kGrid; }
   // Trials before refits: points x folds x replicates.
@@ -83,6 +86,10 @@ struct TrialJob {
 struct SchedulerHooks {
   // Called from up to `jobs` threads at once.
   std::function<int(const TrialJob& job)> run_trial;
+  // Sweep fusion: trials of a grid sweep whose keys are equal and not empty may train
+  // together; run_group trains such a group (2 or more trials) and returns the worst code.
+  std::function<std::string(const TrialJob& job)> fusion_key;
+  std::function<int(const std::vector<TrialJob>& jobs)> run_group;
   // A sampled sweep's draw `number`: the key its trials are stored under,
   // sampledPointKey(number, the point's description), or a code >= 2 on failure.
   std::function<std::variant<std::string, int>(const SweepSchedule& sweep, int64_t number, const Sample& sample)>
@@ -127,6 +134,10 @@ class Scheduler {
   int finish(const SweepSchedule& sweep);
   int ensemble(const SweepSchedule& sweep, const PointSummary& best, const std::vector<TrialRow>& rows);
   int runGuarded(const TrialJob& job);
+  int runGroupGuarded(const std::vector<TrialJob>& jobs);
+  // The most trials of `sweep` one fused group takes here: its `fuse` limit, and no more
+  // than an even share of its trials among the jobs (so that every core gets a group).
+  int64_t groupLimit(const SweepSchedule& sweep) const;
   int storeFailure(const StoreError& failure);
   void setError(std::string message);  // keeps the first
   std::optional<std::vector<TrialCurve>> completedCurves(const SweepSchedule& sweep, const std::vector<TrialRow>& rows,

@@ -1,5 +1,6 @@
 #include "runtime/train/trial.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -461,6 +462,7 @@ class Trainer {
 
   void checkpoint() {
     if (!callbacks_.on_checkpoint) return;
+    if (sync_) sync_();
     Cursor now = cursor_;
     now.seconds_before += secondsSince(start_);
     if (now.batches_done > 0) now.epoch_seconds += secondsSince(epoch_start_);
@@ -528,41 +530,99 @@ class Trainer {
   // Trains the rest of the epoch in progress (from a resumed position); false when the
   // trial ended (failed or stopped).
   bool trainEpoch() {
+    beginEpoch();
+    for (;;) {
+      const int64_t rows = nextBatch();
+      if (rows == kEnded) return false;
+      if (rows == 0) return true;
+      if (!acceptStep(trainStep(rows), rows)) return false;
+      if (midEpochCheckpointDue()) checkpoint();
+    }
+  }
+
+ public:
+  // ---- the pieces of an epoch, for training several trials in one fused step ----------
+  static constexpr int64_t kEnded = -1;
+
+  // Continues from settings_.resume when given; false when the trial ended already.
+  bool start() {
+    if (!settings_.resume.empty() && !resume()) return false;
+    if (cursor_.stopped) outcome_.stopped_epoch = cursor_.epoch - 1;
+    return true;
+  }
+  // Whether epochs remain to train (not stopped early, not past the last).
+  bool training() const { return !cursor_.stopped && cursor_.epoch <= settings_.epochs; }
+  int64_t epoch() const { return cursor_.epoch; }
+  int64_t batchesDone() const { return cursor_.batches_done; }
+
+  void beginEpoch() {
     const int64_t epoch = cursor_.epoch;
     epoch_start_ = Clock::now();
     iterator_.startEpoch(epoch - 1);
     optimizer_.lr = static_cast<float>(scheduledLr(model_.schedule, model_.optimizer.lr, epoch - 1, settings_.epochs));
     // The epoch's order depends only on (seed, epoch): skipping the batches done finds the position.
     for (int64_t batch = 0; batch < cursor_.batches_done; ++batch) iterator_.nextBatch(buffers_.spans());
-    for (;;) {
-      if (callbacks_.should_stop && callbacks_.should_stop()) {
-        checkpoint();  // where it stopped: whoever continues it starts here
-        outcome_.end = TrialEnd::kStopped;
-        outcome_.failed_epoch = epoch;
-        return false;
-      }
-      const int64_t rows = iterator_.nextBatch(buffers_.spans());
-      if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("training buffers do not fit the batch");
-      if (rows <= 0) return true;
-      if (settings_.kernel_threads) setTeamThreads(settings_.kernel_threads());
-      ++cursor_.batches_done;
-      optimizer_.step = ++cursor_.step;
-      const StepResult result = trainStep(rows);
-      if (result.status != kNnspecOk || !std::isfinite(result.data_loss) || !std::isfinite(result.total_loss)) {
-        fail(result);
-        return false;
-      }
-      cursor_.loss_sum += static_cast<double>(result.data_loss) * static_cast<double>(rows);
-      cursor_.seen += rows;
-      if (!train_predictions_.empty() && cursor_.correct >= 0) cursor_.correct += correctInBatch(rows);
-      if (callbacks_.on_batch) {
-        callbacks_.on_batch(epoch, cursor_.batches_done, iterator_.batchesPerEpoch(),
-                            cursor_.loss_sum / static_cast<double>(cursor_.seen));
-      }
-      if (midEpochCheckpointDue()) checkpoint();
-    }
   }
 
+  // The next batch of the epoch into this trial's buffers, counted as a step: its rows,
+  // 0 at the epoch's end, kEnded when should_stop ended the trial (checkpointed there).
+  int64_t nextBatch() {
+    if (callbacks_.should_stop && callbacks_.should_stop()) {
+      checkpoint();  // where it stopped: whoever continues it starts here
+      outcome_.end = TrialEnd::kStopped;
+      outcome_.failed_epoch = cursor_.epoch;
+      return kEnded;
+    }
+    const int64_t rows = iterator_.nextBatch(buffers_.spans());
+    if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("training buffers do not fit the batch");
+    if (rows <= 0) return 0;
+    if (settings_.kernel_threads) setTeamThreads(settings_.kernel_threads());
+    ++cursor_.batches_done;
+    optimizer_.step = ++cursor_.step;
+    return rows;
+  }
+
+  // Accounts the step just trained on the batch of `rows`; false when it failed the trial.
+  bool acceptStep(const StepResult& result, int64_t rows) {
+    if (result.status != kNnspecOk || !std::isfinite(result.data_loss) || !std::isfinite(result.total_loss)) {
+      fail(result);
+      return false;
+    }
+    if (callbacks_.on_step) callbacks_.on_step(cursor_.epoch, cursor_.batches_done, result.data_loss);
+    cursor_.loss_sum += static_cast<double>(result.data_loss) * static_cast<double>(rows);
+    cursor_.seen += rows;
+    if (!train_predictions_.empty() && cursor_.correct >= 0) cursor_.correct += correctInBatch(rows);
+    if (callbacks_.on_batch) {
+      callbacks_.on_batch(cursor_.epoch, cursor_.batches_done, iterator_.batchesPerEpoch(),
+                          cursor_.loss_sum / static_cast<double>(cursor_.seen));
+    }
+    return true;
+  }
+
+  bool checkpointDue() const { return midEpochCheckpointDue(); }
+  void checkpointNow() { checkpoint(); }
+  // Ends the epoch trained (records, checkpoints, asks the pruner); false when pruned.
+  bool closeEpoch() { return endEpoch(); }
+  // After the last epoch: the final metrics; then the result.
+  TrialResult conclude() {
+    if (outcome_.end == TrialEnd::kFinished) finalResults();
+    return finish();
+  }
+
+  // This trial's own step for a batch of `rows` (the partial last batch of a fused group).
+  StepResult ownStep(int64_t rows) { return trainStep(rows); }
+  // The seed of this step's dropout masks (equal for trials of one seed at one step).
+  uint64_t stepSeed() const { return deriveSeed(dropout_seed_, static_cast<uint64_t>(cursor_.step)); }
+  const NnspecOptimizerParams& optimizer() const { return optimizer_; }
+  StepRunner& runner() { return runner_; }
+  std::vector<const void*>& inputs() { return inputs_; }
+  float* trainPredictions() { return train_predictions_.empty() ? nullptr : train_predictions_.data(); }
+  const CompiledModel& model() const { return model_; }
+  // Called before a checkpoint reads the runner: a fused group copies the trial's
+  // parameters back from the fused step first.
+  void setSync(std::function<void()> sync) { sync_ = std::move(sync); }
+
+ private:
   // The epoch's training-pass metrics, and the held-out splits evaluated every epoch.
   EpochRecord evaluateEpoch() {
     EpochRecord record;
@@ -660,7 +720,7 @@ class Trainer {
   StepRunner runner_;
   std::optional<StepRunner> tail_;
   Buffers buffers_;
-  const std::vector<const void*> inputs_;  // runner_'s, into buffers_
+  std::vector<const void*> inputs_;  // runner_'s, into buffers_
   const CheckpointIdentity identity_;
   NnspecOptimizerParams optimizer_;
   const uint64_t dropout_seed_;
@@ -668,6 +728,7 @@ class Trainer {
   const bool test_each_epoch_;
   std::vector<float> train_predictions_;  // classifiers: the logits of the batch trained last
   Cursor cursor_;
+  std::function<void()> sync_;
   TrialResult outcome_;
   const Clock::time_point start_ = Clock::now();
   Clock::time_point epoch_start_ = Clock::now();
@@ -675,6 +736,42 @@ class Trainer {
 };
 
 }  // namespace
+
+// Copies one trial's parameters and optimizer state between its own runner and its point
+// of a fused step's runner (parameters named NAME#point there).
+class PointSlots {
+ public:
+  PointSlots(const StepLayout& own, const StepLayout& fused, int point) {
+    for (const LeafSlot& slot : own.parameters) {
+      const std::string name = slot.name + "#" + std::to_string(point);
+      size_t index = 0;
+      while (index < fused.parameters.size() && fused.parameters[index].name != name) ++index;
+      if (index == fused.parameters.size()) throw std::logic_error("the fused step has no parameter " + name);
+      fused_index_.push_back(index);
+    }
+    slots_ = own.state_slots;
+  }
+
+  void push(StepRunner& own, StepRunner& fused) const {
+    for (size_t index = 0; index < fused_index_.size(); ++index) {
+      fused.parameter(fused_index_[index]) = own.parameter(index);
+      for (int slot = 0; slot < slots_; ++slot)
+        fused.optimizerState(slot, fused_index_[index]) = own.optimizerState(slot, index);
+    }
+  }
+
+  void pull(StepRunner& fused, StepRunner& own) const {
+    for (size_t index = 0; index < fused_index_.size(); ++index) {
+      own.parameter(index) = fused.parameter(fused_index_[index]);
+      for (int slot = 0; slot < slots_; ++slot)
+        own.optimizerState(slot, index) = fused.optimizerState(slot, fused_index_[index]);
+    }
+  }
+
+ private:
+  std::vector<size_t> fused_index_;  // per own parameter
+  int slots_ = 0;
+};
 
 // Puts this thread's kernel width back to one when a trial ends, however it ends.
 struct TeamWidthReset {
@@ -694,6 +791,145 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
   }
   Trainer trainer(model, fit, val, test, settings, callbacks, batches.value());
   return trainer.run();
+}
+
+GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, bool shared_inputs,
+                       const std::vector<GroupMember>& members) {
+  const TeamWidthReset reset_width;
+  GroupRun run;
+  const size_t count = members.size();
+  if (fused == nullptr || fused->layout.points != static_cast<int>(count))
+    throw std::invalid_argument("runTrialGroup: the fused step does not train " + std::to_string(count) + " points");
+  std::vector<BatchIterator> iterators;
+  iterators.reserve(count);
+  for (const GroupMember& member : members) {
+    auto batches = makeBatchIterator(*member.fit.data, member.fit.indices,
+                                     BatchOptions{member.model->batch, member.settings.shuffle,
+                                                  deriveSeed(member.settings.seed, "batches")});
+    if (!batches.ok()) {
+      // The members share their data's shape: train each alone, where the error is reported.
+      for (const GroupMember& alone : members)
+        run.results.push_back(runTrial(*alone.model, alone.fit, alone.val, alone.test, alone.settings, alone.callbacks));
+      return run;
+    }
+    iterators.push_back(std::move(batches.value()));
+  }
+  std::vector<std::unique_ptr<Trainer>> trainers;
+  for (size_t point = 0; point < count; ++point) {
+    const GroupMember& member = members[point];
+    trainers.push_back(std::make_unique<Trainer>(*member.model, member.fit, member.val, member.test, member.settings,
+                                                 member.callbacks, iterators[point]));
+  }
+  std::vector<bool> active(count, true);
+  for (size_t point = 0; point < count; ++point) active[point] = trainers[point]->start() && trainers[point]->training();
+  // Members continue together only from one position (a resumed member may stand
+  // elsewhere): the others train alone, after the group.
+  int64_t epoch = 0;
+  int64_t batches_done = 0;
+  std::vector<bool> alone(count, false);
+  for (size_t point = 0; point < count; ++point) {
+    if (!active[point]) continue;
+    if (epoch == 0) {
+      epoch = trainers[point]->epoch();
+      batches_done = trainers[point]->batchesDone();
+    } else if (trainers[point]->epoch() != epoch || trainers[point]->batchesDone() != batches_done) {
+      alone[point] = true;
+      active[point] = false;
+    }
+  }
+  StepRunner group(fused);
+  std::vector<PointSlots> slots;
+  for (size_t point = 0; point < count; ++point) {
+    slots.emplace_back(members[point].model->full->layout, fused->layout, static_cast<int>(point));
+    slots[point].push(trainers[point]->runner(), group);
+    trainers[point]->setSync([&group, &slots, &trainers, point] { slots[point].pull(group, trainers[point]->runner()); });
+    for (const auto& [name, value] : members[point].model->hyper_values)
+      group.setHyperparam(name + "#" + std::to_string(point), value);
+  }
+  const int64_t full_batch = members[0].model->batch;
+  std::vector<float> predictions(static_cast<size_t>(fused->layout.predictionFloats()));
+  const int64_t prediction_block = fused->layout.prediction_rows * fused->layout.prediction_width;
+  std::vector<NnspecOptimizerParams> opts(count);
+  std::vector<const void*> inputs(fused->layout.inputs.size(), nullptr);
+  const size_t per_point_inputs = shared_inputs ? inputs.size() : inputs.size() / count;
+  auto anyActive = [&] { return std::find(active.begin(), active.end(), true) != active.end(); };
+  while (anyActive()) {
+    for (size_t point = 0; point < count; ++point)
+      if (active[point]) trainers[point]->beginEpoch();
+    bool epoch_over = false;
+    while (!epoch_over && anyActive()) {
+      std::vector<int64_t> rows(count, 0);
+      int64_t step_rows = -1;
+      for (size_t point = 0; point < count; ++point) {
+        if (!active[point]) continue;
+        rows[point] = trainers[point]->nextBatch();
+        if (rows[point] == Trainer::kEnded) {
+          active[point] = false;  // stopped: checkpointed where it stood
+          continue;
+        }
+        if (step_rows < 0) step_rows = rows[point];
+        if (rows[point] != step_rows) throw std::logic_error("fused trials disagree on the batch size");
+      }
+      if (step_rows <= 0) {
+        epoch_over = true;
+        break;
+      }
+      if (step_rows != full_batch) {
+        // The partial last batch: each member's own step for that size.
+        for (size_t point = 0; point < count; ++point) {
+          if (!active[point]) continue;
+          Trainer& trainer = *trainers[point];
+          slots[point].pull(group, trainer.runner());
+          const bool ok = trainer.acceptStep(trainer.ownStep(step_rows), step_rows);
+          slots[point].push(trainer.runner(), group);
+          if (!ok) active[point] = false;
+        }
+        continue;
+      }
+      // One fused step: inputs of the first member still training (shared) or each
+      // member's own; members that left feed a training member's batch (their results
+      // are not read).
+      size_t source = 0;
+      while (!active[source]) ++source;
+      for (size_t point = 0; point < count; ++point) {
+        opts[point] = trainers[point]->optimizer();
+        if (shared_inputs && point > 0) continue;
+        const size_t from = active[point] ? point : source;
+        for (size_t slot = 0; slot < per_point_inputs; ++slot)
+          inputs[point * per_point_inputs + slot] = trainers[from]->inputs()[slot];
+      }
+      group.setRngSeed(trainers[source]->stepSeed());
+      const std::vector<StepResult> results = group.trainStepPoints(inputs, opts, predictions.data());
+      ++run.fused_steps;
+      for (size_t point = 0; point < count; ++point) {
+        if (!active[point]) continue;
+        Trainer& trainer = *trainers[point];
+        if (float* own = trainer.trainPredictions()) {
+          std::copy_n(predictions.begin() + static_cast<int64_t>(point) * prediction_block, prediction_block, own);
+        }
+        if (!trainer.acceptStep(results[point], step_rows)) {
+          active[point] = false;
+          continue;
+        }
+        if (trainer.checkpointDue()) trainer.checkpointNow();
+      }
+    }
+    for (size_t point = 0; point < count; ++point) {
+      if (!active[point]) continue;
+      Trainer& trainer = *trainers[point];
+      slots[point].pull(group, trainer.runner());
+      if (!trainer.closeEpoch() || !trainer.training()) active[point] = false;
+    }
+  }
+  for (size_t point = 0; point < count; ++point) {
+    if (alone[point]) {
+      const GroupMember& member = members[point];
+      run.results.push_back(runTrial(*member.model, member.fit, member.val, member.test, member.settings, member.callbacks));
+      continue;
+    }
+    run.results.push_back(trainers[point]->conclude());
+  }
+  return run;
 }
 
 }  // namespace nnspec::rt

@@ -110,6 +110,8 @@ struct TrialResult {
 struct TrialCallbacks {
   // After each batch: batch number (1-based), batches per epoch, running mean loss.
   std::function<void(int64_t epoch, int64_t batch, int64_t batches, double loss)> on_batch;
+  // After each step: its data loss (the batch's mean), as the step returned it.
+  std::function<void(int64_t epoch, int64_t batch, float loss)> on_step;
   std::function<void(const EpochRecord& record, int64_t epochs)> on_epoch;
   // After each epoch's record: true stops the trial as pruned (a pruner's verdict).
   std::function<bool(const EpochRecord& record)> should_prune;
@@ -140,5 +142,33 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunn
 
 TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
                       const TrialSettings& settings, const TrialCallbacks& callbacks = {});
+
+// One trial of a fused group: what runTrial takes.
+struct GroupMember {
+  const CompiledModel* model = nullptr;
+  DataView fit;
+  DataView val;
+  DataView test;
+  TrialSettings settings;
+  TrialCallbacks callbacks;
+};
+
+struct GroupRun {
+  std::vector<TrialResult> results;  // per member, in order
+  int64_t fused_steps = 0;           // calls of the fused step
+};
+
+// Sweep fusion: trains the members together, one call of `fused` (a step of
+// members.size() points, compiler/lowering/fuse_points.h) per full batch, each member
+// with its own batches, optimizer numbers, schedule, early stopping, pruning,
+// checkpoints and callbacks; each member's results are those runTrial gives it alone.
+// `shared_inputs`: the step reads one batch, that of the first member still training
+// (members of one seed and one training set draw the same batches). The partial last
+// batch of an epoch and the evaluations run on each member's own compiled model. A member
+// that fails, stops early or is pruned leaves the group; the others go on. Members must
+// share the batch size, the training set's size and their inputs' shapes; a resumed
+// member that stands at another position than the others trains alone afterwards.
+GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, bool shared_inputs,
+                       const std::vector<GroupMember>& members);
 
 }  // namespace nnspec::rt
