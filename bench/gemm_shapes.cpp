@@ -167,6 +167,11 @@ int main(int argc, char** argv) {
   addMlp(shapes, 128, {784, 64, 64, 10});
   addMlp(shapes, 50, {784, 50, 10});
   addMlp(shapes, 200, {784, 50, 10});
+  // Sweep fusion's question: a first layer alone against 5 points' first layers as one
+  // wide GEMM over a shared batch (784-64 at batch 32: q3; 784-50 at batch 200: lab3).
+  addMlp(shapes, 32, {784, 64});
+  addMlp(shapes, 32, {784, 320});
+  addMlp(shapes, 200, {784, 250});
   addConv(shapes, "lenet5 b128", "conv1 32x32x1>6", convGeometry(128, 32, 1, 28, 6, 5));
   addConv(shapes, "lenet5 b128", "conv2 14x14x6>16", convGeometry(128, 14, 6, 10, 16, 5));
   addDense(shapes, "lenet5 b128", 128, 400, 120);
