@@ -22,6 +22,7 @@
 #include "compiler/driver/predict.h"
 #include "compiler/driver/report.h"
 #include "compiler/driver/run.h"
+#include "compiler/sema/fusion_size.h"
 #include "runtime/kernels/cpu_dispatch.h"
 #include "runtime/store/store_url.h"
 
@@ -68,6 +69,7 @@ constexpr const char* kCheckUsage =
     "  --sweep NAME              only this sweep (repeatable)\n"
     "  --train NAME              the plan of this train block run alone, even when a\n"
     "                            sweep names it (repeatable)\n"
+    "  --fuse N|auto|off         sweep fusion as `run` takes it: the plan shows the groups\n"
     "  -h, --help                show this help\n"
     "\n"
     "environment:\n"
@@ -95,6 +97,11 @@ constexpr const char* kRunUsage =
     "                           it (repeatable; without --sweep, only these run)\n"
     "  --jobs N                 trials to run at once (default: the number of cores);\n"
     "                           the results do not depend on it\n"
+    "  --fuse N|auto|off        sweep fusion for every grid sweep: up to N trials of one\n"
+    "                           graph train together in one compiled step; auto (the\n"
+    "                           default, unless a sweep says `fuse`) as many as the L2\n"
+    "                           cache holds; off: one trial at a time. The results do\n"
+    "                           not depend on it\n"
     "  --threads N              CPUs the trials' kernels use in all (default: those this\n"
     "                           process may run on): a trial with CPUs no other trial\n"
     "                           uses splits its GEMMs across them; the results do not\n"
@@ -232,6 +239,23 @@ int usageError(const std::string& message, const char* usage) {
   return 2;
 }
 
+// `--fuse N|auto|off`: N trials at most (1: off), 0 auto; nullopt when it does not parse.
+std::optional<int64_t> parseFuse(const std::string& text) {
+  if (text == "auto") return 0;
+  if (text == "off") return 1;
+  char* end = nullptr;
+  const long count = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || end == text.c_str() || *end != '\0' || count < 1 || count > nnspec::sema::kMaxFusion) {
+    return std::nullopt;
+  }
+  return count;
+}
+
+std::string fuseError(const std::string& text) {
+  return fmt::format("--fuse needs a number of trials from 1 to {}, 'auto' or 'off'{}", nnspec::sema::kMaxFusion,
+                     text.empty() ? std::string() : fmt::format(", not '{}'", text));
+}
+
 int runCheck(const std::vector<std::string>& args) {
   nnspec::driver::CheckRequest base;
   base.data_paths = nnspec::driver::defaultDataPaths();
@@ -258,6 +282,11 @@ int runCheck(const std::vector<std::string>& args) {
     } else if (arg == "--train" || arg.rfind("--train=", 0) == 0) {
       if (arg == "--train" && k + 1 >= args.size()) return usageError("--train needs a name", kCheckUsage);
       base.trains.push_back(arg == "--train" ? args[++k] : arg.substr(8));
+    } else if (arg == "--fuse" || arg.rfind("--fuse=", 0) == 0) {
+      const std::string text = arg == "--fuse" ? (k + 1 < args.size() ? args[++k] : "") : arg.substr(7);
+      const std::optional<int64_t> fuse = parseFuse(text);
+      if (!fuse) return usageError(fuseError(text), kCheckUsage);
+      base.fuse = *fuse;
     } else if (arg == "--diagnostics=text") {
       base.format = nnspec::driver::DiagnosticsFormat::kText;
     } else if (arg == "--diagnostics=json") {
@@ -478,6 +507,12 @@ int runRun(const std::vector<std::string>& args) {
         return usageError("--jobs needs a number of trials from 1 to 256", kRunUsage);
       }
       request.jobs = jobs;
+    } else if (arg == "--fuse" || arg.rfind("--fuse=", 0) == 0) {
+      const std::string* given = arg == "--fuse" ? value("--fuse") : nullptr;
+      const std::string text = arg == "--fuse" ? (given != nullptr ? *given : "") : arg.substr(7);
+      const std::optional<int64_t> fuse = parseFuse(text);
+      if (!fuse) return usageError(fuseError(text), kRunUsage);
+      request.check.fuse = *fuse;
     } else if (arg == "--threads") {
       const std::string* count = value("--threads");
       char* end = nullptr;

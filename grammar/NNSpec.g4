@@ -55,6 +55,7 @@ sweepClause
   | 'select' direction=ident metric=expr                           # selectClause
   | 'ensemble' kind=expr                                           # ensembleClause
   | 'refit'                                                        # refitClause
+  | 'fuse' size=expr                                               # fuseClause
   | 'using' train=ident                                            # usingClause
   | 'with' fixes+=assignment (',' fixes+=assignment)*              # withClause
   ;
@@ -97,7 +98,7 @@ ident
   | 'experiment' | 'seed' | 'data' | 'split' | 'param' | 'model' | 'train'
   | 'sweep' | 'report' | 'input' | 'repeat' | 'stop' | 'when' | 'cv'
   | 'stratified' | 'replicates' | 'trials' | 'timeout' | 'prune' | 'select'
-  | 'ensemble' | 'refit' | 'using' | 'with' | 'by' | 'keep'
+  | 'ensemble' | 'refit' | 'using' | 'with' | 'by' | 'keep' | 'fuse'
   ;
 
 // Names inside expressions: `train` for metrics such as train.loss and for

@@ -84,6 +84,7 @@ Outcome checkText(const CheckRequest& request, const std::string& bytes, sema::P
   options.run_alone = request.trains;
   auto checked = sema::checkSpec(*spec, options, diagnostics);
   if (!checked) return finish(2);
+  applyFuse(*checked, request.fuse);
   if (!selectPlans(*checked, request.sweeps, request.trains, &unknown)) {
     outcome.err = unknown;
     return finish(2);

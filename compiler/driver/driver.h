@@ -29,6 +29,9 @@ struct CheckRequest {
   // Train blocks to run alone, once each, even when a sweep names them (`--train NAME`);
   // with no --sweep, only these run.
   std::vector<std::string> trains;
+  // Sweep fusion for every grid sweep (`--fuse N|auto|off`: N, 0 auto, 1 off); -1: each
+  // sweep's own `fuse` option.
+  int64_t fuse = -1;
 };
 
 struct Outcome {

@@ -47,9 +47,15 @@ std::optional<LoadedSpec> loadSpec(const CheckRequest& request, const SourceFile
   options.run_alone = request.trains;
   auto checked = sema::checkSpec(loaded.ast, options, diagnostics);
   if (!checked) return std::nullopt;
+  applyFuse(*checked, request.fuse);
   loaded.checked = std::move(*checked);
   if (!selectPlans(loaded.checked, sweeps, request.trains, error)) return std::nullopt;
   return loaded;
+}
+
+void applyFuse(sema::CheckedSpec& spec, int64_t fuse) {
+  if (fuse < 0) return;
+  for (auto& plan : spec.sweeps) plan.fuse = fuse;
 }
 
 bool checkTrainNames(const ast::Spec& spec, const std::vector<std::string>& trains, std::string* error) {

@@ -39,6 +39,9 @@ bool selectSweeps(sema::CheckedSpec& checked, const std::vector<std::string>& sw
 
 // `--train NAME`: each name must be a train block of `spec` (else false, the message in
 // `error`); then only the named sweeps and these blocks' own plans are kept.
+// `--fuse`: every sweep's fuse option set to `fuse` (N, 0 auto, 1 off); -1 leaves them.
+void applyFuse(sema::CheckedSpec& spec, int64_t fuse);
+
 bool checkTrainNames(const ast::Spec& spec, const std::vector<std::string>& trains, std::string* error);
 bool selectPlans(sema::CheckedSpec& checked, const std::vector<std::string>& sweeps,
                  const std::vector<std::string>& trains, std::string* error);

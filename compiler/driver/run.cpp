@@ -23,7 +23,10 @@
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/lowering/lower_model.h"
 #include "compiler/pipeline/pipeline.h"
+#include "compiler/ir/printer.h"
+#include "compiler/lowering/fuse_points.h"
 #include "compiler/sema/check.h"
+#include "compiler/sema/fusion_size.h"
 #include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/shapes.h"
 #include "runtime/kernels/thread_team.h"
@@ -151,6 +154,8 @@ class Runner {
     progress_ = &display;
     rt::SchedulerHooks hooks;
     hooks.run_trial = [&](const rt::TrialJob& job) { return runJob(store, study_id, job); };
+    hooks.fusion_key = [this](const rt::TrialJob& job) { return fusionKey(job); };
+    hooks.run_group = [&](const std::vector<rt::TrialJob>& jobs) { return runGroup(store, study_id, jobs); };
     hooks.describe_sample = [&](const rt::SweepSchedule& sweep, int64_t number, const rt::Sample& sample) {
       return describeSample(sweep, number, sample);
     };
@@ -160,6 +165,10 @@ class Runner {
     rt::Scheduler scheduler(store, study_id, request_.jobs, std::move(hooks));
     const int code = scheduler.run(schedules);
     summary_ = scheduler.summary();
+    if (fused_groups_.load() > 0) {
+      summary_ += fmt::format("fusion: {} trials trained in {} fused groups, {} fused steps\n", fused_trials_.load(),
+                              fused_groups_.load(), fused_steps_.load());
+    }
     if (!scheduler.error().empty()) setError(scheduler.error());
     return code;
   }
@@ -185,7 +194,10 @@ class Runner {
                      : plan.ensemble == "mean" ? rt::EnsembleKind::kMean
                                                : rt::EnsembleKind::kNone;
     sweep.seed = rt::deriveSeed(spec_.seed, "sweep=" + plan.name);
-    if (!sampled(plan)) return sweep;
+    if (!sampled(plan)) {
+      sweep.fuse = sema::fusionSize(plan.checked.front().config, plan.fuse).limit;
+      return sweep;
+    }
     sweep.space = searchSpace(plan);
     if (plan.method == "tpe") {
       sweep.tpe.n_startup_trials = plan.method_options.integer("startup");
@@ -219,6 +231,111 @@ class Runner {
       if (point.describe() == key) return point;
     }
     throw std::logic_error("sweep '" + plan.name + "' has no point '" + key + "'");
+  }
+
+  // Sweep fusion: trials with equal keys train in one fused step: one graph (the point's
+  // lowered model with its optimizer) on training sets of one size. "" for a trial that
+  // trains alone (a refit; a model sema::fusionBlocker names).
+  std::string fusionKey(const rt::TrialJob& job) {
+    if (job.fold < 0) return "";
+    const sema::SweepPlan& plan = planOf(*job.sweep);
+    const sema::Point& point = pointOf(plan, job.point_key);
+    const sema::TrainConfig& config = point.config;
+    if (!sema::fusionBlocker(config).empty()) return "";
+    std::lock_guard<std::mutex> lock(fusion_mutex_);
+    const std::string cache_key = fmt::format("{}\n{}\n{}", plan.name, job.point_key, job.fold);
+    if (auto found = fusion_keys_.find(cache_key); found != fusion_keys_.end()) return found->second;
+    std::string key;
+    auto views = materializer_.split(config.split);
+    if (views.ok()) {
+      int64_t fit = static_cast<int64_t>(views.value()->train.size());
+      bool known = true;
+      if (plan.folds > 1) {
+        known = false;
+        auto labels = rt::labelsOf(*views.value()->train_data);
+        if (labels.ok()) {
+          auto chosen = rt::selectFold(views.value()->train, labels.value(), plan.folds, job.fold, plan.stratified);
+          if (chosen.ok()) {
+            fit = static_cast<int64_t>(chosen.value().fit.size());
+            known = true;
+          }
+        }
+      }
+      if (known && fit > 0) {
+        const int64_t batch = std::max<int64_t>(1, std::min(config.batch, fit));
+        auto lowered = lowering::lowerModel(config, batch);
+        const auto* step = std::get_if<lowering::LoweredStep>(&lowered);
+        if (step != nullptr && lowering::fusionObstacle(*step).empty()) {
+          key = fmt::format("{}\noptimizer {}\nfit {}\n", ir::printGraph(step->forward),
+                            codegen::optimizerName(step->config.optimizer), fit);
+          for (const auto& penalty : step->penalties) key += fmt::format("penalty %{} {}\n", penalty.parameter, penalty.factor);
+        }
+      }
+    }
+    fusion_keys_.emplace(cache_key, key);
+    return key;
+  }
+
+  // Trials that share a fusion key, trained in one fused step (rt::runTrialGroup); each
+  // is stored as its own trial. Those with a checkpoint to continue from train alone.
+  int runGroup(rt::Store& store, int64_t study_id, const std::vector<rt::TrialJob>& jobs) {
+    int worst = 0;
+    auto note = [&](int code) {
+      if (code >= 2) return true;
+      worst = std::max(worst, code);
+      return false;
+    };
+    std::vector<std::unique_ptr<Prepared>> members;
+    std::vector<std::unique_ptr<Prepared>> alone;
+    for (const rt::TrialJob& job : jobs) {
+      const sema::SweepPlan& plan = planOf(*job.sweep);
+      const sema::Point& point = pointOf(plan, job.point_key);
+      auto prepared = prepare(store, study_id, plan, point, job.fold, job.replicate, job.index, job.total,
+                              job.point_key, job.should_prune);
+      if (const int* code = std::get_if<int>(&prepared)) {
+        if (note(*code)) return *code;
+        continue;
+      }
+      auto trial = std::move(std::get<std::unique_ptr<Prepared>>(prepared));
+      (trial->settings.resume.empty() ? members : alone).push_back(std::move(trial));
+    }
+    if (members.size() == 1) alone.push_back(std::move(members[0]));
+    if (members.size() >= 2) {
+      const sema::TrainConfig& config = members[0]->point->config;
+      auto fused = pipeline::compileFusedStep(config, members[0]->model->batch, static_cast<int>(members.size()),
+                                              false, *jit_);
+      if (const auto* error = std::get_if<pipeline::PipelineError>(&fused)) {
+        setError(fmt::format("internal error: compiling {} trials of model '{}' fused: {}\n", members.size(),
+                             config.model.name, error->message));
+        return 3;
+      }
+      std::vector<rt::GroupMember> group;
+      for (const auto& member : members) {
+        member->log->line(fmt::format("  trains fused with {} other trial{} in one step", members.size() - 1,
+                                      members.size() == 2 ? "" : "s"));
+        group.push_back(rt::GroupMember{&*member->model, member->fit, member->val, member->test, member->settings,
+                                        member->callbacks});
+      }
+      rt::GroupRun run;
+      try {
+        const RunningTrial running(running_trials_);
+        run = rt::runTrialGroup(std::get<std::shared_ptr<const rt::CompiledStep>>(fused), false, group);
+      } catch (const std::bad_alloc&) {
+        return outOfMemory(config);
+      }
+      fused_groups_ += 1;
+      fused_trials_ += static_cast<int64_t>(members.size());
+      fused_steps_ += run.fused_steps;
+      for (size_t index = 0; index < members.size(); ++index) {
+        if (note(conclude(store, study_id, *members[index], std::move(run.results[index])))) return worst >= 2 ? worst : 2;
+      }
+    }
+    for (auto& trial : alone) {
+      if (cancelled()) return kCancelled;
+      const int code = trainAlone(store, study_id, *trial);
+      if (note(code)) return code;
+    }
+    return worst;
   }
 
   int runJob(rt::Store& store, int64_t study_id, const rt::TrialJob& job) {
@@ -418,13 +535,73 @@ class Runner {
     return start.interrupted ? " (rerun: it was interrupted)" : "";
   }
 
+  // A trial between its claim and its training: what runTrial is handed and what the
+  // store is told after it. Held on the heap: its callbacks point into it.
+  struct Prepared {
+    const sema::SweepPlan* plan = nullptr;
+    const sema::Point* point = nullptr;
+    std::string point_key;
+    int64_t fold = 0;
+    int64_t replicate = 0;
+    RunEvent event;
+    rt::TrialHandle handle{};
+    std::unique_ptr<TrialLines> log;
+    rt::DataView fit, val, test;
+    std::optional<rt::CompiledModel> model;
+    bool classification = true;
+    bool figures = false;
+    bool ensemble = false;
+    rt::TrialSettings settings;
+    rt::TrialCallbacks callbacks;
+    std::string store_problem;
+    std::unique_ptr<CheckpointWriter> checkpoints;
+    std::chrono::steady_clock::time_point epoch_start;
+  };
+
   int runOne(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, const sema::Point& point, int64_t fold,
              int64_t replicate, int64_t index, int64_t total, const std::string& key_override = "",
              std::function<bool(const rt::EpochRecord&)> prune = {}) {
+    auto prepared = prepare(store, study_id, plan, point, fold, replicate, index, total, key_override, std::move(prune));
+    if (const int* code = std::get_if<int>(&prepared)) return *code;
+    return trainAlone(store, study_id, *std::get<std::unique_ptr<Prepared>>(prepared));
+  }
+
+  int trainAlone(rt::Store& store, int64_t study_id, Prepared& trial) {
+    rt::TrialResult outcome;
+    try {
+      const RunningTrial running(running_trials_);
+      outcome = rt::runTrial(*trial.model, trial.fit, trial.val, trial.test, trial.settings, trial.callbacks);
+    } catch (const std::bad_alloc&) {
+      return outOfMemory(trial.point->config);
+    }
+    return conclude(store, study_id, trial, std::move(outcome));
+  }
+
+  int outOfMemory(const sema::TrainConfig& config) {
+    const sema::Split* split = spec_.findSplit(config.split);
+    setError(fmt::format("error: out of memory while training model '{}' ({} parameters; a trial needs about {})\n"
+                         "hint: run fewer trials at once (--jobs) or use a smaller model or batch\n",
+                         config.model.name, config.model.totalParams(),
+                         split == nullptr ? std::string("?") : sema::formatBytes(sema::trialBytes(config, *split))));
+    return 2;
+  }
+
+  // Everything before a trial trains: its claim in the store, its data, its compiled model,
+  // settings and callbacks. The trial, or the code to return (0 when it is skipped).
+  std::variant<std::unique_ptr<Prepared>, int> prepare(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan,
+                                                       const sema::Point& point, int64_t fold, int64_t replicate,
+                                                       int64_t index, int64_t total, const std::string& key_override,
+                                                       std::function<bool(const rt::EpochRecord&)> prune) {
     const std::string point_key = key_override.empty() ? point.describe() : key_override;
     rt::TrialKey key{plan.name, point_key, static_cast<int>(fold), static_cast<int>(replicate)};
     if (cancelled()) return kCancelled;
-    RunEvent event;
+    auto trial = std::make_unique<Prepared>();
+    trial->plan = &plan;
+    trial->point = &point;
+    trial->point_key = point_key;
+    trial->fold = fold;
+    trial->replicate = replicate;
+    RunEvent& event = trial->event;
     event.sweep = plan.name;
     event.point = point_key;
     event.fold = fold;
@@ -450,7 +627,8 @@ class Runner {
       return 0;
     }
     ++trials_run_;
-    TrialLines log(*progress_, progress_->beginTrial(tag, label + rerunNote(started.value())));
+    trial->log = std::make_unique<TrialLines>(*progress_, progress_->beginTrial(tag, label + rerunNote(started.value())));
+    TrialLines& log = *trial->log;
     if (!started.value().checkpoint_problem.empty()) {
       log.line(fmt::format("  warning: {}; the trial starts from scratch", started.value().checkpoint_problem));
     }
@@ -464,9 +642,12 @@ class Runner {
                            failure.hint.empty() ? "" : "hint: " + failure.hint + "\n"));
       return 2;
     }
-    rt::DataView fit{views.value()->train_data, views.value()->train};
-    rt::DataView val{views.value()->val_data, views.value()->val};
-    const rt::DataView test{views.value()->test_data, views.value()->test};
+    trial->fit = rt::DataView{views.value()->train_data, views.value()->train};
+    trial->val = rt::DataView{views.value()->val_data, views.value()->val};
+    trial->test = rt::DataView{views.value()->test_data, views.value()->test};
+    rt::DataView& fit = trial->fit;
+    rt::DataView& val = trial->val;
+    const rt::DataView& test = trial->test;
     if (plan.folds > 1 && fold >= 0) {
       auto labels = rt::labelsOf(*fit.data);
       if (!labels.ok()) return dataFailure(labels.error());
@@ -475,14 +656,16 @@ class Runner {
       fit.indices = std::move(chosen.value().fit);
       val = rt::DataView{fit.data, std::move(chosen.value().held_out)};
     }
-    auto model = compile(config, static_cast<int64_t>(fit.indices.size()));
-    if (!model) return 3;
+    trial->model = compile(config, static_cast<int64_t>(fit.indices.size()));
+    if (!trial->model) return 3;
     // Images for the report are kept for one trial per point (and refits); confusion
     // matrices for every trial.
-    const bool classification = config.loss == "cross_entropy";
-    const bool figures = fold <= 0 && replicate == 0;
-    const bool ensemble = !plan.ensemble.empty() && !test.empty();
-    rt::TrialSettings settings;
+    trial->classification = config.loss == "cross_entropy";
+    trial->figures = fold <= 0 && replicate == 0;
+    trial->ensemble = !plan.ensemble.empty() && !test.empty();
+    const bool classification = trial->classification;
+    const bool ensemble = trial->ensemble;
+    rt::TrialSettings& settings = trial->settings;
     settings.epochs = config.epochs;
     settings.shuffle = config.shuffle;
     settings.seed = seed;
@@ -498,19 +681,21 @@ class Runner {
     if (started.value().checkpoint) settings.resume = std::move(started.value().checkpoint->bytes);
     settings.checkpoint_seconds = kCheckpointSeconds;
     settings.epoch_checkpoint_seconds = request_.epoch_checkpoint_seconds;
-    rt::TrialCallbacks callbacks;
-    const rt::TrialHandle handle = started.value().handle;
-    std::string store_problem;
-    CheckpointWriter checkpoints(store, handle, store_problem);
-    auto epoch_start = std::chrono::steady_clock::now();
-    callbacks.on_checkpoint = [&](int64_t epoch, const std::vector<uint8_t>& bytes) { checkpoints.save(epoch, bytes); };
-    callbacks.on_resume_rejected = [&](const std::string& problem) {
-      log.line(fmt::format("  warning: its checkpoint does not fit this trial ({}); the trial starts from scratch",
-                           problem));
-      checkpoints.restart();
+    rt::TrialCallbacks& callbacks = trial->callbacks;
+    trial->handle = started.value().handle;
+    trial->checkpoints = std::make_unique<CheckpointWriter>(store, trial->handle, trial->store_problem);
+    trial->epoch_start = std::chrono::steady_clock::now();
+    Prepared* const t = trial.get();  // the callbacks outlive this function's references
+    callbacks.on_checkpoint = [t](int64_t epoch, const std::vector<uint8_t>& bytes) { t->checkpoints->save(epoch, bytes); };
+    callbacks.on_resume_rejected = [t](const std::string& problem) {
+      t->log->line(fmt::format("  warning: its checkpoint does not fit this trial ({}); the trial starts from scratch",
+                               problem));
+      t->checkpoints->restart();
     };
-    callbacks.on_epoch = [&](const rt::EpochRecord& record, int64_t epochs) {
-      checkpoints.epochEnded(record);
+    callbacks.on_epoch = [this, t](const rt::EpochRecord& record, int64_t epochs) {
+      const rt::DataView& fit = t->fit;
+      TrialLines& log = *t->log;
+      t->checkpoints->epochEnded(record);
       const double samples_per_second = static_cast<double>(fit.indices.size()) / std::max(record.seconds, 1e-9);
       std::string line = fmt::format("  epoch {}/{}  {:.1f}s  {:.0f} samples/s", record.epoch, epochs, record.seconds,
                                      samples_per_second);
@@ -528,42 +713,50 @@ class Runner {
       progress.epochs = epochs;
       progress.metrics = metrics;
       log.update(progress);
-      RunEvent epoch_event = event;
+      RunEvent epoch_event = t->event;
       epoch_event.kind = RunEvent::Kind::kEpoch;
       epoch_event.epoch = record.epoch;
       epoch_event.metrics = record.metrics;
       emitEvent(epoch_event);
-      epoch_start = std::chrono::steady_clock::now();
+      t->epoch_start = std::chrono::steady_clock::now();
     };
     if (progress_->mode() == rt::ProgressMode::kLive) {
-      callbacks.on_batch = [&](int64_t epoch, int64_t batch, int64_t batches, double loss) {
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      callbacks.on_batch = [t](int64_t epoch, int64_t batch, int64_t batches, double loss) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t->epoch_start).count();
         rt::TrialProgress progress;
         progress.epoch = epoch;
-        progress.epochs = config.epochs;
+        progress.epochs = t->point->config.epochs;
         progress.batch = batch;
         progress.batches = batches;
         progress.loss = loss;
-        progress.samples_per_second = static_cast<double>(batch * model->batch) / std::max(seconds, 1e-9);
-        log.update(progress);
+        progress.samples_per_second = static_cast<double>(batch * t->model->batch) / std::max(seconds, 1e-9);
+        t->log->update(progress);
       };
     }
     callbacks.should_prune = prune;
     if (request_.cancel != nullptr) callbacks.should_stop = [this] { return cancelled(); };
-    rt::TrialResult outcome;
-    try {
-      const RunningTrial running(running_trials_);
-      settings.kernel_threads = [this] { return kernelThreadsPerTrial(); };
-      outcome = rt::runTrial(*model, fit, val, test, settings, callbacks);
-    } catch (const std::bad_alloc&) {
-      const sema::Split* split = spec_.findSplit(config.split);
-      setError(fmt::format("error: out of memory while training model '{}' ({} parameters; a trial needs about {})\n"
-                           "hint: run fewer trials at once (--jobs) or use a smaller model or batch\n",
-                           config.model.name, config.model.totalParams(),
-                           split == nullptr ? std::string("?") : sema::formatBytes(sema::trialBytes(config, *split))));
-      return 2;
-    }
-    checkpoints.flush();
+    settings.kernel_threads = [this] { return kernelThreadsPerTrial(); };
+    return trial;
+  }
+
+  // What the store and the log are told once a trial has trained.
+  int conclude(rt::Store& store, int64_t study_id, Prepared& trial, rt::TrialResult outcome) {
+    const sema::SweepPlan& plan = *trial.plan;
+    const sema::TrainConfig& config = trial.point->config;
+    const std::string& point_key = trial.point_key;
+    const int64_t fold = trial.fold;
+    const int64_t replicate = trial.replicate;
+    const rt::TrialHandle handle = trial.handle;
+    const rt::DataView& val = trial.val;
+    const rt::DataView& test = trial.test;
+    const std::optional<rt::CompiledModel>& model = trial.model;
+    const bool classification = trial.classification;
+    const bool figures = trial.figures;
+    const bool ensemble = trial.ensemble;
+    RunEvent& event = trial.event;
+    TrialLines& log = *trial.log;
+    const std::string& store_problem = trial.store_problem;
+    trial.checkpoints->flush();
     if (!store.holdsLease(handle)) {
       // Another worker reclaimed it while this one was silent: it is theirs now.
       log.end("  handed over: this worker's lease lapsed and another worker continues the trial", true);
@@ -696,6 +889,11 @@ class Runner {
   std::FILE* out_;
   std::atomic<int64_t> trials_run_{0};
   std::atomic<int> running_trials_{0};  // trials training right now (for the kernels' width)
+  std::atomic<int64_t> fused_groups_{0};  // sweep fusion: groups trained, their trials, fused steps
+  std::atomic<int64_t> fused_trials_{0};
+  std::atomic<int64_t> fused_steps_{0};
+  std::mutex fusion_mutex_;
+  std::map<std::string, std::string> fusion_keys_;  // sweep, point and fold -> fusion key
   const int cpus_ = request_.threads > 0 ? static_cast<int>(request_.threads) : rt::availableCpus();
 
   // Counts a trial as training while it lives.

@@ -117,7 +117,7 @@ struct Assignment {
   SourceRange range;
 };
 
-enum class ClauseKind { kCv, kReplicates, kTrials, kTimeout, kPrune, kSelect, kEnsemble, kRefit, kUsing, kWith };
+enum class ClauseKind { kCv, kReplicates, kTrials, kTimeout, kPrune, kSelect, kEnsemble, kRefit, kUsing, kWith, kFuse };
 
 struct SweepClause {
   ClauseKind kind = ClauseKind::kCv;

@@ -88,6 +88,7 @@ class Printer {
       case ClauseKind::kReplicates: return "replicates " + printExpr(*clause.value);
       case ClauseKind::kTrials: return "trials " + printExpr(*clause.value);
       case ClauseKind::kTimeout: return "timeout " + printExpr(*clause.value);
+      case ClauseKind::kFuse: return "fuse " + printExpr(*clause.value);
       case ClauseKind::kPrune: return "prune " + printExpr(*clause.value);
       case ClauseKind::kSelect: return "select " + clause.word.name + " " + printExpr(*clause.value);
       case ClauseKind::kEnsemble: return "ensemble " + printExpr(*clause.value);

@@ -339,6 +339,9 @@ class AstBuilder {
       clause.value = expr(c->kind);
     } else if (dynamic_cast<NNSpecParser::RefitClauseContext*>(context) != nullptr) {
       clause.kind = ast::ClauseKind::kRefit;
+    } else if (auto* c = dynamic_cast<NNSpecParser::FuseClauseContext*>(context)) {
+      clause.kind = ast::ClauseKind::kFuse;
+      clause.value = expr(c->size);
     } else if (auto* c = dynamic_cast<NNSpecParser::UsingClauseContext*>(context)) {
       clause.kind = ast::ClauseKind::kUsing;
       clause.word = ident(c->train);

@@ -156,6 +156,7 @@ struct SweepPlan {
   BoundArgs pruner_args;
   std::string ensemble;       // "" or vote/mean
   bool refit = false;
+  int64_t fuse = 0;       // sweep fusion: 0 auto, 1 off, N at most N trials a group
   std::vector<Point> checked;  // every grid point (or the corners of a sampled space)
   int64_t distinct_graphs = 0;
   bool distinct_graphs_bound = false;  // true when distinct_graphs is an upper bound

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "compiler/sema/check.h"
+#include "compiler/sema/fusion_size.h"
 #include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/shapes.h"
 
@@ -98,6 +99,42 @@ void printData(const CheckedSpec& spec, std::string& out) {
   }
 }
 
+// Sweep fusion's groups: trials of one graph (model, batch, optimizer) train together,
+// up to the group size, in grid order (compiler/sema/fusion_size.h).
+void printFusion(const SweepPlan& plan, std::string& out) {
+  if (plan.method == "random" || plan.method == "tpe") return;
+  const FusionSize size = fusionSize(plan.checked.front().config, plan.fuse);
+  if (plan.trials() < 2) return;
+  if (size.limit < 2) {
+    out += fmt::format("  fusion      {}\n", size.why);
+    return;
+  }
+  // Grid points of one graph in a row share groups; each of their folds and replicates too.
+  int64_t groups = 0;
+  int64_t fused = 0;
+  int64_t run = 0;
+  std::string graph;
+  auto close = [&] {
+    const int64_t trials = run * plan.folds * plan.replicates;
+    const int64_t rest = trials % size.limit;
+    groups += trials / size.limit + (rest >= 2 ? 1 : 0);
+    fused += trials - (rest == 1 ? 1 : 0);
+    run = 0;
+  };
+  for (const auto& point : plan.checked) {
+    const TrainConfig& config = point.config;
+    const std::string key = fmt::format("{}|{}|{}", config.model.signature(), config.batch, config.optimizer);
+    const FusionSize own = fusionSize(config, plan.fuse);
+    if (key != graph || own.limit < 2) close();
+    graph = own.limit < 2 ? "" : key;
+    ++run;
+  }
+  close();
+  out += fmt::format("  fusion      up to {} trials train in one step ({}): {} in {} (one job; with --jobs J "
+                     "each job takes at most an even share)\n",
+                     size.limit, size.why, plural(fused, "trial"), plural(groups, "group"));
+}
+
 void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out) {
   const TrainConfig& first = plan.checked.front().config;
   const Split* split = spec.findSplit(first.split);
@@ -156,6 +193,7 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
   }
   out += fmt::format("  graphs      {}{} ({})\n", plan.distinct_graphs_bound ? "at most " : "",
                      plural(plan.distinct_graphs, "distinct graph"), plural(plan.distinct_graphs, "compilation"));
+  printFusion(plan, out);
   if (!plan.select_metric.empty()) {
     out += fmt::format("  objective   {} {}\n", plan.maximize ? "max" : "min", plan.select_metric);
   }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "compiler/sema/check_context.h"
+#include "compiler/sema/fusion_size.h"
 #include "compiler/sema/limits.h"
 #include "compiler/sema/shapes.h"
 
@@ -586,6 +587,29 @@ bool readClauses(CheckContext& context, const ast::SweepStmt& sweep, SweepSetup&
         setup.plan.points = *count;
         break;
       }
+      case ast::ClauseKind::kFuse: {
+        auto value = evaluate(*clause.value, no_names, diagnostics);
+        if (!value) {
+          ok = false;
+          break;
+        }
+        if (value->kind == ValueKind::kSymbol && (value->text == "auto" || value->text == "off")) {
+          setup.plan.fuse = value->text == "off" ? 1 : 0;
+          break;
+        }
+        const ArgType type = ArgType::integer(1, kMaxFusion);
+        if (value->kind != ValueKind::kInt || !valueMatches(*value, type)) {
+          diagnostics.error(clause.value->range,
+                            fmt::format("fuse takes a number of trials from 1 to {}, 'auto' or 'off', not '{}'",
+                                        kMaxFusion, ast::printExpr(*clause.value)),
+                            "write e.g. 'fuse 4' (at most 4 trials train in one step), 'fuse auto' (as many as the "
+                            "cache holds) or 'fuse off'");
+          ok = false;
+          break;
+        }
+        setup.plan.fuse = static_cast<int64_t>(value->number);
+        break;
+      }
       case ast::ClauseKind::kTimeout: {
         auto value = evaluate(*clause.value, no_names, diagnostics);
         const ArgType type = ArgType::of(TypeKind::kDuration);
@@ -853,6 +877,7 @@ void checkProtocol(CheckContext& context, const ast::SweepStmt& sweep, SweepSetu
   const ast::SweepClause* ensemble = nullptr;
   const ast::SweepClause* refit = nullptr;
   const ast::SweepClause* cv = nullptr;
+  const ast::SweepClause* fuse = nullptr;
   for (const auto& clause : sweep.clauses) {
     if (clause.kind == ast::ClauseKind::kSelect) select = &clause;
     if (clause.kind == ast::ClauseKind::kPrune) prune = &clause;
@@ -860,6 +885,13 @@ void checkProtocol(CheckContext& context, const ast::SweepStmt& sweep, SweepSetu
     if (clause.kind == ast::ClauseKind::kEnsemble) ensemble = &clause;
     if (clause.kind == ast::ClauseKind::kRefit) refit = &clause;
     if (clause.kind == ast::ClauseKind::kCv) cv = &clause;
+    if (clause.kind == ast::ClauseKind::kFuse) fuse = &clause;
+  }
+  if (fuse != nullptr && plan.method != "grid" && plan.fuse > 1) {
+    diagnostics.error(fuse->keyword,
+                      fmt::format("a {} sweep draws its points one after another; 'fuse' applies to grid sweeps",
+                                  plan.method),
+                      "remove `fuse`, or sweep a grid(...)");
   }
   if (select != nullptr) {
     auto value = evaluate(*select->value, [](const ast::Ident&, SourceRange) { return std::nullopt; }, diagnostics);
