@@ -339,6 +339,60 @@ TEST_CASE("a train block a sweep names runs alone with --train, and an unknown n
                               Catch::Contains("did you mean 'fit'?"));
 }
 
+TEST_CASE("a fused run stores what one trial at a time does, trial for trial and epoch for epoch", "[e2e][fusion]") {
+  TempDir dir;
+  auto runWith = [&](int64_t fuse, const std::string& name, std::string* printed) {
+    nnspec::driver::RunRequest request;
+    request.check.path = specPath("tests/e2e/specs/fused_grid.nnspec");
+    request.check.data_paths = nnspec::driver::defaultDataPaths();
+    request.check.fuse = fuse;
+    request.store_path = (dir.path / name).string();
+    request.jobs = 2;
+    const fs::path log = dir.path / (name + ".log");
+    std::FILE* out = std::fopen(log.c_str(), "w");
+    REQUIRE(out != nullptr);
+    auto outcome = nnspec::driver::runFile(request, out);
+    std::fclose(out);
+    std::ifstream in(log);
+    *printed = std::string(std::istreambuf_iterator<char>(in), {});
+    INFO(outcome.err);
+    CHECK(outcome.exit_code == 1);  // the diverging rate's trials failed; the rest finished
+    return trialsOf(request.store_path);
+  };
+  std::string fused_text, alone_text;
+  const TrialMap fused = runWith(4, "fused.sqlite", &fused_text);
+  const TrialMap alone = runWith(1, "alone.sqlite", &alone_text);
+  // With 2 jobs each takes an even share of the 24 trials, up to 4 a group: 6 groups.
+  CHECK_THAT(fused_text, Catch::Contains("fusion: 24 trials trained in 6 fused groups, "));
+  CHECK_THAT(fused_text, Catch::Contains("trains fused with 3 other trials in one step"));
+  CHECK_THAT(alone_text, !Catch::Contains("trains fused") && !Catch::Contains("fusion:"));
+  REQUIRE(fused.size() == 24);
+  REQUIRE(alone.size() == 24);
+  int failed = 0;
+  for (const auto& [key, row] : alone) {
+    INFO(key);
+    const auto& other = fused.at(key);
+    CHECK(other.status == row.status);
+    CHECK(other.reason == row.reason);
+    CHECK(other.end_epoch == row.end_epoch);
+    CHECK(other.final_metrics == row.final_metrics);  // bit for bit
+    failed += row.status == nnspec::rt::TrialStatus::kFailed ? 1 : 0;
+    auto fused_store = nnspec::rt::Store::open((dir.path / "fused.sqlite").string());
+    auto alone_store = nnspec::rt::Store::open((dir.path / "alone.sqlite").string());
+    REQUIRE(fused_store.ok());
+    REQUIRE(alone_store.ok());
+    auto fused_epochs = fused_store.value().listEpochs(nnspec::rt::TrialHandle{other.id});
+    auto alone_epochs = alone_store.value().listEpochs(nnspec::rt::TrialHandle{row.id});
+    REQUIRE(fused_epochs.ok());
+    REQUIRE(alone_epochs.ok());
+    REQUIRE(fused_epochs.value().size() == alone_epochs.value().size());
+    for (size_t index = 0; index < alone_epochs.value().size(); ++index) {
+      CHECK(fused_epochs.value()[index].metrics == alone_epochs.value()[index].metrics);
+    }
+  }
+  CHECK(failed == 6);  // lr 1e20: 3 folds x 2 replicates
+}
+
 TEST_CASE("a run that fails on its data leaves no store and no study behind", "[e2e]") {
   TempDir dir;
   const std::string spec = specPath("tests/e2e/specs/corrupt_data.nnspec");
