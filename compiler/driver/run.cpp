@@ -326,9 +326,14 @@ class Runner {
       fused_groups_ += 1;
       fused_trials_ += static_cast<int64_t>(members.size());
       fused_steps_ += run.fused_steps;
+      // Every member's result goes to the store, even after one fails to (the first code
+      // >= 2 is returned): a stopped run hands each of them back.
+      int stop_code = 0;
       for (size_t index = 0; index < members.size(); ++index) {
-        if (note(conclude(store, study_id, *members[index], std::move(run.results[index])))) return worst >= 2 ? worst : 2;
+        const int code = conclude(store, study_id, *members[index], std::move(run.results[index]));
+        if (note(code) && stop_code == 0) stop_code = code;
       }
+      if (stop_code != 0) return stop_code;
     }
     for (auto& trial : alone) {
       if (cancelled()) return kCancelled;

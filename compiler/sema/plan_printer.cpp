@@ -130,9 +130,9 @@ void printFusion(const SweepPlan& plan, std::string& out) {
     ++run;
   }
   close();
-  out += fmt::format("  fusion      up to {} trials train in one step ({}): {} in {} (one job; with --jobs J "
-                     "each job takes at most an even share)\n",
-                     size.limit, size.why, plural(fused, "trial"), plural(groups, "group"));
+  out += fmt::format("  fusion      up to {} trials a step ({}): {} in {}\n", size.limit, size.why,
+                     plural(fused, "trial"), plural(groups, "group"));
+  out += "              (one job; with --jobs J, each job's groups take at most 1/J of the trials)\n";
 }
 
 void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out) {

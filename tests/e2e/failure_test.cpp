@@ -33,6 +33,7 @@ nnspec::driver::RunRequest regressionRun(const fs::path& store) {
   request.store_path = store.string();
   request.write_report = false;
   request.quiet = true;
+  request.check.fuse = 1;  // one trial at a time: the tests count trials as they start and end
   return request;
 }
 
@@ -73,8 +74,11 @@ TEST_CASE("an exception thrown inside a trial thread ends the run with exit 3 an
 }
 
 TEST_CASE("a run cancelled from another thread stops before the next batch with exit 130", "[e2e]") {
-  ScratchDir dir("cancel");
+  const int64_t fuse = GENERATE(1, 4);
+  INFO("fuse " << fuse);
+  ScratchDir dir("cancel" + std::to_string(fuse));
   auto request = regressionRun(dir.path / "store.sqlite");
+  request.check.fuse = fuse;  // trials fused stop as those alone do
   std::atomic<bool> cancel{false};
   request.cancel = &cancel;
   request.on_event = [&](const nnspec::driver::RunEvent& event) {
