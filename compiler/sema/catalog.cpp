@@ -429,15 +429,16 @@ Catalog makeCatalog() {
   // Optuna's TPE defaults: 10 startup trials, 24 EI candidates, gamma 0.1 (of trials).
   catalog.sweep_options = {
       {"grid", "sweep", {}, "Every combination of the values of the named params (lists and ranges).",
-       "sweep grid(hidden, lr) cv 5 select max val.accuracy"},
+       "sweep grid(hidden, lr) cv 5 select max val.accuracy", "grid(PARAM, ...)"},
       {"random", "sweep", {}, "`trials` points drawn at random from the named params' spaces.",
-       "sweep random(units, lr) trials 20 select min val.loss"},
+       "sweep random(units, lr) trials 20 select min val.loss", "random(PARAM, ...)"},
       {"tpe", "sweep",
        {kw("startup", ArgType::integer(0, kMaxTrials), defaultInt(10)),
         kw("candidates", ArgType::integer(1, kMaxTpeCandidates), defaultInt(24)), kw("gamma", kUnitOpen, defaultFloat(0.1))},
        "Tree-structured Parzen Estimator with Optuna's defaults: `startup` random points, then the best of "
        "`candidates` draws by expected improvement, `gamma` of the trials counting as good.",
-       "sweep tpe(n_layers, units, lr, startup: 5) trials 50 select min val.loss"},
+       "sweep tpe(n_layers, units, lr, startup: 5) trials 50 select min val.loss",
+       "tpe(PARAM, ..., startup: 10, candidates: 24, gamma: 0.1)"},
   };
   catalog.sweep_clauses = sweepClauseTable(catalog);
   catalog.metrics = {

@@ -122,17 +122,11 @@ std::string anchorOf(const std::string& category, const std::string& name) { ret
 void appendMarkdownEntry(std::string& out, const Category& category, const Signature& signature) {
   out += fmt::format("### {} <a id=\"{}\"></a>\n\n", signature.name, anchorOf(category.topic, signature.name));
   out += fmt::format("`{}` ({})\n\n{}\n\n", callForm(signature), signature.what, signature.description);
-  if (!signature.args.empty() && signature.usage.empty()) {
+  if (!signature.args.empty()) {
     out += "| argument | type | default |\n|---|---|---|\n";
     for (const ArgSpec& arg : signature.args) {
       out += fmt::format("| `{}` | {} | {} |\n", arg.name, markdownCell(typeText(arg)),
                          markdownCell(defaultText(arg)));
-    }
-    out += "\n";
-  } else if (!signature.args.empty()) {
-    out += "| value | type | default |\n|---|---|---|\n";
-    for (const ArgSpec& arg : signature.args) {
-      out += fmt::format("| {} | {} | {} |\n", arg.name, markdownCell(typeText(arg)), markdownCell(defaultText(arg)));
     }
     out += "\n";
   }
@@ -153,9 +147,31 @@ std::string indent(const std::string& text, const std::string& prefix) {
   return out;
 }
 
+constexpr size_t kTextWidth = 88;
+
+// `text` as lines of at most kTextWidth columns (longer words stay whole), each after
+// `prefix`, ending in a newline.
+std::string wrap(const std::string& text, const std::string& prefix) {
+  std::string out;
+  std::string line = prefix;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (line.size() > prefix.size() && line.size() + 1 + word.size() > kTextWidth) {
+      out += line + "\n";
+      line = prefix;
+    }
+    line += (line.size() > prefix.size() ? " " : "") + word;
+    start = end + 1;
+  }
+  return out + line + "\n";
+}
+
 std::string itemText(const Signature& signature) {
-  std::string out = fmt::format("{} ({})\n  {}\n\n  {}\n", signature.name, signature.what, callForm(signature),
-                                signature.description);
+  std::string out =
+      fmt::format("{} ({})\n  {}\n\n", signature.name, signature.what, callForm(signature)) + wrap(signature.description, "  ");
   if (!signature.args.empty()) {
     out += "\n";
     size_t width = 0;
@@ -169,15 +185,15 @@ std::string itemText(const Signature& signature) {
 }
 
 std::string statementText(const StatementDoc& statement) {
-  return fmt::format("{} (statement)\n  {}\n\n  {}\n\n  example:\n{}\n", statement.keyword, statement.usage,
-                     statement.description, indent(statement.example, "    "));
+  return fmt::format("{} (statement)\n  {}\n\n{}\n  example:\n{}\n", statement.keyword, statement.usage,
+                     wrap(statement.description, "  "), indent(statement.example, "    "));
 }
 
 std::string categoryText(const Category& category) {
-  std::string out = fmt::format("{}: {}\n\n", category.title, category.intro);
+  std::string out = wrap(category.title + ": " + category.intro, "") + "\n";
   for (const auto* table : category.tables) {
     for (const Signature& signature : *table) {
-      out += fmt::format("  {}\n      {}\n", callForm(signature), signature.description);
+      out += fmt::format("  {}\n", callForm(signature)) + wrap(signature.description, "      ");
     }
   }
   out += fmt::format("\n`nnspec help NAME` prints one with its arguments, defaults and an example.\n");
@@ -188,7 +204,9 @@ std::string statementsText() {
   std::string out = "Statements: a spec is a sequence of them, each starting with its keyword.\n\n";
   for (const auto* docs : {&statementDocs(), &layerStatementDocs()}) {
     if (docs == &layerStatementDocs()) out += "\n  inside `model NAME { ... }`:\n";
-    for (const StatementDoc& statement : *docs) out += fmt::format("  {}\n      {}\n", statement.usage, statement.description);
+    for (const StatementDoc& statement : *docs) {
+      out += fmt::format("  {}\n", statement.usage) + wrap(statement.description, "      ");
+    }
   }
   out += "\n`nnspec help KEYWORD` prints one with an example.\n";
   return out;
@@ -352,11 +370,10 @@ std::optional<std::string> helpText(const Catalog& catalog, const std::string& t
 }
 
 std::string helpTopicList() {
-  return fmt::format(
-      "help topics: {}\n"
-      "  nnspec help TOPIC lists a group; nnspec help NAME (csv, dense, adam, cv, ...) prints one word with its\n"
-      "  arguments, defaults and an example; nnspec help --markdown prints the whole reference (docs/language.md)\n",
-      joinWords(helpCategories(), ", "));
+  return wrap("help topics: " + joinWords(helpCategories(), ", "), "") +
+         "  nnspec help TOPIC lists a group; nnspec help NAME (csv, dense, adam, cv, ...) prints\n"
+         "  one word with its arguments, defaults and an example; nnspec help --markdown prints\n"
+         "  the whole reference (docs/language.md)\n";
 }
 
 }  // namespace nnspec::sema
