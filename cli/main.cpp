@@ -23,6 +23,8 @@
 #include "compiler/driver/report.h"
 #include "compiler/driver/run.h"
 #include "compiler/sema/fusion_size.h"
+#include "compiler/sema/language_reference.h"
+#include "compiler/support/diagnostics.h"
 #include "runtime/kernels/cpu_dispatch.h"
 #include "runtime/store/store_url.h"
 
@@ -41,8 +43,8 @@ constexpr const char* kUsage =
     "  export STORE    print a study's trials or epochs as CSV or JSON\n"
     "  status STORE    a study's trials by state, its workers and their heartbeats\n"
     "  replay FILE     draw a study's random/TPE points again from their histories\n"
-    "  status STORE    a study's trials by state and its workers\n"
     "  predict STORE   run a stored model on the samples of a CSV or IDX file\n"
+    "  help [TOPIC]    the language reference: `nnspec help layers`, `nnspec help csv`\n"
     "\n"
     "options:\n"
     "  -h, --help      show this help (also: nnspec check --help)\n"
@@ -790,16 +792,41 @@ int runPredict(const std::vector<std::string>& args) {
   return outcome.exit_code;
 }
 
+// `nnspec help [TOPIC]`: the usage and the topics, one topic of the language reference
+// (compiler/sema/language_reference.h), or all of it as Markdown (docs/language.md).
+int runHelp(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    std::fputs(kUsage, stdout);
+    std::fputs(("\n" + nnspec::sema::helpTopicList()).c_str(), stdout);
+    return 0;
+  }
+  if (args.size() > 1) return usageError("help takes one topic", kUsage);
+  const nnspec::sema::Catalog catalog = nnspec::sema::makeCatalog();
+  if (args[0] == "--markdown") {
+    std::fputs(nnspec::sema::languageReferenceMarkdown(catalog).c_str(), stdout);
+    return 0;
+  }
+  if (const auto text = nnspec::sema::helpText(catalog, args[0])) {
+    std::fputs(text->c_str(), stdout);
+    return 0;
+  }
+  const std::string hint = nnspec::didYouMean(args[0], nnspec::sema::helpTopics(catalog));
+  std::fprintf(stderr, "error: unknown help topic '%s'\n%s%s", args[0].c_str(),
+               hint.empty() ? "" : ("hint: " + hint + "\n").c_str(), nnspec::sema::helpTopicList().c_str());
+  return 2;
+}
+
 }  // namespace
 
 int runCommand(std::vector<std::string> args) {
   if (args.empty()) return usageError("no command given", kUsage);
   const std::string command = args[0];
   args.erase(args.begin());
-  if (command == "-h" || command == "--help" || command == "help") {
+  if (command == "-h" || command == "--help") {
     std::fputs(kUsage, stdout);
     return 0;
   }
+  if (command == "help") return runHelp(args);
   if (command == "--version") {
     std::printf("nnspec %s\n", NNSPEC_VERSION);
     return 0;

@@ -1,7 +1,8 @@
 #pragma once
 // Every word a spec can use with its arguments: layers, activations, losses,
 // optimizers, schedules, weight inits, data sources and transforms, split methods,
-// pruners, stop conditions, ensembles and report items. One table each.
+// pruners, stop conditions, ensembles and report items. One table each. Every entry
+// carries a description and an example: docs/language.md and `nnspec help` print them.
 
 #include <string>
 #include <vector>
@@ -26,6 +27,12 @@ struct Catalog {
   std::vector<Signature> report_items;
   std::vector<Signature> distributions;
   std::vector<Signature> sweep_options;  // keyword options of grid/random/tpe, by method
+  // Described for the language reference; the checker names these words in its own
+  // code and tests keep the names equal: sweep clauses (grammar's sweepClause), metrics
+  // (kMetricNames), train settings (kTrainKeys).
+  std::vector<Signature> sweep_clauses;
+  std::vector<Signature> metrics;
+  std::vector<Signature> train_settings;
 
   // The signature called `name` in `table`, or nullptr.
   static const Signature* find(const std::vector<Signature>& table, const std::string& name);

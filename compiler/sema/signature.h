@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compiler/sema/value.h"
@@ -70,9 +71,24 @@ struct ArgSpec {
 };
 
 struct Signature {
+  Signature() = default;
+  Signature(std::string name, std::string what, std::vector<ArgSpec> args, std::string description = "",
+            std::string example = "", std::string usage = "")
+      : name(std::move(name)),
+        what(std::move(what)),
+        args(std::move(args)),
+        description(std::move(description)),
+        example(std::move(example)),
+        usage(std::move(usage)) {}
+
   std::string name;
   std::string what;  // "layer", "optimizer", ... for messages
   std::vector<ArgSpec> args;
+  // For the language reference (docs/language.md, `nnspec help NAME`): one sentence,
+  // a line of spec that uses it, and how it is written when that is not `name(args)`.
+  std::string description;
+  std::string example;
+  std::string usage;
 };
 
 ArgSpec required(std::string name, ArgType type, bool positional = true);
