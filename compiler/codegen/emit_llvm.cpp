@@ -501,8 +501,9 @@ class FunctionEmitter {
   Value* dropout(const ir::Node& node, Value* a, Value* flat) {
     if (plan_.entry == EntryPoint::Forward || node.attrs.rate == 0.0f) return a;
     auto u64 = [&](uint64_t value) { return builder_.getInt64(value); };
+    Value* seed = node.attrs.point >= 0 ? pointSeed(node.attrs.point) : rngSeed();
     Value* z = builder_.CreateAdd(
-        builder_.CreateAdd(rngSeed(), u64(static_cast<uint64_t>(static_cast<uint32_t>(node.attrs.stream)) *
+        builder_.CreateAdd(seed, u64(static_cast<uint64_t>(static_cast<uint32_t>(node.attrs.stream)) *
                                           0x9E3779B97F4A7C15ull)),
         builder_.CreateMul(flat, u64(0xD6E8FEB86659FD93ull)));
     z = builder_.CreateXor(z, builder_.CreateLShr(z, 33));
@@ -525,6 +526,21 @@ class FunctionEmitter {
       rng_seed_ = entry_builder.CreateLoad(entry_builder.getInt64Ty(), address, "rng_seed");
     }
     return rng_seed_;
+  }
+
+  // NnspecStepArgs::point_seeds[point] (a fused step's dropout), loaded once in the entry block.
+  Value* pointSeed(int32_t point) {
+    Value*& seed = point_seeds_[point];
+    if (seed == nullptr) {
+      llvm::IRBuilder<> entry_builder(entry_block_, entry_block_->getFirstInsertionPt());
+      Value* field = entry_builder.CreateConstInBoundsGEP1_64(entry_builder.getInt8Ty(), function_->getArg(0),
+                                                              offsetof(NnspecStepArgs, point_seeds));
+      Value* seeds = entry_builder.CreateLoad(entry_builder.getPtrTy(), field, "point_seeds");
+      Value* address = entry_builder.CreateConstInBoundsGEP1_64(entry_builder.getInt64Ty(), seeds,
+                                                                static_cast<uint64_t>(point));
+      seed = entry_builder.CreateLoad(entry_builder.getInt64Ty(), address, "point_seed");
+    }
+    return seed;
   }
 
   // Rows [first, first + count) of a loop kernel's iteration space (its outer loop).
@@ -1159,6 +1175,7 @@ class FunctionEmitter {
   Value* momentum_ = nullptr;
   Value* gemm_scratch_ = nullptr;  // the workspace scratch of the gemm kernel
   Value* rng_seed_ = nullptr;
+  std::map<int32_t, Value*> point_seeds_;  // fused steps: loaded on first use (dropout)
   Value* opt_base_ = nullptr;  // NnspecStepArgs::opt: one NnspecOptimizerParams per point
   int point_ = 0;              // the point opt_, lr_, decay_ and momentum_ were loaded for      // loaded on first use (dropout)
   Value* exports_ = nullptr;       // training entries with exports: the caller's array

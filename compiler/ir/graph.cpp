@@ -53,11 +53,12 @@ ValueId Graph::unary(OpKind op, ValueId x, float alpha) {
   return append(op, {x}, std::move(attrs));
 }
 
-ValueId Graph::dropout(ValueId x, float rate, int32_t stream) {
+ValueId Graph::dropout(ValueId x, float rate, int32_t stream, int32_t point) {
   if (!(rate >= 0.0f && rate < 1.0f)) throw IrError("dropout rate must be in [0, 1)");
   Attrs attrs;
   attrs.rate = rate;
   attrs.stream = stream;
+  attrs.point = point;
   return append(OpKind::Dropout, {x}, std::move(attrs));
 }
 

@@ -50,6 +50,8 @@ struct Attrs {
   Pads pads;                 // pad2d, crop2d
   float rate = 0.0f;         // dropout: the probability of dropping an element
   int32_t stream = 0;        // dropout: which mask (one per dropout layer of a model)
+  int32_t point = -1;        // dropout in a fused step: the point whose seed it draws with
+                             // (NnspecStepArgs::point_seeds); -1: NnspecStepArgs::rng_seed
 };
 
 struct Node {
@@ -100,7 +102,7 @@ class Graph {
   // A in training entries, B in evaluation (ops.def).
   ValueId trainSelect(ValueId training, ValueId evaluation) { return binary(OpKind::TrainSelect, training, evaluation); }
   // Inverted dropout (ops.def); `stream` tells the masks of a model's layers apart.
-  ValueId dropout(ValueId x, float rate, int32_t stream);
+  ValueId dropout(ValueId x, float rate, int32_t stream, int32_t point = -1);
   ValueId crop2d(ValueId x, Pads pads);
 
   // Appends a node after inferring its type; throws IrError when the operands do not fit.

@@ -48,7 +48,8 @@ std::string attrText(const Node& node) {
     case OpAttr::Pool:
       return windowText(node.attrs.window, "size");
     case OpAttr::Dropout:
-      return " {rate=" + printFloat(node.attrs.rate) + ", stream=" + std::to_string(node.attrs.stream) + "}";
+      return " {rate=" + printFloat(node.attrs.rate) + ", stream=" + std::to_string(node.attrs.stream) +
+             (node.attrs.point >= 0 ? ", point=" + std::to_string(node.attrs.point) : std::string()) + "}";
     case OpAttr::Pads: {
       const Pads& pads = node.attrs.pads;
       return " {top=" + std::to_string(pads.top) + ", bottom=" + std::to_string(pads.bottom) +

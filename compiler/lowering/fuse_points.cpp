@@ -50,7 +50,9 @@ transforms::GradientGraph fusePoints(const LoweredStep& step, int points, bool s
         default: {
           std::vector<ir::ValueId> operands;
           for (ir::ValueId operand : node.operands) operands.push_back(map[static_cast<size_t>(operand)]);
-          copy = graph.append(node.op, std::move(operands), node.attrs);
+          ir::Attrs attrs = node.attrs;
+          if (node.op == ir::OpKind::Dropout) attrs.point = point;  // its own masks
+          copy = graph.append(node.op, std::move(operands), std::move(attrs));
           break;
         }
       }

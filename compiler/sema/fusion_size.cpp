@@ -41,7 +41,6 @@ std::string readLine(const std::string& path) {
 
 std::string fusionBlocker(const TrainConfig& config) {
   for (const LayerInstance& layer : config.model.layers) {
-    if (layer.kind == "dropout") return "dropout masks are drawn per trial";
     if (layer.kind == "batchnorm") return "batch normalization keeps moving statistics per trial";
   }
   return "";

@@ -131,7 +131,7 @@ class Differentiator {
         accumulate(x[0], graph_.binary(OpKind::TanhGrad, id, g));
         return;
       case OpKind::Dropout:
-        accumulate(x[0], graph_.dropout(g, node.attrs.rate, node.attrs.stream));
+        accumulate(x[0], graph_.dropout(g, node.attrs.rate, node.attrs.stream, node.attrs.point));
         return;
       case OpKind::Sqrt:
         accumulate(x[0], graph_.div(graph_.mul(g, graph_.constant(0.5f)), id));

@@ -58,6 +58,8 @@ typedef struct NnspecStepArgs {
   float* const* states;       // one buffer per state leaf (StepLayout::states), read only
   float* const* exports;      // one buffer per export (StepLayout::exports), written by
                               // nnspec_gradients and nnspec_train_step when not null
+  const uint64_t* point_seeds;  // a fused step (StepLayout::points > 1): each point's dropout
+                                // seed, read in place of rng_seed; null otherwise
 } NnspecStepArgs;
 
 // Dropout's mask, the one definition generated code follows: element `index` (flat,

@@ -118,7 +118,8 @@ std::vector<StepResult> StepRunner::runPoints(NnspecStepFn function, std::span<c
   std::vector<float> outputs(2 * points, 0.0f);
   NnspecStepArgs args{params.data(), state.data(),   grads.data(), inputs.data(),
                       hyper_.data(), opt ? opt : no_optimizer.data(), outputs.data(), workspace_,
-                      predictions,   rng_seed_,    leaf_states.data(), exports.data()};
+                      predictions,   rng_seed_,    leaf_states.data(), exports.data(),
+                      point_seeds_.empty() ? nullptr : point_seeds_.data()};
   const int32_t status = function(&args);
   std::vector<StepResult> results(points);
   for (size_t point = 0; point < points; ++point) {

@@ -46,6 +46,8 @@ class StepRunner {
   // The seed of the dropout masks of the next gradients/trainStep calls (a trial sets a
   // new one per step); 0 until set.
   void setRngSeed(uint64_t seed) { rng_seed_ = seed; }
+  // A fused step: each point's dropout seed for the next calls (layout().points of them).
+  void setPointSeeds(std::span<const uint64_t> seeds) { point_seeds_.assign(seeds.begin(), seeds.end()); }
 
   // `inputs` holds one pointer per layout().inputs entry (float or int32_t data).
   // `predictions`, when not null, receives the graph's model output: room for
@@ -82,6 +84,7 @@ class StepRunner {
   std::vector<float> workspace_storage_;   // over-allocated to align workspace_
   float* workspace_ = nullptr;
   uint64_t rng_seed_ = 0;
+  std::vector<uint64_t> point_seeds_;
 };
 
 }  // namespace nnspec::rt

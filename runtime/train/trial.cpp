@@ -850,6 +850,7 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, bool shared_in
   std::vector<float> predictions(static_cast<size_t>(fused->layout.predictionFloats()));
   const int64_t prediction_block = fused->layout.prediction_rows * fused->layout.prediction_width;
   std::vector<NnspecOptimizerParams> opts(count);
+  std::vector<uint64_t> seeds(count);
   std::vector<const void*> inputs(fused->layout.inputs.size(), nullptr);
   const size_t per_point_inputs = shared_inputs ? inputs.size() : inputs.size() / count;
   auto anyActive = [&] { return std::find(active.begin(), active.end(), true) != active.end(); };
@@ -898,7 +899,8 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, bool shared_in
         for (size_t slot = 0; slot < per_point_inputs; ++slot)
           inputs[point * per_point_inputs + slot] = trainers[from]->inputs()[slot];
       }
-      group.setRngSeed(trainers[source]->stepSeed());
+      for (size_t point = 0; point < count; ++point) seeds[point] = trainers[point]->stepSeed();
+      group.setPointSeeds(seeds);
       const std::vector<StepResult> results = group.trainStepPoints(inputs, opts, predictions.data());
       ++run.fused_steps;
       for (size_t point = 0; point < count; ++point) {

@@ -74,6 +74,26 @@ train {
 sweep grid(decay)
 )";
 
+// An MLP with dropout, replicated: each replicate draws its own masks inside the fused step.
+constexpr const char* kDropoutSpec = R"(
+experiment fusion_dropout
+seed 8
+data fmnist = fashion_mnist() | scale(1/255)
+split train = fmnist.train.shuffle().take(700), val = train.holdout(100), test = fmnist.test.shuffle().take(200)
+param lr in [0.05, 0.2]
+model mlp {
+  input [28, 28]
+  flatten
+  dense(48, relu)
+  dropout(0.3)
+  dense(24, relu)
+  dropout(0.5)
+  dense(10)
+}
+train { model mlp  loss cross_entropy  optimizer sgd(lr: lr, momentum: 0.9)  batch 25  epochs 3 }
+sweep grid(lr)
+)";
+
 struct Points {
   std::unique_ptr<driver::SpecSession> session;
   std::unique_ptr<driver::Materializer> data;
@@ -239,6 +259,19 @@ TEST_CASE("fusion: q3's rate sweep trains fused as alone, with a diverging point
   CHECK(fused_steps > 0);
   WARN(fmt::format("rate sweep: {} steps compared, {} bit for bit, worst relative difference {:g}; {} fused steps",
                    comparison.steps, comparison.bit_equal, comparison.worst, fused_steps));
+}
+
+TEST_CASE("fusion: trials with dropout keep their own masks in a fused step", "[fusion]") {
+  Points points(kDropoutSpec);
+  REQUIRE(points.models.size() == 2);
+  std::vector<Member> members;
+  for (const auto& model : points.models) {
+    for (uint64_t replicate = 0; replicate < 3; ++replicate) members.push_back({&model, 77 + replicate});
+  }
+  const Comparison comparison = compareFused(points, members, false);
+  CHECK(comparison.steps > 0);
+  WARN(fmt::format("dropout: {} steps compared, {} bit for bit, worst relative difference {:g}", comparison.steps,
+                   comparison.bit_equal, comparison.worst));
 }
 
 TEST_CASE("fusion: a replicated decay sweep trains fused as alone, each replicate on its own batches", "[fusion]") {
