@@ -94,6 +94,27 @@ train { model mlp  loss cross_entropy  optimizer sgd(lr: lr, momentum: 0.9)  bat
 sweep grid(lr)
 )";
 
+// A small CNN (padding, convolutions with fused epilogues, max and average pooling),
+// replicated: hw1's folds of one LeNet-5 are this kind of group.
+constexpr const char* kCnnSpec = R"(
+experiment fusion_cnn
+seed 21
+data fmnist = fashion_mnist() | scale(1/255) | reshape([28, 28, 1])
+split train = fmnist.train.shuffle().take(460), val = train.holdout(100), test = fmnist.test.shuffle().take(100)
+model cnn {
+  input [28, 28, 1]
+  zeropad(1)
+  conv2d(6, 3, padding: same, activation: relu)
+  maxpool(2)
+  conv2d(8, 3, stride: 2, activation: elu)
+  avgpool(3, stride: 2)
+  flatten
+  dense(10)
+}
+train { model cnn  loss cross_entropy  optimizer adam(lr: 3e-3)  batch 50  epochs 2 }
+sweep grid() replicates 3
+)";
+
 struct Points {
   std::unique_ptr<driver::SpecSession> session;
   std::unique_ptr<driver::Materializer> data;
@@ -271,6 +292,16 @@ TEST_CASE("fusion: trials with dropout keep their own masks in a fused step", "[
   const Comparison comparison = compareFused(points, members, false);
   CHECK(comparison.steps > 0);
   WARN(fmt::format("dropout: {} steps compared, {} bit for bit, worst relative difference {:g}", comparison.steps,
+                   comparison.bit_equal, comparison.worst));
+}
+
+TEST_CASE("fusion: replicates of a CNN train fused as alone", "[fusion]") {
+  Points points(kCnnSpec);
+  std::vector<Member> members;
+  for (uint64_t replicate = 0; replicate < 3; ++replicate) members.push_back({&points.models[0], 500 + replicate});
+  const Comparison comparison = compareFused(points, members, false);
+  CHECK(comparison.steps > 0);
+  WARN(fmt::format("cnn: {} steps compared, {} bit for bit, worst relative difference {:g}", comparison.steps,
                    comparison.bit_equal, comparison.worst));
 }
 
