@@ -42,6 +42,7 @@
 #include "runtime/sweep/random_sampler.h"
 #include "runtime/sweep/ranking.h"
 #include "runtime/sweep/scheduler.h"
+#include "runtime/train/metrics.h"
 #include "runtime/train/trial.h"
 
 namespace nnspec::driver {
@@ -231,6 +232,21 @@ class Runner {
       if (point.describe() == key) return point;
     }
     throw std::logic_error("sweep '" + plan.name + "' has no point '" + key + "'");
+  }
+
+  // The held-out metrics beyond loss and accuracy (runtime/train/metrics.h) a trial
+  // computes: those its `metrics` setting, its sweep's objective or its stop rule names.
+  static std::vector<std::string> extraMetrics(const sema::TrainConfig& config, const sema::SweepPlan& plan) {
+    std::vector<std::string> names = config.metrics;
+    names.push_back(plan.select_metric);
+    if (config.stop) names.push_back(config.stop->metric);
+    std::vector<std::string> extra;
+    for (const std::string& name : names) {
+      const std::string metric = name.substr(name.find('.') == std::string::npos ? 0 : name.find('.') + 1);
+      if (rt::isExtraMetric(metric) && std::find(extra.begin(), extra.end(), metric) == extra.end())
+        extra.push_back(metric);
+    }
+    return extra;
   }
 
   // Sweep fusion: trials with equal keys train in one fused step: one graph (the point's
@@ -683,6 +699,7 @@ class Runner {
     // Every finished trial's trained tensors go to the store (the model leaves the run).
     settings.keep_parameters = true;
     if (config.stop) settings.stop = rt::StopRule{config.stop->metric, config.stop->tol, config.stop->patience};
+    settings.extra_metrics = extraMetrics(config, plan);
     if (started.value().checkpoint) settings.resume = std::move(started.value().checkpoint->bytes);
     settings.checkpoint_seconds = kCheckpointSeconds;
     settings.epoch_checkpoint_seconds = request_.epoch_checkpoint_seconds;
@@ -943,7 +960,16 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     if (ranking.points.empty()) continue;
     const std::string& metric = ranking.metric;
     std::vector<std::string> columns = {metric};
-    for (const char* extra : {"val.accuracy", "val.loss", "test.accuracy", "test.loss", "train.loss"}) {
+    std::vector<std::string> wanted = {"val.accuracy", "val.loss", "test.accuracy", "test.loss", "train.loss"};
+    // The held-out metrics the spec asks for (`metrics f1_macro, ...`), on val and test.
+    for (const std::string& name : plan.checked.front().config.metrics) {
+      const std::string bare = name.substr(name.find('.') == std::string::npos ? 0 : name.find('.') + 1);
+      if (!rt::isExtraMetric(bare)) continue;
+      for (const char* part : {"val.", "test."}) {
+        if (name.find('.') == std::string::npos || name.rfind(part, 0) == 0) wanted.push_back(part + bare);
+      }
+    }
+    for (const std::string& extra : wanted) {
       const bool present = std::any_of(ranking.points.begin(), ranking.points.end(),
                                        [&](const rt::PointSummary& point) { return point.values.count(extra) != 0; });
       if (extra != metric && present) columns.push_back(extra);

@@ -351,6 +351,20 @@ std::vector<std::string> Catalog::names(const std::vector<Signature>& table) {
   return out;
 }
 
+bool isTopKAccuracy(const std::string& metric) {
+  const std::string prefix = "top", suffix = "_accuracy";
+  if (metric.size() <= prefix.size() + suffix.size() || metric.rfind(prefix, 0) != 0 ||
+      metric.compare(metric.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return false;
+  }
+  const std::string digits = metric.substr(prefix.size(), metric.size() - prefix.size() - suffix.size());
+  if (digits.size() > 4 || digits[0] == '0') return false;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  return std::stoi(digits) >= 2;
+}
+
 Catalog makeCatalog() {
   Catalog catalog;
   catalog.layers = layerTable();
@@ -455,6 +469,26 @@ Catalog makeCatalog() {
       {"error", "metric", {}, "1 - accuracy (classification).", "report errorbar(x: lr, y: val.error)"},
       {"mse", "metric", {}, "The mean squared error (regression).", "report curves(y: val.mse)"},
       {"mae", "metric", {}, "The mean absolute error (regression).", "report curves(y: [train.mae, val.mae])"},
+      {"precision_macro", "metric", {},
+       "Precision per class averaged over the classes in the labels or predictions (scikit-learn's macro; "
+       "classification; val and test only).",
+       "sweep grid(lr) select max val.precision_macro"},
+      {"precision_weighted", "metric", {}, "Precision per class averaged by each class's count (classification; "
+       "val and test only).", "train { model m loss cross_entropy metrics accuracy, precision_weighted }"},
+      {"recall_macro", "metric", {}, "Recall per class, macro average (classification; val and test only).",
+       "sweep grid(lr) select max val.recall_macro"},
+      {"recall_weighted", "metric", {}, "Recall per class, weighted by count (classification; val and test only).",
+       "train { model m loss cross_entropy metrics recall_weighted }"},
+      {"f1_macro", "metric", {}, "F1 per class, macro average (classification; val and test only).",
+       "sweep grid(lr) select max val.f1_macro"},
+      {"f1_weighted", "metric", {}, "F1 per class, weighted by count (classification; val and test only).",
+       "train { model m loss cross_entropy metrics f1_weighted }"},
+      {"auc_ovr", "metric", {}, "One-vs-rest ROC AUC on the softmax probabilities, averaged over the classes "
+       "(classification; val and test only).", "sweep grid(lr) select max val.auc_ovr"},
+      {"r2", "metric", {}, "The coefficient of determination R², averaged over the outputs (regression; val and "
+       "test only).", "sweep grid(width) select max val.r2"},
+      {"top5_accuracy", "metric", {}, "Whether the label is among the K highest scores (topK_accuracy for any K "
+       "from 2; classification; val and test only).", "train { model m loss cross_entropy metrics top5_accuracy }"},
   };
   catalog.train_settings = trainSettingTable(catalog);
   return catalog;

@@ -45,6 +45,13 @@ Catalog makeCatalog();
 // Metric names and the parts of the data they can be measured on.
 inline const std::vector<std::string> kMetricNames = {"loss", "accuracy", "error", "mse", "mae"};
 inline const std::vector<std::string> kMetricParts = {"train", "val", "test"};
+// Metrics measured on held-out data only (val, test; runtime/train/metrics.h), besides
+// topK_accuracy (k from 2): classifiers' averages and AUC, and R² for regressions.
+inline const std::vector<std::string> kHeldOutMetricNames = {
+    "precision_macro", "precision_weighted", "recall_macro", "recall_weighted", "f1_macro", "f1_weighted",
+    "auc_ovr",         "r2"};
+// Whether `metric` (no part) is top<k>_accuracy with k >= 2.
+bool isTopKAccuracy(const std::string& metric);
 inline const std::vector<std::string> kSweepMethods = {"grid", "random", "tpe"};
 // `keep POLICY`: whose trained tensors a run leaves in the store (KeepPolicy, in order).
 inline const std::vector<std::string> kKeepPolicies = {"all", "best", "none"};

@@ -466,10 +466,31 @@ class TrainResolver {
       diagnostics.error(value.range, fmt::format("unknown data part '{}' in metric '{}'", part, value.text), hint);
       return "";
     }
-    if (std::find(kMetricNames.begin(), kMetricNames.end(), metric) == kMetricNames.end()) {
-      std::string hint = didYouMean(metric, kMetricNames);
-      if (hint.empty()) hint = "metrics are " + quotedList(kMetricNames);
+    const bool held_out = std::find(kHeldOutMetricNames.begin(), kHeldOutMetricNames.end(), metric) !=
+                              kHeldOutMetricNames.end() ||
+                          isTopKAccuracy(metric);
+    if (!held_out && std::find(kMetricNames.begin(), kMetricNames.end(), metric) == kMetricNames.end()) {
+      std::vector<std::string> known = kMetricNames;
+      known.insert(known.end(), kHeldOutMetricNames.begin(), kHeldOutMetricNames.end());
+      known.push_back("top5_accuracy");
+      std::string hint = metric == "top1_accuracy" ? "the top-1 accuracy is `accuracy`" : didYouMean(metric, known);
+      if (hint.empty()) hint = "metrics are " + quotedList(known) + " (topK_accuracy for any k from 2)";
       diagnostics.error(value.range, fmt::format("unknown metric '{}'", metric), hint);
+      return "";
+    }
+    if (held_out && part == "train") {
+      diagnostics.error(value.range,
+                        fmt::format("'{}' is measured on held-out data, not on the training pass", value.text),
+                        fmt::format("use val.{} or test.{}", metric, metric));
+      return "";
+    }
+    const bool regression_only = metric == "r2";
+    if (held_out && !loss.empty() && (regression_only ? loss == "cross_entropy" : loss != "cross_entropy")) {
+      diagnostics.error(value.range,
+                        fmt::format("'{}' is a {} metric, but the loss is '{}'", metric,
+                                    regression_only ? "regression" : "classification", loss),
+                        regression_only ? "use accuracy, f1_macro, auc_ovr ... for classes"
+                                        : "use r2, mse or mae for regression");
       return "";
     }
     if ((metric == "accuracy" || metric == "error") && loss != "cross_entropy" && !loss.empty()) {

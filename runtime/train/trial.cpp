@@ -13,6 +13,7 @@
 #include "runtime/kernels/thread_team.h"
 #include "runtime/pipeline/batches.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/metrics.h"
 #include "runtime/pipeline/random.h"
 
 namespace nnspec::rt {
@@ -138,14 +139,13 @@ bool improved(double value, double best, double tol, bool maximize) {
   return maximize ? value > best + tol : value < best - tol;
 }
 
-bool maximized(const std::string& metric) {
-  return metric.find("accuracy") != std::string::npos;
-}
+bool maximized(const std::string& metric) { return metricMaximized(metric); }
 
 }  // namespace
 
 std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunner& runner, const DataView& view,
-                                            const std::string& prefix, std::vector<float>* kept) {
+                                            const std::string& prefix, std::vector<float>* kept,
+                                            const std::vector<std::string>& extra) {
   std::map<std::string, double> metrics;
   if (view.empty()) return metrics;
   auto iterator = makeEvaluationIterator(*view.data, view.indices, model.batch);
@@ -160,6 +160,9 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunn
   int64_t correct = 0;
   int64_t seen = 0;
   const int64_t width = model.output_width;
+  std::vector<float> all_outputs;  // for the extra metrics: every sample's outputs, labels or targets
+  std::vector<int32_t> all_labels;
+  std::vector<float> all_targets;
   for (;;) {
     std::fill(buffers.labels.begin(), buffers.labels.end(), 0);
     // A batch of consecutive rows is read where it lies; others are copied into buffers.x.
@@ -172,6 +175,14 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunn
     if (rows <= 0) break;
     runner.forward(inputs, predictions.data());
     if (kept != nullptr) kept->insert(kept->end(), predictions.begin(), predictions.begin() + rows * model.output_width);
+    if (!extra.empty()) {
+      all_outputs.insert(all_outputs.end(), predictions.begin(), predictions.begin() + rows * model.output_width);
+      if (model.classification) {
+        all_labels.insert(all_labels.end(), buffers.labels.begin(), buffers.labels.begin() + rows);
+      } else {
+        all_targets.insert(all_targets.end(), buffers.targets.begin(), buffers.targets.begin() + rows * width);
+      }
+    }
     for (int64_t row = 0; row < rows; ++row) {
       const float* out = predictions.data() + row * width;
       if (model.classification) {
@@ -210,6 +221,12 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunn
   } else {
     metrics[prefix + ".mse"] = metrics[prefix + ".loss"];
     metrics[prefix + ".mae"] = absolute_sum / static_cast<double>(seen);
+  }
+  if (model.classification) {
+    for (const auto& [name, value] : classificationMetrics(all_outputs, all_labels, width, extra))
+      metrics[prefix + "." + name] = value;
+  } else if (std::find(extra.begin(), extra.end(), "r2") != extra.end()) {
+    metrics[prefix + ".r2"] = rSquared(all_outputs, all_targets, width);
   }
   return metrics;
 }
@@ -641,7 +658,8 @@ class Trainer {
   }
 
   void addMetrics(EpochRecord& record, const DataView& view, const std::string& prefix) {
-    for (const auto& [name, value] : evaluateModel(model_, runner_, view, prefix)) record.metrics[name] = value;
+    for (const auto& [name, value] : evaluateModel(model_, runner_, view, prefix, nullptr, settings_.extra_metrics))
+      record.metrics[name] = value;
   }
 
   // Early stopping: whether `record` ends the trial.
@@ -694,7 +712,7 @@ class Trainer {
     const bool tested = outcome_.final_metrics.count("test.loss") != 0;
     if (settings_.evaluate && (!tested || settings_.keep_test_predictions)) {
       std::vector<float>* kept = settings_.keep_test_predictions ? &outcome_.test_predictions : nullptr;
-      for (const auto& [name, value] : evaluateModel(model_, runner_, test_, "test", kept)) {
+      for (const auto& [name, value] : evaluateModel(model_, runner_, test_, "test", kept, settings_.extra_metrics)) {
         outcome_.final_metrics[name] = value;
       }
     }

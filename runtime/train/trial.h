@@ -74,6 +74,8 @@ struct TrialSettings {
   bool keep_test_predictions = false;  // for ensembles: the final model's outputs on test
   bool keep_val_predictions = false;   // for reports: the final model's outputs on val
   bool keep_parameters = false;        // for reports: the final weights (TrialResult::parameters)
+  // Metrics beyond loss and accuracy on the held-out splits (runtime/train/metrics.h).
+  std::vector<std::string> extra_metrics;
   // A checkpoint (TrialCallbacks::on_checkpoint) of this trial to continue from; empty:
   // start from scratch. One that does not parse or was made for other settings or another
   // model is rejected (TrialCallbacks::on_resume_rejected) and the trial starts from scratch.
@@ -137,8 +139,10 @@ void initializeParameters(StepRunner& runner, const std::vector<ParamInit>& init
 
 // Metrics of a model on `view`: loss and, for classes, accuracy and error.
 // `predictions`, when given, receives the outputs of every sample of `view`, in order.
+// `extra` names further metrics to compute there (runtime/train/metrics.h: f1_macro, ...).
 std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunner& runner, const DataView& view,
-                                            const std::string& prefix, std::vector<float>* predictions = nullptr);
+                                            const std::string& prefix, std::vector<float>* predictions = nullptr,
+                                            const std::vector<std::string>& extra = {});
 
 TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
                       const TrialSettings& settings, const TrialCallbacks& callbacks = {});
