@@ -905,8 +905,51 @@ class ReportBuilder {
                                                total > 0 ? correct / total : 0.0, total, split == "val" ? "validation" : split);
       html += plot(confusionSpec(fmt::format("Confusion matrix on the {} set", split == "val" ? "validation" : split),
                                  subtitle, names, rows));
+      html += perClassTable(names, matrix->values, classes);
     }
     return html;
+  }
+
+  // Precision, recall and F1 of each class from a confusion matrix (rows: true class),
+  // with their macro and weighted averages (scikit-learn's classification_report).
+  static std::string perClassTable(const std::vector<std::string>& names, const std::vector<float>& counts,
+                                   int64_t classes) {
+    std::string html = "<div class=\"table-wrap\"><table class=\"ranked per-class\"><thead><tr><th>class</th>"
+                       "<th class=\"num\">precision</th><th class=\"num\">recall</th><th class=\"num\">F1</th>"
+                       "<th class=\"num\">support</th></tr></thead><tbody>";
+    double macro[3] = {0, 0, 0}, weighted[3] = {0, 0, 0};
+    double all = 0;
+    int64_t present = 0;
+    for (int64_t k = 0; k < classes; ++k) {
+      double support = 0, predicted = 0;
+      for (int64_t other = 0; other < classes; ++other) {
+        support += counts[static_cast<size_t>(k * classes + other)];
+        predicted += counts[static_cast<size_t>(other * classes + k)];
+      }
+      const double hits = counts[static_cast<size_t>(k * classes + k)];
+      const double precision = predicted > 0 ? hits / predicted : 0.0;
+      const double recall = support > 0 ? hits / support : 0.0;
+      const double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
+      html += fmt::format("<tr><td>{}</td><td class=\"num\">{:.4f}</td><td class=\"num\">{:.4f}</td>"
+                          "<td class=\"num\">{:.4f}</td><td class=\"num\">{:.0f}</td></tr>",
+                          escapeHtml(names[static_cast<size_t>(k)]), precision, recall, f1, support);
+      if (support == 0 && predicted == 0) continue;  // left out of the averages, as scikit-learn does
+      ++present;
+      all += support;
+      const double values[3] = {precision, recall, f1};
+      for (int index = 0; index < 3; ++index) {
+        macro[index] += values[index];
+        weighted[index] += values[index] * support;
+      }
+    }
+    for (const auto& [label, sums, divisor] : {std::tuple{"macro average", macro, static_cast<double>(present)},
+                                               std::tuple{"weighted average", weighted, all}}) {
+      html += fmt::format("<tr><td><b>{}</b></td><td class=\"num\">{:.4f}</td><td class=\"num\">{:.4f}</td>"
+                          "<td class=\"num\">{:.4f}</td><td class=\"num\">{:.0f}</td></tr>",
+                          label, divisor > 0 ? sums[0] / divisor : 0.0, divisor > 0 ? sums[1] / divisor : 0.0,
+                          divisor > 0 ? sums[2] / divisor : 0.0, all);
+    }
+    return html + "</tbody></table></div>";
   }
 
   std::string misclassifiedSection(const Item& item) {

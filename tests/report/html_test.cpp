@@ -73,6 +73,12 @@ TEST_CASE("the report has the summary header, the ranked table and a section per
   CHECK_THAT(html, Contains("0.7050 ± 0.0050"));
   CHECK_THAT(html, Contains("<tr class=\"best\"><td class=\"num\">1</td><td class=\"point\">lr=0.1</td>"));
   CHECK_THAT(html, Contains("1 failed: loss became nan at epoch 1, batch 2"));
+  // The confusion matrix's per-class table: each class 8 right of 10, and 2 of the previous
+  // class taken for it.
+  CHECK_THAT(html, Contains(R"(<tr><td>cat</td><td class="num">0.8000</td><td class="num">0.8000</td>)"
+                            R"(<td class="num">0.8000</td><td class="num">10</td></tr>)"));
+  CHECK_THAT(html, Contains(R"(<tr><td><b>macro average</b></td><td class="num">0.8000</td>)"));
+
   CHECK_THAT(html, Contains("# &lt;b&gt;not html&lt;/b&gt;"));  // the spec is escaped
   for (const char* title : {"Ranked results", "Best points", "Study summary", "Learning curves", "validation accuracy vs lr",
                             "Confusion matrix", "Misclassified examples", "First-layer weights", "Convolution filters",
