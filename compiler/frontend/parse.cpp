@@ -155,6 +155,18 @@ class SyntaxErrorListener : public antlr4::BaseErrorListener {
       hint = didYouMean(offending->getText(), words);
       if (hint.empty()) hint = "a statement starts with one of " + quotedList(words);
       message = fmt::format("unknown statement {}", found);
+      if (statementOf(parser, offending) == "sweep") {
+        // A word after a sweep's clauses (`cv 5 shuffle`): a clause, not a statement.
+        const std::vector<std::string> clauses = {"cv",     "stratified", "replicates", "trials", "timeout", "prune",
+                                                  "select", "ensemble",   "refit",      "fuse",   "using",   "with"};
+        message = fmt::format("unknown sweep clause {}", found);
+        hint = offending->getText() == "shuffle"
+                   ? "folds are taken in the data's order, as scikit-learn's KFold does; to shuffle them, shuffle "
+                     "the data in the split (`train = d.train.shuffle()`); `cv 5 stratified` keeps each fold's "
+                     "class balance"
+                   : didYouMean(offending->getText(), clauses);
+        if (hint.empty()) hint = "a sweep's clauses are " + quotedList(clauses);
+      }
     }
     diagnostics_.error(range, message, hint);
     if (diagnostics_.capReached()) throw TooManyErrors{};
@@ -173,6 +185,16 @@ class SyntaxErrorListener : public antlr4::BaseErrorListener {
       if (kStatementWords.count(tokens->get(static_cast<size_t>(k))->getText()) != 0) return false;
     }
     return true;
+  }
+
+  // The statement word that begins the statement `offending` is in ("" when none).
+  static std::string statementOf(antlr4::Parser* parser, antlr4::Token* offending) {
+    antlr4::TokenStream* tokens = parser->getTokenStream();
+    for (auto k = static_cast<ssize_t>(offending->getTokenIndex()) - 1; k >= 0; --k) {
+      const std::string text = tokens->get(static_cast<size_t>(k))->getText();
+      if (kStatementWords.count(text) != 0) return text;
+    }
+    return "";
   }
 
   DiagnosticEngine& diagnostics_;
