@@ -12,7 +12,7 @@ std::optional<StoreView> StoreView::open(const std::string& path, nnspec_status*
     *error = "store '" + path + "': no such file";
     return std::nullopt;
   }
-  auto store = rt::Store::open(path);
+  auto store = rt::Store::openForReading(path);
   if (!store.ok()) {
     *status = NNSPEC_STATUS_BAD_INPUT;
     *error = "store '" + path + "': " + store.error().message;

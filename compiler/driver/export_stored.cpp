@@ -59,7 +59,7 @@ Outcome exportStoredModel(const StoredExportRequest& request) {
                                   "hint: export one member with --trial N (one of {})\n",
                                   model.description, model.trials.size(), ids));
   }
-  auto store = rt::Store::open(request.store_path);
+  auto store = rt::Store::openForReading(request.store_path);
   if (!store.ok()) {
     return failure(2, fmt::format("error: store '{}': {}\n", rt::redactStoreUrl(request.store_path),
                                   store.error().message));

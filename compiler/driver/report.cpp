@@ -26,7 +26,7 @@ Outcome failure(const std::string& text) { return Outcome{2, "", text}; }
 
 // Opens an existing store for reading; a missing file is an error, not a new store.
 rt::StoreResult<rt::Store> openExisting(const std::string& path) {
-  if (rt::isPostgresUrl(path)) return rt::Store::open(path);
+  if (rt::isPostgresUrl(path)) return rt::Store::openForReading(path);
   std::error_code error;
   if (path.empty()) return rt::StoreError{path, "no store given", "pass the store a run wrote, e.g. specs/x.store.sqlite"};
   if (!fs::exists(path, error)) {
@@ -40,7 +40,7 @@ rt::StoreResult<rt::Store> openExisting(const std::string& path) {
   if (fs::file_size(path, error) == 0) {
     return rt::StoreError{path, "is an empty file, not an nnspec store", "pass the .sqlite file a run wrote"};
   }
-  return rt::Store::open(path);
+  return rt::Store::openForReading(path);
 }
 
 }  // namespace

@@ -159,7 +159,7 @@ class ModelLoader {
       return failure(fmt::format("store '{}' does not exist", store_path_),
                      "give the store `nnspec run` wrote (FILE.store.sqlite beside the spec, or its --store)");
     }
-    auto store = rt::Store::open(store_path_);
+    auto store = rt::Store::openForReading(store_path_);
     if (!store.ok()) return storeFailure(store.error());
     store_ = std::make_unique<rt::Store>(std::move(store.value()));
     if (auto problem = openStudy()) return *problem;

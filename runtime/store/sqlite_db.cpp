@@ -1,5 +1,7 @@
 #include "runtime/store/sqlite_db.h"
 
+#include <cctype>
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -99,6 +101,49 @@ StoreResult<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path) {
     return error;
   }
   return db;
+}
+
+namespace {
+
+// `path` as a file: URI (RFC 3986: every byte but unreserved ones and '/' escaped).
+std::string fileUri(const std::string& path, const char* query) {
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+      uri += static_cast<char>(c);
+    } else {
+      static const char* kHex = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 15];
+    }
+  }
+  return uri + "?" + query;
+}
+
+}  // namespace
+
+StoreResult<std::unique_ptr<SqliteDb>> SqliteDb::openReadOnly(const std::string& path) {
+  StoreError last{path, "cannot read the store", ""};
+  for (const char* query : {"mode=ro", "immutable=1"}) {
+    sqlite3* connection = nullptr;
+    const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+    const int status = sqlite3_open_v2(fileUri(path, query).c_str(), &connection, flags, nullptr);
+    std::unique_ptr<SqliteDb> db(new SqliteDb(path, connection));
+    if (connection == nullptr) return StoreError{path, "out of memory while opening the store", ""};
+    if (status != SQLITE_OK) {
+      last = db->lastError("");
+      continue;
+    }
+    sqlite3_extended_result_codes(connection, 1);
+    // Opening reads nothing yet: a first read tells whether this mode can read the file.
+    if (sqlite3_exec(connection, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      last = db->lastError("");
+      continue;
+    }
+    return db;
+  }
+  return last;
 }
 
 StoreResult<void> SqliteDb::exec(const char* sql) {

@@ -20,6 +20,11 @@ class SqliteDb final : public SqlDb {
   // Opens (creating if missing) the database file. No I/O happens yet in SQLite: a file
   // that is not a database is only noticed by the first statement.
   static StoreResult<std::unique_ptr<SqliteDb>> open(const std::string& path);
+  // Opens an existing database for reading only (a file or folder this process may not
+  // write): first read-only with locking; when even that needs to write (a WAL store
+  // without its -shm file in a read-only folder), as immutable, which reads the main file
+  // alone (a store is checkpointed into it when its last writer closes).
+  static StoreResult<std::unique_ptr<SqliteDb>> openReadOnly(const std::string& path);
   ~SqliteDb() override;
 
   const std::string& path() const override { return path_; }

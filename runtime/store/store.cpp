@@ -922,6 +922,28 @@ StoreResult<Store> Store::open(const std::string& location) {
   return Store(std::make_unique<State>(std::move(db)));
 }
 
+StoreResult<Store> Store::openForReading(const std::string& location) {
+  if (isPostgresUrl(location)) return open(location);
+  const std::filesystem::path file(location);
+  const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  if (::access(location.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0) return open(location);
+  auto opened = SqliteDb::openReadOnly(location);
+  if (!opened.ok()) return inContext(opened.error(), "cannot read the store");
+  opened.value()->setBusyTimeout(kBusyTimeoutMs);
+  std::unique_ptr<SqlDb> db = std::move(opened.value());
+  // A store of this version is only read here; an older one would need writing.
+  auto migrated = migrateSchema(*db);
+  if (!migrated.ok()) {
+    StoreError error = inContext(migrated.error(), "cannot read the store (opened read-only)");
+    if (error.hint.empty()) {
+      error.hint = "an older nnspec wrote it and it needs upgrading: open it once where it may be written "
+                   "(e.g. `nnspec status` on a writable copy)";
+    }
+    return error;
+  }
+  return Store(std::make_unique<State>(std::move(db)));
+}
+
 const std::string& Store::path() const { return state_->db->path(); }
 
 StoreResult<Study> Store::openStudy(std::string_view name, std::string_view spec_hash) {

@@ -265,6 +265,11 @@ class Store {
   // it was, a file that is not a database, another program's database, a store from a
   // newer nnspec, or a URL holding a password.
   static StoreResult<Store> open(const std::string& location);
+  // For reading an existing store (status, export, report, predict): open(), unless this
+  // process may not write the file or its folder; then read-only (SQLite), so that a
+  // store on a read-only disk or of another user can still be read. Writing to a store
+  // opened read-only fails with the database's error.
+  static StoreResult<Store> openForReading(const std::string& location);
 
   // Movable, not copyable; a moved-from Store may only be destroyed or assigned to.
   Store(Store&&) noexcept;
