@@ -88,18 +88,10 @@ int64_t Scheduler::groupLimit(const SweepSchedule& sweep) const {
 }
 
 int Scheduler::runGroupGuarded(const std::vector<TrialJob>& jobs) {
-  try {
-    return hooks_.run_group(jobs);
-  } catch (const std::bad_alloc&) {
-    setError(fmt::format("error: out of memory while training {} trials of {} fused\nhint: fuse fewer "
-                         "(--fuse N or the sweep's fuse option) or run fewer trials at once (--jobs)\n",
-                         jobs.size(), jobs[0].sweep->label()));
-    return 2;
-  } catch (const std::exception& error) {
-    setError(fmt::format("internal error: {} while training trials {} to {} of {} fused\n", error.what(),
-                         jobs.front().index, jobs.back().index, jobs[0].sweep->label()));
-    return 3;
-  }
+  const std::string which = fmt::format("trials {} to {} of {}, fused", jobs.front().index, jobs.back().index,
+                                        jobs[0].sweep->label());
+  return guarded(which, "fuse fewer (--fuse N or the sweep's fuse option) or run fewer trials at once (--jobs)",
+                 [&] { return hooks_.run_group(jobs); });
 }
 
 int Scheduler::runGuarded(const TrialJob& job) {
@@ -107,11 +99,15 @@ int Scheduler::runGuarded(const TrialJob& job) {
                                         job.point_key.empty() ? "one point" : job.point_key,
                                         job.fold < 0 ? ", refit" : fmt::format(", fold {}", job.fold + 1),
                                         fmt::format(", replicate {}", job.replicate + 1));
+  return guarded(which, "run fewer trials at once (--jobs) or a smaller model or batch",
+                 [&] { return hooks_.run_trial(job); });
+}
+
+int Scheduler::guarded(const std::string& which, const char* memory_hint, const std::function<int()>& run) {
   try {
-    return hooks_.run_trial(job);
+    return run();
   } catch (const std::bad_alloc&) {
-    setError(fmt::format("error: out of memory while running {}\nhint: run fewer trials at once (--jobs) or a "
-                         "smaller model or batch\n", which));
+    setError(fmt::format("error: out of memory while running {}\nhint: {}\n", which, memory_hint));
     return 2;
   } catch (const std::exception& error) {
     setError(fmt::format("internal error: {} while running {}\n", error.what(), which));

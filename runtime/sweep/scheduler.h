@@ -135,6 +135,9 @@ class Scheduler {
   int ensemble(const SweepSchedule& sweep, const PointSummary& best, const std::vector<TrialRow>& rows);
   int runGuarded(const TrialJob& job);
   int runGroupGuarded(const std::vector<TrialJob>& jobs);
+  // Runs `run`, turning an exception into the run's error naming `which` (2 for memory,
+  // 3 for anything else).
+  int guarded(const std::string& which, const char* memory_hint, const std::function<int()>& run);
   // The most trials of `sweep` one fused group takes here: its `fuse` limit, and no more
   // than an even share of its trials among the jobs (so that every core gets a group).
   int64_t groupLimit(const SweepSchedule& sweep) const;
