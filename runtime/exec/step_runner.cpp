@@ -93,11 +93,32 @@ StepResult StepRunner::run(NnspecStepFn function, std::span<const void* const> i
   if (layout().points != 1)
     throw std::invalid_argument("a fused step of " + std::to_string(layout().points) +
                                 " points runs through trainStepPoints or gradientsPoints");
-  return runPoints(function, inputs, opt, predictions)[0];
+  NnspecOptimizerParams no_optimizer{};
+  float outputs[2] = {0.0f, 0.0f};
+  StepResult result;
+  result.status = call(function, inputs, opt != nullptr ? opt : &no_optimizer, predictions, outputs);
+  result.data_loss = outputs[0];
+  result.total_loss = outputs[1];
+  return result;
 }
 
 std::vector<StepResult> StepRunner::runPoints(NnspecStepFn function, std::span<const void* const> inputs,
                                               const NnspecOptimizerParams* opt, float* predictions) {
+  const size_t points = static_cast<size_t>(layout().points);
+  std::vector<NnspecOptimizerParams> no_optimizer(points, NnspecOptimizerParams{});
+  std::vector<float> outputs(2 * points, 0.0f);
+  const int32_t status = call(function, inputs, opt != nullptr ? opt : no_optimizer.data(), predictions, outputs.data());
+  std::vector<StepResult> results(points);
+  for (size_t point = 0; point < points; ++point) {
+    results[point].status = status;
+    results[point].data_loss = outputs[2 * point];
+    results[point].total_loss = outputs[2 * point + 1];
+  }
+  return results;
+}
+
+int32_t StepRunner::call(NnspecStepFn function, std::span<const void* const> inputs, const NnspecOptimizerParams* opt,
+                         float* predictions, float* outputs) {
   if (inputs.size() != layout().inputs.size())
     throw std::invalid_argument("step expects " + std::to_string(layout().inputs.size()) +
                                 " inputs, got " + std::to_string(inputs.size()));
@@ -113,21 +134,11 @@ std::vector<StepResult> StepRunner::runPoints(NnspecStepFn function, std::span<c
   std::vector<float*> exports;
   for (auto& buffer : leaf_states_) leaf_states.push_back(buffer.data());
   for (auto& buffer : exports_) exports.push_back(buffer.data());
-  const size_t points = static_cast<size_t>(layout().points);
-  std::vector<NnspecOptimizerParams> no_optimizer(points, NnspecOptimizerParams{});
-  std::vector<float> outputs(2 * points, 0.0f);
   NnspecStepArgs args{params.data(), state.data(),   grads.data(), inputs.data(),
-                      hyper_.data(), opt ? opt : no_optimizer.data(), outputs.data(), workspace_,
-                      predictions,   rng_seed_,    leaf_states.data(), exports.data(),
+                      hyper_.data(), opt,            outputs,      workspace_,
+                      predictions,   rng_seed_,      leaf_states.data(), exports.data(),
                       point_seeds_.empty() ? nullptr : point_seeds_.data()};
-  const int32_t status = function(&args);
-  std::vector<StepResult> results(points);
-  for (size_t point = 0; point < points; ++point) {
-    results[point].status = status;
-    results[point].data_loss = outputs[2 * point];
-    results[point].total_loss = outputs[2 * point + 1];
-  }
-  return results;
+  return function(&args);
 }
 
 }  // namespace nnspec::rt

@@ -73,6 +73,9 @@ class StepRunner {
                  const NnspecOptimizerParams* opt, float* predictions);
   std::vector<StepResult> runPoints(NnspecStepFn function, std::span<const void* const> inputs,
                                     const NnspecOptimizerParams* opt, float* predictions);
+  // Fills the ABI structs and calls `function`; `outputs` has room for 2 floats a point.
+  int32_t call(NnspecStepFn function, std::span<const void* const> inputs, const NnspecOptimizerParams* opt,
+               float* predictions, float* outputs);
 
   std::shared_ptr<const CompiledStep> step_;
   std::vector<std::vector<float>> params_;
