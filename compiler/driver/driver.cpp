@@ -57,6 +57,7 @@ Outcome checkText(const CheckRequest& request, const std::string& bytes, sema::P
   auto finish = [&](int code) {
     outcome.exit_code = code;
     outcome.err += request.format == DiagnosticsFormat::kJson ? diagnostics.renderJson() : diagnostics.renderText();
+    if (request.format == DiagnosticsFormat::kText && diagnostics.hasErrors()) outcome.err += overridesNote(request.overrides);
     return outcome;
   };
   if (request.emit == Emit::kTokens) {

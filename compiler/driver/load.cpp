@@ -122,6 +122,7 @@ SpecSession::SpecSession(const CheckRequest& request, const std::vector<Override
       diagnostics_(std::make_unique<DiagnosticEngine>(*file_)) {
   if (!error_.empty()) return;
   loaded_ = loadSpec(request, *file_, overrides, sweeps, *diagnostics_, &error_);
+  if (diagnostics_->hasErrors()) error_ += overridesNote(overrides);
 }
 
 Outcome SpecSession::finish(int code, std::string out, const std::string& error) {

@@ -53,8 +53,82 @@ bool parseOverride(const std::string& text, Override* out) {
   return !out->value.empty();
 }
 
+namespace {
+
+// `--set SWEEP.NAME=VALUE`: NAME (a param, a train setting or `replicates`) for that sweep
+// only, as its `with NAME = VALUE` (or its replicates clause) would set it.
+std::string applyScoped(ast::Spec& spec, const Override& override, const std::string& sweep_name,
+                        const std::string& name) {
+  ast::SweepStmt* sweep = nullptr;
+  std::vector<std::string> names;
+  for (auto& candidate : spec.sweeps) {
+    if (!candidate.name) continue;
+    names.push_back(candidate.name->name);
+    if (candidate.name->name == sweep_name) sweep = &candidate;
+  }
+  if (sweep == nullptr) {
+    const std::string hint = didYouMean(sweep_name, names);
+    return fmt::format("--set {}: no sweep named '{}'{}", override.name, sweep_name,
+                       !hint.empty() ? "; " + hint
+                       : names.empty() ? std::string("; the spec's sweeps have no names")
+                                       : "; its sweeps are " + quotedList(names));
+  }
+  ast::ExprPtr value;
+  if (std::string error = parseValue(override, &value); !error.empty()) return error;
+  if (name == "replicates") {
+    ast::SweepClause* target = nullptr;
+    for (auto& clause : sweep->clauses) {
+      if (clause.kind == ast::ClauseKind::kReplicates) target = &clause;
+    }
+    if (target == nullptr) {
+      ast::SweepClause clause;
+      clause.kind = ast::ClauseKind::kReplicates;
+      clause.keyword = clause.range = sweep->range;
+      sweep->clauses.push_back(std::move(clause));
+      target = &sweep->clauses.back();
+    }
+    setRanges(*value, target->range);
+    target->value = std::move(value);
+    return "";
+  }
+  const bool is_param = std::any_of(spec.params.begin(), spec.params.end(),
+                                    [&](const ast::ParamStmt& param) { return param.name.name == name; });
+  const auto& keys = sema::kTrainKeys;
+  if (!is_param && std::find(keys.begin(), keys.end(), name) == keys.end()) {
+    std::vector<std::string> known(keys.begin(), keys.end());
+    for (const auto& param : spec.params) known.push_back(param.name.name);
+    known.push_back("replicates");
+    const std::string hint = didYouMean(name, known);
+    return fmt::format("--set {}: '{}' is not a param or a train setting of this spec{}", override.name, name,
+                       hint.empty() ? "" : "; " + hint);
+  }
+  // Its `with` fix of that name, or a new one.
+  for (auto& clause : sweep->clauses) {
+    for (auto& fix : clause.fixes) {
+      if (fix.name.name != name) continue;
+      setRanges(*value, fix.range);
+      fix.value = std::move(value);
+      return "";
+    }
+  }
+  ast::SweepClause clause;
+  clause.kind = ast::ClauseKind::kWith;
+  clause.keyword = clause.range = sweep->range;
+  setRanges(*value, sweep->range);
+  clause.fixes.push_back(ast::Assignment{ast::Ident{name, sweep->range}, std::move(value), sweep->range});
+  sweep->clauses.push_back(std::move(clause));
+  return "";
+}
+
+}  // namespace
+
 std::string applyOverrides(ast::Spec& spec, const std::vector<Override>& overrides) {
   for (const auto& override : overrides) {
+    if (const auto dot = override.name.find('.'); dot != std::string::npos) {
+      const std::string scoped = applyScoped(spec, override, override.name.substr(0, dot), override.name.substr(dot + 1));
+      if (!scoped.empty()) return scoped;
+      continue;
+    }
     ast::ExprPtr value;
     if (std::string error = parseValue(override, &value); !error.empty()) return error;
     if (override.name == "seed") {
@@ -147,6 +221,13 @@ std::string applyOverrides(ast::Spec& spec, const std::vector<Override>& overrid
     }
   }
   return "";
+}
+
+std::string overridesNote(const std::vector<Override>& overrides) {
+  if (overrides.empty()) return "";
+  std::string list;
+  for (const auto& override : overrides) list += fmt::format("{}--set {}={}", list.empty() ? "" : ", ", override.name, override.value);
+  return fmt::format("note: the spec was checked with {}; an error at a value they replace comes from them\n", list);
 }
 
 }  // namespace nnspec::driver

@@ -24,4 +24,8 @@ bool parseOverride(const std::string& text, Override* out);
 // diagnostics point into the spec.
 std::string applyOverrides(ast::Spec& spec, const std::vector<Override>& overrides);
 
+// After errors in a spec checked with overrides: a note naming them (they replaced what
+// the errors point at), or "" without overrides.
+std::string overridesNote(const std::vector<Override>& overrides);
+
 }  // namespace nnspec::driver
