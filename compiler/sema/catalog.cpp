@@ -178,6 +178,10 @@ std::vector<Signature> reportTable() {
       {"history", "report item", {},
        "The objective of every trial of a random or TPE sweep in order, with the best so far (Optuna's plot).",
        "report history"},
+      {"parallel", "report item", {}, "Parallel coordinates of each sweep: a line per point through its params and "
+       "its objective.", "report table, parallel, slices"},
+      {"slices", "report item", {}, "The objective against each param of each sweep, a panel a param.",
+       "report table, slices"},
       {"importance", "report item", {}, "How much each param of a random or TPE sweep explains the objective.",
        "report importance"},
   };

@@ -24,9 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // Report items drawn when a store has no record of the spec's report block.
-const std::vector<std::string> kDefaultItems = {"summary", "table", "best", "curves", "confusion", "misclassified",
-                                                "weights", "filters", "feature_maps", "histograms", "history",
-                                                "importance", "timings"};
+const std::vector<std::string> kDefaultItems = {"summary", "table", "best", "curves", "parallel", "slices",
+                                                "confusion", "misclassified", "weights", "filters", "feature_maps",
+                                                "histograms", "history", "importance", "timings"};
 constexpr size_t kMaxTableRows = 50;
 constexpr size_t kMaxLegendSeries = 12;
 constexpr size_t kMaxCardDetail = 90;
@@ -408,6 +408,12 @@ class ReportBuilder {
     } else if (name == "importance") {
       *title = "Param importance";
       *html = importanceSection();
+    } else if (name == "parallel") {
+      *title = "Parallel coordinates";
+      *html = parallelSection();
+    } else if (name == "slices") {
+      *title = "Slices";
+      *html = slicesSection();
     } else {
       *title = name;
       *html = note(fmt::format("the report item '{}' is not known to this nnspec", name));
@@ -1224,6 +1230,129 @@ class ReportBuilder {
                                metricTitle(sweep.rank_metric), rows));
     }
     if (html.empty()) html += note("no sweep of this study has two points or more");
+    return html;
+  }
+
+  // The points of a sweep with an objective, and the params they vary.
+  struct Scored {
+    std::vector<std::pair<const PointSummary*, double>> points;
+    std::vector<std::string> varied;
+  };
+  Scored scored(const SweepData& sweep) const {
+    Scored out;
+    for (const auto& point : sweep.points) {
+      const double value = point.mean(sweep.rank_metric);
+      if (!std::isnan(value)) out.points.emplace_back(&point, value);
+    }
+    for (const auto& name : sweep.param_names) {
+      if (distinctValues(sweep, name).size() > 1) out.varied.push_back(name);
+    }
+    return out;
+  }
+
+  // A param's values as numbers when every one is; nullopt otherwise.
+  std::optional<std::vector<double>> numbersOf(const Scored& scored, const std::string& param) const {
+    std::vector<double> numbers;
+    for (const auto& [point, value] : scored.points) {
+      const std::string text = paramOf(point->params, param);
+      char* end = nullptr;
+      const double number = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(number)) return std::nullopt;
+      numbers.push_back(number);
+    }
+    return numbers;
+  }
+
+  static bool logScaled(const std::vector<double>& numbers) {
+    const auto [lo, hi] = std::minmax_element(numbers.begin(), numbers.end());
+    return *lo > 0 && *hi / *lo >= 100;
+  }
+
+  // Every sweep of two points or more as parallel coordinates: one axis a varied param
+  // (numbers scaled linearly or, over two decades, logarithmically; other values in their
+  // order) and one the objective.
+  std::string parallelSection() {
+    std::string html;
+    for (const auto& sweep : study_.sweeps) {
+      const Scored data = scored(sweep);
+      if (data.points.size() < 2 || data.varied.empty()) continue;
+      html += sweepHeading(sweep);
+      std::vector<std::string> axes = data.varied;
+      axes.push_back(sweep.rank_metric);
+      Json rows = Json::array();
+      Json ticks = Json::array();
+      for (size_t order = 0; order < axes.size(); ++order) {
+        const std::string& axis = axes[order];
+        const bool objective = order + 1 == axes.size();
+        std::vector<double> position(data.points.size());
+        std::vector<std::string> labels(data.points.size());
+        std::optional<std::vector<double>> numbers;
+        if (objective) {
+          numbers = std::vector<double>();
+          for (const auto& entry : data.points) numbers->push_back(entry.second);
+        } else {
+          numbers = numbersOf(data, axis);
+        }
+        if (numbers) {
+          const bool log = !objective && logScaled(*numbers);
+          std::vector<double> scaled = *numbers;
+          if (log) {
+            for (double& value : scaled) value = std::log10(value);
+          }
+          const auto [lo, hi] = std::minmax_element(scaled.begin(), scaled.end());
+          const double low = *lo, span = *hi - *lo;
+          for (size_t index = 0; index < scaled.size(); ++index) {
+            position[index] = span > 0 ? (scaled[index] - low) / span : 0.5;
+            labels[index] = objective ? fmt::format("{:.4f}", (*numbers)[index])
+                                      : readableNumbers(paramOf(data.points[index].first->params, axis));
+          }
+        } else {
+          std::vector<std::string> values = distinctValues(sweep, axis);
+          for (size_t index = 0; index < data.points.size(); ++index) {
+            labels[index] = paramOf(data.points[index].first->params, axis);
+            const auto at = std::find(values.begin(), values.end(), labels[index]) - values.begin();
+            position[index] = values.size() > 1 ? static_cast<double>(at) / static_cast<double>(values.size() - 1) : 0.5;
+          }
+        }
+        std::set<std::string> ticked;
+        for (size_t index = 0; index < data.points.size(); ++index) {
+          rows.push(Json::object({{"point", data.points[index].first->label()}, {"axis", axis},
+                                  {"order", static_cast<double>(order)}, {"y", position[index]}, {"label", labels[index]},
+                                  {"objective", data.points[index].second}}));
+          if (ticked.insert(labels[index]).second && (ticked.size() <= 12 || objective)) {
+            ticks.push(Json::object({{"axis", axis}, {"y", position[index]}, {"label", labels[index]}}));
+          }
+        }
+      }
+      html += plot(parallelSpec(fmt::format("Parallel coordinates, sweep {}", sweep.label()),
+                                metricTitle(sweep.rank_metric), axes, rows, ticks));
+    }
+    if (html.empty()) html += note("no sweep of this study varies a param over two points or more");
+    return html;
+  }
+
+  // The objective against each varied param, a panel each (Optuna's slice plot).
+  std::string slicesSection() {
+    std::string html;
+    for (const auto& sweep : study_.sweeps) {
+      const Scored data = scored(sweep);
+      if (data.points.size() < 2 || data.varied.empty()) continue;
+      html += sweepHeading(sweep);
+      std::vector<SlicePanel> panels;
+      for (const std::string& param : data.varied) {
+        const auto numbers = numbersOf(data, param);
+        Json rows = Json::array();
+        for (size_t index = 0; index < data.points.size(); ++index) {
+          const std::string text = paramOf(data.points[index].first->params, param);
+          rows.push(Json::object({{"value", numbers ? Json((*numbers)[index]) : Json(text)},
+                                  {"objective", data.points[index].second},
+                                  {"point", data.points[index].first->label()}}));
+        }
+        panels.push_back(SlicePanel{param, numbers.has_value(), numbers && logScaled(*numbers), rows});
+      }
+      html += plot(slicesSpec(fmt::format("Slices, sweep {}", sweep.label()), metricTitle(sweep.rank_metric), panels));
+    }
+    if (html.empty()) html += note("no sweep of this study varies a param over two points or more");
     return html;
   }
 

@@ -212,6 +212,61 @@ Json importanceSpec(const std::string& title, const std::string& subtitle, Json 
   return spec;
 }
 
+Json parallelSpec(const std::string& title, const std::string& objective, const std::vector<std::string>& axes,
+                  Json rows, Json ticks) {
+  Json x = Json::object({{"field", "axis"}, {"type", "nominal"}, {"sort", stringArray(axes)}, {"title", nullptr},
+                         {"axis", Json::object({{"labelAngle", 0}, {"orient", "top"}, {"domain", false}})}});
+  Json y = Json::object({{"field", "y"}, {"type", "quantitative"}, {"axis", nullptr},
+                         {"scale", Json::object({{"domain", Json::array({0, 1})}})}});
+  Json rules = Json::object({{"data", Json::object({{"values", ticks}})},
+                             {"mark", Json::object({{"type", "rule"}, {"color", "#cccccc"}})},
+                             {"encoding", Json::object({{"x", x}})}});
+  Json lines = Json::object(
+      {{"data", Json::object({{"values", rows}})},
+       {"mark", Json::object({{"type", "line"}, {"opacity", 0.7}, {"strokeWidth", 1.5}})},
+       {"encoding",
+        Json::object({{"x", x},
+                      {"y", y},
+                      {"detail", Json::object({{"field", "point"}, {"type", "nominal"}})},
+                      {"color", Json::object({{"field", "objective"}, {"type", "quantitative"}, {"title", objective},
+                                              {"scale", Json::object({{"scheme", "viridis"}})}})},
+                      {"tooltip", Json::array({Json::object({{"field", "point"}}), Json::object({{"field", "axis"}}),
+                                               Json::object({{"field", "label"}, {"title", "value"}}),
+                                               Json::object({{"field", "objective"}, {"format", ".4f"}})})}})}});
+  Json labels = Json::object({{"data", Json::object({{"values", ticks}})},
+                              {"mark", Json::object({{"type", "text"}, {"align", "left"}, {"dx", 4}, {"fontSize", 10},
+                                                     {"color", "#5f6b7a"}})},
+                              {"encoding", Json::object({{"x", x}, {"y", y}, {"text", Json::object({{"field", "label"}})}})}});
+  Json spec = base(title, "one line a point through its params and its objective (colour); each axis from its smallest "
+                          "value (bottom) to its largest");
+  spec.set("width", "container");
+  spec.set("height", 320);
+  spec.set("layer", Json::array({rules, lines, labels}));
+  return spec;
+}
+
+Json slicesSpec(const std::string& title, const std::string& objective, const std::vector<SlicePanel>& panels) {
+  Json charts = Json::array();
+  for (const SlicePanel& panel : panels) {
+    Json x = Json::object({{"field", "value"}, {"type", panel.numeric ? "quantitative" : "nominal"}, {"title", panel.param}});
+    if (panel.numeric) x.set("scale", Json::object({{"type", panel.log ? "log" : "linear"}, {"zero", false}}));
+    charts.push(Json::object(
+        {{"width", 220},
+         {"height", 200},
+         {"data", Json::object({{"values", panel.rows}})},
+         {"mark", Json::object({{"type", "point"}, {"filled", true}, {"size", 50}, {"color", kAccent}})},
+         {"encoding",
+          Json::object({{"x", x},
+                        {"y", Json::object({{"field", "objective"}, {"type", "quantitative"}, {"title", objective},
+                                            {"scale", Json::object({{"zero", false}})}})},
+                        {"tooltip", Json::array({Json::object({{"field", "point"}}),
+                                                 Json::object({{"field", "objective"}, {"format", ".4f"}})})}})}}));
+  }
+  Json spec = base(title, "the objective of every point against each param");
+  spec.set("hconcat", charts);
+  return spec;
+}
+
 Json histogramSpec(const std::string& title, const std::vector<std::string>& params, Json rows) {
   Json inner = Json::object(
       {{"width", 230},

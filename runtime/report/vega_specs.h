@@ -49,6 +49,20 @@ Json historySpec(const std::string& title, const std::string& y_title, Json rows
 
 // rows: {param, importance}
 Json importanceSpec(const std::string& title, const std::string& subtitle, Json rows);
+// Parallel coordinates: rows {point, axis, order, y (0..1 on its axis), label, objective},
+// one line per point across the axes in `axes` order, coloured by the objective; `ticks`
+// rows {axis, y, label} print each axis's values.
+Json parallelSpec(const std::string& title, const std::string& objective, const std::vector<std::string>& axes,
+                  Json rows, Json ticks);
+// Slice plots: the objective against each param, one panel a param; rows {value,
+// objective, point}, values numbers (on a log axis when `log`) or text.
+struct SlicePanel {
+  std::string param;
+  bool numeric = false;
+  bool log = false;
+  Json rows;
+};
+Json slicesSpec(const std::string& title, const std::string& objective, const std::vector<SlicePanel>& panels);
 
 // rows: {param, lo, hi, count}: one facet per param.
 Json histogramSpec(const std::string& title, const std::vector<std::string>& params, Json rows);

@@ -135,6 +135,29 @@ TEST_CASE("dat565's weight-decay study, shortened: error bars over 3 replicates 
   CHECK(status.allRendered());
 }
 
+TEST_CASE("lab3's rate grid, shortened: parallel coordinates and slices render", "[report][e2e]") {
+  test::TempDir dir;
+  const std::string store = dir.path("lab3.store.sqlite");
+  std::string printed;
+  const auto outcome = runSpec(source("specs/lab3_fashion_mlp.nnspec"), store, {{"epochs", "1"}}, {"rate"}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const std::string report = dir.path("lab3.report.html");
+  const std::string html = readText(report);
+  CHECK_THAT(html, Contains("<h2>Parallel coordinates"));
+  CHECK_THAT(html, Contains("<h2>Slices"));
+  // The rate axis of the parallel plot runs over four rates on a log scale: 4e-4 at the
+  // bottom, 0.4 at the top; the slice panel of lr is on a log axis.
+  CHECK_THAT(html, Contains(R"("axis":"lr","order":0,"y":0,"label":"0.0004")"));
+  CHECK_THAT(html, Contains(R"("axis":"lr","order":0,"y":1,"label":"0.4")"));
+  CHECK_THAT(html, Contains(R"("scale":{"type":"log","zero":false})"));
+  REQUIRE(test::chromiumAvailable());
+  const test::RenderStatus status = test::openInChromium(report, screenshotPath("lab3"), 3500);
+  INFO(status.describe());
+  CHECK(status.plots.size() >= 4);
+  CHECK(status.allRendered());
+}
+
 TEST_CASE("run checks the report path before it trains", "[report][e2e]") {
   test::TempDir dir;
   std::string printed;
