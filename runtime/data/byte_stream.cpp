@@ -17,6 +17,8 @@ constexpr unsigned char kGzipMagic[2] = {0x1f, 0x8b};
 constexpr size_t kGzipBufferBytes = size_t{1} << 17;
 constexpr size_t kMaxGzReadBytes = size_t{1} << 30;  // gzread takes an unsigned int
 constexpr size_t kChunkBytes = size_t{1} << 20;
+constexpr size_t kSkipChunkBytes = size_t{1} << 16;
+constexpr size_t kMinChunkBytes = size_t{1} << 12;
 
 DataError cannotOpen(const std::string& path, int error_number, const std::string& missing_hint) {
   return DataError{path, fmt::format("cannot open: {}", std::strerror(error_number)),
@@ -93,7 +95,8 @@ DataResult<size_t> ByteStream::read(uint8_t* out, size_t size) {
 }
 
 DataResult<uint64_t> ByteStream::skipToEnd() {
-  std::vector<uint8_t> chunk(kChunkBytes);
+  // Usually nothing is left: a small buffer, not a zero-filled chunk per call.
+  std::vector<uint8_t> chunk(kSkipChunkBytes);
   uint64_t skipped = 0;
   while (true) {
     DataResult<size_t> got = read(chunk.data(), chunk.size());
@@ -105,19 +108,25 @@ DataResult<uint64_t> ByteStream::skipToEnd() {
 
 DataResult<std::string> ByteStream::readRest() {
   std::string content;
+  size_t chunk_bytes = kChunkBytes;
   if (plain_ != nullptr) {
     std::error_code size_error;
     uintmax_t file_bytes = std::filesystem::file_size(path_, size_error);
-    if (!size_error) content.reserve(file_bytes + kChunkBytes);
+    // A small file is read in one chunk of about its size (plus the byte that finds the
+    // end), not zero-filled into a whole chunk.
+    if (!size_error) {
+      chunk_bytes = static_cast<size_t>(std::clamp<uintmax_t>(file_bytes + 1, kMinChunkBytes, kChunkBytes));
+    }
+    if (!size_error) content.reserve(file_bytes + chunk_bytes);
   }
   while (true) {
     size_t old_size = content.size();
-    content.resize(old_size + kChunkBytes);
+    content.resize(old_size + chunk_bytes);
     DataResult<size_t> got =
-        read(reinterpret_cast<uint8_t*>(content.data()) + old_size, kChunkBytes);
+        read(reinterpret_cast<uint8_t*>(content.data()) + old_size, chunk_bytes);
     if (!got.ok()) return got.error();
     content.resize(old_size + got.value());
-    if (got.value() < kChunkBytes) return content;
+    if (got.value() < chunk_bytes) return content;
   }
 }
 

@@ -151,7 +151,8 @@ DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxH
   std::vector<float> values;
   values.reserve(std::min(expected, kMaxReservedValues));
   adviseHugePages(values.data(), values.capacity() * sizeof(float));
-  std::vector<uint8_t> chunk(kChunkBytes);
+  // No larger than the data: a small file should not zero-fill a whole chunk.
+  std::vector<uint8_t> chunk(std::min(kChunkBytes, expected));
   while (values.size() < expected) {
     size_t want = std::min(chunk.size(), expected - values.size());
     DataResult<size_t> got = stream.read(chunk.data(), want);
