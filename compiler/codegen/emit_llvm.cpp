@@ -87,6 +87,11 @@ class FunctionEmitter {
     createAliasScopes();
     // The in-place updates run last (step_plan.cpp); the outputs are taken before them.
     const std::vector<transforms::Kernel>& kernels = plan_.fusion.kernels;
+    if (plan_.entry == EntryPoint::TrainStep && !gradient_graph_.points.empty()) {
+      emitPointByPoint(kernels);
+      builder_.CreateRet(builder_.getInt32(kNnspecOk));
+      return;
+    }
     size_t first_update = 0;
     while (first_update < kernels.size() && !isInPlaceUpdate(kernels[first_update]))
       ++first_update;
@@ -882,6 +887,65 @@ class FunctionEmitter {
   Value* optField(size_t offset, bool is_int, const char* name) {
     Value* address = builder_.CreateConstInBoundsGEP1_64(builder_.getInt8Ty(), opt_, offset);
     return builder_.CreateLoad(is_int ? builder_.getInt32Ty() : builder_.getFloatTy(), address, name);
+  }
+
+  // A fused train step (step_plan.cpp's orderByPoint): each point's kernels, its in-place
+  // updates and then its optimizer update, point after point; the outputs at the end
+  // (every value has a workspace place of its own, so they are still there).
+  void emitPointByPoint(const std::vector<transforms::Kernel>& kernels) {
+    const int points = static_cast<int>(gradient_graph_.points.size());
+    // The last kernel reading or writing each point's parameters or their gradients.
+    std::vector<int64_t> last(static_cast<size_t>(points), -1);
+    std::vector<int32_t> point_of(static_cast<size_t>(graph_.size()), -1);
+    for (size_t param_idx = 0; param_idx < gradient_graph_.parameters.size(); ++param_idx) {
+      point_of[static_cast<size_t>(gradient_graph_.parameters[param_idx])] = pointOf(param_idx);
+      point_of[static_cast<size_t>(gradient_graph_.gradients[param_idx])] = pointOf(param_idx);
+    }
+    auto touches = [&](ValueId id, int32_t* point) {
+      const ir::Node& node = graph_.node(id);
+      if (point_of[static_cast<size_t>(id)] >= 0) *point = point_of[static_cast<size_t>(id)];
+      for (ValueId operand : node.operands)
+        if (point_of[static_cast<size_t>(operand)] >= 0) *point = point_of[static_cast<size_t>(operand)];
+    };
+    for (size_t index = 0; index < kernels.size(); ++index) {
+      const transforms::Kernel& kernel = kernels[index];
+      std::vector<ValueId> nodes = kernel.members;
+      nodes.insert(nodes.end(), kernel.sinks.begin(), kernel.sinks.end());
+      for (const auto& epilogue : kernel.epilogue) nodes.insert(nodes.end(), epilogue.members.begin(), epilogue.members.end());
+      for (ValueId id : nodes) {
+        int32_t point = -1;
+        touches(id, &point);
+        if (point >= 0) last[static_cast<size_t>(point)] = static_cast<int64_t>(index);
+      }
+    }
+    std::vector<bool> done(static_cast<size_t>(points), false);
+    auto finishPoint = [&](int point) {
+      if (done[static_cast<size_t>(point)]) return;
+      done[static_cast<size_t>(point)] = true;
+      std::vector<size_t> pending;
+      for (size_t param_idx = 0; param_idx < gradient_graph_.parameters.size(); ++param_idx)
+        if (!updated_in_place_.count(param_idx) && pointOf(param_idx) == point) pending.push_back(param_idx);
+      if (pending.empty()) return;
+      selectPoint(point);
+      emitOptimizerFor(pending);
+    };
+    for (size_t index = 0; index < kernels.size(); ++index) {
+      if (isInPlaceUpdate(kernels[index])) {
+        emitInPlaceUpdate(kernels[index].members[0]);
+      } else {
+        emitKernel(kernels[index]);
+      }
+      for (int point = 0; point < points; ++point) {
+        if (last[static_cast<size_t>(point)] == static_cast<int64_t>(index)) finishPoint(point);
+      }
+    }
+    for (int point = 0; point < points; ++point) finishPoint(point);
+    storeOutputs();
+    for (size_t point = 0; point < gradient_graph_.points.size(); ++point) {
+      if (gradient_graph_.points[point].prediction)
+        copyPrediction(*gradient_graph_.points[point].prediction, static_cast<int64_t>(point));
+    }
+    copyExports();
   }
 
   // Each point's parameters with that point's optimizer numbers.

@@ -90,6 +90,72 @@ void runUpdatesLast(transforms::FusionPlan& fusion, const std::vector<ir::ValueI
                         [&](const transforms::Kernel& kernel) { return !isUpdate(kernel); });
 }
 
+// A fused step's kernels point by point (compiler/lowering/fuse_points.h): each point's
+// forward, backward and in-place updates together, so that one point's tensors are
+// worked through while they are in cache, as when it trains alone. Kernels of no point
+// (the shared input's) run first, those of several (the sum of the losses) last. The
+// order is kept only when every kernel still follows what it reads.
+void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan& plan) {
+  const ir::Graph& graph = gradient_graph.graph;
+  constexpr int32_t kNone = -1, kMixed = -2;
+  std::vector<int32_t> point(static_cast<size_t>(graph.size()), kNone);
+  for (ir::ValueId id = 0; id < graph.size(); ++id) {
+    const ir::Node& node = graph.node(id);
+    int32_t& own = point[static_cast<size_t>(id)];
+    if (node.operands.empty()) {
+      const std::string& name = node.attrs.name;
+      const auto hash = name.rfind('#');
+      if (hash != std::string::npos) own = std::stoi(name.substr(hash + 1));
+      continue;
+    }
+    for (ir::ValueId operand : node.operands) {
+      const int32_t other = point[static_cast<size_t>(operand)];
+      if (other == kNone || other == own) continue;
+      own = own == kNone ? other : kMixed;
+    }
+  }
+  std::vector<transforms::Kernel>& kernels = plan.fusion.kernels;
+  auto nodesOf = [](const transforms::Kernel& kernel) {
+    std::vector<ir::ValueId> nodes = kernel.members;
+    nodes.insert(nodes.end(), kernel.sinks.begin(), kernel.sinks.end());
+    for (const auto& epilogue : kernel.epilogue) {
+      nodes.insert(nodes.end(), epilogue.members.begin(), epilogue.members.end());
+      nodes.insert(nodes.end(), epilogue.sinks.begin(), epilogue.sinks.end());
+    }
+    return nodes;
+  };
+  const auto& updates = plan.in_place_updates;
+  std::vector<std::pair<int64_t, size_t>> keys;  // (order key, original index)
+  for (size_t index = 0; index < kernels.size(); ++index) {
+    int32_t own = kNone;
+    for (ir::ValueId id : nodesOf(kernels[index])) {
+      const int32_t other = point[static_cast<size_t>(id)];
+      if (other == kNone || other == own) continue;
+      own = own == kNone ? other : kMixed;
+    }
+    const bool update = kernels[index].kind == transforms::KernelKind::Gemm &&
+                        std::find(updates.begin(), updates.end(), kernels[index].members[0]) != updates.end();
+    const int64_t key = own == kNone ? -1 : own == kMixed ? INT64_MAX : 2 * static_cast<int64_t>(own) + (update ? 1 : 0);
+    keys.emplace_back(key, index);
+  }
+  std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<transforms::Kernel> ordered;
+  for (const auto& [key, index] : keys) ordered.push_back(kernels[index]);
+  // Every operand made by a kernel must be made before its reader.
+  std::vector<int64_t> made_at(static_cast<size_t>(graph.size()), -1);
+  for (size_t index = 0; index < ordered.size(); ++index) {
+    for (ir::ValueId id : nodesOf(ordered[index])) made_at[static_cast<size_t>(id)] = static_cast<int64_t>(index);
+  }
+  for (size_t index = 0; index < ordered.size(); ++index) {
+    for (ir::ValueId id : nodesOf(ordered[index])) {
+      for (ir::ValueId operand : graph.node(id).operands) {
+        if (made_at[static_cast<size_t>(operand)] > static_cast<int64_t>(index)) return;  // keep the plan's order
+      }
+    }
+  }
+  kernels = std::move(ordered);
+}
+
 FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, EntryPoint entry,
                           const StepConfig& config) {
   const ir::Graph& graph = gradient_graph.graph;
@@ -116,6 +182,7 @@ FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, Entry
     plan.in_place_updates = inPlaceUpdates(gradient_graph);
     runUpdatesLast(plan.fusion, plan.in_place_updates);
   }
+  if (!gradient_graph.points.empty()) orderByPoint(gradient_graph, plan);
   return plan;
 }
 
