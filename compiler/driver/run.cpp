@@ -303,17 +303,33 @@ class Runner {
     };
     std::vector<std::unique_ptr<Prepared>> members;
     std::vector<std::unique_ptr<Prepared>> alone;
+    bool stopped = false;
     for (const rt::TrialJob& job : jobs) {
       const sema::SweepPlan& plan = planOf(*job.sweep);
       const sema::Point& point = pointOf(plan, job.point_key);
       auto prepared = prepare(store, study_id, plan, point, job.fold, job.replicate, job.index, job.total,
-                              job.point_key, job.should_prune);
+                              job.point_key, job.should_prune, job.claim);
       if (const int* code = std::get_if<int>(&prepared)) {
+        // A stopped run: the members not begun hand their claims back as they come here,
+        // those begun are handed back below.
+        if (*code == kCancelled) {
+          stopped = true;
+          continue;
+        }
         if (note(*code)) return *code;
         continue;
       }
       auto trial = std::move(std::get<std::unique_ptr<Prepared>>(prepared));
       (trial->settings.resume.empty() ? members : alone).push_back(std::move(trial));
+    }
+    if (stopped) {
+      for (auto* list : {&members, &alone}) {
+        for (auto& trial : *list) {
+          (void)store.releaseTrial(trial->handle);
+          trial->log->end("  stopped before it started: handed back to the study's queue", true);
+        }
+      }
+      return kCancelled;
     }
     if (members.size() == 1) alone.push_back(std::move(members[0]));
     if (members.size() >= 2) {
@@ -351,9 +367,15 @@ class Runner {
       }
       if (stop_code != 0) return stop_code;
     }
-    for (auto& trial : alone) {
-      if (cancelled()) return kCancelled;
-      const int code = trainAlone(store, study_id, *trial);
+    for (size_t index = 0; index < alone.size(); ++index) {
+      if (cancelled()) {
+        for (size_t rest = index; rest < alone.size(); ++rest) {
+          (void)store.releaseTrial(alone[rest]->handle);
+          alone[rest]->log->end("  stopped before it started: handed back to the study's queue", true);
+        }
+        return kCancelled;
+      }
+      const int code = trainAlone(store, study_id, *alone[index]);
       if (note(code)) return code;
     }
     return worst;
@@ -363,7 +385,7 @@ class Runner {
     const sema::SweepPlan& plan = planOf(*job.sweep);
     const sema::Point& point = pointOf(plan, job.point_key);
     return runOne(store, study_id, plan, point, job.fold, job.replicate, job.index, job.total, job.point_key,
-                  job.should_prune);
+                  job.should_prune, job.claim);
   }
 
   // Checks a drawn point and keeps it under its trial key.
@@ -581,8 +603,9 @@ class Runner {
 
   int runOne(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, const sema::Point& point, int64_t fold,
              int64_t replicate, int64_t index, int64_t total, const std::string& key_override = "",
-             std::function<bool(const rt::EpochRecord&)> prune = {}) {
-    auto prepared = prepare(store, study_id, plan, point, fold, replicate, index, total, key_override, std::move(prune));
+             std::function<bool(const rt::EpochRecord&)> prune = {}, rt::TrialHandle claim = {}) {
+    auto prepared =
+        prepare(store, study_id, plan, point, fold, replicate, index, total, key_override, std::move(prune), claim);
     if (const int* code = std::get_if<int>(&prepared)) return *code;
     return trainAlone(store, study_id, *std::get<std::unique_ptr<Prepared>>(prepared));
   }
@@ -612,10 +635,14 @@ class Runner {
   std::variant<std::unique_ptr<Prepared>, int> prepare(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan,
                                                        const sema::Point& point, int64_t fold, int64_t replicate,
                                                        int64_t index, int64_t total, const std::string& key_override,
-                                                       std::function<bool(const rt::EpochRecord&)> prune) {
+                                                       std::function<bool(const rt::EpochRecord&)> prune,
+                                                       rt::TrialHandle claim = {}) {
     const std::string point_key = key_override.empty() ? point.describe() : key_override;
     rt::TrialKey key{plan.name, point_key, static_cast<int>(fold), static_cast<int>(replicate)};
-    if (cancelled()) return kCancelled;
+    if (cancelled()) {
+      if (claim.id != 0) (void)store.releaseTrial(claim);  // claimed, never started: back to the queue
+      return kCancelled;
+    }
     auto trial = std::make_unique<Prepared>();
     trial->plan = &plan;
     trial->point = &point;

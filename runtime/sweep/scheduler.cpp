@@ -142,6 +142,14 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
   if (!queued.ok()) return storeFailure(queued.error());
   const int64_t total = static_cast<int64_t>(keys.size());
   std::atomic<int> worst{0};
+  // A claimed trial as a job (`at`: threads only read the index).
+  auto jobFor = [&](const SweepSchedule& sweep, const Claim& claim) {
+    const TrialKey& key = claim.key;
+    TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate,
+                           index_of.at({sweep.name, key.point_key, key.fold, key.replicate}), total);
+    job.claim = claim.handle;
+    return job;
+  };
   auto work = [&] {
     while (worst.load() < 2 && !cancelled()) {
       bool ran = false;
@@ -153,9 +161,7 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
           return;
         }
         if (!claim.value()) continue;
-        const TrialKey& key = claim.value()->key;
-        TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate,
-                               index_of[{sweep.name, key.point_key, key.fold, key.replicate}], total);
+        TrialJob job = jobFor(sweep, *claim.value());
         ran = true;
         const int64_t limit = groupLimit(sweep);
         const std::string fusion = limit > 1 ? hooks_.fusion_key(job) : std::string();
@@ -174,9 +180,7 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
             break;
           }
           if (!more.value()) break;
-          const TrialKey& next = more.value()->key;
-          TrialJob other = makeJob(sweep, next.point_key, next.fold, next.replicate,
-                                   index_of[{sweep.name, next.point_key, next.fold, next.replicate}], total);
+          TrialJob other = jobFor(sweep, *more.value());
           if (hooks_.fusion_key(other) == fusion) {
             group.push_back(std::move(other));
           } else {
@@ -186,7 +190,10 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
         }
         noteCode(worst, group.size() > 1 ? runGroupGuarded(group) : runGuarded(group[0]));
         for (const TrialJob& alone : apart) {
-          if (worst.load() >= 2 || cancelled()) break;
+          if (worst.load() >= 2 || cancelled()) {
+            (void)store_.releaseTrial(alone.claim);  // claimed for the group, never started: back to the queue
+            continue;
+          }
           noteCode(worst, runGuarded(alone));
         }
         break;

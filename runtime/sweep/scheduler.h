@@ -79,6 +79,9 @@ struct TrialJob {
   int64_t index = 0;      // 1-based, for progress lines
   int64_t total = 0;
   std::function<bool(const EpochRecord&)> should_prune;  // a pruned sweep's first fold and replicate
+  // The trial as claimed for this job (grid sweeps); id 0 when not claimed ahead. A job
+  // that does not start (the run was stopped) hands it back (Store::releaseTrial).
+  TrialHandle claim;
 };
 
 // Exit codes: 0 ok, 1 a trial failed (the run goes on), 2 bad input, 3 internal error,
