@@ -83,8 +83,14 @@ int Scheduler::run(const std::vector<SweepSchedule>& sweeps) {
 // A trial through the callback; whatever it throws becomes an internal error naming it.
 int64_t Scheduler::groupLimit(const SweepSchedule& sweep) const {
   if (sweep.fuse <= 1 || sweep.sampled() || !hooks_.run_group || !hooks_.fusion_key) return 1;
-  const int64_t share = (sweep.trials() + jobs_ - 1) / std::max<int64_t>(jobs_, 1);
-  return std::max<int64_t>(1, std::min(sweep.fuse, share));
+  // As many groups as `fuse` needs, rounded up to a multiple of the jobs, then as even as
+  // they can be: 20 trials, fuse 8 and 2 jobs make 4 groups of 5, not 8, 8 and 4 (a job
+  // idle while the other trains the last group).
+  const int64_t trials = std::max<int64_t>(sweep.trials(), 1);
+  const int64_t jobs = std::max<int64_t>(jobs_, 1);
+  int64_t groups = (trials + sweep.fuse - 1) / sweep.fuse;
+  groups = (groups + jobs - 1) / jobs * jobs;
+  return std::max<int64_t>(1, (trials + groups - 1) / groups);
 }
 
 int Scheduler::runGroupGuarded(const std::vector<TrialJob>& jobs) {

@@ -141,8 +141,8 @@ class Scheduler {
   // Runs `run`, turning an exception into the run's error naming `which` (2 for memory,
   // 3 for anything else).
   int guarded(const std::string& which, const char* memory_hint, const std::function<int()>& run);
-  // The most trials of `sweep` one fused group takes here: its `fuse` limit, and no more
-  // than an even share of its trials among the jobs (so that every core gets a group).
+  // The most trials of `sweep` one fused group takes here: at most its `fuse` limit, sized
+  // so that the groups divide evenly among the jobs (every core gets as much work).
   int64_t groupLimit(const SweepSchedule& sweep) const;
   int storeFailure(const StoreError& failure);
   void setError(std::string message);  // keeps the first
