@@ -24,6 +24,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   python3-onnx python3-opencv python3-numpy
   clang-19 libfuzzer-19-dev
+  libsvm-dev libcli11-dev
 )
 
 missing=()
