@@ -16,6 +16,8 @@
 #include "compiler/codegen/emit_llvm.h"
 #include "compiler/pipeline/pipeline.h"
 
+#include "runtime/pipeline/transforms.h"
+
 namespace nnspec::aot {
 namespace {
 
@@ -180,6 +182,17 @@ std::variant<AotObject, AotError> compileObject(const sema::TrainConfig& config,
   auto states = bindTensors(model.full.layout.states, tensors, true);
   if (auto* error = std::get_if<AotError>(&states)) return *error;
   model.states = std::get<0>(std::move(states));
+  for (const TensorView& tensor : tensors) {
+    if (tensor.name == rt::kStandardizeMeanTensor) model.standardize_mean = tensor.values;
+    if (tensor.name == rt::kStandardizeStddevTensor) model.standardize_stddev = tensor.values;
+  }
+  if (model.standardize_mean.empty() != model.standardize_stddev.empty() ||
+      (!model.standardize_mean.empty() &&
+       (static_cast<int64_t>(model.standardize_mean.size()) != model.features ||
+        model.standardize_stddev.size() != model.standardize_mean.size()))) {
+    return AotError{false, fmt::format("the stored standardize statistics do not fit the model's {} inputs",
+                                       model.features)};
+  }
 
   auto machine = createTargetMachine({options.triple, options.cpu}, options.opt_level);
   if (!machine) return llvmFailure(machine.takeError(), false);
@@ -202,6 +215,11 @@ std::vector<std::string> inputTransforms(const sema::CheckedSpec& spec, const se
   if (data == nullptr) return {};
   std::vector<std::string> notes;
   for (const sema::Transform& transform : data->transforms) {
+    if (transform.name == "standardize") {
+      notes.push_back("standardize() (not yours to do: the object standardizes each sample with its training rows' "
+                      "statistics)");
+      continue;
+    }
     std::string args;
     for (const auto& [name, value] : transform.args.values)
       args += (args.empty() ? "" : ", ") + name + ": " + sema::formatValue(value);

@@ -63,7 +63,17 @@ struct Shared {
   llvm::Constant* hyper;
   llvm::Constant* secondary_inputs;
   llvm::Function* softmax;  // null for regression
+  llvm::Constant* mean;     // the standardize statistics, null without
+  llvm::Constant* stddev;
 };
+
+// Bytes of the forward entries' workspace, before the standardized batch.
+int64_t entryWorkspaceBytes(const PredictModel& model) {
+  int64_t floats = model.full.workspace_floats;
+  if (model.tail) floats = std::max(floats, model.tail->workspace_floats);
+  const int64_t bytes = floats * static_cast<int64_t>(sizeof(float));
+  return std::max<int64_t>(kWorkspaceAlign, (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign);
+}
 
 // softmax(rows_ptr, rows): each row of `width` logits in place into probabilities:
 // exp(x - max) / sum, exp the step's own (compiler/codegen/vector_math.h), not libm's.
@@ -113,12 +123,25 @@ void storeField(llvm::IRBuilder<>& ir, Value* args, size_t offset, Value* value)
 
 // Runs `entry` on `rows` samples from in[first] into out[first]: inputs[0] and
 // predictions point into the caller's buffers; a failure returns kPredictKernelError.
+// A standardized model reads the samples standardized into `staging` instead.
 void runBatch(LoopBuilder& k, const PredictModel& model, const Shared& shared, const ForwardEntry& entry, Value* args,
-              Value* inputs, Value* first) {
+              Value* inputs, Value* first, Value* staging) {
   llvm::IRBuilder<>& ir = k.ir();
   Value* in = k.ir().GetInsertBlock()->getParent()->getArg(0);
   Value* out = k.ir().GetInsertBlock()->getParent()->getArg(1);
-  ir.CreateStore(k.at(in, k.mul(first, k.i64(model.features))), inputs);
+  Value* samples = k.at(in, k.mul(first, k.i64(model.features)));
+  if (staging != nullptr) {
+    k.forCount(k.i64(entry.batch), [&](Value* row) {
+      Value* from = k.at(samples, k.mul(row, k.i64(model.features)));
+      Value* to = k.at(staging, k.mul(row, k.i64(model.features)));
+      k.forCount(k.i64(model.features), [&](Value* feature) {
+        Value* centered = ir.CreateFSub(k.load(from, feature), k.load(shared.mean, feature));
+        k.store(ir.CreateFDiv(centered, k.load(shared.stddev, feature)), to, feature);
+      });
+    });
+    samples = staging;
+  }
+  ir.CreateStore(samples, inputs);
   Value* predictions = k.at(out, k.mul(first, k.i64(model.width)));
   storeField(ir, args, offsetof(NnspecStepArgs, predictions), predictions);
   Value* status = ir.CreateCall(entry.function, {args});
@@ -161,13 +184,17 @@ llvm::Function* emitPredictWithWorkspace(llvm::Module& module, const PredictMode
   storeField(ir, args, offsetof(NnspecStepArgs, outputs), outputs);
   storeField(ir, args, offsetof(NnspecStepArgs, workspace), workspace);
   storeField(ir, args, offsetof(NnspecStepArgs, states), states);
+  Value* staging = shared.mean == nullptr
+                       ? nullptr
+                       : ir.CreateConstInBoundsGEP1_64(ir.getInt8Ty(), workspace,
+                                                       static_cast<uint64_t>(entryWorkspaceBytes(model)), "staging");
   Value* full_batches = ir.CreateSDiv(n, k.i64(model.full.batch), "full_batches");
   k.forCount(full_batches, [&](Value* batch_idx) {
-    runBatch(k, model, shared, model.full, args, inputs, k.mul(batch_idx, k.i64(model.full.batch)));
+    runBatch(k, model, shared, model.full, args, inputs, k.mul(batch_idx, k.i64(model.full.batch)), staging);
   });
   if (model.tail) {
     k.forRange(k.mul(full_batches, k.i64(model.full.batch)), n,
-               [&](Value* sample) { runBatch(k, model, shared, *model.tail, args, inputs, sample); });
+               [&](Value* sample) { runBatch(k, model, shared, *model.tail, args, inputs, sample, staging); });
   }
   k.returnOk();
   return function;
@@ -211,10 +238,12 @@ void emitPredict(llvm::Module& module, const PredictModel& model, llvm::Function
 }  // namespace
 
 int64_t workspaceBytes(const PredictModel& model) {
-  int64_t floats = model.full.workspace_floats;
-  if (model.tail) floats = std::max(floats, model.tail->workspace_floats);
-  const int64_t bytes = floats * static_cast<int64_t>(sizeof(float));
-  return std::max<int64_t>(kWorkspaceAlign, (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign);
+  int64_t bytes = entryWorkspaceBytes(model);
+  if (!model.standardize_mean.empty()) {
+    const int64_t staging = model.full.batch * model.features * static_cast<int64_t>(sizeof(float));
+    bytes += (staging + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
+  }
+  return bytes;
 }
 
 void emitPredictEntries(llvm::Module& module, const PredictModel& model) {
@@ -226,6 +255,14 @@ void emitPredictEntries(llvm::Module& module, const PredictModel& model) {
   if (model.tail) secondary = std::max(secondary, secondaryInputBytes(*model.tail));
   shared.secondary_inputs = zeros(module, secondary, model.prefix + ".no_labels");
   shared.softmax = model.classification ? emitSoftmax(module, model.prefix, model.width) : nullptr;
+  shared.mean = nullptr;
+  shared.stddev = nullptr;
+  if (!model.standardize_mean.empty()) {
+    const auto statistics = tensorGlobals(module, {model.standardize_mean, model.standardize_stddev},
+                                          model.prefix + ".standardize");
+    shared.mean = statistics[0];
+    shared.stddev = statistics[1];
+  }
   emitWorkspaceSize(module, model);
   emitPredict(module, model, emitPredictWithWorkspace(module, model, shared));
 }

@@ -10,6 +10,7 @@
 // runtime/abi/step_abi.h are filled on the stack per call (no mutable globals: the
 // functions are thread-safe). n samples run as full batches of the compiled size, then a
 // batch-1 forward entry per remaining sample. Classifiers' logits go through a softmax.
+// A standardized model standardizes each batch into the workspace, after the entries'.
 
 #include <cstdint>
 #include <optional>
@@ -41,6 +42,11 @@ struct PredictModel {
   bool classification = true;
   std::vector<std::span<const float>> parameters;  // the values of layout.parameters, in order
   std::vector<std::span<const float>> states;      // and of layout.states
+  // A model trained on standardized data: each sample is standardized, (x - mean) /
+  // stddev per feature, into the workspace before the forward entry reads it. Empty when
+  // the data has no standardize.
+  std::span<const float> standardize_mean;
+  std::span<const float> standardize_stddev;
   ForwardEntry full;
   std::optional<ForwardEntry> tail;  // batch 1, when full.batch > 1
 };

@@ -1,5 +1,6 @@
 #include "compiler/driver/materialize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -95,6 +96,8 @@ rt::DataResult<std::vector<rt::TransformOp>> transformOps(const sema::DataSet& d
       for (const auto& item : transform.args.at("shape").items) op.shape.push_back(item.asInt());
     } else if (transform.name == "one_hot") {
       op.kind = rt::TransformKind::kOneHot;
+    } else if (transform.name == "standardize") {
+      op.kind = rt::TransformKind::kStandardize;
     } else {
       return rt::DataError{"", fmt::format("transform '{}' of data '{}' is not supported by `run` yet",
                                            transform.name, data.name),
@@ -158,7 +161,13 @@ rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::Dat
   if (error) return *error;
   auto ops = transformOps(data);
   if (!ops.ok()) return ops.error();
-  if (auto failed = rt::applyTransforms(parts, ops.value(), 0, {})) return *failed;
+  // standardize and what follows it wait for each trial's training rows (fitTrial).
+  const auto first_fitted = std::find_if(ops.value().begin(), ops.value().end(), [](const rt::TransformOp& op) {
+    return op.kind == rt::TransformKind::kStandardize;
+  });
+  const std::vector<rt::TransformOp> now(ops.value().begin(), first_fitted);
+  if (auto failed = rt::applyTransforms(parts, now, 0, {})) return *failed;
+  pending_loaded_.assign(first_fitted, ops.value().end());
   return parts;
 }
 
@@ -170,9 +179,117 @@ rt::DataResult<const rt::Dataset*> Materializer::part(const std::string& data_na
   auto loaded = load(*data, &names);
   if (!loaded.ok()) return loaded.error();
   for (size_t k = 0; k < names.size(); ++k) {
-    parts_[data_name + "." + names[k]] = std::make_unique<rt::Dataset>(std::move(loaded.value()[k]));
+    auto& stored = parts_[data_name + "." + names[k]];
+    stored = std::make_unique<rt::Dataset>(std::move(loaded.value()[k]));
+    owners_[stored.get()] = data_name;
+    if (!pending_loaded_.empty()) pending_[stored.get()] = pending_loaded_;
   }
+  pending_loaded_.clear();
   return parts_.at(key).get();
+}
+
+const std::vector<rt::TransformOp>* Materializer::pendingOf(const rt::Dataset* data) const {
+  const auto it = pending_.find(data);
+  return it == pending_.end() ? nullptr : &it->second;
+}
+
+rt::DataResult<std::shared_ptr<const FittedData>> Materializer::fitTrial(const std::string& key, rt::DataView& fit,
+                                                                          rt::DataView& val, rt::DataView& test) {
+  std::vector<rt::DataView*> views;
+  for (rt::DataView* view : {&fit, &val, &test}) {
+    if (!view->empty()) views.push_back(view);
+  }
+  const bool any = std::any_of(views.begin(), views.end(), [&](const rt::DataView* view) {
+    return pendingOf(view->data) != nullptr;
+  });
+  if (!any || fit.empty()) return std::shared_ptr<const FittedData>();
+  const std::vector<rt::TransformOp>* ops = pendingOf(fit.data);
+  for (const rt::DataView* view : views) {
+    const std::vector<rt::TransformOp>* own = pendingOf(view->data);
+    const bool same = own != nullptr && ops != nullptr && own->size() == ops->size() &&
+                      std::equal(own->begin(), own->end(), ops->begin(), [](const auto& a, const auto& b) {
+                        return a.kind == b.kind && a.value == b.value && a.shape == b.shape;
+                      });
+    if (!same) {
+      return rt::DataError{
+          "",
+          fmt::format("data '{}' is standardized with statistics of the training rows, but the split also reads "
+                      "data '{}', whose transforms from standardize on differ",
+                      owners_.at(ops != nullptr ? fit.data : view->data),
+                      owners_.at(ops != nullptr ? view->data : fit.data)),
+          "give every data set a split reads the same `| standardize` and what follows it"};
+    }
+  }
+  std::lock_guard<std::mutex> lock(fitted_mutex_);
+  if (auto shared = fitted_[key].lock()) {
+    for (size_t k = 0; k < views.size(); ++k) {
+      views[k]->data = &shared->parts.at(shared->view_parts.at(k));
+      views[k]->indices = shared->view_indices.at(k);
+    }
+    return std::shared_ptr<const FittedData>(shared);
+  }
+  auto made = std::make_shared<FittedData>();
+  // One compact part per distinct data set the views read (the fit's first), holding the
+  // rows any of them reads, in row order; each view's indices point into it.
+  std::vector<const rt::Dataset*> sources;
+  for (const rt::DataView* view : views) {
+    if (std::find(sources.begin(), sources.end(), view->data) == sources.end()) sources.push_back(view->data);
+  }
+  for (const rt::Dataset* source : sources) {
+    std::vector<int64_t> rows;
+    for (const rt::DataView* view : views) {
+      if (view->data == source) rows.insert(rows.end(), view->indices.begin(), view->indices.end());
+    }
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    rt::Dataset part;
+    part.sample_shape = source->sample_shape;
+    part.target_width = source->target_width;
+    part.num_classes = source->num_classes;
+    part.count = static_cast<int64_t>(rows.size());
+    const int64_t features = rt::featuresOf(*source);
+    const int64_t targets = source->count == 0 ? 0 : static_cast<int64_t>(source->y.size()) / source->count;
+    part.x.reserve(rows.size() * static_cast<size_t>(features));
+    part.y.reserve(rows.size() * static_cast<size_t>(targets));
+    for (const int64_t row : rows) {
+      part.x.insert(part.x.end(), source->x.begin() + row * features, source->x.begin() + (row + 1) * features);
+      part.y.insert(part.y.end(), source->y.begin() + row * targets, source->y.begin() + (row + 1) * targets);
+    }
+    made->parts.push_back(std::move(part));
+    for (const rt::DataView* view : views) {
+      if (view->data != source) continue;
+      std::vector<int64_t> indices;
+      indices.reserve(view->indices.size());
+      for (const int64_t row : view->indices) {
+        indices.push_back(std::lower_bound(rows.begin(), rows.end(), row) - rows.begin());
+      }
+      made->view_parts.push_back(made->parts.size() - 1);
+      made->view_indices.push_back(std::move(indices));
+    }
+  }
+  // view_parts/view_indices were filled per source; put them back in view order.
+  std::vector<size_t> view_parts(views.size());
+  std::vector<std::vector<int64_t>> view_indices(views.size());
+  size_t next = 0;
+  for (size_t s = 0; s < sources.size(); ++s) {
+    for (size_t k = 0; k < views.size(); ++k) {
+      if (views[k]->data != sources[s]) continue;
+      view_parts[k] = made->view_parts[next];
+      view_indices[k] = std::move(made->view_indices[next]);
+      ++next;
+    }
+  }
+  made->view_parts = std::move(view_parts);
+  made->view_indices = std::move(view_indices);
+  std::vector<rt::FeatureStats> stats;
+  if (auto failed = rt::applyTransforms(made->parts, *ops, 0, made->view_indices.front(), &stats)) return *failed;
+  made->stats = std::move(stats.front());
+  for (size_t k = 0; k < views.size(); ++k) {
+    views[k]->data = &made->parts[made->view_parts[k]];
+    views[k]->indices = made->view_indices[k];
+  }
+  fitted_[key] = made;
+  return std::shared_ptr<const FittedData>(made);
 }
 
 rt::DataResult<const SplitViews*> Materializer::split(const std::string& name) {

@@ -73,6 +73,8 @@ std::optional<rt::DataError> transform(const sema::DataSet& data, rt::Dataset& s
   if (!ops.ok()) return ops.error();
   std::vector<rt::TransformOp> applied;
   for (const auto& op : ops.value()) {
+    // The model standardizes the rows itself, with its training rows' statistics.
+    if (op.kind == rt::TransformKind::kStandardize) continue;
     if (op.kind != rt::TransformKind::kOneHot || samples.target_width > 0) applied.push_back(op);
   }
   return rt::applyTransforms(std::span<rt::Dataset>(&samples, 1), applied, 0, {});

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
+#include "compiler/driver/materialize.h"
 #include "compiler/driver/run.h"
 #include "runtime/exec/step_runner.h"
+#include "runtime/pipeline/transforms.h"
 #include "runtime/store/store.h"
 #include "runtime/train/trial.h"
 
@@ -17,6 +20,7 @@ struct TrainedModel::Compiled {
   rt::CompiledModel model;
   std::vector<rt::KeptParameter> parameters;
   std::vector<rt::KeptParameter> states;
+  std::optional<rt::FeatureStats> standardize;  // applied to the rows before the forward step
 };
 
 namespace {
@@ -50,6 +54,24 @@ std::string matchTensors(const std::vector<rt::LeafSlot>& slots, const std::vect
   return "";
 }
 
+// The statistics a standardized trial kept with its states ("" when it has none), or
+// what does not fit the model's input width.
+std::string takeStandardize(const std::vector<rt::KeptParameter>& states, int64_t features,
+                            std::optional<rt::FeatureStats>* out) {
+  const auto find = [&](const char* name) {
+    return std::find_if(states.begin(), states.end(), [&](const rt::KeptParameter& state) { return state.name == name; });
+  };
+  const auto mean = find(kStandardizeMean);
+  const auto stddev = find(kStandardizeStddev);
+  if (mean == states.end() && stddev == states.end()) return "";
+  if (mean == states.end() || stddev == states.end() || static_cast<int64_t>(mean->values.size()) != features ||
+      stddev->values.size() != mean->values.size()) {
+    return fmt::format("the stored standardize statistics do not fit the model's {} inputs", features);
+  }
+  *out = rt::FeatureStats{mean->values, stddev->values};
+  return "";
+}
+
 int64_t argmaxOf(const float* row, int64_t width) {
   return static_cast<int64_t>(std::max_element(row, row + width) - row);
 }
@@ -68,19 +90,32 @@ std::shared_ptr<const TrainedModel> TrainedModel::fromTrial(const TrainedTrial& 
   auto kept = std::make_shared<TrainedModel>(Key{});
   kept->origin_ = ModelOrigin{trial.sweep, trial.point, trial.fold, trial.replicate, 0, trial.result->final_metrics};
   kept->jit_ = std::move(jit);
-  kept->compiled_ = std::make_unique<Compiled>(Compiled{*trial.model, trial.result->parameters, trial.result->states});
+  auto compiled = std::make_unique<Compiled>(Compiled{*trial.model, trial.result->parameters, {}, std::nullopt});
+  for (const auto& state : trial.result->states) {
+    if (state.name != kStandardizeMean && state.name != kStandardizeStddev) compiled->states.push_back(state);
+  }
+  // The run stored these itself, so they fit.
+  takeStandardize(trial.result->states, trial.model->features, &compiled->standardize);
+  kept->compiled_ = std::move(compiled);
   return kept;
 }
 
 std::variant<std::shared_ptr<const TrainedModel>, std::string> TrainedModel::fromTensors(
     ModelOrigin origin, const rt::CompiledModel& model, const std::vector<rt::StoredTensor>& tensors,
     std::shared_ptr<jit::JitCompiler> jit) {
-  auto compiled = std::make_unique<Compiled>(Compiled{model, {}, {}});
+  auto compiled = std::make_unique<Compiled>(Compiled{model, {}, {}, std::nullopt});
   const rt::StepLayout& layout = model.full->layout;
   if (std::string problem = matchTensors(layout.parameters, tensors, false, &compiled->parameters); !problem.empty()) {
     return problem;
   }
   if (std::string problem = matchTensors(layout.states, tensors, true, &compiled->states); !problem.empty()) {
+    return problem;
+  }
+  std::vector<rt::KeptParameter> stored_states;
+  for (const auto& tensor : tensors) {
+    if (tensor.state) stored_states.push_back({tensor.name, tensor.shape, tensor.values});
+  }
+  if (std::string problem = takeStandardize(stored_states, model.features, &compiled->standardize); !problem.empty()) {
     return problem;
   }
   auto kept = std::make_shared<TrainedModel>(Key{});
@@ -148,6 +183,7 @@ std::string Predictor::outputs(size_t member, const float* in, int64_t rows, flo
   for (int64_t first = 0; first < rows; first += batch) {
     const int64_t chunk = std::min(batch, rows - first);
     std::copy(in + first * features, in + (first + chunk) * features, x.begin());
+    if (compiled.standardize) rt::standardizeRows(x.data(), chunk, *compiled.standardize);
     std::fill(x.begin() + chunk * features, x.end(), 0.0f);
     const rt::StepResult result = runner->runner.forward(runner->pointers, runner->predictions.data());
     if (result.status != kNnspecOk) return fmt::format("the model's forward step failed (status {})", result.status);

@@ -590,6 +590,7 @@ class Runner {
     rt::TrialHandle handle{};
     std::unique_ptr<TrialLines> log;
     rt::DataView fit, val, test;
+    std::shared_ptr<const FittedData> fitted;  // the standardized rows fit, val and test read
     std::optional<rt::CompiledModel> model;
     bool classification = true;
     bool figures = false;
@@ -704,6 +705,12 @@ class Runner {
       fit.indices = std::move(chosen.value().fit);
       val = rt::DataView{fit.data, std::move(chosen.value().held_out)};
     }
+    // standardize is fitted on the rows this trial trains on (its fold's, under cv).
+    auto fitted = materializer_.fitTrial(
+        fmt::format("{}\n{}\n{}\n{}", config.split, plan.folds > 1 ? plan.folds : 0, plan.stratified, fold), fit, val,
+        trial->test);
+    if (!fitted.ok()) return dataFailure(fitted.error());
+    trial->fitted = std::move(fitted.value());
     trial->model = compile(config, static_cast<int64_t>(fit.indices.size()));
     if (!trial->model) return 3;
     // Images for the report are kept for one trial per point (and refits); confusion
@@ -852,6 +859,13 @@ class Runner {
         auto kept = store.saveOutput(handle, output);
         if (!kept.ok()) return storeFailure(kept.error());
       }
+    }
+    // A standardized trial's model keeps its training rows' statistics with its states.
+    if (trial.fitted) {
+      const rt::FeatureStats& stats = trial.fitted->stats;
+      const int64_t features = static_cast<int64_t>(stats.mean.size());
+      outcome.states.push_back({kStandardizeMean, {features}, stats.mean});
+      outcome.states.push_back({kStandardizeStddev, {features}, stats.stddev});
     }
     // `keep none` writes no weights; `keep best` knows the best point only after the run,
     // so the trials that may be it save theirs and the others' are dropped then

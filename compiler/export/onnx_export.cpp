@@ -8,6 +8,7 @@
 #include "compiler/export/host_fold.h"
 #include "compiler/export/onnx_emitter.h"
 #include "compiler/export/onnx_rules.h"
+#include "runtime/pipeline/transforms.h"
 
 namespace nnspec::exporting {
 namespace {
@@ -30,6 +31,33 @@ std::optional<ExportError> emitNodes(OnnxEmitter& emitter, const std::vector<boo
     }
     if (auto error = rule.build(emitter, id, rule.onnx_op)) return error;
   }
+  return std::nullopt;
+}
+
+// A model trained on standardized data keeps its training rows' statistics: the graph
+// standardizes the rows it is given first, (x - mean) / stddev, as `nnspec predict` does.
+std::optional<ExportError> standardizeInput(OnnxEmitter& emitter, ir::ValueId input,
+                                            const std::vector<NamedTensor>& tensors) {
+  const auto find = [&](const char* name) -> const NamedTensor* {
+    for (const auto& tensor : tensors) {
+      if (tensor.name == name) return &tensor;
+    }
+    return nullptr;
+  };
+  const NamedTensor* mean = find(rt::kStandardizeMeanTensor);
+  const NamedTensor* stddev = find(rt::kStandardizeStddevTensor);
+  if (mean == nullptr && stddev == nullptr) return std::nullopt;
+  const int64_t features = emitter.shape(input)[1];
+  if (mean == nullptr || stddev == nullptr || static_cast<int64_t>(mean->values.size()) != features ||
+      stddev->values.size() != mean->values.size()) {
+    return ExportError{fmt::format("the stored standardize statistics do not fit the model's {} inputs", features)};
+  }
+  const std::string centered = emitter.fresh("x_centered");
+  emitter.addNode("Sub", {std::string(kOnnxInput), emitter.addInitializer(mean->name, {{features}, mean->values})},
+                  centered);
+  const std::string standardized = emitter.fresh("x_standardized");
+  emitter.addNode("Div", {centered, emitter.addInitializer(stddev->name, {{features}, stddev->values})}, standardized);
+  emitter.bind(input, Layout::kChannelsLast, standardized);
   return std::nullopt;
 }
 
@@ -88,6 +116,7 @@ std::variant<std::string, ExportError> exportOnnx(const OnnxSource& source, cons
   const std::string_view output = source.classification ? kOnnxProbabilities : kOnnxOutputs;
   emitter.fresh(kOnnxInput);
   emitter.fresh(output);
+  if (auto error = standardizeInput(emitter, *input, tensors)) return *error;
   if (auto error = emitNodes(emitter, needed)) return *error;
   emitOutput(emitter, source, output);
   setTensorType(*proto.add_input(), kOnnxInput, graph.type(*input).shape[1]);

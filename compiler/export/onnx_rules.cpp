@@ -36,7 +36,8 @@ Result emitInput(OnnxEmitter& emitter, ValueId id, std::string_view) {
                                    "an exported model",
                                    node.attrs.name, kOnnxInput)};
   }
-  emitter.bind(id, Layout::kChannelsLast, std::string(kOnnxInput));
+  // Bound already when the model standardizes its input first (exportOnnx).
+  if (!emitter.has(id, Layout::kChannelsLast)) emitter.bind(id, Layout::kChannelsLast, std::string(kOnnxInput));
   return std::nullopt;
 }
 

@@ -406,7 +406,11 @@ Catalog makeCatalog() {
       {"shift", "transform", {required("offset", ArgType::real())}, "Adds `offset` to every input value.",
        "data fmnist = fashion_mnist() | scale(1/255) | shift(-0.5)"},
       {"standardize", "transform", {},
-       "Subtracts each input's mean and divides by its standard deviation (checked, but `run` rejects it so far).",
+       "Subtracts each input's mean and divides by its standard deviation, both fitted on the rows a trial trains "
+       "on only (each cv fold's training part, never its held-out fold, val or test; like scikit-learn's "
+       "StandardScaler in a Pipeline) and applied to every row the trial reads. A kept model carries its "
+       "statistics: `predict` and the C API standardize the rows given to them. At most one per data set; "
+       "scale and shift come before it.",
        "data d = csv(\"points.csv\", target: \"y\") | standardize"},
       {"reshape", "transform", {required("shape", ArgType::shape(kMaxShapeExtent))},
        "Gives every sample's inputs a new shape with the same number of values.",

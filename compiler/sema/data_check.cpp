@@ -189,6 +189,7 @@ std::optional<std::vector<rt::PartInfo>> probeSource(CheckContext& context, Data
 
 // Applies the shape effects of the transforms to every part.
 bool applyTransforms(CheckContext& context, DataSet& data, const ast::DataStmt& statement) {
+  const ast::Expr* standardized = nullptr;
   for (size_t k = 0; k < statement.transforms.size(); ++k) {
     const ast::Expr& expr = *statement.transforms[k];
     // `synthetic(..., x: uniform(-1, 1))` style names are not evaluated here.
@@ -209,6 +210,22 @@ bool applyTransforms(CheckContext& context, DataSet& data, const ast::DataStmt& 
     }
     auto args = bindCall(*value, *signature, context.diagnostics);
     if (!args) return false;
+    // A trial standardizes with the statistics of its own training rows, and a kept model
+    // carries them (applied to the rows given to predict); what follows may not change
+    // the values again.
+    if (standardized != nullptr && (signature->name == "standardize" || signature->name == "scale" ||
+                                    signature->name == "shift")) {
+      context.diagnostics.error(expr.range,
+                                signature->name == "standardize"
+                                    ? fmt::format("data '{}' is standardized twice", data.name)
+                                    : fmt::format("'{}' after standardize: a model standardizes its inputs last, with "
+                                                  "its training rows' statistics",
+                                                  signature->name),
+                                signature->name == "standardize" ? "keep one standardize"
+                                                                 : "move it before standardize");
+      return false;
+    }
+    if (signature->name == "standardize") standardized = &expr;
     for (auto& part : data.parts) {
       if (signature->name == "reshape") {
         Shape shape;

@@ -137,7 +137,9 @@ NNSPEC_API nnspec_status nnspec_spec_sweep(const nnspec_spec* spec, int64_t inde
 typedef struct nnspec_data nnspec_data;
 
 /* Loads the split `role` ("train", "val" or "test") of the sweep `sweep` (NULL: the first
- * checked sweep), with the spec's transforms applied: what the model sees. Needs a
+ * checked sweep), with the spec's transforms applied: what a model takes. A data set's
+ * `standardize` is the exception: each trained model applies it itself, with its own
+ * training rows' statistics, so these rows are as they stand before it. Needs a
  * successful check. A role the split does not have is NNSPEC_STATUS_NOT_FOUND. */
 NNSPEC_API nnspec_status nnspec_spec_load_data(nnspec_spec* spec, const char* sweep, const char* role,
                                                nnspec_data** out);
@@ -244,7 +246,8 @@ NNSPEC_API nnspec_status nnspec_model_get_info(const nnspec_model* model, nnspec
 NNSPEC_API nnspec_status nnspec_model_metric(const nnspec_model* model, int64_t index, nnspec_metric* out);
 /* NOT_FOUND when the trial has no metric of that name. */
 NNSPEC_API nnspec_status nnspec_model_find_metric(const nnspec_model* model, const char* name, double* out);
-/* `in`: n rows x input_width floats (as nnspec_data_inputs gives them); `out`: room for
+/* `in`: n rows x input_width floats (as nnspec_data_inputs gives them; a model trained on
+ * standardized data standardizes them with its statistics); `out`: room for
  * n x output_width floats: softmax probabilities for classifiers, outputs otherwise. */
 NNSPEC_API nnspec_status nnspec_model_predict(nnspec_model* model, const float* in, int64_t n, float* out);
 

@@ -65,19 +65,24 @@ DataResult<FeatureStats> fitStandardize(const Dataset& data, std::span<const int
   return stats;
 }
 
+void standardizeRows(float* rows, int64_t count, const FeatureStats& stats) {
+  const int64_t features = static_cast<int64_t>(stats.mean.size());
+  for (int64_t sample = 0; sample < count; ++sample) {
+    float* row = rows + sample * features;
+    for (int64_t feature = 0; feature < features; ++feature) {
+      const size_t slot = static_cast<size_t>(feature);
+      row[feature] = (row[feature] - stats.mean[slot]) / stats.stddev[slot];
+    }
+  }
+}
+
 std::optional<DataError> applyStandardize(Dataset& data, const FeatureStats& stats) {
   const int64_t features = featuresOf(data);
   if (static_cast<int64_t>(stats.mean.size()) != features || stats.stddev.size() != stats.mean.size()) {
     return transformError(
         fmt::format("standardize statistics are for {} features, but samples have {}", stats.mean.size(), features));
   }
-  for (int64_t sample = 0; sample < data.count; ++sample) {
-    float* row = data.x.data() + sample * features;
-    for (int64_t feature = 0; feature < features; ++feature) {
-      const size_t slot = static_cast<size_t>(feature);
-      row[feature] = (row[feature] - stats.mean[slot]) / stats.stddev[slot];
-    }
-  }
+  standardizeRows(data.x.data(), data.count, stats);
   return std::nullopt;
 }
 
@@ -120,7 +125,7 @@ std::optional<DataError> oneHotTargets(Dataset& data) {
 }
 
 std::optional<DataError> applyTransforms(std::span<Dataset> parts, std::span<const TransformOp> ops, size_t fit_part,
-                                         std::span<const int64_t> fit_indices) {
+                                         std::span<const int64_t> fit_indices, std::vector<FeatureStats>* fitted) {
   for (const TransformOp& op : ops) {
     if (op.kind == TransformKind::kStandardize) {
       if (fit_part >= parts.size()) return transformError("standardize has no training part to fit on");
@@ -129,6 +134,7 @@ std::optional<DataError> applyTransforms(std::span<Dataset> parts, std::span<con
       for (Dataset& part : parts) {
         if (auto error = applyStandardize(part, stats.value())) return error;
       }
+      if (fitted != nullptr) fitted->push_back(std::move(stats.value()));
       continue;
     }
     for (Dataset& part : parts) {

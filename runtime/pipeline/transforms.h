@@ -29,6 +29,10 @@ struct FeatureStats {
   std::vector<float> stddev;  // 1 where a feature is constant on the fit rows
 };
 
+// The names a kept model's standardize statistics are stored and exported under.
+inline constexpr const char* kStandardizeMeanTensor = "input.standardize.mean";
+inline constexpr const char* kStandardizeStddevTensor = "input.standardize.stddev";
+
 // Values per sample: the product of the sample shape.
 int64_t featuresOf(const Dataset& data);
 
@@ -42,8 +46,14 @@ std::optional<DataError> reshapeSamples(Dataset& data, const std::vector<int64_t
 std::optional<DataError> oneHotTargets(Dataset& data);
 
 // Applies `ops` in order to every part of one data set; standardize is fitted on the
-// rows `fit_indices` of parts[fit_part], as it stands after the ops before it.
+// rows `fit_indices` of parts[fit_part], as it stands after the ops before it. When
+// `fitted` is given, the statistics of each standardize are appended to it in order.
 std::optional<DataError> applyTransforms(std::span<Dataset> parts, std::span<const TransformOp> ops, size_t fit_part,
-                                         std::span<const int64_t> fit_indices);
+                                         std::span<const int64_t> fit_indices,
+                                         std::vector<FeatureStats>* fitted = nullptr);
+
+// Standardizes `count` rows of `features` values in place with statistics a trial
+// fitted, exactly as applyStandardize does (x - mean) / stddev.
+void standardizeRows(float* rows, int64_t count, const FeatureStats& stats);
 
 }  // namespace nnspec::rt

@@ -12,11 +12,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "runtime/pipeline/folds.h"
+#include "tests/export/export_fixture.h"
+#include "runtime/pipeline/labels.h"
 #include "runtime/store/store.h"
 
 namespace {
@@ -290,4 +294,173 @@ TEST_CASE("predict: bad input exits 2 and says what is there instead", "[e2e][pr
   CHECK(unlabelled.exit_code == 0);
   CHECK(unlabelled.out.rfind("predicted,p0,", 0) == 0);
   CHECK_THAT(unlabelled.err, Catch::Contains("no labels or targets"));
+}
+
+namespace {
+
+// A two-class CSV whose features live on scales 1e-3 to 1e3: the class is whether
+// x0/1000 + x1 > 1.1. `rows` rows drawn with `seed`.
+void writeScaledCsv(const std::string& path, int rows, unsigned seed, std::vector<std::vector<double>>* kept) {
+  std::srand(seed);
+  const auto uniform = [] { return static_cast<double>(std::rand()) / RAND_MAX; };
+  std::ofstream out(path);
+  out << std::setprecision(9) << "x0,x1,x2,label\n";
+  for (int row = 0; row < rows; ++row) {
+    const double x0 = 1000 * uniform();
+    const double x1 = uniform();
+    const double x2 = 0.002 * uniform() - 0.001;
+    const int label = x0 / 1000 + x1 > 1.1 ? 1 : 0;
+    out << x0 << "," << x1 << "," << x2 << "," << label << "\n";
+    kept->push_back({x0, x1, x2, static_cast<double>(label)});
+  }
+}
+
+std::vector<float> storedTensor(const std::string& store_path, int64_t trial, const std::string& name) {
+  auto store = nnspec::rt::Store::open(store_path);
+  REQUIRE(store.ok());
+  auto tensors = store.value().readTensors(nnspec::rt::TrialHandle{trial});
+  REQUIRE(tensors.ok());
+  for (const auto& tensor : tensors.value()) {
+    if (tensor.name == name) return tensor.values;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("standardize is fitted on each fold's training rows only, and predict applies the kept statistics",
+          "[e2e][predict][standardize]") {
+  TempDir dir;
+  std::vector<std::vector<double>> train_rows, test_rows;
+  writeScaledCsv(dir.file("train.csv"), 300, 7, &train_rows);
+  writeScaledCsv(dir.file("test.csv"), 200, 8, &test_rows);
+  const auto spec = [&](const std::string& transforms) {
+    return "experiment scaled\nseed 3\nkeep all\n"
+           "data d = csv(train: \"" + dir.file("train.csv") + "\", test: \"" + dir.file("test.csv") +
+           "\", target: \"label\")" + transforms +
+           "\nsplit train = d.train, test = d.test\n"
+           "model m {\n  input [3]\n  dense(16, tanh)\n  dense(2)\n}\n"
+           "train t { model m loss cross_entropy optimizer sgd(lr: 0.1) batch 30 epochs 40 }\n"
+           "sweep g = grid() using t cv 3 refit select max val.accuracy\n";
+  };
+  writeText(dir.file("standardized.nnspec"), spec(" | standardize"));
+  writeText(dir.file("raw.nnspec"), spec(""));
+  const std::string store = dir.file("s.sqlite");
+  const Command run = runNnspec(dir, "run " + dir.file("standardized.nnspec") + " --store " + store);
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  const Command raw = runNnspec(dir, "run " + dir.file("raw.nnspec") + " --store " + dir.file("raw.sqlite"));
+  REQUIRE(raw.exit_code == 0);
+
+  // Each fold's statistics are its training rows' (never the held-out fold's), the refit's
+  // all training rows'; none sees the test rows.
+  nnspec::rt::PartLabels labels;
+  labels.count = static_cast<int64_t>(train_rows.size());
+  labels.num_classes = 2;
+  for (const auto& row : train_rows) labels.labels.push_back(static_cast<int32_t>(row[3]));
+  std::vector<int64_t> all(train_rows.size());
+  for (size_t k = 0; k < all.size(); ++k) all[k] = static_cast<int64_t>(k);
+  const auto meanOf = [&](const std::vector<int64_t>& rows, int feature) {
+    double sum = 0;
+    for (const int64_t row : rows) sum += train_rows[static_cast<size_t>(row)][static_cast<size_t>(feature)];
+    return sum / static_cast<double>(rows.size());
+  };
+  const auto trials = trialsOf(store);
+  REQUIRE(trials.size() == 4);
+  for (const auto& trial : trials) {
+    std::vector<int64_t> fit = all;
+    if (trial.key.fold >= 0) {
+      auto fold = nnspec::rt::selectFold(all, labels, 3, trial.key.fold, false);
+      REQUIRE(fold.ok());
+      fit = fold.value().fit;
+      REQUIRE(fit.size() == 200);
+    }
+    const std::vector<float> mean = storedTensor(store, trial.id, "input.standardize.mean");
+    const std::vector<float> stddev = storedTensor(store, trial.id, "input.standardize.stddev");
+    REQUIRE(mean.size() == 3);
+    REQUIRE(stddev.size() == 3);
+    for (int feature = 0; feature < 3; ++feature) {
+      INFO("trial " << trial.id << " fold " << trial.key.fold << " feature " << feature);
+      const double expected = meanOf(fit, feature);
+      CHECK(std::abs(mean[static_cast<size_t>(feature)] - expected) <= 1e-5 * (std::abs(expected) + 1e-3));
+      if (trial.key.fold >= 0) CHECK(std::abs(mean[static_cast<size_t>(feature)] - meanOf(all, feature)) > 1e-7);
+    }
+    CHECK(stddev[0] > 200);  // x0 spans 0..1000
+    CHECK(stddev[2] < 0.001);
+  }
+  // Standardized, the small-scale features count and the network learns the rule; raw, x0
+  // dominates and plain SGD at this rate does much worse.
+  const double standardized_test = numberAfter(run.out, "refit on all training data:  test.accuracy");
+  const double raw_test = numberAfter(raw.out, "refit on all training data:  test.accuracy");
+  INFO(run.out << "\n" << raw.out);
+  CHECK(standardized_test >= 0.9);
+  CHECK(standardized_test > raw_test + 0.05);
+
+  // predict reads the raw CSV and standardizes it with the refit's statistics: the run's figure.
+  const Command predict = runNnspec(dir, "predict " + store + " --best g --data " + dir.file("test.csv"));
+  INFO(predict.err);
+  REQUIRE(predict.exit_code == 0);
+  CHECK(numberAfter(predict.err, "accuracy") == Approx(standardized_test).margin(1e-4));
+
+  // The ONNX export standardizes its input too: OpenCV, given the raw test rows, gives
+  // predict's probabilities.
+  const std::string onnx = dir.file("m.onnx");
+  const Command exported = runNnspec(dir, "export " + store + " --model --best g --format onnx -o " + onnx);
+  INFO(exported.err);
+  REQUIRE(exported.exit_code == 0);
+  std::vector<float> raw_rows;
+  for (const auto& row : test_rows) {
+    for (size_t feature = 0; feature < 3; ++feature) raw_rows.push_back(static_cast<float>(row[feature]));
+  }
+  namespace ex = nnspec::export_test;
+  ex::writeFloats(dir.file("rows.f32"), raw_rows);
+  REQUIRE(ex::runScript("onnx_opencv.py", {onnx, dir.file("rows.f32"), "200", "3", dir.file("out.f32")},
+                        dir.file("opencv.log")) == 0);
+  const std::vector<float> opencv = ex::readFloats(dir.file("out.f32"));
+  REQUIRE(opencv.size() == 400);
+  std::istringstream lines(predict.out);
+  std::string line;
+  std::getline(lines, line);
+  CHECK(line == "label,predicted,p0,p1");
+  for (size_t row = 0; row < 200 && std::getline(lines, line); ++row) {
+    std::vector<std::string> cells;
+    std::stringstream fields(line);
+    for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+    REQUIRE(cells.size() == 4);
+    INFO("row " << row << ": " << line);
+    CHECK(opencv[2 * row] == Approx(std::stod(cells[2])).margin(1e-4));
+    CHECK(opencv[2 * row + 1] == Approx(std::stod(cells[3])).margin(1e-4));
+  }
+
+  // So does the ahead-of-time object, linked into a C program by the system's compiler.
+  fs::create_directories(dir.file("object"));
+  const Command object =
+      runNnspec(dir, "export " + store + " --model --best g --format object --prefix scaled -o " + dir.file("object"));
+  INFO(object.out << object.err);
+  REQUIRE(object.exit_code == 0);
+  CHECK_THAT(readText(dir.file("object/scaled.h")), Catch::Contains("the object standardizes each sample"));
+  writeText(dir.file("object/main.c"), R"(#include <stdio.h>
+#include <stdlib.h>
+#include "scaled.h"
+int main(int argc, char** argv) {
+  int64_t n = atoll(argv[3]);
+  float* in = malloc(sizeof(float) * SCALED_INPUT_SIZE * n);
+  float* out = malloc(sizeof(float) * SCALED_OUTPUT_SIZE * n);
+  FILE* input = fopen(argv[1], "rb");
+  if (!input || fread(in, sizeof(float) * SCALED_INPUT_SIZE, (size_t)n, input) != (size_t)n) return 11;
+  if (scaled_predict(in, out, n) != SCALED_OK) return 12;
+  FILE* output = fopen(argv[2], "wb");
+  if (!output || fwrite(out, sizeof(float) * SCALED_OUTPUT_SIZE, (size_t)n, output) != (size_t)n) return 13;
+  fclose(output);
+  return 0;
+}
+)");
+  const std::string app = dir.file("object/app");
+  REQUIRE(std::system(("cc -std=c11 -O2 -I'" + dir.file("object") + "' '" + dir.file("object/main.c") + "' '" +
+                       dir.file("object/scaled.o") + "' -o '" + app + "' -lm")
+                          .c_str()) == 0);
+  REQUIRE(std::system(("'" + app + "' '" + dir.file("rows.f32") + "' '" + dir.file("aot.f32") + "' 200").c_str()) == 0);
+  const std::vector<float> aot = ex::readFloats(dir.file("aot.f32"));
+  REQUIRE(aot.size() == 400);
+  for (size_t value = 0; value < aot.size(); ++value) CHECK(aot[value] == Approx(opencv[value]).margin(1e-4));
 }
