@@ -159,6 +159,7 @@ table.ranked td.status { color:#b03a2e; font-size:12px; }
 table.ranked td.point { min-width:120px; overflow-wrap:anywhere; }
 table.ranked .sd { display:block; color:var(--muted); font-size:11px; font-weight:400; }
 table.compact { font-size:12px; }
+table.ranked.more { width:auto; min-width:50%; }
 table.compact th, table.compact td { padding:4px 5px; }
 .table-wrap { overflow-x:auto; }
 .note { color:var(--muted); background:#f8f9fb; border-left:3px solid #c5cfdc; padding:8px 12px; margin:8px 0; }
@@ -578,7 +579,8 @@ class ReportBuilder {
       const size_t folds = sweep.info.folds > 1 && sweep.info.folds <= 10 ? static_cast<size_t>(sweep.info.folds) : 0;
       std::vector<std::vector<std::string>> blocks(1);
       for (const auto& metric : metrics) {
-        const size_t room = kMaxNumberColumns - (blocks.size() == 1 ? folds : 0);
+        // A fold's column (one number, no spread) takes about half a metric's width.
+        const size_t room = kMaxNumberColumns - (blocks.size() == 1 ? (folds + 1) / 2 : 0);
         if (blocks.back().size() >= room) blocks.emplace_back();
         blocks.back().push_back(metric);
       }
@@ -609,8 +611,8 @@ class ReportBuilder {
                           bool with_status) const {
     constexpr size_t kCompactColumns = 8;
     const bool compact = columns.size() + folds > kCompactColumns;
-    std::string html = fmt::format("<div class=\"table-wrap\"><table class=\"ranked{}\"><thead><tr>",
-                                   compact ? " compact" : "");
+    std::string html = fmt::format("<div class=\"table-wrap\"><table class=\"ranked{}{}\"><thead><tr>",
+                                   compact ? " compact" : "", with_status ? "" : " more");
     html += "<th class=\"num\" rowspan=\"2\">rank</th><th rowspan=\"2\">point</th>";
     if (folds > 0) {
       html += fmt::format("<th class=\"group\" colspan=\"{}\">{} per fold</th>", folds, escapeHtml(sweep.rank_metric));
