@@ -35,6 +35,7 @@
 #include "runtime/pipeline/random.h"
 #include "runtime/report/html_report.h"
 #include "runtime/report/progress.h"
+#include "runtime/report/ranked_text.h"
 #include "runtime/report/study_data.h"
 #include "runtime/store/store.h"
 #include "runtime/store/store_url.h"
@@ -990,7 +991,10 @@ std::string formatMetric(const std::vector<double>& values) {
 }
 
 // Each sweep's points ranked (rt::rankSweep, the ranking the report uses too), like
-// GridSearchCV's cv_results_: the objective of every fold, then the summaries.
+// GridSearchCV's cv_results_: the objective of every fold, then the summaries; laid out in
+// blocks of at most kTableWidth characters (rt::formatRankedText).
+constexpr size_t kTableWidth = 120;
+
 void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vector<rt::TrialRow>& rows) {
   for (const auto& plan : spec.sweeps) {
     std::vector<std::string> grid_order;  // grid points in grid order; sampled ones as drawn
@@ -1017,40 +1021,15 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     }
     fmt::print(out, "\n{} (ranked by {} {})\n", plan.name.empty() ? std::string("results") : "sweep " + plan.name,
                ranking.maximize ? "max" : "min", metric);
-    const bool per_fold = plan.folds > 1 && plan.folds <= 10 && !plan.select_metric.empty();
-    // The point column fits the longest point up to kMaxPointWidth; longer ones (random and
-    // TPE points with many params) are cut with "...", and the best one is spelled out below.
-    constexpr size_t kMaxPointWidth = 60;
-    size_t point_width = 20;
-    for (const auto& point : ranking.points) point_width = std::max(point_width, displayPoint(point.key).size());
-    point_width = std::min(point_width, kMaxPointWidth);
-    auto fitted = [&](const std::string& point) {
-      return point.size() <= point_width ? point : point.substr(0, point_width - 3) + "...";
-    };
-    fmt::print(out, "  {:>4}  {:<{}}", "rank", "point", point_width);
-    if (per_fold) {
-      for (int64_t fold = 0; fold < plan.folds; ++fold) fmt::print(out, "  {:>7}", fmt::format("fold{}", fold + 1));
-    }
-    for (const auto& column : columns) fmt::print(out, "  {:>19}", column);
-    fmt::print(out, "  {:>6}\n", "trials");
-    for (size_t rank = 0; rank < ranking.points.size(); ++rank) {
-      const rt::PointSummary& point = ranking.points[rank];
-      const std::string label = point.key.empty() ? "(one point)" : displayPoint(point.key);
-      fmt::print(out, "  {:>4}  {:<{}}", rank + 1, fitted(label), point_width);
-      if (per_fold) {
-        for (int fold = 0; fold < static_cast<int>(plan.folds); ++fold) {
-          const auto it = point.fold_values.find(fold);
-          fmt::print(out, "  {:>7}", it == point.fold_values.end() ? "-" : fmt::format("{:.4f}", rt::meanOf(it->second)));
-        }
-      }
-      for (const auto& column : columns) {
-        const auto it = point.values.find(column);
-        fmt::print(out, "  {:>19}", it == point.values.end() ? "-" : formatMetric(it->second));
-      }
-      fmt::print(out, "  {:>6}", point.finished);
-      if (point.failed > 0) fmt::print(out, "  {} failed: {}", point.failed, point.reason);
-      if (point.pruned > 0) fmt::print(out, "  pruned at epoch {}", point.pruned_epoch);
-      fmt::print(out, "\n");
+    rt::RankedTextLayout layout;
+    layout.columns = columns;
+    layout.folds = plan.folds > 1 && plan.folds <= 10 && !plan.select_metric.empty() ? plan.folds : 0;
+    layout.width = kTableWidth;
+    layout.point_text = displayPoint;
+    const std::string table = rt::formatRankedText(ranking, layout);
+    fmt::print(out, "{}", table);
+    if (table.find("\n  more metrics of the same points:") != std::string::npos) {
+      fmt::print(out, "  (`nnspec export STORE --format csv` lists every metric of every trial)\n");
     }
     if (const rt::PointSummary* best = ranking.best()) {
       fmt::print(out, "  best: {} with {} {}\n", best->key.empty() ? "(one point)" : displayPoint(best->key), metric,

@@ -131,6 +131,9 @@ header.top { background:linear-gradient(120deg,#1c365c,#3b6fb6); color:#fff; pad
 header.top h1 { margin:0 0 4px; font-size:27px; font-weight:650; letter-spacing:.01em; }
 header.top .subtitle { opacity:.85; font-size:13px; }
 header.top code { background:rgba(255,255,255,.14); padding:1px 6px; border-radius:4px; }
+header.top .headline { margin:10px 0 0; font-size:15px; line-height:1.45; }
+header.top .headline b { font-weight:650; }
+header.top .headline .sep { opacity:.6; padding:0 4px; }
 main { max-width:1220px; margin:0 auto; padding:0 32px 60px; }
 .cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(190px,1fr)); gap:14px; margin:-36px 0 16px; }
 .card { background:#fff; border-radius:10px; padding:12px 16px; box-shadow:0 1px 4px rgba(20,30,50,.12); }
@@ -145,16 +148,22 @@ section.item > h2 .arg { color:var(--muted); font-weight:400; font-size:14px; }
 h3 { font-size:15px; margin:18px 0 6px; color:#2a3a4f; }
 h3 .muted, .muted { color:var(--muted); font-weight:400; }
 table.ranked { border-collapse:collapse; width:100%; font-size:13px; font-variant-numeric:tabular-nums; }
-table.ranked th { text-align:left; color:var(--muted); font-weight:600; border-bottom:2px solid var(--line); padding:6px 8px; white-space:nowrap; }
+table.ranked th { text-align:left; color:var(--muted); font-weight:600; border-bottom:2px solid var(--line); padding:6px 8px; }
 table.ranked td { padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
 table.ranked td.num, table.ranked th.num { text-align:right; white-space:nowrap; }
+table.ranked th.group { text-align:center; border-bottom:1px solid var(--line); color:#2a3a4f; padding-bottom:2px; }
+table.ranked th.metric { white-space:normal; min-width:52px; }
+table.ranked th.objective, table.ranked td.objective { background:#f5f8fd; }
 table.ranked tr.best td { background:#eaf2ff; font-weight:600; }
 table.ranked td.status { color:#b03a2e; font-size:12px; }
-table.ranked td.point { width:34%; min-width:200px; overflow-wrap:anywhere; }
+table.ranked td.point { min-width:120px; overflow-wrap:anywhere; }
+table.ranked .sd { display:block; color:var(--muted); font-size:11px; font-weight:400; }
+table.compact { font-size:12px; }
+table.ranked.more { width:auto; min-width:50%; }
+table.compact th, table.compact td { padding:4px 5px; }
 .table-wrap { overflow-x:auto; }
 .note { color:var(--muted); background:#f8f9fb; border-left:3px solid #c5cfdc; padding:8px 12px; margin:8px 0; }
-.plot { margin:6px 0 14px; overflow-x:auto; }
-.plot-row { display:flex; flex-wrap:wrap; gap:8px 28px; }
+.plot { width:100%; margin:6px 0 14px; overflow-x:auto; }
 .gallery { display:grid; grid-template-columns:repeat(auto-fill,minmax(100px,1fr)); gap:12px 10px; margin:8px 0 14px; }
 .gallery.small { grid-template-columns:repeat(auto-fill,minmax(70px,1fr)); }
 figure { margin:0; text-align:center; font-size:11.5px; color:var(--muted); line-height:1.3; }
@@ -193,9 +202,33 @@ window.addEventListener('unhandledrejection', function (e) { window.nnspecErrors
 constexpr const char* kRenderScript = R"js(
 (function () {
   var plots = JSON.parse(document.getElementById('nnspec-plots').textContent);
+  // Small multiples and concatenated panels (usermeta.nnspecFit) cannot take the
+  // container's width in Vega-Lite: draw them once, measure, and draw again with cells
+  // that make the whole plot as wide as its element.
+  function setCellWidth(spec, width) {
+    if (spec.spec) spec.spec.width = width;
+    (spec.concat || spec.hconcat || []).forEach(function (view) { view.width = width; });
+  }
+  function draw(element, spec) {
+    var options = {renderer: 'svg', actions: false};
+    var fit = spec.usermeta && spec.usermeta.nnspecFit;
+    if (!fit) return vegaEmbed(element, spec, options);
+    var available = element.clientWidth;
+    var cell = Math.max(120, Math.floor(available / fit.columns) - 90);
+    setCellWidth(spec, cell);
+    return vegaEmbed(element, spec, options).then(function (result) {
+      var svg = element.querySelector('svg');
+      var drawn = svg ? svg.getBoundingClientRect().width : available;
+      var better = Math.max(120, cell + Math.floor((available - drawn) / fit.columns) - 1);
+      if (Math.abs(better - cell) < 2) return result;
+      result.finalize();
+      setCellWidth(spec, better);
+      return vegaEmbed(element, spec, options);
+    });
+  }
   var jobs = plots.map(function (plot) {
     var element = document.getElementById(plot.id);
-    return vegaEmbed(element, plot.spec, {renderer: 'svg', actions: false}).then(function () {
+    return draw(element, plot.spec).then(function () {
       var svg = element.querySelector('svg');
       var marks = svg ? svg.querySelectorAll('g.role-mark > *').length : 0;
       return plot.id + (marks > 0 ? ' ok ' : ' failed ') + marks;
@@ -210,8 +243,27 @@ constexpr const char* kRenderScript = R"js(
     var loaded = images.filter(function (image) { return image.complete && image.naturalWidth > 0; }).length;
     return 'images ' + loaded + ' ' + images.length;
   }
+  // How the page laid out: each plot's drawn width beside its element's, its legends'
+  // titles, and each table's scroll width beside its visible width.
+  function layoutLines() {
+    var lines = [];
+    plots.forEach(function (plot) {
+      var element = document.getElementById(plot.id);
+      var svg = element.querySelector('svg');
+      var drawn = svg ? Math.round(svg.getBoundingClientRect().width) : 0;
+      lines.push('size ' + plot.id + ' ' + drawn + ' ' + element.clientWidth);
+      var titles = Array.prototype.map.call(element.querySelectorAll('g.role-legend-title text'), function (title) {
+        return title.textContent.replace(/\s+/g, '_');
+      });
+      lines.push('legends ' + plot.id + ' ' + titles.length + (titles.length ? ' ' + titles.join(' ') : ''));
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('.table-wrap'), function (wrap, index) {
+      lines.push('table ' + (index + 1) + ' ' + wrap.scrollWidth + ' ' + wrap.clientWidth);
+    });
+    return lines;
+  }
   Promise.all(jobs).then(function (lines) {
-    var text = lines.map(function (line) { return 'plot ' + line; }).join('\n');
+    var text = lines.map(function (line) { return 'plot ' + line; }).concat(layoutLines()).join('\n');
     text += (text ? '\n' : '') + imagesLoaded() + '\nerrors ' + window.nnspecErrors.length;
     window.nnspecErrors.forEach(function (error) { text += '\n' + error.replace(/\n/g, ' '); });
     document.getElementById('nnspec-status').textContent = text;
@@ -307,6 +359,7 @@ class ReportBuilder {
     html += fmt::format("<div class=\"subtitle\">nnspec report · {}store <code>{}</code> · study {} started {}{}</div>\n",
                         where, escapeHtml(study_.store_path), study_.study.id, escapeHtml(study_.study.created_at),
                         overrides);
+    for (const auto& sweep : study_.sweeps) html += headline(sweep);
     html += "</header>\n<main>\n<div class=\"cards\">\n";
     const TrialCounts& counts = study_.counts;
     std::string detail = fmt::format("{} finished", counts.finished);
@@ -335,6 +388,58 @@ class ReportBuilder {
                           study_.other_studies.size(), study_.other_studies.size() == 1 ? "y" : "ies");
     }
     return html;
+  }
+
+  // One line a sweep: what selects (or, without `select`, what ranks), the best point
+  // with its params and objective, and its figure on the test split when there is one.
+  std::string headline(const SweepData& sweep) const {
+    const std::string sep = "<span class=\"sep\">·</span>";
+    std::string html = fmt::format("<p class=\"headline\" id=\"headline-{}\">sweep <b>{}</b> {} ", slug(sweep.label()),
+                                   escapeHtml(sweep.label()), sep);
+    const std::string direction = sweep.maximize ? "max" : "min";
+    const bool one_point = sweep.points.size() == 1;
+    if (one_point) {
+      html += "one point, nothing to select ";
+    } else if (!sweep.info.objective.empty()) {
+      html += fmt::format("best by {} ({} {}) ", escapeHtml(metricTitle(sweep.rank_metric)), direction,
+                          escapeHtml(sweep.rank_metric));
+    } else {
+      html += fmt::format("no <code>select</code> in the sweep: ranked by {} ({} {}) ",
+                          escapeHtml(metricTitle(sweep.rank_metric)), direction, escapeHtml(sweep.rank_metric));
+    }
+    const PointSummary* best = sweep.best();
+    if (best == nullptr) return html + sep + " no point finished</p>\n";
+    std::string params;
+    for (const auto& param : best->params) {
+      params += fmt::format("{}{}={}", params.empty() ? "" : ", ", param.name, readableNumbers(param.value));
+    }
+    html += fmt::format("{} <b>{}</b> {} {} <b>{}</b>", sep, escapeHtml(params.empty() ? best->label() : params), sep,
+                        escapeHtml(metricTitle(sweep.rank_metric)), escapeHtml(formatMeanStd(best->values.at(sweep.rank_metric))));
+    const std::string test = testFigure(sweep, *best);
+    html += " " + sep + " " + escapeHtml(test.empty() ? "no test split" : test);
+    return html + "</p>\n";
+  }
+
+  // "test accuracy 0.8134 ± 0.0053" of a sweep's best point: its refit's when the sweep
+  // refits, else its trials'; accuracy, else loss, else the first test metric. "" when none.
+  std::string testFigure(const SweepData& sweep, const PointSummary& best) const {
+    std::vector<std::string> names;
+    std::map<std::string, std::vector<double>> values;
+    if (sweep.refit) {
+      for (const auto& [name, value] : study_.trials[*sweep.refit].row.final_metrics) values[name] = {value};
+    } else {
+      values.insert(best.values.begin(), best.values.end());
+    }
+    for (const auto& [name, list] : values) {
+      if (name.rfind("test.", 0) == 0 && name != "test.error" && !list.empty()) names.push_back(name);
+    }
+    if (names.empty()) return "";
+    std::string chosen = names.front();
+    for (const char* preferred : {"test.loss", "test.accuracy"}) {
+      if (values.count(preferred) != 0) chosen = preferred;
+    }
+    return fmt::format("{} {}{}", metricTitle(chosen), formatMeanStd(values.at(chosen)),
+                       sweep.refit ? " (refit on all training data)" : "");
   }
 
   static std::string card(const std::string& label, const std::string& value, const std::string& detail) {
@@ -426,7 +531,43 @@ class ReportBuilder {
     return true;
   }
 
+  // The metrics of a sweep's table: the objective first, then the rest of its split, then
+  // the other splits (validation, test, training), accuracy and loss before the others.
+  static std::vector<std::string> tableMetrics(const SweepData& sweep) {
+    auto splitOf = [](const std::string& name) { return name.substr(0, name.find('.')); };
+    std::vector<std::string> splits = {splitOf(sweep.rank_metric), "val", "test", "train"};
+    for (const auto& name : sweep.metrics) splits.push_back(splitOf(name));
+    auto weight = [](const std::string& name) {
+      const std::string bare = name.substr(name.find('.') + 1);
+      return bare == "accuracy" ? 0 : bare == "loss" ? 1 : 2;
+    };
+    std::vector<std::string> out = {sweep.rank_metric};
+    for (const auto& split : splits) {
+      std::vector<std::string> group;
+      for (const auto& name : sweep.metrics) {
+        if (splitOf(name) != split || name.find(".error") != std::string::npos) continue;
+        if (std::find(out.begin(), out.end(), name) == out.end()) group.push_back(name);
+      }
+      std::stable_sort(group.begin(), group.end(),
+                       [&](const std::string& a, const std::string& b) { return weight(a) < weight(b); });
+      out.insert(out.end(), group.begin(), group.end());
+    }
+    return out;
+  }
+
+  static std::string meanStdCell(const std::vector<double>& values, bool objective) {
+    const std::string kind = objective ? "num objective" : "num";
+    if (values.empty()) return fmt::format("<td class=\"{}\">–</td>", kind);
+    if (values.size() == 1) return fmt::format("<td class=\"{}\">{}</td>", kind, formatValue(values[0]));
+    return fmt::format("<td class=\"{}\">{}<span class=\"sd\">± {:.4f}</span></td>", kind, formatValue(meanOf(values)),
+                       stddevOf(values));
+  }
+
+  // The ranked table of a sweep, in as many tables as its columns need to fit the page
+  // (every column shown): the first has the objective per fold and the first metrics, the
+  // next ones the other metrics. Metric headers are grouped by split.
   std::string tableSection() const {
+    constexpr size_t kMaxNumberColumns = 10;
     std::string html;
     if (study_.sweeps.empty()) return note("the study has no trials yet");
     for (const auto& sweep : study_.sweeps) {
@@ -434,58 +575,94 @@ class ReportBuilder {
       if (sweep.info.folds > 1) extra += fmt::format(" · {}-fold CV", sweep.info.folds);
       if (sweep.info.replicates > 1) extra += fmt::format(" · {} replicates", sweep.info.replicates);
       html += sweepHeading(sweep, extra);
-      std::vector<std::string> columns = {sweep.rank_metric};
-      for (const char* extra_metric : {"val.accuracy", "val.loss", "test.accuracy", "test.loss", "train.loss", "val.mae"}) {
-        if (columns.size() >= (sweep.info.folds > 1 ? 3u : 6u)) break;
-        if (extra_metric != sweep.rank_metric &&
-            std::find(sweep.metrics.begin(), sweep.metrics.end(), extra_metric) != sweep.metrics.end()) {
-          columns.push_back(extra_metric);
+      const std::vector<std::string> metrics = tableMetrics(sweep);
+      const size_t folds = sweep.info.folds > 1 && sweep.info.folds <= 10 ? static_cast<size_t>(sweep.info.folds) : 0;
+      std::vector<std::vector<std::string>> blocks(1);
+      for (const auto& metric : metrics) {
+        // A fold's column (one number, no spread) takes about half a metric's width.
+        const size_t room = kMaxNumberColumns - (blocks.size() == 1 ? (folds + 1) / 2 : 0);
+        if (blocks.back().size() >= room) blocks.emplace_back();
+        blocks.back().push_back(metric);
+      }
+      for (size_t block = 0; block < blocks.size(); ++block) {
+        const bool first = block == 0;
+        html += rankedTable(sweep, blocks[block], first ? folds : 0, first);
+        if (first && blocks.size() > 1) {
+          html += "<p class=\"muted\">More metrics of the same points (one table would not fit the page):</p>\n";
         }
       }
-      const bool per_fold = sweep.info.folds > 1 && sweep.info.folds <= 10;
-      html += "<div class=\"table-wrap\"><table class=\"ranked\"><thead><tr><th class=\"num\">rank</th><th>point</th>";
-      if (per_fold) {
-        for (int64_t fold = 0; fold < sweep.info.folds; ++fold) html += fmt::format("<th class=\"num\">fold {}</th>", fold + 1);
-      }
-      for (const auto& column : columns) html += fmt::format("<th class=\"num\">{}</th>", escapeHtml(column));
-      html += "<th class=\"num\">trials</th><th class=\"num\">time</th><th></th></tr></thead>\n<tbody>\n";
-      size_t shown = 0;
-      for (const auto& point : sweep.points) {
-        if (++shown > kMaxTableRows) break;
-        html += fmt::format("<tr{}><td class=\"num\">{}</td><td class=\"point\">{}</td>", point.rank == 1 ? " class=\"best\"" : "",
-                            point.rank > 0 ? std::to_string(point.rank) : "–", escapeHtml(point.label()));
-        if (per_fold) {
-          for (int fold = 0; fold < static_cast<int>(sweep.info.folds); ++fold) {
-            const auto it = point.fold_values.find(fold);
-            html += fmt::format("<td class=\"num\">{}</td>", it == point.fold_values.end() ? "–" : formatValue(meanOf(it->second)));
-          }
-        }
-        for (const auto& column : columns) {
-          const auto it = point.values.find(column);
-          html += fmt::format("<td class=\"num\">{}</td>", it == point.values.end() ? "–" : formatMeanStd(it->second));
-        }
-        std::string status;
-        if (point.failed > 0) status += fmt::format("{} failed: {} ", point.failed, point.reason);
-        if (point.pruned > 0) status += fmt::format("pruned at epoch {} ", point.pruned_epoch);
-        if (point.running > 0) status += fmt::format("{} unfinished", point.running);
-        html += fmt::format("<td class=\"num\">{}/{}</td><td class=\"num\">{}</td><td class=\"status\">{}</td></tr>\n",
-                            point.finished, point.trials.size(), formatSeconds(point.seconds), escapeHtml(status));
-      }
-      html += "</tbody></table></div>\n";
       if (sweep.points.size() > kMaxTableRows) {
         html += note(fmt::format("{} more points are left out; `nnspec export` lists them all",
                                  sweep.points.size() - kMaxTableRows));
       }
       if (sweep.refit) {
         const TrialRow& row = study_.trials[*sweep.refit].row;
-        std::string metrics;
+        std::string metrics_text;
         for (const auto& [name, value] : row.final_metrics) {
-          if (name.rfind("test.", 0) == 0 && name != "test.error") metrics += fmt::format("  {} {:.4f}", name, value);
+          if (name.rfind("test.", 0) == 0 && name != "test.error") metrics_text += fmt::format("  {} {:.4f}", name, value);
         }
-        html += note(fmt::format("best point refit on all training data:{}", metrics));
+        html += note(fmt::format("best point refit on all training data:{}", metrics_text));
       }
     }
     return html;
+  }
+
+  std::string rankedTable(const SweepData& sweep, const std::vector<std::string>& columns, size_t folds,
+                          bool with_status) const {
+    constexpr size_t kCompactColumns = 8;
+    const bool compact = columns.size() + folds > kCompactColumns;
+    std::string html = fmt::format("<div class=\"table-wrap\"><table class=\"ranked{}{}\"><thead><tr>",
+                                   compact ? " compact" : "", with_status ? "" : " more");
+    html += "<th class=\"num\" rowspan=\"2\">rank</th><th rowspan=\"2\">point</th>";
+    if (folds > 0) {
+      html += fmt::format("<th class=\"group\" colspan=\"{}\">{} per fold</th>", folds, escapeHtml(sweep.rank_metric));
+    }
+    // Group headers: one per run of columns of the same split.
+    for (size_t k = 0; k < columns.size();) {
+      const std::string split = columns[k].substr(0, columns[k].find('.'));
+      size_t span = 0;
+      while (k + span < columns.size() && columns[k + span].substr(0, columns[k + span].find('.')) == split) ++span;
+      const std::string title = metricTitle(split + ".x");
+      html += fmt::format("<th class=\"group\" colspan=\"{}\">{}</th>", span, escapeHtml(title.substr(0, title.find(' '))));
+      k += span;
+    }
+    if (with_status) html += "<th class=\"num\" rowspan=\"2\">trials</th><th class=\"num\" rowspan=\"2\">time</th><th rowspan=\"2\"></th>";
+    html += "</tr><tr>";
+    for (size_t fold = 0; fold < folds; ++fold) html += fmt::format("<th class=\"num\">{}</th>", fold + 1);
+    for (const auto& column : columns) {
+      const bool objective = column == sweep.rank_metric;
+      // Long names break after an underscore ("precision_" / "weighted"), not inside a word.
+      std::string name = escapeHtml(column.substr(column.find('.') + 1));
+      for (size_t at = name.find('_'); at != std::string::npos; at = name.find('_', at + 6)) name.insert(at + 1, "<wbr>");
+      html += fmt::format("<th class=\"num metric{}\" title=\"{}\">{}{}</th>", objective ? " objective" : "",
+                          escapeHtml(column), name,
+                          objective ? (sweep.maximize ? " ▲" : " ▼") : "");
+    }
+    html += "</tr></thead>\n<tbody>\n";
+    size_t shown = 0;
+    for (const auto& point : sweep.points) {
+      if (++shown > kMaxTableRows) break;
+      html += fmt::format("<tr{}><td class=\"num\">{}</td><td class=\"point\">{}</td>", point.rank == 1 ? " class=\"best\"" : "",
+                          point.rank > 0 ? std::to_string(point.rank) : "–", escapeHtml(point.label()));
+      for (int fold = 0; fold < static_cast<int>(folds); ++fold) {
+        const auto it = point.fold_values.find(fold);
+        html += fmt::format("<td class=\"num\">{}</td>", it == point.fold_values.end() ? "–" : formatValue(meanOf(it->second)));
+      }
+      for (const auto& column : columns) {
+        const auto it = point.values.find(column);
+        html += meanStdCell(it == point.values.end() ? std::vector<double>{} : it->second, column == sweep.rank_metric);
+      }
+      if (with_status) {
+        std::string status;
+        if (point.failed > 0) status += fmt::format("{} failed: {} ", point.failed, point.reason);
+        if (point.pruned > 0) status += fmt::format("pruned at epoch {} ", point.pruned_epoch);
+        if (point.running > 0) status += fmt::format("{} unfinished", point.running);
+        html += fmt::format("<td class=\"num\">{}/{}</td><td class=\"num\">{}</td><td class=\"status\">{}</td>",
+                            point.finished, point.trials.size(), formatSeconds(point.seconds), escapeHtml(status));
+      }
+      html += "</tr>\n";
+    }
+    return html + "</tbody></table></div>\n";
   }
 
   std::string bestSection() const {
@@ -600,6 +777,75 @@ class ReportBuilder {
     return out;
   }
 
+  // How a sweep's learning curves tell its points apart: colour by one varying param
+  // (`by`, else the first that varies), the line's dash by the others, or a row of small
+  // multiples each when they take more values than dashes can show.
+  struct CurveEncoding {
+    std::string color_param;           // "": colour by point
+    bool color_numbers = false;        // many numeric values: a colour gradient
+    bool color_log = false;
+    std::vector<std::string> others;   // the other varying params
+    bool dash = false;                 // others -> strokeDash
+    bool rows = false;                 // others -> rows of small multiples
+    std::string othersOf(const PointSummary& point) const {
+      std::string key;
+      for (const auto& name : others) {
+        const std::string value = readableNumbers(paramOf(point.params, name));
+        key += others.size() == 1 ? value : fmt::format("{}{}={}", key.empty() ? "" : ", ", name, value);
+      }
+      return key;
+    }
+  };
+
+  CurveEncoding curveEncoding(const SweepData& sweep, const std::string& by) const {
+    constexpr size_t kMaxDashes = 6;
+    constexpr size_t kMaxRows = 8;
+    CurveEncoding out;
+    std::vector<std::string> varied;
+    for (const auto& name : sweep.param_names) {
+      if (distinctValues(sweep, name).size() > 1) varied.push_back(name);
+    }
+    if (varied.empty()) return out;
+    out.color_param = std::find(varied.begin(), varied.end(), by) != varied.end() ? by : varied.front();
+    for (const auto& name : varied) {
+      if (name != out.color_param) out.others.push_back(name);
+    }
+    const std::vector<std::string> colors = distinctValues(sweep, out.color_param);
+    if (colors.size() > kMaxLegendSeries) {
+      // Sampled values (random, TPE): a gradient; the other params are in the tooltip.
+      std::vector<double> numbers;
+      for (const auto& value : colors) {
+        if (const auto number = numberOf(value)) numbers.push_back(*number);
+      }
+      if (numbers.size() == colors.size()) {
+        out.color_numbers = true;
+        out.color_log = logScaled(numbers);
+      } else {
+        out.color_param.clear();
+      }
+      out.others.clear();
+      return out;
+    }
+    std::set<std::string> combinations;
+    for (const auto& point : sweep.points) combinations.insert(out.othersOf(point));
+    if (out.others.empty()) return out;
+    if (combinations.size() <= kMaxDashes) {
+      out.dash = true;
+    } else if (combinations.size() <= kMaxRows) {
+      out.rows = true;
+    } else {
+      out.color_param.clear();  // too many to tell apart by encoding: one colour a point
+      out.others.clear();
+    }
+    return out;
+  }
+
+  static std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (size_t k = 0; k < names.size(); ++k) out += (k == 0 ? "" : k + 1 == names.size() ? " and " : ", ") + names[k];
+    return out;
+  }
+
   std::string curvesSection(const Item& item) {
     const std::vector<std::string> wanted = parseList(item.arg("y", "loss"));
     const std::string by = item.arg("by", "");
@@ -610,7 +856,7 @@ class ReportBuilder {
       if (by.empty() || distinctValues(sweep, by).size() > 1) sweeps.push_back(&sweep);
     }
     if (sweeps.empty()) {
-      html += note(fmt::format("no sweep varies '{}'; the curves of every sweep follow, one colour per point", by));
+      html += note(fmt::format("no sweep varies '{}'; the curves of every sweep follow, coloured by what they vary", by));
       for (const auto& sweep : study_.sweeps) sweeps.push_back(&sweep);
     }
     for (const SweepData* sweep : sweeps) {
@@ -628,31 +874,46 @@ class ReportBuilder {
         html += note(fmt::format("no epoch of this sweep recorded {}", item.arg("y", "loss")));
         continue;
       }
+      const CurveEncoding encoding = curveEncoding(*sweep, by);
+      const std::string others = joined(encoding.others);
+      if (!by.empty() && encoding.color_param == by && !encoding.others.empty()) {
+        html += fmt::format("<p class=\"muted curves-note\">curves(by: {}) colours the lines by {}; {} {} too, so {}.</p>\n",
+                            escapeHtml(by), escapeHtml(by), escapeHtml(others), encoding.others.size() == 1 ? "varies" : "vary",
+                            encoding.dash ? "the line's dash tells " + std::string(encoding.others.size() == 1 ? "it" : "them") + " apart"
+                                          : "each of " + std::string(encoding.others.size() == 1 ? "its values" : "their combinations") +
+                                                " gets a row of plots");
+      }
       // One chart per kind of metric (loss, accuracy, ...): their scales differ.
       std::vector<std::string> kinds;
       for (const auto& metric : metrics) {
         const std::string kind = metric.substr(metric.find('.') + 1);
         if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
       }
-      const bool color_by_param = !by.empty() && distinctValues(*sweep, by).size() > 1;
-      std::string charts;
+      const int64_t replicas = sweep->info.folds * sweep->info.replicates;
       for (const auto& kind : kinds) {
         CurveChart chart;
         std::vector<std::string> chosen;
         for (const auto& metric : metrics) {
           if (metric.substr(metric.find('.') + 1) == kind) chosen.push_back(metric);
         }
-        chart.dash_by_split = chosen.size() > 1;
+        for (const auto& metric : chosen) chart.splits.push_back(splitTitle(metric));
         chart.y_title = chosen.size() == 1 ? metricTitle(chosen[0]) : kind;
         chart.title = fmt::format("{} per epoch", chosen.size() == 1 ? metricTitle(chosen[0]) : kind);
-        chart.color_title = color_by_param ? by : "point";
+        chart.color_title = encoding.color_param.empty() ? "point" : encoding.color_param;
+        chart.color_numbers = encoding.color_numbers;
+        chart.color_log = encoding.color_log;
+        if (encoding.dash) chart.dash_title = others;
+        if (encoding.rows) chart.row_title = others;
         int max_epoch = 0;
         int64_t series_count = 0;
         for (const auto& point : sweep->points) {
-          const std::string color = color_by_param ? readableNumbers(paramOf(point.params, by)) : point.label();
-          if (std::find(chart.color_order.begin(), chart.color_order.end(), color) == chart.color_order.end()) {
-            chart.color_order.push_back(color);
-          }
+          const std::string color_text =
+              encoding.color_param.empty() ? point.label() : readableNumbers(paramOf(point.params, encoding.color_param));
+          const Json color = encoding.color_numbers ? Json(*numberOf(color_text)) : Json(color_text);
+          const std::string other = encoding.othersOf(point);
+          auto addOnce = [](std::vector<std::string>& list, const std::string& value) {
+            if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+          };
           bool any = false;
           for (const auto& metric : chosen) {
             // The mean over the point's folds and replicates, epoch by epoch.
@@ -666,25 +927,59 @@ class ReportBuilder {
             for (const auto& [epoch, values] : by_epoch) {
               any = true;
               max_epoch = std::max(max_epoch, epoch);
-              const std::string split = metricTitle(metric).substr(0, metricTitle(metric).find(' '));
-              chart.rows.push(Json::object({{"series", point.label()}, {"color", color}, {"split", split},
-                                            {"metric", metric}, {"epoch", epoch}, {"value", meanOf(values)}}));
+              const double mean = meanOf(values);
+              const double spread = values.size() > 1 ? stddevOf(values) : 0.0;
+              chart.band = chart.band || values.size() > 1;
+              chart.rows.push(Json::object({{"series", point.label()}, {"color", color}, {"dash", other}, {"row", other},
+                                            {"split", splitTitle(metric)}, {"metric", metric}, {"epoch", epoch},
+                                            {"value", mean}, {"lo", mean - spread}, {"hi", mean + spread},
+                                            {"n", static_cast<long long>(values.size())}}));
             }
           }
-          series_count += any ? 1 : 0;
+          if (!any) continue;
+          ++series_count;
+          if (!encoding.color_numbers) addOnce(chart.color_order, color_text);
+          if (encoding.dash) addOnce(chart.dash_order, other);
+          if (encoding.rows) addOnce(chart.row_order, other);
         }
         chart.show_points = max_epoch <= 25;
-        sortNumerically(chart.color_order);
+        sortNaturally(chart.color_order);
+        sortNaturally(chart.dash_order);
+        sortNaturally(chart.row_order);
         chart.legend = chart.color_order.size() <= kMaxLegendSeries;
-        const int64_t replicas = sweep->info.folds * sweep->info.replicates;
-        chart.subtitle = fmt::format("{} point{}{}", series_count, series_count == 1 ? "" : "s",
-                                     replicas > 1 ? fmt::format(", each the mean of its {} trials (folds x replicates)", replicas) : "") +
-                         (chart.legend ? "" : "; hover a line for its point");
-        charts += plot(learningCurveSpec(chart));
+        chart.subtitle = curveCaption(*sweep, encoding, chart, series_count, replicas);
+        html += plot(learningCurveSpec(chart));
       }
-      html += "<div class=\"plot-row\">" + charts + "</div>\n";
     }
     return html;
+  }
+
+  static std::string splitTitle(const std::string& metric) {
+    const std::string title = metricTitle(metric);
+    return title.substr(0, title.find(' '));
+  }
+
+  // What a learning-curve chart draws, in words: the encodings, the mean and its band.
+  static std::string curveCaption(const SweepData& sweep, const CurveEncoding& encoding, const CurveChart& chart,
+                                  int64_t series_count, int64_t replicas) {
+    std::string text = fmt::format("{} point{}", series_count, series_count == 1 ? "" : "s");
+    if (encoding.color_param.empty()) {
+      text += series_count > 1 ? ", a colour each" : "";
+    } else {
+      text += fmt::format(", colour: {}", encoding.color_param);
+    }
+    if (encoding.dash) text += fmt::format(", dash: {}", chart.dash_title);
+    if (encoding.rows) text += fmt::format(", a row per {}", chart.row_title);
+    if (chart.splits.size() > 1) text += fmt::format(", {} side by side", joined(chart.splits));
+    if (replicas > 1) {
+      const std::string over = sweep.info.folds > 1 && sweep.info.replicates > 1
+                                   ? fmt::format("{} folds x {} replicates", sweep.info.folds, sweep.info.replicates)
+                               : sweep.info.folds > 1 ? fmt::format("{} folds", sweep.info.folds)
+                                                      : fmt::format("{} replicates", sweep.info.replicates);
+      text += fmt::format("; each line the mean over its {}{}", over, chart.band ? ", the band ± one standard deviation" : "");
+    }
+    if (!chart.legend || encoding.color_numbers) text += "; hover a line for its point";
+    return text;
   }
 
   std::vector<std::string> distinctValues(const SweepData& sweep, const std::string& param) const {
@@ -704,6 +999,19 @@ class ReportBuilder {
     }
     std::stable_sort(values.begin(), values.end(),
                      [](const std::string& a, const std::string& b) { return *numberOf(a) < *numberOf(b); });
+  }
+
+  // Values in the order of the first number each holds ("[16]" before "[128]"), then as text.
+  static void sortNaturally(std::vector<std::string>& values) {
+    auto firstNumber = [](const std::string& text) {
+      const size_t at = text.find_first_of("-0123456789.");
+      return at == std::string::npos ? std::nan("") : std::strtod(text.c_str() + at, nullptr);
+    };
+    std::stable_sort(values.begin(), values.end(), [&](const std::string& a, const std::string& b) {
+      const double x = firstNumber(a), y = firstNumber(b);
+      if (!std::isnan(x) && !std::isnan(y) && x != y) return x < y;
+      return a < b;
+    });
   }
 
   // Log scale when every value is positive and each is at least twice the one before.
@@ -733,8 +1041,6 @@ class ReportBuilder {
       html += sweepHeading(sweep);
       ErrorBarChart chart;
       chart.title = fmt::format("{} vs {}", metricTitle(y), x);
-      chart.subtitle = replicas > 1 ? fmt::format("mean ± std over {} (bars); grey dots: single trials", over)
-                                    : "one trial per point: no spread to show";
       chart.x_title = x;
       chart.y_title = metricTitle(y);
       std::vector<double> numbers;
@@ -775,6 +1081,12 @@ class ReportBuilder {
         continue;
       }
       std::sort(chart.series.begin(), chart.series.end());
+      // The caption says what the layers draw: bars and means, the trials' dots, the colours.
+      const bool coloured = chart.series.size() > 1;
+      chart.subtitle = replicas > 1 ? fmt::format("mean ± std over {} (bars and line); {} dots: single trials", over,
+                                                  coloured ? "faint" : "grey")
+                                    : "one trial per point: no spread to show";
+      if (coloured) chart.subtitle += fmt::format("; a colour per {}", chart.series_title);
       for (const auto& series : chart.series) {
         for (const auto& value : values) {
           const auto it = pooled.find({series, value});
@@ -1348,7 +1660,9 @@ class ReportBuilder {
                                   {"objective", data.points[index].second},
                                   {"point", data.points[index].first->label()}}));
         }
-        panels.push_back(SlicePanel{param, numbers.has_value(), numbers && logScaled(*numbers), rows});
+        std::vector<std::string> values = distinctValues(sweep, param);
+        sortNumerically(values);
+        panels.push_back(SlicePanel{param, numbers.has_value(), numbers && logScaled(*numbers), rows, values});
       }
       html += plot(slicesSpec(fmt::format("Slices, sweep {}", sweep.label()), metricTitle(sweep.rank_metric), panels));
     }

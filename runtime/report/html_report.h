@@ -10,8 +10,10 @@
 // for a confusion matrix, ...) say so in their section instead of failing.
 //
 // When the page has drawn every plot, it writes what happened into
-// <pre id="nnspec-status">: "plot ID ok|failed MARKS", "images LOADED TOTAL" and
-// "errors N" lines followed by the console errors, for headless-browser tests.
+// <pre id="nnspec-status">: "plot ID ok|failed MARKS", "size ID DRAWN_WIDTH ELEMENT_WIDTH",
+// "legends ID COUNT TITLE..." (spaces in a title as _), "table N SCROLL_WIDTH VISIBLE_WIDTH",
+// "images LOADED TOTAL" and "errors N" lines followed by the console errors, for
+// headless-browser tests.
 
 #include <string>
 

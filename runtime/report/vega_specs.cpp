@@ -1,5 +1,8 @@
 #include "runtime/report/vega_specs.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 namespace nnspec::rt {
 namespace {
 
@@ -22,6 +25,22 @@ Json base(const std::string& title, const std::string& subtitle) {
   return Json::object({{"$schema", kSchema}, {"title", titleOf(title, subtitle)}});
 }
 
+// Small multiples and concatenated panels cannot take the container's width in
+// Vega-Lite; the page's render script (html_report.cpp) sizes their cells to it: `columns`
+// cells side by side fill the plot's width.
+// Numbers written as text ("0.001") as a JSON array of numbers; text that is no number is left out.
+Json numberArray(const std::vector<std::string>& items) {
+  Json out = Json::array();
+  for (const auto& item : items) {
+    char* end = nullptr;
+    const double value = std::strtod(item.c_str(), &end);
+    if (!item.empty() && end == item.c_str() + item.size()) out.push(value);
+  }
+  return out;
+}
+
+Json fitWidth(int columns) { return Json::object({{"nnspecFit", Json::object({{"columns", columns}})}}); }
+
 }  // namespace
 
 std::string metricTitle(const std::string& metric) {
@@ -37,41 +56,88 @@ std::string metricTitle(const std::string& metric) {
 }
 
 Json learningCurveSpec(const CurveChart& chart) {
-  Json encoding = Json::object();
-  encoding.set("x", Json::object({{"field", "epoch"},
-                                  {"type", "quantitative"},
-                                  {"title", "epoch"},
-                                  {"axis", Json::object({{"tickMinStep", 1}, {"format", "d"}})}}));
-  encoding.set("y", Json::object({{"field", "value"},
-                                  {"type", "quantitative"},
-                                  {"title", chart.y_title},
-                                  {"scale", Json::object({{"zero", false}})}}));
-  encoding.set("color", Json::object({{"field", "color"},
-                                      {"type", "nominal"},
-                                      {"title", chart.color_title},
-                                      {"sort", stringArray(chart.color_order)},
-                                      {"legend", chart.legend ? Json::object({{"labelLimit", 260}}) : Json()}}));
-  encoding.set("detail", Json::object({{"field", "series"}, {"type", "nominal"}}));
-  if (chart.dash_by_split) {
-    encoding.set("strokeDash", Json::object({{"field", "split"},
-                                             {"type", "nominal"},
-                                             {"title", "data"},
-                                             {"sort", Json::array({"training", "validation", "test"})},
-                                             {"legend", Json::object({{"symbolType", "stroke"}, {"symbolStrokeWidth", 2},
-                                                                      {"symbolSize", 300}})}}));
+  const bool columns = chart.splits.size() > 1;
+  const bool rows = !chart.row_title.empty();
+  const bool faceted = columns || rows;
+  Json x = Json::object({{"field", "epoch"},
+                         {"type", "quantitative"},
+                         {"title", "epoch"},
+                         {"axis", Json::object({{"tickMinStep", 1}, {"format", "d"}})}});
+  Json y = Json::object({{"field", "value"},
+                         {"type", "quantitative"},
+                         {"title", chart.y_title},
+                         {"scale", Json::object({{"zero", false}})}});
+  Json color = Json::object({{"field", "color"},
+                             {"type", "nominal"},
+                             {"title", chart.color_title},
+                             {"sort", stringArray(chart.color_order)},
+                             {"legend", chart.legend ? Json::object({{"labelLimit", 260}, {"symbolType", "stroke"},
+                                                                     {"symbolStrokeWidth", 3}, {"symbolOpacity", 1}})
+                                                     : Json()}});
+  if (chart.color_numbers) {
+    color = Json::object({{"field", "color"},
+                          {"type", "quantitative"},
+                          {"title", chart.color_title},
+                          {"scale", Json::object({{"type", chart.color_log ? "log" : "linear"}, {"scheme", "viridis"}})},
+                          {"legend", Json::object({{"format", "~g"}})}});
   }
-  encoding.set("tooltip", Json::array({Json::object({{"field", "series"}, {"title", "point"}}),
-                                       Json::object({{"field", "metric"}}),
-                                       Json::object({{"field", "epoch"}}),
-                                       Json::object({{"field", "value"}, {"format", ".4f"}})}));
+  Json line_encoding = Json::object({{"x", x}, {"y", y}, {"color", color},
+                                     {"detail", Json::object({{"field", "series"}, {"type", "nominal"}})}});
+  if (!chart.dash_title.empty()) {
+    line_encoding.set("strokeDash",
+                      Json::object({{"field", "dash"},
+                                    {"type", "nominal"},
+                                    {"title", chart.dash_title},
+                                    {"sort", stringArray(chart.dash_order)},
+                                    {"scale", Json::object({{"range", Json::array({Json::array({1, 0}), Json::array({6, 3}),
+                                                                                   Json::array({2, 2}), Json::array({8, 3, 2, 3}),
+                                                                                   Json::array({12, 4}), Json::array({1, 4})})}})},
+                                    // Vega-Lite draws a dash legend's symbols transparent: stroke them.
+                                    {"legend", Json::object({{"symbolType", "stroke"}, {"symbolStrokeWidth", 2},
+                                                             {"symbolSize", 400}, {"labelLimit", 260},
+                                                             {"encode", Json::object({{"symbols", Json::object({{"update", Json::object(
+                                                                 {{"stroke", Json::object({{"value", "#333333"}})}})}})}})}})}}));
+  }
+  Json tooltip = Json::array({Json::object({{"field", "series"}, {"title", "point"}}), Json::object({{"field", "metric"}}),
+                              Json::object({{"field", "epoch"}}), Json::object({{"field", "value"}, {"format", ".4f"}})});
+  if (chart.band) tooltip.push(Json::object({{"field", "n"}, {"title", "trials"}}));
+  line_encoding.set("tooltip", tooltip);
   Json mark = Json::object({{"type", "line"}, {"strokeWidth", 2}, {"interpolate", "monotone"}});
   if (chart.show_points) mark.set("point", Json::object({{"size", 28}, {"filled", true}}));
+  Json layers = Json::array();
+  if (chart.band) {
+    layers.push(Json::object(
+        {{"mark", Json::object({{"type", "area"}, {"opacity", 0.14}, {"interpolate", "monotone"}})},
+         {"encoding", Json::object({{"x", x},
+                                    {"y", Json::object({{"field", "lo"}, {"type", "quantitative"}, {"title", chart.y_title}})},
+                                    {"y2", Json::object({{"field", "hi"}})},
+                                    {"color", color},
+                                    {"detail", Json::object({{"field", "series"}, {"type", "nominal"}})}})}}));
+  }
+  layers.push(Json::object({{"mark", mark}, {"encoding", line_encoding}}));
   Json spec = base(chart.title, chart.subtitle);
-  spec.set("width", 380);
-  spec.set("height", 260);
   spec.set("data", Json::object({{"values", chart.rows}}));
-  spec.set("mark", mark);
-  spec.set("encoding", encoding);
+  if (!faceted) {
+    spec.set("width", "container");
+    spec.set("height", 280);
+    spec.set("layer", layers);
+    return spec;
+  }
+  Json facet = Json::object();
+  if (columns) {
+    facet.set("column", Json::object({{"field", "split"}, {"type", "nominal"}, {"title", nullptr},
+                                      {"sort", stringArray(chart.splits)},
+                                      {"header", Json::object({{"labelFontSize", 12}, {"labelFontWeight", "bold"}})}}));
+  }
+  if (rows) {
+    facet.set("row", Json::object({{"field", "row"}, {"type", "nominal"}, {"title", chart.row_title},
+                                   {"sort", stringArray(chart.row_order)},
+                                   {"header", Json::object({{"labelFontSize", 11}, {"labelAngle", 0}, {"labelAlign", "left"}})}}));
+  }
+  spec.set("facet", facet);
+  spec.set("spec", Json::object({{"width", 300}, {"height", rows ? 180 : 260}, {"layer", layers}}));
+  spec.set("resolve", Json::object({{"scale", Json::object({{"y", "shared"}})}}));
+  spec.set("usermeta", fitWidth(columns ? static_cast<int>(chart.splits.size()) : 1));
   return spec;
 }
 
@@ -82,7 +148,10 @@ Json errorBarSpec(const ErrorBarChart& chart) {
     Json scale = Json::object({{"zero", false}, {"nice", false}, {"padding", 24}});
     if (chart.log_x) scale.set("type", "log");
     x.set("scale", scale);
-    x.set("axis", Json::object({{"format", chart.log_x ? ".0e" : "~g"}, {"labelOverlap", true}, {"grid", false}}));
+    Json axis = Json::object({{"format", "~g"}, {"labelOverlap", "greedy"}, {"grid", false}});
+    // A log axis ticks the sweep's own values (its default ticks crowd: "0.10.2").
+    if (chart.log_x) axis.set("values", numberArray(chart.x_order));
+    x.set("axis", axis);
   } else {
     x.set("type", "nominal");
     x.set("sort", stringArray(chart.x_order));
@@ -127,7 +196,7 @@ Json errorBarSpec(const ErrorBarChart& chart) {
                                                          Json::object({{"field", "std"}, {"format", ".4f"}}),
                                                          Json::object({{"field", "n"}, {"title", "trials"}})})}}))}});
   Json spec = base(chart.title, chart.subtitle);
-  spec.set("width", 560);
+  spec.set("width", "container");
   spec.set("height", 320);
   spec.set("data", Json::object({{"values", chart.points}}));
   spec.set("layer", Json::array({trials_layer, bars_layer, means_layer}));
@@ -172,7 +241,7 @@ Json confusionSpec(const std::string& title, const std::string& subtitle, const 
 }
 
 Json historySpec(const std::string& title, const std::string& y_title, Json rows) {
-  Json x = Json::object({{"field", "trial"}, {"type", "quantitative"}, {"title", "trial"},
+  Json x = Json::object({{"field", "trial"}, {"type", "quantitative"}, {"title", "point, in the order run"},
                          {"axis", Json::object({{"tickMinStep", 1}, {"format", "d"}})}});
   Json y_scale = Json::object({{"zero", false}});
   Json points = Json::object(
@@ -190,8 +259,9 @@ Json historySpec(const std::string& title, const std::string& y_title, Json rows
   Json best = Json::object(
       {{"mark", Json::object({{"type", "line"}, {"interpolate", "step-after"}, {"color", "#d62728"}, {"strokeWidth", 2}})},
        {"encoding", Json::object({{"x", x}, {"y", Json::object({{"field", "best"}, {"type", "quantitative"}})}})}});
-  Json spec = base(title, "each trial's objective (dots) and the best so far (red line)");
-  spec.set("width", 560);
+  Json spec = base(title, "each point's objective in the order the points ran (dots: the mean over its trials; grey: "
+                          "pruned, at its last epoch) and the best so far (red line)");
+  spec.set("width", "container");
   spec.set("height", 280);
   spec.set("data", Json::object({{"values", rows}}));
   spec.set("layer", Json::array({points, best}));
@@ -200,7 +270,7 @@ Json historySpec(const std::string& title, const std::string& y_title, Json rows
 
 Json importanceSpec(const std::string& title, const std::string& subtitle, Json rows) {
   Json spec = base(title, subtitle);
-  spec.set("width", 480);
+  spec.set("width", "container");
   spec.set("data", Json::object({{"values", rows}}));
   spec.set("mark", Json::object({{"type", "bar"}, {"color", kAccent}, {"cornerRadiusEnd", 2}}));
   spec.set("encoding",
@@ -246,10 +316,20 @@ Json parallelSpec(const std::string& title, const std::string& objective, const 
 }
 
 Json slicesSpec(const std::string& title, const std::string& objective, const std::vector<SlicePanel>& panels) {
+  constexpr size_t kMaxTickedValues = 12;
   Json charts = Json::array();
   for (const SlicePanel& panel : panels) {
     Json x = Json::object({{"field", "value"}, {"type", panel.numeric ? "quantitative" : "nominal"}, {"title", panel.param}});
-    if (panel.numeric) x.set("scale", Json::object({{"type", panel.log ? "log" : "linear"}, {"zero", false}}));
+    if (panel.numeric) {
+      x.set("scale", Json::object({{"type", panel.log ? "log" : "linear"}, {"zero", false}, {"nice", false},
+                                   {"padding", 16}}));
+      Json axis = Json::object({{"format", "~g"}, {"labelOverlap", "greedy"}, {"grid", false}});
+      // Ticks at the values the sweep ran (a log axis's own ticks crowd, "0.10.2").
+      if (panel.values.size() <= kMaxTickedValues) axis.set("values", numberArray(panel.values));
+      x.set("axis", axis);
+    } else {
+      x.set("axis", Json::object({{"labelAngle", 0}, {"labelOverlap", "greedy"}}));
+    }
     charts.push(Json::object(
         {{"width", 220},
          {"height", 200},
@@ -262,8 +342,11 @@ Json slicesSpec(const std::string& title, const std::string& objective, const st
                         {"tooltip", Json::array({Json::object({{"field", "point"}}),
                                                  Json::object({{"field", "objective"}, {"format", ".4f"}})})}})}}));
   }
-  Json spec = base(title, "the objective of every point against each param");
-  spec.set("hconcat", charts);
+  const int columns = std::min(3, static_cast<int>(panels.size()));
+  Json spec = base(title, "each point's objective (the mean over its trials) against each param it varies");
+  spec.set("concat", charts);
+  spec.set("columns", columns);
+  spec.set("usermeta", fitWidth(columns));
   return spec;
 }
 
@@ -282,15 +365,17 @@ Json histogramSpec(const std::string& title, const std::vector<std::string>& par
   Json spec = base(title, "");
   spec.set("data", Json::object({{"values", rows}}));
   spec.set("facet", Json::object({{"field", "param"}, {"type", "nominal"}, {"title", nullptr}, {"sort", stringArray(params)}}));
-  spec.set("columns", 3);
+  const int columns = std::min(3, static_cast<int>(params.size()));
+  spec.set("columns", columns);
   spec.set("spec", inner);
+  spec.set("usermeta", fitWidth(columns));
   spec.set("resolve", Json::object({{"scale", Json::object({{"x", "independent"}, {"y", "independent"}})}}));
   return spec;
 }
 
 Json timingsSpec(const std::string& title, const std::vector<std::string>& points, Json rows) {
   Json spec = base(title, "mean seconds per trial (training and evaluation)");
-  spec.set("width", 480);
+  spec.set("width", "container");
   spec.set("data", Json::object({{"values", rows}}));
   spec.set("mark", Json::object({{"type", "bar"}, {"color", kAccent}}));
   spec.set("encoding",

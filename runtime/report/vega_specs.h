@@ -12,16 +12,28 @@ namespace nnspec::rt {
 // Readable axis titles: "val.accuracy" -> "validation accuracy", "train.loss" -> "training loss".
 std::string metricTitle(const std::string& metric);
 
+// Learning curves of a sweep's points. Every varying param gets its own channel: colour
+// for the first, line dash for the combination of the others (a handful of values), or
+// small multiples (one row a combination) when there are more; several splits (training,
+// validation) are side-by-side columns. A point's folds and replicates are its mean line
+// with a band of one standard deviation.
 struct CurveChart {
   std::string title;
   std::string subtitle;
   std::string y_title;
-  std::string color_title;                // the legend's title: the swept param or "point"
+  std::string color_title;                // the legend's title: the coloured param or "point"
   std::vector<std::string> color_order;   // legend order
-  bool dash_by_split = false;             // train solid, validation dashed
+  bool color_numbers = false;             // colour is a number on a gradient (many sampled values)
+  bool color_log = false;                 // ... on a log scale
+  std::string dash_title;                 // the dashed params ("" : no dash encoding)
+  std::vector<std::string> dash_order;
+  std::string row_title;                  // the params of the rows of small multiples ("": none)
+  std::vector<std::string> row_order;
+  std::vector<std::string> splits;        // "training", "validation", ...: a column each when more than one
+  bool band = false;                      // rows carry lo/hi: draw the band
   bool show_points = false;
   bool legend = true;                     // off for many points (the tooltip names them)
-  Json rows = Json::array();              // {series, color, split, metric, epoch, value}
+  Json rows = Json::array();              // {series, color, dash, row, split, metric, epoch, value, lo, hi, n}
 };
 Json learningCurveSpec(const CurveChart& chart);
 
@@ -32,7 +44,7 @@ struct ErrorBarChart {
   std::string y_title;
   bool numeric_x = true;
   bool log_x = false;
-  std::vector<std::string> x_order;  // nominal x
+  std::vector<std::string> x_order;  // the values in order: nominal x's order, a log axis's ticks
   std::string series_title;          // the other swept params, when they vary too
   std::vector<std::string> series;   // one line per value; empty: one line
   Json points = Json::array();       // {series, x, mean, std, lo, hi, n}
@@ -61,6 +73,7 @@ struct SlicePanel {
   bool numeric = false;
   bool log = false;
   Json rows;
+  std::vector<std::string> values;  // the distinct values, in order: the ticks of a numeric axis
 };
 Json slicesSpec(const std::string& title, const std::string& objective, const std::vector<SlicePanel>& panels);
 

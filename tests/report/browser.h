@@ -1,8 +1,9 @@
 #pragma once
 // Opens an HTML report in headless Chromium (Debian's `chromium`, installed by
 // scripts/setup.sh) and reads back what the page recorded in <pre id="nnspec-status">:
-// each plot's render result, the images loaded, and the console errors. Also takes a
-// screenshot.
+// each plot's render result and layout (widths, legends), each table's widths, the images
+// loaded, and the console errors; keeps the drawn page. The page is 1280 pixels wide. Also
+// takes a screenshot.
 
 #include <unistd.h>
 
@@ -19,16 +20,33 @@ struct PlotStatus {
   std::string id;
   bool ok = false;
   int marks = 0;
+  int drawn_width = -1;    // the SVG's width on the page
+  int element_width = -1;  // the width of the element it sits in
+  std::vector<std::string> legends;  // legend titles, spaces as _
+};
+
+struct TableStatus {
+  int scroll_width = -1;   // a table container's scrollWidth
+  int visible_width = -1;  // its clientWidth
 };
 
 struct RenderStatus {
   bool found = false;  // the page wrote its status (it finished rendering)
   std::vector<PlotStatus> plots;
+  std::vector<TableStatus> tables;
   int images_loaded = -1;
   int images_total = -1;
   int errors = -1;
   std::vector<std::string> error_lines;  // the page's, then Chromium's console errors
   std::string log;                       // Chromium's stderr
+  std::string dom;                       // the page as drawn
+
+  const PlotStatus* plot(const std::string& id) const {
+    for (const auto& entry : plots) {
+      if (entry.id == id) return &entry;
+    }
+    return nullptr;
+  }
 
   bool allRendered() const {
     if (!found || errors != 0 || images_loaded != images_total) return false;
@@ -41,7 +59,13 @@ struct RenderStatus {
     std::ostringstream out;
     out << "status found " << found << ", " << plots.size() << " plots, images " << images_loaded << "/" << images_total
         << ", errors " << errors << "\n";
-    for (const auto& plot : plots) out << "  " << plot.id << (plot.ok ? " ok " : " FAILED ") << plot.marks << "\n";
+    for (const auto& plot : plots) {
+      out << "  " << plot.id << (plot.ok ? " ok " : " FAILED ") << plot.marks << ", width " << plot.drawn_width << " of "
+          << plot.element_width << ", legends";
+      for (const auto& legend : plot.legends) out << " " << legend;
+      out << "\n";
+    }
+    for (const auto& table : tables) out << "  table " << table.scroll_width << " of " << table.visible_width << "\n";
     for (const auto& line : error_lines) out << "  error: " << line << "\n";
     return out.str();
   }
@@ -76,8 +100,9 @@ inline RenderStatus openInChromium(const std::string& html_path, const std::stri
   const std::string url = "file://" + fs::absolute(html_path).string();
   const std::string log_path = base + ".log";
   RenderStatus status;
-  const std::string dom =
-      runCommand(chromiumCommand(base + ".profile", "--dump-dom '" + url + "' 2>'" + log_path + "'"));
+  const std::string dom = status.dom =
+      runCommand(chromiumCommand(base + ".profile", "--window-size=1280," + std::to_string(height) + " --dump-dom '" + url +
+                                                         "' 2>'" + log_path + "'"));
   std::ifstream log_file(log_path);
   status.log.assign(std::istreambuf_iterator<char>(log_file), {});
   const std::string open = "<pre id=\"nnspec-status\" hidden=\"\">";
@@ -99,6 +124,27 @@ inline RenderStatus openInChromium(const std::string& html_path, const std::stri
         words >> plot.id >> verdict >> plot.marks;
         plot.ok = verdict == "ok";
         status.plots.push_back(plot);
+      } else if (word == "size" || word == "legends") {
+        std::string id;
+        words >> id;
+        PlotStatus* plot = nullptr;
+        for (auto& entry : status.plots) {
+          if (entry.id == id) plot = &entry;
+        }
+        if (plot == nullptr) continue;
+        if (word == "size") {
+          words >> plot->drawn_width >> plot->element_width;
+        } else {
+          int count = 0;
+          words >> count;
+          std::string title;
+          while (words >> title) plot->legends.push_back(title);
+        }
+      } else if (word == "table") {
+        int index = 0;
+        TableStatus table;
+        words >> index >> table.scroll_width >> table.visible_width;
+        status.tables.push_back(table);
       } else if (word == "images") {
         words >> status.images_loaded >> status.images_total;
       } else if (word == "errors") {

@@ -2,7 +2,9 @@
 // A small study written into a store by hand, as `nnspec run` would write it: a grid
 // sweep "rate" over lr (3 values x 2 replicates) of a 4-class image classifier with
 // epochs, confusion matrices, misclassified samples, weights, filters, feature maps and
-// histograms; and a regression sweep "curve" with one point. Plus helpers for temp dirs.
+// histograms; and a regression sweep "curve" with one point. A second study, "shape",
+// varies two params (hidden x lr, 2 replicates) and records many metrics, for the
+// report's layout. Plus helpers for temp dirs.
 
 #include <stdlib.h>
 
@@ -99,6 +101,49 @@ inline int64_t writeFixtureStudy(rt::Store& store, bool with_info = true) {
   const auto curve = require(store.beginTrial(study.id, {"curve", "", 0, 0}, {}, 99));
   requireOk(store.recordEpoch(curve.handle, 1, {{"train.loss", 0.3}, {"val.loss", std::nan("")}}, 0.1));
   requireOk(store.failTrial(curve.handle, 1, "loss became nan at epoch 1, batch 2", 0.1));
+  return study.id;
+}
+
+inline const std::vector<std::string> kShapeMetrics = {"accuracy", "loss", "f1_macro", "precision_weighted",
+                                                       "recall_weighted", "top2_accuracy", "auc_ovr"};
+
+// The "shape" study: grid(hidden, lr) over [16], [32] and 0.001, 0.01, 2 replicates, 4
+// epochs, the metrics of kShapeMetrics on val and test; the best point is hidden=[32],
+// lr=0.01. Returns its id.
+inline int64_t writeShapeStudy(rt::Store& store) {
+  const rt::Study study = require(store.openStudy("shape", "hash2"));
+  rt::StudyInfo info;
+  info.spec_path = "specs/shape.nnspec";
+  info.spec_text = "experiment shape\n";
+  info.report = {{"table", {}}, {"best", {}}, {"curves", {{"y", "[loss, accuracy]"}, {"by", "lr"}}}, {"slices", {}}};
+  info.sweeps = {{"shape", "grid", {"hidden", "lr"}, "val.accuracy", true, 1, 2, 8, "mlp", kFixtureClasses}};
+  requireOk(store.saveStudyInfo(study.id, info));
+  const std::vector<std::string> hiddens = {"[16]", "[32]"};
+  const std::vector<std::string> rates = {"0.001", "0.01"};
+  for (size_t width = 0; width < hiddens.size(); ++width) {
+    for (size_t rate = 0; rate < rates.size(); ++rate) {
+      for (int replicate = 0; replicate < 2; ++replicate) {
+        const std::string point = "hidden=" + hiddens[width] + ", lr=" + rates[rate];
+        const auto start = require(store.beginTrial(study.id, {"shape", point, 0, replicate},
+                                                    {{"hidden", hiddens[width]}, {"lr", rates[rate]}}, 20 + replicate));
+        const double quality = 0.6 + 0.1 * static_cast<double>(width) + 0.05 * static_cast<double>(rate) + 0.01 * replicate;
+        for (int epoch = 1; epoch <= 4; ++epoch) {
+          requireOk(store.recordEpoch(start.handle, epoch,
+                                      {{"train.loss", (1.5 - quality) / epoch}, {"val.loss", (1.6 - quality) / epoch},
+                                       {"train.accuracy", quality - 0.2 / epoch}, {"val.accuracy", quality - 0.25 / epoch}},
+                                      0.2));
+        }
+        rt::Metrics final_metrics;
+        for (const char* split : {"val.", "test."}) {
+          for (const auto& metric : kShapeMetrics) {
+            final_metrics[split + metric] = metric == "loss" ? 1.6 - quality : quality - (split[0] == 't' ? 0.02 : 0.0);
+          }
+        }
+        final_metrics["train.loss"] = 1.5 - quality;
+        requireOk(store.finishTrial(start.handle, final_metrics, 0.8));
+      }
+    }
+  }
   return study.id;
 }
 

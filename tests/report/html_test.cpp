@@ -2,6 +2,7 @@
 // Vega-Lite spec of each plot, the notes for what a study did not record, and that
 // headless Chromium draws every plot (and catches one that does not draw).
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -32,6 +33,20 @@ Rendered renderFixture(test::TempDir& dir, bool with_info = true) {
   out.library = test::require(rt::loadPlotLibrary(rt::defaultDataDir()));
   out.html = test::require(rt::renderHtmlReport(store, study, out.library));
   return out;
+}
+
+// The "shape" study (two params that vary, many metrics), rendered.
+std::string renderShape(test::TempDir& dir) {
+  rt::Store store = test::require(rt::Store::open(dir.path("shape.sqlite")));
+  test::writeShapeStudy(store);
+  const rt::StudyData study = test::require(rt::loadStudy(store, test::require(rt::chooseStudy(store, ""))));
+  return test::require(rt::renderHtmlReport(store, study, test::require(rt::loadPlotLibrary(rt::defaultDataDir()))));
+}
+
+std::string plotSpecs(const std::string& html) {
+  const size_t begin = html.find("<script type=\"application/json\" id=\"nnspec-plots\">");
+  if (begin == std::string::npos) return "";
+  return html.substr(begin, html.find("</script>", begin) - begin);
 }
 
 size_t count(const std::string& text, const std::string& what) {
@@ -96,11 +111,17 @@ TEST_CASE("each plot's Vega-Lite spec says what it draws", "[report]") {
   REQUIRE(begin != std::string::npos);
   const std::string plots = html.substr(begin, html.find("</script>", begin) - begin);
   CHECK_THAT(plots, Contains(R"("$schema":"https://vega.github.io/schema/vega-lite/v6.json")"));
-  // Curves: one chart for loss, one for accuracy, train solid and validation dashed, coloured by lr.
+  // Curves: one chart for loss, one for accuracy, training and validation side by side,
+  // coloured by lr (the only param that varies: no dash); each line the mean of 2
+  // replicates with a band.
   CHECK_THAT(plots, Contains(R"("text":"loss per epoch")"));
   CHECK_THAT(plots, Contains(R"("text":"accuracy per epoch")"));
-  CHECK_THAT(plots, Contains(R"("strokeDash":{"field":"split")"));
+  CHECK_THAT(plots, Contains(R"("column":{"field":"split","type":"nominal","title":null,"sort":["training","validation"])"));
   CHECK_THAT(plots, Contains(R"("color":{"field":"color","type":"nominal","title":"lr","sort":["0.001","0.01","0.1"])"));
+  CHECK_THAT(plots, Contains("3 points, colour: lr, training and validation side by side; each line the mean over its 2 "
+                             "replicates, the band ± one standard deviation"));
+  CHECK_THAT(plots, Contains(R"("type":"area")"));
+  CHECK(count(plots, R"("strokeDash")") == 0);
   // Error bars: mean ± std of the two replicates at each lr, on a log axis (0.001, 0.01, 0.1).
   CHECK_THAT(plots, Contains(R"("x":0.1,"mean":0.70)"));
   CHECK_THAT(plots, Contains(R"("std":0.00)"));
@@ -113,6 +134,59 @@ TEST_CASE("each plot's Vega-Lite spec says what it draws", "[report]") {
   CHECK_THAT(plots, Contains(R"("param":"dense1.kernel","lo":-1,"hi":0,"count":5)"));
   CHECK_THAT(plots, Contains(R"("text":"Optimization history, sweep rate")"));
   CHECK_THAT(plots, Contains(R"("param":"lr","importance":1)"));
+}
+
+TEST_CASE("the headline names the selection metric, the best point, its objective and its test figure", "[report]") {
+  test::TempDir dir;
+  const std::string html = renderFixture(dir).html;
+  const std::string sep = "<span class=\"sep\">·</span>";
+  CHECK_THAT(html, Contains("<p class=\"headline\" id=\"headline-rate\">sweep <b>rate</b> " + sep +
+                            " best by validation accuracy (max val.accuracy) " + sep + " <b>lr=0.1</b> " + sep +
+                            " validation accuracy <b>0.7050 ± 0.0050</b> " + sep + " test accuracy 0.6850 ± 0.0050</p>"));
+  // The regression sweep: one point, and its one trial failed.
+  CHECK_THAT(html, Contains("sweep <b>curve</b> " + sep + " one point, nothing to select " + sep + " no point finished"));
+}
+
+TEST_CASE("learning curves tell apart every param that varies: colour by `by`, dash by the other", "[report]") {
+  test::TempDir dir;
+  const std::string html = renderShape(dir);
+  const std::string plots = plotSpecs(html);
+  CHECK_THAT(plots, Contains(R"("color":{"field":"color","type":"nominal","title":"lr","sort":["0.001","0.01"])"));
+  CHECK_THAT(plots, Contains(R"("strokeDash":{"field":"dash","type":"nominal","title":"hidden","sort":["[16]","[32]"])"));
+  CHECK_THAT(plots, Contains(R"("column":{"field":"split")"));
+  // The caption names both channels and the mean; the section says why hidden is dashed.
+  CHECK_THAT(plots, Contains("4 points, colour: lr, dash: hidden, training and validation side by side; each line the "
+                             "mean over its 2 replicates, the band ± one standard deviation"));
+  CHECK_THAT(html, Contains("curves(by: lr) colours the lines by lr; hidden varies too, so the line's dash tells it apart."));
+  // Every row names its point, its colour and its dash.
+  CHECK_THAT(plots, Contains(R"({"series":"hidden=[32], lr=0.01","color":"0.01","dash":"[32]")"));
+}
+
+TEST_CASE("the ranked table shows every metric, grouped by split, in tables that fit the page", "[report]") {
+  test::TempDir dir;
+  const std::string html = renderShape(dir);
+  // 15 metrics: the objective and 9 more in the first table, the rest in a second one.
+  CHECK_THAT(html, Contains("More metrics of the same points (one table would not fit the page)"));
+  CHECK(count(html, "<table class=\"ranked compact\">") == 1);
+  CHECK(count(html, "<table class=\"ranked more\">") == 1);
+  for (const char* split : {"val.", "test."}) {
+    for (const auto& metric : test::kShapeMetrics) {
+      INFO(split << metric);
+      CHECK(count(html, std::string("title=\"") + split + metric + "\"") == 1);
+    }
+  }
+  CHECK(count(html, "title=\"train.loss\"") == 1);
+  CHECK_THAT(html, Contains("<th class=\"group\" colspan=\"7\">validation</th>"));
+  CHECK_THAT(html, Contains("<th class=\"num metric objective\" title=\"val.accuracy\">accuracy ▲</th>"));
+  // Mean over the 2 replicates, the spread on a line of its own.
+  CHECK_THAT(html, Contains("<td class=\"num objective\">0.7550<span class=\"sd\">± 0.0050</span></td>"));
+}
+
+TEST_CASE("slices tick a numeric axis at the values the sweep ran", "[report]") {
+  test::TempDir dir;
+  const std::string plots = plotSpecs(renderShape(dir));
+  CHECK_THAT(plots, Contains(R"("axis":{"format":"~g","labelOverlap":"greedy","grid":false,"values":[0.001,0.01]})"));
+  CHECK_THAT(plots, Contains(R"("usermeta":{"nnspecFit":{"columns":2}})"));
 }
 
 TEST_CASE("items a sweep cannot show say why instead of failing", "[report]") {
@@ -128,6 +202,8 @@ TEST_CASE("a store without a plan gets the default items and a note", "[report]"
   test::TempDir dir;
   const std::string html = renderFixture(dir, false).html;
   CHECK_THAT(html, Contains("did not keep the spec with its results"));
+  // Without a plan there is no `select`: the headline says what ranks.
+  CHECK_THAT(html, Contains("no <code>select</code> in the sweep: ranked by validation accuracy (max val.accuracy)"));
   CHECK_THAT(html, Contains("<h2>Ranked results"));
   CHECK_THAT(html, Contains("<h2>Confusion matrix"));
   CHECK_THAT(html, Contains("{\"true\":\"1\",\"pred\":\"2\""));  // classes by number
@@ -145,6 +221,41 @@ TEST_CASE("headless Chromium draws every plot and image of the report", "[report
   CHECK(status.images_total >= 10);
   CHECK(status.allRendered());
   CHECK(std::filesystem::file_size(screenshot) > 10000);
+}
+
+TEST_CASE("headless Chromium: the plots take the page's width, curves show both params, tables fit", "[report][browser]") {
+  REQUIRE(test::chromiumAvailable());
+  test::TempDir dir;
+  const std::string path = writeHtml(dir, "shape.html", renderShape(dir));
+  const std::string screenshot = std::string(NNSPEC_BINARY_DIR) + "/report-shape.png";
+  const test::RenderStatus status = test::openInChromium(path, screenshot, 2600);
+  INFO(status.describe());
+  REQUIRE(status.found);
+  CHECK(status.allRendered());
+  CHECK_THAT(status.dom, Contains("best by validation accuracy (max val.accuracy)"));
+  CHECK_THAT(status.dom, Contains("<b>hidden=[32], lr=0.01</b>"));
+  CHECK_THAT(status.dom, Contains("test accuracy 0.7350 ± 0.0050"));
+  // Curves (loss, accuracy) and slices.
+  REQUIRE(status.plots.size() == 3);
+  for (const auto& plot : status.plots) {
+    INFO(plot.id);
+    // The page is 1280 pixels wide: each plot's element spans the section's content and
+    // the plot spans its element, no wider.
+    CHECK(plot.element_width >= 1000);
+    CHECK(plot.drawn_width >= 0.9 * plot.element_width);
+    CHECK(plot.drawn_width <= plot.element_width + 1);
+  }
+  // The learning curves: a legend for the colour (lr) and one for the dash (hidden).
+  for (const char* id : {"plot-1", "plot-2"}) {
+    INFO(id);
+    REQUIRE(status.plot(id) != nullptr);
+    const auto& legends = status.plot(id)->legends;
+    CHECK(std::find(legends.begin(), legends.end(), "lr") != legends.end());
+    CHECK(std::find(legends.begin(), legends.end(), "hidden") != legends.end());
+  }
+  // No table hides a column: nothing to scroll sideways.
+  REQUIRE(status.tables.size() >= 2);
+  for (const auto& table : status.tables) CHECK(table.scroll_width <= table.visible_width);
 }
 
 TEST_CASE("the headless check fails when a plot does not draw", "[report][browser]") {

@@ -85,6 +85,10 @@ TEST_CASE("run writes the report beside the store and records only what the repo
   REQUIRE(info.has_value());
   CHECK(info->sweeps.at(0).class_names.at(9) == "Ankle boot");
   CHECK(info->report.size() == 12);
+  // curves(by: lr) over hidden x lr: colour by lr, the dash by hidden.
+  const std::string html = readText(report);
+  CHECK_THAT(html, Contains(R"("strokeDash":{"field":"dash","type":"nominal","title":"hidden")"));
+  CHECK_THAT(html, Contains("hidden varies too, so the line's dash tells it apart"));
 
   REQUIRE(test::chromiumAvailable());
   const test::RenderStatus status = test::openInChromium(report, screenshotPath("mlp"), 6000);
@@ -92,6 +96,9 @@ TEST_CASE("run writes the report beside the store and records only what the repo
   CHECK(status.plots.size() >= 8);
   CHECK(status.images_total >= 12 + 32);
   CHECK(status.allRendered());
+  REQUIRE(status.plot("plot-1") != nullptr);  // the loss curves
+  CHECK(status.plot("plot-1")->legends == std::vector<std::string>{"lr", "hidden"});
+  for (const auto& table : status.tables) CHECK(table.scroll_width <= table.visible_width);
 }
 
 TEST_CASE("a CNN's report shows its filters and feature maps and renders", "[report][e2e]") {
@@ -147,10 +154,11 @@ TEST_CASE("lab3's rate grid, shortened: parallel coordinates and slices render",
   CHECK_THAT(html, Contains("<h2>Parallel coordinates"));
   CHECK_THAT(html, Contains("<h2>Slices"));
   // The rate axis of the parallel plot runs over four rates on a log scale: 4e-4 at the
-  // bottom, 0.4 at the top; the slice panel of lr is on a log axis.
+  // bottom, 0.4 at the top; the slice panel of lr is on a log axis ticked at the four rates.
   CHECK_THAT(html, Contains(R"("axis":"lr","order":0,"y":0,"label":"0.0004")"));
   CHECK_THAT(html, Contains(R"("axis":"lr","order":0,"y":1,"label":"0.4")"));
-  CHECK_THAT(html, Contains(R"("scale":{"type":"log","zero":false})"));
+  CHECK_THAT(html, Contains(R"("scale":{"type":"log","zero":false,"nice":false,"padding":16})"));
+  CHECK_THAT(html, Contains(R"("values":[0.0004,0.004,0.04,0.4])"));
   REQUIRE(test::chromiumAvailable());
   const test::RenderStatus status = test::openInChromium(report, screenshotPath("lab3"), 3500);
   INFO(status.describe());
