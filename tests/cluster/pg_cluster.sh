@@ -44,7 +44,7 @@ fail() {
 require_binaries() {
   for tool in initdb pg_ctl postgres psql; do
     if [ ! -x "$bin/$tool" ]; then
-      echo "pg_cluster: $bin/$tool not found: the PostgreSQL 15 server is not installed; run scripts/setup.sh" >&2
+      echo "pg_cluster: $bin/$tool not found: the PostgreSQL 15 server is not installed; run scripts/setup.sh --tests" >&2
       exit 2
     fi
   done
@@ -72,7 +72,7 @@ running() { [ -f "$dir/data/postmaster.pid" ] && as_owner "$bin/pg_ctl" status -
 
 init_cluster() {
   if as_root; then
-    id postgres >/dev/null 2>&1 || { echo "pg_cluster: no user 'postgres'; run scripts/setup.sh" >&2; exit 2; }
+    id postgres >/dev/null 2>&1 || { echo "pg_cluster: no user 'postgres'; run scripts/setup.sh --tests" >&2; exit 2; }
     chown postgres:postgres "$dir"
     if ! runuser -u postgres -- test -w "$dir"; then
       echo "pg_cluster: user 'postgres' (the server's, as we run as root) cannot enter $dir: every folder" \

@@ -408,7 +408,7 @@ if [[ $dummy -eq 0 ]]; then
   # Fail before installing or starting anything when the nnspec side is not ready.
   [[ -f "$pg_script" ]] || fail "$pg_script is missing (it starts the test PostgreSQL); run with --dummy to check Slurm alone"
   nnspec=${NNSPEC:-$repo/build/nnspec}
-  [[ -x "$nnspec" ]] || fail "no nnspec binary at $nnspec: build it (bash scripts/build.sh) or set NNSPEC"
+  [[ -x "$nnspec" ]] || fail "no nnspec binary at $nnspec: build it (bash scripts/build.sh --tests) or set NNSPEC"
   nnspec=$(cd "$(dirname "$nnspec")" && pwd)/$(basename "$nnspec")
   run_help=$("$nnspec" run --help 2>&1 || true)
   for flag in --worker --release-on --lease-timeout; do

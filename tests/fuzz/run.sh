@@ -28,7 +28,7 @@ fi
 for tool in clang-19 clang++-19; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "error: $tool not found; the fuzzers need clang-19 and libFuzzer" >&2
-    echo "hint: run scripts/setup.sh (or apt-get install clang-19 libfuzzer-19-dev)" >&2
+    echo "hint: run scripts/setup.sh --tests (or apt-get install clang-19 libfuzzer-19-dev)" >&2
     exit 2
   fi
 done
