@@ -421,6 +421,22 @@ std::string formatBatchShape(const Shape& shape) {
 
 namespace {
 
+std::string kindHint(const ast::ModelStmt& model) {
+  return fmt::format("write `model {} = svm(kernel: rbf, C: 1)`, or `model {} {{ LAYER ... }}` for a network",
+                     model.name.name, model.name.name);
+}
+
+}  // namespace
+
+void reportUnknownModelKind(DiagnosticEngine& diagnostics, const Catalog& catalog, const ast::ModelStmt& model,
+                            const std::string& kind) {
+  std::string hint = didYouMean(kind, Catalog::names(catalog.model_kinds));
+  if (hint.empty()) hint = kindHint(model);
+  diagnostics.error(model.kind->range, fmt::format("unknown model kind '{}'", kind), hint);
+}
+
+namespace {
+
 // `model NAME = svm(...)`: the kind's arguments for one sweep point.
 std::optional<ModelInstance> instantiateKind(const ast::ModelStmt& model, const Shape& data_shape,
                                              const NameLookup& params, const Catalog& catalog,
@@ -430,16 +446,13 @@ std::optional<ModelInstance> instantiateKind(const ast::ModelStmt& model, const 
   const bool callable = value->kind == ValueKind::kSymbol || value->kind == ValueKind::kCall;
   const Signature* signature = callable ? Catalog::find(catalog.model_kinds, value->text) : nullptr;
   if (signature == nullptr) {
-    std::string hint = callable ? didYouMean(value->text, Catalog::names(catalog.model_kinds)) : "";
-    if (hint.empty()) {
-      hint = fmt::format("write `model {} = svm(kernel: rbf, C: 1)`, or `model {} {{ LAYER ... }}` for a network",
-                         model.name.name, model.name.name);
+    if (callable) {
+      reportUnknownModelKind(diagnostics, catalog, model, value->text);
+    } else {
+      diagnostics.error(model.kind->range,
+                        fmt::format("a model kind must be a call such as svm(...), found {}", describeValue(*value)),
+                        kindHint(model));
     }
-    diagnostics.error(model.kind->range,
-                      callable ? fmt::format("unknown model kind '{}'", value->text)
-                               : fmt::format("a model kind must be a call such as svm(...), found {}",
-                                             describeValue(*value)),
-                      hint);
     return std::nullopt;
   }
   auto args = bindCall(*value, *signature, diagnostics);

@@ -511,7 +511,7 @@ class TrainResolver {
       const bool scores = metric == "auc_ovr" || isTopKAccuracy(metric);
       const bool regression = metric == "mse" || metric == "mae" || metric == "r2";
       if (metric == "loss" || scores || regression) {
-        const std::string why = metric == "loss" ? "it has no loss: libsvm fits it whole, without a loss to minimize"
+        const std::string why = metric == "loss" ? "it has no loss (libsvm fits it whole, with no loss to minimize)"
                                 : scores         ? "it predicts classes, not scores or probabilities"
                                                  : "it is a classifier";
         context.diagnostics.error(
