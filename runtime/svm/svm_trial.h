@@ -4,7 +4,8 @@
 // (accuracy, error and the held-out classification metrics of runtime/train/metrics.h;
 // an svm has no loss and no scores, so no loss, AUC or top-k). The result is a
 // TrialResult of one epoch, so that the store, tables and reports take it as they take
-// a network's.
+// a network's. train.accuracy is the fitted model's on its whole training part (a
+// network's is the running mean over its last epoch's batches).
 
 #include <string>
 #include <vector>
