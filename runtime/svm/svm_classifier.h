@@ -43,7 +43,8 @@ class SvmClassifier {
   // decision values, one vote each, the first class with the most votes), with the kernel
   // values of a block of samples against every support vector computed at once from one
   // matrix product in double precision: libsvm's svm_predict computes them one sparse dot
-  // product at a time, about 50x slower on 784 pixels.
+  // product at a time, about 10x slower on 784 pixels (10,000 Fashion-MNIST test images
+  // against 414 support vectors: 12.4 s against 1.2 s on one thread).
   std::vector<int32_t> predict(const Dataset& data, const std::vector<int64_t>& indices, int threads = 1) const;
   // The same by libsvm's own svm_predict, sample by sample (the reference `predict` is
   // tested against).
