@@ -22,6 +22,7 @@ statement
   | 'param' name=ident ('[' length=ident ']')? 'in' space=expr     # paramSweptStmt
   | 'param' name=ident '=' value=expr                              # paramFixedStmt
   | 'model' name=ident '{' layers+=layerStmt* '}'                  # modelStmt
+  | 'model' name=ident '=' kind=expr                               # modelKindStmt
   | 'train' name=ident? '{' settings+=setting* '}'                 # trainStmt
   | 'sweep' (name=ident '=')? method=expr clauses+=sweepClause*    # sweepStmt
   | 'report' items+=expr (',' items+=expr)*                        # reportStmt

@@ -31,6 +31,14 @@ Outcome compileFile(const CompileRequest& request) {
   std::set<std::string> printed;
   for (const auto& plan : loaded->checked.sweeps) {
     for (const auto& point : plan.checked) {
+      if (point.config.model.isSvm()) {
+        // libsvm fits it: no graph (printed once per model and arguments).
+        if (!printed.insert(point.config.model.signature()).second) continue;
+        out += fmt::format("; sweep '{}'{}, model '{}': {}, fitted by libsvm; no graph\n\n", plan.name,
+                           point.params.empty() ? "" : " at " + point.describe(), point.config.model.name,
+                           point.config.model.svm->describe());
+        continue;
+      }
       // Up to the gradient first: the graph signature says which points share a graph.
       pipeline::Options graphs = options;
       graphs.stop_after = std::min(request.emit, pipeline::Pass::kVerifyGradient);

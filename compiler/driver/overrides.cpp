@@ -55,6 +55,23 @@ bool parseOverride(const std::string& text, Override* out) {
 
 namespace {
 
+// Whether `train` trains a model kind (`model svc = svm(...)`, named by its `model`
+// setting): such a block takes only `model`, `split` and `metrics`, so a `--set` of
+// another setting for every train block (`--set epochs=3`) leaves it alone.
+bool trainsModelKind(const ast::Spec& spec, const ast::TrainStmt& train) {
+  for (const auto& setting : train.settings) {
+    if (setting.key.name != "model" || setting.values.size() != 1) continue;
+    const ast::Expr& value = *setting.values[0];
+    if (value.kind != ast::ExprKind::kName) return false;
+    for (const auto& model : spec.models) {
+      if (model.name.name == value.text) return model.kind != nullptr;
+    }
+  }
+  return false;
+}
+
+bool takenByModelKinds(const std::string& key) { return key == "model" || key == "split" || key == "metrics"; }
+
 // `--set SWEEP.NAME=VALUE`: NAME (a param, a train setting or `replicates`) for that sweep
 // only, as its `with NAME = VALUE` (or its replicates clause) would set it.
 std::string applyScoped(ast::Spec& spec, const Override& override, const std::string& sweep_name,
@@ -205,6 +222,7 @@ std::string applyOverrides(ast::Spec& spec, const std::vector<Override>& overrid
                          hint.empty() ? "" : "; " + hint);
     }
     for (auto& train : spec.trains) {
+      if (trainsModelKind(spec, train) && !takenByModelKinds(override.name)) continue;
       ast::ExprPtr copy;
       parseValue(override, &copy);
       ast::Setting* target = nullptr;

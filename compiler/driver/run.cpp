@@ -27,6 +27,7 @@
 #include "compiler/lowering/fuse_points.h"
 #include "compiler/sema/check.h"
 #include "compiler/sema/fusion_size.h"
+#include "compiler/sema/limits.h"
 #include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/shapes.h"
 #include "runtime/kernels/thread_team.h"
@@ -43,6 +44,7 @@
 #include "runtime/sweep/random_sampler.h"
 #include "runtime/sweep/ranking.h"
 #include "runtime/sweep/scheduler.h"
+#include "runtime/svm/svm_trial.h"
 #include "runtime/train/metrics.h"
 #include "runtime/train/trial.h"
 
@@ -95,6 +97,7 @@ class Runner {
       }
       checkJobsFit(plan);
       for (const auto& point : plan.checked) {
+        if (point.config.model.isSvm()) continue;  // libsvm fits it: nothing to lower
         for (int64_t batch : {point.config.batch}) {
           auto lowered = lowering::lowerModel(point.config, batch);
           if (const auto* problem = std::get_if<lowering::Unsupported>(&lowered)) {
@@ -412,8 +415,7 @@ class Runner {
     const sema::Point& point = pointOf(planOf(sweep), key);
     auto views = materializer_.split(point.config.split);
     if (!views.ok()) return dataFailure(views.error());
-    return rt::SchedulerHooks::TestSet{views.value()->test_data, views.value()->test,
-                                       point.config.loss == "cross_entropy"};
+    return rt::SchedulerHooks::TestSet{views.value()->test_data, views.value()->test, classifies(point.config)};
   }
 
   // Text printed after the tables: refits of the best points and ensembles.
@@ -422,6 +424,11 @@ class Runner {
   const std::string& error() const { return error_; }
 
   static bool sampled(const sema::SweepPlan& plan) { return plan.method == "random" || plan.method == "tpe"; }
+
+  // A classifier: a network with a cross-entropy loss, or an svm.
+  static bool classifies(const sema::TrainConfig& config) {
+    return config.loss == "cross_entropy" || config.model.isSvm();
+  }
 
   const sema::ParamDef* findParam(const std::string& name) const {
     for (const auto& param : spec_.params) {
@@ -616,11 +623,43 @@ class Runner {
     rt::TrialResult outcome;
     try {
       const RunningTrial running(running_trials_);
-      outcome = rt::runTrial(*trial.model, trial.fit, trial.val, trial.test, trial.settings, trial.callbacks);
+      outcome = trial.point->config.model.isSvm()
+                    ? fitSvm(trial)
+                    : rt::runTrial(*trial.model, trial.fit, trial.val, trial.test, trial.settings, trial.callbacks);
     } catch (const std::bad_alloc&) {
       return outOfMemory(trial.point->config);
     }
     return conclude(store, study_id, trial, std::move(outcome));
+  }
+
+  // An svm trial: libsvm fits it whole; its one "epoch" goes to the log and the store as
+  // a network's epochs do.
+  rt::TrialResult fitSvm(Prepared& trial) {
+    const sema::TrainConfig& config = trial.point->config;
+    const sema::SvmSpec& svm = *config.model.svm;
+    const sema::Split* split = spec_.findSplit(config.split);
+    rt::SvmTrialSettings settings;
+    settings.params.kernel = svm.kernel == "linear"    ? rt::SvmKernel::kLinear
+                             : svm.kernel == "poly"    ? rt::SvmKernel::kPoly
+                             : svm.kernel == "sigmoid" ? rt::SvmKernel::kSigmoid
+                                                       : rt::SvmKernel::kRbf;
+    settings.params.c = svm.c;
+    settings.params.gamma_rule = svm.gamma_rule == "scale"  ? rt::SvmGamma::kScale
+                                 : svm.gamma_rule == "auto" ? rt::SvmGamma::kAuto
+                                                            : rt::SvmGamma::kValue;
+    settings.params.gamma = svm.gamma;
+    settings.params.degree = static_cast<int>(svm.degree);
+    settings.params.coef0 = svm.coef0;
+    settings.params.tol = svm.tol;
+    settings.params.cache_megabytes = static_cast<double>(sema::kSvmCacheMegabytes);
+    settings.classes = split == nullptr ? 0 : split->num_classes;
+    settings.extra_metrics = trial.settings.extra_metrics;
+    settings.keep_test_predictions = trial.settings.keep_test_predictions;
+    settings.keep_val_predictions = trial.settings.keep_val_predictions;
+    settings.threads = kernelThreadsPerTrial();
+    rt::TrialResult outcome = rt::runSvmTrial(trial.fit, trial.val, trial.test, settings);
+    for (const rt::EpochRecord& record : outcome.epochs) trial.callbacks.on_epoch(record, 1);
+    return outcome;
   }
 
   int outOfMemory(const sema::TrainConfig& config) {
@@ -712,11 +751,11 @@ class Runner {
         trial->test);
     if (!fitted.ok()) return dataFailure(fitted.error());
     trial->fitted = std::move(fitted.value());
-    trial->model = compile(config, static_cast<int64_t>(fit.indices.size()));
+    trial->model = config.model.isSvm() ? svmOutputs(config) : compile(config, static_cast<int64_t>(fit.indices.size()));
     if (!trial->model) return 3;
     // Images for the report are kept for one trial per point (and refits); confusion
     // matrices for every trial.
-    trial->classification = config.loss == "cross_entropy";
+    trial->classification = classifies(config);
     trial->figures = fold <= 0 && replicate == 0;
     trial->ensemble = !plan.ensemble.empty() && !test.empty();
     const bool classification = trial->classification;
@@ -878,7 +917,8 @@ class Runner {
     auto saved = store.finishTrial(handle, outcome.final_metrics, outcome.seconds);
     if (!saved.ok()) return storeFailure(saved.error());
     endEvent(event, "finished", outcome.final_metrics);
-    if (request_.on_trained) {
+    // An embedding keeps networks it can predict with; an svm's model stays in this trial.
+    if (request_.on_trained && !config.model.isSvm()) {
       std::lock_guard<std::mutex> lock(hook_mutex_);
       request_.on_trained(TrainedTrial{plan.name, point_key, fold, replicate, &config, &*model, &outcome});
     }
@@ -931,6 +971,17 @@ class Runner {
     setError(fmt::format("error: {}{}\n{}", failure.path.empty() ? "" : "'" + failure.path + "': ", failure.message,
                          failure.hint.empty() ? "" : "hint: " + failure.hint + "\n"));
     return 2;
+  }
+
+  // An svm compiles nothing; what the store and the report read of a model: its outputs
+  // are one-hot rows of the predicted classes.
+  rt::CompiledModel svmOutputs(const sema::TrainConfig& config) const {
+    const sema::Split* split = spec_.findSplit(config.split);
+    rt::CompiledModel model;
+    model.features = sema::shapeElements(config.model.input_shape);
+    model.output_width = split == nullptr ? 0 : split->num_classes;
+    model.classification = true;
+    return model;
   }
 
   // The compiled steps for this configuration: one for full batches and, when `fit_count`
@@ -1006,6 +1057,7 @@ void printTables(std::FILE* out, const sema::CheckedSpec& spec, const std::vecto
     const std::string& metric = ranking.metric;
     std::vector<std::string> columns = {metric};
     std::vector<std::string> wanted = {"val.accuracy", "val.loss", "test.accuracy", "test.loss", "train.loss"};
+    if (plan.checked.front().config.model.isSvm()) wanted = {"val.accuracy", "test.accuracy", "test.error", "train.accuracy"};
     // The held-out metrics the spec asks for (`metrics f1_macro, ...`), on val and test.
     for (const std::string& name : plan.checked.front().config.metrics) {
       const std::string bare = name.substr(name.find('.') == std::string::npos ? 0 : name.find('.') + 1);

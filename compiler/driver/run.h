@@ -38,6 +38,7 @@ struct RunEvent {
 
 // A trial trained in this process, handed to RunRequest::on_trained when it finishes: its
 // model's configuration and compiled steps, and the trained parameters and state leaves.
+// Networks only: an svm trial (libsvm's model, no compiled steps) is not handed over.
 struct TrainedTrial {
   std::string sweep;
   std::string point;

@@ -401,6 +401,12 @@ class ModelLoader {
     auto point = pointOf(rows_[chosen.front()]);
     if (const auto* problem = std::get_if<LoadFailure>(&point)) return *problem;
     out.point = std::move(std::get<sema::Point>(point));
+    if (out.point.config.model.isSvm()) {
+      return failure(fmt::format("model '{}' of sweep '{}' is an svm: svm models cannot be exported or used by "
+                                 "`predict` yet",
+                                 out.point.config.model.name, sweepName(plan_->name)),
+                     "export and predict take networks; `nnspec export STORE --format csv` and the report give the svm's metrics");
+    }
     auto jit = jit::JitCompiler::create();
     if (!jit.ok())
       return LoadFailure{3, fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message)};

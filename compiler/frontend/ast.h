@@ -92,10 +92,13 @@ struct LayerStmt {
   SourceRange range;
 };
 
+// `model NAME { layers }`, or `model NAME = svm(...)`: a model kind that is not a
+// network (kind set, no layers).
 struct ModelStmt {
   Ident name;
   std::vector<LayerStmt> layers;
   SourceRange range;
+  ExprPtr kind;
 };
 
 struct Setting {

@@ -41,7 +41,7 @@ class Printer {
       line(0, text + (s.fixed ? " = " : " in ") + printExpr(*s.space));
     }
     for (const auto& s : spec.models) {
-      line(0, "model " + s.name.name);
+      line(0, "model " + s.name.name + (s.kind ? " = " + printExpr(*s.kind) : std::string()));
       for (const auto& layer : s.layers) printLayer(layer, 1);
     }
     for (const auto& s : spec.trains) {

@@ -281,6 +281,8 @@ class AstBuilder {
       ast::ModelStmt model{ident(c->name), {}, range};
       for (auto* layer : c->layers) model.layers.push_back(layerStmt(layer));
       out.models.push_back(std::move(model));
+    } else if (auto* c = dynamic_cast<NNSpecParser::ModelKindStmtContext*>(context)) {
+      out.models.push_back(ast::ModelStmt{ident(c->name), {}, range, expr(c->kind)});
     } else if (auto* c = dynamic_cast<NNSpecParser::TrainStmtContext*>(context)) {
       ast::TrainStmt train{optionalIdent(c->name), {}, range};
       for (auto* setting : c->settings) train.settings.push_back(settingOf(setting));

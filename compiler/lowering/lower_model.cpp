@@ -48,6 +48,10 @@ NnspecOptimizerParams OptimizerValues::abi() const {
 
 std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& config, int64_t batch,
                                                   const LowerOptions& options) {
+  if (config.model.isSvm()) {
+    return unsupported({}, fmt::format("model '{}' is an svm: libsvm fits it, so it has no graph to compile or export",
+                                       config.model.name));
+  }
   LoweredStep out;
   out.batch = batch;
   out.features = sema::shapeElements(config.model.input_shape);

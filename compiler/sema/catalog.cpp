@@ -106,6 +106,25 @@ std::vector<Signature> activationTable() {
   };
 }
 
+// scikit-learn SVC's defaults (C 1, gamma 'scale', degree 3, coef0 0, tol 1e-3).
+std::vector<Signature> modelKindTable() {
+  return {
+      {"svm", "model kind",
+       {optional("kernel", ArgType::choice({"rbf", "linear", "poly", "sigmoid"}), defaultSymbol("rbf")),
+        kw("C", ArgType::positiveReal(), defaultFloat(1)),
+        kw("gamma", ArgType::numberOr(ArgType::positiveReal(), {"scale", "auto"}), defaultSymbol("scale")),
+        kw("degree", ArgType::integer(1, kMaxSvmDegree), defaultInt(3)), kw("coef0", ArgType::real(), defaultFloat(0)),
+        kw("tol", ArgType::positiveReal(), defaultFloat(1e-3))},
+       "A support vector classifier trained by libsvm (C-SVC, one-vs-one over the classes, as scikit-learn's "
+       "SVC): kernel rbf exp(-gamma |x - y|^2), linear x·y, poly (gamma x·y + coef0)^degree or sigmoid "
+       "tanh(gamma x·y + coef0); `C` weighs the margin errors; gamma 'scale' is 1 / (features * variance of the "
+       "training inputs), 'auto' 1 / features; `tol` ends the solver. Its train block names only `model`, "
+       "`split` and `metrics` (no loss, optimizer or epochs); it reports accuracy, error and the precision, "
+       "recall and F1 metrics, not loss, AUC or top-k; `nnspec export` and `predict` do not take it yet.",
+       "model svc = svm(kernel: rbf, C: 10, gamma: 0.01)"},
+  };
+}
+
 // PyTorch's default constants.
 std::vector<Signature> optimizerTable() {
   const ArgType lr = ArgType::positiveReal();
@@ -262,9 +281,9 @@ std::vector<Signature> trainSettingTable(const Catalog& catalog) {
       setting("split", optionalNoDefault("split", name), "split NAME",
               "The named split to train on; may be left out when the spec has one split.", "split images"),
       setting("loss", required("loss", ArgType::choice(Catalog::names(catalog.losses))), "loss LOSS",
-              "The loss to minimize (required; see losses).", "loss cross_entropy"),
+              "The loss to minimize (required for a network, not taken by an svm; see losses).", "loss cross_entropy"),
       setting("optimizer", required("optimizer", ArgType::choice(Catalog::names(catalog.optimizers))),
-              "optimizer OPTIMIZER", "The optimizer and its settings (required; see optimizers).",
+              "optimizer OPTIMIZER", "The optimizer and its settings (required for a network, not taken by an svm; see optimizers).",
               "optimizer sgd(lr: 0.1, momentum: 0.9)"),
       setting("l1", optional("l1", ArgType::nonNegativeReal(), defaultFloat(0)), "l1 FACTOR",
               "L1 penalty on every dense and conv2d kernel (a layer's `l1:` overrides it).", "l1 1e-5"),
@@ -273,7 +292,8 @@ std::vector<Signature> trainSettingTable(const Catalog& catalog) {
       setting("batch", optional("batch", ArgType::integer(1, kMaxBatch), defaultInt(32)), "batch SIZE",
               "Samples per training step.", "batch 50"),
       setting("epochs", required("epochs", ArgType::integer(1, kMaxEpochs)), "epochs N [stop when CONDITION]",
-              "Passes over the training data (required), optionally ended early by a stop condition.",
+              "Passes over the training data (required for a network, not taken by an svm), optionally ended early "
+              "by a stop condition.",
               "epochs 250 stop when no_improvement(train.loss, tol: 1e-4, patience: 10)"),
       setting("metrics", optionalNoDefault("metrics", ArgType::of(TypeKind::kMetric)), "metrics METRIC, ...",
               "The metrics recorded every epoch (default: loss, and accuracy for cross_entropy).",
@@ -371,6 +391,7 @@ bool isTopKAccuracy(const std::string& metric) {
 
 Catalog makeCatalog() {
   Catalog catalog;
+  catalog.model_kinds = modelKindTable();
   catalog.layers = layerTable();
   catalog.activations = activationTable();
   catalog.losses = {

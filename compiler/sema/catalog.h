@@ -12,6 +12,7 @@
 namespace nnspec::sema {
 
 struct Catalog {
+  std::vector<Signature> model_kinds;  // `model NAME = KIND(...)`: models that are not layer stacks
   std::vector<Signature> layers;
   std::vector<Signature> activations;
   std::vector<Signature> losses;

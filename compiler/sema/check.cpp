@@ -123,7 +123,16 @@ void walkLayerNames(CheckContext& context, const std::vector<ast::LayerStmt>& la
 }
 
 void checkLayerNames(CheckContext& context) {
-  for (const auto& model : context.spec.models) walkLayerNames(context, model.layers);
+  for (const auto& model : context.spec.models) {
+    walkLayerNames(context, model.layers);
+    if (!model.kind) continue;
+    // `model NAME = KIND(...)`: a known kind, used or not (its arguments are checked per point).
+    const ast::Expr* callee = model.kind->kind == ast::ExprKind::kCall ? model.kind->operands[0].get() : model.kind.get();
+    if (callee->kind == ast::ExprKind::kName && context.param_stmts.count(callee->text) == 0 &&
+        Catalog::find(context.catalog.model_kinds, callee->text) == nullptr) {
+      reportUnknownModelKind(context.diagnostics, context.catalog, model, callee->text);
+    }
+  }
 }
 
 // Setting keys are known words, each given once.

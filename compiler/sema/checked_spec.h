@@ -94,10 +94,26 @@ struct LayerInstance {
   SourceRange range;
 };
 
+// An SVM classifier (`model NAME = svm(...)`): libsvm's C-SVC, one-vs-one over the
+// classes, as scikit-learn's SVC. K(x, y) is x·y (linear), (gamma x·y + coef0)^degree
+// (poly), exp(-gamma |x - y|^2) (rbf) or tanh(gamma x·y + coef0) (sigmoid).
+struct SvmSpec {
+  std::string kernel = "rbf";  // linear, poly, rbf, sigmoid
+  double c = 1;
+  std::string gamma_rule;      // "scale" or "auto" (computed from the training data), "" for `gamma`
+  double gamma = 0;            // when gamma_rule is ""
+  int64_t degree = 3;
+  double coef0 = 0;
+  double tol = 1e-3;
+  std::string describe() const;  // svm(kernel: rbf, C: 10, gamma: 0.01)
+};
+
 struct ModelInstance {
   std::string name;
   Shape input_shape;
-  std::vector<LayerInstance> layers;
+  std::vector<LayerInstance> layers;    // empty for an svm
+  std::optional<SvmSpec> svm;           // set for `model NAME = svm(...)`
+  bool isSvm() const { return svm.has_value(); }
   int64_t trainableParams() const;
   int64_t totalParams() const;
   // Layer kinds, arguments that change code and shapes: equal signatures share code.
@@ -114,7 +130,7 @@ struct TrainConfig {
   std::string train;  // train block name ("" if unnamed)
   ModelInstance model;
   std::string split;
-  std::string loss;  // cross_entropy, mse
+  std::string loss;  // cross_entropy, mse; "" for an svm (it has no loss, no optimizer, no epochs)
   std::string optimizer;
   BoundArgs optimizer_args;
   SourceRange optimizer_range;  // where the optimizer is written (for run-time errors)

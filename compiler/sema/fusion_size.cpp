@@ -40,6 +40,7 @@ std::string readLine(const std::string& path) {
 }  // namespace
 
 std::string fusionBlocker(const TrainConfig& config) {
+  if (config.model.isSvm()) return "an svm is fitted by libsvm, not by a compiled train step";
   for (const LayerInstance& layer : config.model.layers) {
     if (layer.kind == "batchnorm") return "batch normalization keeps moving statistics per trial";
   }

@@ -35,6 +35,11 @@ std::vector<Category> categories(const Catalog& catalog) {
        "Written after `param NAME in` for random and tpe sweeps (lists, ranges, linspace, logspace and "
        "categorical are under the param statement).",
        {&catalog.distributions}},
+      {"models", "Model kinds",
+       "Written after `model NAME =`: a model that is not a stack of layers. A train block names it like any "
+       "model; its arguments may name params, so a sweep varies them (`param C in [1, 10, 100]`, then "
+       "`svm(kernel: rbf, C: C)`).",
+       {&catalog.model_kinds}},
       {"layers", "Layers", "One per line (or side by side) inside `model NAME { ... }`, applied in order.",
        {&catalog.layers}},
       {"activations", "Activations",
@@ -252,13 +257,14 @@ const std::vector<StatementDoc>& statementDocs() {
        "LENGTH being an integer param (one width per layer). `= VALUE` fixes it.",
        "param hidden in [[10], [25], [50, 25, 10]]\nparam lr in logspace(-4, -1, 4)\n"
        "param units[n_layers] in int(128, 256)"},
-      {"model", "model NAME { LAYER ... }",
+      {"model", "model NAME { LAYER ... } | model NAME = KIND(ARGUMENTS)",
        "A stack of layers (see layers and the model statements below); the input shape comes from the data "
-       "unless `input` gives it.",
-       "model mlp {\n  input [28, 28]\n  flatten\n  for h in hidden { dense(h, relu) }\n  dense(10)\n}"},
+       "unless `input` gives it. `= KIND(...)` defines a model of another kind (see models): an SVM.",
+       "model mlp {\n  input [28, 28]\n  flatten\n  for h in hidden { dense(h, relu) }\n  dense(10)\n}\n"
+       "model svc = svm(kernel: rbf, C: 10, gamma: 0.01)"},
       {"train", "train [NAME] { SETTING VALUE ... }",
-       "How to train: a model, loss, optimizer and epochs at least (see settings). Without a sweep, `nnspec run` "
-       "trains it once.",
+       "How to train: a model, loss, optimizer and epochs at least (see settings; an svm takes a model, a split "
+       "and metrics only). Without a sweep, `nnspec run` trains it once.",
        "train {\n  model     mlp\n  loss      cross_entropy\n  optimizer sgd(lr: lr, momentum: 0.9)\n"
        "  batch     50\n  epochs    20\n}"},
       {"sweep", "sweep [NAME =] METHOD(PARAM, ...) CLAUSE ...",

@@ -23,6 +23,8 @@ inline constexpr int64_t kMaxTensorValues = 2'147'483'647;
 inline constexpr int64_t kMaxModelLayers = 10'000;      // after unrolling `for` and `repeat`
 inline constexpr int64_t kMaxRepeat = 1'000;            // repeat n { ... }
 inline constexpr int64_t kMaxArrayLength = 1'000;       // `param units[n]`: the largest n
+inline constexpr int64_t kMaxSvmDegree = 100;           // svm(kernel: poly, degree: n)
+inline constexpr int64_t kSvmCacheMegabytes = 200;      // libsvm's kernel cache (scikit-learn SVC's cache_size)
 
 // Training.
 inline constexpr int64_t kMaxBatch = 1'000'000;

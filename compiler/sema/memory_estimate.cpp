@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/sema/limits.h"
 #include "compiler/sema/shapes.h"
 
 namespace nnspec::sema {
@@ -101,8 +102,22 @@ double dataBytes(const CheckedSpec& spec, const Split& split) {
   return bytes;
 }
 
+// An svm: libsvm's rows of (index, value) pairs (16 bytes each, dense at worst), its
+// kernel cache (float rows of the training samples, at most kSvmCacheMegabytes) and the
+// predicted classes kept for reports.
+double svmTrialBytes(const TrainConfig& config, const Split& split) {
+  const double fit = floats(selectionCount(split.train));
+  const double features = floats(shapeElements(config.model.input_shape));
+  const double nodes = 16 * fit * (features + 1);
+  const double cache = std::min(static_cast<double>(kSvmCacheMegabytes) * kMiB, kFloatBytes * fit * fit);
+  const double held_out = floats(selectionCount(split.test) + selectionCount(split.val));
+  const double samples = floats(selectionCount(split.train)) + held_out;
+  return nodes + cache + kFloatBytes * held_out * floats(split.num_classes) + kIndexBytesPerSample * samples;
+}
+
 double trialBytes(const TrainConfig& config, const Split& split) {
   const ModelInstance& model = config.model;
+  if (model.isSvm()) return svmTrialBytes(config, split);
   const double params = floats(model.totalParams());
   const double batch = floats(config.batch);
   const double features = floats(shapeElements(model.input_shape));

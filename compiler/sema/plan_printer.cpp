@@ -174,7 +174,12 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
   const std::string epochs = min_epochs == max_epochs ? std::to_string(min_epochs)
                                                       : fmt::format("{}-{}", min_epochs, max_epochs);
   const bool bounded = early_stopping || !plan.pruner.empty() || plan.timeout_seconds > 0;
-  out += fmt::format("  training    {} epochs on {} samples{}; {}{} steps in all\n", epochs, withCommas(fit_count),
+  const bool svm = first.model.isSvm();
+  if (svm) {
+    out += fmt::format("  training    libsvm fits each trial on {} samples{}\n", withCommas(fit_count),
+                       plan.folds > 1 ? " (per fold)" : "");
+  } else {
+    out += fmt::format("  training    {} epochs on {} samples{}; {}{} steps in all\n", epochs, withCommas(fit_count),
                      plan.folds > 1 ? " per fold" : "", bounded ? "at most " : "",
                      total < 1e15 ? withCommas(static_cast<int64_t>(total)) : fmt::format("{:.3g}", total));
   if (early_stopping) {
@@ -182,17 +187,21 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
     out += fmt::format("  stopping    when {} improves by less than {} for {} epochs\n", rule.metric, rule.tol,
                        rule.patience);
   }
-  const std::string flops = min_flops == max_flops ? humanFlops(max_flops)
-                                                   : fmt::format("{} to {}", humanFlops(min_flops), humanFlops(max_flops));
-  out += fmt::format("  per trial   {} per step\n", flops);
+    const std::string flops = min_flops == max_flops
+                                  ? humanFlops(max_flops)
+                                  : fmt::format("{} to {}", humanFlops(min_flops), humanFlops(max_flops));
+    out += fmt::format("  per trial   {} per step\n", flops);
+  }
   const MemoryEstimate memory = estimateMemory(spec, plan);
   out += fmt::format("  memory      peak about {} (data {}, runtime {}, {} per trial)\n", formatBytes(memory.peak()),
                      formatBytes(memory.data), formatBytes(memory.runtime), formatBytes(memory.per_trial));
   if (plan.trials() > 1) {
     out += fmt::format("              each further parallel job (--jobs) adds {}\n", formatBytes(memory.per_trial));
   }
-  out += fmt::format("  graphs      {}{} ({})\n", plan.distinct_graphs_bound ? "at most " : "",
-                     plural(plan.distinct_graphs, "distinct graph"), plural(plan.distinct_graphs, "compilation"));
+  if (!svm) {
+    out += fmt::format("  graphs      {}{} ({})\n", plan.distinct_graphs_bound ? "at most " : "",
+                       plural(plan.distinct_graphs, "distinct graph"), plural(plan.distinct_graphs, "compilation"));
+  }
   printFusion(plan, out);
   if (!plan.select_metric.empty()) {
     out += fmt::format("  objective   {} {}\n", plan.maximize ? "max" : "min", plan.select_metric);
@@ -208,6 +217,11 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
 void printModel(const TrainConfig& config, const std::string& where, std::string& out) {
   const ModelInstance& model = config.model;
   out += fmt::format("\nmodel '{}'{}\n", model.name, where);
+  if (model.isSvm()) {
+    out += fmt::format("  {} on inputs {}, fitted by libsvm (C-SVC, one-vs-one)\n", model.svm->describe(),
+                       shapeTuple(model.input_shape));
+    return;
+  }
   out += fmt::format("  {:<24} {:<22} {:>12}\n", "layer (type)", "output shape", "params");
   out += "  " + std::string(60, '-') + "\n";
   std::map<std::string, int> counters;

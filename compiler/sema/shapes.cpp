@@ -419,10 +419,77 @@ std::string formatBatchShape(const Shape& shape) {
   return out + "]";
 }
 
+namespace {
+
+std::string kindHint(const ast::ModelStmt& model) {
+  return fmt::format("write `model {} = svm(kernel: rbf, C: 1)`, or `model {} {{ LAYER ... }}` for a network",
+                     model.name.name, model.name.name);
+}
+
+}  // namespace
+
+void reportUnknownModelKind(DiagnosticEngine& diagnostics, const Catalog& catalog, const ast::ModelStmt& model,
+                            const std::string& kind) {
+  std::string hint = didYouMean(kind, Catalog::names(catalog.model_kinds));
+  if (hint.empty()) hint = kindHint(model);
+  diagnostics.error(model.kind->range, fmt::format("unknown model kind '{}'", kind), hint);
+}
+
+namespace {
+
+// `model NAME = svm(...)`: the kind's arguments for one sweep point.
+std::optional<ModelInstance> instantiateKind(const ast::ModelStmt& model, const Shape& data_shape,
+                                             const NameLookup& params, const Catalog& catalog,
+                                             DiagnosticEngine& diagnostics) {
+  auto value = evaluate(*model.kind, params, diagnostics);
+  if (!value) return std::nullopt;
+  const bool callable = value->kind == ValueKind::kSymbol || value->kind == ValueKind::kCall;
+  const Signature* signature = callable ? Catalog::find(catalog.model_kinds, value->text) : nullptr;
+  if (signature == nullptr) {
+    if (callable) {
+      reportUnknownModelKind(diagnostics, catalog, model, value->text);
+    } else {
+      diagnostics.error(model.kind->range,
+                        fmt::format("a model kind must be a call such as svm(...), found {}", describeValue(*value)),
+                        kindHint(model));
+    }
+    return std::nullopt;
+  }
+  auto args = bindCall(*value, *signature, diagnostics);
+  if (!args) return std::nullopt;
+  ModelInstance instance;
+  instance.name = model.name.name;
+  instance.input_shape = data_shape;
+  SvmSpec svm;
+  svm.kernel = args->text("kernel");
+  svm.c = args->number("C");
+  if (args->at("gamma").kind == ValueKind::kSymbol) {
+    svm.gamma_rule = args->text("gamma");
+  } else {
+    svm.gamma = args->number("gamma");
+  }
+  svm.degree = args->integer("degree");
+  svm.coef0 = args->number("coef0");
+  svm.tol = args->number("tol");
+  instance.svm = svm;
+  return instance;
+}
+
+}  // namespace
+
 std::optional<ModelInstance> instantiateModel(const ast::ModelStmt& model, const Shape& data_shape,
                                               const NameLookup& params, const ModelDefaults& defaults,
                                               const Catalog& catalog, DiagnosticEngine& diagnostics) {
+  if (model.kind) return instantiateKind(model, data_shape, params, catalog, diagnostics);
   return ModelBuilder(model, params, defaults, catalog, diagnostics).run(data_shape);
+}
+
+std::string SvmSpec::describe() const {
+  std::string out = fmt::format("svm(kernel: {}, C: {}", kernel, c);
+  if (kernel != "linear") out += gamma_rule.empty() ? fmt::format(", gamma: {}", gamma) : ", gamma: " + gamma_rule;
+  if (kernel == "poly") out += fmt::format(", degree: {}", degree);
+  if (kernel == "poly" || kernel == "sigmoid") out += fmt::format(", coef0: {}", coef0);
+  return out + fmt::format(", tol: {})", tol);
 }
 
 int64_t ModelInstance::trainableParams() const {
@@ -439,6 +506,7 @@ int64_t ModelInstance::totalParams() const {
 
 std::string ModelInstance::signature() const {
   std::string out = formatBatchShape(input_shape);
+  if (svm) return out + ";" + svm->describe();
   for (const auto& layer : layers) {
     out += ";" + layer.kind + ":" + formatBatchShape(layer.output_shape) + ":" + layer.activation;
     for (const char* key : {"kernel", "stride", "padding", "size", "bias"}) {

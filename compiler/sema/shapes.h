@@ -38,5 +38,9 @@ int64_t checkedProduct(std::initializer_list<int64_t> factors);
 // "unknown layer 'X'" with a did-you-mean or the list of layers; shape inference and the
 // checker's pass over every layer name report it the same way (the engine keeps one).
 void reportUnknownLayer(DiagnosticEngine& diagnostics, const Catalog& catalog, const ast::Ident& name);
+// "unknown model kind 'X'" at `model NAME = X(...)`, reported the same way by the check of
+// every model statement and by instantiating one.
+void reportUnknownModelKind(DiagnosticEngine& diagnostics, const Catalog& catalog, const ast::ModelStmt& model,
+                            const std::string& kind);
 
 }  // namespace nnspec::sema

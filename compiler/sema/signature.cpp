@@ -51,6 +51,11 @@ ArgType ArgType::choice(std::vector<std::string> choices) {
   return type;
 }
 
+ArgType ArgType::numberOr(ArgType number, std::vector<std::string> words) {
+  number.choices = std::move(words);
+  return number;
+}
+
 ArgType ArgType::of(TypeKind kind) {
   ArgType type;
   type.kind = kind;
@@ -83,6 +88,11 @@ bool ArgType::aboveMax(const Value& value) const {
 }
 
 std::string ArgType::describe() const {
+  if (kind == TypeKind::kFloat && !choices.empty()) {
+    ArgType number = *this;
+    number.choices.clear();
+    return number.describe() + ", " + quotedList(choices, "or");
+  }
   const bool has_min = !std::isinf(min);
   const bool has_max = !std::isinf(max);
   switch (kind) {
@@ -155,7 +165,11 @@ SourceRange BoundArgs::rangeOf(const std::string& name, SourceRange fallback) co
 bool valueMatches(const Value& value, const ArgType& type) {
   switch (type.kind) {
     case TypeKind::kInt: return isInt(value) && inBounds(value.number, type);
-    case TypeKind::kFloat: return value.isNumber() && inBounds(value.number, type);
+    case TypeKind::kFloat:
+      if (value.kind == ValueKind::kSymbol) {
+        return std::find(type.choices.begin(), type.choices.end(), value.text) != type.choices.end();
+      }
+      return value.isNumber() && inBounds(value.number, type);
     case TypeKind::kBool: return value.kind == ValueKind::kBool;
     case TypeKind::kString: return value.kind == ValueKind::kString;
     case TypeKind::kChoice:
@@ -193,7 +207,9 @@ bool valueMatches(const Value& value, const ArgType& type) {
 void reportMismatch(DiagnosticEngine& diagnostics, const Value& value, const ArgType& type,
                     const std::string& subject, SourceRange use) {
   std::string hint;
-  if (type.kind == TypeKind::kChoice && value.kind == ValueKind::kSymbol) hint = didYouMean(value.text, type.choices);
+  if ((type.kind == TypeKind::kChoice || !type.choices.empty()) && value.kind == ValueKind::kSymbol) {
+    hint = didYouMean(value.text, type.choices);
+  }
   if (type.kind == TypeKind::kChoice && hint.empty()) hint = "use " + type.describe();
   if (type.aboveMax(value)) {
     hint = fmt::format("use at most {}; nnspec bounds every size a spec can ask for", formatBound(type.max));

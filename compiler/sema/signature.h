@@ -49,6 +49,8 @@ struct ArgType {
   static ArgType positiveReal() { return real(0, std::numeric_limits<double>::infinity(), true); }
   static ArgType nonNegativeReal() { return real(0); }
   static ArgType choice(std::vector<std::string> choices);
+  // A number of `number`'s type, or one of `words` written as a bare name (`gamma: scale`).
+  static ArgType numberOr(ArgType number, std::vector<std::string> words);
   static ArgType of(TypeKind kind);
   // 5 or [5, 3], each at most `max`.
   static ArgType intOrPair(double max);

@@ -77,6 +77,7 @@ std::set<std::string> reachableNames(CheckContext& context, const SweepSetup& se
       if (const auto model = context.models.find(name); model != context.models.end()) {
         std::set<std::string> inner;
         collectLayerNames(model->second->layers, inner);
+        if (model->second->kind) collectNames(*model->second->kind, inner);
         for (const auto& var : modelLoopVars(model->second->layers)) inner.erase(var);
         names.insert(inner.begin(), inner.end());
       }
@@ -174,6 +175,7 @@ class TrainResolver {
   std::optional<TrainConfig> run() {
     settings_ = effectiveSettings(context_, setup_);
     config_.train = setup_.train->name ? setup_.train->name->name : "";
+    if (const ast::ModelStmt* kind = modelKind()) return runKind(*kind);
     for (const char* key : {"model", "loss", "optimizer", "epochs"}) {
       if (settings_.count(key) == 0) {
         diagnostics_.error(setup_.train->range, fmt::format("{} has no '{}' setting", trainLabel(*setup_.train), key),
@@ -204,6 +206,54 @@ class TrainResolver {
   }
 
  private:
+  // The model the `model` setting names when it is a kind (`model svc = svm(...)`),
+  // looked up quietly: a wrong name is reported where the model is resolved.
+  const ast::ModelStmt* modelKind() {
+    const auto it = settings_.find("model");
+    if (it == settings_.end() || it->second.values.size() != 1) return nullptr;
+    DiagnosticEngine quiet(diagnostics_.file());
+    auto value = evaluate(*it->second.values[0], lookup_, quiet);
+    if (!value || value->kind != ValueKind::kSymbol) return nullptr;
+    const auto model = context_.models.find(value->text);
+    if (model == context_.models.end() || !model->second->kind) return nullptr;
+    return model->second;
+  }
+
+  // A train block of an svm: `model`, `split` and `metrics` only; libsvm fits it whole.
+  std::optional<TrainConfig> runKind(const ast::ModelStmt& model) {
+    for (const auto& [key, values] : settings_) {
+      if (key == "model" || key == "split" || key == "metrics") continue;
+      diagnostics_.error(values.range,
+                         fmt::format("'{}' does not apply to model '{}': an svm is fitted by libsvm, without a "
+                                     "loss, optimizer or epochs",
+                                     key, model.name.name),
+                         fmt::format("remove `{}`; the train block of an svm names `model`, `split` and `metrics`",
+                                     key));
+      ok_ = false;
+    }
+    const Split* split = resolveSplit();
+    if (split == nullptr || !ok_) return std::nullopt;
+    config_.split = split->name;
+    if (split->num_classes == 0) {
+      diagnostics_.error(rangeOf("model"),
+                         fmt::format("model '{}' is an svm classifier, but the data has real-valued targets",
+                                     model.name.name),
+                         "an svm needs integer class labels; use a network with `loss mse` for a regression");
+      return std::nullopt;
+    }
+    auto instance = instantiateModel(model, split->sample_shape, lookup_, {}, context_.catalog, diagnostics_);
+    if (!instance) return std::nullopt;
+    config_.model = std::move(*instance);
+    config_.loss = "";
+    config_.optimizer = "";
+    config_.batch = 1;
+    config_.epochs = 1;
+    config_.shuffle = false;
+    resolveMetrics(*split);
+    if (!ok_) return std::nullopt;
+    return std::move(config_);
+  }
+
   static std::string missingHint(const std::string& key) {
     if (key == "model") return "add `model NAME` naming a model block";
     if (key == "loss") return "add `loss cross_entropy` (classes) or `loss mse` (regression)";
@@ -425,6 +475,10 @@ class TrainResolver {
   void resolveMetrics(const Split& split) {
     const auto it = settings_.find("metrics");
     if (it == settings_.end()) {
+      if (config_.model.isSvm()) {
+        config_.metrics = {"accuracy"};
+        return;
+      }
       config_.metrics = {"loss"};
       if (config_.loss == "cross_entropy") config_.metrics.push_back("accuracy");
       return;
@@ -435,7 +489,7 @@ class TrainResolver {
         ok_ = false;
         continue;
       }
-      const std::string metric = checkMetric(context_, *value, split, 0, config_.loss, "");
+      const std::string metric = checkModelMetric(context_, *value, split, 0, config_, "");
       if (metric.empty()) {
         ok_ = false;
         continue;
@@ -445,6 +499,31 @@ class TrainResolver {
   }
 
  public:
+  // checkMetric for the model of `config`: an svm predicts classes without scores, so it
+  // has no loss, AUC or top-k accuracy (and no regression metrics).
+  static std::string checkModelMetric(CheckContext& context, const Value& value, const Split& split, int64_t folds,
+                                      const TrainConfig& config, const std::string& purpose) {
+    if (!config.model.isSvm()) return checkMetric(context, value, split, folds, config.loss, purpose);
+    if (value.kind == ValueKind::kSymbol) {
+      const auto dot = value.text.find('.');
+      const std::string metric = dot == std::string::npos ? value.text : value.text.substr(dot + 1);
+      const std::string part = dot == std::string::npos ? "val" : value.text.substr(0, dot);
+      const bool scores = metric == "auc_ovr" || isTopKAccuracy(metric);
+      const bool regression = metric == "mse" || metric == "mae" || metric == "r2";
+      if (metric == "loss" || scores || regression) {
+        const std::string why = metric == "loss" ? "it has no loss (libsvm fits it whole, with no loss to minimize)"
+                                : scores         ? "it predicts classes, not scores or probabilities"
+                                                 : "it is a classifier";
+        context.diagnostics.error(
+            value.range,
+            fmt::format("'{}' does not apply to model '{}', an svm: {}", value.text, config.model.name, why),
+            fmt::format("use {}.accuracy, {}.error or {}.f1_macro", part, part, part));
+        return "";
+      }
+    }
+    return checkMetric(context, value, split, folds, "cross_entropy", purpose);
+  }
+
   // Checks a metric reference (`accuracy`, `val.loss`); returns its canonical name or ""
   // after reporting. `purpose` is non-empty for selection and early stopping, which must
   // not look at the test split.
@@ -889,7 +968,7 @@ std::vector<Bindings> enumeratePoints(CheckContext& context, SweepSetup& setup) 
 }
 
 void checkProtocol(CheckContext& context, const ast::SweepStmt& sweep, SweepSetup& setup, const Split& split,
-                   const std::string& loss) {
+                   const TrainConfig& config) {
   DiagnosticEngine& diagnostics = context.diagnostics;
   SweepPlan& plan = setup.plan;
   const ast::SweepClause* select = nullptr;
@@ -916,7 +995,9 @@ void checkProtocol(CheckContext& context, const ast::SweepStmt& sweep, SweepSetu
   }
   if (select != nullptr) {
     auto value = evaluate(*select->value, [](const ast::Ident&, SourceRange) { return std::nullopt; }, diagnostics);
-    if (value) plan.select_metric = TrainResolver::checkMetric(context, *value, split, plan.folds, loss, "selection");
+    if (value) {
+      plan.select_metric = TrainResolver::checkModelMetric(context, *value, split, plan.folds, config, "selection");
+    }
   }
   if (plan.method == "grid" && trials != nullptr) {
     diagnostics.error(trials->keyword, "a grid runs every point; 'trials' applies to random and tpe sweeps",
@@ -1044,7 +1125,7 @@ std::optional<SweepPlan> checkSweep(CheckContext& context, const ast::SweepStmt*
   }
   if (setup.plan.checked.size() != points.size()) return std::nullopt;
   const Split* split = context.out.findSplit(setup.plan.checked[0].config.split);
-  if (sweep != nullptr) checkProtocol(context, *sweep, setup, *split, setup.plan.checked[0].config.loss);
+  if (sweep != nullptr) checkProtocol(context, *sweep, setup, *split, setup.plan.checked[0].config);
   for (const auto& point : setup.plan.checked) {
     if (point.config.batch > split->train->count) {
       context.diagnostics.warning(setup.range,
