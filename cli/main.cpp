@@ -311,7 +311,6 @@ class Parsed {
   }
   const std::vector<std::string>& values(const std::string& flag) const { return app_.get_option(flag)->results(); }
   const std::vector<std::string>& words() const { return words_; }
-  const Command& command() const { return command_; }
   int fail(const std::string& message) const;
 
  private:
@@ -855,8 +854,6 @@ std::vector<std::string> splitEmptyValues(const std::vector<std::string>& args) 
   return split;
 }
 
-}  // namespace
-
 int runCommand(const std::vector<std::string>& args) {
   if (args.empty()) return usageError("no command given");
   const std::vector<Command> table = commands();
@@ -932,8 +929,17 @@ int runCommand(const std::vector<std::string>& args) {
   std::vector<std::string> left = apps[*k]->remaining();
   left.insert(left.end(), before.begin(), before.end());
   if (!left.empty()) return leftoverError(left[0], command, table);
+  // CLI11 lets `--quiet=VALUE` through as a value of the flag.
+  for (const Flag& flag : command.flags) {
+    if (flag.takes != Takes::kNothing) continue;
+    for (const std::string& given : apps[*k]->get_option(flag.names)->results()) {
+      if (given != "true") return commandError(fmt::format("{} takes no value, found '{}'", flag.names, given), command);
+    }
+  }
   return command.run(Parsed(command, *apps[*k], words[*k]));
 }
+
+}  // namespace
 
 // Whatever escapes a command is a bug (exit 3), or the machine's memory running out
 // (exit 2); never an abort.

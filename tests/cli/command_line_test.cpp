@@ -224,6 +224,7 @@ TEST_CASE("bad command lines exit 2 with one error line that names the flag and 
       {{"run", "x.nnspec", "--jbos", "3"}, "error: unknown option '--jbos' for run; did you mean '--jobs'?"},
       {{"check", "x.nnspec", "--sweeep=a"}, "error: unknown option '--sweeep' for check; did you mean '--sweep'?"},
       {{"run", "x.nnspec", "--bogus"}, "error: unknown option '--bogus' for run"},
+      {{"run", "x.nnspec", "--quiet=yes"}, "error: --quiet takes no value, found 'yes'"},
       {{"check", "x.nnspec", "--jobs", "2"}, "error: check does not take --jobs; run does"},
       {{"check", "x.nnspec", "--study=s"}, "error: check does not take --study; report, export, status and predict do"},
       {{"--jobs", "2", "run", "x.nnspec"}, "error: --jobs goes after the command: nnspec run ... --jobs"},
