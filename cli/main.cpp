@@ -566,7 +566,9 @@ int runRun(const Parsed& parsed) {
   }
   if (const auto text = parsed.value("--checkpoint-every")) {
     const auto every = seconds(*text, 0, 86400);
-    if (!every) return parsed.fail(needs("--checkpoint-every", "a number of seconds from 0 (every epoch) to 86400", *text));
+    if (!every) {
+      return parsed.fail(needs("--checkpoint-every", "a number of seconds from 0 (every epoch) to 86400", *text));
+    }
     request.epoch_checkpoint_seconds = *every;
   }
   if (const auto text = parsed.value("--max-attempts")) {
@@ -736,7 +738,12 @@ std::vector<Command> commands() {
   return {
       {"check",
        kCheckUsage,
-       {set, sweep, train, fuse, {"--diagnostics", Takes::kValue, "text|json"}, {"--emit", Takes::kValue, "plan|tokens|ast"}},
+       {set,
+        sweep,
+        train,
+        fuse,
+        {"--diagnostics", Takes::kValue, "text|json"},
+        {"--emit", Takes::kValue, "plan|tokens|ast"}},
        runCheck},
       {"compile", compileUsage(), {set, sweep, {"--emit", Takes::kValue, "PASS"}}, runCompile},
       {"run",
@@ -825,9 +832,12 @@ int leftoverError(const std::string& word, const Command& command, const std::ve
   }
   if (!owners.empty()) {
     std::string list;
-    for (size_t k = 0; k < owners.size(); ++k) list += (k == 0 ? "" : k + 1 == owners.size() ? " and " : ", ") + owners[k];
+    for (size_t k = 0; k < owners.size(); ++k) {
+      list += (k == 0 ? "" : k + 1 == owners.size() ? " and " : ", ") + owners[k];
+    }
     return commandError(
-        fmt::format("{} does not take {}; {} {}", command.name, flag, list, owners.size() == 1 ? "does" : "do"), command);
+        fmt::format("{} does not take {}; {} {}", command.name, flag, list, owners.size() == 1 ? "does" : "do"),
+        command);
   }
   std::vector<std::string> candidates = {"--help"};
   for (const Flag& known : command.flags) {
@@ -921,7 +931,9 @@ int runCommand(const std::vector<std::string>& args) {
     return 0;
   }
   const std::vector<std::string> before = app.remaining();  // `nnspec --jobs 2 run ...`
-  const auto position = [&](const std::string& word) { return std::find(args.begin(), args.end(), word) - args.begin(); };
+  const auto position = [&](const std::string& word) {
+    return std::find(args.begin(), args.end(), word) - args.begin();
+  };
   if (!before.empty() && before[0].size() > 1 && before[0][0] == '-' && position(before[0]) < position(command.name)) {
     const std::string flag = before[0].substr(0, before[0].find('='));
     return commandError(fmt::format("{} goes after the command: nnspec {} ... {}", flag, command.name, flag), command);
@@ -933,7 +945,9 @@ int runCommand(const std::vector<std::string>& args) {
   for (const Flag& flag : command.flags) {
     if (flag.takes != Takes::kNothing) continue;
     for (const std::string& given : apps[*k]->get_option(flag.names)->results()) {
-      if (given != "true") return commandError(fmt::format("{} takes no value, found '{}'", flag.names, given), command);
+      if (given != "true") {
+        return commandError(fmt::format("{} takes no value, found '{}'", flag.names, given), command);
+      }
     }
   }
   return command.run(Parsed(command, *apps[*k], words[*k]));

@@ -5,13 +5,12 @@
 
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "tests/store/temp_dir.h"
 
@@ -242,7 +241,8 @@ TEST_CASE("bad command lines exit 2 with one error line that names the flag and 
       {{"run", "x.nnspec", "--checkpoint-every=-1"}, "error: --checkpoint-every needs a number of seconds from 0"},
       {{"run", "x.nnspec", "--max-attempts", "101"}, "error: --max-attempts needs a number from 1 to 100, not '101'"},
       {{"run", "x.nnspec", "--release-on=NOPE"}, "error: --release-on needs a signal name such as USR1"},
-      {{"run", "x.nnspec", "--fuse", "0"}, "error: --fuse needs a number of trials from 1 to 64, 'auto' or 'off', not '0'"},
+      {{"run", "x.nnspec", "--fuse", "0"},
+       "error: --fuse needs a number of trials from 1 to 64, 'auto' or 'off', not '0'"},
       {{"check", "x.nnspec", "--fuse=many"}, "error: --fuse needs a number of trials from 1 to 64, 'auto' or 'off'"},
       {{"run", "x.nnspec", "--store", ""}, "error: --store needs a path or a postgresql:// URL"},
       {{"run", "x.nnspec", "--store="}, "error: --store needs a path or a postgresql:// URL"},
@@ -253,7 +253,8 @@ TEST_CASE("bad command lines exit 2 with one error line that names the flag and 
       {{"check", "x.nnspec", "--diagnostics", "xml"}, "error: --diagnostics needs text or json, not 'xml'"},
       {{"check", "x.nnspec", "--emit=sema"}, "error: --emit needs plan, tokens or ast, not 'sema'"},
       {{"compile", "x.nnspec", "--emit", "nope"}, "error: --emit needs a pass ('ir', "},
-      {{"predict", "s.sqlite", "--trial", "first", "--data", "d.csv"}, "error: --trial needs a trial id (a positive number), not 'first'"},
+      {{"predict", "s.sqlite", "--trial", "first", "--data", "d.csv"},
+       "error: --trial needs a trial id (a positive number), not 'first'"},
       {{"predict", "s.sqlite", "--trial=2", "--best", "--data", "d.csv"}, "error: give --trial or --best, not both"},
       {{"predict", "s.sqlite"}, "error: predict needs --data FILE"},
       {{"export", "s.sqlite", "--format", "xml"}, "error: unknown format 'xml': use --format csv or --format json"},
@@ -287,12 +288,11 @@ TEST_CASE("a --set with statements after its value is an error naming the --set"
   }
 }
 
-TEST_CASE("run takes its values in either form: both give the same table and the store and worker they name",
-          "[cli]") {
+TEST_CASE("run takes its values in either form: both give the same table and the store and worker they name", "[cli]") {
   const std::string spec = source("tests/e2e/specs/synthetic_regression.nnspec");
   const std::vector<std::pair<std::string, std::string>> flags = {
-      {"--store", "s.sqlite"}, {"--set", "epochs=1"},          {"--jobs", "2"},         {"--threads", "1"},
-      {"--fuse", "off"},       {"--checkpoint-every", "0"},    {"--worker", "w-named"}, {"--lease-timeout", "30"},
+      {"--store", "s.sqlite"}, {"--set", "epochs=1"},       {"--jobs", "2"},         {"--threads", "1"},
+      {"--fuse", "off"},       {"--checkpoint-every", "0"}, {"--worker", "w-named"}, {"--lease-timeout", "30"},
       {"--max-attempts", "2"}, {"--release-on", "USR1"},
   };
   std::vector<Result> runs;
