@@ -864,6 +864,25 @@ std::vector<std::string> splitEmptyValues(const std::vector<std::string>& args) 
   return split;
 }
 
+// `nnspec -h`, `nnspec --version`, or a command line naming no command.
+int runWithoutCommand(const CLI::App& app, const std::vector<Command>& table) {
+  if (app.get_option("--help")->count() > 0) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (app.get_option("--version")->count() > 0) {
+    std::printf("nnspec %s\n", NNSPEC_VERSION);
+    return 0;
+  }
+  const std::vector<std::string> left = app.remaining();
+  if (left.empty()) return usageError("no command given");
+  if (left[0].size() > 1 && left[0][0] == '-') return usageError(fmt::format("unknown option '{}'", left[0]));
+  std::vector<std::string> names;
+  for (const Command& command : table) names.emplace_back(command.name);
+  const std::string hint = nnspec::didYouMean(left[0], names);
+  return usageError(fmt::format("unknown command '{}'{}", left[0], hint.empty() ? "" : "; " + hint));
+}
+
 int runCommand(const std::vector<std::string>& args) {
   if (args.empty()) return usageError("no command given");
   const std::vector<Command> table = commands();
@@ -871,8 +890,8 @@ int runCommand(const std::vector<std::string>& args) {
   app.set_help_flag();
   app.allow_extras();
   app.require_subcommand(0, 1);  // once a command is named, later words are its arguments
-  CLI::Option* top_help = app.add_flag("-h,--help");
-  CLI::Option* version = app.add_flag("--version");
+  app.add_flag("-h,--help");
+  app.add_flag("--version");
   std::vector<std::vector<std::string>> words(table.size());
   std::vector<CLI::App*> apps;
   for (size_t k = 0; k < table.size(); ++k) {
@@ -908,22 +927,8 @@ int runCommand(const std::vector<std::string>& args) {
     return k ? commandError(what, table[*k]) : usageError(what);
   }
   const std::optional<size_t> k = chosen();
-  if (!k || top_help->count() > 0 || version->count() > 0) {
-    if (top_help->count() > 0) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (version->count() > 0) {
-      std::printf("nnspec %s\n", NNSPEC_VERSION);
-      return 0;
-    }
-    const std::vector<std::string> left = app.remaining();
-    if (left.empty()) return usageError("no command given");
-    if (left[0].size() > 1 && left[0][0] == '-') return usageError(fmt::format("unknown option '{}'", left[0]));
-    std::vector<std::string> names;
-    for (const Command& command : table) names.emplace_back(command.name);
-    const std::string hint = nnspec::didYouMean(left[0], names);
-    return usageError(fmt::format("unknown command '{}'{}", left[0], hint.empty() ? "" : "; " + hint));
+  if (!k || app.get_option("--help")->count() > 0 || app.get_option("--version")->count() > 0) {
+    return runWithoutCommand(app, table);
   }
   const Command& command = table[*k];
   if (apps[*k]->get_option("--help")->count() > 0) {
