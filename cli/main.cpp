@@ -1,17 +1,23 @@
-// The nnspec command line: parses flags and calls the library (compiler/driver).
+// The nnspec command line: CLI11 splits the arguments (`--flag value` and `--flag=value`
+// alike, repeatable flags, subcommands); each command checks its values, naming the flag
+// in any error, and calls the library (compiler/driver).
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
+#include <limits>
 #include <new>
 #include <optional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -49,6 +55,9 @@ constexpr const char* kUsage =
     "options:\n"
     "  -h, --help      show this help (also: nnspec check --help)\n"
     "  --version       show the version\n"
+    "\n"
+    "A command's options go after it, in any order among its files; a value follows its\n"
+    "option as `--jobs 2` or `--jobs=2`.\n"
     "\n"
     "exit status: 0 success, 2 bad input (spec, data file, flags), 3 internal error\n";
 
@@ -237,21 +246,124 @@ std::string compileUsage() {
   return usage;
 }
 
-int usageError(const std::string& message, const char* usage) {
-  std::fprintf(stderr, "error: %s\n%s", message.c_str(), usage);
+constexpr const char* kReplayUsage =
+    "usage: nnspec replay FILE [--store STORE]\n"
+    "\n"
+    "Draws every recorded point of the spec's random and TPE sweeps again from the\n"
+    "history the store kept with it, and compares: a suggestion made by any worker can\n"
+    "be reproduced. Exit status 0 when every draw is equal, 1 when one differs.\n"
+    "\n"
+    "options:\n"
+    "  --store STORE   the store the study ran on (default: FILE with .store.sqlite)\n"
+    "  -h, --help      show this help\n";
+
+constexpr const char* kHelpUsage =
+    "usage: nnspec help [TOPIC]\n"
+    "       nnspec help --markdown\n"
+    "\n"
+    "The language reference: without TOPIC the commands and the help topics; with a topic\n"
+    "(`nnspec help layers`) or one word of the language (`nnspec help csv`) that part.\n"
+    "\n"
+    "options:\n"
+    "  --markdown   all of it as Markdown (docs/language.md is this output)\n"
+    "  -h, --help   show this help\n";
+
+// What a flag takes after it. Every value may be given as `--flag VALUE` or `--flag=VALUE`.
+enum class Takes {
+  kNothing,        // --quiet
+  kValue,          // --jobs N (given twice, the last counts)
+  kValues,         // --set NAME=VALUE (repeatable, one value each time)
+  kOptionalValue,  // --best [SWEEP]
+};
+
+// One flag of a command: its names as CLI11 spells them, what it takes, and its value's
+// placeholder for messages.
+struct Flag {
+  const char* names;  // "--jobs", "-o,--output"
+  Takes takes = Takes::kNothing;
+  const char* value = "";  // "N", "PATH"
+};
+
+class Parsed;
+
+// A command: its name, its usage (printed by -h), its flags and the function that checks
+// their values and calls the library.
+struct Command {
+  const char* name;
+  std::string usage;
+  std::vector<Flag> flags;
+  std::function<int(const Parsed&)> run;
+};
+
+// A command's parsed command line: each flag's values as given (CLI11 keeps them in order)
+// and the positional words. The command checks the values; fail() prints the error.
+class Parsed {
+ public:
+  Parsed(const Command& command, const CLI::App& app, std::vector<std::string> words)
+      : command_(command), app_(app), words_(std::move(words)) {}
+
+  bool has(const std::string& flag) const { return app_.get_option(flag)->count() > 0; }
+  // The flag's last value, or nullopt when it was not given.
+  std::optional<std::string> value(const std::string& flag) const {
+    const auto& given = app_.get_option(flag)->results();
+    if (given.empty()) return std::nullopt;
+    return given.back();
+  }
+  const std::vector<std::string>& values(const std::string& flag) const { return app_.get_option(flag)->results(); }
+  const std::vector<std::string>& words() const { return words_; }
+  int fail(const std::string& message) const;
+
+ private:
+  const Command& command_;
+  const CLI::App& app_;
+  std::vector<std::string> words_;
+};
+
+// A bad command line: the error, the command's usage line and where to read more. Exit 2.
+int commandError(const std::string& message, const Command& command) {
+  const std::string& usage = command.usage;
+  std::fprintf(stderr, "error: %s\n%s\nhint: `nnspec %s --help` lists its options\n", message.c_str(),
+               usage.substr(0, usage.find('\n')).c_str(), command.name);
   return 2;
+}
+
+int Parsed::fail(const std::string& message) const { return commandError(message, command_); }
+
+// A bad command line before any command: the error and the list of commands. Exit 2.
+int usageError(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+// A whole number from `low` to `high`; nullopt when `text` is not one.
+std::optional<long long> wholeNumber(const std::string& text, long long low, long long high) {
+  char* end = nullptr;
+  errno = 0;
+  const long long number = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || end == text.c_str() || *end != '\0' || errno == ERANGE || number < low || number > high) {
+    return std::nullopt;
+  }
+  return number;
+}
+
+// A number of seconds from `low` to `high`; nullopt when `text` is not one.
+std::optional<double> seconds(const std::string& text, double low, double high) {
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == text.c_str() || *end != '\0' || !(number >= low && number <= high)) return std::nullopt;
+  return number;
+}
+
+// "--jobs needs a number of trials from 1 to 256, not 'x'"
+std::string needs(const std::string& flag, const std::string& what, const std::string& given) {
+  return fmt::format("{} needs {}, not '{}'", flag, what, given);
 }
 
 // `--fuse N|auto|off`: N trials at most (1: off), 0 auto; nullopt when it does not parse.
 std::optional<int64_t> parseFuse(const std::string& text) {
   if (text == "auto") return 0;
   if (text == "off") return 1;
-  char* end = nullptr;
-  const long count = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || end == text.c_str() || *end != '\0' || count < 1 || count > nnspec::sema::kMaxFusion) {
-    return std::nullopt;
-  }
-  return count;
+  return wholeNumber(text, 1, nnspec::sema::kMaxFusion);
 }
 
 std::string fuseError(const std::string& text) {
@@ -259,109 +371,91 @@ std::string fuseError(const std::string& text) {
                      text.empty() ? std::string() : fmt::format(", not '{}'", text));
 }
 
-int runCheck(const std::vector<std::string>& args) {
+// Every `--set NAME=VALUE` into `overrides`; the error, or nullopt.
+std::optional<std::string> readOverrides(const Parsed& parsed, std::vector<nnspec::driver::Override>* overrides) {
+  for (const std::string& setting : parsed.values("--set")) {
+    nnspec::driver::Override override;
+    if (!nnspec::driver::parseOverride(setting, &override)) {
+      return fmt::format("--set needs NAME=VALUE, found '{}'", setting);
+    }
+    overrides->push_back(override);
+  }
+  return std::nullopt;
+}
+
+// Every value of a repeatable name flag (--sweep, --train) into `names`; the error, or nullopt.
+std::optional<std::string> readNames(const Parsed& parsed, const std::string& flag, std::vector<std::string>* names) {
+  for (const std::string& name : parsed.values(flag)) {
+    if (name.empty()) return fmt::format("{} needs a name", flag);
+    names->push_back(name);
+  }
+  return std::nullopt;
+}
+
+// Prints a command's outcome: its output, then its errors.
+int finish(const nnspec::driver::Outcome& outcome) {
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fflush(stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
+}
+
+int runCheck(const Parsed& parsed) {
   nnspec::driver::CheckRequest base;
   base.data_paths = nnspec::driver::defaultDataPaths();
-  std::vector<std::string> files;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kCheckUsage, stdout);
-      return 0;
-    }
-    if (arg == "--set" || arg.rfind("--set=", 0) == 0) {
-      if (arg == "--set" && k + 1 >= args.size()) return usageError("--set needs NAME=VALUE", kCheckUsage);
-      const std::string setting = arg == "--set" ? args[++k] : arg.substr(6);
-      nnspec::driver::Override override;
-      if (!nnspec::driver::parseOverride(setting, &override)) {
-        return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", setting), kCheckUsage);
-      }
-      base.overrides.push_back(override);
-    } else if (arg == "--sweep" || arg.rfind("--sweep=", 0) == 0) {
-      if (arg == "--sweep" && k + 1 >= args.size()) return usageError("--sweep needs a name", kCheckUsage);
-      const std::string name = arg == "--sweep" ? args[++k] : arg.substr(8);
-      if (name.empty()) return usageError("--sweep needs a name", kCheckUsage);
-      base.sweeps.push_back(name);
-    } else if (arg == "--train" || arg.rfind("--train=", 0) == 0) {
-      if (arg == "--train" && k + 1 >= args.size()) return usageError("--train needs a name", kCheckUsage);
-      base.trains.push_back(arg == "--train" ? args[++k] : arg.substr(8));
-    } else if (arg == "--fuse" || arg.rfind("--fuse=", 0) == 0) {
-      const std::string text = arg == "--fuse" ? (k + 1 < args.size() ? args[++k] : "") : arg.substr(7);
-      const std::optional<int64_t> fuse = parseFuse(text);
-      if (!fuse) return usageError(fuseError(text), kCheckUsage);
-      base.fuse = *fuse;
-    } else if (arg == "--diagnostics=text") {
-      base.format = nnspec::driver::DiagnosticsFormat::kText;
-    } else if (arg == "--diagnostics=json") {
-      base.format = nnspec::driver::DiagnosticsFormat::kJson;
-    } else if (arg == "--emit=plan") {
+  if (auto error = readOverrides(parsed, &base.overrides)) return parsed.fail(*error);
+  if (auto error = readNames(parsed, "--sweep", &base.sweeps)) return parsed.fail(*error);
+  if (auto error = readNames(parsed, "--train", &base.trains)) return parsed.fail(*error);
+  if (const auto text = parsed.value("--fuse")) {
+    const std::optional<int64_t> fuse = parseFuse(*text);
+    if (!fuse) return parsed.fail(fuseError(*text));
+    base.fuse = *fuse;
+  }
+  if (const auto text = parsed.value("--diagnostics")) {
+    if (*text != "text" && *text != "json") return parsed.fail(needs("--diagnostics", "text or json", *text));
+    base.format = *text == "json" ? nnspec::driver::DiagnosticsFormat::kJson : nnspec::driver::DiagnosticsFormat::kText;
+  }
+  if (const auto text = parsed.value("--emit")) {
+    if (*text == "plan") {
       base.emit = nnspec::driver::Emit::kPlan;
-    } else if (arg == "--emit=tokens") {
+    } else if (*text == "tokens") {
       base.emit = nnspec::driver::Emit::kTokens;
-    } else if (arg == "--emit=ast") {
+    } else if (*text == "ast") {
       base.emit = nnspec::driver::Emit::kAst;
-    } else if (arg.rfind("--diagnostics", 0) == 0 || arg.rfind("--emit", 0) == 0) {
-      return usageError(fmt::format("bad value in '{}'", arg), kCheckUsage);
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), kCheckUsage);
     } else {
-      files.push_back(arg);
+      return parsed.fail(needs("--emit", "plan, tokens or ast", *text));
     }
   }
-  if (files.empty()) return usageError("no spec file given", kCheckUsage);
+  const std::vector<std::string>& files = parsed.words();
+  if (files.empty()) return parsed.fail("no spec file given");
   int status = 0;
   for (size_t k = 0; k < files.size(); ++k) {
     nnspec::driver::CheckRequest request = base;
     request.path = files[k];
     const auto outcome = nnspec::driver::checkFile(request);
     if (files.size() > 1 && !outcome.out.empty()) std::fputs(k == 0 ? "" : "\n", stdout);
-    std::fputs(outcome.out.c_str(), stdout);
-    std::fflush(stdout);
-    std::fputs(outcome.err.c_str(), stderr);
-    status = std::max(status, outcome.exit_code);
+    status = std::max(status, finish(outcome));
   }
   return status;
 }
 
-int runCompile(const std::vector<std::string>& args) {
+int runCompile(const Parsed& parsed) {
   nnspec::driver::CompileRequest request;
   request.check.data_paths = nnspec::driver::defaultDataPaths();
-  std::vector<std::string> files;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(compileUsage().c_str(), stdout);
-      return 0;
+  if (const auto text = parsed.value("--emit")) {
+    const auto pass = nnspec::pipeline::passNamed(*text);
+    if (!pass) {
+      std::vector<std::string> names;
+      for (const auto& info : nnspec::pipeline::kPasses) names.emplace_back(info.name);
+      return parsed.fail(needs("--emit", "a pass (" + nnspec::quotedList(names) + ")", *text));
     }
-    if (arg.rfind("--emit=", 0) == 0) {
-      const std::string kind = arg.substr(7);
-      const auto pass = nnspec::pipeline::passNamed(kind);
-      if (!pass) return usageError(fmt::format("unknown pass in '{}'", arg), compileUsage().c_str());
-      request.emit = *pass;
-    } else if ((arg == "--set" || arg == "--sweep") && k + 1 < args.size()) {
-      const std::string& value = args[++k];
-      if (arg == "--sweep") {
-        request.sweeps.push_back(value);
-        continue;
-      }
-      nnspec::driver::Override override;
-      if (!nnspec::driver::parseOverride(value, &override)) {
-        return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", value), compileUsage().c_str());
-      }
-      request.overrides.push_back(override);
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), compileUsage().c_str());
-    } else {
-      files.push_back(arg);
-    }
+    request.emit = *pass;
   }
-  if (files.size() != 1) return usageError("compile takes one spec file", compileUsage().c_str());
-  request.check.path = files[0];
-  const auto outcome = nnspec::driver::compileFile(request);
-  std::fputs(outcome.out.c_str(), stdout);
-  std::fflush(stdout);
-  std::fputs(outcome.err.c_str(), stderr);
-  return outcome.exit_code;
+  if (auto error = readOverrides(parsed, &request.overrides)) return parsed.fail(*error);
+  if (auto error = readNames(parsed, "--sweep", &request.sweeps)) return parsed.fail(*error);
+  if (parsed.words().size() != 1) return parsed.fail("compile takes one spec file");
+  request.check.path = parsed.words()[0];
+  return finish(nnspec::driver::compileFile(request));
 }
 
 // The run's stop flag and exit code, set from a signal handler (which can reach nothing
@@ -394,66 +488,24 @@ int signalNamed(std::string name) {
   return 0;
 }
 
-constexpr const char* kReplayUsage =
-    "usage: nnspec replay FILE [--store STORE]\n"
-    "\n"
-    "Draws every recorded point of the spec's random and TPE sweeps again from the\n"
-    "history the store kept with it, and compares: a suggestion made by any worker can\n"
-    "be reproduced. Exit status 0 when every draw is equal, 1 when one differs.\n";
-
-int runReplay(const std::vector<std::string>& args) {
+int runReplay(const Parsed& parsed) {
   nnspec::driver::RunRequest request;
   request.check.data_paths = nnspec::driver::defaultDataPaths();
-  std::vector<std::string> files;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kReplayUsage, stdout);
-      return 0;
-    }
-    if (arg == "--store") {
-      if (k + 1 >= args.size() || args[k + 1].empty()) return usageError("--store needs a store", kReplayUsage);
-      request.store_path = args[++k];
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), kReplayUsage);
-    } else {
-      files.push_back(arg);
-    }
+  if (const auto store = parsed.value("--store")) {
+    if (store->empty()) return parsed.fail("--store needs a store");
+    request.store_path = *store;
   }
-  if (files.size() != 1) return usageError("replay takes one spec file", kReplayUsage);
-  request.check.path = files[0];
-  const auto outcome = nnspec::driver::replayFile(request);
-  std::fputs(outcome.out.c_str(), stdout);
-  std::fflush(stdout);
-  std::fputs(outcome.err.c_str(), stderr);
-  return outcome.exit_code;
+  if (parsed.words().size() != 1) return parsed.fail("replay takes one spec file");
+  request.check.path = parsed.words()[0];
+  return finish(nnspec::driver::replayFile(request));
 }
 
-int runStatus(const std::vector<std::string>& args) {
+int runStatus(const Parsed& parsed) {
   nnspec::driver::StatusRequest request;
-  std::vector<std::string> stores;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kStatusUsage, stdout);
-      return 0;
-    }
-    if (arg == "--study") {
-      if (k + 1 >= args.size()) return usageError("--study needs a name or id", kStatusUsage);
-      request.study = args[++k];
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), kStatusUsage);
-    } else {
-      stores.push_back(arg);
-    }
-  }
-  if (stores.size() != 1) return usageError("status takes one store", kStatusUsage);
-  request.store_path = stores[0];
-  const auto outcome = nnspec::driver::statusFile(request);
-  std::fputs(outcome.out.c_str(), stdout);
-  std::fflush(stdout);
-  std::fputs(outcome.err.c_str(), stderr);
-  return outcome.exit_code;
+  request.study = parsed.value("--study").value_or("");
+  if (parsed.words().size() != 1) return parsed.fail("status takes one store");
+  request.store_path = parsed.words()[0];
+  return finish(nnspec::driver::statusFile(request));
 }
 
 // A store URL holding a password is refused before the run, whose messages print the
@@ -469,126 +521,70 @@ bool refusePasswordUrl(const std::string& store) {
   return true;
 }
 
-int runRun(const std::vector<std::string>& args) {
+int runRun(const Parsed& parsed) {
   nnspec::driver::RunRequest request;
-  std::vector<int> release_signals;
   request.check.data_paths = nnspec::driver::defaultDataPaths();
   request.live = isatty(STDOUT_FILENO) != 0;
   request.jobs = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::string> files;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    auto value = [&](const char* flag) -> const std::string* {
-      if (k + 1 >= args.size()) return nullptr;
-      (void)flag;
-      return &args[++k];
-    };
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kRunUsage, stdout);
-      return 0;
-    }
-    if (arg == "--quiet") {
-      request.quiet = true;
-    } else if (arg == "--store" || arg.rfind("--store=", 0) == 0) {
-      const std::string* path = arg == "--store" ? value("--store") : nullptr;
-      const std::string inline_value = arg == "--store" ? "" : arg.substr(8);
-      if (path == nullptr && inline_value.empty()) return usageError("--store needs a path", kRunUsage);
-      request.store_path = path != nullptr ? *path : inline_value;
-    } else if (arg == "--set" || arg.rfind("--set=", 0) == 0) {
-      const std::string* text = arg == "--set" ? value("--set") : nullptr;
-      const std::string setting = text != nullptr ? *text : arg.substr(std::min<size_t>(arg.size(), 6));
-      nnspec::driver::Override override;
-      if (!nnspec::driver::parseOverride(setting, &override)) {
-        return usageError(fmt::format("--set needs NAME=VALUE, found '{}'", setting), kRunUsage);
-      }
-      request.overrides.push_back(override);
-    } else if (arg == "--jobs") {
-      const std::string* count = value("--jobs");
-      char* end = nullptr;
-      const long jobs = count == nullptr ? 0 : std::strtol(count->c_str(), &end, 10);
-      if (count == nullptr || end == count->c_str() || *end != '\0' || jobs < 1 || jobs > 256) {
-        return usageError("--jobs needs a number of trials from 1 to 256", kRunUsage);
-      }
-      request.jobs = jobs;
-    } else if (arg == "--fuse" || arg.rfind("--fuse=", 0) == 0) {
-      const std::string* given = arg == "--fuse" ? value("--fuse") : nullptr;
-      const std::string text = arg == "--fuse" ? (given != nullptr ? *given : "") : arg.substr(7);
-      const std::optional<int64_t> fuse = parseFuse(text);
-      if (!fuse) return usageError(fuseError(text), kRunUsage);
-      request.check.fuse = *fuse;
-    } else if (arg == "--threads") {
-      const std::string* count = value("--threads");
-      char* end = nullptr;
-      const long threads = count == nullptr ? 0 : std::strtol(count->c_str(), &end, 10);
-      if (count == nullptr || end == count->c_str() || *end != '\0' || threads < 1 || threads > 1024) {
-        return usageError("--threads needs a number of CPUs from 1 to 1024", kRunUsage);
-      }
-      request.threads = threads;
-    } else if (arg == "--sweep") {
-      const std::string* name = value("--sweep");
-      if (name == nullptr) return usageError("--sweep needs a name", kRunUsage);
-      request.sweeps.push_back(*name);
-    } else if (arg == "--train") {
-      const std::string* name = value("--train");
-      if (name == nullptr) return usageError("--train needs a name", kRunUsage);
-      request.check.trains.push_back(*name);
-    } else if (arg == "--report") {
-      const std::string* path = value("--report");
-      if (path == nullptr) return usageError("--report needs a path", kRunUsage);
-      request.report_path = *path;
-    } else if (arg == "--no-report") {
-      request.write_report = false;
-    } else if (arg == "--force") {
-      request.force = true;
-    } else if (arg == "--worker") {
-      const std::string* name = value("--worker");
-      if (name == nullptr || name->empty()) return usageError("--worker needs a name", kRunUsage);
-      request.worker.name = *name;
-    } else if (arg == "--lease-timeout") {
-      const std::string* text = value("--lease-timeout");
-      char* end = nullptr;
-      const double seconds = text == nullptr ? 0 : std::strtod(text->c_str(), &end);
-      if (text == nullptr || end == text->c_str() || *end != '\0' || !(seconds >= 1 && seconds <= 86400)) {
-        return usageError("--lease-timeout needs a number of seconds from 1 to 86400", kRunUsage);
-      }
-      request.worker.lease_timeout_seconds = seconds;
-    } else if (arg == "--checkpoint-every") {
-      const std::string* text = value("--checkpoint-every");
-      char* end = nullptr;
-      const double seconds = text == nullptr ? -1 : std::strtod(text->c_str(), &end);
-      if (text == nullptr || end == text->c_str() || *end != '\0' || !(seconds >= 0 && seconds <= 86400)) {
-        return usageError("--checkpoint-every needs a number of seconds from 0 (every epoch) to 86400", kRunUsage);
-      }
-      request.epoch_checkpoint_seconds = seconds;
-    } else if (arg == "--max-attempts") {
-      const std::string* text = value("--max-attempts");
-      char* end = nullptr;
-      const long attempts = text == nullptr ? 0 : std::strtol(text->c_str(), &end, 10);
-      if (text == nullptr || end == text->c_str() || *end != '\0' || attempts < 1 || attempts > 100) {
-        return usageError("--max-attempts needs a number from 1 to 100", kRunUsage);
-      }
-      request.worker.max_attempts = static_cast<int>(attempts);
-    } else if (arg == "--release-on") {
-      const std::string* name = value("--release-on");
-      const int number = name == nullptr ? 0 : signalNamed(*name);
-      if (number == 0) {
-        return usageError(fmt::format("--release-on needs a signal name such as USR1, USR2, HUP or XCPU, found '{}'",
-                                      name == nullptr ? "" : *name),
-                          kRunUsage);
-      }
-      release_signals.push_back(number);
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), kRunUsage);
-    } else {
-      files.push_back(arg);
-    }
+  request.quiet = parsed.has("--quiet");
+  request.write_report = !parsed.has("--no-report");
+  request.force = parsed.has("--force");
+  if (const auto store = parsed.value("--store")) {
+    if (store->empty()) return parsed.fail("--store needs a path or a postgresql:// URL");
+    request.store_path = *store;
   }
-  if (files.size() != 1) return usageError("run takes one spec file", kRunUsage);
-  if (request.store_path.empty() && std::find(args.begin(), args.end(), std::string("--store")) != args.end()) {
-    return usageError("--store needs a path or a postgresql:// URL", kRunUsage);
+  if (auto error = readOverrides(parsed, &request.overrides)) return parsed.fail(*error);
+  if (auto error = readNames(parsed, "--sweep", &request.sweeps)) return parsed.fail(*error);
+  if (auto error = readNames(parsed, "--train", &request.check.trains)) return parsed.fail(*error);
+  if (const auto text = parsed.value("--jobs")) {
+    const auto jobs = wholeNumber(*text, 1, 256);
+    if (!jobs) return parsed.fail(needs("--jobs", "a number of trials from 1 to 256", *text));
+    request.jobs = *jobs;
   }
+  if (const auto text = parsed.value("--fuse")) {
+    const std::optional<int64_t> fuse = parseFuse(*text);
+    if (!fuse) return parsed.fail(fuseError(*text));
+    request.check.fuse = *fuse;
+  }
+  if (const auto text = parsed.value("--threads")) {
+    const auto threads = wholeNumber(*text, 1, 1024);
+    if (!threads) return parsed.fail(needs("--threads", "a number of CPUs from 1 to 1024", *text));
+    request.threads = *threads;
+  }
+  if (const auto path = parsed.value("--report")) {
+    if (path->empty()) return parsed.fail("--report needs a path");
+    request.report_path = *path;
+  }
+  if (const auto name = parsed.value("--worker")) {
+    if (name->empty()) return parsed.fail("--worker needs a name");
+    request.worker.name = *name;
+  }
+  if (const auto text = parsed.value("--lease-timeout")) {
+    const auto timeout = seconds(*text, 1, 86400);
+    if (!timeout) return parsed.fail(needs("--lease-timeout", "a number of seconds from 1 to 86400", *text));
+    request.worker.lease_timeout_seconds = *timeout;
+  }
+  if (const auto text = parsed.value("--checkpoint-every")) {
+    const auto every = seconds(*text, 0, 86400);
+    if (!every) {
+      return parsed.fail(needs("--checkpoint-every", "a number of seconds from 0 (every epoch) to 86400", *text));
+    }
+    request.epoch_checkpoint_seconds = *every;
+  }
+  if (const auto text = parsed.value("--max-attempts")) {
+    const auto attempts = wholeNumber(*text, 1, 100);
+    if (!attempts) return parsed.fail(needs("--max-attempts", "a number from 1 to 100", *text));
+    request.worker.max_attempts = static_cast<int>(*attempts);
+  }
+  std::vector<int> release_signals;
+  for (const std::string& name : parsed.values("--release-on")) {
+    const int number = signalNamed(name);
+    if (number == 0) return parsed.fail(needs("--release-on", "a signal name such as USR1, USR2, HUP or XCPU", name));
+    release_signals.push_back(number);
+  }
+  if (parsed.words().size() != 1) return parsed.fail("run takes one spec file");
   if (refusePasswordUrl(request.store_path)) return 2;
-  request.check.path = files[0];
+  request.check.path = parsed.words()[0];
   // SIGTERM (a scheduler stopping the job), SIGINT (Ctrl-C) and --release-on signals stop
   // the run gracefully: running trials are handed back to the study's queue.
   release_signals.push_back(SIGTERM);
@@ -607,242 +603,362 @@ int runRun(const std::vector<std::string>& args) {
   return outcome.exit_code;
 }
 
-int runReport(const std::vector<std::string>& args) {
+int runReport(const Parsed& parsed) {
   nnspec::driver::ReportRequest request;
   request.data_dir = nnspec::rt::defaultDataDir();
-  std::vector<std::string> stores;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kReportUsage, stdout);
-      return 0;
-    }
-    if (arg == "-o" || arg == "--output" || arg == "--study") {
-      if (k + 1 >= args.size()) return usageError(fmt::format("{} needs a value", arg), kReportUsage);
-      (arg == "--study" ? request.study : request.output_path) = args[++k];
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), kReportUsage);
-    } else {
-      stores.push_back(arg);
-    }
-  }
-  if (stores.size() != 1) return usageError("report takes one store", kReportUsage);
-  request.store_path = stores[0];
-  const auto outcome = nnspec::driver::reportFile(request);
-  std::fputs(outcome.out.c_str(), stdout);
-  std::fflush(stdout);
-  std::fputs(outcome.err.c_str(), stderr);
-  return outcome.exit_code;
+  request.output_path = parsed.value("--output").value_or("");
+  request.study = parsed.value("--study").value_or("");
+  if (parsed.words().size() != 1) return parsed.fail("report takes one store");
+  request.store_path = parsed.words()[0];
+  return finish(nnspec::driver::reportFile(request));
 }
 
-// `--best [SWEEP]` or `--trial N` at args[k] (advancing k past its value): nullopt when
-// args[k] is neither, 0 when taken, 1 when --trial lacks a positive id. A word after
-// --best is its sweep once the store was given.
-std::optional<int> takeModelSelector(const std::vector<std::string>& args, size_t& k, bool store_given,
-                                     nnspec::driver::ModelSelector& selector, bool& best) {
-  const bool has_value = k + 1 < args.size();
-  if (args[k] == "--best") {
-    best = true;
-    if (has_value && args[k + 1].rfind("-", 0) != 0 && store_given) selector.sweep = args[++k];
-    return 0;
+// `--trial N` or `--best [SWEEP]` into `selector`, and the one store into `store`; the
+// error, or nullopt. CLI11 takes the word after --best as its sweep; with no other store
+// given, that word is the store (`nnspec predict --best STORE ...`).
+std::optional<std::string> readModelSelector(const Parsed& parsed, const char* command,
+                                             nnspec::driver::ModelSelector* selector, std::string* store) {
+  std::vector<std::string> stores = parsed.words();
+  std::string sweep = parsed.value("--best").value_or("");
+  if (stores.empty() && !sweep.empty()) {
+    stores.push_back(sweep);
+    sweep.clear();
   }
-  if (args[k] != "--trial") return std::nullopt;
-  char* end = nullptr;
-  const long long id = has_value ? std::strtoll(args[k + 1].c_str(), &end, 10) : 0;
-  if (!has_value || end == args[k + 1].c_str() || *end != '\0' || id < 1) return 1;
-  selector.trial = id;
-  ++k;
-  return 0;
+  if (stores.size() != 1) return fmt::format("{} takes one store", command);
+  *store = stores[0];
+  if (const auto text = parsed.value("--trial")) {
+    const auto id = wholeNumber(*text, 1, std::numeric_limits<int64_t>::max());
+    if (!id) return needs("--trial", "a trial id (a positive number)", *text);
+    if (parsed.has("--best")) return "give --trial or --best, not both";
+    selector->trial = *id;
+  }
+  selector->sweep = sweep;
+  selector->study = parsed.value("--study").value_or("");
+  return std::nullopt;
 }
 
 // `export --model`: a kept trial's model as onnx, npz or an object file.
-int runModelExport(const std::vector<std::string>& args) {
+int runModelExport(const Parsed& parsed) {
   nnspec::driver::StoredExportRequest request;
   request.data_paths = nnspec::driver::defaultDataPaths();
-  std::vector<std::string> stores;
-  std::string format;
-  bool best = false;
-  for (size_t k = 0; k < args.size(); ++k) {
-    std::string arg = args[k];
-    const bool has_value = k + 1 < args.size();
-    if (arg.rfind("--format=", 0) == 0) {
-      format = arg.substr(9);
-      continue;
-    }
-    if (arg == "--model") continue;
-    if (const auto taken = takeModelSelector(args, k, !stores.empty(), request.selector, best)) {
-      if (*taken != 0) return usageError("--trial needs a trial id (a positive number)", kExportUsage);
-    } else if (arg == "--format" || arg == "-o" || arg == "--output" || arg == "--study" || arg == "--prefix" ||
-               arg == "--cpu") {
-      if (!has_value) return usageError(fmt::format("{} needs a value", arg), kExportUsage);
-      std::string& target = arg == "--format"   ? format
-                            : arg == "--study"  ? request.selector.study
-                            : arg == "--prefix" ? request.prefix
-                            : arg == "--cpu"    ? request.cpu
-                                                : request.output_path;
-      target = args[++k];
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}' (with --model)", arg), kExportUsage);
-    } else {
-      stores.push_back(arg);
-    }
+  if (parsed.has("--epochs")) return parsed.fail("--epochs is for the csv export of results, not --model");
+  if (auto error = readModelSelector(parsed, "export", &request.selector, &request.store_path)) {
+    return parsed.fail(*error);
   }
-  if (stores.size() != 1) return usageError("export takes one store", kExportUsage);
-  if (best && request.selector.trial) return usageError("give --trial or --best, not both", kExportUsage);
-  const auto parsed = nnspec::driver::storedModelFormatNamed(format);
-  if (!parsed) {
-    return usageError(fmt::format("--model needs --format onnx, npz or object{}",
-                                  format.empty() ? "" : fmt::format(", not '{}'", format)),
-                      kExportUsage);
+  const std::string format = parsed.value("--format").value_or("");
+  const auto model_format = nnspec::driver::storedModelFormatNamed(format);
+  if (!model_format) {
+    return parsed.fail(fmt::format("--model needs --format onnx, npz or object{}",
+                                   format.empty() ? "" : fmt::format(", not '{}'", format)));
   }
-  if (request.output_path.empty()) return usageError("--model needs -o PATH", kExportUsage);
-  request.format = *parsed;
-  request.store_path = stores[0];
-  const auto outcome = nnspec::driver::exportStoredModel(request);
-  std::fputs(outcome.out.c_str(), stdout);
-  std::fflush(stdout);
-  std::fputs(outcome.err.c_str(), stderr);
-  return outcome.exit_code;
+  request.format = *model_format;
+  request.output_path = parsed.value("--output").value_or("");
+  if (request.output_path.empty()) return parsed.fail("--model needs -o PATH");
+  request.prefix = parsed.value("--prefix").value_or("");
+  request.cpu = parsed.value("--cpu").value_or("");
+  return finish(nnspec::driver::exportStoredModel(request));
 }
 
-int runExport(const std::vector<std::string>& args) {
-  if (std::find(args.begin(), args.end(), "--model") != args.end()) return runModelExport(args);
+int runExport(const Parsed& parsed) {
+  if (parsed.has("--model")) return runModelExport(parsed);
+  for (const char* flag : {"--trial", "--best", "--prefix", "--cpu"}) {
+    if (parsed.has(flag)) return parsed.fail(fmt::format("{} is for export --model (a trained model)", flag));
+  }
   nnspec::driver::ExportRequest request;
-  std::vector<std::string> stores;
-  bool format_given = false;
-  for (size_t k = 0; k < args.size(); ++k) {
-    std::string arg = args[k];
-    std::string inline_value;
-    if (arg.rfind("--format=", 0) == 0) {
-      inline_value = arg.substr(9);
-      arg = "--format";
-    }
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kExportUsage, stdout);
-      return 0;
-    }
-    if (arg == "--format") {
-      if (inline_value.empty() && k + 1 >= args.size()) return usageError("--format needs csv or json", kExportUsage);
-      const std::string format = inline_value.empty() ? args[++k] : inline_value;
-      if (format == "csv") {
-        request.format = nnspec::driver::ExportFormat::kCsv;
-      } else if (format == "json") {
-        request.format = nnspec::driver::ExportFormat::kJson;
-      } else {
-        return usageError(fmt::format("unknown format '{}': use --format csv or --format json", format), kExportUsage);
-      }
-      format_given = true;
-    } else if (arg == "--epochs") {
-      request.epochs = true;
-    } else if (arg == "-o" || arg == "--output" || arg == "--study") {
-      if (k + 1 >= args.size()) return usageError(fmt::format("{} needs a value", arg), kExportUsage);
-      (arg == "--study" ? request.study : request.output_path) = args[++k];
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), kExportUsage);
-    } else {
-      stores.push_back(arg);
-    }
+  const auto format = parsed.value("--format");
+  if (!format) return parsed.fail("export needs --format csv or --format json");
+  if (*format == "csv") {
+    request.format = nnspec::driver::ExportFormat::kCsv;
+  } else if (*format == "json") {
+    request.format = nnspec::driver::ExportFormat::kJson;
+  } else {
+    return parsed.fail(fmt::format("unknown format '{}': use --format csv or --format json", *format));
   }
-  if (stores.size() != 1) return usageError("export takes one store", kExportUsage);
-  if (!format_given) return usageError("export needs --format csv or --format json", kExportUsage);
+  request.epochs = parsed.has("--epochs");
   if (request.epochs && request.format == nnspec::driver::ExportFormat::kJson) {
-    return usageError("--epochs is for csv; the json export holds every trial's epochs", kExportUsage);
+    return parsed.fail("--epochs is for csv; the json export holds every trial's epochs");
   }
-  request.store_path = stores[0];
-  const auto outcome = nnspec::driver::exportFile(request);
-  std::fputs(outcome.out.c_str(), stdout);
-  std::fflush(stdout);
-  std::fputs(outcome.err.c_str(), stderr);
-  return outcome.exit_code;
+  request.output_path = parsed.value("--output").value_or("");
+  request.study = parsed.value("--study").value_or("");
+  if (parsed.words().size() != 1) return parsed.fail("export takes one store");
+  request.store_path = parsed.words()[0];
+  return finish(nnspec::driver::exportFile(request));
 }
 
-int runPredict(const std::vector<std::string>& args) {
+int runPredict(const Parsed& parsed) {
   nnspec::driver::PredictRequest request;
   request.data_paths = nnspec::driver::defaultDataPaths();
-  std::vector<std::string> stores;
-  bool best = false;
-  for (size_t k = 0; k < args.size(); ++k) {
-    const std::string& arg = args[k];
-    const bool has_value = k + 1 < args.size();
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kPredictUsage, stdout);
-      return 0;
-    }
-    if (const auto taken = takeModelSelector(args, k, !stores.empty(), request.selector, best)) {
-      if (*taken != 0) return usageError("--trial needs a trial id (a positive number)", kPredictUsage);
-    } else if (arg == "--data" || arg == "-o" || arg == "--output" || arg == "--study") {
-      if (!has_value) return usageError(fmt::format("{} needs a value", arg), kPredictUsage);
-      std::string& target = arg == "--data"    ? request.data_path
-                            : arg == "--study" ? request.selector.study
-                                               : request.out_path;
-      target = args[++k];
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError(fmt::format("unknown option '{}'", arg), kPredictUsage);
-    } else {
-      stores.push_back(arg);
-    }
+  if (auto error = readModelSelector(parsed, "predict", &request.selector, &request.store_path)) {
+    return parsed.fail(*error);
   }
-  if (stores.size() != 1) return usageError("predict takes one store", kPredictUsage);
-  if (best && request.selector.trial) return usageError("give --trial or --best, not both", kPredictUsage);
-  if (request.data_path.empty()) return usageError("predict needs --data FILE", kPredictUsage);
-  request.store_path = stores[0];
+  request.data_path = parsed.value("--data").value_or("");
+  if (request.data_path.empty()) return parsed.fail("predict needs --data FILE");
+  request.out_path = parsed.value("--output").value_or("");
   const auto outcome = nnspec::driver::predictFile(request, stdout);
-  std::fputs(outcome.out.c_str(), stdout);
-  std::fflush(stdout);
-  std::fputs(outcome.err.c_str(), stderr);
-  return outcome.exit_code;
+  return finish(outcome);
 }
 
 // `nnspec help [TOPIC]`: the usage and the topics, one topic of the language reference
 // (compiler/sema/language_reference.h), or all of it as Markdown (docs/language.md).
-int runHelp(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+int runHelp(const Parsed& parsed) {
+  const std::vector<std::string>& topics = parsed.words();
+  const nnspec::sema::Catalog catalog = nnspec::sema::makeCatalog();
+  if (parsed.has("--markdown")) {
+    if (!topics.empty()) return parsed.fail("help --markdown prints the whole reference; give it no topic");
+    std::fputs(nnspec::sema::languageReferenceMarkdown(catalog).c_str(), stdout);
+    return 0;
+  }
+  if (topics.empty()) {
     std::fputs(kUsage, stdout);
     std::fputs(("\n" + nnspec::sema::helpTopicList()).c_str(), stdout);
     return 0;
   }
-  if (args.size() > 1) return usageError("help takes one topic", kUsage);
-  const nnspec::sema::Catalog catalog = nnspec::sema::makeCatalog();
-  if (args[0] == "--markdown") {
-    std::fputs(nnspec::sema::languageReferenceMarkdown(catalog).c_str(), stdout);
-    return 0;
-  }
-  if (const auto text = nnspec::sema::helpText(catalog, args[0])) {
+  if (topics.size() > 1) return parsed.fail("help takes one topic");
+  if (const auto text = nnspec::sema::helpText(catalog, topics[0])) {
     std::fputs(text->c_str(), stdout);
     return 0;
   }
-  const std::string hint = nnspec::didYouMean(args[0], nnspec::sema::helpTopics(catalog));
-  std::fprintf(stderr, "error: unknown help topic '%s'\n%s%s", args[0].c_str(),
+  const std::string hint = nnspec::didYouMean(topics[0], nnspec::sema::helpTopics(catalog));
+  std::fprintf(stderr, "error: unknown help topic '%s'\n%s%s", topics[0].c_str(),
                hint.empty() ? "" : ("hint: " + hint + "\n").c_str(), nnspec::sema::helpTopicList().c_str());
   return 2;
 }
 
-}  // namespace
+// The commands and their flags: the one list the parser, the error messages and the
+// tests' flag tables follow.
+std::vector<Command> commands() {
+  const Flag set{"--set", Takes::kValues, "NAME=VALUE"};
+  const Flag sweep{"--sweep", Takes::kValues, "NAME"};
+  const Flag train{"--train", Takes::kValues, "NAME"};
+  const Flag fuse{"--fuse", Takes::kValue, "N|auto|off"};
+  const Flag study{"--study", Takes::kValue, "NAME"};
+  const Flag output{"-o,--output", Takes::kValue, "PATH"};
+  const Flag trial{"--trial", Takes::kValue, "N"};
+  const Flag best{"--best", Takes::kOptionalValue, "SWEEP"};
+  return {
+      {"check",
+       kCheckUsage,
+       {set,
+        sweep,
+        train,
+        fuse,
+        {"--diagnostics", Takes::kValue, "text|json"},
+        {"--emit", Takes::kValue, "plan|tokens|ast"}},
+       runCheck},
+      {"compile", compileUsage(), {set, sweep, {"--emit", Takes::kValue, "PASS"}}, runCompile},
+      {"run",
+       kRunUsage,
+       {{"--store", Takes::kValue, "STORE"},
+        set,
+        sweep,
+        train,
+        {"--jobs", Takes::kValue, "N"},
+        fuse,
+        {"--threads", Takes::kValue, "N"},
+        {"--quiet"},
+        {"--report", Takes::kValue, "PATH"},
+        {"--no-report"},
+        {"--checkpoint-every", Takes::kValue, "SECONDS"},
+        {"--force"},
+        {"--worker", Takes::kValue, "NAME"},
+        {"--lease-timeout", Takes::kValue, "SECONDS"},
+        {"--max-attempts", Takes::kValue, "N"},
+        {"--release-on", Takes::kValues, "SIGNAL"}},
+       runRun},
+      {"report", kReportUsage, {output, study}, runReport},
+      {"export",
+       kExportUsage,
+       {{"--format", Takes::kValue, "FORMAT"},
+        {"--epochs"},
+        output,
+        study,
+        {"--model"},
+        trial,
+        best,
+        {"--prefix", Takes::kValue, "NAME"},
+        {"--cpu", Takes::kValue, "NAME"}},
+       runExport},
+      {"status", kStatusUsage, {study}, runStatus},
+      {"replay", kReplayUsage, {{"--store", Takes::kValue, "STORE"}}, runReplay},
+      {"predict", kPredictUsage, {trial, best, {"--data", Takes::kValue, "FILE"}, output, study}, runPredict},
+      {"help", std::string(kHelpUsage) + "\n" + nnspec::sema::helpTopicList(), {{"--markdown"}}, runHelp},
+  };
+}
 
-int runCommand(std::vector<std::string> args) {
-  if (args.empty()) return usageError("no command given", kUsage);
-  const std::string command = args[0];
-  args.erase(args.begin());
-  if (command == "-h" || command == "--help") {
+void addFlag(CLI::App& app, const Flag& flag) {
+  switch (flag.takes) {
+    case Takes::kNothing:
+      app.add_flag(flag.names);
+      return;
+    case Takes::kValue:
+      app.add_option(flag.names)->take_last();
+      return;
+    case Takes::kValues:
+      app.add_option(flag.names)->take_all()->allow_extra_args(false);
+      return;
+    case Takes::kOptionalValue:
+      app.add_option(flag.names)->expected(0, 1)->take_last();
+      return;
+  }
+}
+
+// "--jobs" of "-o,--output"-style names: the name given matches one of them.
+bool flagNamed(const Flag& flag, const std::string& given) {
+  std::string names = flag.names;
+  size_t start = 0;
+  while (start <= names.size()) {
+    const size_t comma = std::min(names.find(',', start), names.size());
+    if (names.compare(start, comma - start, given) == 0 && comma - start == given.size()) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
+const Flag* findFlag(const Command& command, const std::string& given) {
+  for (const Flag& flag : command.flags) {
+    if (flagNamed(flag, given)) return &flag;
+  }
+  return nullptr;
+}
+
+// The error for an argument CLI11 left over: a misspelt flag (with a did-you-mean), a
+// flag of another command, or a stray word.
+int leftoverError(const std::string& word, const Command& command, const std::vector<Command>& table) {
+  if (word.size() < 2 || word[0] != '-') return commandError(fmt::format("unexpected argument '{}'", word), command);
+  const std::string flag = word.substr(0, word.find('='));
+  std::vector<std::string> owners;
+  for (const Command& other : table) {
+    if (findFlag(other, flag) != nullptr) owners.emplace_back(other.name);
+  }
+  if (!owners.empty()) {
+    std::string list;
+    for (size_t k = 0; k < owners.size(); ++k) {
+      list += (k == 0 ? "" : k + 1 == owners.size() ? " and " : ", ") + owners[k];
+    }
+    return commandError(
+        fmt::format("{} does not take {}; {} {}", command.name, flag, list, owners.size() == 1 ? "does" : "do"),
+        command);
+  }
+  std::vector<std::string> candidates = {"--help"};
+  for (const Flag& known : command.flags) {
+    std::string names = known.names;
+    candidates.push_back(names.substr(names.rfind(',') == std::string::npos ? 0 : names.rfind(',') + 1));
+  }
+  const std::string hint = nnspec::didYouMean(flag, candidates);
+  return commandError(fmt::format("unknown option '{}' for {}{}", flag, command.name, hint.empty() ? "" : "; " + hint),
+                      command);
+}
+
+// `--flag=` (nothing after '=') is an empty value, like `--flag ""`: CLI11 would take the
+// next word instead.
+std::vector<std::string> splitEmptyValues(const std::vector<std::string>& args) {
+  std::vector<std::string> split;
+  for (const std::string& arg : args) {
+    if (arg.size() > 3 && arg.rfind("--", 0) == 0 && arg.back() == '=' && arg.find('=') == arg.size() - 1) {
+      split.push_back(arg.substr(0, arg.size() - 1));
+      split.emplace_back();
+    } else {
+      split.push_back(arg);
+    }
+  }
+  return split;
+}
+
+// `nnspec -h`, `nnspec --version`, or a command line naming no command.
+int runWithoutCommand(const CLI::App& app, const std::vector<Command>& table) {
+  if (app.get_option("--help")->count() > 0) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (command == "help") return runHelp(args);
-  if (command == "--version") {
+  if (app.get_option("--version")->count() > 0) {
     std::printf("nnspec %s\n", NNSPEC_VERSION);
     return 0;
   }
-  if (command == "check") return runCheck(args);
-  if (command == "run") return runRun(args);
-  if (command == "compile") return runCompile(args);
-  if (command == "report") return runReport(args);
-  if (command == "export") return runExport(args);
-  if (command == "predict") return runPredict(args);
-  if (command == "status") return runStatus(args);
-  if (command == "replay") return runReplay(args);
-  if (!command.empty() && command[0] == '-') return usageError(fmt::format("unknown option '{}'", command), kUsage);
-  return usageError(fmt::format("unknown command '{}'", command), kUsage);
+  const std::vector<std::string> left = app.remaining();
+  if (left.empty()) return usageError("no command given");
+  if (left[0].size() > 1 && left[0][0] == '-') return usageError(fmt::format("unknown option '{}'", left[0]));
+  std::vector<std::string> names;
+  for (const Command& command : table) names.emplace_back(command.name);
+  const std::string hint = nnspec::didYouMean(left[0], names);
+  return usageError(fmt::format("unknown command '{}'{}", left[0], hint.empty() ? "" : "; " + hint));
 }
+
+int runCommand(const std::vector<std::string>& args) {
+  if (args.empty()) return usageError("no command given");
+  const std::vector<Command> table = commands();
+  CLI::App app{"nnspec"};
+  app.set_help_flag();
+  app.allow_extras();
+  app.require_subcommand(0, 1);  // once a command is named, later words are its arguments
+  app.add_flag("-h,--help");
+  app.add_flag("--version");
+  std::vector<std::vector<std::string>> words(table.size());
+  std::vector<CLI::App*> apps;
+  for (size_t k = 0; k < table.size(); ++k) {
+    CLI::App* sub = app.add_subcommand(table[k].name);
+    sub->set_help_flag();
+    sub->allow_extras();
+    sub->add_flag("-h,--help");
+    for (const Flag& flag : table[k].flags) addFlag(*sub, flag);
+    sub->add_option("words", words[k]);
+    apps.push_back(sub);
+  }
+  // The command, once CLI11 has seen its name.
+  auto chosen = [&]() -> std::optional<size_t> {
+    for (size_t k = 0; k < apps.size(); ++k) {
+      if (apps[k]->parsed()) return k;
+    }
+    return std::nullopt;
+  };
+  std::vector<std::string> reversed = splitEmptyValues(args);
+  std::reverse(reversed.begin(), reversed.end());  // CLI11 takes the arguments last first
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& error) {
+    const std::optional<size_t> k = chosen();
+    const std::string what = error.what();
+    // "--jobs: 1 required TEXT missing": the last word was a flag that needs a value.
+    const std::string name = what.substr(0, what.find(':'));
+    const Flag* flag = k ? findFlag(table[*k], name) : nullptr;
+    if (flag != nullptr && dynamic_cast<const CLI::ArgumentMismatch*>(&error) != nullptr) {
+      return commandError(fmt::format("{} needs a value: {} {} or {}={}", name, name, flag->value, name, flag->value),
+                          table[*k]);
+    }
+    return k ? commandError(what, table[*k]) : usageError(what);
+  }
+  const std::optional<size_t> k = chosen();
+  if (!k || app.get_option("--help")->count() > 0 || app.get_option("--version")->count() > 0) {
+    return runWithoutCommand(app, table);
+  }
+  const Command& command = table[*k];
+  if (apps[*k]->get_option("--help")->count() > 0) {
+    std::fputs(command.usage.c_str(), stdout);
+    return 0;
+  }
+  const std::vector<std::string> before = app.remaining();  // `nnspec --jobs 2 run ...`
+  const auto position = [&](const std::string& word) {
+    return std::find(args.begin(), args.end(), word) - args.begin();
+  };
+  if (!before.empty() && before[0].size() > 1 && before[0][0] == '-' && position(before[0]) < position(command.name)) {
+    const std::string flag = before[0].substr(0, before[0].find('='));
+    return commandError(fmt::format("{} goes after the command: nnspec {} ... {}", flag, command.name, flag), command);
+  }
+  std::vector<std::string> left = apps[*k]->remaining();
+  left.insert(left.end(), before.begin(), before.end());
+  if (!left.empty()) return leftoverError(left[0], command, table);
+  // CLI11 lets `--quiet=VALUE` through as a value of the flag.
+  for (const Flag& flag : command.flags) {
+    if (flag.takes != Takes::kNothing) continue;
+    for (const std::string& given : apps[*k]->get_option(flag.names)->results()) {
+      if (given != "true") {
+        return commandError(fmt::format("{} takes no value, found '{}'", flag.names, given), command);
+      }
+    }
+  }
+  return command.run(Parsed(command, *apps[*k], words[*k]));
+}
+
+}  // namespace
 
 // Whatever escapes a command is a bug (exit 3), or the machine's memory running out
 // (exit 2); never an abort.
