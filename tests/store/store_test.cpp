@@ -434,11 +434,11 @@ TEST_CASE("a store from a newer nnspec or another program's database is refused 
     writeThreeTrials(store);
   }
   SECTION("newer schema version") {
-    patchHeaderField(path, 60, 5);
+    patchHeaderField(path, 60, 6);
     std::string bytes = readBytes(path);
     auto error = requireError(Store::open(path));
     CHECK(error.path == path);
-    CHECK_THAT(error.message, Contains("schema version 5, newer than the 4"));
+    CHECK_THAT(error.message, Contains("schema version 6, newer than the 5"));
     CHECK_THAT(error.hint, Contains("upgrade nnspec"));
     CHECK(readBytes(path) == bytes);
   }
@@ -539,4 +539,32 @@ TEST_CASE("a trial's tensors come back compressed and exact, and a checkpoint li
   }
   require(store.dropTensors(handle));
   CHECK(require(store.readTensors(handle)).empty());
+}
+
+TEST_CASE("a timed-out trial keeps its epochs and final metrics, counts as timed out and is not rerun", "[runtime]") {
+  TempDir dir;
+  std::string path = dir.path("results.sqlite");
+  int64_t trial_id = 0;
+  {
+    Store store = require(Store::open(path));
+    auto study = require(store.openStudy("mnist_mlp", "hash-1"));
+    auto a = require(store.beginTrial(study.id, kKeyA, kParamsA, 42));
+    require(store.recordEpoch(a.handle, 1, kEpochA1, 1.25));
+    require(store.timeOutTrial(a.handle, 1, kEpochA1, 2.0));
+    trial_id = a.handle.id;
+  }
+  Store store = require(Store::open(path));
+  auto study = require(store.openStudy("mnist_mlp", "hash-1"));
+  auto again = require(store.beginTrial(study.id, kKeyA, kParamsA, 42));
+  CHECK(again.status == TrialStatus::kTimedOut);
+  CHECK_FALSE(again.shouldRun());
+  const auto row = require(store.readTrial(nnspec::rt::TrialHandle{trial_id}));
+  CHECK(row.status == TrialStatus::kTimedOut);
+  CHECK(row.end_epoch == 1);
+  CHECK(row.final_metrics == kEpochA1);
+  CHECK(require(store.listEpochs(again.handle)).size() == 1);
+  const auto counts = require(store.countTrials(study.id));
+  CHECK(counts.timed_out == 1);
+  CHECK(counts.total() == 1);
+  CHECK(nnspec::rt::statusName(TrialStatus::kTimedOut) == "timed_out");
 }
