@@ -161,6 +161,10 @@ std::string ashaRungs(const SweepPlan& plan, int64_t max_epochs) {
 // How pruning meets folds and replicates.
 std::string pruningScope(const SweepPlan& plan) {
   if (plan.folds <= 1 && plan.replicates <= 1) return "";
+  if (plan.method != "grid") {
+    return "; a point's first fold and replicate is judged, against those of other points, and its other trials "
+           "run only if it was not pruned";
+  }
   return fmt::format("; each {} judged against the same {} of other points, a pruned one prunes its point",
                      plan.folds > 1 ? "fold" : "replicate", plan.folds > 1 ? "fold" : "replicate");
 }
