@@ -325,9 +325,12 @@ std::vector<Signature> sweepClauseTable(const Catalog& catalog) {
              "Stops unpromising trials early (see pruners); needs a per-epoch val objective. With `cv` or "
              "`replicates` every trial is judged against the trials of the same fold and replicate of other "
              "points, and a pruned trial prunes its point: its folds and replicates not started are dropped, "
-             "those running stop at their next epoch, and the point is listed as pruned, unranked. In a grid the "
-             "trials are judged in grid order; in random and tpe sweeps a point's first fold and replicate runs "
-             "first and the others only if it was not pruned.",
+             "those running stop at their next epoch, and the point is listed as pruned, unranked. A grid's trials "
+             "are judged against what the trials before them reported (median: those finished, so trials fused in "
+             "one group against those finished before the group; asha: every value at the rung so far): with "
+             "--jobs 1 the verdicts are the same in every run; with more jobs they depend on "
+             "which trials end first (each trial's numbers do not). In random and tpe sweeps a point's first fold "
+             "and replicate runs first and the others only if it was not pruned.",
              "sweep tpe(lr) trials 50 prune median(warmup: 5) select min val.loss"),
       clause("select", {required("direction", ArgType::choice({"max", "min"})), required("metric", ArgType::of(TypeKind::kMetric))},
              "select max|min METRIC",
