@@ -344,3 +344,39 @@ TEST_CASE("pruning e2e: a grid's timeout starts nothing after it and reruns cont
     }
   }
 }
+
+TEST_CASE("pruning e2e: with --jobs 2 a pruned cv grid leaves nothing queued and trains each trial as --jobs 1 does",
+          "[e2e][pruning]") {
+  const std::string text =
+      specText("e2e_median_jobs", kCvSplit, "param lr in [0.1, 1e-6, 0.05, 2e-6, 0.2, 3e-6]", "", 3,
+               "sweep grid(lr) cv 3 prune median(startup: 1) select max val.accuracy");
+  ScratchDir one("jobs1");
+  ScratchDir two("jobs2");
+  const Ran alone = runSpec(text, one.path / "store.sqlite", 1, 1);
+  const Ran parallel = runSpec(text, two.path / "store.sqlite", 1, 2);
+  INFO(alone.outcome.err << parallel.outcome.err << parallel.out);
+  REQUIRE(alone.outcome.exit_code == 0);
+  REQUIRE(parallel.outcome.exit_code == 0);
+  const auto serial_trials = storedTrials(one.path / "store.sqlite", "val.accuracy");
+  const auto parallel_trials = storedTrials(two.path / "store.sqlite", "val.accuracy");
+  std::map<std::string, const StoredTrial*> by_key;
+  for (const auto& trial : serial_trials) {
+    by_key[trial.row.key.point_key + "|" + std::to_string(trial.row.key.fold)] = &trial;
+  }
+  int compared = 0;
+  for (const auto& trial : parallel_trials) {
+    INFO(trial.row.key.point_key << " fold " << trial.row.key.fold);
+    CHECK(trial.row.status != TrialStatus::kQueued);
+    CHECK(trial.row.status != TrialStatus::kRunning);
+    const auto found = by_key.find(trial.row.key.point_key + "|" + std::to_string(trial.row.key.fold));
+    if (found == by_key.end()) continue;
+    // The epochs both runs trained are the same numbers, pruned or not.
+    for (const auto& [epoch, value] : trial.curve) {
+      if (found->second->curve.count(epoch) == 0) continue;
+      CHECK(value == found->second->curve.at(epoch));
+      ++compared;
+    }
+  }
+  CHECK(compared >= 6);
+  CHECK(count(parallel_trials, TrialStatus::kPruned) >= 1);
+}
