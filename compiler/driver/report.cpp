@@ -147,8 +147,9 @@ Outcome statusFile(const StatusRequest& request) {
   const rt::TrialCounts& c = counts.value();
   std::string out = fmt::format("store {}\nstudy {} (id {}, created {})\n", store.value().path(), chosen.value().name,
                                 study_id, chosen.value().created_at);
-  out += fmt::format("trials: {} in all: {} finished, {} running, {} queued, {} failed, {} pruned\n", c.total(),
-                     c.finished, c.running, c.queued, c.failed, c.pruned);
+  out += fmt::format("trials: {} in all: {} finished, {} running, {} queued, {} failed, {} pruned{}\n", c.total(),
+                     c.finished, c.running, c.queued, c.failed, c.pruned,
+                     c.timed_out > 0 ? fmt::format(", {} timed out", c.timed_out) : "");
   out += fmt::format("workers: {}\n", workers.value().size());
   if (!workers.value().empty()) {
     out += fmt::format("  {:>4}  {:<24} {:<26} {:>8}  {:<9} {:>15}  {:>7}\n", "id", "name", "host", "pid", "state",

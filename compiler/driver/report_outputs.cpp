@@ -251,6 +251,8 @@ bool evaluatedEachEpoch(const sema::CheckedSpec& spec, const sema::SweepPlan& pl
                         const std::string& split) {
   if (config.stop && metricOfSplit(config.stop->metric, split)) return true;
   if (!plan.pruner.empty() && metricOfSplit(plan.select_metric, split)) return true;
+  // A trial that times out keeps its finished epochs: they carry the objective.
+  if (config.trial_timeout_seconds > 0 && metricOfSplit(plan.select_metric, split)) return true;
   for (const auto& item : spec.reports) {
     if (item.name != "curves") continue;
     const sema::Value& y = item.args.at("y");

@@ -89,12 +89,6 @@ class Runner {
         diagnostics_.error(plan.range, fmt::format("this grid has {} points; `run` takes at most {}", plan.points,
                                                    plan.checked.size()));
       }
-      const std::vector<std::pair<bool, const char*>> unsupported = {
-          {!plan.pruner.empty() && !sampled(plan), "pruning of grid sweeps"},
-          {plan.timeout_seconds > 0 && !sampled(plan), "timeouts of grid sweeps"}};
-      for (const auto& [used, what] : unsupported) {
-        if (used) diagnostics_.error(plan.range, fmt::format("{} are not supported by `run` yet", what));
-      }
       checkJobsFit(plan);
       for (const auto& point : plan.checked) {
         if (point.config.model.isSvm()) continue;  // libsvm fits it: nothing to lower
@@ -199,6 +193,19 @@ class Runner {
                      : plan.ensemble == "mean" ? rt::EnsembleKind::kMean
                                                : rt::EnsembleKind::kNone;
     sweep.seed = rt::deriveSeed(spec_.seed, "sweep=" + plan.name);
+    if (!plan.pruner.empty()) {
+      rt::PrunerChoice pruner;
+      if (plan.pruner == "asha") {
+        pruner.kind = rt::PrunerChoice::Kind::kAsha;
+        pruner.asha.min_epochs = static_cast<int>(plan.pruner_args.integer("min_epochs"));
+        pruner.asha.reduction = static_cast<int>(plan.pruner_args.integer("reduction"));
+      } else {
+        pruner.median.n_startup_trials = static_cast<int>(plan.pruner_args.integer("startup"));
+        pruner.median.n_warmup_steps = static_cast<int>(plan.pruner_args.integer("warmup"));
+        pruner.median.interval_steps = static_cast<int>(plan.pruner_args.integer("interval"));
+      }
+      sweep.pruner = pruner;
+    }
     if (!sampled(plan)) {
       sweep.fuse = sema::fusionSize(plan.checked.front().config, plan.fuse).limit;
       return sweep;
@@ -208,13 +215,6 @@ class Runner {
       sweep.tpe.n_startup_trials = plan.method_options.integer("startup");
       sweep.tpe.n_ei_candidates = plan.method_options.integer("candidates");
       sweep.tpe.gamma_fraction = plan.method_options.number("gamma");
-    }
-    if (!plan.pruner.empty()) {
-      rt::PrunerSettings pruner;
-      pruner.n_startup_trials = static_cast<int>(plan.pruner_args.integer("startup"));
-      pruner.n_warmup_steps = static_cast<int>(plan.pruner_args.integer("warmup"));
-      pruner.interval_steps = static_cast<int>(plan.pruner_args.integer("interval"));
-      sweep.pruner = pruner;
     }
     return sweep;
   }
@@ -312,7 +312,7 @@ class Runner {
       const sema::SweepPlan& plan = planOf(*job.sweep);
       const sema::Point& point = pointOf(plan, job.point_key);
       auto prepared = prepare(store, study_id, plan, point, job.fold, job.replicate, job.index, job.total,
-                              job.point_key, job.should_prune, job.claim);
+                              job.point_key, verdicts(job, point), job.claim, job.prune_reason);
       if (const int* code = std::get_if<int>(&prepared)) {
         // A stopped run: the members not begun hand their claims back as they come here,
         // those begun are handed back below.
@@ -389,7 +389,15 @@ class Runner {
     const sema::SweepPlan& plan = planOf(*job.sweep);
     const sema::Point& point = pointOf(plan, job.point_key);
     return runOne(store, study_id, plan, point, job.fold, job.replicate, job.index, job.total, job.point_key,
-                  job.should_prune, job.claim);
+                  verdicts(job, point), job.claim, job.prune_reason);
+  }
+
+  // The job's pruner as the trainer asks it (the point's epochs filled in).
+  static std::function<bool(const rt::EpochRecord&)> verdicts(const rt::TrialJob& job, const sema::Point& point) {
+    if (!job.should_prune) return {};
+    return [prune = job.should_prune, epochs = point.config.epochs](const rt::EpochRecord& record) {
+      return prune(record, epochs);
+    };
   }
 
   // Checks a drawn point and keeps it under its trial key.
@@ -608,13 +616,15 @@ class Runner {
     std::string store_problem;
     std::unique_ptr<CheckpointWriter> checkpoints;
     std::chrono::steady_clock::time_point epoch_start;
+    std::function<std::string()> prune_reason;  // why its pruner pruned it
   };
 
   int runOne(rt::Store& store, int64_t study_id, const sema::SweepPlan& plan, const sema::Point& point, int64_t fold,
              int64_t replicate, int64_t index, int64_t total, const std::string& key_override = "",
-             std::function<bool(const rt::EpochRecord&)> prune = {}, rt::TrialHandle claim = {}) {
-    auto prepared =
-        prepare(store, study_id, plan, point, fold, replicate, index, total, key_override, std::move(prune), claim);
+             std::function<bool(const rt::EpochRecord&)> prune = {}, rt::TrialHandle claim = {},
+             std::function<std::string()> prune_reason = {}) {
+    auto prepared = prepare(store, study_id, plan, point, fold, replicate, index, total, key_override, std::move(prune),
+                            claim, std::move(prune_reason));
     if (const int* code = std::get_if<int>(&prepared)) return *code;
     return trainAlone(store, study_id, *std::get<std::unique_ptr<Prepared>>(prepared));
   }
@@ -677,7 +687,8 @@ class Runner {
                                                        const sema::Point& point, int64_t fold, int64_t replicate,
                                                        int64_t index, int64_t total, const std::string& key_override,
                                                        std::function<bool(const rt::EpochRecord&)> prune,
-                                                       rt::TrialHandle claim = {}) {
+                                                       rt::TrialHandle claim = {},
+                                                       std::function<std::string()> prune_reason = {}) {
     const std::string point_key = key_override.empty() ? point.describe() : key_override;
     rt::TrialKey key{plan.name, point_key, static_cast<int>(fold), static_cast<int>(replicate)};
     if (cancelled()) {
@@ -687,6 +698,7 @@ class Runner {
     auto trial = std::make_unique<Prepared>();
     trial->plan = &plan;
     trial->point = &point;
+    trial->prune_reason = std::move(prune_reason);
     trial->point_key = point_key;
     trial->fold = fold;
     trial->replicate = replicate;
@@ -777,6 +789,7 @@ class Runner {
     if (started.value().checkpoint) settings.resume = std::move(started.value().checkpoint->bytes);
     settings.checkpoint_seconds = kCheckpointSeconds;
     settings.epoch_checkpoint_seconds = request_.epoch_checkpoint_seconds;
+    settings.time_limit_seconds = config.trial_timeout_seconds;
     rt::TrialCallbacks& callbacks = trial->callbacks;
     trial->handle = started.value().handle;
     trial->checkpoints = std::make_unique<CheckpointWriter>(store, trial->handle, trial->store_problem);
@@ -877,8 +890,20 @@ class Runner {
       endEvent(event, "pruned", outcome.final_metrics);
       auto saved = store.pruneTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.seconds);
       if (!saved.ok()) return storeFailure(saved.error());
-      log.end(fmt::format("  pruned at epoch {}: {} worse than the median of finished trials", outcome.failed_epoch,
-                          plan.select_metric),
+      const std::string reason = trial.prune_reason ? trial.prune_reason() : "";
+      log.end(fmt::format("  pruned at epoch {}{}{}", outcome.failed_epoch, reason.empty() ? "" : ": ", reason), true);
+      return 0;
+    }
+    if (outcome.end == rt::TrialEnd::kTimedOut) {
+      endEvent(event, "timed_out", outcome.final_metrics);
+      auto saved = store.timeOutTrial(handle, static_cast<int>(outcome.failed_epoch), outcome.final_metrics,
+                                      outcome.seconds);
+      if (!saved.ok()) return storeFailure(saved.error());
+      const auto it = outcome.final_metrics.find(plan.select_metric);
+      log.end(fmt::format("  timed out after {:.1f}s (trial_timeout {}s): kept {} of {} epochs{}", outcome.seconds,
+                          config.trial_timeout_seconds, outcome.failed_epoch, config.epochs,
+                          it == outcome.final_metrics.end() ? ""
+                                                            : fmt::format(": {} {:.4f}", it->first, it->second)),
               true);
       return 0;
     }
@@ -1258,10 +1283,12 @@ Outcome runFile(const RunRequest& request, std::FILE* out) {
                study.value().resumed ? " (resuming)" : "");
     auto counts = store.value().countTrials(study.value().id);
     if (study.value().resumed && counts.ok()) {
-      const int64_t ended = counts.value().finished + counts.value().failed + counts.value().pruned;
+      const rt::TrialCounts& c = counts.value();
+      const int64_t ended = c.finished + c.failed + c.pruned + c.timed_out;
       if (ended > 0) {
-        fmt::print(out, "{} trials already ended in the store ({} finished, {} failed, {} pruned): kept, not rerun\n",
-                   ended, counts.value().finished, counts.value().failed, counts.value().pruned);
+        fmt::print(out, "{} trials already ended in the store ({} finished, {} failed, {} pruned{}): kept, not rerun\n",
+                   ended, c.finished, c.failed, c.pruned,
+                   c.timed_out > 0 ? fmt::format(", {} timed out", c.timed_out) : "");
       }
     }
   }

@@ -307,6 +307,12 @@ std::vector<Signature> trainSettingTable(const Catalog& catalog) {
               "init he_normal"),
       setting("shuffle", optional("shuffle", ArgType::of(TypeKind::kBool), defaultBool(true)), "shuffle BOOL",
               "Whether each epoch visits the training samples in a new random order.", "shuffle false"),
+      setting("trial_timeout", optionalNoDefault("limit", ArgType::of(TypeKind::kDuration)), "trial_timeout DURATION",
+              "A limit on each trial's training time (ms, s, m or h), checked between steps: a trial that reaches "
+              "it stops, keeps the epochs it finished (their metrics are its final ones), is stored as timed out, "
+              "is listed unranked in the table and is not retrained by a rerun. Not the sweep's `timeout`, which "
+              "bounds the whole study.",
+              "trial_timeout 10m"),
   };
 }
 
@@ -330,10 +336,21 @@ std::vector<Signature> sweepClauseTable(const Catalog& catalog) {
              "How many points a random or tpe sweep draws (a grid runs every point).",
              "sweep tpe(lr, units) trials 50 select min val.loss"),
       clause("timeout", {optionalNoDefault("limit", ArgType::of(TypeKind::kDuration))}, "timeout DURATION",
-             "A time budget for a random or tpe sweep: no new trial starts after this long (s, m or h).",
+             "A time budget for the whole sweep in one run (ms, s, m or h): no new trial starts after this long; "
+             "trials running then finish. What did not run is listed, and a rerun continues the study (a grid "
+             "with the trials left, a random or tpe sweep with the draws left). For a limit on each trial, see "
+             "the train setting `trial_timeout`.",
              "sweep tpe(lr) trials 100 timeout 30m select min val.loss"),
       clause("prune", {required("pruner", ArgType::choice(Catalog::names(catalog.pruners)))}, "prune PRUNER",
-             "Stops unpromising trials early (see pruners); needs a per-epoch val objective.",
+             "Stops unpromising trials early (see pruners); needs a per-epoch val objective. With `cv` or "
+             "`replicates` every trial is judged against the trials of the same fold and replicate of other "
+             "points, and a pruned trial prunes its point: its folds and replicates not started are dropped, "
+             "those running stop at their next epoch, and the point is listed as pruned, unranked. A grid's trials "
+             "are judged against what the trials before them reported (median: those finished, so trials fused in "
+             "one group against those finished before the group; asha: every value at the rung so far): with "
+             "--jobs 1 the verdicts are the same in every run; with more jobs they depend on "
+             "which trials end first (each trial's numbers do not). In random and tpe sweeps a point's first fold "
+             "and replicate runs first and the others only if it was not pruned.",
              "sweep tpe(lr) trials 50 prune median(warmup: 5) select min val.loss"),
       clause("select", {required("direction", ArgType::choice({"max", "min"})), required("metric", ArgType::of(TypeKind::kMetric))},
              "select max|min METRIC",
@@ -448,6 +465,17 @@ Catalog makeCatalog() {
        "Optuna's MedianPruner: stops a trial whose objective at an epoch is worse than the median of the earlier "
        "trials' at that epoch, once `startup` trials finished, after `warmup` epochs, every `interval` epochs.",
        "prune median(startup: 5, warmup: 10)"},
+      {"asha", "pruner",
+       {kw("min_epochs", ArgType::integer(1, kMaxEpochs), defaultInt(1)),
+        kw("reduction", ArgType::integer(2, kMaxEpochs), defaultInt(3))},
+       "Asynchronous successive halving (ASHA, as Optuna's SuccessiveHalvingPruner and Ray's ASHA stopping "
+       "rule): rungs at epochs min_epochs * reduction^k (1, 3, 9, ... by default) below a trial's last epoch. A "
+       "trial reaching a rung goes on only if its objective there is among the best 1/reduction of the values "
+       "the trials that reached that rung so far had there (itself included; pruned and running trials count; "
+       "the first to reach a rung, and any while fewer than `reduction` have, goes on only if it is the best so "
+       "far), else it is pruned there. Decisions depend on the order trials reach a rung: a grid with --jobs 1 "
+       "is judged the same in every run.",
+       "prune asha(min_epochs: 1, reduction: 3)"},
   };
   catalog.stop_conditions = {
       {"no_improvement", "stop condition",

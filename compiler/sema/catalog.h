@@ -58,6 +58,6 @@ inline const std::vector<std::string> kSweepMethods = {"grid", "random", "tpe"};
 inline const std::vector<std::string> kKeepPolicies = {"all", "best", "none"};
 inline const std::vector<std::string> kTrainKeys = {"model",   "split",  "loss",    "optimizer", "l1",
                                                     "l2",      "batch",  "epochs",  "metrics",   "schedule",
-                                                    "init",    "shuffle"};
+                                                    "init",    "shuffle", "trial_timeout"};
 
 }  // namespace nnspec::sema

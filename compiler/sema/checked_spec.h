@@ -144,6 +144,7 @@ struct TrainConfig {
   SourceRange schedule_range;
   std::string init = "glorot_uniform";
   bool shuffle = true;
+  double trial_timeout_seconds = 0;  // `trial_timeout`: each trial's training time limit; 0 = none
 };
 
 // One sweep point: a value for every param the train block reaches.
@@ -168,7 +169,7 @@ struct SweepPlan {
   double timeout_seconds = 0;
   std::string select_metric;  // "" when there is no objective
   bool maximize = true;
-  std::string pruner;         // "" or median
+  std::string pruner;         // "" or median, asha
   BoundArgs pruner_args;
   std::string ensemble;       // "" or vote/mean
   bool refit = false;

@@ -1,6 +1,8 @@
 // What `nnspec check` prints for a checked spec: data, splits, the plan of each sweep
 // (trials, steps, compute, memory, compilations) and a summary of each distinct model.
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <fmt/format.h>
@@ -135,6 +137,38 @@ void printFusion(const SweepPlan& plan, std::string& out) {
   out += "              (one job; with --jobs J, each job's groups take at most 1/J of the trials)\n";
 }
 
+// A duration as written: 50ms, 30s, 10m, 2h (or seconds with a fraction).
+std::string formatDuration(double seconds) {
+  const std::vector<std::pair<const char*, double>> units = {{"h", 3600}, {"m", 60}, {"s", 1}, {"ms", 0.001}};
+  for (const auto& [unit, size] : units) {
+    const double count = seconds / size;
+    if (count >= 1 && std::abs(count - std::round(count)) < 1e-9) return fmt::format("{}{}", std::llround(count), unit);
+  }
+  return fmt::format("{}s", seconds);
+}
+
+// The epochs of asha's rungs below the sweep's longest training.
+std::string ashaRungs(const SweepPlan& plan, int64_t max_epochs) {
+  const int64_t reduction = plan.pruner_args.integer("reduction");
+  std::string rungs;
+  for (int64_t rung = plan.pruner_args.integer("min_epochs"); rung < max_epochs; rung *= reduction) {
+    rungs += (rungs.empty() ? "" : ", ") + std::to_string(rung);
+    if (rung > max_epochs / reduction) break;
+  }
+  return rungs.empty() ? "none (every point trains fewer epochs than min_epochs)" : rungs;
+}
+
+// How pruning meets folds and replicates.
+std::string pruningScope(const SweepPlan& plan) {
+  if (plan.folds <= 1 && plan.replicates <= 1) return "";
+  if (plan.method != "grid") {
+    return "; a point's first fold and replicate is judged, against those of other points, and its other trials "
+           "run only if it was not pruned";
+  }
+  return fmt::format("; each {} judged against the same {} of other points, a pruned one prunes its point",
+                     plan.folds > 1 ? "fold" : "replicate", plan.folds > 1 ? "fold" : "replicate");
+}
+
 void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out) {
   const TrainConfig& first = plan.checked.front().config;
   const Split* split = spec.findSplit(first.split);
@@ -206,12 +240,30 @@ void printSweep(const CheckedSpec& spec, const SweepPlan& plan, std::string& out
   if (!plan.select_metric.empty()) {
     out += fmt::format("  objective   {} {}\n", plan.maximize ? "max" : "min", plan.select_metric);
   }
-  if (!plan.pruner.empty()) {
-    out += fmt::format("  pruning     {} (startup {}, warmup {})\n", plan.pruner, plan.pruner_args.integer("startup"),
-                       plan.pruner_args.integer("warmup"));
+  if (plan.pruner == "median") {
+    out += fmt::format("  pruning     median (startup {}, warmup {}, interval {}){}\n", plan.pruner_args.integer("startup"),
+                       plan.pruner_args.integer("warmup"), plan.pruner_args.integer("interval"), pruningScope(plan));
+  } else if (plan.pruner == "asha") {
+    out += fmt::format("  pruning     asha: at epochs {} a trial goes on only in the top 1/{}{}\n", ashaRungs(plan, max_epochs),
+                       plan.pruner_args.integer("reduction"), pruningScope(plan));
   }
   if (!plan.ensemble.empty()) out += fmt::format("  ensemble    {}\n", plan.ensemble == "vote" ? "majority vote" : "mean");
-  if (plan.timeout_seconds > 0) out += fmt::format("  timeout     {} s\n", plan.timeout_seconds);
+  if (plan.timeout_seconds > 0) {
+    out += fmt::format("  timeout     {} for the sweep: no trial starts after it; a rerun continues\n",
+                       formatDuration(plan.timeout_seconds));
+  }
+  double min_limit = 0, max_limit = 0;
+  for (const auto& point : plan.checked) {
+    const double limit = point.config.trial_timeout_seconds;
+    if (limit <= 0) continue;
+    min_limit = min_limit == 0 ? limit : std::min(min_limit, limit);
+    max_limit = std::max(max_limit, limit);
+  }
+  if (max_limit > 0) {
+    out += fmt::format("  trial limit {} of training per trial: one that reaches it stops as timed out\n",
+                       min_limit == max_limit ? formatDuration(max_limit)
+                                              : formatDuration(min_limit) + " to " + formatDuration(max_limit));
+  }
 }
 
 void printModel(const TrainConfig& config, const std::string& where, std::string& out) {

@@ -119,7 +119,7 @@ std::string ArgType::describe() const {
     case TypeKind::kShape:
       if (has_max) return fmt::format("a shape such as [28, 28, 1] with extents from 1 to {}", formatBound(max));
       return "a shape such as [28, 28, 1]";
-    case TypeKind::kDuration: return "a duration such as 30m";
+    case TypeKind::kDuration: return "a duration above zero such as 30m";
     case TypeKind::kMetric: return "a metric such as val.accuracy";
     case TypeKind::kActivation: return "an activation such as relu";
     case TypeKind::kNames: return "a column name or a list of names";

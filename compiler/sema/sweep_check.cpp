@@ -329,6 +329,10 @@ class TrainResolver {
     if (auto value = single("shuffle"); value && expect("shuffle", *value, ArgType::of(TypeKind::kBool))) {
       config_.shuffle = value->boolean;
     }
+    if (auto value = single("trial_timeout");
+        value && expect("trial_timeout", *value, ArgType::of(TypeKind::kDuration))) {
+      config_.trial_timeout_seconds = value->number;
+    }
     if (auto value = single("init");
         value && expect("init", *value, ArgType::choice(Catalog::names(context_.catalog.inits)))) {
       config_.init = value->text;

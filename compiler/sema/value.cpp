@@ -232,7 +232,7 @@ std::optional<Value> evaluate(const ast::Expr& expr, const NameLookup& lookup, D
       return expr.is_integer ? makeInt(static_cast<int64_t>(expr.number), expr.range)
                              : makeFloat(expr.number, expr.range);
     case ast::ExprKind::kDuration: {
-      static const std::vector<std::pair<std::string, double>> kUnits = {{"s", 1}, {"m", 60}, {"h", 3600}};
+      static const std::vector<std::pair<std::string, double>> kUnits = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}};
       for (const auto& [unit, seconds] : kUnits) {
         if (expr.text == unit) {
           Value out;
@@ -243,7 +243,7 @@ std::optional<Value> evaluate(const ast::Expr& expr, const NameLookup& lookup, D
         }
       }
       diagnostics.error(expr.range, fmt::format("'{}' is not a number or a duration", ast::printExpr(expr)),
-                        "durations are written like 30s, 10m or 2h");
+                        "durations are written like 500ms, 30s, 10m or 2h");
       return std::nullopt;
     }
     case ast::ExprKind::kString: {

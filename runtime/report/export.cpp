@@ -208,6 +208,7 @@ std::string exportJson(const StudyData& study) {
                                 {"finished", static_cast<long long>(point.finished)},
                                 {"failed", static_cast<long long>(point.failed)},
                                 {"pruned", static_cast<long long>(point.pruned)},
+                                {"timed_out", static_cast<long long>(point.timed_out)},
                                 {"seconds", point.seconds},
                                 {"metrics", metrics},
                                 {"folds", folds}}));

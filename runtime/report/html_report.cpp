@@ -365,6 +365,7 @@ class ReportBuilder {
     std::string detail = fmt::format("{} finished", counts.finished);
     if (counts.failed > 0) detail += fmt::format(", {} failed", counts.failed);
     if (counts.pruned > 0) detail += fmt::format(", {} pruned", counts.pruned);
+    if (counts.timed_out > 0) detail += fmt::format(", {} timed out", counts.timed_out);
     if (counts.running > 0) detail += fmt::format(", {} unfinished", counts.running);
     html += card("trials", std::to_string(counts.total()), detail);
     html += card("training time", formatSeconds(study_.seconds), fmt::format("{} sweep{}", study_.sweeps.size(),
@@ -656,6 +657,7 @@ class ReportBuilder {
         std::string status;
         if (point.failed > 0) status += fmt::format("{} failed: {} ", point.failed, point.reason);
         if (point.pruned > 0) status += fmt::format("pruned at epoch {} ", point.pruned_epoch);
+        if (point.timed_out > 0) status += fmt::format("timed out after {} epochs ", point.timed_out_epochs);
         if (point.running > 0) status += fmt::format("{} unfinished", point.running);
         html += fmt::format("<td class=\"num\">{}/{}</td><td class=\"num\">{}</td><td class=\"status\">{}</td>",
                             point.finished, point.trials.size(), formatSeconds(point.seconds), escapeHtml(status));

@@ -110,6 +110,10 @@ std::string formatRankedText(const SweepRanking& ranking, const RankedTextLayout
         line += std::string(kGap, ' ') + padLeft(std::to_string(point.finished), kTrialsWidth);
         if (point.failed > 0) line += fmt::format("  {} failed: {}", point.failed, point.reason);
         if (point.pruned > 0) line += fmt::format("  pruned at epoch {}", point.pruned_epoch);
+        if (point.timed_out > 0) {
+          line += fmt::format("  {} timed out after {} epoch{}", point.timed_out, point.timed_out_epochs,
+                              point.timed_out_epochs == 1 ? "" : "s");
+        }
       }
       // Trailing spaces of a last, padded point column go.
       line.erase(line.find_last_not_of(' ') + 1);

@@ -107,6 +107,7 @@ StoreResult<StudyData> loadStudy(Store& store, const StudyRow& study) {
       case TrialStatus::kFailed: ++data.counts.failed; break;
       case TrialStatus::kPruned: ++data.counts.pruned; break;
       case TrialStatus::kQueued: ++data.counts.queued; break;
+      case TrialStatus::kTimedOut: ++data.counts.timed_out; break;
     }
     trial.row = std::move(row);
     data.trials.push_back(std::move(trial));

@@ -204,18 +204,24 @@ CREATE TABLE sweep_draw (
 ) WITHOUT ROWID;
 )sql";
 
-// Version 4 also lets a trial be 'queued'. A CHECK constraint cannot be altered in SQLite:
-// the table is rebuilt from its own definition, as SQLite's documentation describes
-// (foreign keys are off while the store is migrated).
+// Version 4 also lets a trial be 'queued', version 5 'timed_out' (a trial that reached its
+// `trial_timeout`). A CHECK constraint cannot be altered in SQLite: the table is rebuilt
+// from its own definition, as SQLite's documentation describes (foreign keys are off while
+// the store is migrated).
 constexpr const char* kTrialStatusesV3 = "'running', 'finished', 'failed', 'pruned')";
 constexpr const char* kTrialStatusesV4 = "'queued', 'running', 'finished', 'failed', 'pruned')";
+constexpr const char* kTrialStatusesV5 = "'queued', 'running', 'finished', 'failed', 'pruned', 'timed_out')";
 
 constexpr const char* kSchemaV4Indexes = R"sql(
 CREATE INDEX trial_queue ON trial (study_id, sweep, status, position);
 )sql";
 
+// Version 5 adds no table: only the statuses change (allowStatuses).
+constexpr const char* kSchemaV5 = "";
+
 // kMigrations[v] takes a store from version v to v + 1.
-constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+constexpr std::array<const char*, kStoreSchemaVersion> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                                                      kSchemaV5};
 
 // PostgreSQL has no PRAGMA user_version or application_id: a table holds them.
 constexpr const char* kPostgresMeta = R"sql(
@@ -318,8 +324,9 @@ StoreResult<void> checkHeader(const SqlDb& db, const Header& header) {
   return {};
 }
 
-// SQLite: rebuilds the trial table with 'queued' among its statuses (see kTrialStatusesV4).
-StoreResult<void> allowQueuedSqlite(SqlDb& db) {
+// SQLite: rebuilds the trial table with the statuses `to` in place of `from` (see
+// kTrialStatusesV4), with its indexes (`indexes`: those of the versions before).
+StoreResult<void> allowStatusesSqlite(SqlDb& db, const char* from, const char* to, const char* indexes) {
   std::string sql;
   {  // the statement is done with before the schema changes
     auto query = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trial'");
@@ -328,25 +335,30 @@ StoreResult<void> allowQueuedSqlite(SqlDb& db) {
     if (!row.ok()) return row.error();
     if (row.value()) sql = query.value().textAt(0);
   }
-  if (sql.find(kTrialStatusesV4) != std::string::npos) return {};  // allowed already
-  const size_t create = sql.find("CREATE TABLE trial");
-  const size_t statuses = sql.find(kTrialStatusesV3);
-  if (create != 0 || statuses == std::string::npos) {
+  // Allowed already (the newest list allows every status before it).
+  if (sql.find(to) != std::string::npos || sql.find(kTrialStatusesV5) != std::string::npos) return {};
+  // SQLite keeps a renamed table's statement with its new name quoted: `CREATE TABLE "trial"`.
+  const size_t columns = sql.find('(');
+  const std::string head = columns == std::string::npos ? "" : sql.substr(0, columns);
+  const size_t statuses = sql.find(from);
+  if ((head != "CREATE TABLE trial " && head != "CREATE TABLE \"trial\" ") || statuses == std::string::npos) {
     return StoreError{db.path(), "the store's trial table is not the one nnspec wrote", "move this file away"};
   }
-  sql.replace(statuses, std::string_view(kTrialStatusesV3).size(), kTrialStatusesV4);
-  sql.replace(0, std::string_view("CREATE TABLE trial").size(), "CREATE TABLE trial_v4");
+  sql.replace(statuses, std::string_view(from).size(), to);
+  sql.replace(0, head.size(), "CREATE TABLE trial_rebuilt ");
   auto created = db.exec(sql.c_str());
   if (!created.ok()) return created;
-  return db.exec(
-      "INSERT INTO trial_v4 SELECT * FROM trial; DROP TABLE trial; ALTER TABLE trial_v4 RENAME TO trial; "
-      "CREATE INDEX trial_by_status ON trial (study_id, status);");
+  const std::string rebuild = fmt::format(
+      "INSERT INTO trial_rebuilt SELECT * FROM trial; DROP TABLE trial; ALTER TABLE trial_rebuilt RENAME TO trial; "
+      "CREATE INDEX trial_by_status ON trial (study_id, status);{}",
+      indexes);
+  return db.exec(rebuild.c_str());
 }
 
-StoreResult<void> allowQueuedPostgres(SqlDb& db) {
+StoreResult<void> allowStatusesPostgres(SqlDb& db, const char* to) {
   const std::string sql = fmt::format(
       "ALTER TABLE trial DROP CONSTRAINT trial_status_check, ADD CONSTRAINT trial_status_check CHECK (status IN ({})",
-      kTrialStatusesV4);
+      to);
   return db.exec(sql.c_str());
 }
 
@@ -371,13 +383,22 @@ StoreResult<void> applyMigrations(SqlDb& db, int64_t from) {
   }
   for (int64_t version = from; version < kStoreSchemaVersion; ++version) {
     const std::string ddl = renderSchema(db.dialect(), kMigrations[static_cast<size_t>(version)]);
-    auto migrated = db.exec(ddl.c_str());
+    StoreResult<void> migrated;
+    if (!ddl.empty()) migrated = db.exec(ddl.c_str());
     if (!migrated.ok()) return migrated;
     if (version + 1 == 4) {
-      migrated = db.dialect() == SqlDialect::kSqlite ? allowQueuedSqlite(db) : allowQueuedPostgres(db);
+      migrated = db.dialect() == SqlDialect::kSqlite ? allowStatusesSqlite(db, kTrialStatusesV3, kTrialStatusesV4, "")
+                                                     : allowStatusesPostgres(db, kTrialStatusesV4);
       if (!migrated.ok()) return migrated;
       const std::string indexes = renderSchema(db.dialect(), kSchemaV4Indexes);
       migrated = db.exec(indexes.c_str());
+      if (!migrated.ok()) return migrated;
+    }
+    if (version + 1 == 5) {
+      const std::string indexes = renderSchema(db.dialect(), kSchemaV4Indexes);
+      migrated = db.dialect() == SqlDialect::kSqlite
+                     ? allowStatusesSqlite(db, kTrialStatusesV4, kTrialStatusesV5, indexes.c_str())
+                     : allowStatusesPostgres(db, kTrialStatusesV5);
       if (!migrated.ok()) return migrated;
     }
   }
@@ -394,7 +415,7 @@ StoreResult<void> migrateSchema(SqlDb& db) {
   auto checked = checkHeader(db, header.value());
   if (!checked.ok() || header.value().version == kStoreSchemaVersion) return checked;
 
-  // SQLite rebuilds a table in version 4: foreign keys off while it does (a no-op
+  // SQLite rebuilds a table in versions 4 and 5: foreign keys off while it does (a no-op
   // inside a transaction, so before it).
   if (db.dialect() == SqlDialect::kSqlite) {
     auto off = db.exec("PRAGMA foreign_keys = OFF");

@@ -7,7 +7,7 @@
 namespace nnspec::rt {
 
 // PRAGMA user_version of stores this build writes; a migration step per version.
-inline constexpr int kStoreSchemaVersion = 4;
+inline constexpr int kStoreSchemaVersion = 5;
 // PRAGMA application_id of every nnspec store ("nnsp"), so that another program's
 // SQLite file is refused instead of being written into.
 inline constexpr int kStoreApplicationId = 0x6e6e7370;

@@ -33,7 +33,7 @@ constexpr int kBusyTimeoutMs = 10000;
 std::optional<TrialStatus> parseStatus(std::string_view text) {
   for (TrialStatus status :
        {TrialStatus::kRunning, TrialStatus::kFinished, TrialStatus::kFailed, TrialStatus::kPruned,
-        TrialStatus::kQueued}) {
+        TrialStatus::kQueued, TrialStatus::kTimedOut}) {
     if (statusName(status) == text) return status;
   }
   return std::nullopt;
@@ -875,6 +875,8 @@ std::string_view statusName(TrialStatus status) {
       return "pruned";
     case TrialStatus::kQueued:
       return "queued";
+    case TrialStatus::kTimedOut:
+      return "timed_out";
   }
   return "running";
 }
@@ -1285,6 +1287,17 @@ StoreResult<void> Store::pruneTrial(TrialHandle trial, int epoch, double seconds
   });
 }
 
+StoreResult<void> Store::timeOutTrial(TrialHandle trial, int epochs, const Metrics& final_metrics, double seconds) {
+  return state_->call([&](SqlDb& db) -> StoreResult<void> {
+    TrialEnd end{TrialStatus::kTimedOut, epochs, "", seconds, &final_metrics};
+    auto ended = endTrialLocked(db, state_->leases, trial, end);
+    if (!ended.ok()) return inContext(ended.error(), fmt::format("marking trial {} timed out", trial.id));
+    state_->leases.held.erase(trial.id);
+    state_->leases.begun.erase(trial.id);
+    return {};
+  });
+}
+
 StoreResult<std::vector<TrialRow>> Store::listTrials(int64_t study_id) {
   return state_->call([&](SqlDb& db) -> StoreResult<std::vector<TrialRow>> {
     auto trials = readTrials(db, kTrialsOfStudy, study_id);
@@ -1337,6 +1350,9 @@ StoreResult<TrialCounts> Store::countTrials(int64_t study_id) {
           break;
         case TrialStatus::kQueued:
           counts.queued = count;
+          break;
+        case TrialStatus::kTimedOut:
+          counts.timed_out = count;
           break;
       }
     }

@@ -48,9 +48,11 @@
 
 namespace nnspec::rt {
 
-enum class TrialStatus { kRunning, kFinished, kFailed, kPruned, kQueued };
+// kTimedOut: the trial reached its per-trial time limit (`trial_timeout`); it keeps the
+// epochs it finished and their metrics, and is not rerun.
+enum class TrialStatus { kRunning, kFinished, kFailed, kPruned, kQueued, kTimedOut };
 
-// "running", "finished", "failed", "pruned", "queued" (as stored).
+// "running", "finished", "failed", "pruned", "queued", "timed_out" (as stored).
 std::string_view statusName(TrialStatus status);
 
 // Metric name → value, e.g. {"loss", 0.31}, {"val_accuracy", 0.92}. NaN round-trips.
@@ -162,7 +164,7 @@ struct TrialRow {
   std::vector<Param> params;  // in the order given to beginTrial
   uint64_t seed = 0;
   TrialStatus status = TrialStatus::kRunning;
-  std::optional<int> end_epoch;   // the epoch at which it failed or was pruned
+  std::optional<int> end_epoch;   // the epoch at which it failed or was pruned; timed out: epochs it kept
   std::string reason;             // why it failed, e.g. "loss became nan at epoch 3"
   int attempts = 1;               // starts, counting runs that were interrupted
   Metrics final_metrics;          // empty unless finished
@@ -236,7 +238,8 @@ struct TrialCounts {
   int64_t failed = 0;
   int64_t pruned = 0;
   int64_t queued = 0;
-  int64_t total() const { return running + finished + failed + pruned + queued; }
+  int64_t timed_out = 0;
+  int64_t total() const { return running + finished + failed + pruned + queued + timed_out; }
 };
 
 // What a draw is made from, inside the study lock: the draws so far, the sweep's
@@ -323,6 +326,9 @@ class Store {
   StoreResult<void> finishTrial(TrialHandle trial, const Metrics& final_metrics, double seconds);
   StoreResult<void> failTrial(TrialHandle trial, int epoch, std::string_view reason, double seconds);
   StoreResult<void> pruneTrial(TrialHandle trial, int epoch, double seconds);
+  // Ends a trial that reached its time limit after `epochs` finished epochs; `final_metrics`
+  // are those of the last of them (empty when none finished).
+  StoreResult<void> timeOutTrial(TrialHandle trial, int epochs, const Metrics& final_metrics, double seconds);
 
   // ---- workers (see the top of this file) ----
   // Registers this process as a worker of the study and starts its heartbeat (a thread
@@ -351,8 +357,8 @@ class Store {
   // Trials of `sweep` (all sweeps for "") queued, or running in a worker whose lease
   // holds: while there are, a worker with nothing to claim waits.
   StoreResult<int64_t> countUnfinished(int64_t study_id, std::string_view sweep);
-  // Removes the queued trials of a point (its first fold was pruned).
-  StoreResult<void> dropQueued(int64_t study_id, std::string_view sweep, std::string_view point_key);
+  // Removes the queued trials of a point (one of its trials was pruned); how many.
+  StoreResult<int64_t> dropQueued(int64_t study_id, std::string_view sweep, std::string_view point_key);
   // Hands a claimed trial back to the queue at once, keeping its epochs and checkpoint.
   StoreResult<void> releaseTrial(TrialHandle trial);
   // Whether this process still holds the trial's lease (false once another worker

@@ -18,12 +18,12 @@ namespace {
 // PostgreSQL skips rows another worker is claiming right now; SQLite's write lock
 // already lets one claim through at a time.
 // With the gate on (its parameter 1), a queued trial other than a point's first fold and
-// replicate waits until that first trial has finished or failed: a pruned sweep judges a
+// replicate waits until that first trial has finished, failed or timed out: a pruned sweep judges a
 // point on its first trial, and its other folds run only for a point that was not pruned.
 #define kFirstTrialGate                                                                                     \
   "AND (? = 0 OR t.status <> 'queued' OR (t.fold = 0 AND t.replicate = 0) OR EXISTS (SELECT 1 FROM trial f " \
   "WHERE f.study_id = t.study_id AND f.sweep = t.sweep AND f.point_key = t.point_key AND f.fold = 0 AND "    \
-  "f.replicate = 0 AND f.status IN ('finished', 'failed'))) "
+  "f.replicate = 0 AND f.status IN ('finished', 'failed', 'timed_out'))) "
 constexpr const char* kCandidateSqlite =
     "SELECT t.id, t.status, t.point_key, t.fold, t.replicate FROM trial t LEFT JOIN worker w ON w.id = t.worker_id "
     "WHERE t.study_id = ? AND t.sweep = ? AND (t.status = 'queued' OR (t.status = 'running' AND (t.worker_id IS "
@@ -350,10 +350,21 @@ StoreResult<int64_t> Store::countUnfinished(int64_t study_id, std::string_view s
   });
 }
 
-StoreResult<void> Store::dropQueued(int64_t study_id, std::string_view sweep, std::string_view point_key) {
-  return state_->call([&](SqlDb& db) -> StoreResult<void> {
-    return execute(db, "DELETE FROM trial WHERE study_id = ? AND sweep = ? AND point_key = ? AND status = 'queued'",
-                   study_id, sweep, point_key);
+StoreResult<int64_t> Store::dropQueued(int64_t study_id, std::string_view sweep, std::string_view point_key) {
+  return state_->call([&](SqlDb& db) -> StoreResult<int64_t> {
+    auto transaction = SqlTransaction::begin(db);
+    if (!transaction.ok()) return transaction.error();
+    auto count = selectInteger(db,
+                               "SELECT count(*) FROM trial WHERE study_id = ? AND sweep = ? AND point_key = ? AND "
+                               "status = 'queued'",
+                               study_id, sweep, point_key);
+    if (!count.ok()) return count.error();
+    auto dropped = execute(db, "DELETE FROM trial WHERE study_id = ? AND sweep = ? AND point_key = ? AND status = 'queued'",
+                           study_id, sweep, point_key);
+    if (!dropped.ok()) return dropped.error();
+    auto committed = transaction.value().commit();
+    if (!committed.ok()) return committed.error();
+    return count.value().value_or(0);
   });
 }
 

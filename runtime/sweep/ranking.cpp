@@ -30,6 +30,12 @@ void addTrial(PointSummary& point, const TrialRow& row, size_t index) {
       ++point.pruned;
       point.pruned_epoch = row.end_epoch.value_or(0);
       break;
+    case TrialStatus::kTimedOut:
+      // Its kept epochs' figures are shown, but the point is not ranked with complete ones.
+      ++point.timed_out;
+      point.timed_out_epochs = row.end_epoch.value_or(0);
+      for (const auto& [name, value] : row.final_metrics) point.values[name].push_back(value);
+      break;
     case TrialStatus::kRunning:
     case TrialStatus::kQueued:  // not run yet: pending like a running one
       ++point.running;
@@ -137,7 +143,11 @@ SweepRanking rankSweep(const std::string& sweep, const std::vector<TrialRow>& ro
       }
     }
   }
+  // A point with a pruned or timed-out trial is ranked as such (after the complete ones),
+  // not as a finished point with fewer folds.
+  const auto unranked = [](const PointSummary& point) { return point.pruned > 0 || point.timed_out > 0; };
   const auto score = [&](const PointSummary& point) {
+    if (unranked(point)) return -std::numeric_limits<double>::infinity();
     const double value = point.mean(ranking.metric);
     if (std::isnan(value)) return -std::numeric_limits<double>::infinity();
     return ranking.maximize ? value : -value;
@@ -146,7 +156,7 @@ SweepRanking rankSweep(const std::string& sweep, const std::vector<TrialRow>& ro
                    [&](const PointSummary& a, const PointSummary& b) { return score(a) > score(b); });
   int rank = 0;
   for (auto& point : points) {
-    if (!std::isnan(point.mean(ranking.metric))) point.rank = ++rank;
+    if (!unranked(point) && !std::isnan(point.mean(ranking.metric))) point.rank = ++rank;
   }
   ranking.points = std::move(points);
   // A refit belongs to the best point; keep it only when it is that point's.

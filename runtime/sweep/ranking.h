@@ -1,7 +1,8 @@
 #pragma once
 // The one ranking of a sweep's points, used by the run's table, the scheduler (which point
 // is refit and ensembled) and the report: a point's score is the mean of the rank metric
-// over its finished trials (folds and replicates; refits are kept apart), best first; the
+// over its finished trials (folds and replicates; refits are kept apart), best first; a
+// point with a pruned or timed-out trial is not ranked (listed after the ranked ones); the
 // rank metric is the sweep's objective, else the first of kDefaultRankMetrics any trial has.
 
 #include <array>
@@ -38,16 +39,17 @@ struct PointSummary {
   std::vector<size_t> trials;      // into the ranked rows: folds and replicates (not refits)
   std::map<std::string, std::vector<double>> values;  // final metric -> one value per finished trial
   std::map<int, std::vector<double>> fold_values;      // fold -> the rank metric of its trials
-  int64_t finished = 0, failed = 0, pruned = 0, running = 0;
+  int64_t finished = 0, failed = 0, pruned = 0, running = 0, timed_out = 0;
   std::string reason;              // of a failed trial
   int pruned_epoch = 0;
+  int timed_out_epochs = 0;        // the epochs a timed-out trial kept
   double seconds = 0;              // training time of its trials
   int rank = 0;                    // 1 = best; 0 when no finished trial has the rank metric
 
   double mean(const std::string& metric) const;    // NaN when missing
   double stddev(const std::string& metric) const;  // NaN when missing
   // Every trial of the point finished with the rank metric: it may be refit or ensembled.
-  bool complete() const { return rank > 0 && failed == 0 && pruned == 0 && running == 0; }
+  bool complete() const { return rank > 0 && failed == 0 && pruned == 0 && running == 0 && timed_out == 0; }
   // For people: "(one point)", and float noise cut ("decay=0.0005005000000000001" -> "decay=0.0005005").
   std::string label() const { return key.empty() ? "(one point)" : readableNumbers(key); }
 };

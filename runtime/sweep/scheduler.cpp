@@ -10,6 +10,7 @@
 #include <new>
 #include <thread>
 #include <tuple>
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -129,24 +130,52 @@ void Scheduler::pause() { std::this_thread::sleep_for(std::chrono::milliseconds(
 
 int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
   // Every grid trial is queued up front, in grid order; workers claim them one at a time.
+  // The trials of points pruned in an earlier run are not queued again.
   std::vector<TrialKey> keys;
   std::map<std::tuple<std::string, std::string, int, int>, int64_t> index_of;
+  std::map<std::string, PruneBoard*> board_of;  // pruned grid sweeps; threads only read it
+  int64_t not_queued = 0;
+  int64_t position = 0;
   for (const auto& sweep : sweeps) {
     if (sweep.sampled()) continue;
+    PruneBoard* board = nullptr;
+    if (sweep.pruner) {
+      board = boardOf(sweep);
+      if (board == nullptr) return 2;
+      board_of[sweep.name] = board;
+    }
     for (const auto& key : sweep.grid_points) {
       for (int64_t fold = 0; fold < sweep.folds; ++fold) {
         for (int64_t replicate = 0; replicate < sweep.replicates; ++replicate) {
-          keys.push_back(TrialKey{sweep.name, key, static_cast<int>(fold), static_cast<int>(replicate)});
-          index_of[{sweep.name, key, static_cast<int>(fold), static_cast<int>(replicate)}] =
-              static_cast<int64_t>(keys.size());
+          const TrialKey trial{sweep.name, key, static_cast<int>(fold), static_cast<int>(replicate)};
+          index_of[{sweep.name, key, static_cast<int>(fold), static_cast<int>(replicate)}] = ++position;
+          if (board != nullptr && board->pointPruned(key)) {
+            ++not_queued;
+            continue;
+          }
+          keys.push_back(trial);
         }
       }
     }
   }
-  if (keys.empty()) return 0;
+  if (index_of.empty()) return 0;
+  if (not_queued > 0 && hooks_.adjust_total) hooks_.adjust_total(-not_queued);
   auto queued = store_.enqueueTrials(study_id_, keys);
   if (!queued.ok()) return storeFailure(queued.error());
-  const int64_t total = static_cast<int64_t>(keys.size());
+  // The trials of points pruned earlier in the study leave the queue (another worker may
+  // have queued them).
+  for (const auto& [name, board] : board_of) {
+    for (const auto& sweep : sweeps) {
+      if (sweep.name != name) continue;
+      for (const auto& key : sweep.grid_points) {
+        if (!board->pointPruned(key)) continue;
+        auto dropped = store_.dropQueued(study_id_, name, key);
+        if (!dropped.ok()) return storeFailure(dropped.error());
+      }
+    }
+  }
+  const int64_t total = static_cast<int64_t>(index_of.size());
+  const auto start = std::chrono::steady_clock::now();
   std::atomic<int> worst{0};
   // A claimed trial as a job (`at`: threads only read the index).
   auto jobFor = [&](const SweepSchedule& sweep, const Claim& claim) {
@@ -154,13 +183,46 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
     TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate,
                            index_of.at({sweep.name, key.point_key, key.fold, key.replicate}), total);
     job.claim = claim.handle;
+    if (const auto found = board_of.find(sweep.name); found != board_of.end()) attachPruner(job, *found->second);
     return job;
+  };
+  // A claimed trial of a point pruned meanwhile (by a trial that ended or another
+  // worker): handed back and dropped with the point's other queued trials.
+  auto dropIfPruned = [&](const TrialJob& job) {
+    const auto found = board_of.find(job.sweep->name);
+    if (found == board_of.end() || !found->second->pointPruned(job.point_key)) return false;
+    auto released = store_.releaseTrial(job.claim);
+    if (!released.ok()) {
+      noteCode(worst, storeFailure(released.error()));
+      return true;
+    }
+    auto dropped = store_.dropQueued(study_id_, job.sweep->name, job.point_key);
+    if (!dropped.ok()) noteCode(worst, storeFailure(dropped.error()));
+    else if (hooks_.adjust_total) hooks_.adjust_total(-dropped.value());
+    return true;
+  };
+  // After a trial ended: what its pruner learns of it.
+  auto afterTrial = [&](const TrialJob& job) {
+    const auto found = board_of.find(job.sweep->name);
+    if (found != board_of.end()) noteCode(worst, notePruning(job, job.claim, *found->second));
+  };
+  // Whether the sweep's `timeout` says no trial starts now: once this run started one (so
+  // that every run, however short its budget, gets the study further).
+  std::atomic<bool> started_any{false};
+  auto budgetUsed = [&](const SweepSchedule& sweep) {
+    if (sweep.timeout_seconds <= 0 || !started_any.load()) return false;
+    if (outOfTime(sweep)) return true;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (elapsed <= sweep.timeout_seconds) return false;
+    std::lock_guard<std::mutex> lock(budget_mutex_);
+    out_of_time_.insert(sweep.name);
+    return true;
   };
   auto work = [&] {
     while (worst.load() < 2 && !cancelled()) {
       bool ran = false;
       for (const auto& sweep : sweeps) {
-        if (sweep.sampled()) continue;
+        if (sweep.sampled() || budgetUsed(sweep)) continue;
         auto claim = store_.claimTrial(study_id_, sweep.name);
         if (!claim.ok()) {
           noteCode(worst, storeFailure(claim.error()));
@@ -169,10 +231,13 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
         if (!claim.value()) continue;
         TrialJob job = jobFor(sweep, *claim.value());
         ran = true;
+        if (dropIfPruned(job)) break;
+        started_any = true;
         const int64_t limit = groupLimit(sweep);
         const std::string fusion = limit > 1 ? hooks_.fusion_key(job) : std::string();
         if (fusion.empty()) {
           noteCode(worst, runGuarded(job));
+          afterTrial(job);
           break;
         }
         // Claims the sweep's next trials (grid order) for the group; one that cannot join
@@ -187,6 +252,7 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
           }
           if (!more.value()) break;
           TrialJob other = jobFor(sweep, *more.value());
+          if (dropIfPruned(other)) continue;
           if (hooks_.fusion_key(other) == fusion) {
             group.push_back(std::move(other));
           } else {
@@ -195,12 +261,15 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
           }
         }
         noteCode(worst, group.size() > 1 ? runGroupGuarded(group) : runGuarded(group[0]));
+        for (const TrialJob& member : group) afterTrial(member);
         for (const TrialJob& alone : apart) {
           if (worst.load() >= 2 || cancelled()) {
             (void)store_.releaseTrial(alone.claim);  // claimed for the group, never started: back to the queue
             continue;
           }
+          if (dropIfPruned(alone)) continue;
           noteCode(worst, runGuarded(alone));
+          afterTrial(alone);
         }
         break;
       }
@@ -219,13 +288,108 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
   for (int64_t k = 1; k < threads; ++k) workers.emplace_back(work);
   work();
   for (auto& worker : workers) worker.join();
+  if (worst.load() < 2) noteCode(worst, noteTimedOutGrids(sweeps));
   return worst.load();
+}
+
+bool Scheduler::outOfTime(const SweepSchedule& sweep) const {
+  std::lock_guard<std::mutex> lock(budget_mutex_);
+  return out_of_time_.count(sweep.name) != 0;
+}
+
+int Scheduler::noteTimedOutGrids(const std::vector<SweepSchedule>& sweeps) {
+  for (const auto& sweep : sweeps) {
+    if (sweep.sampled() || !outOfTime(sweep)) continue;
+    auto rows = store_.listTrials(study_id_);
+    if (!rows.ok()) return storeFailure(rows.error());
+    std::vector<std::string> points;
+    int64_t waiting = 0;
+    for (const auto& row : rows.value()) {
+      if (row.key.sweep != sweep.name || row.status != TrialStatus::kQueued) continue;
+      ++waiting;
+      if (std::find(points.begin(), points.end(), row.key.point_key) == points.end()) points.push_back(row.key.point_key);
+    }
+    if (waiting == 0) continue;  // the budget ran out with the last trial
+    if (hooks_.adjust_total) hooks_.adjust_total(-waiting);
+    constexpr size_t kNamed = 5;
+    std::string named;
+    for (size_t index = 0; index < std::min(points.size(), kNamed); ++index) {
+      named += (index == 0 ? "" : "; ") + (points[index].empty() ? std::string("(one point)") : points[index]);
+    }
+    if (points.size() > kNamed) named += fmt::format("; and {} more", points.size() - kNamed);
+    summary_ += fmt::format("{}: the {} s time budget (timeout) is used: {} trial{} of {} point{} did not start ({}); "
+                            "a rerun continues the study\n",
+                            sweep.label(), sweep.timeout_seconds, waiting, waiting == 1 ? "" : "s", points.size(),
+                            points.size() == 1 ? "" : "s", named);
+  }
+  return 0;
+}
+
+PruneBoard* Scheduler::boardOf(const SweepSchedule& sweep) {
+  if (!sweep.pruner) return nullptr;
+  std::lock_guard<std::mutex> lock(board_mutex_);
+  if (const auto found = boards_.find(sweep.name); found != boards_.end()) return found->second.get();
+  auto rows = store_.listTrials(study_id_);
+  if (!rows.ok()) {
+    storeFailure(rows.error());
+    return nullptr;
+  }
+  auto board = std::make_unique<PruneBoard>(*sweep.pruner, sweep.objective, !sweep.maximize || sweep.objective.empty());
+  for (const auto& row : rows.value()) {
+    if (row.key.sweep != sweep.name || row.status == TrialStatus::kQueued) continue;
+    auto epochs = store_.listEpochs(TrialHandle{row.id});
+    if (!epochs.ok()) {
+      storeFailure(epochs.error());
+      return nullptr;
+    }
+    board->load(row, epochs.value());
+  }
+  PruneBoard* kept = board.get();
+  boards_.emplace(sweep.name, std::move(board));
+  return kept;
+}
+
+void Scheduler::attachPruner(TrialJob& job, PruneBoard& board) {
+  const TrialKey key{job.sweep->name, job.point_key, static_cast<int>(job.fold), static_cast<int>(job.replicate)};
+  const SweepSchedule& sweep = *job.sweep;
+  auto reason = std::make_shared<std::string>();
+  const std::string scope = sweep.folds > 1 && sweep.replicates > 1 ? " of its fold and replicate"
+                            : sweep.folds > 1                       ? " of its fold"
+                            : sweep.replicates > 1                  ? " of its replicate"
+                                                                    : "";
+  job.should_prune = [&board, &sweep, key, reason, scope](const EpochRecord& record, int64_t epochs) {
+    const bool by_sibling = board.pointPruned(key.point_key);
+    if (!board.judge(key, record, epochs)) return false;
+    if (by_sibling) {
+      *reason = "another trial of its point was pruned";
+    } else if (sweep.pruner->kind == PrunerChoice::Kind::kAsha) {
+      *reason = fmt::format("{} not among the best 1/{} of the trials{} at the rung of epoch {}", sweep.objective,
+                            sweep.pruner->asha.reduction, scope, record.epoch);
+    } else {
+      *reason = fmt::format("{} worse than the median of the finished trials{}", sweep.objective, scope);
+    }
+    return true;
+  };
+  job.prune_reason = [reason] { return *reason; };
+}
+
+int Scheduler::notePruning(const TrialJob& job, TrialHandle handle, PruneBoard& board) {
+  if (handle.id == 0) return 0;
+  auto row = store_.readTrial(handle);
+  if (!row.ok()) return storeFailure(row.error());
+  if (row.value().status == TrialStatus::kFinished) board.finish(row.value().key);
+  if (row.value().status != TrialStatus::kPruned) return 0;
+  board.prunePoint(job.point_key);
+  auto dropped = store_.dropQueued(study_id_, job.sweep->name, job.point_key);
+  if (!dropped.ok()) return storeFailure(dropped.error());
+  if (hooks_.adjust_total) hooks_.adjust_total(-dropped.value());
+  return 0;
 }
 
 StoreResult<int64_t> Scheduler::countUnfinishedGrids(const std::vector<SweepSchedule>& sweeps) {
   int64_t unfinished = 0;
   for (const auto& sweep : sweeps) {
-    if (sweep.sampled()) continue;
+    if (sweep.sampled() || outOfTime(sweep)) continue;  // its queued trials wait for a rerun
     auto count = store_.countUnfinished(study_id_, sweep.name);
     if (!count.ok()) return count.error();
     unfinished += count.value();
@@ -325,6 +489,13 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
   std::condition_variable trial_ended;
   std::map<std::string, int> running_here;
   int64_t ended_here = 0;
+  // asha judges with every trial's rung values as they come; the median pruner of a
+  // sampled sweep compares with the completed draws up to n - jobs (completedCurves).
+  PruneBoard* board = nullptr;
+  if (sweep.pruner && sweep.pruner->kind == PrunerChoice::Kind::kAsha) {
+    board = boardOf(sweep);
+    if (board == nullptr) return 2;
+  }
 
   auto work = [&] {
     while (worst.load() < 2 && !cancelled()) {
@@ -410,17 +581,22 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
       TrialJob job = makeJob(sweep, key.point_key, key.fold, key.replicate, number + 1, sweep.points);
       std::vector<TrialCurve> curves;
       TrialCurve current;
-      if (sweep.pruner && key.fold == 0 && key.replicate == 0) {
+      if (board != nullptr && key.fold == 0 && key.replicate == 0) {
+        attachPruner(job, *board);
+      } else if (sweep.pruner && key.fold == 0 && key.replicate == 0) {
         auto rows = store_.listTrials(study_id_);
         if (!rows.ok()) return noteCode(worst, storeFailure(rows.error()));
         auto completed = completedCurves(sweep, rows.value(), number - lag);
         if (!completed) return noteCode(worst, 2);
         curves = std::move(*completed);
-        job.should_prune = [&](const EpochRecord& record) {
+        job.should_prune = [&](const EpochRecord& record, int64_t) {
           const auto it = record.metrics.find(sweep.objective);
           if (it == record.metrics.end()) return false;
           current.values[static_cast<int>(record.epoch)] = it->second;
-          return shouldPrune(*sweep.pruner, curves, current, static_cast<int>(record.epoch), minimize);
+          return shouldPrune(sweep.pruner->median, curves, current, static_cast<int>(record.epoch), minimize);
+        };
+        job.prune_reason = [&sweep] {
+          return fmt::format("{} worse than the median of finished trials", sweep.objective);
         };
       }
       {
@@ -430,7 +606,9 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
       const int code = runGuarded(job);
       noteCode(worst, code);
       int after = 0;
-      if (code < 2 && job.should_prune) {
+      if (code < 2 && job.should_prune && board != nullptr) {
+        after = notePruning(job, claim.value()->handle, *board);
+      } else if (code < 2 && job.should_prune) {
         // A pruned first fold ends its point: its other trials leave the queue.
         auto row = store_.readTrial(claim.value()->handle);
         if (!row.ok()) {
@@ -461,6 +639,12 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
 // best point's models when it has an ensemble.
 int Scheduler::finish(const SweepSchedule& sweep) {
   if (!sweep.refit && sweep.ensemble == EnsembleKind::kNone) return 0;
+  if (outOfTime(sweep)) {
+    // Its trials are not all run: the best point is chosen by the run that ends the sweep.
+    if (sweep.refit && hooks_.adjust_total) hooks_.adjust_total(-1);
+    summary_ += fmt::format("{}: no refit or ensemble yet: trials are left for a rerun\n", sweep.label());
+    return 0;
+  }
   // The best point is chosen once every trial of the sweep ended, in whichever worker.
   while (true) {
     auto unfinished = store_.countUnfinished(study_id_, sweep.name);

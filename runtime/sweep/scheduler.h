@@ -5,7 +5,12 @@
 // other machines, may run the same study at once, each one a worker. The scheduler
 //  - queues every trial of the grid sweeps (points x folds x replicates) up front and
 //    claims them one at a time on `jobs` threads; results do not depend on `jobs` or on
-//    the number of workers (seeds come from the trial's key);
+//    the number of workers (seeds come from the trial's key), except which trials a pruned
+//    grid prunes: each trial is judged (runtime/sweep/prune_board.h) against the trials
+//    this process knows to have finished or reached a rung when its epoch ends, which with
+//    --jobs 1 is every trial before it in grid order (the same verdicts in every run) and
+//    with more jobs depends on which trials end first; a grid with a `timeout` starts no
+//    trial after it and leaves the rest queued for a rerun;
 //  - draws the points of random and TPE sweeps under the study lock from the stored
 //    history (running points counted as in Optuna's constant liar), records each draw
 //    with that history, and prunes them with the median pruner over every worker's
@@ -20,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -31,6 +37,7 @@
 #include "runtime/store/store.h"
 #include "runtime/sweep/ensemble.h"
 #include "runtime/sweep/median_pruner.h"
+#include "runtime/sweep/prune_board.h"
 #include "runtime/sweep/ranking.h"
 #include "runtime/sweep/search_space.h"
 #include "runtime/sweep/tpe_sampler.h"
@@ -53,10 +60,10 @@ struct SweepSchedule {
   int64_t replicates = 1;
   SearchSpace space;  // kRandom, kTpe
   TpeSettings tpe;
-  std::optional<PrunerSettings> pruner;  // kRandom, kTpe
+  std::optional<PrunerChoice> pruner;
   std::string objective;                 // "" when the sweep selects nothing
   bool maximize = true;
-  double timeout_seconds = 0;  // kRandom, kTpe: no new draw after this long; 0 = none
+  double timeout_seconds = 0;  // no new trial (grid) or draw (kRandom, kTpe) after this long; 0 = none
   bool refit = false;
   EnsembleKind ensemble = EnsembleKind::kNone;
   uint64_t seed = 0;  // the stream of the draws: makeTrialRng(seed, number)
@@ -78,7 +85,11 @@ struct TrialJob {
   int64_t replicate = 0;
   int64_t index = 0;      // 1-based, for progress lines
   int64_t total = 0;
-  std::function<bool(const EpochRecord&)> should_prune;  // a pruned sweep's first fold and replicate
+  // A pruned sweep's verdict after each epoch of the trial's `epochs` (true: prune it):
+  // every trial of a grid, the first fold and replicate of a random or tpe point.
+  std::function<bool(const EpochRecord& record, int64_t epochs)> should_prune;
+  // Why should_prune pruned it, for the trial's log line.
+  std::function<std::string()> prune_reason;
   // The trial as claimed for this job (grid sweeps); id 0 when not claimed ahead. A job
   // that does not start (the run was stopped) hands it back (Store::releaseTrial).
   TrialHandle claim;
@@ -130,6 +141,18 @@ class Scheduler {
 
   int runGrids(const std::vector<SweepSchedule>& sweeps);
   StoreResult<int64_t> countUnfinishedGrids(const std::vector<SweepSchedule>& sweeps);
+  // The prune board of a pruned sweep, filled from the store on first use; null for a
+  // sweep without a pruner or on a store failure (then error() says it).
+  PruneBoard* boardOf(const SweepSchedule& sweep);
+  // Gives a job of a pruned sweep its verdicts from the sweep's board.
+  void attachPruner(TrialJob& job, PruneBoard& board);
+  // After a trial of a pruned sweep ended: the board learns how; a pruned trial drops its
+  // point's queued trials. A code >= 2 on a store failure.
+  int notePruning(const TrialJob& job, TrialHandle handle, PruneBoard& board);
+  // Whether `sweep` used its time budget (a grid's `timeout`) in this run.
+  bool outOfTime(const SweepSchedule& sweep) const;
+  // The summary lines of grid sweeps stopped by their `timeout`: what did not run.
+  int noteTimedOutGrids(const std::vector<SweepSchedule>& sweeps);
   int learnDraw(const SweepSchedule& sweep, const std::string& point_key);
   void pause();
   bool cancelled() const { return hooks_.cancelled && hooks_.cancelled(); }
@@ -161,6 +184,10 @@ class Scheduler {
   std::mutex describe_mutex_;
   std::mutex known_mutex_;  // guards known_draws_
   std::set<std::pair<std::string, std::string>> known_draws_;  // (sweep, point key) described here
+  std::mutex board_mutex_;  // guards boards_
+  std::map<std::string, std::unique_ptr<PruneBoard>> boards_;  // sweep name -> its board
+  mutable std::mutex budget_mutex_;  // guards out_of_time_
+  std::set<std::string> out_of_time_;  // grid sweeps whose `timeout` ended them in this run
 };
 
 }  // namespace nnspec::rt

@@ -582,12 +582,20 @@ class Trainer {
   }
 
   // The next batch of the epoch into this trial's buffers, counted as a step: its rows,
-  // 0 at the epoch's end, kEnded when should_stop ended the trial (checkpointed there).
+  // 0 at the epoch's end, kEnded when should_stop ended the trial (checkpointed there) or
+  // its time limit was reached.
   int64_t nextBatch() {
     if (callbacks_.should_stop && callbacks_.should_stop()) {
       checkpoint();  // where it stopped: whoever continues it starts here
       outcome_.end = TrialEnd::kStopped;
       outcome_.failed_epoch = cursor_.epoch;
+      return kEnded;
+    }
+    if (settings_.time_limit_seconds > 0 &&
+        cursor_.seconds_before + secondsSince(start_) >= settings_.time_limit_seconds) {
+      outcome_.end = TrialEnd::kTimedOut;
+      outcome_.failed_epoch = cursor_.epoch - 1;
+      if (!outcome_.epochs.empty()) outcome_.final_metrics = outcome_.epochs.back().metrics;
       return kEnded;
     }
     const int64_t rows = iterator_.nextBatch(buffers_.spans());

@@ -88,10 +88,16 @@ struct TrialSettings {
   // checkpoint each; 0: at the end of every epoch. A trial stopped by should_stop is
   // checkpointed where it stopped.
   double epoch_checkpoint_seconds = 0;
+  // A limit on the trial's training time (seconds, counting a run a resume continued),
+  // checked before each batch: a trial that reaches it ends as TrialEnd::kTimedOut with
+  // the epochs it finished. 0: none. In a fused group the clock is the group's.
+  double time_limit_seconds = 0;
 };
 
 // kStopped: TrialCallbacks::should_stop asked to stop (a cancelled run); nothing is final.
-enum class TrialEnd { kFinished, kFailed, kPruned, kStopped };
+// kTimedOut: TrialSettings::time_limit_seconds was reached; failed_epoch holds the epochs
+// finished, final_metrics the last one's (empty when none finished).
+enum class TrialEnd { kFinished, kFailed, kPruned, kStopped, kTimedOut };
 
 struct TrialResult {
   TrialEnd end = TrialEnd::kFinished;

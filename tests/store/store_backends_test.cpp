@@ -516,8 +516,8 @@ TEST_CASE("backends: a fresh PostgreSQL store has the tables and columns of a fr
   CHECK(namedIndexes(*sqlite) == namedIndexes(*postgres));
   CHECK(namedIndexes(*sqlite) == std::set<std::string>{"trial_by_status", "trial_queue", "worker_by_study"});
   CHECK(rowsOf(*postgres, "SELECT key || '=' || value FROM nnspec_meta ORDER BY key", 1) ==
-        std::vector<std::string>{"application=nnspec", "schema_version=4"});
-  CHECK(integerOf(*sqlite, "PRAGMA user_version") == 4);
+        std::vector<std::string>{"application=nnspec", "schema_version=5"});
+  CHECK(integerOf(*sqlite, "PRAGMA user_version") == 5);
 }
 
 TEST_CASE("backends: reopening a store changes nothing", "[store]") {
@@ -1023,7 +1023,7 @@ TEST_CASE("backends: dropQueued removes a point's queued trials only", "[store]"
   const Claim claim = *require(workers.a.claimTrial(study, "grid"));
   CHECK(claim.key == (TrialKey{"grid", "p", 0, 0}));
 
-  require(workers.b.dropQueued(study, "grid", "p"));
+  CHECK(require(workers.b.dropQueued(study, "grid", "p")) == 2);  // folds 2 and 3
   const auto counts = require(workers.b.countTrials(study));
   CHECK(counts.running == 1);  // the claimed fold stays
   CHECK(counts.queued == 1);   // q

@@ -1,6 +1,7 @@
 // The result store: what goes in comes back out after reopening, resume semantics,
 // misuse refused as errors, and files that are not stores refused without touching them.
 #include "runtime/store/store.h"
+#include "runtime/store/sqlite_db.h"
 
 #include <unistd.h>
 
@@ -434,11 +435,11 @@ TEST_CASE("a store from a newer nnspec or another program's database is refused 
     writeThreeTrials(store);
   }
   SECTION("newer schema version") {
-    patchHeaderField(path, 60, 5);
+    patchHeaderField(path, 60, 6);
     std::string bytes = readBytes(path);
     auto error = requireError(Store::open(path));
     CHECK(error.path == path);
-    CHECK_THAT(error.message, Contains("schema version 5, newer than the 4"));
+    CHECK_THAT(error.message, Contains("schema version 6, newer than the 5"));
     CHECK_THAT(error.hint, Contains("upgrade nnspec"));
     CHECK(readBytes(path) == bytes);
   }
@@ -539,4 +540,84 @@ TEST_CASE("a trial's tensors come back compressed and exact, and a checkpoint li
   }
   require(store.dropTensors(handle));
   CHECK(require(store.readTensors(handle)).empty());
+}
+
+TEST_CASE("a timed-out trial keeps its epochs and final metrics, counts as timed out and is not rerun", "[runtime]") {
+  TempDir dir;
+  std::string path = dir.path("results.sqlite");
+  int64_t trial_id = 0;
+  {
+    Store store = require(Store::open(path));
+    auto study = require(store.openStudy("mnist_mlp", "hash-1"));
+    auto a = require(store.beginTrial(study.id, kKeyA, kParamsA, 42));
+    require(store.recordEpoch(a.handle, 1, kEpochA1, 1.25));
+    require(store.timeOutTrial(a.handle, 1, kEpochA1, 2.0));
+    trial_id = a.handle.id;
+  }
+  Store store = require(Store::open(path));
+  auto study = require(store.openStudy("mnist_mlp", "hash-1"));
+  auto again = require(store.beginTrial(study.id, kKeyA, kParamsA, 42));
+  CHECK(again.status == TrialStatus::kTimedOut);
+  CHECK_FALSE(again.shouldRun());
+  const auto row = require(store.readTrial(nnspec::rt::TrialHandle{trial_id}));
+  CHECK(row.status == TrialStatus::kTimedOut);
+  CHECK(row.end_epoch == 1);
+  CHECK(row.final_metrics == kEpochA1);
+  CHECK(require(store.listEpochs(again.handle)).size() == 1);
+  const auto counts = require(store.countTrials(study.id));
+  CHECK(counts.timed_out == 1);
+  CHECK(counts.total() == 1);
+  CHECK(nnspec::rt::statusName(TrialStatus::kTimedOut) == "timed_out");
+}
+
+TEST_CASE("a version 4 store is migrated to version 5 with its trials, and then takes timed-out trials", "[runtime]") {
+  TempDir dir;
+  std::string path = dir.path("v4.sqlite");
+  {
+    Store store = require(Store::open(path));
+    writeThreeTrials(store);
+  }
+  {
+    // Make it what an nnspec of schema version 4 wrote: the trial table without 'timed_out'.
+    auto db = nnspec::rt::SqliteDb::open(path);
+    REQUIRE(db.ok());
+    std::string sql;
+    {
+      auto query = require(db.value()->prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trial'"));
+      REQUIRE(require(query.step()));
+      sql = query.textAt(0);
+    }
+    const std::string v5 = "'queued', 'running', 'finished', 'failed', 'pruned', 'timed_out')";
+    const size_t at = sql.find(v5);
+    REQUIRE(at != std::string::npos);
+    sql.replace(at, v5.size(), "'queued', 'running', 'finished', 'failed', 'pruned')");
+    sql.replace(0, sql.find('('), "CREATE TABLE trial_v4 ");
+    require(db.value()->exec("PRAGMA foreign_keys = OFF"));
+    require(db.value()->exec(sql.c_str()));
+    require(db.value()->exec("INSERT INTO trial_v4 SELECT * FROM trial; DROP TABLE trial; "
+                             "ALTER TABLE trial_v4 RENAME TO trial; "
+                             "CREATE INDEX trial_by_status ON trial (study_id, status); "
+                             "CREATE INDEX trial_queue ON trial (study_id, sweep, status, position); "
+                             "PRAGMA user_version = 4;"));
+  }
+  Store store = require(Store::open(path));
+  auto study = require(store.openStudy("mnist_mlp", "hash-1"));
+  const auto rows = require(store.listTrials(study.id));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].status == TrialStatus::kFinished);
+  CHECK(rows[2].status == TrialStatus::kPruned);
+  CHECK(require(store.listEpochs(nnspec::rt::TrialHandle{rows[0].id})).size() == 2);
+  const TrialKey key{"lr", "lr=0.5", 0, 0};
+  auto trial = require(store.beginTrial(study.id, key, kParamsB, 1));
+  require(store.timeOutTrial(trial.handle, 0, {}, 0.1));
+  CHECK(require(store.readTrial(trial.handle)).status == TrialStatus::kTimedOut);
+  auto db = nnspec::rt::SqliteDb::open(path);
+  REQUIRE(db.ok());
+  auto version = require(db.value()->prepare("PRAGMA user_version"));
+  REQUIRE(require(version.step()));
+  CHECK(version.int64At(0) == 5);
+  auto indexes = require(db.value()->prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('trial_by_status', 'trial_queue')"));
+  REQUIRE(require(indexes.step()));
+  CHECK(indexes.int64At(0) == 2);
 }

@@ -38,7 +38,9 @@ SweepSchedule prunedSweep() {
   sweep.points = 8;
   sweep.folds = 3;
   sweep.space = {nnspec::rt::makeFloatParam("x", 0, 1)};
-  sweep.pruner = nnspec::rt::PrunerSettings{1, 0, 1, 1};
+  nnspec::rt::PrunerChoice pruner;
+  pruner.median = nnspec::rt::PrunerSettings{1, 0, 1, 1};
+  sweep.pruner = pruner;
   sweep.objective = "val.loss";
   sweep.maximize = false;
   sweep.seed = 5;
@@ -79,7 +81,7 @@ struct FakeTraining {
       std::this_thread::sleep_for(std::chrono::milliseconds(jitter ? 1 + entropy() % 30 : 20));
       EpochRecord record{epoch, {{"val.loss", value}}, 0.02};
       REQUIRE(store.recordEpoch(handle, epoch, record.metrics, 0.02).ok());
-      if (job.should_prune && job.should_prune(record)) {
+      if (job.should_prune && job.should_prune(record, 3)) {
         REQUIRE(store.pruneTrial(handle, epoch, 0.1).ok());
         end = "pruned";
         break;
