@@ -759,7 +759,8 @@ class FunctionEmitter {
       builder_.CreateStore(f32(-std::numeric_limits<float>::infinity()), max_slot);
       emitLoop(bounds.inner, [&](Value* col) {
         Value* x = readAt(in, at(col));
-        builder_.CreateStore(builder_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, load(max_slot), x), max_slot);
+        Value* larger = builder_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, load(max_slot), x);
+        builder_.CreateStore(larger, max_slot);
       });
       Value* max = load(max_slot);
       llvm::AllocaInst* sum_slot = newAccumulator("row.sum");
