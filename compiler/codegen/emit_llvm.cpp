@@ -375,6 +375,12 @@ class FunctionEmitter {
       case transforms::KernelKind::Gemm:
         emitGemm(kernel.members[0], f32(1.0), f32(0.0), bufferOf(kernel.members[0]));
         return;
+      case transforms::KernelKind::Softmax:
+        emitSoftmax(kernel.members[0]);
+        return;
+      case transforms::KernelKind::SoftmaxGrad:
+        emitSoftmaxGrad(kernel.members[0]);
+        return;
       case transforms::KernelKind::SoftmaxCe:
         emitSoftmaxCrossEntropy(kernel.members[0]);
         return;
@@ -736,6 +742,63 @@ class FunctionEmitter {
     builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
                           failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
     builder_.SetInsertPoint(next);
+  }
+
+  // ---- softmax over the last axis (ops.def) --------------------------------------------
+
+  // Y = exp(A - max) / sum(exp(A - max)) per row of the last axis: one pass for the row's
+  // maximum, one that stores exp(A - max) and sums it, one that scales by 1 / sum.
+  void emitSoftmax(ValueId id) {
+    const LoopBounds bounds = boundsOf(graph_.type(id).shape);
+    const ValueId in = graph_.node(id).operands[0];
+    Value* out = bufferOf(id);
+    emitLoop(bounds.outer, [&](Value* row) {
+      Value* base = builder_.CreateMul(row, i64(bounds.inner), "row.base", true, true);
+      auto at = [&](Value* col) { return builder_.CreateAdd(base, col, "", true, true); };
+      llvm::AllocaInst* max_slot = newAccumulator("row.max");
+      builder_.CreateStore(f32(-std::numeric_limits<float>::infinity()), max_slot);
+      emitLoop(bounds.inner, [&](Value* col) {
+        Value* x = readAt(in, at(col));
+        Value* larger = builder_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, load(max_slot), x);
+        builder_.CreateStore(larger, max_slot);
+      });
+      Value* max = load(max_slot);
+      llvm::AllocaInst* sum_slot = newAccumulator("row.sum");
+      builder_.CreateStore(f32(0.0), sum_slot);
+      emitLoop(bounds.inner, [&](Value* col) {
+        Value* e = exp(builder_.CreateFSub(readAt(in, at(col)), max));
+        storeElement(e, out, at(col));
+        builder_.CreateStore(builder_.CreateFAdd(load(sum_slot), e), sum_slot);
+      });
+      Value* inverse_sum = builder_.CreateFDiv(f32(1.0), load(sum_slot), "inverse_sum");
+      emitLoop(bounds.inner, [&](Value* col) {
+        storeElement(builder_.CreateFMul(loadElement(out, at(col)), inverse_sum), out, at(col));
+      });
+    });
+  }
+
+  // dA = Y (G - sum(G Y)) per row of the last axis; operands Y, G.
+  void emitSoftmaxGrad(ValueId id) {
+    const ir::Node& node = graph_.node(id);
+    const LoopBounds bounds = boundsOf(graph_.type(id).shape);
+    const ValueId y = node.operands[0];
+    const ValueId g = node.operands[1];
+    Value* out = bufferOf(id);
+    emitLoop(bounds.outer, [&](Value* row) {
+      Value* base = builder_.CreateMul(row, i64(bounds.inner), "row.base", true, true);
+      auto at = [&](Value* col) { return builder_.CreateAdd(base, col, "", true, true); };
+      llvm::AllocaInst* dot_slot = newAccumulator("row.dot");
+      builder_.CreateStore(f32(0.0), dot_slot);
+      emitLoop(bounds.inner, [&](Value* col) {
+        Value* product = builder_.CreateFMul(readAt(g, at(col)), readAt(y, at(col)));
+        builder_.CreateStore(builder_.CreateFAdd(load(dot_slot), product), dot_slot);
+      });
+      Value* dot = load(dot_slot);
+      emitLoop(bounds.inner, [&](Value* col) {
+        Value* centered = builder_.CreateFSub(readAt(g, at(col)), dot);
+        storeElement(builder_.CreateFMul(readAt(y, at(col)), centered), out, at(col));
+      });
+    });
   }
 
   // Per row of logits [rows, classes]: the row maximum, the sum of exp(x - max), and the

@@ -143,6 +143,18 @@ Result emitBroadcast(OnnxEmitter& emitter, ValueId id, std::string_view) {
   return std::nullopt;
 }
 
+// Softmax over the IR's last axis (since opset 13 ONNX normalizes along `axis` alone):
+// axis -1, or the channel axis 1 of an image already kept channels first.
+Result emitSoftmax(OnnxEmitter& emitter, ValueId id, std::string_view onnx_op) {
+  const ir::Node& node = emitter.node(id);
+  const Layout layout = commonLayout(emitter, id);
+  const std::string output = emitter.outputName(id, layout);
+  onnx::NodeProto& made = emitter.addNode(onnx_op, {emitter.name(node.operands[0], layout)}, output);
+  setAttribute(made, "axis", int64_t{layout == Layout::kChannelsFirst ? 1 : -1});
+  emitter.bind(id, layout, output);
+  return std::nullopt;
+}
+
 // ONNX pads [top, left, bottom, right] of a window over an image (ops.def: same is
 // TensorFlow's, the low side gets total/2).
 std::vector<int64_t> windowPads(const ir::Window& window, const ir::Shape& image) {
@@ -254,6 +266,8 @@ OnnxRule onnxRule(ir::OpKind op) {
     case OpKind::ReduceMean: return {emitReduce, "ReduceMean"};
     case OpKind::Broadcast: return {emitBroadcast, "Expand"};
     case OpKind::Reshape: return {emitReshape, "Reshape"};
+    case OpKind::Softmax: return {emitSoftmax, "Softmax"};
+    case OpKind::SoftmaxGrad: return {};
     case OpKind::SoftmaxCrossEntropy:
     case OpKind::SoftmaxCrossEntropyGrad:
     case OpKind::Mse: return {};

@@ -87,6 +87,9 @@ class Graph {
   ValueId reduceMean(ValueId x, int axis = kAllAxes);
   ValueId broadcast(ValueId x, Shape shape, int axis = kAllAxes);
   ValueId reshape(ValueId x, Shape shape);
+  // Softmax over the last axis (ops.def), and its gradient from the softmax `y` and `grad`.
+  ValueId softmax(ValueId x) { return append(OpKind::Softmax, {x}, {}); }
+  ValueId softmaxGrad(ValueId y, ValueId grad) { return append(OpKind::SoftmaxGrad, {y, grad}, {}); }
   ValueId softmaxCrossEntropy(ValueId logits, ValueId labels);
   ValueId softmaxCrossEntropyGrad(ValueId logits, ValueId labels, ValueId grad);
   ValueId mse(ValueId a, ValueId b);

@@ -38,7 +38,7 @@ enum class ShapeRule {
 enum class OpAttr { None, Name, Value, Alpha, Axis, Transpose, Conv, Pool, Pads, Dropout };
 
 // How codegen lowers an op.
-enum class Emitter { Leaf, Map, Reduce, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse, Call };
+enum class Emitter { Leaf, Map, Reduce, Gemm, Softmax, SoftmaxGrad, SoftmaxCe, SoftmaxCeGrad, Mse, Call };
 
 struct OpInfo {
   std::string_view name;

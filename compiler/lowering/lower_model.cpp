@@ -25,6 +25,7 @@ bool applyActivation(ir::Graph& graph, const std::string& activation, float alph
   else if (activation == "tanh") value = graph.unary(ir::OpKind::Tanh, value);
   else if (activation == "leaky_relu") value = graph.unary(ir::OpKind::LeakyRelu, value, alpha);
   else if (activation == "elu") value = graph.unary(ir::OpKind::Elu, value, alpha);
+  else if (activation == "softmax") value = graph.softmax(value);  // over the last axis
   else return false;
   return true;
 }
@@ -198,12 +199,10 @@ std::variant<LoweredStep, Unsupported> lowerModel(const sema::TrainConfig& confi
       addPenalties(w, layer, fmt::format("dense{}", dense_index));
       width = units;
       // A final softmax under cross-entropy is folded into the loss (logits in, as Keras
-      // does for from_logits=False with a softmax output).
+      // does for from_logits=False with a softmax output); anywhere else it is an op.
       if (last && layer.activation == "softmax" && out.classification) continue;
       if (!applyActivation(graph, layer.activation, static_cast<float>(layer.activation_alpha), value)) {
-        return unsupported(layer.range,
-                           fmt::format("activation '{}' is only supported as the last layer under cross_entropy",
-                                       layer.activation));
+        return unsupported(layer.range, fmt::format("activation '{}' is not supported after dense", layer.activation));
       }
       continue;
     }

@@ -96,8 +96,10 @@ std::vector<Signature> activationTable() {
       {"sigmoid", "activation", {}, "1 / (1 + exp(-x)).", "dense(64, sigmoid)"},
       {"tanh", "activation", {}, "The hyperbolic tangent.", "dense(64, tanh)"},
       {"softmax", "activation", {},
-       "exp(x) / sum(exp(x)) over the last dimension; cross_entropy applies it itself, so models end with "
-       "logits.",
+       "exp(x) / sum(exp(x)) over the last dimension (a dense layer's units, a convolution's channels), "
+       "computed as exp(x - max(x)) / sum(exp(x - max(x))) so large values do not overflow. Allowed in any "
+       "layer; as the last layer under cross_entropy it is folded into the loss (which takes logits), under "
+       "other losses it is applied as written.",
        "dense(10, softmax)"},
       {"leaky_relu", "activation", {optional("alpha", ArgType::nonNegativeReal(), defaultFloat(0.01))},
        "x for x > 0, else alpha * x.", "dense(64, leaky_relu(alpha: 0.1))"},

@@ -130,6 +130,9 @@ class Differentiator {
       case OpKind::Tanh:
         accumulate(x[0], graph_.binary(OpKind::TanhGrad, id, g));
         return;
+      case OpKind::Softmax:
+        accumulate(x[0], graph_.softmaxGrad(id, g));  // Y (G - sum(G Y)) per row
+        return;
       case OpKind::Dropout:
         accumulate(x[0], graph_.dropout(g, node.attrs.rate, node.attrs.stream, node.attrs.point));
         return;
@@ -193,6 +196,7 @@ class Differentiator {
       case OpKind::EluGrad:
       case OpKind::SigmoidGrad:
       case OpKind::TanhGrad:
+      case OpKind::SoftmaxGrad:
       case OpKind::SoftmaxCrossEntropyGrad:
         break;
     }

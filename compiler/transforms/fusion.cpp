@@ -103,6 +103,12 @@ class FusionPlanner {
       case Emitter::Gemm:
         placeAlone(id, KernelKind::Gemm);
         return;
+      case Emitter::Softmax:
+        placeAlone(id, KernelKind::Softmax);
+        return;
+      case Emitter::SoftmaxGrad:
+        placeAlone(id, KernelKind::SoftmaxGrad);
+        return;
       case Emitter::SoftmaxCe:
         placeAlone(id, KernelKind::SoftmaxCe);
         return;
@@ -299,7 +305,7 @@ FusionPlan planFusion(const ir::Graph& graph, std::span<const ir::ValueId> roots
 namespace {
 
 std::string printKernel(const Kernel& kernel) {
-  static constexpr const char* kKindNames[] = {"loop", "gemm", "softmax_cross_entropy",
+  static constexpr const char* kKindNames[] = {"loop", "gemm", "softmax", "softmax_grad", "softmax_cross_entropy",
                                                "softmax_cross_entropy_grad", "mse", "call"};
   std::string text = kKindNames[static_cast<int>(kernel.kind)];
   if (kernel.kind == KernelKind::Loop) {

@@ -2,11 +2,11 @@
 // Fusion planning: which nodes share one generated loop nest, which values are written to
 // memory, and the order of the kernels. Element-wise chains of one shape become one loop
 // nest (several outputs allowed); reductions accumulate inside the loop of their operand;
-// matmul, the loss ops and the runtime calls (convolution, pooling, padding) are kernels
-// of their own. The part of a loop nest over a convolution's output (bias, activation, ...)
-// whose other operands are all ready before the convolution runs becomes the convolution's
-// epilogue: the runtime kernel calls it on each chunk of output rows while the chunk is in
-// cache.
+// matmul, softmax and its gradient, the loss ops and the runtime calls (convolution,
+// pooling, padding) are kernels of their own. The part of a loop nest over a
+// convolution's output (bias, activation, ...) whose other operands are all ready before
+// the convolution runs becomes the convolution's epilogue: the runtime kernel calls it on
+// each chunk of output rows while the chunk is in cache.
 
 #include <span>
 #include <string>
@@ -16,7 +16,7 @@
 
 namespace nnspec::transforms {
 
-enum class KernelKind { Loop, Gemm, SoftmaxCe, SoftmaxCeGrad, Mse, Call };
+enum class KernelKind { Loop, Gemm, Softmax, SoftmaxGrad, SoftmaxCe, SoftmaxCeGrad, Mse, Call };
 
 struct Kernel {
   KernelKind kind = KernelKind::Loop;

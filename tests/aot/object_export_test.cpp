@@ -354,6 +354,31 @@ TEST_CASE("batch norm's moving statistics and a regression model export too", "[
   checkExport(regression, "sine", 41, "");
 }
 
+// Softmax between hidden layers (its own row loops in the generated code) and softmax
+// under mse as the output of a regression model.
+constexpr const char* kHiddenSoftmax = R"(experiment aot_hidden_softmax
+seed 8
+data digits = mnist() | scale(1/255)
+split train = digits.all.shuffle().take(2000), test = digits.all.shuffle().skip(9000)
+model mlp { input [28, 28] flatten dense(64, relu) dense(16, softmax) dense(10) }
+train { model mlp loss cross_entropy optimizer adam(lr: 0.003) batch 50 epochs 1 }
+)";
+
+constexpr const char* kSoftmaxOutput = R"(experiment aot_softmax_output
+seed 9
+data d = synthetic(y: 0.5 + 0.4 * sin(x), n: 400)
+split train = d.all.shuffle().take(300), test = d.all.shuffle().skip(300)
+model m { input [1] dense(16, tanh) dense(4, softmax) dense(1, sigmoid) }
+train { model m loss mse optimizer adam(lr: 0.01) batch 16 epochs 1 }
+)";
+
+TEST_CASE("models with a hidden softmax export as objects too", "[aot]") {
+  TrainedPoint classifier = trainOneEpoch("aot_hidden_softmax.nnspec", "", std::string(kHiddenSoftmax));
+  checkExport(classifier, "digits_softmax", 77, "");
+  TrainedPoint regression = trainOneEpoch("aot_softmax_output.nnspec", "", std::string(kSoftmaxOutput));
+  checkExport(regression, "sine_softmax", 41, "");
+}
+
 TEST_CASE("the object's header documents the input, the sizes and the functions", "[aot]") {
   aot::ModelInterface model;
   model.prefix = "digits";

@@ -128,6 +128,15 @@ TEST_CASE("gradient of reshape", "[autodiff]") {
   report("reshape", check.check(check.weightedSum(check.graph().mul(y, y))));
 }
 
+TEST_CASE("gradient of softmax over the last axis of a matrix and of an image's channels", "[autodiff]") {
+  for (const ir::Shape& shape : {ir::Shape{4, 5}, ir::Shape{2, 2, 3, 4}}) {
+    OpCheck check(950 + static_cast<int>(shape.size()));
+    ValueId x = check.param("x", shape, 0.0f, 2.0f);
+    INFO(ir::typeString(ir::f32(shape)));
+    report("softmax", check.check(check.weightedSum(check.graph().softmax(x))));
+  }
+}
+
 TEST_CASE("gradient of softmax_cross_entropy", "[autodiff]") {
   OpCheck check(1000);
   ValueId logits = check.param("logits", {5, 4}, 0.0f, 2.0f);

@@ -115,6 +115,24 @@ train { model cnn  loss cross_entropy  optimizer adam(lr: 3e-3)  batch 50  epoch
 sweep grid() replicates 3
 )";
 
+// Softmax between hidden layers (its own kernels, not a fused loop), a rate grid.
+constexpr const char* kSoftmaxSpec = R"(
+experiment fusion_softmax
+seed 9
+data fmnist = fashion_mnist() | scale(1/255)
+split train = fmnist.train.shuffle().take(700), val = train.holdout(100), test = fmnist.test.shuffle().take(200)
+param lr in [1e-3, 3e-3]
+model mlp {
+  input [28, 28]
+  flatten
+  dense(64, relu)
+  dense(32, softmax)
+  dense(10)
+}
+train { model mlp  loss cross_entropy  optimizer adam(lr: lr)  batch 25  epochs 3 }
+sweep grid(lr)
+)";
+
 struct Points {
   std::unique_ptr<driver::SpecSession> session;
   std::unique_ptr<driver::Materializer> data;
@@ -292,6 +310,21 @@ TEST_CASE("fusion: trials with dropout keep their own masks in a fused step", "[
   const Comparison comparison = compareFused(points, members, false);
   CHECK(comparison.steps > 0);
   WARN(fmt::format("dropout: {} steps compared, {} bit for bit, worst relative difference {:g}", comparison.steps,
+                   comparison.bit_equal, comparison.worst));
+}
+
+TEST_CASE("fusion: a rate sweep of an MLP with a hidden softmax trains fused as alone", "[fusion]") {
+  Points points(kSoftmaxSpec);
+  REQUIRE(points.models.size() == 2);
+  std::vector<Member> members;
+  for (const auto& model : points.models) {
+    for (uint64_t replicate = 0; replicate < 2; ++replicate) members.push_back({&model, 300 + replicate});
+  }
+  int64_t fused_steps = 0;
+  const Comparison comparison = compareFused(points, members, false, &fused_steps);
+  CHECK(comparison.steps > 0);
+  CHECK(fused_steps > 0);
+  WARN(fmt::format("softmax: {} steps compared, {} bit for bit, worst relative difference {:g}", comparison.steps,
                    comparison.bit_equal, comparison.worst));
 }
 

@@ -406,13 +406,46 @@ TEST_CASE("a run that fails on its data leaves no store and no study behind", "[
   CHECK_FALSE(fs::exists(dir.path / "s.sqlite"));
 }
 
-TEST_CASE("features the back-end cannot run yet are rejected before training", "[e2e]") {
+// Issue [11]: softmax anywhere, not only folded into cross_entropy as the output.
+TEST_CASE("softmax between hidden layers and as an mse output trains", "[e2e]") {
   TempDir dir;
-  const auto outcome = runSpec(specPath("tests/e2e/specs/hidden_softmax.nnspec"), (dir.path / "s.sqlite").string());
-  CHECK(outcome.exit_code == 2);
-  CHECK_THAT(outcome.err, Catch::Contains("hidden_softmax.nnspec:11:3: error: activation 'softmax' is only supported as "
-                                          "the last layer under cross_entropy"));
-  CHECK_FALSE(fs::exists(dir.path / "s.sqlite"));
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome = runSpec(specPath("tests/e2e/specs/hidden_softmax.nnspec"), store, {}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  REQUIRE(trials.size() == 2);
+  for (const auto& [key, row] : trials) {
+    INFO(key);
+    CHECK(row.status == nnspec::rt::TrialStatus::kFinished);
+    const auto epochs = epochsOf(store, row.id);
+    REQUIRE(epochs.size() == 40);
+    CHECK(epochs.back().metrics.at("train.loss") < 0.25 * epochs.front().metrics.at("train.loss"));
+  }
+  // sin(2x) varies by ~0.5 (its mean square); a softmax guessing one-hot targets by
+  // chance has a squared error of ~0.22. Here: 0.002 and 0.026.
+  CHECK(trials.at("hidden||0|0").final_metrics.at("val.loss") < 0.02);
+  CHECK(trials.at("output||0|0").final_metrics.at("val.loss") < 0.06);
+}
+
+// A 6,000-image subset, 10 epochs, seed 5: val 0.81, test 0.79 here (seeds 6 and 7 reach
+// 0.80/0.79 and 0.71/0.72; chance is 0.10). The loss falls from ~2.1 to ~0.85.
+TEST_CASE("Fashion-MNIST through an MLP with a hidden softmax layer: the loss falls, accuracy >= 0.70", "[e2e]") {
+  TempDir dir;
+  const std::string store = (dir.path / "s.sqlite").string();
+  std::string printed;
+  const auto outcome = runSpec(specPath("tests/e2e/specs/fashion_hidden_softmax.nnspec"), store, {}, &printed);
+  INFO(outcome.err << printed);
+  REQUIRE(outcome.exit_code == 0);
+  const TrialMap trials = trialsOf(store);
+  REQUIRE(trials.size() == 1);
+  const auto& row = trials.begin()->second;
+  const auto epochs = epochsOf(store, row.id);
+  REQUIRE(epochs.size() == 10);
+  CHECK(epochs.back().metrics.at("train.loss") < 0.5 * epochs.front().metrics.at("train.loss"));
+  CHECK(row.final_metrics.at("val.accuracy") >= 0.70);
+  CHECK(row.final_metrics.at("test.accuracy") >= 0.70);
 }
 
 TEST_CASE("batch normalization trains with moving statistics that serve evaluation", "[e2e]") {

@@ -270,6 +270,10 @@ class ReferenceEvaluator {
       case ir::OpKind::Reshape:
         out = in(node, 0);
         break;
+      case ir::OpKind::Softmax:
+      case ir::OpKind::SoftmaxGrad:
+        evaluateSoftmax(node, out);
+        break;
       case ir::OpKind::SoftmaxCrossEntropy:
       case ir::OpKind::SoftmaxCrossEntropyGrad:
         evaluateSoftmaxCe(node, out);
@@ -372,6 +376,29 @@ class ReferenceEvaluator {
         for (int64_t inner = 0; inner < split.inner; ++inner)
           out[static_cast<size_t>((outer * split.length + along) * split.inner + inner)] =
               a[static_cast<size_t>(outer * split.inner + inner)];
+  }
+
+  // ops.def, per row of the last axis: Y = exp(A - max) / sum(exp(A - max)); the
+  // gradient Y (G - sum(G Y)) from operands Y and G.
+  void evaluateSoftmax(const ir::Node& node, std::vector<double>& out) const {
+    const std::vector<double>& a = in(node, 0);
+    const int64_t width = node.type.shape.empty() ? 1 : node.type.shape.back();
+    const size_t rows = out.size() / static_cast<size_t>(width);
+    for (size_t row = 0; row < rows; ++row) {
+      const double* x = a.data() + row * static_cast<size_t>(width);
+      double* y = out.data() + row * static_cast<size_t>(width);
+      if (node.op == ir::OpKind::SoftmaxGrad) {
+        const double* g = in(node, 1).data() + row * static_cast<size_t>(width);
+        double dot = 0.0;
+        for (int64_t col = 0; col < width; ++col) dot += g[col] * x[col];
+        for (int64_t col = 0; col < width; ++col) y[col] = x[col] * (g[col] - dot);
+        continue;
+      }
+      const double top = *std::max_element(x, x + width);
+      double sum = 0.0;
+      for (int64_t col = 0; col < width; ++col) sum += y[col] = std::exp(x[col] - top);
+      for (int64_t col = 0; col < width; ++col) y[col] /= sum;
+    }
   }
 
   // Mean over rows of -log softmax(logits)[label]; the gradient G*(softmax - onehot)/b.
