@@ -489,6 +489,11 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
   std::condition_variable trial_ended;
   std::map<std::string, int> running_here;
   int64_t ended_here = 0;
+  // Threads between asking the store for a trial and counting it in running_here: a draw
+  // waits for them, else a trial claimed but not yet counted would look not running here
+  // and the draw's history would depend on timing. settled counts the claims resolved.
+  int64_t claims_in_flight = 0;
+  int64_t settled = 0;
   // asha judges with every trial's rung values as they come; the median pruner of a
   // sampled sweep compares with the completed draws up to n - jobs (completedCurves).
   PruneBoard* board = nullptr;
@@ -502,6 +507,25 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
       int described_code = 0;
       bool must_wait = false;
       int64_t ended_before = 0;
+      int64_t settled_before = 0;
+      {
+        std::lock_guard<std::mutex> lock(running_mutex);
+        ++claims_in_flight;
+      }
+      // This thread's claim is resolved: counted in running_here by the caller (under the
+      // same lock) or there was none.
+      bool in_flight = true;
+      auto settle = [&](const std::string* claimed_point) {
+        if (!in_flight) return;
+        in_flight = false;
+        {
+          std::lock_guard<std::mutex> lock(running_mutex);
+          if (claimed_point != nullptr) ++running_here[*claimed_point];
+          --claims_in_flight;
+          ++settled;
+        }
+        trial_ended.notify_all();
+      };
       auto draw = [&](const DrawContext& context) -> std::optional<NewDraw> {
         const int64_t number = static_cast<int64_t>(context.draws.size());
         if (number >= sweep.points) return std::nullopt;
@@ -519,6 +543,8 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
           // Draws up to number - lag must have ended here before draw `number` is made.
           std::lock_guard<std::mutex> lock(running_mutex);
           ended_before = ended_here;
+          settled_before = settled;
+          if (claims_in_flight > 1) must_wait = true;
           for (const auto& [key, count] : running_here) {
             if (count > 0 && drawNumber(key) <= number - lag) must_wait = true;
           }
@@ -550,14 +576,20 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
       };
       // A pruned sweep's points run their other trials only once the first was not pruned.
       auto claim = store_.claimOrDraw(study_id_, sweep.name, draw, sweep.pruner.has_value() && per_point > 1);
+      if (claim.ok() && claim.value()) {
+        settle(&claim.value()->key.point_key);
+      } else {
+        settle(nullptr);
+      }
       if (described_code >= 2) return noteCode(worst, described_code);
       if (!claim.ok()) return noteCode(worst, storeFailure(claim.error()));
       if (!claim.value()) {
         if (must_wait) {
-          // Until a trial of this process ends (then the draw may be possible).
+          // Until a trial of this process ends or another thread's claim is counted (then
+          // the draw may be possible).
           std::unique_lock<std::mutex> lock(running_mutex);
           trial_ended.wait_for(lock, std::chrono::milliseconds(kPollMilliseconds),
-                               [&] { return ended_here != ended_before; });
+                               [&] { return ended_here != ended_before || settled != settled_before + 1; });
           continue;
         }
         auto unfinished = store_.countUnfinished(study_id_, sweep.name);
@@ -598,10 +630,6 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
         job.prune_reason = [&sweep] {
           return fmt::format("{} worse than the median of finished trials", sweep.objective);
         };
-      }
-      {
-        std::lock_guard<std::mutex> lock(running_mutex);
-        ++running_here[key.point_key];
       }
       const int code = runGuarded(job);
       noteCode(worst, code);
