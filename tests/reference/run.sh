@@ -54,7 +54,7 @@ import json, sys
 d = json.load(sys.stdin)
 finished = [t for t in d['trials'] if t['status'] == 'finished']
 value = $2
-print('' if value is None else value)"
+print('' if value is None else round(value, 4) if isinstance(value, float) else value)"
 }
 
 for study in "${studies[@]}"; do
