@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -23,8 +24,29 @@ constexpr std::uintmax_t kMaxSpecBytes = 64u << 20;
 // The parser and the tree walkers recurse; this stack is ample for the parser's limits.
 constexpr size_t kCheckStackBytes = size_t{1} << 30;
 
-// Runs `work` on a thread with a large stack and waits for it.
+// Bytes of stack left below this frame on the calling thread (0 when unknown).
+size_t stackLeft() {
+  pthread_attr_t attributes;
+  if (pthread_getattr_np(pthread_self(), &attributes) != 0) return 0;
+  void* low = nullptr;
+  size_t size = 0;
+  const int status = pthread_attr_getstack(&attributes, &low, &size);
+  pthread_attr_destroy(&attributes);
+  if (status != 0) return 0;
+  // The frame, not a local's address: ASan may keep locals on a fake stack elsewhere.
+  const auto top = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  const auto bottom = reinterpret_cast<uintptr_t>(low);
+  return top > bottom && top - bottom <= size ? top - bottom : 0;
+}
+
+// Runs `work` on a thread with a large stack and waits for it; on the calling thread when
+// its own stack has that much left (a caller checking many specs, like the fuzzer under
+// `ulimit -s`, then starts no thread per spec).
 void runWithLargeStack(const std::function<void()>& work) {
+  if (stackLeft() >= kCheckStackBytes) {
+    work();
+    return;
+  }
   pthread_attr_t attributes;
   pthread_attr_init(&attributes);
   pthread_attr_setstacksize(&attributes, kCheckStackBytes);
