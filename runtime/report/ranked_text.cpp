@@ -103,7 +103,7 @@ std::string formatRankedText(const SweepRanking& ranking, const RankedTextLayout
     out += "\n";
     for (size_t row = 0; row < ranking.points.size(); ++row) {
       const PointSummary& point = ranking.points[row];
-      std::string line = std::string(kGap, ' ') + padLeft(std::to_string(row + 1), kRankWidth) + std::string(kGap, ' ') +
+      std::string line = std::string(kGap, ' ') + padLeft(point.rank > 0 ? std::to_string(point.rank) : "-", kRankWidth) + std::string(kGap, ' ') +
                          padRight(labels[row], point_width);
       for (const Column* column : blocks[block]) line += std::string(kGap, ' ') + padLeft(column->cells[row], column->width);
       if (first) {

@@ -18,6 +18,7 @@
 #include "runtime/store/store.h"
 #include "runtime/sweep/asha_pruner.h"
 #include "runtime/sweep/median_pruner.h"
+#include "tests/e2e/e2e_fixture.h"
 
 namespace {
 
@@ -25,14 +26,8 @@ namespace fs = std::filesystem;
 using nnspec::rt::TrialStatus;
 using Catch::Matchers::Contains;
 
-struct ScratchDir {
-  fs::path path;
-  explicit ScratchDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("nnspec_pruning_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~ScratchDir() { fs::remove_all(path); }
+struct ScratchDir : nnspec::e2e::ScratchDir {
+  explicit ScratchDir(const std::string& tag) : nnspec::e2e::ScratchDir("pruning_" + tag) {}
 };
 
 // 300 training images with cv (each fold holds out 100), else 300 and 100 for val.
@@ -66,15 +61,8 @@ Ran runSpec(const std::string& text, const fs::path& store, int64_t fuse = 1, in
   request.write_report = false;
   request.quiet = true;
   request.jobs = jobs;
-  std::FILE* file = std::tmpfile();
-  Ran ran;
-  ran.outcome = nnspec::driver::runFile(request, file);
-  std::rewind(file);
-  char buffer[4096];
-  size_t read = 0;
-  while ((read = std::fread(buffer, 1, sizeof buffer, file)) > 0) ran.out.append(buffer, read);
-  std::fclose(file);
-  return ran;
+  nnspec::e2e::Ran ran = nnspec::e2e::runCaptured(request);
+  return Ran{ran.outcome, std::move(ran.printed)};
 }
 
 struct StoredTrial {
@@ -85,21 +73,13 @@ struct StoredTrial {
 
 // The study's trials in the order they were queued (and, with --jobs 1, run).
 std::vector<StoredTrial> storedTrials(const fs::path& path, const std::string& objective) {
-  auto store = nnspec::rt::Store::open(path.string());
-  REQUIRE(store.ok());
-  auto studies = store.value().listStudies();
-  REQUIRE(studies.ok());
-  REQUIRE(studies.value().size() == 1);
-  auto rows = store.value().listTrials(studies.value()[0].id);
-  REQUIRE(rows.ok());
   std::vector<StoredTrial> trials;
-  for (const auto& row : rows.value()) {
+  for (const auto& row : nnspec::e2e::studyTrials(path.string())) {
     StoredTrial trial;
     trial.row = row;
-    auto epochs = store.value().listEpochs(nnspec::rt::TrialHandle{row.id});
-    REQUIRE(epochs.ok());
-    trial.epochs = static_cast<int>(epochs.value().size());
-    for (const auto& epoch : epochs.value()) {
+    const auto epochs = nnspec::e2e::trialEpochs(path.string(), row.id);
+    trial.epochs = static_cast<int>(epochs.size());
+    for (const auto& epoch : epochs) {
       const auto it = epoch.metrics.find(objective);
       if (it != epoch.metrics.end()) trial.curve[epoch.epoch] = it->second;
     }

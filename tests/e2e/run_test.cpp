@@ -23,6 +23,7 @@
 #include "compiler/driver/driver.h"
 #include "compiler/driver/run.h"
 #include "runtime/store/store.h"
+#include "tests/e2e/e2e_fixture.h"
 
 namespace {
 
@@ -30,19 +31,7 @@ namespace fs = std::filesystem;
 
 std::string specPath(const std::string& name) { return std::string(NNSPEC_SOURCE_DIR) + "/" + name; }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("nnspec_e2e_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static int& counter() {
-    static int value = 0;
-    return value;
-  }
-};
+using TempDir = nnspec::e2e::ScratchDir;
 
 // Runs the named sweeps of a spec (all when none are named), printing into `printed`.
 nnspec::driver::Outcome runSweeps(const std::string& spec, const std::string& store, std::vector<std::string> sweeps,
@@ -56,14 +45,9 @@ nnspec::driver::Outcome runSweeps(const std::string& spec, const std::string& st
   request.overrides = std::move(overrides);
   request.write_report = write_report;
   request.jobs = jobs;
-  char* buffer = nullptr;
-  size_t size = 0;
-  std::FILE* out = open_memstream(&buffer, &size);
-  auto outcome = nnspec::driver::runFile(request, out);
-  std::fclose(out);
-  if (printed != nullptr) *printed = std::string(buffer, size);
-  std::free(buffer);
-  return outcome;
+  nnspec::e2e::Ran ran = nnspec::e2e::runCaptured(request);
+  if (printed != nullptr) *printed = std::move(ran.printed);
+  return ran.outcome;
 }
 
 // Every sweep of a spec, with its report.
@@ -75,15 +59,8 @@ nnspec::driver::Outcome runSpec(const std::string& spec, const std::string& stor
 using TrialMap = std::map<std::string, nnspec::rt::TrialRow>;
 
 TrialMap trialsOf(const std::string& store_path) {
-  auto store = nnspec::rt::Store::open(store_path);
-  REQUIRE(store.ok());
-  auto studies = store.value().listStudies();
-  REQUIRE(studies.ok());
-  REQUIRE(studies.value().size() == 1);
-  auto rows = store.value().listTrials(studies.value()[0].id);
-  REQUIRE(rows.ok());
   TrialMap out;
-  for (auto& row : rows.value()) {
+  for (auto& row : nnspec::e2e::studyTrials(store_path)) {
     out[row.key.sweep + "|" + row.key.point_key + "|" + std::to_string(row.key.fold) + "|" +
         std::to_string(row.key.replicate)] = row;
   }
@@ -91,10 +68,7 @@ TrialMap trialsOf(const std::string& store_path) {
 }
 
 std::vector<nnspec::rt::EpochRow> epochsOf(const std::string& store_path, int64_t trial_id) {
-  auto store = nnspec::rt::Store::open(store_path);
-  auto epochs = store.value().listEpochs(nnspec::rt::TrialHandle{trial_id});
-  REQUIRE(epochs.ok());
-  return epochs.value();
+  return nnspec::e2e::trialEpochs(store_path, trial_id);
 }
 
 }  // namespace
@@ -556,14 +530,9 @@ TEST_CASE("trials in parallel give the same table and numbers as one at a time",
     request.store_path = (dir.path / ("jobs" + std::to_string(jobs) + ".sqlite")).string();
     request.jobs = jobs;
     request.quiet = true;
-    char* buffer = nullptr;
-    size_t size = 0;
-    std::FILE* out = open_memstream(&buffer, &size);
-    const auto outcome = nnspec::driver::runFile(request, out);
-    std::fclose(out);
-    tables[jobs - 1] = std::string(buffer, size);
-    std::free(buffer);
-    REQUIRE(outcome.exit_code == 0);
+    nnspec::e2e::Ran ran = nnspec::e2e::runCaptured(request);
+    tables[jobs - 1] = std::move(ran.printed);
+    REQUIRE(ran.outcome.exit_code == 0);
     // Fusion's groups follow the jobs (each job an even share); the numbers do not.
     const size_t fusion = tables[jobs - 1].find("\nfusion: ");
     if (fusion != std::string::npos) tables[jobs - 1].erase(fusion, tables[jobs - 1].find('\n', fusion + 1) - fusion);

@@ -17,6 +17,7 @@
 #include "compiler/driver/driver.h"
 #include "compiler/driver/run.h"
 #include "runtime/store/store.h"
+#include "tests/e2e/e2e_fixture.h"
 
 namespace {
 
@@ -24,16 +25,8 @@ namespace fs = std::filesystem;
 
 std::string sourcePath(const std::string& name) { return std::string(NNSPEC_SOURCE_DIR) + "/" + name; }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("nnspec_svm_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+struct TempDir : nnspec::e2e::ScratchDir {
+  TempDir() : ScratchDir("svm") {}
 };
 
 nnspec::driver::Outcome runSweeps(const std::string& spec, const std::string& store, std::vector<std::string> sweeps,
@@ -44,32 +37,15 @@ nnspec::driver::Outcome runSweeps(const std::string& spec, const std::string& st
   request.store_path = store;
   request.sweeps = std::move(sweeps);
   request.write_report = true;
-  char* buffer = nullptr;
-  size_t size = 0;
-  std::FILE* out = open_memstream(&buffer, &size);
-  auto outcome = nnspec::driver::runFile(request, out);
-  std::fclose(out);
-  *printed = std::string(buffer, size);
-  std::free(buffer);
-  return outcome;
+  nnspec::e2e::Ran ran = nnspec::e2e::runCaptured(request);
+  *printed = std::move(ran.printed);
+  return ran.outcome;
 }
 
-std::vector<nnspec::rt::TrialRow> trialsOf(const std::string& store_path) {
-  auto store = nnspec::rt::Store::open(store_path);
-  REQUIRE(store.ok());
-  auto studies = store.value().listStudies();
-  REQUIRE(studies.ok());
-  REQUIRE(studies.value().size() == 1);
-  auto rows = store.value().listTrials(studies.value()[0].id);
-  REQUIRE(rows.ok());
-  return rows.value();
-}
+std::vector<nnspec::rt::TrialRow> trialsOf(const std::string& store_path) { return nnspec::e2e::studyTrials(store_path); }
 
 size_t epochCount(const std::string& store_path, int64_t trial_id) {
-  auto store = nnspec::rt::Store::open(store_path);
-  auto epochs = store.value().listEpochs(nnspec::rt::TrialHandle{trial_id});
-  REQUIRE(epochs.ok());
-  return epochs.value().size();
+  return nnspec::e2e::trialEpochs(store_path, trial_id).size();
 }
 
 struct Command {

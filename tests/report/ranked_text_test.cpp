@@ -92,3 +92,22 @@ TEST_CASE("a wide ranked table splits into blocks of at most 120 columns, every 
   CHECK(count(text, "trials") == 1);
   CHECK(count(text, "loss became nan") == 1);
 }
+
+TEST_CASE("a point without a ranked trial shows - for its rank, the ranked ones their rank", "[report]") {
+  rt::RankedTextLayout layout;
+  layout.columns = {"val.accuracy"};
+  rt::SweepRanking pruned = ranking(layout.columns);
+  // The third point's only trial was pruned: no final metrics, no rank, listed last.
+  pruned.points[2].rank = 0;
+  pruned.points[2].finished = 0;
+  pruned.points[2].failed = 0;
+  pruned.points[2].pruned = 1;
+  pruned.points[2].pruned_epoch = 2;
+  pruned.points[2].values.clear();
+  const auto lines = linesOf(rt::formatRankedText(pruned, layout));
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[1].rfind("     1  lr=0.001", 0) == 0);
+  CHECK(lines[2].rfind("     2  lr=0.002", 0) == 0);
+  CHECK(lines[3].rfind("     -  lr=0.003", 0) == 0);
+  CHECK_THAT(lines[3], Contains("pruned at epoch 2"));
+}
