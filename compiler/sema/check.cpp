@@ -209,6 +209,63 @@ void checkReportReferences(CheckContext& context) {
   }
 }
 
+// The report items that draw a layer of the trained models (weights: the L-th dense layer,
+// filters and feature_maps: the L-th conv2d layer) must name one some model of the run
+// has; histograms and curves need a model with layers (an svm has no layers, no epochs):
+// otherwise the report would quietly lack them.
+void checkReportLayers(CheckContext& context) {
+  for (const auto& item : context.out.reports) {
+    std::string kind;
+    if (item.name == "weights") {
+      kind = "dense";
+    } else if (item.name == "filters" || item.name == "feature_maps") {
+      kind = "conv2d";
+    } else if (item.name != "histograms" && item.name != "curves") {
+      continue;
+    }
+    int64_t most = 0;  // the most layers of that kind one model of the run has
+    bool layered = false;
+    for (const auto& sweep : context.out.sweeps) {
+      for (const auto& point : sweep.checked) {
+        const auto& layers = point.config.model.layers;
+        layered = layered || !layers.empty();
+        most = std::max<int64_t>(most, std::count_if(layers.begin(), layers.end(),
+                                                     [&](const LayerInstance& layer) { return layer.kind == kind; }));
+      }
+    }
+    if (item.name == "curves") {
+      if (!layered) {
+        context.diagnostics.error(item.range,
+                                  "'curves' draws learning curves per epoch, and every model of this run is an svm "
+                                  "(fitted once, without epochs)",
+                                  "remove 'curves' from the report line; 'table' and 'errorbar' show svm results");
+      }
+      continue;
+    }
+    if (item.name == "histograms") {
+      if (!layered) {
+        context.diagnostics.error(item.range,
+                                  "'histograms' draws the trained weights of each layer, and no model of this run has "
+                                  "layers (an svm has none)",
+                                  "remove 'histograms' from the report line");
+      }
+      continue;
+    }
+    const int64_t layer = item.args.integer("layer");
+    if (layer <= most) continue;
+    const std::string found = most == 0 ? fmt::format("no model of this run has a {} layer", kind)
+                                        : fmt::format("the models of this run have at most {} {} layer{}", most, kind,
+                                                      most == 1 ? "" : "s");
+    const std::string hint = most == 0 ? fmt::format("remove '{}' from the report line", item.name)
+                             : most == 1 ? "use layer: 1"
+                                         : fmt::format("use a layer from 1 to {}", most);
+    context.diagnostics.error(item.args.rangeOf("layer", item.range),
+                              fmt::format("'{}' draws {} layer {} (counted from 1 among the {} layers), but {}", item.name,
+                                          kind, layer, kind, found),
+                              hint);
+  }
+}
+
 }  // namespace
 
 void collectNames(const ast::Expr& expr, std::set<std::string>& names) {
@@ -249,6 +306,7 @@ std::optional<CheckedSpec> checkSpec(const ast::Spec& spec, const CheckOptions& 
   if (blocked) return std::nullopt;
   checkSweeps(context);
   checkReportReferences(context);
+  if (!diagnostics.hasErrors()) checkReportLayers(context);
   if (!diagnostics.hasErrors()) checkMemory(context);
   if (diagnostics.hasErrors()) return std::nullopt;
   return std::move(context.out);
