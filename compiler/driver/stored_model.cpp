@@ -35,6 +35,17 @@ bool ofSweep(const sema::CheckedSpec& spec, const std::string& sweep) {
                      [&](const sema::SweepPlan& plan) { return plan.name == sweep; });
 }
 
+// A sweep of svm models only: its trials never store trained tensors.
+bool svmSweep(const sema::CheckedSpec& spec, const std::string& sweep) {
+  for (const auto& plan : spec.sweeps) {
+    if (plan.name != sweep) continue;
+    return !plan.checked.empty() && std::all_of(plan.checked.begin(), plan.checked.end(), [](const sema::Point& point) {
+      return point.config.model.isSvm();
+    });
+  }
+  return false;
+}
+
 LoadFailure failure(std::string message, const std::string& hint = "") {
   return LoadFailure{2, "error: " + std::move(message) + "\n" + (hint.empty() ? "" : "hint: " + hint + "\n")};
 }
@@ -124,6 +135,7 @@ std::string applyKeepPolicy(rt::Store& store, const sema::CheckedSpec& spec, con
   for (size_t index = 0; index < rows.size(); ++index) {
     const rt::TrialRow& row = rows[index];
     if (row.status != rt::TrialStatus::kFinished || !ofSweep(spec, row.key.sweep)) continue;
+    if (svmSweep(spec, row.key.sweep)) continue;  // nothing kept, nothing to drop
     const rt::TrialHandle handle{row.id};
     if (kept.count(index) == 0) {
       auto gone = store.dropTensors(handle);

@@ -135,6 +135,9 @@ TEST_CASE("an svm CV grid over C runs every fold, ranks the points and votes on 
   CHECK(printed.find("fold 1") != std::string::npos);
   CHECK(printed.find("fused") == std::string::npos);  // svm trials never train fused
   CHECK(printed.find("vote") != std::string::npos);
+  // svm trials store no weights: the keep line drops none of them.
+  CHECK(printed.find("trained weights kept (keep best): 0 trials\n") != std::string::npos);
+  CHECK(printed.find("dropped those of") == std::string::npos);
 
   std::string again;
   REQUIRE(runSweeps(sourcePath("tests/e2e/specs/svm_cv_grid.nnspec"), store, {}, &again).exit_code == 0);
