@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -857,6 +858,10 @@ std::vector<std::string> splitEmptyValues(const std::vector<std::string>& args) 
     if (arg.size() > 3 && arg.rfind("--", 0) == 0 && arg.back() == '=' && arg.find('=') == arg.size() - 1) {
       split.push_back(arg.substr(0, arg.size() - 1));
       split.emplace_back();
+    } else if (arg.size() >= 3 && arg[0] == '-' && std::isalpha(static_cast<unsigned char>(arg[1])) && arg[2] == '=') {
+      // `-o=x` as `-o x` (CLI11 would take "=x" for the value).
+      split.push_back(arg.substr(0, 2));
+      split.push_back(arg.substr(3));
     } else {
       split.push_back(arg);
     }

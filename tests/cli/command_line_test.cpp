@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -315,4 +316,14 @@ TEST_CASE("run takes its values in either form: both give the same table and the
     CHECK_THAT(status.out, Contains("8 finished"));
     CHECK_THAT(status.out, Contains("w-named"));
   }
+  // A short flag's value in one word, `-o=PATH`, names PATH as `-o PATH` does.
+  const std::string store = folders[0]->path("s.sqlite");
+  for (const bool one_word : {false, true}) {
+    const std::string page = folders[0]->path(one_word ? "one.html" : "two.html");
+    const Result report = runNnspec(withFlag({"report", store}, "-o", page, one_word));
+    INFO(report.out << report.err);
+    CHECK(report.status == 0);
+    CHECK(std::filesystem::is_regular_file(page));
+  }
+  CHECK_FALSE(std::filesystem::exists(folders[0]->path("=one.html")));
 }
