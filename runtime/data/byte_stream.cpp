@@ -33,7 +33,19 @@ void ByteStream::GzCloser::operator()(gzFile_s* file) const { gzclose(file); }
 
 DataResult<ByteStream> ByteStream::open(const std::string& path, const std::string& missing_hint) {
   std::error_code status_error;
-  if (std::filesystem::is_directory(path, status_error)) return cannotOpen(path, EISDIR, "");
+  const std::filesystem::file_status status = std::filesystem::status(path, status_error);
+  if (std::filesystem::is_directory(status)) return cannotOpen(path, EISDIR, "");
+  // A device may never end (/dev/zero, /dev/urandom) and a socket is no data: refused. A
+  // pipe is read as before (its writer ends it).
+  const bool device = std::filesystem::is_character_file(status) || std::filesystem::is_block_file(status);
+  if (device || std::filesystem::is_socket(status)) {
+    return DataError{path,
+                     fmt::format("not a data file: a {}", device ? (std::filesystem::is_character_file(status)
+                                                                        ? "character device, which may never end"
+                                                                        : "block device")
+                                                                 : "socket"),
+                     "give a regular file of data"};
+  }
 
   ByteStream stream(path);
   stream.plain_.reset(std::fopen(path.c_str(), "rb"));
