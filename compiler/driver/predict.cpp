@@ -57,6 +57,7 @@ rt::DataResult<rt::Dataset> readSamples(const sema::DataSet& data, const std::st
     rt::CsvColumns columns;
     if (data.source_args.has("features")) columns.features = columnNames(data.source_args.at("features"));
     columns.target = columnNames(data.source_args.at("target"))[0];
+    columns.target_optional = true;  // new samples to predict need no target column
     return rt::loadCsv(path, columns);
   }
   if (data.source == "synthetic") {
@@ -88,7 +89,12 @@ std::optional<Outcome> checkFits(const StoredModel& model, const rt::Dataset& sa
     return badInput(fmt::format("'{}': its samples have {} values (shape {}); the model takes {} ({})", path, features,
                                 formatShape(samples.sample_shape), trained.inputWidth(),
                                 formatShape(model.point.config.model.input_shape)),
-                    fmt::format("give a file of the kind data '{}' reads ({})", model.data->name, model.data->source));
+                    samples.target_width == 0 && model.data->source == "csv"
+                        ? fmt::format("the file has no column '{}', so every column was read as a feature; give "
+                                      "the columns data '{}' reads",
+                                      columnNames(model.data->source_args.at("target"))[0], model.data->name)
+                        : fmt::format("give a file of the kind data '{}' reads ({})", model.data->name,
+                                      model.data->source));
   }
   const int64_t width = trained.outputWidth();
   if (samples.target_width == 0) return std::nullopt;

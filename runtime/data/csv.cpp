@@ -89,9 +89,11 @@ DataResult<size_t> resolveColumn(const std::string& path, const std::vector<std:
                    hint};
 }
 
+constexpr size_t kNoTarget = static_cast<size_t>(-1);
+
 struct CsvSelection {
   std::vector<size_t> features;
-  size_t target = 0;
+  size_t target = 0;  // kNoTarget: an optional target the file lacks
 };
 
 DataResult<CsvSelection> selectColumns(const std::string& path,
@@ -101,9 +103,14 @@ DataResult<CsvSelection> selectColumns(const std::string& path,
     return DataError{path, "no target column given", "name the column that holds the target"};
   }
   CsvSelection selection;
-  DataResult<size_t> target = resolveColumn(path, header, columns.target);
-  if (!target.ok()) return target.error();
-  selection.target = target.value();
+  const bool named = std::find(header.begin(), header.end(), columns.target) != header.end();
+  if (columns.target_optional && !named && !isIndex(columns.target)) {
+    selection.target = kNoTarget;
+  } else {
+    DataResult<size_t> target = resolveColumn(path, header, columns.target);
+    if (!target.ok()) return target.error();
+    selection.target = target.value();
+  }
 
   if (columns.features.empty()) {
     for (size_t column = 0; column < header.size(); ++column) {
@@ -112,7 +119,7 @@ DataResult<CsvSelection> selectColumns(const std::string& path,
     if (selection.features.empty()) {
       return DataError{path,
                        fmt::format("no feature columns: the only column is the target '{}'",
-                                   quotableText(header[selection.target])),
+                                   quotableText(columns.target)),
                        ""};
     }
     return selection;
@@ -179,8 +186,9 @@ DataResult<CsvData> readCsv(const std::string& path, const CsvColumns& columns) 
 
   CsvData data;
   Dataset& dataset = data.dataset;
+  const bool labelled = target != kNoTarget;
   dataset.sample_shape = {static_cast<int64_t>(features.size())};
-  dataset.target_width = 1;
+  dataset.target_width = labelled ? 1 : 0;
   double max_target = 0;
   std::vector<std::string> fields;
   while (true) {
@@ -199,6 +207,10 @@ DataResult<CsvData> readCsv(const std::string& path, const CsvColumns& columns) 
       if (!value.ok()) return value.error();
       dataset.x.push_back(static_cast<float>(value.value()));
     }
+    if (!labelled) {
+      ++dataset.count;
+      continue;
+    }
     DataResult<double> value = parseCell(path, line, header[target], fields[target]);
     if (!value.ok()) return value.error();
     double label = value.value();
@@ -212,7 +224,7 @@ DataResult<CsvData> readCsv(const std::string& path, const CsvColumns& columns) 
   if (dataset.count == 0) {
     return DataError{path, "no data rows: the file has only a header", ""};
   }
-  dataset.num_classes = data.integer_targets ? static_cast<int64_t>(max_target) + 1 : 0;
+  dataset.num_classes = labelled && data.integer_targets ? static_cast<int64_t>(max_target) + 1 : 0;
   return data;
 }
 

@@ -30,6 +30,9 @@ DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& l
 struct CsvColumns {
   std::vector<std::string> features;
   std::string target;
+  // For predicting: a file whose header lacks the target named (not numbered) here holds
+  // features only; the dataset then has no targets (target_width 0).
+  bool target_optional = false;
 };
 DataResult<std::vector<PartInfo>> probeCsv(const std::string& path, const CsvColumns& columns);
 DataResult<Dataset> loadCsv(const std::string& path, const CsvColumns& columns);

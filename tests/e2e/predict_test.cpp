@@ -220,6 +220,28 @@ TEST_CASE("predict on hw1's regression CSV: the refit's and a fold's MSE match t
     CHECK(fixed4(numberAfter(fold.err, ": mse")) == fixed4(stored));
     CHECK(fold.out.rfind("target0,output0\n", 0) == 0);  // the CSV on stdout
   }
+  // New samples without the target column: predictions only, the same outputs.
+  std::ifstream labelled(data);
+  std::ofstream features_only(dir.file("x_only.csv"));
+  for (std::string line; std::getline(labelled, line);) features_only << line.substr(0, line.find(',')) << "\n";
+  features_only.close();
+  const Command unlabelled =
+      runNnspec(dir, "predict " + store + " --best curve --data " + dir.file("x_only.csv") + " -o " + dir.file("u.csv"));
+  INFO(unlabelled.out << unlabelled.err);
+  REQUIRE(unlabelled.exit_code == 0);
+  CHECK_THAT(unlabelled.out, Catch::Contains("(no labels or targets beside them)"));
+  const std::string with_targets = readText(dir.file("p.csv"));
+  const std::string without = readText(dir.file("u.csv"));
+  REQUIRE(with_targets.rfind("target0,output0\n", 0) == 0);
+  REQUIRE(without.rfind("target0,output0\n", 0) == 0);
+  // Row by row: the same output after an empty target.
+  std::istringstream a(with_targets), b(without);
+  int rows_compared = 0;
+  for (std::string left, right; std::getline(a, left) && std::getline(b, right);) {
+    CHECK(left.substr(left.find(',')) == right.substr(right.find(',')));
+    ++rows_compared;
+  }
+  CHECK(rows_compared == std::count(with_targets.begin(), with_targets.end(), '\n'));
 }
 
 TEST_CASE("keep all keeps every finished trial's weights, keep none drops them all", "[e2e][predict]") {
