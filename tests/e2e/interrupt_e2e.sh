@@ -99,7 +99,7 @@ echo "== exit 130 with $finished_before of $trials trials finished"
 # The results table: a row with losses for each finished trial, "-" for the others.
 grep -q '^results (ranked by min val.loss)' "$tmp/first.out" || { show_first; fail "no results table"; }
 with_losses=$(grep -c -E '^ +[0-9]+ +width=[0-9]+, lr=[0-9.e-]+ +[0-9]+\.[0-9]+ ' "$tmp/first.out" || true)
-without=$(grep -c -E '^ +[0-9]+ +width=[0-9]+, lr=[0-9.e-]+ +- ' "$tmp/first.out" || true)
+without=$(grep -c -E '^ +- +width=[0-9]+, lr=[0-9.e-]+ +- ' "$tmp/first.out" || true)
 [ "$with_losses" = "$finished_before" ] && [ "$without" = $((trials - finished_before)) ] ||
   { show_first; fail "the table shows $with_losses rows with losses and $without without, for $finished_before finished trials"; }
 echo "== the partial table: $with_losses rows with losses, $without without"
