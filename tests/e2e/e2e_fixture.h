@@ -2,46 +2,26 @@
 // and a store's trials and epochs.
 #pragma once
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "compiler/driver/run.h"
 #include "runtime/store/store.h"
+#include "tests/store/temp_dir.h"
 
 namespace nnspec::e2e {
 
-// A new empty folder under the system's temporary folder, removed with everything in it
-// when the scope ends. `tag` names the test file in the folder's name.
+// A new empty folder under the system's temporary folder (tests/store/temp_dir.h's),
+// removed with everything in it when the scope ends.
 struct ScratchDir {
-  std::filesystem::path path;
-  explicit ScratchDir(const std::string& tag = "e2e") {
-    path = std::filesystem::temp_directory_path() /
-           ("nnspec_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(next()++));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  std::string file(const std::string& name) const { return (path / name).string(); }
-
- private:
-  // One count for every test file of the process (an inline function's static is shared).
-  static int& next() {
-    static int count = 0;
-    return count;
-  }
+  nnspec::test::TempDir folder;
+  std::filesystem::path path = std::filesystem::path(folder.path("")).parent_path();
+  std::string file(const std::string& name) const { return folder.path(name); }
 };
 
 struct Ran {

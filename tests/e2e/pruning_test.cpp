@@ -26,9 +26,7 @@ namespace fs = std::filesystem;
 using nnspec::rt::TrialStatus;
 using Catch::Matchers::Contains;
 
-struct ScratchDir : nnspec::e2e::ScratchDir {
-  explicit ScratchDir(const std::string& tag) : nnspec::e2e::ScratchDir("pruning_" + tag) {}
-};
+using nnspec::e2e::ScratchDir;
 
 // 300 training images with cv (each fold holds out 100), else 300 and 100 for val.
 constexpr const char* kCvSplit = "split train = fmnist.train.shuffle().take(300), test = fmnist.test.shuffle().take(100)";
@@ -128,7 +126,7 @@ void checkAshaVerdicts(const std::vector<StoredTrial>& trials, nnspec::rt::AshaS
 
 TEST_CASE("pruning e2e: a median-pruned grid with 3-fold cv judges each fold against the same fold",
           "[e2e][pruning]") {
-  ScratchDir dir("median_cv");
+  ScratchDir dir;
   const fs::path store = dir.path / "store.sqlite";
   const std::string text =
       specText("e2e_median_cv", kCvSplit, "param lr in [0.1, 1e-6, 0.05, 2e-6, 0.2, 3e-6]", "", 3,
@@ -195,7 +193,7 @@ TEST_CASE("pruning e2e: a median-pruned grid with 3-fold cv judges each fold aga
 
 TEST_CASE("pruning e2e: a median-pruned cv grid trained in fused groups ends every pruned point's trials",
           "[e2e][pruning]") {
-  ScratchDir dir("median_fused");
+  ScratchDir dir;
   const fs::path store = dir.path / "store.sqlite";
   const std::string text =
       specText("e2e_median_fused", kCvSplit, "param lr in [0.1, 0.2, 1e-6, 0.05, 2e-6, 3e-6]", "", 3,
@@ -232,7 +230,7 @@ TEST_CASE("pruning e2e: a median-pruned cv grid trained in fused groups ends eve
 }
 
 TEST_CASE("pruning e2e: asha prunes a grid at its rungs and the survivors train to the end", "[e2e][pruning]") {
-  ScratchDir dir("asha_grid");
+  ScratchDir dir;
   const fs::path store = dir.path / "store.sqlite";
   const std::string text =
       specText("e2e_asha_grid", kValSplit, "param lr in [0.05, 1e-6, 0.2, 0.01, 2e-6, 0.1, 0.002, 0.3]", "", 4,
@@ -250,7 +248,7 @@ TEST_CASE("pruning e2e: asha prunes a grid at its rungs and the survivors train 
 }
 
 TEST_CASE("pruning e2e: asha prunes a random sweep's draws with the same rule", "[e2e][pruning]") {
-  ScratchDir dir("asha_random");
+  ScratchDir dir;
   const fs::path store = dir.path / "store.sqlite";
   const std::string text =
       specText("e2e_asha_random", kValSplit, "param lr in float(1e-6, 0.3, log: true)", "", 4,
@@ -267,7 +265,7 @@ TEST_CASE("pruning e2e: asha prunes a random sweep's draws with the same rule", 
 
 TEST_CASE("pruning e2e: a trial reaching its trial_timeout keeps its epochs, is timed out and is not retrained",
           "[e2e][pruning]") {
-  ScratchDir dir("trial_timeout");
+  ScratchDir dir;
   const fs::path store = dir.path / "store.sqlite";
   const std::string text = specText("e2e_trial_timeout", kValSplit, "param lr in [0.1, 0.05]",
                                     "  trial_timeout 50ms\n", 400, "sweep grid(lr) select max val.accuracy");
@@ -304,7 +302,7 @@ TEST_CASE("pruning e2e: a trial reaching its trial_timeout keeps its epochs, is 
 }
 
 TEST_CASE("pruning e2e: a grid's timeout starts nothing after it and reruns continue the study", "[e2e][pruning]") {
-  ScratchDir dir("grid_timeout");
+  ScratchDir dir;
   const fs::path store = dir.path / "store.sqlite";
   // 1 ms: each run starts one trial (a run always starts one), then the budget is used.
   const std::string text = specText("e2e_grid_timeout", kValSplit, "param lr in [0.1, 0.05, 0.2]", "", 2,
@@ -330,8 +328,8 @@ TEST_CASE("pruning e2e: with --jobs 2 a pruned cv grid leaves nothing queued and
   const std::string text =
       specText("e2e_median_jobs", kCvSplit, "param lr in [0.1, 1e-6, 0.05, 2e-6, 0.2, 3e-6]", "", 3,
                "sweep grid(lr) cv 3 prune median(startup: 1) select max val.accuracy");
-  ScratchDir one("jobs1");
-  ScratchDir two("jobs2");
+  ScratchDir one;
+  ScratchDir two;
   const Ran alone = runSpec(text, one.path / "store.sqlite", 1, 1);
   const Ran parallel = runSpec(text, two.path / "store.sqlite", 1, 2);
   INFO(alone.outcome.err << parallel.outcome.err << parallel.out);

@@ -25,9 +25,7 @@ namespace fs = std::filesystem;
 
 std::string sourcePath(const std::string& name) { return std::string(NNSPEC_SOURCE_DIR) + "/" + name; }
 
-struct TempDir : nnspec::e2e::ScratchDir {
-  TempDir() : ScratchDir("svm") {}
-};
+using TempDir = nnspec::e2e::ScratchDir;
 
 nnspec::driver::Outcome runSweeps(const std::string& spec, const std::string& store, std::vector<std::string> sweeps,
                                   std::string* printed) {
