@@ -233,21 +233,17 @@ void checkReportLayers(CheckContext& context) {
                                                      [&](const LayerInstance& layer) { return layer.kind == kind; }));
       }
     }
-    if (item.name == "curves") {
+    if (kind.empty()) {  // curves, histograms: any model with layers will do
+      const bool curves = item.name == "curves";
       if (!layered) {
-        context.diagnostics.error(item.range,
-                                  "'curves' draws learning curves per epoch, and every model of this run is an svm "
-                                  "(fitted once, without epochs)",
-                                  "remove 'curves' from the report line; 'table' and 'errorbar' show svm results");
-      }
-      continue;
-    }
-    if (item.name == "histograms") {
-      if (!layered) {
-        context.diagnostics.error(item.range,
-                                  "'histograms' draws the trained weights of each layer, and no model of this run has "
-                                  "layers (an svm has none)",
-                                  "remove 'histograms' from the report line");
+        context.diagnostics.error(
+            item.range,
+            curves ? "'curves' draws learning curves per epoch, and every model of this run is an svm (fitted once, "
+                     "without epochs)"
+                   : "'histograms' draws the trained weights of each layer, and no model of this run has layers (an "
+                     "svm has none)",
+            fmt::format("remove '{}' from the report line{}", item.name,
+                        curves ? "; 'table' and 'errorbar' show svm results" : ""));
       }
       continue;
     }
