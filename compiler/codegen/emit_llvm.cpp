@@ -373,6 +373,10 @@ class FunctionEmitter {
         emitLoopKernel(kernel);
         return;
       case transforms::KernelKind::Gemm:
+        if (kernel.members.size() > 1) {
+          emitSharedGemm(kernel.members);
+          return;
+        }
         emitGemm(kernel.members[0], f32(1.0), f32(0.0), bufferOf(kernel.members[0]));
         return;
       case transforms::KernelKind::Softmax:
@@ -659,6 +663,48 @@ class FunctionEmitter {
         sgemm, {i64(rows), i64(cols), i64(inner), alpha, bufferOf(node.operands[0]),
                 builder_.getInt32(node.attrs.transpose_a ? 1 : 0), bufferOf(node.operands[1]),
                 builder_.getInt32(node.attrs.transpose_b ? 1 : 0), beta, out, gemm_scratch_});
+    llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "gemm.ok", function_);
+    builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
+                          failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
+    builder_.SetInsertPoint(next);
+  }
+
+  // Matmuls of one op(a) and one shape (step_plan.cpp's shareGemmOperands) as one call of
+  // nnspec_rt_sgemm_shared_a: the b and c pointers in two arrays on the stack.
+  void emitSharedGemm(const std::vector<ValueId>& members) {
+    const ir::Node& node = graph_.node(members[0]);
+    const ir::Shape& a_shape = graph_.type(node.operands[0]).shape;
+    int64_t rows = graph_.type(members[0]).shape[0];
+    int64_t cols = graph_.type(members[0]).shape[1];
+    int64_t inner = node.attrs.transpose_a ? a_shape[0] : a_shape[1];
+    llvm::Type* i64_type = builder_.getInt64Ty();
+    llvm::Type* i32_type = builder_.getInt32Ty();
+    llvm::Type* float_type = builder_.getFloatTy();
+    llvm::Type* ptr_type = builder_.getPtrTy();
+    const auto count = static_cast<int64_t>(members.size());
+    llvm::Value* b_array;
+    llvm::Value* c_array;
+    {
+      llvm::IRBuilder<>::InsertPointGuard guard(builder_);
+      builder_.SetInsertPoint(entry_block_, entry_block_->getFirstInsertionPt());
+      b_array = builder_.CreateAlloca(ptr_type, i64(count), "gemm.b");
+      c_array = builder_.CreateAlloca(ptr_type, i64(count), "gemm.c");
+    }
+    for (int64_t index = 0; index < count; ++index) {
+      const ir::Node& member = graph_.node(members[static_cast<size_t>(index)]);
+      builder_.CreateStore(bufferOf(member.operands[1]), builder_.CreateConstInBoundsGEP1_64(ptr_type, b_array, index));
+      builder_.CreateStore(bufferOf(members[static_cast<size_t>(index)]),
+                           builder_.CreateConstInBoundsGEP1_64(ptr_type, c_array, index));
+    }
+    auto* type = llvm::FunctionType::get(i32_type,
+                                         {i64_type, i64_type, i64_type, i64_type, float_type, ptr_type, i32_type,
+                                          ptr_type, i32_type, float_type, ptr_type, ptr_type},
+                                         false);
+    llvm::FunctionCallee sgemm = module_.getOrInsertFunction(kSgemmSharedASymbol, type);
+    Value* status = builder_.CreateCall(
+        sgemm, {i64(count), i64(rows), i64(cols), i64(inner), f32(1.0), bufferOf(node.operands[0]),
+                builder_.getInt32(node.attrs.transpose_a ? 1 : 0), b_array,
+                builder_.getInt32(node.attrs.transpose_b ? 1 : 0), f32(0.0), c_array, gemm_scratch_});
     llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "gemm.ok", function_);
     builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
                           failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));

@@ -22,6 +22,8 @@ struct EmittedStep {
 
 // Runtime symbols the generated code calls; the JIT maps each to an address.
 inline constexpr const char* kSgemmSymbol = "nnspec_rt_sgemm";
+// GEMMs that share op(a) (runtime/kernels/sgemm.h), in fused steps only.
+inline constexpr const char* kSgemmSharedASymbol = "nnspec_rt_sgemm_shared_a";
 // The window kernels of runtime/kernels/window.h.
 inline constexpr const char* kConv2dSymbol = "nnspec_rt_conv2d_with_scratch";
 inline constexpr const char* kConv2dFusedSymbol = "nnspec_rt_conv2d_fused_with_scratch";

@@ -156,6 +156,94 @@ void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan&
   kernels = std::move(ordered);
 }
 
+// A fused step's GEMMs that read one op(a) with the same shapes and transpositions (the
+// first layer of points that read one batch: x W#k forward, x^T dY#k for the weight
+// gradients) become one gemm kernel of several members, which packs op(a) once
+// (nnspec_rt_sgemm_shared_a) and gives each member the bits it has alone. The kernel
+// stands where its first member stood when every member's operands are made before it,
+// else where its last member stood when nothing in between reads a member; otherwise the
+// GEMMs stay apart. In-place updates (SGD) stay apart.
+void shareGemmOperands(const ir::Graph& graph, FunctionPlan& plan) {
+  std::vector<transforms::Kernel>& kernels = plan.fusion.kernels;
+  const auto& updates = plan.in_place_updates;
+  auto candidate = [&](const transforms::Kernel& kernel) {
+    return kernel.kind == transforms::KernelKind::Gemm && kernel.members.size() == 1 &&
+           std::find(updates.begin(), updates.end(), kernel.members[0]) == updates.end();
+  };
+  auto sameGemm = [&](ir::ValueId first, ir::ValueId other) {
+    const ir::Node& a = graph.node(first);
+    const ir::Node& b = graph.node(other);
+    return a.operands[0] == b.operands[0] && a.attrs.transpose_a == b.attrs.transpose_a &&
+           a.attrs.transpose_b == b.attrs.transpose_b && graph.type(first).shape == graph.type(other).shape &&
+           graph.type(a.operands[1]).shape == graph.type(b.operands[1]).shape;
+  };
+  auto nodesOf = [](const transforms::Kernel& kernel) {
+    std::vector<ir::ValueId> nodes = kernel.members;
+    nodes.insert(nodes.end(), kernel.sinks.begin(), kernel.sinks.end());
+    for (const auto& epilogue : kernel.epilogue) {
+      nodes.insert(nodes.end(), epilogue.members.begin(), epilogue.members.end());
+      nodes.insert(nodes.end(), epilogue.sinks.begin(), epilogue.sinks.end());
+    }
+    return nodes;
+  };
+  constexpr size_t kMaxMembers = 64;  // nnspec_rt_sgemm_shared_a's count
+  std::vector<bool> taken(kernels.size(), false);
+  std::vector<std::vector<size_t>> groups;  // kernel indices, in order
+  for (size_t first = 0; first < kernels.size(); ++first) {
+    if (taken[first] || !candidate(kernels[first])) continue;
+    std::vector<size_t> group = {first};
+    for (size_t other = first + 1; other < kernels.size() && group.size() < kMaxMembers; ++other) {
+      if (!taken[other] && candidate(kernels[other]) && sameGemm(kernels[first].members[0], kernels[other].members[0]))
+        group.push_back(other);
+    }
+    if (group.size() < 2) continue;
+    for (size_t index : group) taken[index] = true;
+    groups.push_back(std::move(group));
+  }
+  if (groups.empty()) return;
+  std::vector<int64_t> made_at(static_cast<size_t>(graph.size()), -1);  // -1: a leaf
+  for (size_t index = 0; index < kernels.size(); ++index)
+    for (ir::ValueId id : nodesOf(kernels[index])) made_at[static_cast<size_t>(id)] = static_cast<int64_t>(index);
+  std::vector<int64_t> place(kernels.size(), -1);  // the kernel a member joins; -1: stays
+  for (const std::vector<size_t>& group : groups) {
+    std::vector<ir::ValueId> members;
+    for (size_t index : group) members.push_back(kernels[index].members[0]);
+    bool operands_ready = true;  // at the first member's place
+    for (ir::ValueId member : members)
+      for (ir::ValueId operand : graph.node(member).operands)
+        operands_ready = operands_ready && made_at[static_cast<size_t>(operand)] < static_cast<int64_t>(group.front());
+    bool unread_between = true;  // from the first member's place to the last's
+    for (size_t index = group.front() + 1; index < group.back() && unread_between; ++index) {
+      for (ir::ValueId id : nodesOf(kernels[index]))
+        for (ir::ValueId operand : graph.node(id).operands)
+          unread_between = unread_between && std::find(members.begin(), members.end(), operand) == members.end();
+    }
+    for (ir::ValueId member : members)  // no member reads another
+      for (ir::ValueId operand : graph.node(member).operands)
+        unread_between = unread_between && std::find(members.begin(), members.end(), operand) == members.end();
+    if (!operands_ready && !unread_between) continue;
+    const size_t host = operands_ready ? group.front() : group.back();
+    for (size_t index : group) place[index] = static_cast<int64_t>(host);
+  }
+  std::vector<transforms::Kernel> merged;
+  for (size_t index = 0; index < kernels.size(); ++index) {
+    if (place[index] < 0) {
+      merged.push_back(std::move(kernels[index]));
+      continue;
+    }
+    if (place[index] != static_cast<int64_t>(index)) continue;  // joins its host
+    transforms::Kernel host;
+    host.kind = transforms::KernelKind::Gemm;
+    for (size_t member = 0; member < kernels.size(); ++member) {
+      if (place[member] != static_cast<int64_t>(index)) continue;
+      host.members.push_back(kernels[member].members[0]);
+      host.stores.insert(host.stores.end(), kernels[member].stores.begin(), kernels[member].stores.end());
+    }
+    merged.push_back(std::move(host));
+  }
+  kernels = std::move(merged);
+}
+
 FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, EntryPoint entry,
                           const StepConfig& config) {
   const ir::Graph& graph = gradient_graph.graph;
@@ -182,7 +270,10 @@ FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, Entry
     plan.in_place_updates = inPlaceUpdates(gradient_graph);
     runUpdatesLast(plan.fusion, plan.in_place_updates);
   }
-  if (!gradient_graph.points.empty()) orderByPoint(gradient_graph, plan);
+  if (!gradient_graph.points.empty()) {
+    orderByPoint(gradient_graph, plan);
+    shareGemmOperands(graph, plan);
+  }
   return plan;
 }
 

@@ -24,6 +24,7 @@ std::vector<RuntimeSymbol> runtimeSymbols() {
   using MemcpyFn = void*(void*, const void*, size_t);
   return {
       {codegen::kSgemmSymbol, addressOf(&nnspec_rt_sgemm)},
+      {codegen::kSgemmSharedASymbol, addressOf(&nnspec_rt_sgemm_shared_a)},
       {codegen::kConv2dSymbol, addressOf(&nnspec_rt_conv2d_with_scratch)},
       {codegen::kConv2dFusedSymbol, addressOf(&nnspec_rt_conv2d_fused_with_scratch)},
       {codegen::kConv2dInputGradSymbol, addressOf(&nnspec_rt_conv2d_input_grad_with_scratch)},

@@ -45,6 +45,12 @@ extern "C" int32_t nnspec_rt_sgemm(int64_t m, int64_t n, int64_t k, float alpha,
   return activeKernelTable().sgemm(m, n, k, alpha, a, transpose_a, b, transpose_b, beta, c, scratch);
 }
 
+extern "C" int32_t nnspec_rt_sgemm_shared_a(int64_t count, int64_t m, int64_t n, int64_t k, float alpha,
+                                            const float* a, int32_t transpose_a, const float* const* b,
+                                            int32_t transpose_b, float beta, float* const* c, float* scratch) noexcept {
+  return activeKernelTable().sgemm_shared_a(count, m, n, k, alpha, a, transpose_a, b, transpose_b, beta, c, scratch);
+}
+
 extern "C" int32_t nnspec_rt_conv2d_with_scratch(const NnspecWindowGeometry* geometry, const float* x,
                                                  const float* kernel, float* y, float* scratch) noexcept {
   return activeKernelTable().conv2d_with_scratch(geometry, x, kernel, y, scratch);

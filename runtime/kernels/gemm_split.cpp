@@ -39,7 +39,8 @@ bool ensureScratch(HelperScratch& scratch, int workers) noexcept {
 }
 
 struct SplitTask {
-  const GemmProblem* problem;
+  const GemmProblem* problems;
+  int64_t count;
   GemmPartFn part_fn;
   float* scratch[kMaxTeamThreads];  // per worker
   int workers;                      // those with scratch; a helper beyond them sits out
@@ -53,7 +54,7 @@ struct SplitTask {
 void runPieces(int worker, void* context) noexcept {
   auto& task = *static_cast<SplitTask*>(context);
   if (worker >= task.workers) return;
-  const GemmProblem& problem = *task.problem;
+  const GemmProblem& problem = task.problems[0];
   const int64_t extent = task.by_rows ? problem.m : problem.n;
   for (int64_t piece = task.next.fetch_add(1); piece < task.pieces; piece = task.next.fetch_add(1)) {
     GemmPart range = wholeOf(problem);
@@ -66,16 +67,17 @@ void runPieces(int worker, void* context) noexcept {
       range.col_begin = begin;
       range.col_end = end;
     }
-    task.part_fn(problem, range, task.scratch[worker]);
+    task.part_fn(task.problems, task.count, range, task.scratch[worker]);
   }
 }
 
 }  // namespace
 
-bool splitGemm(const GemmProblem& problem, GemmPartFn part_fn, float* scratch) noexcept {
+bool splitGemm(const GemmProblem* problems, int64_t count, GemmPartFn part_fn, float* scratch) noexcept {
   const int threads = teamThreads();
-  if (threads <= 1 || problem.m * problem.n * problem.k < kMinSplitMultiplyAdds) return false;
-  SplitTask task{&problem, part_fn, {}, threads, problem.n <= problem.m, 0, 0};
+  const GemmProblem& problem = problems[0];
+  if (threads <= 1 || count * problem.m * problem.n * problem.k < kMinSplitMultiplyAdds) return false;
+  SplitTask task{problems, count, part_fn, {}, threads, problem.n <= problem.m, 0, 0};
   const int64_t extent = task.by_rows ? problem.m : problem.n;
   const int64_t align = task.by_rows ? kRowAlign : kColAlign;
   const int64_t tiles = (extent + align - 1) / align;

@@ -11,17 +11,19 @@
 
 namespace nnspec::rt {
 
-// A level's packed GEMM of one part (packed_gemm.h, packed_gemm_avx2.h).
-using GemmPartFn = void (*)(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept;
+// A level's packed GEMM of one part of `count` problems that share op(a) (packed_gemm.h,
+// packed_gemm_avx2.h).
+using GemmPartFn = void (*)(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept;
 
 // Below this many multiply-adds a GEMM runs on the caller alone (waking the team costs
 // about as much as a few thousand multiply-adds).
 inline constexpr int64_t kMinSplitMultiplyAdds = int64_t{1} << 18;
 
-// Runs `problem` split among the team when the team has more than one thread and the
-// problem is large enough, and returns true; false when it ran nothing (the caller then
-// computes the whole). `scratch` serves part 0; the other parts get scratch of their own
-// (kNnspecSgemmScratchFloats, kept per calling thread).
-bool splitGemm(const GemmProblem& problem, GemmPartFn part_fn, float* scratch) noexcept;
+// Runs `count` problems of one shape (sharing op(a): GemmPartFn) split among the team
+// when the team has more than one thread and the work is large enough, and returns true;
+// false when it ran nothing (the caller then computes the whole). Each part is the same
+// rows or columns of every problem. `scratch` serves part 0; the other parts get scratch
+// of their own (kNnspecSgemmScratchFloats, kept per calling thread).
+bool splitGemm(const GemmProblem* problems, int64_t count, GemmPartFn part_fn, float* scratch) noexcept;
 
 }  // namespace nnspec::rt

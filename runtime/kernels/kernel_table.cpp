@@ -15,6 +15,7 @@ const KernelTable& kernelTable() noexcept {
       NNSPEC_KERNEL_LEVEL,
       NNSPEC_STRINGIFY(NNSPEC_KERNEL_NS),
       &sgemm,
+      &sgemmSharedA,
       &conv2dWithScratch,
       &conv2dFusedWithScratch,
       &conv2dInputGradWithScratch,

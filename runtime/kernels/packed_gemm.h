@@ -28,4 +28,9 @@ inline constexpr int64_t kPackedGemmScratchFloats = kPackedGemmKc * kPackedGemmM
 // Computes the `part` of c only (gemm_problem.h).
 void packedGemm(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept;
 
+// `count` GEMMs that share op(a), m, n, k and the transpositions (each its own b, c,
+// alpha and beta), each computed as packedGemm computes it alone, to the bit; a block of
+// op(a) is packed once for as many of them as the scratch holds blocks of b.
+void packedGemmShared(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept;
+
 }  // namespace nnspec::rt::avx512

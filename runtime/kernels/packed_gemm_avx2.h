@@ -31,4 +31,9 @@ inline constexpr int64_t kAvx2GemmScratchFloats = kAvx2GemmKc * kAvx2GemmMc + kA
 // Computes the `part` of c only (gemm_problem.h).
 void packedGemmAvx2(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept;
 
+// `count` GEMMs that share op(a), m, n, k and the transpositions (each its own b, c,
+// alpha and beta), each computed as packedGemmAvx2 computes it alone, to the bit; a block of
+// op(a) is packed once for as many of them as the scratch holds blocks of b.
+void packedGemmAvx2Shared(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept;
+
 }  // namespace nnspec::rt::avx2

@@ -361,3 +361,36 @@ TEST_CASE("fusion: a replicated decay sweep trains fused as alone, each replicat
                    "{} failed, {} stopped early",
                    comparison.steps, comparison.bit_equal, comparison.worst, fused_steps, failed, stopped));
 }
+
+TEST_CASE("fusion: points that read one batch share the first layer's GEMMs and train as alone", "[fusion]") {
+  Points points(kSoftmaxSpec);
+  REQUIRE(points.models.size() == 2);
+  // The plan: x W#k forward and x^T dY#k (Adam's weight gradients, not in-place updates)
+  // each one gemm kernel of 3 members when the points read one batch; none apart.
+  auto sharedGemms = [&](bool shared) {
+    pipeline::Options options;
+    options.stop_after = pipeline::Pass::kFuse;
+    options.fuse_points = 3;
+    options.fuse_shared_inputs = shared;
+    auto made = pipeline::runPasses(*points.first, points.models[0].batch, options);
+    REQUIRE(std::holds_alternative<pipeline::Artifacts>(made));
+    const auto& plan = std::get<pipeline::Artifacts>(made).plan;
+    std::vector<size_t> sizes;
+    for (const auto& function : plan.functions)
+      for (const auto& kernel : function.fusion.kernels)
+        if (kernel.kind == transforms::KernelKind::Gemm && kernel.members.size() > 1)
+          sizes.push_back(kernel.members.size());
+    return sizes;
+  };
+  // forward: 1 (forward entry) + 1 (gradients) + 1 (train step); weight gradient: 2.
+  CHECK(sharedGemms(true) == std::vector<size_t>{3, 3, 3, 3, 3});
+  CHECK(sharedGemms(false).empty());
+  // Trained: two rates, one seed (one data order), three members; Adam.
+  std::vector<Member> members = {{&points.models[0], 41}, {&points.models[1], 41}, {&points.models[0], 41}};
+  int64_t fused_steps = 0;
+  const Comparison comparison = compareFused(points, members, true, &fused_steps);
+  CHECK(comparison.steps > 0);
+  CHECK(fused_steps > 0);
+  CHECK(comparison.bit_equal == comparison.steps);  // the shared GEMMs give each member its own bits
+  WARN(fmt::format("shared first layer: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
+}

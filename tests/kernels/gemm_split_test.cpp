@@ -88,11 +88,12 @@ struct Seen {
 };
 Seen* g_seen = nullptr;  // the one the counting part function reports to (this test only)
 
-void countPart(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept {
+void countPart(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept {
   g_seen->parts.fetch_add(1);
   g_seen->rows.fetch_add(static_cast<int>(part.row_end - part.row_begin));
   g_seen->cols.fetch_add(static_cast<int>(part.col_end - part.col_begin));
-  (void)problem;
+  (void)problems;
+  (void)count;
   (void)scratch;
 }
 
@@ -116,7 +117,7 @@ TEST_CASE("a split covers c once in pieces: rows when c is tall, columns when it
       Seen seen;
       g_seen = &seen;
       GemmProblem problem{shape.m, shape.n, shape.k, 1.0f, {}, {}, 0.0f, nullptr};
-      REQUIRE(splitGemm(problem, countPart, scratch_floats));
+      REQUIRE(splitGemm(&problem, 1, countPart, scratch_floats));
       const int parts = seen.parts.load();
       CHECK(parts == 4);  // two pieces per thread
       CHECK(seen.rows.load() == (by_rows ? shape.m : parts * shape.m));
@@ -125,11 +126,11 @@ TEST_CASE("a split covers c once in pieces: rows when c is tall, columns when it
     Seen small;
     g_seen = &small;
     GemmProblem tiny{16, 16, 16, 1.0f, {}, {}, 0.0f, nullptr};
-    CHECK_FALSE(splitGemm(tiny, countPart, scratch_floats));
+    CHECK_FALSE(splitGemm(&tiny, 1, countPart, scratch_floats));
     CHECK(small.parts.load() == 0);
     setTeamThreads(1);
     GemmProblem big{784, 500, 128, 1.0f, {}, {}, 0.0f, nullptr};
-    CHECK_FALSE(splitGemm(big, countPart, scratch_floats));
+    CHECK_FALSE(splitGemm(&big, 1, countPart, scratch_floats));
     g_seen = nullptr;
   }).join();
 }
