@@ -103,6 +103,7 @@ void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan&
     const ir::Node& node = graph.node(id);
     int32_t& own = point[static_cast<size_t>(id)];
     if (node.operands.empty()) {
+      if (node.op == ir::OpKind::Input) continue;  // a batch several points may read (their input class)
       const std::string& name = node.attrs.name;
       const auto hash = name.rfind('#');
       if (hash != std::string::npos) own = std::stoi(name.substr(hash + 1));

@@ -227,6 +227,13 @@ class Runner {
   }
 
   // The checked point a trial key names: a grid point, or a point drawn in this run.
+  // The seed of a trial: its initial weights, dropout masks and (unless its sweep gives
+  // one: TrialSettings::data_seed) its batch order.
+  uint64_t trialSeed(const sema::SweepPlan& plan, const std::string& point_key, int64_t fold, int64_t replicate) const {
+    return rt::deriveSeed(spec_.seed,
+                          fmt::format("sweep={};point={};fold={};replicate={}", plan.name, point_key, fold, replicate));
+  }
+
   const sema::Point& pointOf(const sema::SweepPlan& plan, const std::string& key) {
     if (sampled(plan)) {
       std::lock_guard<std::mutex> lock(output_mutex_);
@@ -338,8 +345,17 @@ class Runner {
     if (members.size() == 1) alone.push_back(std::move(members[0]));
     if (members.size() >= 2) {
       const sema::TrainConfig& config = members[0]->point->config;
-      auto fused = pipeline::compileFusedStep(config, members[0]->model->batch, static_cast<int>(members.size()),
-                                              false, *jit_);
+      // Members of one fold and replicate draw one batch order (rt::trialDataSeed): one
+      // input class, fed one batch.
+      std::vector<int> input_classes;
+      std::vector<uint64_t> class_seeds;
+      for (const auto& member : members) {
+        const uint64_t data_seed = member->settings.data_seed;
+        const auto found = std::find(class_seeds.begin(), class_seeds.end(), data_seed);
+        input_classes.push_back(static_cast<int>(found - class_seeds.begin()));
+        if (found == class_seeds.end()) class_seeds.push_back(data_seed);
+      }
+      auto fused = pipeline::compileFusedStep(config, members[0]->model->batch, input_classes, *jit_);
       if (const auto* error = std::get_if<pipeline::PipelineError>(&fused)) {
         setError(fmt::format("internal error: compiling {} trials of model '{}' fused: {}\n", members.size(),
                              config.model.name, error->message));
@@ -355,7 +371,7 @@ class Runner {
       rt::GroupRun run;
       try {
         const RunningTrial running(running_trials_);
-        run = rt::runTrialGroup(std::get<std::shared_ptr<const rt::CompiledStep>>(fused), false, group);
+        run = rt::runTrialGroup(std::get<std::shared_ptr<const rt::CompiledStep>>(fused), input_classes, group);
       } catch (const std::bad_alloc&) {
         return outOfMemory(config);
       }
@@ -711,8 +727,7 @@ class Runner {
     event.trials_total = total;
     std::vector<rt::Param> params;
     for (const auto& [name, value] : point.params) params.push_back({name, sema::formatValue(value)});
-    const uint64_t seed = rt::deriveSeed(spec_.seed, fmt::format("sweep={};point={};fold={};replicate={}", plan.name,
-                                                                 point_key, fold, replicate));
+    const uint64_t seed = trialSeed(plan, point_key, fold, replicate);
     auto started = store.beginTrial(study_id, key, params, seed);
     if (!started.ok()) return storeFailure(started.error());
     const std::string label = trialLabel(plan, point_key, fold, replicate, index, total);
@@ -776,6 +791,12 @@ class Runner {
     settings.epochs = config.epochs;
     settings.shuffle = config.shuffle;
     settings.seed = seed;
+    // A grid sweep's points train on one batch order per fold and replicate, that of its
+    // first point (common random numbers: points compared on the same data, and sweep
+    // fusion feeds them one batch); each keeps its own initial weights and dropout masks.
+    // A sampled sweep's draws keep their own orders.
+    if (!plan.points_sampled && !plan.checked.empty())
+      settings.data_seed = rt::batchSeed(rt::TrialSettings{.seed = trialSeed(plan, plan.checked[0].describe(), fold, replicate)});
     settings.keep_test_predictions = ensemble || (classification && needs_.predictionsOn("test"));
     settings.keep_val_predictions = classification && needs_.predictionsOn("val") && !val.empty();
     // A held-out split costs a pass: each epoch only when a curve, the pruner or the stop

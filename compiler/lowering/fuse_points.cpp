@@ -1,5 +1,6 @@
 #include "compiler/lowering/fuse_points.h"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 #include <vector>
@@ -15,8 +16,34 @@ std::string fusionObstacle(const LoweredStep& step) {
   return "";
 }
 
-transforms::GradientGraph fusePoints(const LoweredStep& step, int points, bool shared_inputs) {
-  if (points < 1) throw std::invalid_argument("fusePoints: no points");
+std::vector<int> inputClasses(int points, bool shared) {
+  std::vector<int> classes(static_cast<size_t>(std::max(points, 0)), 0);
+  if (!shared) {
+    for (int point = 0; point < points; ++point) classes[static_cast<size_t>(point)] = point;
+  }
+  return classes;
+}
+
+bool validInputClasses(const std::vector<int>& input_classes) {
+  int next = 0;
+  for (int input_class : input_classes) {
+    if (input_class < 0 || input_class > next) return false;
+    if (input_class == next) ++next;
+  }
+  return !input_classes.empty();
+}
+
+int inputClassCount(const std::vector<int>& input_classes) {
+  int count = 0;
+  for (int input_class : input_classes) count = std::max(count, input_class + 1);
+  return count;
+}
+
+transforms::GradientGraph fusePoints(const LoweredStep& step, const std::vector<int>& input_classes) {
+  if (!validInputClasses(input_classes))
+    throw std::invalid_argument("fusePoints: input classes must be numbered 0, 1, ... in order of first use");
+  const int points = static_cast<int>(input_classes.size());
+  const bool one_class = inputClassCount(input_classes) == 1;
   const std::string obstacle = fusionObstacle(step);
   if (!obstacle.empty()) throw std::invalid_argument("fusePoints: " + obstacle);
   const ir::Graph& source = step.forward;
@@ -29,19 +56,23 @@ transforms::GradientGraph fusePoints(const LoweredStep& step, int points, bool s
     return found->second;
   };
   std::vector<std::vector<ir::ValueId>> copies(static_cast<size_t>(points));
+  std::vector<int> first_of_class;  // per class, its first point
   // Point by point, each copy in the source's order: within a point the ids keep their
   // relative order, so autodiff accumulates each gradient in the order it does alone.
   for (int point = 0; point < points; ++point) {
     std::vector<ir::ValueId>& map = copies[static_cast<size_t>(point)];
     map.resize(static_cast<size_t>(source.size()));
+    const int input_class = input_classes[static_cast<size_t>(point)];
+    if (input_class == static_cast<int>(first_of_class.size())) first_of_class.push_back(point);
+    const int class_source = first_of_class[static_cast<size_t>(input_class)];
     for (ir::ValueId id = 0; id < source.size(); ++id) {
       const ir::Node& node = source.node(id);
       ir::ValueId copy = 0;
       switch (node.op) {
         case ir::OpKind::Input:
-          copy = shared_inputs && point > 0 ? copies[0][static_cast<size_t>(id)]
-                                            : graph.input(shared_inputs ? node.attrs.name : pointLeafName(node.attrs.name, point),
-                                                          node.type);
+          copy = class_source < point ? copies[static_cast<size_t>(class_source)][static_cast<size_t>(id)]
+                                      : graph.input(one_class ? node.attrs.name : pointLeafName(node.attrs.name, input_class),
+                                                    node.type);
           break;
         case ir::OpKind::Parameter: copy = graph.parameter(pointLeafName(node.attrs.name, point), node.type.shape); break;
         case ir::OpKind::Hyperparam: copy = factor(pointLeafName(node.attrs.name, point)); break;

@@ -71,7 +71,11 @@ std::optional<PipelineError> runPass(Pass pass, const sema::TrainConfig& config,
       if (options.fuse_points > 1) {
         const std::string obstacle = lowering::fusionObstacle(step);
         if (!obstacle.empty()) return PipelineError{false, pass, {}, "these points cannot train fused: " + obstacle};
-        step.graph = lowering::fusePoints(step, options.fuse_points, options.fuse_shared_inputs);
+        std::vector<int> classes = options.fuse_input_classes;
+        if (classes.empty()) classes = lowering::inputClasses(options.fuse_points, true);
+        if (static_cast<int>(classes.size()) != options.fuse_points || !lowering::validInputClasses(classes))
+          return PipelineError{true, pass, {}, "fused points need one input class each, numbered in order of first use"};
+        step.graph = lowering::fusePoints(step, classes);
         artifacts.trace.push_back(fmt::format("grad: {} values, {} points fused", step.graph.graph.size(),
                                               options.fuse_points));
         return std::nullopt;
@@ -219,13 +223,13 @@ std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::Trai
 }
 
 std::variant<std::shared_ptr<const rt::CompiledStep>, PipelineError> compileFusedStep(const sema::TrainConfig& config,
-                                                                                     int64_t batch, int points,
-                                                                                     bool shared_inputs,
+                                                                                     int64_t batch,
+                                                                                     const std::vector<int>& input_classes,
                                                                                      jit::JitCompiler& jit) {
   Options options;
   options.jit = &jit;
-  options.fuse_points = points;
-  options.fuse_shared_inputs = shared_inputs;
+  options.fuse_points = static_cast<int>(input_classes.size());
+  options.fuse_input_classes = input_classes;
   auto compiled = runPasses(config, batch, options);
   if (auto* error = std::get_if<PipelineError>(&compiled)) return *error;
   return std::get<Artifacts>(compiled).compiled;

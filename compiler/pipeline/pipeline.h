@@ -78,9 +78,10 @@ struct Options {
   jit::JitCompiler* jit = nullptr;  // needed by kOptimize and kJit
   lowering::LowerOptions lower;     // e.g. conv outputs every entry copies out (taps)
   // Sweep fusion (compiler/lowering/fuse_points.h): more than 1 compiles one step that
-  // trains this many points of the graph at once; shared inputs: they read one batch.
+  // trains this many points of the graph at once; point k reads the batch of input class
+  // fuse_input_classes[k] (lowering::fusePoints; empty: all read one batch).
   int fuse_points = 1;
-  bool fuse_shared_inputs = true;
+  std::vector<int> fuse_input_classes;
 };
 
 // Runs the passes in order on one sweep point's configuration at `batch` rows per step.
@@ -100,12 +101,14 @@ rt::CompiledModel trainableModel(const lowering::LoweredStep& step);
 std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::TrainConfig& config, int64_t fit_count,
                                                                 jit::JitCompiler& jit);
 
-// Sweep fusion: the step that trains `points` points of `config`'s graph at `batch` rows
-// at once (each point's numbers set at run time: StepRunner::trainStepPoints), reading one
-// batch when `shared_inputs`, else a batch per point. Cached by the JIT like any step.
+// Sweep fusion: the step that trains input_classes.size() points of `config`'s graph at
+// `batch` rows at once (each point's numbers set at run time:
+// StepRunner::trainStepPoints), point k reading the batch of its input class
+// (lowering::fusePoints): the points of one class read one batch. Cached by the JIT like
+// any step.
 std::variant<std::shared_ptr<const rt::CompiledStep>, PipelineError> compileFusedStep(const sema::TrainConfig& config,
-                                                                                     int64_t batch, int points,
-                                                                                     bool shared_inputs,
+                                                                                     int64_t batch,
+                                                                                     const std::vector<int>& input_classes,
                                                                                      jit::JitCompiler& jit);
 
 }  // namespace nnspec::pipeline

@@ -271,8 +271,12 @@ uint64_t settingsFingerprint(const CompiledModel& model) {
 }
 
 CheckpointIdentity identityOf(const CompiledModel& model, const DataView& fit, const TrialSettings& settings) {
-  return {settings.seed,       settings.epochs,         model.batch, static_cast<int64_t>(fit.indices.size()),
-          settings.shuffle,    stopText(settings.stop), settingsFingerprint(model)};
+  // A data seed of its own is part of the settings (a checkpoint made on another batch
+  // order must not continue on this one).
+  uint64_t fingerprint = settingsFingerprint(model);
+  if (settings.data_seed != 0) fingerprint = deriveSeed(fingerprint, "data seed " + std::to_string(settings.data_seed));
+  return {settings.seed,    settings.epochs,         model.batch, static_cast<int64_t>(fit.indices.size()),
+          settings.shuffle, stopText(settings.stop), fingerprint};
 }
 
 // Why a checkpoint's identity is not this trial's; "" when it is.
@@ -804,11 +808,14 @@ struct TeamWidthReset {
   ~TeamWidthReset() { setTeamThreads(1); }
 };
 
+uint64_t batchSeed(const TrialSettings& settings) {
+  return settings.data_seed != 0 ? settings.data_seed : deriveSeed(settings.seed, "batches");
+}
+
 TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
                      const TrialSettings& settings, const TrialCallbacks& callbacks) {
   const TeamWidthReset reset_width;
-  auto batches = makeBatchIterator(*fit.data, fit.indices,
-                                   BatchOptions{model.batch, settings.shuffle, deriveSeed(settings.seed, "batches")});
+  auto batches = makeBatchIterator(*fit.data, fit.indices, BatchOptions{model.batch, settings.shuffle, batchSeed(settings)});
   if (!batches.ok()) {
     TrialResult outcome;
     outcome.end = TrialEnd::kFailed;
@@ -819,19 +826,26 @@ TrialResult runTrial(const CompiledModel& model, const DataView& fit, const Data
   return trainer.run();
 }
 
-GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, bool shared_inputs,
+GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vector<int>& input_classes,
                        const std::vector<GroupMember>& members) {
   const TeamWidthReset reset_width;
   GroupRun run;
   const size_t count = members.size();
   if (fused == nullptr || fused->layout.points != static_cast<int>(count))
     throw std::invalid_argument("runTrialGroup: the fused step does not train " + std::to_string(count) + " points");
+  size_t classes = 0;
+  for (int input_class : input_classes) {
+    if (input_class < 0 || static_cast<size_t>(input_class) > classes)
+      throw std::invalid_argument("runTrialGroup: input classes must be numbered in order of first use");
+    classes = std::max(classes, static_cast<size_t>(input_class) + 1);
+  }
+  if (input_classes.size() != count || fused->layout.inputs.size() % classes != 0)
+    throw std::invalid_argument("runTrialGroup: one input class per member, as the step was compiled");
   std::vector<BatchIterator> iterators;
   iterators.reserve(count);
   for (const GroupMember& member : members) {
     auto batches = makeBatchIterator(*member.fit.data, member.fit.indices,
-                                     BatchOptions{member.model->batch, member.settings.shuffle,
-                                                  deriveSeed(member.settings.seed, "batches")});
+                                     BatchOptions{member.model->batch, member.settings.shuffle, batchSeed(member.settings)});
     if (!batches.ok()) {
       // The members share their data's shape: train each alone, where the error is reported.
       for (const GroupMember& alone : members)
@@ -878,7 +892,7 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, bool shared_in
   std::vector<NnspecOptimizerParams> opts(count);
   std::vector<uint64_t> seeds(count);
   std::vector<const void*> inputs(fused->layout.inputs.size(), nullptr);
-  const size_t per_point_inputs = shared_inputs ? inputs.size() : inputs.size() / count;
+  const size_t per_class_inputs = inputs.size() / classes;
   auto anyActive = [&] { return std::find(active.begin(), active.end(), true) != active.end(); };
   while (anyActive()) {
     for (size_t point = 0; point < count; ++point)
@@ -913,17 +927,23 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, bool shared_in
         }
         continue;
       }
-      // One fused step: inputs of the first member still training (shared) or each
-      // member's own; members that left feed a training member's batch (their results
-      // are not read).
+      // One fused step: each class reads the batch of its first member still training;
+      // a class whose members all left reads a training member's batch (its results are
+      // not read).
       size_t source = 0;
       while (!active[source]) ++source;
+      std::fill(inputs.begin(), inputs.end(), nullptr);
       for (size_t point = 0; point < count; ++point) {
         opts[point] = trainers[point]->optimizer();
-        if (shared_inputs && point > 0) continue;
-        const size_t from = active[point] ? point : source;
-        for (size_t slot = 0; slot < per_point_inputs; ++slot)
-          inputs[point * per_point_inputs + slot] = trainers[from]->inputs()[slot];
+        const size_t input_class = static_cast<size_t>(input_classes[point]);
+        if (!active[point] || inputs[input_class * per_class_inputs] != nullptr) continue;
+        for (size_t slot = 0; slot < per_class_inputs; ++slot)
+          inputs[input_class * per_class_inputs + slot] = trainers[point]->inputs()[slot];
+      }
+      for (size_t input_class = 0; input_class < classes; ++input_class) {
+        if (inputs[input_class * per_class_inputs] != nullptr) continue;
+        for (size_t slot = 0; slot < per_class_inputs; ++slot)
+          inputs[input_class * per_class_inputs + slot] = trainers[source]->inputs()[slot];
       }
       for (size_t point = 0; point < count; ++point) seeds[point] = trainers[point]->stepSeed();
       group.setPointSeeds(seeds);

@@ -56,6 +56,9 @@ struct TrialSettings {
   int64_t epochs = 1;
   bool shuffle = true;
   uint64_t seed = 0;
+  // The seed of the batch order (shuffling); 0: derived from `seed`. Trials given one
+  // data seed and one training set draw the same batches (sweep fusion shares them).
+  uint64_t data_seed = 0;
   std::optional<StopRule> stop;
   bool evaluate = true;  // evaluate on val/test at all (benchmarks turn it off)
   // train.loss, train.accuracy and train.error are those of the training pass itself
@@ -150,6 +153,9 @@ std::map<std::string, double> evaluateModel(const CompiledModel& model, StepRunn
                                             const std::string& prefix, std::vector<float>* predictions = nullptr,
                                             const std::vector<std::string>& extra = {});
 
+// The seed of a trial's batch order: settings.data_seed, or one derived from its seed.
+uint64_t batchSeed(const TrialSettings& settings);
+
 TrialResult runTrial(const CompiledModel& model, const DataView& fit, const DataView& val, const DataView& test,
                       const TrialSettings& settings, const TrialCallbacks& callbacks = {});
 
@@ -172,13 +178,15 @@ struct GroupRun {
 // members.size() points, compiler/lowering/fuse_points.h) per full batch, each member
 // with its own batches, optimizer numbers, schedule, early stopping, pruning,
 // checkpoints and callbacks; each member's results are those runTrial gives it alone.
-// `shared_inputs`: the step reads one batch, that of the first member still training
-// (members of one seed and one training set draw the same batches). The partial last
-// batch of an epoch and the evaluations run on each member's own compiled model. A member
-// that fails, stops early or is pruned leaves the group; the others go on. Members must
-// share the batch size, the training set's size and their inputs' shapes; a resumed
-// member that stands at another position than the others trains alone afterwards.
-GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, bool shared_inputs,
+// `input_classes` (one per member, numbered 0, 1, ... in order of first use, as the step
+// was compiled): the members of one class draw the same batches (one data order: equal
+// batch seeds and training rows), and the step reads the batch of the class's first
+// member still training. The partial last batch of an epoch and the evaluations run on
+// each member's own compiled model. A member that fails, stops early or is pruned leaves
+// the group; the others go on. Members must share the batch size, the training set's
+// size and their inputs' shapes; a resumed member that stands at another position than
+// the others trains alone afterwards.
+GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vector<int>& input_classes,
                        const std::vector<GroupMember>& members);
 
 }  // namespace nnspec::rt

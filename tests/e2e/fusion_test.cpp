@@ -15,6 +15,7 @@
 #include "compiler/driver/load.h"
 #include "compiler/driver/materialize.h"
 #include "compiler/jit/jit_compiler.h"
+#include "compiler/lowering/fuse_points.h"
 #include "compiler/pipeline/pipeline.h"
 #include "runtime/train/trial.h"
 
@@ -167,8 +168,9 @@ struct Points {
     }
   }
 
-  rt::TrialSettings settings(uint64_t seed) const {
+  rt::TrialSettings settings(uint64_t seed, uint64_t data_seed = 0) const {
     rt::TrialSettings out;
+    out.data_seed = data_seed;
     out.epochs = first->epochs;
     out.shuffle = first->shuffle;
     out.seed = seed;
@@ -177,8 +179,8 @@ struct Points {
     return out;
   }
 
-  std::shared_ptr<const rt::CompiledStep> fused(int points, bool shared) const {
-    auto step = pipeline::compileFusedStep(*first, models[0].batch, points, shared, *jit);
+  std::shared_ptr<const rt::CompiledStep> fused(const std::vector<int>& input_classes) const {
+    auto step = pipeline::compileFusedStep(*first, models[0].batch, input_classes, *jit);
     if (auto* error = std::get_if<pipeline::PipelineError>(&step)) FAIL(error->message);
     return std::get<std::shared_ptr<const rt::CompiledStep>>(step);
   }
@@ -187,6 +189,7 @@ struct Points {
 struct Member {
   const rt::CompiledModel* model;
   uint64_t seed;
+  uint64_t data_seed = 0;  // 0: the batch order follows `seed`
 };
 
 struct Trace {
@@ -206,13 +209,15 @@ struct Comparison {
   double worst = 0;  // relative difference of a step's loss
 };
 
-// Trains the members alone, then as one fused group; compares each member's traces.
-Comparison compareFused(const Points& points, const std::vector<Member>& members, bool shared,
+// Trains the members alone, then as one fused group whose members of one input class read
+// one batch; compares each member's traces.
+Comparison compareFused(const Points& points, const std::vector<Member>& members, const std::vector<int>& input_classes,
                         int64_t* fused_steps = nullptr, std::vector<rt::TrialResult>* alone_results = nullptr) {
   std::vector<Trace> alone(members.size());
   for (size_t index = 0; index < members.size(); ++index) {
     alone[index].result = rt::runTrial(*members[index].model, points.fit, points.val, points.test,
-                                       points.settings(members[index].seed), tracing(alone[index].losses));
+                                       points.settings(members[index].seed, members[index].data_seed),
+                                       tracing(alone[index].losses));
   }
   std::vector<std::vector<float>> fused_losses(members.size());
   std::vector<rt::GroupMember> group;
@@ -222,11 +227,11 @@ Comparison compareFused(const Points& points, const std::vector<Member>& members
     member.fit = points.fit;
     member.val = points.val;
     member.test = points.test;
-    member.settings = points.settings(members[index].seed);
+    member.settings = points.settings(members[index].seed, members[index].data_seed);
     member.callbacks = tracing(fused_losses[index]);
     group.push_back(std::move(member));
   }
-  const rt::GroupRun run = rt::runTrialGroup(points.fused(static_cast<int>(members.size()), shared), shared, group);
+  const rt::GroupRun run = rt::runTrialGroup(points.fused(input_classes), input_classes, group);
   if (fused_steps != nullptr) *fused_steps = run.fused_steps;
   REQUIRE(run.results.size() == members.size());
   Comparison comparison;
@@ -274,6 +279,13 @@ Comparison compareFused(const Points& points, const std::vector<Member>& members
     for (const Trace& trace : alone) alone_results->push_back(trace.result);
   }
   return comparison;
+}
+
+// All members in one input class (`shared`: they read one batch), else each its own.
+Comparison compareFused(const Points& points, const std::vector<Member>& members, bool shared,
+                        int64_t* fused_steps = nullptr, std::vector<rt::TrialResult>* alone_results = nullptr) {
+  return compareFused(points, members, lowering::inputClasses(static_cast<int>(members.size()), shared), fused_steps,
+                      alone_results);
 }
 
 }  // namespace
@@ -371,7 +383,7 @@ TEST_CASE("fusion: points that read one batch share the first layer's GEMMs and 
     pipeline::Options options;
     options.stop_after = pipeline::Pass::kFuse;
     options.fuse_points = 3;
-    options.fuse_shared_inputs = shared;
+    options.fuse_input_classes = lowering::inputClasses(3, shared);
     auto made = pipeline::runPasses(*points.first, points.models[0].batch, options);
     REQUIRE(std::holds_alternative<pipeline::Artifacts>(made));
     const auto& plan = std::get<pipeline::Artifacts>(made).plan;
@@ -393,4 +405,34 @@ TEST_CASE("fusion: points that read one batch share the first layer's GEMMs and 
   CHECK(fused_steps > 0);
   CHECK(comparison.bit_equal == comparison.steps);  // the shared GEMMs give each member its own bits
   WARN(fmt::format("shared first layer: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
+}
+
+TEST_CASE("fusion: members in two data orders read one batch per order and train as alone", "[fusion]") {
+  Points points(kRateSpec);
+  REQUIRE(points.models.size() == 5);
+  // Two folds' worth of batch orders (data seeds), each member its own initial weights:
+  // classes 0, 1, 0, 1, 0 as a grid of points x replicates claims them.
+  std::vector<Member> members;
+  for (int index = 0; index < 5; ++index)
+    members.push_back({&points.models[static_cast<size_t>(index)], 900u + static_cast<uint64_t>(index),
+                       index % 2 == 0 ? 0xda7a0ULL : 0xda7a1ULL});
+  int64_t fused_steps = 0;
+  std::vector<rt::TrialResult> alone;
+  const Comparison comparison = compareFused(points, members, std::vector<int>{0, 1, 0, 1, 0}, &fused_steps, &alone);
+  int failed = 0;
+  for (const auto& result : alone) failed += result.end == rt::TrialEnd::kFailed ? 1 : 0;
+  CHECK(failed == 1);  // lr 1e20 leaves its class; the other member of class 0 goes on
+  CHECK(fused_steps > 0);
+  CHECK(comparison.bit_equal == comparison.steps);
+  WARN(fmt::format("two data orders: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
+}
+
+TEST_CASE("fusion: input classes must be numbered in order of first use", "[fusion]") {
+  CHECK(lowering::validInputClasses({0, 1, 0, 2}));
+  CHECK(lowering::inputClassCount({0, 1, 0, 2}) == 3);
+  CHECK_FALSE(lowering::validInputClasses({1, 0}));
+  CHECK_FALSE(lowering::validInputClasses({0, 2}));
+  CHECK_FALSE(lowering::validInputClasses({}));
+  CHECK(lowering::inputClasses(3, true) == std::vector<int>{0, 0, 0});
+  CHECK(lowering::inputClasses(3, false) == std::vector<int>{0, 1, 2});
 }
