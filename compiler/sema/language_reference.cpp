@@ -237,7 +237,9 @@ const std::vector<StatementDoc>& statementDocs() {
        "Names the study; the store keeps its trials under this name.", "experiment fmnist_mlp_arch"},
       {"seed", "seed N",
        "The seed every random draw derives from (shuffles, initial weights, dropout masks, sweep points), with "
-       "the trial; the same spec and seed give the same numbers.",
+       "the trial; the same spec and seed give the same numbers. The points of a grid sweep visit the training "
+       "samples in one order per fold and replicate (that of the first point), so they are compared on the same "
+       "batches; each keeps its own initial weights and dropout masks.",
        "seed 2052409"},
       {"keep", "keep " + joinWords(kKeepPolicies, "|"),
        "Whose trained weights a run leaves in the store: every finished trial's, each sweep's best point's "

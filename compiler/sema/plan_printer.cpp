@@ -135,6 +135,7 @@ void printFusion(const SweepPlan& plan, std::string& out) {
   out += fmt::format("  fusion      up to {} trials a step ({}): {} in {}\n", size.limit, size.why,
                      plural(fused, "trial"), plural(groups, "group"));
   out += "              (one job; with --jobs J, each job's groups take at most 1/J of the trials)\n";
+  out += "              a group's trials of one fold and replicate read one batch (the points share its order)\n";
 }
 
 // A duration as written: 50ms, 30s, 10m, 2h (or seconds with a fraction).
