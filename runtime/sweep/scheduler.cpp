@@ -144,6 +144,12 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
       if (board == nullptr) return 2;
       board_of[sweep.name] = board;
     }
+    // Numbered in grid order (point, fold, replicate). A fused sweep's trials are queued
+    // fold by fold and replicate by replicate, so that a group claims the points of one
+    // batch order together and they read one batch (rt::runTrialGroup's input classes);
+    // a pruned one's stay in grid order (its pruner judges a group on the trials finished
+    // before it, which fold-major groups of first folds would not have).
+    std::vector<TrialKey> sweep_keys;
     for (const auto& key : sweep.grid_points) {
       for (int64_t fold = 0; fold < sweep.folds; ++fold) {
         for (int64_t replicate = 0; replicate < sweep.replicates; ++replicate) {
@@ -153,10 +159,16 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
             ++not_queued;
             continue;
           }
-          keys.push_back(trial);
+          sweep_keys.push_back(trial);
         }
       }
     }
+    if (groupLimit(sweep) > 1 && !sweep.pruner) {
+      std::stable_sort(sweep_keys.begin(), sweep_keys.end(), [](const TrialKey& a, const TrialKey& b) {
+        return std::pair(a.fold, a.replicate) < std::pair(b.fold, b.replicate);
+      });
+    }
+    keys.insert(keys.end(), sweep_keys.begin(), sweep_keys.end());
   }
   if (index_of.empty()) return 0;
   if (not_queued > 0 && hooks_.adjust_total) hooks_.adjust_total(-not_queued);
