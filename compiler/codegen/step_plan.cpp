@@ -90,6 +90,17 @@ void runUpdatesLast(transforms::FusionPlan& fusion, const std::vector<ir::ValueI
                         [&](const transforms::Kernel& kernel) { return !isUpdate(kernel); });
 }
 
+// The nodes a kernel computes: its members, sinks and its epilogue's.
+std::vector<ir::ValueId> kernelNodes(const transforms::Kernel& kernel) {
+  std::vector<ir::ValueId> nodes = kernel.members;
+  nodes.insert(nodes.end(), kernel.sinks.begin(), kernel.sinks.end());
+  for (const auto& epilogue : kernel.epilogue) {
+    nodes.insert(nodes.end(), epilogue.members.begin(), epilogue.members.end());
+    nodes.insert(nodes.end(), epilogue.sinks.begin(), epilogue.sinks.end());
+  }
+  return nodes;
+}
+
 // A fused step's kernels point by point (compiler/lowering/fuse_points.h): each point's
 // forward, backward and in-place updates together, so that one point's tensors are
 // worked through while they are in cache, as when it trains alone. Kernels of no point
@@ -116,20 +127,11 @@ void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan&
     }
   }
   std::vector<transforms::Kernel>& kernels = plan.fusion.kernels;
-  auto nodesOf = [](const transforms::Kernel& kernel) {
-    std::vector<ir::ValueId> nodes = kernel.members;
-    nodes.insert(nodes.end(), kernel.sinks.begin(), kernel.sinks.end());
-    for (const auto& epilogue : kernel.epilogue) {
-      nodes.insert(nodes.end(), epilogue.members.begin(), epilogue.members.end());
-      nodes.insert(nodes.end(), epilogue.sinks.begin(), epilogue.sinks.end());
-    }
-    return nodes;
-  };
   const auto& updates = plan.in_place_updates;
   std::vector<std::pair<int64_t, size_t>> keys;  // (order key, original index)
   for (size_t index = 0; index < kernels.size(); ++index) {
     int32_t own = kNone;
-    for (ir::ValueId id : nodesOf(kernels[index])) {
+    for (ir::ValueId id : kernelNodes(kernels[index])) {
       const int32_t other = point[static_cast<size_t>(id)];
       if (other == kNone || other == own) continue;
       own = own == kNone ? other : kMixed;
@@ -145,10 +147,10 @@ void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan&
   // Every operand made by a kernel must be made before its reader.
   std::vector<int64_t> made_at(static_cast<size_t>(graph.size()), -1);
   for (size_t index = 0; index < ordered.size(); ++index) {
-    for (ir::ValueId id : nodesOf(ordered[index])) made_at[static_cast<size_t>(id)] = static_cast<int64_t>(index);
+    for (ir::ValueId id : kernelNodes(ordered[index])) made_at[static_cast<size_t>(id)] = static_cast<int64_t>(index);
   }
   for (size_t index = 0; index < ordered.size(); ++index) {
-    for (ir::ValueId id : nodesOf(ordered[index])) {
+    for (ir::ValueId id : kernelNodes(ordered[index])) {
       for (ir::ValueId operand : graph.node(id).operands) {
         if (made_at[static_cast<size_t>(operand)] > static_cast<int64_t>(index)) return;  // keep the plan's order
       }
@@ -178,15 +180,6 @@ void shareGemmOperands(const ir::Graph& graph, FunctionPlan& plan) {
            a.attrs.transpose_b == b.attrs.transpose_b && graph.type(first).shape == graph.type(other).shape &&
            graph.type(a.operands[1]).shape == graph.type(b.operands[1]).shape;
   };
-  auto nodesOf = [](const transforms::Kernel& kernel) {
-    std::vector<ir::ValueId> nodes = kernel.members;
-    nodes.insert(nodes.end(), kernel.sinks.begin(), kernel.sinks.end());
-    for (const auto& epilogue : kernel.epilogue) {
-      nodes.insert(nodes.end(), epilogue.members.begin(), epilogue.members.end());
-      nodes.insert(nodes.end(), epilogue.sinks.begin(), epilogue.sinks.end());
-    }
-    return nodes;
-  };
   constexpr size_t kMaxMembers = 64;  // nnspec_rt_sgemm_shared_a's count
   std::vector<bool> taken(kernels.size(), false);
   std::vector<std::vector<size_t>> groups;  // kernel indices, in order
@@ -204,7 +197,7 @@ void shareGemmOperands(const ir::Graph& graph, FunctionPlan& plan) {
   if (groups.empty()) return;
   std::vector<int64_t> made_at(static_cast<size_t>(graph.size()), -1);  // -1: a leaf
   for (size_t index = 0; index < kernels.size(); ++index)
-    for (ir::ValueId id : nodesOf(kernels[index])) made_at[static_cast<size_t>(id)] = static_cast<int64_t>(index);
+    for (ir::ValueId id : kernelNodes(kernels[index])) made_at[static_cast<size_t>(id)] = static_cast<int64_t>(index);
   std::vector<int64_t> place(kernels.size(), -1);  // the kernel a member joins; -1: stays
   for (const std::vector<size_t>& group : groups) {
     std::vector<ir::ValueId> members;
@@ -215,7 +208,7 @@ void shareGemmOperands(const ir::Graph& graph, FunctionPlan& plan) {
         operands_ready = operands_ready && made_at[static_cast<size_t>(operand)] < static_cast<int64_t>(group.front());
     bool unread_between = true;  // from the first member's place to the last's
     for (size_t index = group.front() + 1; index < group.back() && unread_between; ++index) {
-      for (ir::ValueId id : nodesOf(kernels[index]))
+      for (ir::ValueId id : kernelNodes(kernels[index]))
         for (ir::ValueId operand : graph.node(id).operands)
           unread_between = unread_between && std::find(members.begin(), members.end(), operand) == members.end();
     }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "runtime/kernels/kernel_level.h"
+#include "runtime/kernels/packed_gemm_loops.h"
 
 static_assert(NNSPEC_KERNEL_LEVEL == 2, "the packed 8x48 GEMM is the avx512 level's");
 
@@ -184,52 +185,31 @@ void scaleC(const GemmProblem& problem, const GemmPart& part) {
   }
 }
 
+// This level for packedGemmLoops (packed_gemm_loops.h).
+struct ThisLevel {
+  static constexpr int64_t kc = kPackedGemmKc;
+  static constexpr int64_t nc = kPackedGemmNc;
+  static constexpr int64_t mc = kPackedGemmMc;
+  static constexpr int64_t mr = kMr;
+  static constexpr int64_t nr = kNr;
+  static constexpr int64_t lanes = kLanes;
+  static void packA(const GemmProblem& problem, int64_t row0, int64_t rows, int64_t k0, int64_t kc, float* out) {
+    packABlock(problem, row0, rows, k0, kc, out);
+  }
+  static void packB(const GemmProblem& problem, int64_t k0, int64_t kc, int64_t col0, int64_t cols, float* out) {
+    packBBlock(problem, k0, kc, col0, cols, out);
+  }
+  static void micro(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows, int64_t cols,
+                    float alpha, float beta) {
+    runMicroKernel(kc, a, b, c, ldc, rows, cols, alpha, beta);
+  }
+  static void scale(const GemmProblem& problem, const GemmPart& part) { scaleC(problem, part); }
+};
+
 }  // namespace
 
 void packedGemmShared(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept {
-  if (count <= 0 || part.row_begin >= part.row_end || part.col_begin >= part.col_end) return;
-  const GemmProblem& shared = problems[0];  // op(a), m, n, k and the transpositions of all
-  if (shared.k == 0) {
-    for (int64_t index = 0; index < count; ++index) scaleC(problems[index], part);
-    return;
-  }
-  float* a_block = scratch;                              // kKc x kMc, panel by panel
-  float* b_block = scratch + kPackedGemmKc * kPackedGemmMc;  // kKc x kNc, panel by panel
-  // Equal k blocks (784 = 3 x 262 rather than 320 + 320 + 144).
-  int64_t k_blocks = (shared.k + kPackedGemmKc - 1) / kPackedGemmKc;
-  int64_t kc_max = (shared.k + k_blocks - 1) / k_blocks;
-  for (int64_t k0 = 0; k0 < shared.k; k0 += kc_max) {
-    int64_t kc = std::min(kc_max, shared.k - k0);
-    for (int64_t col0 = part.col_begin; col0 < part.col_end; col0 += kPackedGemmNc) {
-      int64_t block_cols = std::min(kPackedGemmNc, part.col_end - col0);
-      // The blocks of b of as many problems as fit the scratch side by side, each in whole
-      // micro-panels; each block of a is packed once for them all.
-      const int64_t padded_cols = (block_cols + kNr - 1) / kNr * kNr;
-      const int64_t per_pass = std::max<int64_t>(1, kPackedGemmNc / padded_cols);
-      for (int64_t first = 0; first < count; first += per_pass) {
-        const int64_t last = std::min(count, first + per_pass);
-        for (int64_t index = first; index < last; ++index)
-          packBBlock(problems[index], k0, kc, col0, block_cols, b_block + (index - first) * padded_cols * kc);
-        for (int64_t block_row = part.row_begin; block_row < part.row_end; block_row += kPackedGemmMc) {
-          int64_t block_rows = std::min(kPackedGemmMc, part.row_end - block_row);
-          packABlock(shared, block_row, block_rows, k0, kc, a_block);
-          // One vector of columns: two micro-panels of a per micro-kernel (see microKernel).
-          const int64_t row_step = block_cols <= kLanes ? 2 * kMr : kMr;
-          for (int64_t index = first; index < last; ++index) {
-            const GemmProblem& problem = problems[index];
-            const float* b_panels = b_block + (index - first) * padded_cols * kc;
-            const float beta = k0 == 0 ? problem.beta : 1.0f;  // later k blocks add to the first
-            for (int64_t panel_row = 0; panel_row < block_rows; panel_row += row_step)
-              for (int64_t panel_col = 0; panel_col < block_cols; panel_col += kNr)
-                runMicroKernel(kc, a_block + panel_row * kc, b_panels + panel_col * kc,
-                               problem.c + (block_row + panel_row) * problem.n + col0 + panel_col, problem.n,
-                               std::min(row_step, block_rows - panel_row), std::min(kNr, block_cols - panel_col),
-                               problem.alpha, beta);
-          }
-        }
-      }
-    }
-  }
+  packedGemmLoops<ThisLevel>(problems, count, part, scratch);
 }
 
 void packedGemm(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept {
