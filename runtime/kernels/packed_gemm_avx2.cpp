@@ -204,31 +204,13 @@ void scaleC(const GemmProblem& problem, const GemmPart& part) {
   }
 }
 
-// This level for packedGemmLoops (packed_gemm_loops.h).
-struct ThisLevel {
-  static constexpr int64_t kc = kAvx2GemmKc;
-  static constexpr int64_t nc = kAvx2GemmNc;
-  static constexpr int64_t mc = kAvx2GemmMc;
-  static constexpr int64_t mr = kMr;
-  static constexpr int64_t nr = kNr;
-  static constexpr int64_t lanes = kLanes;
-  static void packA(const GemmProblem& problem, int64_t row0, int64_t rows, int64_t k0, int64_t kc, float* out) {
-    packABlock(problem, row0, rows, k0, kc, out);
-  }
-  static void packB(const GemmProblem& problem, int64_t k0, int64_t kc, int64_t col0, int64_t cols, float* out) {
-    packBBlock(problem, k0, kc, col0, cols, out);
-  }
-  static void micro(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t rows, int64_t cols,
-                    float alpha, float beta) {
-    runMicroKernel(kc, a, b, c, ldc, rows, cols, alpha, beta);
-  }
-  static void scale(const GemmProblem& problem, const GemmPart& part) { scaleC(problem, part); }
-};
+// This level's blocks for packedGemmLoops (packed_gemm_loops.h).
+constexpr GemmBlocks kBlocks{kAvx2GemmKc, kAvx2GemmNc, kAvx2GemmMc, kMr, kNr, kLanes};
 
 }  // namespace
 
 void packedGemmAvx2Shared(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept {
-  packedGemmLoops<ThisLevel>(problems, count, part, scratch);
+  packedGemmLoops<kBlocks, packABlock, packBBlock, runMicroKernel, scaleC>(problems, count, part, scratch);
 }
 
 void packedGemmAvx2(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept {
