@@ -345,12 +345,12 @@ class Runner {
     if (members.size() == 1) alone.push_back(std::move(members[0]));
     if (members.size() >= 2) {
       const sema::TrainConfig& config = members[0]->point->config;
-      // Members of one fold and replicate draw one batch order (rt::trialDataSeed): one
-      // input class, fed one batch.
+      // Members that draw one batch order (a grid's points of one fold and replicate:
+      // TrialSettings::data_seed) form one input class, fed one batch.
       std::vector<int> input_classes;
       std::vector<uint64_t> class_seeds;
       for (const auto& member : members) {
-        const uint64_t data_seed = member->settings.data_seed;
+        const uint64_t data_seed = rt::batchSeed(member->settings);
         const auto found = std::find(class_seeds.begin(), class_seeds.end(), data_seed);
         input_classes.push_back(static_cast<int>(found - class_seeds.begin()));
         if (found == class_seeds.end()) class_seeds.push_back(data_seed);
