@@ -49,6 +49,7 @@ DataResult<BatchIterator> makeEvaluationIterator(const Dataset& data, std::vecto
 void BatchIterator::startEpoch(int64_t epoch) {
   epoch_ = epoch;
   position_ = 0;
+  last_samples_ = 0;
   order_ = indices_;  // reuses order_'s storage after the first epoch
   if (shuffle_) shuffleIndices(order_, deriveSeed(seed_, static_cast<uint64_t>(epoch)));
 }
@@ -75,9 +76,22 @@ int64_t BatchIterator::nextBatch(const BatchBuffers& buffers) {
   if (!fits(buffers)) return kBuffersDoNotFit;
   const int64_t samples = std::min(batch_, size() - position_);
   if (samples <= 0) return 0;
+  copyRows(buffers, position_, samples);
+  position_ += samples;
+  last_samples_ = samples;
+  return samples;
+}
+
+int64_t BatchIterator::refillBatch(const BatchBuffers& buffers) const {
+  if (!fits(buffers)) return kBuffersDoNotFit;
+  copyRows(buffers, position_ - last_samples_, last_samples_);
+  return last_samples_;
+}
+
+void BatchIterator::copyRows(const BatchBuffers& buffers, int64_t first, int64_t samples) const {
   const int64_t width = data_->target_width;
   for (int64_t row = 0; row < samples; ++row) {
-    const int64_t sample = order_[static_cast<size_t>(position_ + row)];
+    const int64_t sample = order_[static_cast<size_t>(first + row)];
     if (!buffers.x.empty()) {
       std::memcpy(buffers.x.data() + row * features_, data_->x.data() + sample * features_,
                   static_cast<size_t>(features_) * sizeof(float));
@@ -88,8 +102,6 @@ int64_t BatchIterator::nextBatch(const BatchBuffers& buffers) {
                   static_cast<size_t>(width) * sizeof(float));
     }
   }
-  position_ += samples;
-  return samples;
 }
 
 }  // namespace nnspec::rt

@@ -47,6 +47,10 @@ class BatchIterator {
   // Copies the next batch of the current epoch into `buffers`: its number of samples,
   // 0 when the epoch is over, kBuffersDoNotFit when `buffers` cannot take a full batch.
   int64_t nextBatch(const BatchBuffers& buffers);
+  // Copies the batch nextBatch last returned into `buffers` once more (for a caller that
+  // took only some of its parts, e.g. labels without x): its number of samples, 0 when
+  // no batch was returned in this epoch yet, kBuffersDoNotFit as nextBatch.
+  int64_t refillBatch(const BatchBuffers& buffers) const;
   // The next full batch's inputs where they lie in the data set, when its samples are
   // consecutive rows there (an evaluation pass over a contiguous range, such as a test
   // set or an unshuffled fold): its first row, which a step can read in place, so that
@@ -62,6 +66,8 @@ class BatchIterator {
   friend DataResult<BatchIterator> makeBatchIterator(const Dataset& data, std::vector<int64_t> indices,
                                                      const BatchOptions& options);
   BatchIterator() = default;
+  // Copies the `samples` samples at order_[first...] into the parts `buffers` has.
+  void copyRows(const BatchBuffers& buffers, int64_t first, int64_t samples) const;
 
   const Dataset* data_ = nullptr;
   std::vector<int64_t> indices_;  // as given
@@ -73,6 +79,7 @@ class BatchIterator {
   uint64_t seed_ = 0;
   int64_t epoch_ = 0;
   int64_t position_ = 0;  // next slot of order_
+  int64_t last_samples_ = 0;  // of the batch nextBatch last returned (ending at position_)
 };
 
 // Training batches over `indices` (positions into `data`, which must outlive the

@@ -496,6 +496,13 @@ class Trainer {
            secondsSince(last_checkpoint_) >= settings_.checkpoint_seconds;
   }
 
+  // Copies the inputs of the batch nextBatch took without them.
+  void fillInputs() {
+    if (!inputs_stale_) return;
+    if (iterator_.refillBatch(buffers_.spans()) < 0) throw std::logic_error("training buffers do not fit the batch");
+    inputs_stale_ = false;
+  }
+
   StepResult trainStep(int64_t rows) {
     // Dropout masks: a fresh seed per step, derived from the trial's seed.
     const uint64_t step_seed = deriveSeed(dropout_seed_, static_cast<uint64_t>(cursor_.step));
@@ -582,13 +589,15 @@ class Trainer {
     iterator_.startEpoch(epoch - 1);
     optimizer_.lr = static_cast<float>(scheduledLr(model_.schedule, model_.optimizer.lr, epoch - 1, settings_.epochs));
     // The epoch's order depends only on (seed, epoch): skipping the batches done finds the position.
-    for (int64_t batch = 0; batch < cursor_.batches_done; ++batch) iterator_.nextBatch(buffers_.spans());
+    for (int64_t batch = 0; batch < cursor_.batches_done; ++batch) iterator_.nextBatch(BatchBuffers{});
   }
 
   // The next batch of the epoch into this trial's buffers, counted as a step: its rows,
   // 0 at the epoch's end, kEnded when should_stop ended the trial (checkpointed there) or
-  // its time limit was reached.
-  int64_t nextBatch() {
+  // its time limit was reached. Without `with_inputs` only the labels or targets are
+  // copied: a fused member whose step reads another member's batch of the same order
+  // (ownStep and inputs() copy the rest when they need it).
+  int64_t nextBatch(bool with_inputs = true) {
     if (callbacks_.should_stop && callbacks_.should_stop()) {
       checkpoint();  // where it stopped: whoever continues it starts here
       outcome_.end = TrialEnd::kStopped;
@@ -602,7 +611,10 @@ class Trainer {
       if (!outcome_.epochs.empty()) outcome_.final_metrics = outcome_.epochs.back().metrics;
       return kEnded;
     }
-    const int64_t rows = iterator_.nextBatch(buffers_.spans());
+    BatchBuffers spans = buffers_.spans();
+    if (!with_inputs) spans.x = {};
+    const int64_t rows = iterator_.nextBatch(spans);
+    inputs_stale_ = !with_inputs && rows > 0;
     if (rows == BatchIterator::kBuffersDoNotFit) throw std::logic_error("training buffers do not fit the batch");
     if (rows <= 0) return 0;
     if (settings_.kernel_threads) setTeamThreads(settings_.kernel_threads());
@@ -639,12 +651,18 @@ class Trainer {
   }
 
   // This trial's own step for a batch of `rows` (the partial last batch of a fused group).
-  StepResult ownStep(int64_t rows) { return trainStep(rows); }
+  StepResult ownStep(int64_t rows) {
+    fillInputs();
+    return trainStep(rows);
+  }
   // The seed of this step's dropout masks (equal for trials of one seed at one step).
   uint64_t stepSeed() const { return deriveSeed(dropout_seed_, static_cast<uint64_t>(cursor_.step)); }
   const NnspecOptimizerParams& optimizer() const { return optimizer_; }
   StepRunner& runner() { return runner_; }
-  std::vector<const void*>& inputs() { return inputs_; }
+  std::vector<const void*>& inputs() {
+    fillInputs();
+    return inputs_;
+  }
   float* trainPredictions() { return train_predictions_.empty() ? nullptr : train_predictions_.data(); }
   const CompiledModel& model() const { return model_; }
   // Called before a checkpoint reads the runner: a fused group copies the trial's
@@ -751,6 +769,7 @@ class Trainer {
   std::optional<StepRunner> tail_;
   Buffers buffers_;
   std::vector<const void*> inputs_;  // runner_'s, into buffers_
+  bool inputs_stale_ = false;        // buffers_.x is not the current batch's (nextBatch(false))
   const CheckpointIdentity identity_;
   NnspecOptimizerParams optimizer_;
   const uint64_t dropout_seed_;
@@ -892,6 +911,7 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
   std::vector<NnspecOptimizerParams> opts(count);
   std::vector<uint64_t> seeds(count);
   std::vector<const void*> inputs(fused->layout.inputs.size(), nullptr);
+  std::vector<bool> gathered(classes, false);
   const size_t per_class_inputs = inputs.size() / classes;
   auto anyActive = [&] { return std::find(active.begin(), active.end(), true) != active.end(); };
   while (anyActive()) {
@@ -901,9 +921,14 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
     while (!epoch_over && anyActive()) {
       std::vector<int64_t> rows(count, 0);
       int64_t step_rows = -1;
+      // A class's members read one batch: only the first still training copies its
+      // inputs (the others take their labels, for train.accuracy).
+      std::fill(gathered.begin(), gathered.end(), false);
       for (size_t point = 0; point < count; ++point) {
         if (!active[point]) continue;
-        rows[point] = trainers[point]->nextBatch();
+        const size_t input_class = static_cast<size_t>(input_classes[point]);
+        rows[point] = trainers[point]->nextBatch(!gathered[input_class]);
+        if (rows[point] > 0) gathered[input_class] = true;
         if (rows[point] == Trainer::kEnded) {
           active[point] = false;  // stopped: checkpointed where it stood
           continue;

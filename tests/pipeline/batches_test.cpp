@@ -54,6 +54,13 @@ std::vector<int64_t> readEpoch(rt::BatchIterator& batches, int64_t epoch, std::v
   return seen;
 }
 
+// Reads the rest of the epoch without copying anything: the samples it held.
+int64_t samplesLeft(rt::BatchIterator& batches) {
+  int64_t left = 0;
+  for (int64_t samples; (samples = batches.nextBatch({})) > 0;) left += samples;
+  return left;
+}
+
 }  // namespace
 
 TEST_CASE("batches: every index once per epoch and the last partial batch kept", "[runtime]") {
@@ -162,4 +169,30 @@ TEST_CASE("batches: a full batch of consecutive rows is offered in place, others
   CHECK(shuffled.value().inputsInPlace() == data.x.data() + 2 * 3);
   CHECK(shuffled.value().nextBatch(buffers.view()) == 2);
   CHECK(shuffled.value().inputsInPlace() == nullptr);
+}
+
+TEST_CASE("batches: a batch taken without its inputs is copied whole by refillBatch", "[runtime]") {
+  const rt::Dataset data = numberedDataset(30);
+  auto reference = rt::makeBatchIterator(data, iota(30), {8, true, 7});
+  auto partial = rt::makeBatchIterator(data, iota(30), {8, true, 7});
+  REQUIRE(reference.ok());
+  REQUIRE(partial.ok());
+  Buffers expected(8);
+  Buffers refilled(8);
+  CHECK(partial.value().refillBatch(refilled.view()) == 0);  // nothing taken yet
+  for (int64_t batch = 0; batch < 4; ++batch) {
+    const int64_t samples = reference.value().nextBatch(expected.view());
+    std::fill(refilled.x.begin(), refilled.x.end(), -1.0f);
+    // Labels only, as a fused group's member whose step reads another member's batch.
+    CHECK(partial.value().nextBatch({{}, refilled.labels, {}}) == samples);
+    CHECK(std::equal(refilled.labels.begin(), refilled.labels.begin() + samples, expected.labels.begin()));
+    CHECK(refilled.x[0] == -1.0f);
+    CHECK(partial.value().refillBatch(refilled.view()) == samples);
+    CHECK(std::equal(refilled.x.begin(), refilled.x.begin() + samples * 3, expected.x.begin()));
+  }
+  CHECK(samplesLeft(partial.value()) == 0);
+  Buffers small(4);
+  CHECK(partial.value().refillBatch(small.view()) == rt::BatchIterator::kBuffersDoNotFit);
+  partial.value().startEpoch(1);
+  CHECK(partial.value().refillBatch(refilled.view()) == 0);
 }
