@@ -860,6 +860,16 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
   }
   if (input_classes.size() != count || fused->layout.inputs.size() % classes != 0)
     throw std::invalid_argument("runTrialGroup: one input class per member, as the step was compiled");
+  // A class's members read its first member's batches: they must be drawn alike.
+  for (size_t point = 0; point < count; ++point) {
+    const GroupMember& member = members[point];
+    const auto first = std::find(input_classes.begin(), input_classes.end(), input_classes[point]);
+    const GroupMember& reader = members[static_cast<size_t>(first - input_classes.begin())];
+    if (member.fit.data != reader.fit.data || member.fit.indices != reader.fit.indices ||
+        batchSeed(member.settings) != batchSeed(reader.settings) || member.settings.shuffle != reader.settings.shuffle)
+      throw std::invalid_argument("runTrialGroup: member " + std::to_string(point) +
+                                  " is in an input class with a member whose batches are drawn differently");
+  }
   std::vector<BatchIterator> iterators;
   iterators.reserve(count);
   for (const GroupMember& member : members) {

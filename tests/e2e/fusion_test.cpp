@@ -427,6 +427,30 @@ TEST_CASE("fusion: members in two data orders read one batch per order and train
   WARN(fmt::format("two data orders: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
 }
 
+TEST_CASE("fusion: when a batch's reader leaves, the next member of its order reads it", "[fusion]") {
+  Points points(kRateSpec);
+  REQUIRE(points.models.size() == 5);
+  // One data order; only the first member still training copies the batch's inputs. The
+  // first (lr 1e20) diverges, the second (lr 0.6) stops early, the third (lr 0.01) trains on
+  // with the inputs it copies from then on, and every partial batch is a member's own step.
+  std::vector<Member> members = {
+      {&points.models[4], 51, 0xda7a0ULL}, {&points.models[3], 52, 0xda7a0ULL}, {&points.models[0], 53, 0xda7a0ULL}};
+  int64_t fused_steps = 0;
+  std::vector<rt::TrialResult> alone;
+  const Comparison comparison = compareFused(points, members, true, &fused_steps, &alone);
+  REQUIRE(alone.size() == 3);
+  CHECK(alone[0].end == rt::TrialEnd::kFailed);
+  CHECK(alone[1].end == rt::TrialEnd::kFinished);
+  CHECK(alone[1].stopped_epoch > 0);
+  CHECK(alone[1].stopped_epoch < alone[2].epochs.back().epoch);
+  CHECK(fused_steps > 0);
+  CHECK(comparison.bit_equal == comparison.steps);
+  // Members of one class whose batch orders differ are refused, not trained on one batch.
+  members[1].data_seed = 0xda7a1ULL;
+  CHECK_THROWS_WITH(compareFused(points, members, true),
+                    Catch::Contains("member 1 is in an input class with a member whose batches are drawn differently"));
+}
+
 TEST_CASE("fusion: input classes must be numbered in order of first use", "[fusion]") {
   CHECK(lowering::validInputClasses({0, 1, 0, 2}));
   CHECK(lowering::inputClassCount({0, 1, 0, 2}) == 3);
