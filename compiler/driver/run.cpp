@@ -165,8 +165,13 @@ class Runner {
     const int code = scheduler.run(schedules);
     summary_ = scheduler.summary();
     if (fused_groups_.load() > 0) {
-      summary_ += fmt::format("fusion: {} trials trained in {} fused groups, {} fused steps\n", fused_trials_.load(),
+      summary_ += fmt::format("fusion: {} trials trained in {} fused groups, {} fused steps", fused_trials_.load(),
                               fused_groups_.load(), fused_steps_.load());
+      if (own_steps_.load() > 0) {
+        summary_ += fmt::format(" (then {} steps of members that outlasted half their group, each alone)",
+                                own_steps_.load());
+      }
+      summary_ += "\n";
     }
     if (!scheduler.error().empty()) setError(scheduler.error());
     return code;
@@ -378,6 +383,7 @@ class Runner {
       fused_groups_ += 1;
       fused_trials_ += static_cast<int64_t>(members.size());
       fused_steps_ += run.fused_steps;
+      own_steps_ += run.own_steps;
       // Every member's result goes to the store, even after one fails to (the first code
       // >= 2 is returned): a stopped run hands each of them back.
       int stop_code = 0;
@@ -1051,6 +1057,7 @@ class Runner {
   std::atomic<int64_t> trials_run_{0};
   std::atomic<int> running_trials_{0};  // trials training right now (for the kernels' width)
   std::atomic<int64_t> fused_groups_{0};  // sweep fusion: groups trained, their trials, fused steps
+  std::atomic<int64_t> own_steps_{0};     // members' own steps after their group dissolved
   std::atomic<int64_t> fused_trials_{0};
   std::atomic<int64_t> fused_steps_{0};
   std::mutex fusion_mutex_;

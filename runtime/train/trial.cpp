@@ -924,11 +924,25 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
   std::vector<bool> gathered(classes, false);
   const size_t per_class_inputs = inputs.size() / classes;
   auto anyActive = [&] { return std::find(active.begin(), active.end(), true) != active.end(); };
+  // The fused step computes every point, trained or not: once at most half of them are
+  // still training, each goes on with its own step (the one it trains with alone, so
+  // its numbers do not change), and the group's parameters stay where the last fused
+  // step left them.
+  bool dissolved = false;
+  auto dissolveWhenHalfLeft = [&] {
+    if (dissolved || 2 * static_cast<size_t>(std::count(active.begin(), active.end(), true)) > count) return;
+    dissolved = true;
+    for (size_t point = 0; point < count; ++point) {
+      trainers[point]->setSync(nullptr);
+      if (active[point]) slots[point].pull(group, trainers[point]->runner());
+    }
+  };
   while (anyActive()) {
     for (size_t point = 0; point < count; ++point)
       if (active[point]) trainers[point]->beginEpoch();
     bool epoch_over = false;
     while (!epoch_over && anyActive()) {
+      dissolveWhenHalfLeft();
       std::vector<int64_t> rows(count, 0);
       int64_t step_rows = -1;
       // A class's members read one batch: only the first still training copies its
@@ -937,7 +951,7 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
       for (size_t point = 0; point < count; ++point) {
         if (!active[point]) continue;
         const size_t input_class = static_cast<size_t>(input_classes[point]);
-        rows[point] = trainers[point]->nextBatch(!gathered[input_class]);
+        rows[point] = trainers[point]->nextBatch(dissolved || !gathered[input_class]);
         if (rows[point] > 0) gathered[input_class] = true;
         if (rows[point] == Trainer::kEnded) {
           active[point] = false;  // stopped: checkpointed where it stood
@@ -949,6 +963,19 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
       if (step_rows <= 0) {
         epoch_over = true;
         break;
+      }
+      if (dissolved) {
+        for (size_t point = 0; point < count; ++point) {
+          if (!active[point]) continue;
+          Trainer& trainer = *trainers[point];
+          ++run.own_steps;
+          if (!trainer.acceptStep(trainer.ownStep(step_rows), step_rows)) {
+            active[point] = false;
+            continue;
+          }
+          if (trainer.checkpointDue()) trainer.checkpointNow();
+        }
+        continue;
       }
       if (step_rows != full_batch) {
         // The partial last batch: each member's own step for that size.
@@ -1000,7 +1027,7 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
     for (size_t point = 0; point < count; ++point) {
       if (!active[point]) continue;
       Trainer& trainer = *trainers[point];
-      slots[point].pull(group, trainer.runner());
+      if (!dissolved) slots[point].pull(group, trainer.runner());
       if (!trainer.closeEpoch() || !trainer.training()) active[point] = false;
     }
   }

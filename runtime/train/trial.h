@@ -172,6 +172,7 @@ struct GroupMember {
 struct GroupRun {
   std::vector<TrialResult> results;  // per member, in order
   int64_t fused_steps = 0;           // calls of the fused step
+  int64_t own_steps = 0;             // members' own steps after the group dissolved
 };
 
 // Sweep fusion: trains the members together, one call of `fused` (a step of
@@ -183,7 +184,8 @@ struct GroupRun {
 // batch seeds and training rows), and the step reads the batch of the class's first
 // member still training. The partial last batch of an epoch and the evaluations run on
 // each member's own compiled model. A member that fails, stops early or is pruned leaves
-// the group; the others go on. Members must share the batch size, the training set's
+// the group; the others go on, fused while more than half of the members train, then
+// each with its own step. Members must share the batch size, the training set's
 // size and their inputs' shapes; a resumed member that stands at another position than
 // the others trains alone afterwards.
 GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vector<int>& input_classes,

@@ -212,7 +212,8 @@ struct Comparison {
 // Trains the members alone, then as one fused group whose members of one input class read
 // one batch; compares each member's traces.
 Comparison compareFused(const Points& points, const std::vector<Member>& members, const std::vector<int>& input_classes,
-                        int64_t* fused_steps = nullptr, std::vector<rt::TrialResult>* alone_results = nullptr) {
+                        int64_t* fused_steps = nullptr, std::vector<rt::TrialResult>* alone_results = nullptr,
+                        int64_t* own_steps = nullptr) {
   std::vector<Trace> alone(members.size());
   for (size_t index = 0; index < members.size(); ++index) {
     alone[index].result = rt::runTrial(*members[index].model, points.fit, points.val, points.test,
@@ -233,6 +234,7 @@ Comparison compareFused(const Points& points, const std::vector<Member>& members
   }
   const rt::GroupRun run = rt::runTrialGroup(points.fused(input_classes), input_classes, group);
   if (fused_steps != nullptr) *fused_steps = run.fused_steps;
+  if (own_steps != nullptr) *own_steps = run.own_steps;
   REQUIRE(run.results.size() == members.size());
   Comparison comparison;
   for (size_t index = 0; index < members.size(); ++index) {
@@ -431,24 +433,58 @@ TEST_CASE("fusion: when a batch's reader leaves, the next member of its order re
   Points points(kRateSpec);
   REQUIRE(points.models.size() == 5);
   // One data order; only the first member still training copies the batch's inputs. The
-  // first (lr 1e20) diverges, the second (lr 0.6) stops early, the third (lr 0.01) trains on
-  // with the inputs it copies from then on, and every partial batch is a member's own step.
-  std::vector<Member> members = {
-      {&points.models[4], 51, 0xda7a0ULL}, {&points.models[3], 52, 0xda7a0ULL}, {&points.models[0], 53, 0xda7a0ULL}};
+  // first (lr 1e20) diverges, the second (lr 0.6) stops early, the third (lr 0.01) reads the
+  // batch from then on for the two others (lr 0.01, other seeds; more than half of the
+  // group still trains, so it stays fused), and every partial batch is a member's own step.
+  std::vector<Member> members = {{&points.models[4], 51, 0xda7a0ULL},
+                                  {&points.models[3], 52, 0xda7a0ULL},
+                                  {&points.models[0], 53, 0xda7a0ULL},
+                                  {&points.models[0], 54, 0xda7a0ULL},
+                                  {&points.models[0], 55, 0xda7a0ULL}};
   int64_t fused_steps = 0;
+  int64_t own_steps = 0;
   std::vector<rt::TrialResult> alone;
-  const Comparison comparison = compareFused(points, members, true, &fused_steps, &alone);
-  REQUIRE(alone.size() == 3);
+  const Comparison comparison = compareFused(points, members, lowering::inputClasses(5, true), &fused_steps, &alone,
+                                             &own_steps);
+  REQUIRE(alone.size() == 5);
   CHECK(alone[0].end == rt::TrialEnd::kFailed);
   CHECK(alone[1].end == rt::TrialEnd::kFinished);
   CHECK(alone[1].stopped_epoch > 0);
-  CHECK(alone[1].stopped_epoch < alone[2].epochs.back().epoch);
+  for (size_t index = 2; index < 5; ++index) CHECK(alone[1].stopped_epoch < alone[index].epochs.back().epoch);
   CHECK(fused_steps > 0);
+  CHECK(own_steps == 0);
   CHECK(comparison.bit_equal == comparison.steps);
   // Members of one class whose batch orders differ are refused, not trained on one batch.
   members[1].data_seed = 0xda7a1ULL;
   CHECK_THROWS_WITH(compareFused(points, members, true),
                     Catch::Contains("member 1 is in an input class with a member whose batches are drawn differently"));
+}
+
+TEST_CASE("fusion: once at most half of a group trains, each member goes on with its own step", "[fusion]") {
+  Points points(kRateSpec);
+  REQUIRE(points.models.size() == 5);
+  // Three members of one data order: lr 1e20 diverges at once (two of three train on,
+  // fused), lr 0.6 stops early (one of three: the group dissolves), lr 0.01 finishes on its
+  // own step. Its numbers are those it gets alone, bit for bit, before and after.
+  const std::vector<Member> members = {
+      {&points.models[4], 51, 0xda7a0ULL}, {&points.models[3], 52, 0xda7a0ULL}, {&points.models[0], 53, 0xda7a0ULL}};
+  int64_t fused_steps = 0;
+  int64_t own_steps = 0;
+  std::vector<rt::TrialResult> alone;
+  const Comparison comparison = compareFused(points, members, lowering::inputClasses(3, true), &fused_steps, &alone,
+                                             &own_steps);
+  REQUIRE(alone.size() == 3);
+  CHECK(alone[0].end == rt::TrialEnd::kFailed);
+  CHECK(alone[1].stopped_epoch > 0);
+  CHECK(alone[1].stopped_epoch < alone[2].epochs.back().epoch);
+  CHECK(fused_steps > 0);
+  CHECK(own_steps > 0);
+  CHECK(comparison.bit_equal == comparison.steps);
+  // Every step of the members is either a fused one or a member's own one.
+  const int64_t full_steps_per_epoch = static_cast<int64_t>(points.fit.indices.size()) / points.models[0].batch;
+  CHECK(fused_steps + own_steps >= full_steps_per_epoch * static_cast<int64_t>(alone[2].epochs.size()));
+  WARN(fmt::format("dissolved group: {} steps compared, {} bit for bit; {} fused steps, then {} own steps",
+                   comparison.steps, comparison.bit_equal, fused_steps, own_steps));
 }
 
 TEST_CASE("fusion: input classes must be numbered in order of first use", "[fusion]") {
