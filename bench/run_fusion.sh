@@ -12,7 +12,10 @@
 #   dat565  dat565's decay sweep: 5 decays x 3 replicates of 784-500-300-10, SGD, batch 128
 #   lab3    lab3's rate grid: 4 rates x 5 folds of (50,), SGD Nesterov, batch 200
 # Every wall time is the whole process (start-up, data, for nnspec compiling and the store).
-# The tools alternate within a round; medians over the rounds, then the ratios. The plan
+# The tools alternate within a round (nnspec's two settings swap places every other
+# round), after one untimed warm-up of each (the data files, libraries and Python modules
+# read once, so the first timed run does not pay for them); medians over the rounds, then
+# the ratios. The plan
 # `nnspec check` prints for the default (`fuse auto`) is shown for each study.
 # Usage: bench/run_fusion.sh [ROUNDS]   (default 1; installs Debian's python3-torch if missing)
 #   JOBS=N                   parallel jobs on every side (default 2)
@@ -59,6 +62,12 @@ run_nnspec() {  # SPEC EPOCHS FUSE -> wall seconds; the best point on stderr
   seconds_since "$start"
   grep -h "^  best:\|^fusion:" "$tmp/nnspec.out" | sed 's/^ *//' | tr '\n' ' ' >&2
 }
+# Warm-up, untimed: the first run of a process reads its libraries and the data files from
+# disk; whichever tool ran first would pay for that.
+first_study=${studies%% *}
+"$build/nnspec" run "$root/bench/specs/${specs[$first_study]}.nnspec" --jobs "$jobs" --store "$tmp/warm.sqlite" \
+  --no-report --set "epochs=1" >/dev/null 2>&1 || { echo "error: the warm-up run of nnspec failed" >&2; exit 1; }
+/usr/bin/python3 -c "import torch, numpy" >/dev/null
 table=()
 for study in $studies; do
   spec=$root/bench/specs/${specs[$study]}.nnspec
@@ -68,10 +77,13 @@ for study in $studies; do
   "$build/nnspec" check "$spec" --set "epochs=$n" | grep -E "^  (trials|fusion) " | sed 's/^  /   plan: /'
   off=(); on=(); pt=()
   for round in $(seq 1 "$rounds"); do
-    s=$(run_nnspec "$spec" "$n" off 2>"$tmp/best"); off+=("$s")
-    echo "   round $round: nnspec --fuse off  ${s}s  $(cat "$tmp/best")"
-    s=$(run_nnspec "$spec" "$n" 8 2>"$tmp/best"); on+=("$s")
-    echo "   round $round: nnspec --fuse 8    ${s}s  $(cat "$tmp/best")"
+    settings="off 8"
+    [ $((round % 2)) -eq 0 ] && settings="8 off"
+    for fuse in $settings; do
+      s=$(run_nnspec "$spec" "$n" "$fuse" 2>"$tmp/best")
+      if [ "$fuse" = off ]; then off+=("$s"); else on+=("$s"); fi
+      printf '   round %s: nnspec --fuse %-4s %ss  %s\n' "$round" "$fuse" "$s" "$(cat "$tmp/best")"
+    done
     start=$(date +%s.%N)
     line=$(cd "$root/bench" && /usr/bin/python3 torch_sweep.py "$study" "$n" "$jobs")
     s=$(seconds_since "$start"); pt+=("$s")
