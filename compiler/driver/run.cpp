@@ -165,8 +165,8 @@ class Runner {
     const int code = scheduler.run(schedules);
     summary_ = scheduler.summary();
     if (fused_groups_.load() > 0) {
-      summary_ += fmt::format("fusion: {} trials trained in {} fused groups, {} fused steps", fused_trials_.load(),
-                              fused_groups_.load(), fused_steps_.load());
+      summary_ += fmt::format("fusion: {} trials trained in {} fused group{}, {} fused steps", fused_trials_.load(),
+                              fused_groups_.load(), fused_groups_.load() == 1 ? "" : "s", fused_steps_.load());
       if (own_steps_.load() > 0) {
         summary_ += fmt::format(" (then {} steps of members that outlasted half their group, each alone)",
                                 own_steps_.load());
@@ -801,8 +801,11 @@ class Runner {
     // first point (common random numbers: points compared on the same data, and sweep
     // fusion feeds them one batch); each keeps its own initial weights and dropout masks.
     // A sampled sweep's draws keep their own orders.
-    if (!plan.points_sampled && !plan.checked.empty())
-      settings.data_seed = rt::batchSeed(rt::TrialSettings{.seed = trialSeed(plan, plan.checked[0].describe(), fold, replicate)});
+    if (!plan.points_sampled && !plan.checked.empty()) {
+      rt::TrialSettings first_point;
+      first_point.seed = trialSeed(plan, plan.checked[0].describe(), fold, replicate);
+      settings.data_seed = rt::batchSeed(first_point);
+    }
     settings.keep_test_predictions = ensemble || (classification && needs_.predictionsOn("test"));
     settings.keep_val_predictions = classification && needs_.predictionsOn("val") && !val.empty();
     // A held-out split costs a pass: each epoch only when a curve, the pruner or the stop
