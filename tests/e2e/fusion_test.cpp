@@ -429,62 +429,68 @@ TEST_CASE("fusion: members in two data orders read one batch per order and train
   WARN(fmt::format("two data orders: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
 }
 
-TEST_CASE("fusion: when a batch's reader leaves, the next member of its order reads it", "[fusion]") {
-  Points points(kRateSpec);
-  REQUIRE(points.models.size() == 5);
-  // One data order; only the first member still training copies the batch's inputs. The
-  // first (lr 1e20) diverges, the second (lr 0.6) stops early, the third (lr 0.01) reads the
-  // batch from then on for the two others (lr 0.01, other seeds; more than half of the
-  // group still trains, so it stays fused), and every partial batch is a member's own step.
-  std::vector<Member> members = {{&points.models[4], 51, 0xda7a0ULL},
-                                  {&points.models[3], 52, 0xda7a0ULL},
-                                  {&points.models[0], 53, 0xda7a0ULL},
-                                  {&points.models[0], 54, 0xda7a0ULL},
-                                  {&points.models[0], 55, 0xda7a0ULL}};
+namespace {
+
+// Members of one data order: lr 1e20 (diverges at once), lr 0.6 (stops early), then
+// `steady` members of lr 0.01 (seeds 53, 54, ...), trained alone and fused; checks that
+// the first two end as said, before every steady member's last epoch.
+struct LeavingGroup {
+  std::vector<Member> members;
+  Comparison comparison;
   int64_t fused_steps = 0;
   int64_t own_steps = 0;
   std::vector<rt::TrialResult> alone;
-  const Comparison comparison = compareFused(points, members, lowering::inputClasses(5, true), &fused_steps, &alone,
-                                             &own_steps);
-  REQUIRE(alone.size() == 5);
-  CHECK(alone[0].end == rt::TrialEnd::kFailed);
-  CHECK(alone[1].end == rt::TrialEnd::kFinished);
-  CHECK(alone[1].stopped_epoch > 0);
-  for (size_t index = 2; index < 5; ++index) CHECK(alone[1].stopped_epoch < alone[index].epochs.back().epoch);
-  CHECK(fused_steps > 0);
-  CHECK(own_steps == 0);
-  CHECK(comparison.bit_equal == comparison.steps);
+};
+
+LeavingGroup trainLeavingGroup(const Points& points, int steady) {
+  LeavingGroup group;
+  group.members = {{&points.models[4], 51, 0xda7a0ULL}, {&points.models[3], 52, 0xda7a0ULL}};
+  for (int index = 0; index < steady; ++index)
+    group.members.push_back({&points.models[0], 53u + static_cast<uint64_t>(index), 0xda7a0ULL});
+  const int count = static_cast<int>(group.members.size());
+  group.comparison = compareFused(points, group.members, lowering::inputClasses(count, true), &group.fused_steps,
+                                  &group.alone, &group.own_steps);
+  REQUIRE(group.alone.size() == group.members.size());
+  CHECK(group.alone[0].end == rt::TrialEnd::kFailed);
+  CHECK(group.alone[1].end == rt::TrialEnd::kFinished);
+  CHECK(group.alone[1].stopped_epoch > 0);
+  for (size_t index = 2; index < group.alone.size(); ++index)
+    CHECK(group.alone[1].stopped_epoch < group.alone[index].epochs.back().epoch);
+  CHECK(group.fused_steps > 0);
+  CHECK(group.comparison.bit_equal == group.comparison.steps);
+  return group;
+}
+
+}  // namespace
+
+TEST_CASE("fusion: when a batch's reader leaves, the next member of its order reads it", "[fusion]") {
+  Points points(kRateSpec);
+  REQUIRE(points.models.size() == 5);
+  // Only the first member still training copies the batch's inputs: after lr 1e20 and lr
+  // 0.6 leave, the first lr 0.01 member reads it for the two others (three of five still
+  // train: the group stays fused); every partial batch is a member's own step.
+  LeavingGroup group = trainLeavingGroup(points, 3);
+  CHECK(group.own_steps == 0);
   // Members of one class whose batch orders differ are refused, not trained on one batch.
-  members[1].data_seed = 0xda7a1ULL;
-  CHECK_THROWS_WITH(compareFused(points, members, true),
+  group.members[1].data_seed = 0xda7a1ULL;
+  CHECK_THROWS_WITH(compareFused(points, group.members, true),
                     Catch::Contains("member 1 is in an input class with a member whose batches are drawn differently"));
 }
 
 TEST_CASE("fusion: once at most half of a group trains, each member goes on with its own step", "[fusion]") {
   Points points(kRateSpec);
   REQUIRE(points.models.size() == 5);
-  // Three members of one data order: lr 1e20 diverges at once (two of three train on,
-  // fused), lr 0.6 stops early (one of three: the group dissolves), lr 0.01 finishes on its
-  // own step. Its numbers are those it gets alone, bit for bit, before and after.
-  const std::vector<Member> members = {
-      {&points.models[4], 51, 0xda7a0ULL}, {&points.models[3], 52, 0xda7a0ULL}, {&points.models[0], 53, 0xda7a0ULL}};
-  int64_t fused_steps = 0;
-  int64_t own_steps = 0;
-  std::vector<rt::TrialResult> alone;
-  const Comparison comparison = compareFused(points, members, lowering::inputClasses(3, true), &fused_steps, &alone,
-                                             &own_steps);
-  REQUIRE(alone.size() == 3);
-  CHECK(alone[0].end == rt::TrialEnd::kFailed);
-  CHECK(alone[1].stopped_epoch > 0);
-  CHECK(alone[1].stopped_epoch < alone[2].epochs.back().epoch);
-  CHECK(fused_steps > 0);
-  CHECK(own_steps > 0);
-  CHECK(comparison.bit_equal == comparison.steps);
-  // Every step of the members is either a fused one or a member's own one.
+  // Three members: after lr 1e20 diverges two of three train on, fused; once lr 0.6 stops
+  // (one of three) the group dissolves and lr 0.01 finishes on its own step, with the
+  // numbers it gets alone, bit for bit, before and after.
+  const LeavingGroup group = trainLeavingGroup(points, 1);
+  CHECK(group.own_steps > 0);
+  // Every step of the last member is either a fused one or its own.
   const int64_t full_steps_per_epoch = static_cast<int64_t>(points.fit.indices.size()) / points.models[0].batch;
-  CHECK(fused_steps + own_steps >= full_steps_per_epoch * static_cast<int64_t>(alone[2].epochs.size()));
+  CHECK(group.fused_steps + group.own_steps >=
+        full_steps_per_epoch * static_cast<int64_t>(group.alone[2].epochs.size()));
   WARN(fmt::format("dissolved group: {} steps compared, {} bit for bit; {} fused steps, then {} own steps",
-                   comparison.steps, comparison.bit_equal, fused_steps, own_steps));
+                   group.comparison.steps, group.comparison.bit_equal, group.fused_steps, group.own_steps));
 }
 
 TEST_CASE("fusion: input classes must be numbered in order of first use", "[fusion]") {
