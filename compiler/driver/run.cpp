@@ -1060,9 +1060,9 @@ class Runner {
   std::atomic<int64_t> trials_run_{0};
   std::atomic<int> running_trials_{0};  // trials training right now (for the kernels' width)
   std::atomic<int64_t> fused_groups_{0};  // sweep fusion: groups trained, their trials, fused steps
-  std::atomic<int64_t> own_steps_{0};     // members' own steps after their group dissolved
   std::atomic<int64_t> fused_trials_{0};
   std::atomic<int64_t> fused_steps_{0};
+  std::atomic<int64_t> own_steps_{0};  // members' own steps after their group dissolved
   std::mutex fusion_mutex_;
   std::map<std::string, std::string> fusion_keys_;  // sweep, point and fold -> fusion key
   const int cpus_ = request_.threads > 0 ? static_cast<int>(request_.threads) : rt::availableCpus();
