@@ -76,20 +76,30 @@ struct FakeTraining {
     const double value = x == std::string::npos ? std::strtod(point.c_str() + 1, nullptr)
                                                 : std::strtod(point.c_str() + x + 2, nullptr) + job.fold / 100.0;
     std::random_device entropy;
+    // A first fold stops counting as running just before the store ends it: once the
+    // store says it ended, the scheduler may start the point's other folds at once (while
+    // this thread has not yet come back from the store call).
+    auto ending = [&] {
+      std::lock_guard lock(mutex);
+      if (job.fold == 0) first_folds_running.erase(point);
+    };
     std::string end = "finished";
     for (int epoch = 1; epoch <= 3; ++epoch) {
       std::this_thread::sleep_for(std::chrono::milliseconds(jitter ? 1 + entropy() % 30 : 20));
       EpochRecord record{epoch, {{"val.loss", value}}, 0.02};
       REQUIRE(store.recordEpoch(handle, epoch, record.metrics, 0.02).ok());
       if (job.should_prune && job.should_prune(record, 3)) {
+        ending();
         REQUIRE(store.pruneTrial(handle, epoch, 0.1).ok());
         end = "pruned";
         break;
       }
     }
-    if (end == "finished") REQUIRE(store.finishTrial(handle, {{"val.loss", value}}, 0.1).ok());
+    if (end == "finished") {
+      ending();
+      REQUIRE(store.finishTrial(handle, {{"val.loss", value}}, 0.1).ok());
+    }
     std::lock_guard lock(mutex);
-    if (job.fold == 0) first_folds_running.erase(point);
     ends[key] = end;
     return 0;
   }
