@@ -16,7 +16,10 @@
 # round), after one untimed warm-up of each (the data files, libraries and Python modules
 # read once, so the first timed run does not pay for them); medians over the rounds, then
 # the ratios. The plan
-# `nnspec check` prints for the default (`fuse auto`) is shown for each study.
+# `nnspec check` prints for the default (`fuse auto`) is shown for each study, and under
+# each, what bounds its speed-up (bench/fusion_bound.py): the rate in GFLOP/s at which the
+# last unfused run trained, as a share of the FMA peak measured before the rounds, and so
+# the most a fused step doing the same FLOPs at the full peak could gain.
 # Usage: bench/run_fusion.sh [ROUNDS]   (default 1; installs Debian's python3-torch if missing)
 #   JOBS=N                   parallel jobs on every side (default 2)
 #   EPOCHS_Q3, EPOCHS_DAT565, EPOCHS_LAB3   epochs of each study (defaults 2, 3, 10; the
@@ -30,6 +33,10 @@ rounds=${1:-1}
 jobs=${JOBS:-2}
 declare -A epochs=([q3]=${EPOCHS_Q3:-2} [dat565]=${EPOCHS_DAT565:-3} [lab3]=${EPOCHS_LAB3:-10})
 declare -A specs=([q3]=fusion_q3_rate [dat565]=fusion_dat565_decay [lab3]=fusion_lab3_rate)
+# For the bound: the MLP's widths, a trial's samples per epoch and held out, the target.
+declare -A widths=([q3]=784,64,64,10 [dat565]=784,500,300,10 [lab3]=784,50,10)
+declare -A trained=([q3]=55000 [dat565]=7000 [lab3]=8000) held=([q3]=5000 [dat565]=1000 [lab3]=2000)
+declare -A target=([q3]=2.5 [dat565]=1.2 [lab3]=2.5)
 studies=${STUDIES:-q3 dat565 lab3}
 for setting in "ROUNDS=$rounds" "JOBS=$jobs" "EPOCHS_Q3=${epochs[q3]}" "EPOCHS_DAT565=${epochs[dat565]}" \
                "EPOCHS_LAB3=${epochs[lab3]}"; do
@@ -44,7 +51,7 @@ if [ ${#packages[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
-cmake --build "$build" -j1 --target nnspec >/dev/null
+cmake --build "$build" -j1 --target nnspec nnspec_bench_gemm_shapes >/dev/null
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 tmp=$(mktemp -d /tmp/nnspec_bench_fusion.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -52,7 +59,9 @@ seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b -
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 echo "sweep fusion: $jobs jobs on every side; $rounds round(s); torch $(/usr/bin/python3 -c "import torch; print(torch.__version__)")"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; $(nproc --all) cores)"
+peak=$("$build/bench/nnspec_bench_gemm_shapes" --peak | sed -E 's/.*avx512 ([0-9.]+).*avx2 ([0-9.]+).*/\1 \2/' |
+  awk '{print ($1 > $2) ? $1 : $2}')
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; $(nproc --all) cores); FMA peak $peak GFLOP/s a core"
 run_nnspec() {  # SPEC EPOCHS FUSE -> wall seconds; the best point on stderr
   local spec=$1 n=$2 fuse=$3 store="$tmp/run.sqlite"
   rm -f "$store"*
@@ -60,6 +69,7 @@ run_nnspec() {  # SPEC EPOCHS FUSE -> wall seconds; the best point on stderr
   "$build/nnspec" run "$spec" --jobs "$jobs" --fuse "$fuse" --store "$store" --no-report --set "epochs=$n" \
     >"$tmp/nnspec.out" 2>&1 || { echo "error: nnspec run failed:" >&2; cat "$tmp/nnspec.out" >&2; exit 1; }
   seconds_since "$start"
+  [ "$fuse" = off ] && cp "$store" "$tmp/unfused.sqlite"
   grep -h "^  best:\|^fusion:" "$tmp/nnspec.out" | sed 's/^ *//' | tr '\n' ' ' >&2
 }
 # Warm-up, untimed: the first run of a process reads its libraries and the data files from
@@ -89,6 +99,8 @@ for study in $studies; do
     s=$(seconds_since "$start"); pt+=("$s")
     echo "   round $round: pytorch            ${s}s  $line"
   done
+  (cd "$root/bench" && /usr/bin/python3 fusion_bound.py "$tmp/unfused.sqlite" "${widths[$study]}" \
+    "${trained[$study]}" "${held[$study]}" "$peak" "${target[$study]}") | sed 's/^/   /'
   table+=("$(printf '%-7s %9s %9s %9s %15s %15s' "$study" "$(median "${off[@]}")" "$(median "${on[@]}")" \
     "$(median "${pt[@]}")" "$(ratio "$(median "${off[@]}")" "$(median "${on[@]}")")" \
     "$(ratio "$(median "${pt[@]}")" "$(median "${on[@]}")")")")
