@@ -5,6 +5,8 @@
 // reach at most half of it), and ratios. Single-threaded.
 // Usage: nnspec_bench_gemm_shapes [MIN_MS]   (default 40: the time per measurement)
 //        nnspec_bench_gemm_shapes --peak     (the measured FMA peak alone, for the epoch benches)
+//        nnspec_bench_gemm_shapes --shared   (sweep fusion's first layers: K GEMMs of one op(a)
+//                                             one by one against one nnspec_rt_sgemm_shared_a)
 
 #include <dlfcn.h>
 #include <immintrin.h>
@@ -116,6 +118,58 @@ struct Impl {
   std::function<void(const Shape&, const float*, const float*, float*, float*)> run;
 };
 
+// Sweep fusion's first layers at every level: K points reading one batch, each GEMM
+// alone against the K as one call sharing op(a) (runtime/kernels/packed_gemm_loops.h).
+int sharedFirstLayers(double peak) {
+  struct Case {
+    const char* name;
+    int64_t m, n, k, count;
+    bool ta;
+  };
+  const std::vector<Case> cases = {{"q3 784x64 fwd b32", 32, 64, 784, 5, false},
+                                   {"q3 784x64 dW b32", 784, 64, 32, 5, true},
+                                   {"lab3 784x50 fwd b200", 200, 50, 784, 4, false},
+                                   {"lab3 784x50 dW b200", 784, 50, 200, 4, true},
+                                   {"dat565 784x500 fwd b128", 128, 500, 784, 5, false},
+                                   {"dat565 784x500 dW b128", 784, 500, 128, 5, true}};
+  std::mt19937 rng(12);
+  Buffer scratch = newBuffer(kNnspecSgemmScratchFloats, rng);
+  std::printf("GFLOP/s (%% of the better measured FMA peak): K GEMMs of one op(a) alone and shared\n");
+  std::printf("%-8s %-24s %5s %5s %5s %2s %16s %16s %7s\n", "level", "gemm", "m", "n", "k", "K", "alone", "shared",
+              "ratio");
+  for (int32_t level = nnspec_rt_cpu_best_level(); level >= 0; --level) {
+    const nnspec::rt::KernelTable* kernels = nnspec::rt::kernelTableFor(level);
+    for (const Case& shape : cases) {
+      Buffer a = newBuffer(shape.m * shape.k, rng);
+      std::vector<Buffer> b, c;
+      std::vector<const float*> b_ptrs;
+      std::vector<float*> c_ptrs;
+      for (int64_t index = 0; index < shape.count; ++index) {
+        b.push_back(newBuffer(shape.k * shape.n, rng));
+        c.push_back(newBuffer(shape.m * shape.n, rng));
+        b_ptrs.push_back(b.back().get());
+        c_ptrs.push_back(c.back().get());
+      }
+      const double alone = secondsPerCall(40.0, [&] {
+        for (int64_t index = 0; index < shape.count; ++index)
+          kernels->sgemm(shape.m, shape.n, shape.k, 1.0f, a.get(), shape.ta, b_ptrs[static_cast<size_t>(index)], 0,
+                         0.0f, c_ptrs[static_cast<size_t>(index)], scratch.get());
+      });
+      const std::vector<float> alpha(static_cast<size_t>(shape.count), 1.0f), beta(alpha.size(), 0.0f);
+      const double shared = secondsPerCall(40.0, [&] {
+        kernels->sgemm_shared_a(shape.count, shape.m, shape.n, shape.k, alpha.data(), a.get(), shape.ta,
+                                b_ptrs.data(), 0, beta.data(), c_ptrs.data(), scratch.get());
+      });
+      const double flop = 2.0 * static_cast<double>(shape.count * shape.m * shape.n * shape.k);
+      std::printf("%-8s %-24s %5ld %5ld %5ld %2ld %8.1f (%4.0f%%) %8.1f (%4.0f%%) %6.2fx\n", kernels->name,
+                  shape.name, static_cast<long>(shape.m), static_cast<long>(shape.n), static_cast<long>(shape.k),
+                  static_cast<long>(shape.count), flop / alone / 1e9, 100.0 * flop / alone / 1e9 / peak,
+                  flop / shared / 1e9, 100.0 * flop / shared / 1e9 / peak, alone / shared);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace nnspec::bench
 
@@ -130,6 +184,7 @@ int main(int argc, char** argv) {
   const double peak = measured.best();
   std::printf("measured FMA peak, 1 core: avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s\n", measured.avx512, measured.avx2);
   if (peak_only) return 0;
+  if (argc > 1 && std::string(argv[1]) == "--shared") return sharedFirstLayers(peak);
 
   std::vector<Impl> impls;
   for (int32_t level = best; level >= 0; --level) {

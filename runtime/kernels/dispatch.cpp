@@ -45,9 +45,10 @@ extern "C" int32_t nnspec_rt_sgemm(int64_t m, int64_t n, int64_t k, float alpha,
   return activeKernelTable().sgemm(m, n, k, alpha, a, transpose_a, b, transpose_b, beta, c, scratch);
 }
 
-extern "C" int32_t nnspec_rt_sgemm_shared_a(int64_t count, int64_t m, int64_t n, int64_t k, float alpha,
+extern "C" int32_t nnspec_rt_sgemm_shared_a(int64_t count, int64_t m, int64_t n, int64_t k, const float* alpha,
                                             const float* a, int32_t transpose_a, const float* const* b,
-                                            int32_t transpose_b, float beta, float* const* c, float* scratch) noexcept {
+                                            int32_t transpose_b, const float* beta, float* const* c,
+                                            float* scratch) noexcept {
   return activeKernelTable().sgemm_shared_a(count, m, n, k, alpha, a, transpose_a, b, transpose_b, beta, c, scratch);
 }
 

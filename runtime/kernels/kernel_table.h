@@ -12,9 +12,9 @@ namespace nnspec::rt {
 
 using SgemmFn = int32_t (*)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int32_t transpose_a,
                             const float* b, int32_t transpose_b, float beta, float* c, float* scratch) noexcept;
-using SgemmSharedAFn = int32_t (*)(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                                   int32_t transpose_a, const float* const* b, int32_t transpose_b, float beta,
-                                   float* const* c, float* scratch) noexcept;
+using SgemmSharedAFn = int32_t (*)(int64_t count, int64_t m, int64_t n, int64_t k, const float* alpha,
+                                   const float* a, int32_t transpose_a, const float* const* b, int32_t transpose_b,
+                                   const float* beta, float* const* c, float* scratch) noexcept;
 using ConvFn = int32_t (*)(const NnspecWindowGeometry* geometry, const float* in, const float* other, float* out,
                            float* scratch) noexcept;
 using ConvFusedFn = int32_t (*)(const NnspecWindowGeometry* geometry, const float* x, const float* kernel, float* y,

@@ -13,8 +13,9 @@ namespace nnspec::rt::NNSPEC_KERNEL_NS {
 
 int32_t sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int32_t transpose_a, const float* b,
               int32_t transpose_b, float beta, float* c, float* scratch) noexcept;
-int32_t sgemmSharedA(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int32_t transpose_a,
-                     const float* const* b, int32_t transpose_b, float beta, float* const* c, float* scratch) noexcept;
+int32_t sgemmSharedA(int64_t count, int64_t m, int64_t n, int64_t k, const float* alpha, const float* a,
+                     int32_t transpose_a, const float* const* b, int32_t transpose_b, const float* beta,
+                     float* const* c, float* scratch) noexcept;
 
 int32_t conv2dWithScratch(const NnspecWindowGeometry* geometry, const float* x, const float* kernel, float* y,
                           float* scratch) noexcept;

@@ -185,13 +185,24 @@ void scaleC(const GemmProblem& problem, const GemmPart& part) {
   }
 }
 
+// out[i] = in[i] for i < count: the short runs of the wide loops (a call to memmove per
+// run cost more than the copy).
+void copyFloats(const float* in, int64_t count, float* out) {
+  int64_t at = 0;
+  for (; at + kLanes <= count; at += kLanes) _mm512_storeu_ps(out + at, _mm512_loadu_ps(in + at));
+  if (at < count) {
+    const __mmask16 mask = laneMask(count - at);
+    _mm512_mask_storeu_ps(out + at, mask, _mm512_maskz_loadu_ps(mask, in + at));
+  }
+}
+
 // This level's blocks for packedGemmLoops (packed_gemm_loops.h).
 constexpr GemmBlocks kBlocks{kPackedGemmKc, kPackedGemmNc, kPackedGemmMc, kMr, kNr, kLanes};
 
 }  // namespace
 
 void packedGemmShared(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept {
-  packedGemmLoops<kBlocks, packABlock, packBBlock, runMicroKernel, scaleC>(problems, count, part, scratch);
+  packedGemmLoops<kBlocks, packABlock, packBBlock, runMicroKernel, scaleC, copyFloats>(problems, count, part, scratch);
 }
 
 void packedGemm(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept {

@@ -204,13 +204,24 @@ void scaleC(const GemmProblem& problem, const GemmPart& part) {
   }
 }
 
+// out[i] = in[i] for i < count: the short runs of the wide loops (a call to memmove per
+// run cost more than the copy).
+void copyFloats(const float* in, int64_t count, float* out) {
+  int64_t at = 0;
+  for (; at + kLanes <= count; at += kLanes) _mm256_storeu_ps(out + at, _mm256_loadu_ps(in + at));
+  if (at < count) {
+    const __m256i mask = laneMask(count - at);
+    _mm256_maskstore_ps(out + at, mask, _mm256_maskload_ps(in + at, mask));
+  }
+}
+
 // This level's blocks for packedGemmLoops (packed_gemm_loops.h).
 constexpr GemmBlocks kBlocks{kAvx2GemmKc, kAvx2GemmNc, kAvx2GemmMc, kMr, kNr, kLanes};
 
 }  // namespace
 
 void packedGemmAvx2Shared(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept {
-  packedGemmLoops<kBlocks, packABlock, packBBlock, runMicroKernel, scaleC>(problems, count, part, scratch);
+  packedGemmLoops<kBlocks, packABlock, packBBlock, runMicroKernel, scaleC, copyFloats>(problems, count, part, scratch);
 }
 
 void packedGemmAvx2(const GemmProblem& problem, const GemmPart& part, float* scratch) noexcept {

@@ -13,8 +13,10 @@
 //   packB(problem, k0, kc, col0, cols, out)    micro-panels of nr columns of op(b) at out + col * kc
 //   micro(kc, a, b, c, ldc, rows, cols, alpha, beta)   one tile of c
 //   scale(problem, part)                       c = beta c, for k == 0
+//   copy(in, count, out)                       out[i] = in[i], i < count (short runs, inline)
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "runtime/kernels/gemm_problem.h"
@@ -30,10 +32,140 @@ using PackBFn = void (*)(const GemmProblem& problem, int64_t k0, int64_t kc, int
 using MicroFn = void (*)(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc, int64_t rows,
                          int64_t cols, float alpha, float beta);
 using ScaleFn = void (*)(const GemmProblem& problem, const GemmPart& part);
+using CopyFn = void (*)(const float* in, int64_t count, float* out);
 
-template <GemmBlocks Level, PackAFn packA, PackBFn packB, MicroFn micro, ScaleFn scale>
+// Problems sharing op(a) whose n is not a whole number of micro-panels (784x50 or 784x64
+// with 48-column panels) waste the tail of their last panel alone: a tile of 2 or 16
+// columns costs nearly what one of 48 does. Side by side, their columns make one wide c
+// (problem p's column j at p n + j) in whole panels but the last; a panel across two
+// problems computes into a tile of its own, copied from and back to them (scaled there by
+// each one's alpha and beta, as the micro-kernel does: alpha t, then beta c added in one
+// fused multiply-add). Each element still gets the same k blocks in the same order (the
+// bits it gets alone). For problems of one n (at least a vector), op(b) stored [k,n], and
+// whole columns; false (nothing done) otherwise.
+template <GemmBlocks Level, PackAFn packA, MicroFn micro, CopyFn copy>
+bool wideGemmLoops(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept {
+  const GemmProblem& shared = problems[0];
+  const int64_t n = shared.n;
+  if (count < 2 || n < Level.lanes || n % Level.nr == 0 || part.col_begin != 0 || part.col_end != n || shared.k == 0)
+    return false;
+  for (int64_t index = 0; index < count; ++index) {
+    const GemmProblem& problem = problems[index];
+    if (problem.b.transposed) return false;
+  }
+  float* a_block = scratch;                        // kc x mc, panel by panel
+  float* b_block = scratch + Level.kc * Level.mc;  // kc x nc, panel by panel
+  alignas(64) float tile[2 * Level.mr * Level.nr];  // a c tile across problems
+  const int64_t total = n * count;                 // columns of the wide c
+  constexpr int64_t nc = Level.nc / Level.nr * Level.nr;  // blocks of whole panels
+  constexpr int64_t kPanels = nc / Level.nr;
+  constexpr int64_t kRunsPerPanel = Level.nr / Level.lanes + 2;  // n >= lanes
+  // A panel's columns, run by run: each run within one problem.
+  struct Run {
+    const GemmProblem* problem;
+    int64_t from, cols, at;  // the problem's first column, how many, where in the panel
+  };
+  struct Panel {
+    int64_t cols, width, runs;  // columns, floats a k step (whole vectors), runs
+    bool uniform;               // every run's problem of one alpha and beta
+    Run run[kRunsPerPanel];
+  };
+  Panel panels[kPanels];
+  const int64_t k_blocks = (shared.k + Level.kc - 1) / Level.kc;
+  const int64_t kc_max = (shared.k + k_blocks - 1) / k_blocks;
+  for (int64_t col0 = 0; col0 < total; col0 += nc) {
+    const int64_t block_cols = std::min(nc, total - col0);
+    const int64_t block_panels = (block_cols + Level.nr - 1) / Level.nr;
+    int64_t member = col0 / n, from = col0 % n;
+    for (int64_t index = 0; index < block_panels; ++index) {
+      Panel& panel = panels[index];
+      panel.cols = std::min(Level.nr, block_cols - index * Level.nr);
+      panel.width = (panel.cols + Level.lanes - 1) / Level.lanes * Level.lanes;
+      panel.runs = 0;
+      panel.uniform = true;
+      for (int64_t at = 0; at < panel.cols;) {
+        const int64_t length = std::min(n - from, panel.cols - at);
+        const GemmProblem& problem = problems[member];
+        panel.run[panel.runs++] = Run{&problem, from, length, at};
+        panel.uniform = panel.uniform && problem.alpha == panel.run[0].problem->alpha &&
+                        problem.beta == panel.run[0].problem->beta;
+        at += length;
+        from += length;
+        if (from == n) from = 0, ++member;
+      }
+    }
+    for (int64_t k0 = 0; k0 < shared.k; k0 += kc_max) {
+      const int64_t kc = std::min(kc_max, shared.k - k0);
+      const auto betaOf = [&](const GemmProblem& problem) {
+        return k0 == 0 ? problem.beta : 1.0f;  // later k blocks add to the first
+      };
+      // op(b) as micro-panels of nr wide columns, each out[k_idx * width + col], padding zero.
+      for (int64_t index = 0; index < block_panels; ++index) {
+        const Panel& panel = panels[index];
+        float* out = b_block + index * Level.nr * kc;
+        for (int64_t k_idx = 0; k_idx < kc; ++k_idx, out += panel.width) {
+          for (int64_t run = 0; run < panel.runs; ++run) {
+            const Run& piece = panel.run[run];
+            copy(piece.problem->b.data + (k0 + k_idx) * n + piece.from, piece.cols, out + piece.at);
+          }
+          for (int64_t col = panel.cols; col < panel.width; ++col) out[col] = 0.0f;
+        }
+      }
+      for (int64_t block_row = part.row_begin; block_row < part.row_end; block_row += Level.mc) {
+        const int64_t block_rows = std::min(Level.mc, part.row_end - block_row);
+        packA(shared, block_row, block_rows, k0, kc, a_block);
+        const int64_t row_step = block_cols <= Level.lanes ? 2 * Level.mr : Level.mr;
+        for (int64_t panel_row = 0; panel_row < block_rows; panel_row += row_step) {
+          const int64_t rows = std::min(row_step, block_rows - panel_row);
+          const int64_t row = block_row + panel_row;
+          const float* a_panel = a_block + panel_row * kc;
+          for (int64_t index = 0; index < block_panels; ++index) {
+            const Panel& panel = panels[index];
+            const float* b_panel = b_block + index * Level.nr * kc;
+            const GemmProblem& first = *panel.run[0].problem;
+            if (panel.runs == 1) {
+              micro(kc, a_panel, b_panel, first.c + row * n + panel.run[0].from, n, rows, panel.cols, first.alpha,
+                    betaOf(first));
+              continue;
+            }
+            if (panel.uniform) {
+              const float beta = betaOf(first);
+              for (int64_t run = 0; run < panel.runs && beta != 0.0f; ++run)
+                for (int64_t r = 0; r < rows; ++r)
+                  copy(panel.run[run].problem->c + (row + r) * n + panel.run[run].from, panel.run[run].cols,
+                       tile + r * Level.nr + panel.run[run].at);
+              micro(kc, a_panel, b_panel, tile, Level.nr, rows, panel.cols, first.alpha, beta);
+              for (int64_t run = 0; run < panel.runs; ++run)
+                for (int64_t r = 0; r < rows; ++r)
+                  copy(tile + r * Level.nr + panel.run[run].at, panel.run[run].cols,
+                       panel.run[run].problem->c + (row + r) * n + panel.run[run].from);
+              continue;
+            }
+            micro(kc, a_panel, b_panel, tile, Level.nr, rows, panel.cols, 1.0f, 0.0f);  // the products alone
+            for (int64_t run = 0; run < panel.runs; ++run) {
+              const Run& piece = panel.run[run];
+              const float alpha = piece.problem->alpha, beta = betaOf(*piece.problem);
+              for (int64_t r = 0; r < rows; ++r) {
+                const float* products = tile + r * Level.nr + piece.at;
+                float* out = piece.problem->c + (row + r) * n + piece.from;
+                for (int64_t col = 0; col < piece.cols; ++col) {
+                  const float value = alpha * products[col];
+                  out[col] = beta == 0.0f ? value : std::fma(beta, out[col], value);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
+template <GemmBlocks Level, PackAFn packA, PackBFn packB, MicroFn micro, ScaleFn scale, CopyFn copy>
 void packedGemmLoops(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept {
   if (count <= 0 || part.row_begin >= part.row_end || part.col_begin >= part.col_end) return;
+  if (wideGemmLoops<Level, packA, micro, copy>(problems, count, part, scratch)) return;
   const GemmProblem& shared = problems[0];  // op(a), m, n, k and the transpositions of all
   if (shared.k == 0) {
     for (int64_t index = 0; index < count; ++index) scale(problems[index], part);

@@ -42,17 +42,20 @@ int32_t sgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int3
   return kNnspecOk;
 }
 
-int32_t sgemmSharedA(int64_t count, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int32_t transpose_a,
-                     const float* const* b, int32_t transpose_b, float beta, float* const* c, float* scratch) noexcept {
+int32_t sgemmSharedA(int64_t count, int64_t m, int64_t n, int64_t k, const float* alpha, const float* a,
+                     int32_t transpose_a, const float* const* b, int32_t transpose_b, const float* beta,
+                     float* const* c, float* scratch) noexcept {
   constexpr uintptr_t kScratchAlignBytes = 64;
   constexpr int64_t kMaxShared = 64;
-  if (count < 1 || count > kMaxShared || m < 0 || n < 0 || k < 0 || a == nullptr || b == nullptr || c == nullptr ||
-      scratch == nullptr || reinterpret_cast<uintptr_t>(scratch) % kScratchAlignBytes != 0)
+  if (count < 1 || count > kMaxShared || m < 0 || n < 0 || k < 0 || alpha == nullptr || a == nullptr ||
+      b == nullptr || beta == nullptr || c == nullptr || scratch == nullptr ||
+      reinterpret_cast<uintptr_t>(scratch) % kScratchAlignBytes != 0)
     return kNnspecKernelError;
   GemmProblem problems[kMaxShared];
   for (int64_t index = 0; index < count; ++index) {
     if (b[index] == nullptr || c[index] == nullptr) return kNnspecKernelError;
-    problems[index] = GemmProblem{m, n, k, alpha, {a, transpose_a != 0}, {b[index], transpose_b != 0}, beta, c[index]};
+    problems[index] = GemmProblem{m,        n, k, alpha[index], {a, transpose_a != 0}, {b[index], transpose_b != 0},
+                                  beta[index], c[index]};
   }
 #if NNSPEC_KERNEL_LEVEL == 2
   if (!splitGemm(problems, count, &packedGemmShared, scratch))

@@ -127,9 +127,16 @@ void checkSharedLevel(int32_t level) {
     for (int transposes = 0; transposes < 4; ++transposes) {
       const int transpose_a = transposes & 1;
       const int transpose_b = transposes >> 1;
-      for (float beta : {0.0f, 0.5f}) {
+      // One alpha and beta 0 or 0.5 for all, or each problem its own (SGD's rate and decay
+      // in place: the wide c's tiles across two problems scale each part apart).
+      for (int scales = 0; scales < 3; ++scales) {
+        std::vector<float> alpha, beta;
+        for (int64_t index = 0; index < shape.count; ++index) {
+          alpha.push_back(scales < 2 ? 0.75f : -0.01f * static_cast<float>(index + 1));
+          beta.push_back(scales == 0 ? 0.0f : scales == 1 ? 0.5f : index % 2 == 0 ? 1.0f - 1e-4f * index : 0.0f);
+        }
         INFO(kernels->name << " count " << shape.count << " m " << shape.m << " n " << shape.n << " k " << shape.k
-                           << " ta " << transpose_a << " tb " << transpose_b << " beta " << beta);
+                           << " ta " << transpose_a << " tb " << transpose_b << " scales " << scales);
         const auto a = randomFloats(rng, shape.m * shape.k);
         std::vector<std::vector<float>> b, c0;
         for (int64_t index = 0; index < shape.count; ++index) {
@@ -147,14 +154,14 @@ void checkSharedLevel(int32_t level) {
             std::vector<float*> c_ptrs;
             for (int64_t index = 0; index < shape.count; ++index) {
               const auto at = static_cast<size_t>(index);
-              alone_status |= kernels->sgemm(shape.m, shape.n, shape.k, 0.75f, a.data(), transpose_a, b[at].data(),
-                                             transpose_b, beta, alone[at].data(), scratch.get());
+              alone_status |= kernels->sgemm(shape.m, shape.n, shape.k, alpha[at], a.data(), transpose_a,
+                                             b[at].data(), transpose_b, beta[at], alone[at].data(), scratch.get());
               b_ptrs.push_back(b[at].data());
               c_ptrs.push_back(shared[at].data());
             }
-            shared_status = kernels->sgemm_shared_a(shape.count, shape.m, shape.n, shape.k, 0.75f, a.data(),
-                                                    transpose_a, b_ptrs.data(), transpose_b, beta, c_ptrs.data(),
-                                                    scratch.get());
+            shared_status = kernels->sgemm_shared_a(shape.count, shape.m, shape.n, shape.k, alpha.data(), a.data(),
+                                                    transpose_a, b_ptrs.data(), transpose_b, beta.data(),
+                                                    c_ptrs.data(), scratch.get());
             setTeamThreads(1);
           }).join();
           REQUIRE(alone_status == kNnspecOk);
@@ -225,14 +232,22 @@ TEST_CASE("nnspec_rt_sgemm_shared_a refuses a bad count, null buffers and a misa
   std::vector<float> a(16, 1.0f), b0(16, 1.0f), c0(16, 0.0f);
   const float* b[2] = {b0.data(), nullptr};
   float* c[2] = {c0.data(), c0.data()};
-  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, 1.0f, a.data(), 0, b, 0, 0.0f, c, scratch.get()) == kNnspecOk);
+  const float one[2] = {1.0f, 1.0f}, zero[2] = {0.0f, 0.0f};
+  float* const* no_c = nullptr;
+  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, one, a.data(), 0, b, 0, zero, c, scratch.get()) == kNnspecOk);
   CHECK(c0[0] == 4.0f);
-  CHECK(nnspec_rt_sgemm_shared_a(0, 4, 4, 4, 1.0f, a.data(), 0, b, 0, 0.0f, c, scratch.get()) == kNnspecKernelError);
-  CHECK(nnspec_rt_sgemm_shared_a(65, 4, 4, 4, 1.0f, a.data(), 0, b, 0, 0.0f, c, scratch.get()) == kNnspecKernelError);
-  CHECK(nnspec_rt_sgemm_shared_a(2, 4, 4, 4, 1.0f, a.data(), 0, b, 0, 0.0f, c, scratch.get()) == kNnspecKernelError);
-  CHECK(nnspec_rt_sgemm_shared_a(1, -1, 4, 4, 1.0f, a.data(), 0, b, 0, 0.0f, c, scratch.get()) == kNnspecKernelError);
-  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, 1.0f, nullptr, 0, b, 0, 0.0f, c, scratch.get()) == kNnspecKernelError);
-  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, 1.0f, a.data(), 0, b, 0, 0.0f, c, scratch.get() + 1) ==
+  CHECK(nnspec_rt_sgemm_shared_a(0, 4, 4, 4, one, a.data(), 0, b, 0, zero, c, scratch.get()) == kNnspecKernelError);
+  CHECK(nnspec_rt_sgemm_shared_a(65, 4, 4, 4, one, a.data(), 0, b, 0, zero, c, scratch.get()) == kNnspecKernelError);
+  CHECK(nnspec_rt_sgemm_shared_a(2, 4, 4, 4, one, a.data(), 0, b, 0, zero, c, scratch.get()) == kNnspecKernelError);
+  CHECK(nnspec_rt_sgemm_shared_a(1, -1, 4, 4, one, a.data(), 0, b, 0, zero, c, scratch.get()) == kNnspecKernelError);
+  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, one, nullptr, 0, b, 0, zero, c, scratch.get()) == kNnspecKernelError);
+  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, nullptr, a.data(), 0, b, 0, zero, c, scratch.get()) ==
+        kNnspecKernelError);
+  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, one, a.data(), 0, b, 0, nullptr, c, scratch.get()) ==
+        kNnspecKernelError);
+  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, one, a.data(), 0, b, 0, zero, no_c, scratch.get()) ==
+        kNnspecKernelError);
+  CHECK(nnspec_rt_sgemm_shared_a(1, 4, 4, 4, one, a.data(), 0, b, 0, zero, c, scratch.get() + 1) ==
         kNnspecKernelError);
 }
 
