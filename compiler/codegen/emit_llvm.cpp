@@ -105,7 +105,7 @@ class FunctionEmitter {
     copyExports();
     if (plan_.entry == EntryPoint::Gradients) copyGradients();
     for (size_t kernel_idx = first_update; kernel_idx < kernels.size(); ++kernel_idx)
-      emitInPlaceUpdate(kernels[kernel_idx].members[0]);
+      emitInPlaceUpdate(kernels[kernel_idx].members);
     if (plan_.entry == EntryPoint::TrainStep) emitOptimizer();
     builder_.CreateRet(builder_.getInt32(kNnspecOk));
   }
@@ -374,7 +374,10 @@ class FunctionEmitter {
         return;
       case transforms::KernelKind::Gemm:
         if (kernel.members.size() > 1) {
-          emitSharedGemm(kernel.members);
+          std::vector<Value*> outs;
+          for (ValueId member : kernel.members) outs.push_back(bufferOf(member));
+          emitSharedGemm(kernel.members, std::vector<Value*>(kernel.members.size(), f32(1.0)),
+                         std::vector<Value*>(kernel.members.size(), f32(0.0)), outs);
           return;
         }
         emitGemm(kernel.members[0], f32(1.0), f32(0.0), bufferOf(kernel.members[0]));
@@ -670,8 +673,10 @@ class FunctionEmitter {
   }
 
   // Matmuls of one op(a) and one shape (step_plan.cpp's shareGemmOperands) as one call of
-  // nnspec_rt_sgemm_shared_a: the b and c pointers in two arrays on the stack.
-  void emitSharedGemm(const std::vector<ValueId>& members) {
+  // nnspec_rt_sgemm_shared_a: out[i] = alpha[i] * op(a) op(b[i]) + beta[i] * out[i], the
+  // b and c pointers and the scales in arrays on the stack.
+  void emitSharedGemm(const std::vector<ValueId>& members, const std::vector<Value*>& alphas,
+                      const std::vector<Value*>& betas, const std::vector<Value*>& outs) {
     const ir::Node& node = graph_.node(members[0]);
     const ir::Shape& a_shape = graph_.type(node.operands[0]).shape;
     int64_t rows = graph_.type(members[0]).shape[0];
@@ -684,27 +689,33 @@ class FunctionEmitter {
     const auto count = static_cast<int64_t>(members.size());
     llvm::Value* b_array;
     llvm::Value* c_array;
+    llvm::Value* alpha_array;
+    llvm::Value* beta_array;
     {
       llvm::IRBuilder<>::InsertPointGuard guard(builder_);
       builder_.SetInsertPoint(entry_block_, entry_block_->getFirstInsertionPt());
       b_array = builder_.CreateAlloca(ptr_type, i64(count), "gemm.b");
       c_array = builder_.CreateAlloca(ptr_type, i64(count), "gemm.c");
+      alpha_array = builder_.CreateAlloca(float_type, i64(count), "gemm.alpha");
+      beta_array = builder_.CreateAlloca(float_type, i64(count), "gemm.beta");
     }
     for (int64_t index = 0; index < count; ++index) {
-      const ir::Node& member = graph_.node(members[static_cast<size_t>(index)]);
+      const auto at = static_cast<size_t>(index);
+      const ir::Node& member = graph_.node(members[at]);
       builder_.CreateStore(bufferOf(member.operands[1]), builder_.CreateConstInBoundsGEP1_64(ptr_type, b_array, index));
-      builder_.CreateStore(bufferOf(members[static_cast<size_t>(index)]),
-                           builder_.CreateConstInBoundsGEP1_64(ptr_type, c_array, index));
+      builder_.CreateStore(outs[at], builder_.CreateConstInBoundsGEP1_64(ptr_type, c_array, index));
+      builder_.CreateStore(alphas[at], builder_.CreateConstInBoundsGEP1_64(float_type, alpha_array, index));
+      builder_.CreateStore(betas[at], builder_.CreateConstInBoundsGEP1_64(float_type, beta_array, index));
     }
     auto* type = llvm::FunctionType::get(i32_type,
-                                         {i64_type, i64_type, i64_type, i64_type, float_type, ptr_type, i32_type,
-                                          ptr_type, i32_type, float_type, ptr_type, ptr_type},
+                                         {i64_type, i64_type, i64_type, i64_type, ptr_type, ptr_type, i32_type,
+                                          ptr_type, i32_type, ptr_type, ptr_type, ptr_type},
                                          false);
     llvm::FunctionCallee sgemm = module_.getOrInsertFunction(kSgemmSharedASymbol, type);
     Value* status = builder_.CreateCall(
-        sgemm, {i64(count), i64(rows), i64(cols), i64(inner), f32(1.0), bufferOf(node.operands[0]),
+        sgemm, {i64(count), i64(rows), i64(cols), i64(inner), alpha_array, bufferOf(node.operands[0]),
                 builder_.getInt32(node.attrs.transpose_a ? 1 : 0), b_array,
-                builder_.getInt32(node.attrs.transpose_b ? 1 : 0), f32(0.0), c_array, gemm_scratch_});
+                builder_.getInt32(node.attrs.transpose_b ? 1 : 0), beta_array, c_array, gemm_scratch_});
     llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "gemm.ok", function_);
     builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
                           failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
@@ -1040,7 +1051,7 @@ class FunctionEmitter {
     };
     for (size_t index = 0; index < kernels.size(); ++index) {
       if (isInPlaceUpdate(kernels[index])) {
-        emitInPlaceUpdate(kernels[index].members[0]);
+        emitInPlaceUpdate(kernels[index].members);
       } else {
         emitKernel(kernels[index]);
       }
@@ -1178,10 +1189,15 @@ class FunctionEmitter {
   //   momentum 0:  w = (1 - lr*wd) w - lr G, straight into the parameter;
   //   momentum:    v = momentum v + G into the velocity, then v += wd w; w -= lr v;
   //   Nesterov (needs g itself): the gradient, then the general update.
-  void emitInPlaceUpdate(ValueId grad) {
-    const std::vector<ValueId>& gradients = gradient_graph_.gradients;
-    size_t param_idx = static_cast<size_t>(
-        std::find(gradients.begin(), gradients.end(), grad) - gradients.begin());
+  // Several (a fused step's points reading one batch, step_plan.cpp's shareGemmOperands)
+  // make one shared call, each point's scales and destination chosen by its own numbers.
+  void emitInPlaceUpdate(const std::vector<ValueId>& grads) {
+    if (grads.size() > 1) {
+      emitSharedInPlaceUpdate(grads);
+      return;
+    }
+    const ValueId grad = grads[0];
+    const size_t param_idx = parameterIndexOf(grad);
     ValueId parameter = gradient_graph_.parameters[param_idx];
     Value* weights = bufferOf(parameter);
     Value* velocity = state_[param_idx];
@@ -1192,12 +1208,7 @@ class FunctionEmitter {
     };
     auto heavy_ball = [&] {
       emitGemm(grad, f32(1.0), momentum_, velocity);
-      emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
-        Value* w = loadElement(weights, flat);
-        Value* v = builder_.CreateFAdd(loadElement(velocity, flat), builder_.CreateFMul(decay_, w));
-        storeElement(v, velocity, flat);
-        storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr_, v)), weights, flat);
-      });
+      emitHeavyBallFinish(param_idx);
     };
     auto nesterov = [&] {
       emitGemm(grad, f32(1.0), f32(0.0), bufferOf(grad));
@@ -1205,6 +1216,52 @@ class FunctionEmitter {
     };
     emitIfElse(momentumIsZero(), plain, [&] { emitIfElse(isNesterov(), nesterov, heavy_ball); });
     updated_in_place_.insert(param_idx);
+  }
+
+  size_t parameterIndexOf(ValueId grad) const {
+    const std::vector<ValueId>& gradients = gradient_graph_.gradients;
+    return static_cast<size_t>(std::find(gradients.begin(), gradients.end(), grad) - gradients.begin());
+  }
+
+  // Heavy-ball momentum after the gemm added G to the velocity: v += wd w; w -= lr v.
+  void emitHeavyBallFinish(size_t param_idx) {
+    ValueId parameter = gradient_graph_.parameters[param_idx];
+    Value* weights = bufferOf(parameter);
+    Value* velocity = state_[param_idx];
+    emitLoop(graph_.type(parameter).numElements(), [&](Value* flat) {
+      Value* w = loadElement(weights, flat);
+      Value* v = builder_.CreateFAdd(loadElement(velocity, flat), builder_.CreateFMul(decay_, w));
+      storeElement(v, velocity, flat);
+      storeElement(builder_.CreateFSub(w, builder_.CreateFMul(lr_, v)), weights, flat);
+    });
+  }
+
+  // The in-place updates of several points as one shared gemm (see emitInPlaceUpdate):
+  // each point's alpha, beta and destination selected from its momentum and Nesterov
+  // flag as its own branches would take them, then each point's finishing loop.
+  void emitSharedInPlaceUpdate(const std::vector<ValueId>& grads) {
+    std::vector<Value*> alphas, betas, outs;
+    for (ValueId grad : grads) {
+      const size_t param_idx = parameterIndexOf(grad);
+      selectPoint(pointOf(param_idx));
+      Value* plain = momentumIsZero();
+      Value* nesterov = isNesterov();
+      Value* keep = builder_.CreateFSub(f32(1.0), builder_.CreateFMul(lr_, decay_), "keep");
+      alphas.push_back(builder_.CreateSelect(plain, builder_.CreateFNeg(lr_), f32(1.0), "alpha"));
+      betas.push_back(builder_.CreateSelect(plain, keep, builder_.CreateSelect(nesterov, f32(0.0), momentum_), "beta"));
+      outs.push_back(builder_.CreateSelect(
+          plain, bufferOf(gradient_graph_.parameters[param_idx]),
+          builder_.CreateSelect(nesterov, bufferOf(grad), state_[param_idx]), "gemm.out"));
+    }
+    emitSharedGemm(grads, alphas, betas, outs);
+    for (ValueId grad : grads) {
+      const size_t param_idx = parameterIndexOf(grad);
+      selectPoint(pointOf(param_idx));
+      emitIfElse(momentumIsZero(), [] {}, [&] {
+        emitIfElse(isNesterov(), [&] { emitSgdUpdate(param_idx); }, [&] { emitHeavyBallFinish(param_idx); });
+      });
+      updated_in_place_.insert(param_idx);
+    }
   }
 
   // SGD with momentum 0: w -= lr*(g + wd*w)

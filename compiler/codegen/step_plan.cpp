@@ -163,15 +163,26 @@ void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan&
 // first layer of points that read one batch: x W#k forward, x^T dY#k for the weight
 // gradients) become one gemm kernel of several members, which packs op(a) once
 // (nnspec_rt_sgemm_shared_a) and gives each member the bits it has alone. The kernel
-// stands where its first member stood when every member's operands are made before it,
-// else where its last member stood when nothing in between reads a member; otherwise the
-// GEMMs stay apart. In-place updates (SGD) stay apart.
-void shareGemmOperands(const ir::Graph& graph, FunctionPlan& plan) {
+// stands where its first member stood when every member's operands are made before it;
+// else where its last member stood, the kernels in between that read a member (a weight
+// gradient's L2 term, say), and those reading them, moved to run right after it. In-place
+// updates (SGD) share only with each other, where their last one stood: an update moved
+// later changes nothing when nothing in between reads its parameter (moved earlier it
+// would run before its point's forward pass). Groups that cannot be placed so stay apart.
+void shareGemmOperands(const transforms::GradientGraph& gradient_graph, FunctionPlan& plan) {
+  const ir::Graph& graph = gradient_graph.graph;
   std::vector<transforms::Kernel>& kernels = plan.fusion.kernels;
   const auto& updates = plan.in_place_updates;
+  auto isUpdate = [&](const transforms::Kernel& kernel) {
+    return std::find(updates.begin(), updates.end(), kernel.members[0]) != updates.end();
+  };
   auto candidate = [&](const transforms::Kernel& kernel) {
-    return kernel.kind == transforms::KernelKind::Gemm && kernel.members.size() == 1 &&
-           std::find(updates.begin(), updates.end(), kernel.members[0]) == updates.end();
+    return kernel.kind == transforms::KernelKind::Gemm && kernel.members.size() == 1;
+  };
+  auto parameterOf = [&](ir::ValueId grad) {  // the parameter an in-place update writes
+    const auto& gradients = gradient_graph.gradients;
+    return gradient_graph.parameters[static_cast<size_t>(std::find(gradients.begin(), gradients.end(), grad) -
+                                                         gradients.begin())];
   };
   auto sameGemm = [&](ir::ValueId first, ir::ValueId other) {
     const ir::Node& a = graph.node(first);
@@ -180,62 +191,98 @@ void shareGemmOperands(const ir::Graph& graph, FunctionPlan& plan) {
            a.attrs.transpose_b == b.attrs.transpose_b && graph.type(first).shape == graph.type(other).shape &&
            graph.type(a.operands[1]).shape == graph.type(b.operands[1]).shape;
   };
+  auto reads = [&](const transforms::Kernel& kernel, const std::vector<ir::ValueId>& values) {
+    for (ir::ValueId id : kernelNodes(kernel))
+      for (ir::ValueId operand : graph.node(id).operands)
+        if (std::find(values.begin(), values.end(), operand) != values.end()) return true;
+    return false;
+  };
   constexpr size_t kMaxMembers = 64;  // nnspec_rt_sgemm_shared_a's count
   std::vector<bool> taken(kernels.size(), false);
-  std::vector<std::vector<size_t>> groups;  // kernel indices, in order
+  std::vector<std::vector<ir::ValueId>> groups;  // members, in order
   for (size_t first = 0; first < kernels.size(); ++first) {
     if (taken[first] || !candidate(kernels[first])) continue;
     std::vector<size_t> group = {first};
     for (size_t other = first + 1; other < kernels.size() && group.size() < kMaxMembers; ++other) {
-      if (!taken[other] && candidate(kernels[other]) && sameGemm(kernels[first].members[0], kernels[other].members[0]))
+      if (!taken[other] && candidate(kernels[other]) && isUpdate(kernels[other]) == isUpdate(kernels[first]) &&
+          sameGemm(kernels[first].members[0], kernels[other].members[0]))
         group.push_back(other);
     }
     if (group.size() < 2) continue;
-    for (size_t index : group) taken[index] = true;
-    groups.push_back(std::move(group));
-  }
-  if (groups.empty()) return;
-  std::vector<int64_t> made_at(static_cast<size_t>(graph.size()), -1);  // -1: a leaf
-  for (size_t index = 0; index < kernels.size(); ++index)
-    for (ir::ValueId id : kernelNodes(kernels[index])) made_at[static_cast<size_t>(id)] = static_cast<int64_t>(index);
-  std::vector<int64_t> place(kernels.size(), -1);  // the kernel a member joins; -1: stays
-  for (const std::vector<size_t>& group : groups) {
     std::vector<ir::ValueId> members;
-    for (size_t index : group) members.push_back(kernels[index].members[0]);
-    bool operands_ready = true;  // at the first member's place
+    for (size_t index : group) {
+      taken[index] = true;
+      members.push_back(kernels[index].members[0]);
+    }
+    groups.push_back(std::move(members));
+  }
+  // One group at a time, each on the kernels as the groups before it left them.
+  for (const std::vector<ir::ValueId>& members : groups) {
+    std::vector<size_t> at;  // each member's kernel
+    for (ir::ValueId member : members) {
+      for (size_t index = 0; index < kernels.size(); ++index)
+        if (kernels[index].members.size() == 1 && kernels[index].members[0] == member) at.push_back(index);
+    }
+    if (at.size() != members.size() || !std::is_sorted(at.begin(), at.end())) continue;
+    const size_t front = at.front(), back = at.back();
+    bool apart = false;
+    for (size_t index : at) apart = apart || reads(kernels[index], members);  // no member reads another
+    if (apart) continue;
+    const bool updates_group = isUpdate(kernels[front]);
+    std::vector<int64_t> made_at(static_cast<size_t>(graph.size()), -1);  // -1: a leaf
+    for (size_t index = 0; index < kernels.size(); ++index)
+      for (ir::ValueId id : kernelNodes(kernels[index])) made_at[static_cast<size_t>(id)] = static_cast<int64_t>(index);
+    bool operands_ready = !updates_group;  // at the first member's place
     for (ir::ValueId member : members)
       for (ir::ValueId operand : graph.node(member).operands)
-        operands_ready = operands_ready && made_at[static_cast<size_t>(operand)] < static_cast<int64_t>(group.front());
-    bool unread_between = true;  // from the first member's place to the last's
-    for (size_t index = group.front() + 1; index < group.back() && unread_between; ++index) {
-      for (ir::ValueId id : kernelNodes(kernels[index]))
-        for (ir::ValueId operand : graph.node(id).operands)
-          unread_between = unread_between && std::find(members.begin(), members.end(), operand) == members.end();
+        operands_ready = operands_ready && made_at[static_cast<size_t>(operand)] < static_cast<int64_t>(front);
+    // At the last member's place: the kernels in between reading a member, and their
+    // readers, go after it (the moved); none may be read by a kernel that stays or by a
+    // member, and nothing after a member's place may read the parameter it updates.
+    std::vector<bool> moved(kernels.size(), false);
+    std::vector<ir::ValueId> moved_values = members;
+    if (!operands_ready) {
+      for (size_t index = front + 1; index < back; ++index) {
+        if (std::find(at.begin(), at.end(), index) != at.end() || !reads(kernels[index], moved_values)) continue;
+        moved[index] = true;
+        for (ir::ValueId id : kernelNodes(kernels[index])) moved_values.push_back(id);
+      }
+      std::vector<ir::ValueId> made_by_moved(moved_values.begin() + static_cast<std::ptrdiff_t>(members.size()),
+                                             moved_values.end());
+      for (size_t index = 0; index < at.size() && !apart; ++index)
+        apart = reads(kernels[at[index]], made_by_moved);
+      for (size_t index = front + 1; index < back && !apart; ++index)
+        apart = moved[index] && updates_group;  // an update's group moves nothing
+      for (size_t member = 0; member < at.size() && updates_group && !apart; ++member)
+        for (size_t index = at[member] + 1; index < back && !apart; ++index)
+          apart = reads(kernels[index], {parameterOf(members[member])});
+      if (apart) continue;
     }
-    for (ir::ValueId member : members)  // no member reads another
-      for (ir::ValueId operand : graph.node(member).operands)
-        unread_between = unread_between && std::find(members.begin(), members.end(), operand) == members.end();
-    if (!operands_ready && !unread_between) continue;
-    const size_t host = operands_ready ? group.front() : group.back();
-    for (size_t index : group) place[index] = static_cast<int64_t>(host);
-  }
-  std::vector<transforms::Kernel> merged;
-  for (size_t index = 0; index < kernels.size(); ++index) {
-    if (place[index] < 0) {
-      merged.push_back(std::move(kernels[index]));
-      continue;
-    }
-    if (place[index] != static_cast<int64_t>(index)) continue;  // joins its host
     transforms::Kernel host;
     host.kind = transforms::KernelKind::Gemm;
-    for (size_t member = 0; member < kernels.size(); ++member) {
-      if (place[member] != static_cast<int64_t>(index)) continue;
-      host.members.push_back(kernels[member].members[0]);
-      host.stores.insert(host.stores.end(), kernels[member].stores.begin(), kernels[member].stores.end());
+    for (size_t index : at) {
+      host.members.push_back(kernels[index].members[0]);
+      host.stores.insert(host.stores.end(), kernels[index].stores.begin(), kernels[index].stores.end());
     }
-    merged.push_back(std::move(host));
+    std::vector<transforms::Kernel> merged, after;
+    for (size_t index = 0; index < kernels.size(); ++index) {
+      const bool member = std::find(at.begin(), at.end(), index) != at.end();
+      if (operands_ready && index == front) merged.push_back(host);
+      if (member) {
+        if (!operands_ready && index == back) {
+          merged.push_back(host);
+          for (transforms::Kernel& kernel : after) merged.push_back(std::move(kernel));
+        }
+        continue;
+      }
+      if (moved[index]) {
+        after.push_back(std::move(kernels[index]));
+        continue;
+      }
+      merged.push_back(std::move(kernels[index]));
+    }
+    kernels = std::move(merged);
   }
-  kernels = std::move(merged);
 }
 
 FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, EntryPoint entry,
@@ -266,7 +313,7 @@ FunctionPlan fuseFunction(const transforms::GradientGraph& gradient_graph, Entry
   }
   if (!gradient_graph.points.empty()) {
     orderByPoint(gradient_graph, plan);
-    shareGemmOperands(graph, plan);
+    shareGemmOperands(gradient_graph, plan);
   }
   return plan;
 }

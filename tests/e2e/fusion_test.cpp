@@ -409,6 +409,90 @@ TEST_CASE("fusion: points that read one batch share the first layer's GEMMs and 
   WARN(fmt::format("shared first layer: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
 }
 
+// SGD points of one data order whose first layers' weight gradients are in-place updates
+// (step_plan.cpp): plain SGD (the gemm writes the weights), heavy-ball momentum (the
+// velocity) and, in kNesterovSpec, Nesterov (the gradient); 50 units make the wide c's
+// tiles straddle two points, each scaled by its own rate, decay and momentum.
+constexpr const char* kSgdMixSpec = R"(
+experiment fusion_sgd_mix
+seed 12
+data fmnist = fashion_mnist() | scale(1/255)
+split train = fmnist.train.shuffle().take(650), val = train.holdout(100), test = fmnist.test.shuffle().take(200)
+param lr in [0.02, 0.1]
+param mom in [0, 0.9]
+model mlp {
+  input [28, 28]
+  flatten
+  dense(50, relu)
+  dense(10)
+}
+train { model mlp  loss cross_entropy  optimizer sgd(lr: lr, momentum: mom, weight_decay: 1e-3)  batch 50  epochs 3 }
+sweep grid(lr, mom)
+)";
+
+constexpr const char* kNesterovSpec = R"(
+experiment fusion_sgd_nesterov
+seed 13
+data fmnist = fashion_mnist() | scale(1/255)
+split train = fmnist.train.shuffle().take(650), val = train.holdout(100), test = fmnist.test.shuffle().take(200)
+param lr in [0.01, 0.05, 0.2]
+model mlp {
+  input [28, 28]
+  flatten
+  dense(50, relu)
+  dense(10)
+}
+train { model mlp  loss cross_entropy  optimizer sgd(lr: lr, momentum: 0.9, nesterov: true)  l2 1e-4  batch 50  epochs 3 }
+sweep grid(lr)
+)";
+
+// The sizes of the gemm kernels of several members in each entry point's plan.
+std::vector<size_t> sharedGemmSizes(const Points& points, int members, bool shared) {
+  pipeline::Options options;
+  options.stop_after = pipeline::Pass::kFuse;
+  options.fuse_points = members;
+  options.fuse_input_classes = lowering::inputClasses(members, shared);
+  auto made = pipeline::runPasses(*points.first, points.models[0].batch, options);
+  REQUIRE(std::holds_alternative<pipeline::Artifacts>(made));
+  std::vector<size_t> sizes;
+  for (const auto& function : std::get<pipeline::Artifacts>(made).plan.functions)
+    for (const auto& kernel : function.fusion.kernels)
+      if (kernel.kind == transforms::KernelKind::Gemm && kernel.members.size() > 1)
+        sizes.push_back(kernel.members.size());
+  return sizes;
+}
+
+TEST_CASE("fusion: SGD points that read one batch update their first layers in one call and train as alone",
+          "[fusion]") {
+  SECTION("plain SGD and heavy-ball momentum in one group") {
+    Points points(kSgdMixSpec);
+    REQUIRE(points.models.size() == 4);
+    // forward entry, gradients entry (x W, x^T dY), train step (x W, and the in-place
+    // updates x^T dY of the four points as one).
+    CHECK(sharedGemmSizes(points, 4, true) == std::vector<size_t>{4, 4, 4, 4, 4});
+    CHECK(sharedGemmSizes(points, 4, false).empty());
+    std::vector<Member> members;
+    for (size_t index = 0; index < 4; ++index) members.push_back({&points.models[index], 61});
+    int64_t fused_steps = 0;
+    const Comparison comparison = compareFused(points, members, true, &fused_steps);
+    CHECK(fused_steps > 0);
+    CHECK(comparison.bit_equal == comparison.steps);
+    WARN(fmt::format("SGD, momentum 0 and 0.9: {} steps compared, {} bit for bit", comparison.steps,
+                     comparison.bit_equal));
+  }
+  SECTION("Nesterov momentum") {
+    Points points(kNesterovSpec);
+    REQUIRE(points.models.size() == 3);
+    std::vector<Member> members;
+    for (size_t index = 0; index < 3; ++index) members.push_back({&points.models[index], 62});
+    int64_t fused_steps = 0;
+    const Comparison comparison = compareFused(points, members, true, &fused_steps);
+    CHECK(fused_steps > 0);
+    CHECK(comparison.bit_equal == comparison.steps);
+    WARN(fmt::format("SGD, Nesterov: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
+  }
+}
+
 TEST_CASE("fusion: members in two data orders read one batch per order and train as alone", "[fusion]") {
   Points points(kRateSpec);
   REQUIRE(points.models.size() == 5);
