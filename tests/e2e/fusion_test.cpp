@@ -412,7 +412,8 @@ TEST_CASE("fusion: points that read one batch share the first layer's GEMMs and 
 // SGD points of one data order whose first layers' weight gradients are in-place updates
 // (step_plan.cpp): plain SGD (the gemm writes the weights), heavy-ball momentum (the
 // velocity) and, in kNesterovSpec, Nesterov (the gradient); 50 units make the wide c's
-// tiles straddle two points, each scaled by its own rate, decay and momentum.
+// tiles straddle two points, each scaled by its own rate, decay and momentum. With an L2
+// term (lab3's), the weight gradient is not an update but read by the term's kernel.
 constexpr const char* kSgdMixSpec = R"(
 experiment fusion_sgd_mix
 seed 12
@@ -436,6 +437,22 @@ seed 13
 data fmnist = fashion_mnist() | scale(1/255)
 split train = fmnist.train.shuffle().take(650), val = train.holdout(100), test = fmnist.test.shuffle().take(200)
 param lr in [0.01, 0.05, 0.2]
+model mlp {
+  input [28, 28]
+  flatten
+  dense(50, relu)
+  dense(10)
+}
+train { model mlp  loss cross_entropy  optimizer sgd(lr: lr, momentum: 0.9, nesterov: true)  batch 50  epochs 3 }
+sweep grid(lr)
+)";
+
+constexpr const char* kL2Spec = R"(
+experiment fusion_sgd_l2
+seed 14
+data fmnist = fashion_mnist() | scale(1/255)
+split train = fmnist.train.shuffle().take(650), val = train.holdout(100), test = fmnist.test.shuffle().take(200)
+param lr in [0.004, 0.04, 0.4]
 model mlp {
   input [28, 28]
   flatten
@@ -483,6 +500,7 @@ TEST_CASE("fusion: SGD points that read one batch update their first layers in o
   SECTION("Nesterov momentum") {
     Points points(kNesterovSpec);
     REQUIRE(points.models.size() == 3);
+    CHECK(sharedGemmSizes(points, 3, true) == std::vector<size_t>{3, 3, 3, 3, 3});
     std::vector<Member> members;
     for (size_t index = 0; index < 3; ++index) members.push_back({&points.models[index], 62});
     int64_t fused_steps = 0;
@@ -490,6 +508,18 @@ TEST_CASE("fusion: SGD points that read one batch update their first layers in o
     CHECK(fused_steps > 0);
     CHECK(comparison.bit_equal == comparison.steps);
     WARN(fmt::format("SGD, Nesterov: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
+  }
+  SECTION("an L2 term reads the weight gradients (lab3's rate grid)") {
+    Points points(kL2Spec);
+    REQUIRE(points.models.size() == 3);
+    CHECK(sharedGemmSizes(points, 3, true) == std::vector<size_t>{3, 3, 3, 3, 3});
+    std::vector<Member> members;
+    for (size_t index = 0; index < 3; ++index) members.push_back({&points.models[index], 63});
+    int64_t fused_steps = 0;
+    const Comparison comparison = compareFused(points, members, true, &fused_steps);
+    CHECK(fused_steps > 0);
+    CHECK(comparison.bit_equal == comparison.steps);
+    WARN(fmt::format("SGD with L2: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
   }
 }
 
