@@ -561,6 +561,29 @@ class FunctionEmitter {
     return seed;
   }
 
+  // Whether point `point` of a fused train step trains this call (NnspecStepArgs::
+  // point_active; null: every point), an i1 loaded once in the entry block.
+  Value* pointActive(int32_t point) {
+    if (point_active_.empty()) {  // every point's flag at once: each insertion goes first
+      llvm::IRBuilder<> entry_builder(entry_block_, entry_block_->getFirstInsertionPt());
+      const auto points = static_cast<uint64_t>(gradient_graph_.points.size());
+      auto* type = llvm::ArrayType::get(entry_builder.getInt8Ty(), points);
+      std::vector<uint8_t> all(points, 1);
+      auto* ones = new llvm::GlobalVariable(module_, type, true, llvm::GlobalValue::PrivateLinkage,
+                                            llvm::ConstantDataArray::get(context_, all), "all_points_active");
+      Value* field = entry_builder.CreateConstInBoundsGEP1_64(entry_builder.getInt8Ty(), function_->getArg(0),
+                                                              offsetof(NnspecStepArgs, point_active));
+      Value* flags = entry_builder.CreateLoad(entry_builder.getPtrTy(), field, "point_active");
+      Value* base = entry_builder.CreateSelect(entry_builder.CreateIsNull(flags), ones, flags, "point_flags");
+      for (uint64_t index = 0; index < points; ++index) {
+        Value* address = entry_builder.CreateConstInBoundsGEP1_64(entry_builder.getInt8Ty(), base, index);
+        point_active_.push_back(entry_builder.CreateICmpNE(entry_builder.CreateLoad(entry_builder.getInt8Ty(), address),
+                                                           entry_builder.getInt8(0), "point_trains"));
+      }
+    }
+    return point_active_.at(static_cast<size_t>(point));
+  }
+
   // Rows [first, first + count) of a loop kernel's iteration space (its outer loop).
   struct RowRange {
     Value* first;
@@ -699,27 +722,46 @@ class FunctionEmitter {
       alpha_array = builder_.CreateAlloca(float_type, i64(count), "gemm.alpha");
       beta_array = builder_.CreateAlloca(float_type, i64(count), "gemm.beta");
     }
+    // Gated (a fused train step): the members of points that train, packed to the front
+    // (a member that does not train is written where the next one will be).
+    Value* used = i64(0);
     for (int64_t index = 0; index < count; ++index) {
       const auto at = static_cast<size_t>(index);
       const ir::Node& member = graph_.node(members[at]);
-      builder_.CreateStore(bufferOf(member.operands[1]), builder_.CreateConstInBoundsGEP1_64(ptr_type, b_array, index));
-      builder_.CreateStore(outs[at], builder_.CreateConstInBoundsGEP1_64(ptr_type, c_array, index));
-      builder_.CreateStore(alphas[at], builder_.CreateConstInBoundsGEP1_64(float_type, alpha_array, index));
-      builder_.CreateStore(betas[at], builder_.CreateConstInBoundsGEP1_64(float_type, beta_array, index));
+      Value* slot = gate_points_ ? used : i64(index);
+      builder_.CreateStore(bufferOf(member.operands[1]), builder_.CreateInBoundsGEP(ptr_type, b_array, slot));
+      builder_.CreateStore(outs[at], builder_.CreateInBoundsGEP(ptr_type, c_array, slot));
+      builder_.CreateStore(alphas[at], builder_.CreateInBoundsGEP(float_type, alpha_array, slot));
+      builder_.CreateStore(betas[at], builder_.CreateInBoundsGEP(float_type, beta_array, slot));
+      if (gate_points_)
+        used = builder_.CreateAdd(used, builder_.CreateZExt(memberTrains(members[at]), i64_type), "gemm.used");
     }
-    auto* type = llvm::FunctionType::get(i32_type,
-                                         {i64_type, i64_type, i64_type, i64_type, ptr_type, ptr_type, i32_type,
-                                          ptr_type, i32_type, ptr_type, ptr_type, ptr_type},
-                                         false);
-    llvm::FunctionCallee sgemm = module_.getOrInsertFunction(kSgemmSharedASymbol, type);
-    Value* status = builder_.CreateCall(
-        sgemm, {i64(count), i64(rows), i64(cols), i64(inner), alpha_array, bufferOf(node.operands[0]),
-                builder_.getInt32(node.attrs.transpose_a ? 1 : 0), b_array,
-                builder_.getInt32(node.attrs.transpose_b ? 1 : 0), beta_array, c_array, gemm_scratch_});
-    llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "gemm.ok", function_);
-    builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
-                          failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
-    builder_.SetInsertPoint(next);
+    auto call = [&] {
+      auto* type = llvm::FunctionType::get(i32_type,
+                                           {i64_type, i64_type, i64_type, i64_type, ptr_type, ptr_type, i32_type,
+                                            ptr_type, i32_type, ptr_type, ptr_type, ptr_type},
+                                           false);
+      llvm::FunctionCallee sgemm = module_.getOrInsertFunction(kSgemmSharedASymbol, type);
+      Value* status = builder_.CreateCall(
+          sgemm, {gate_points_ ? used : i64(count), i64(rows), i64(cols), i64(inner), alpha_array,
+                  bufferOf(node.operands[0]), builder_.getInt32(node.attrs.transpose_a ? 1 : 0), b_array,
+                  builder_.getInt32(node.attrs.transpose_b ? 1 : 0), beta_array, c_array, gemm_scratch_});
+      llvm::BasicBlock* next = llvm::BasicBlock::Create(context_, "gemm.ok", function_);
+      builder_.CreateCondBr(builder_.CreateICmpEQ(status, builder_.getInt32(kNnspecOk)), next,
+                            failureBlock(kernel_error_block_, kNnspecKernelError, "kernel_error"));
+      builder_.SetInsertPoint(next);
+    };
+    if (gate_points_)
+      emitIfElse(builder_.CreateICmpNE(used, i64(0)), call, [] {});
+    else
+      call();
+  }
+
+  // Whether the point of matmul `member` (a shared GEMM's) trains this call.
+  Value* memberTrains(ValueId member) {
+    const int32_t point = value_points_[static_cast<size_t>(member)];
+    if (point < 0) throw CodegenError("%" + std::to_string(member) + " of a shared GEMM belongs to no one point");
+    return pointActive(point);
   }
 
   // ---- window kernels (runtime/kernels/window.h) ------------------------------------
@@ -1039,6 +1081,8 @@ class FunctionEmitter {
       }
     }
     std::vector<bool> done(static_cast<size_t>(points), false);
+    // A point that left its group (NnspecStepArgs::point_active) skips its kernels and its
+    // update; selectPoint runs before each branch, so its loads dominate what uses them.
     auto finishPoint = [&](int point) {
       if (done[static_cast<size_t>(point)]) return;
       done[static_cast<size_t>(point)] = true;
@@ -1047,19 +1091,47 @@ class FunctionEmitter {
         if (!updated_in_place_.count(param_idx) && pointOf(param_idx) == point) pending.push_back(param_idx);
       if (pending.empty()) return;
       selectPoint(point);
-      emitOptimizerFor(pending);
+      emitIfElse(pointActive(point), [&] { emitOptimizerFor(pending); }, [] {});
+    };
+    gate_points_ = true;
+    value_points_ = pointsOfValues(graph_);
+    auto kernelPoint = [&](const transforms::Kernel& kernel) {
+      std::vector<ValueId> nodes = kernel.members;
+      nodes.insert(nodes.end(), kernel.sinks.begin(), kernel.sinks.end());
+      for (const auto& epilogue : kernel.epilogue) {
+        nodes.insert(nodes.end(), epilogue.members.begin(), epilogue.members.end());
+        nodes.insert(nodes.end(), epilogue.sinks.begin(), epilogue.sinks.end());
+      }
+      int32_t own = kNoPoint;
+      for (ValueId id : nodes) {
+        const int32_t other = value_points_[static_cast<size_t>(id)];
+        if (other == kNoPoint || other == own) continue;
+        own = own == kNoPoint ? other : kMixedPoints;
+      }
+      return own;
     };
     for (size_t index = 0; index < kernels.size(); ++index) {
-      if (isInPlaceUpdate(kernels[index])) {
-        emitInPlaceUpdate(kernels[index].members);
+      const transforms::Kernel& kernel = kernels[index];
+      auto emit = [&] {
+        if (isInPlaceUpdate(kernel)) {
+          emitInPlaceUpdate(kernel.members);
+        } else {
+          emitKernel(kernel);
+        }
+      };
+      const int32_t point = kernelPoint(kernel);
+      if (point >= 0 && kernel.members.size() == 1) {
+        selectPoint(point);
+        emitIfElse(pointActive(point), emit, [] {});
       } else {
-        emitKernel(kernels[index]);
+        emit();  // a batch's kernel, a shared GEMM (gated member by member), the sum of the losses
       }
-      for (int point = 0; point < points; ++point) {
-        if (last[static_cast<size_t>(point)] == static_cast<int64_t>(index)) finishPoint(point);
+      for (int finished = 0; finished < points; ++finished) {
+        if (last[static_cast<size_t>(finished)] == static_cast<int64_t>(index)) finishPoint(finished);
       }
     }
     for (int point = 0; point < points; ++point) finishPoint(point);
+    gate_points_ = false;
     storeOutputs();
     for (size_t point = 0; point < gradient_graph_.points.size(); ++point) {
       if (gradient_graph_.points[point].prediction)
@@ -1257,9 +1329,11 @@ class FunctionEmitter {
     for (ValueId grad : grads) {
       const size_t param_idx = parameterIndexOf(grad);
       selectPoint(pointOf(param_idx));
-      emitIfElse(momentumIsZero(), [] {}, [&] {
+      Value* finish = builder_.CreateNot(momentumIsZero());
+      if (gate_points_) finish = builder_.CreateAnd(finish, memberTrains(grad));
+      emitIfElse(finish, [&] {
         emitIfElse(isNesterov(), [&] { emitSgdUpdate(param_idx); }, [&] { emitHeavyBallFinish(param_idx); });
-      });
+      }, [] {});
       updated_in_place_.insert(param_idx);
     }
   }
@@ -1406,6 +1480,11 @@ class FunctionEmitter {
   Value* gemm_scratch_ = nullptr;  // the workspace scratch of the gemm kernel
   Value* rng_seed_ = nullptr;
   std::map<int32_t, Value*> point_seeds_;  // fused steps: loaded on first use (dropout)
+  std::vector<Value*> point_active_;  // fused train steps: each point's flag, loaded on first use
+  // A fused train step point by point: each point's kernels run only when it trains
+  // (pointActive), shared GEMMs on those of their members that do.
+  bool gate_points_ = false;
+  std::vector<int32_t> value_points_;  // codegen::pointsOfValues, while gate_points_
   Value* opt_base_ = nullptr;  // NnspecStepArgs::opt: one NnspecOptimizerParams per point
   int point_ = 0;              // the point opt_, lr_, decay_ and momentum_ were loaded for      // loaded on first use (dropout)
   Value* exports_ = nullptr;       // training entries with exports: the caller's array

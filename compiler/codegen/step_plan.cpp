@@ -101,15 +101,10 @@ std::vector<ir::ValueId> kernelNodes(const transforms::Kernel& kernel) {
   return nodes;
 }
 
-// A fused step's kernels point by point (compiler/lowering/fuse_points.h): each point's
-// forward, backward and in-place updates together, so that one point's tensors are
-// worked through while they are in cache, as when it trains alone. Kernels of no point
-// (the shared input's) run first, those of several (the sum of the losses) last. The
-// order is kept only when every kernel still follows what it reads.
-void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan& plan) {
-  const ir::Graph& graph = gradient_graph.graph;
-  constexpr int32_t kNone = -1, kMixed = -2;
-  std::vector<int32_t> point(static_cast<size_t>(graph.size()), kNone);
+}  // namespace
+
+std::vector<int32_t> pointsOfValues(const ir::Graph& graph) {
+  std::vector<int32_t> point(static_cast<size_t>(graph.size()), kNoPoint);
   for (ir::ValueId id = 0; id < graph.size(); ++id) {
     const ir::Node& node = graph.node(id);
     int32_t& own = point[static_cast<size_t>(id)];
@@ -122,10 +117,24 @@ void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan&
     }
     for (ir::ValueId operand : node.operands) {
       const int32_t other = point[static_cast<size_t>(operand)];
-      if (other == kNone || other == own) continue;
-      own = own == kNone ? other : kMixed;
+      if (other == kNoPoint || other == own) continue;
+      own = own == kNoPoint ? other : kMixedPoints;
     }
   }
+  return point;
+}
+
+namespace {
+
+// A fused step's kernels point by point (compiler/lowering/fuse_points.h): each point's
+// forward, backward and in-place updates together, so that one point's tensors are
+// worked through while they are in cache, as when it trains alone. Kernels of no point
+// (the shared input's) run first, those of several (the sum of the losses) last. The
+// order is kept only when every kernel still follows what it reads.
+void orderByPoint(const transforms::GradientGraph& gradient_graph, FunctionPlan& plan) {
+  const ir::Graph& graph = gradient_graph.graph;
+  constexpr int32_t kNone = kNoPoint, kMixed = kMixedPoints;
+  const std::vector<int32_t> point = pointsOfValues(graph);
   std::vector<transforms::Kernel>& kernels = plan.fusion.kernels;
   const auto& updates = plan.in_place_updates;
   std::vector<std::pair<int64_t, size_t>> keys;  // (order key, original index)

@@ -81,6 +81,14 @@ void allocateStep(const transforms::GradientGraph& gradient_graph, StepPlan& pla
 // fuseStep, then allocateStep.
 StepPlan planStep(const transforms::GradientGraph& gradient_graph, const StepConfig& config);
 
+// Each value's sweep point in a fused step's graph (compiler/lowering/fuse_points.h: its
+// parameters and hyperparameters are named "w#k"): the point k its operands lead back
+// to, kNoPoint (inputs and constants only: a batch several points read), or
+// kMixedPoints (several points, as the sum of their losses).
+inline constexpr int32_t kNoPoint = -1;
+inline constexpr int32_t kMixedPoints = -2;
+std::vector<int32_t> pointsOfValues(const ir::Graph& graph);
+
 // The geometry the runtime kernel of window op `id` (conv2d, pooling, pad2d, crop2d or a
 // gradient of one of them) is called with.
 NnspecWindowGeometry windowGeometry(const ir::Graph& graph, ir::ValueId id);

@@ -60,6 +60,9 @@ typedef struct NnspecStepArgs {
                               // nnspec_gradients and nnspec_train_step when not null
   const uint64_t* point_seeds;  // a fused step (StepLayout::points > 1): each point's dropout
                                 // seed, read in place of rng_seed; null otherwise
+  const uint8_t* point_active;  // a fused train step: 0 for a point that left its group (its
+                                // forward, backward and update are skipped; its outputs and
+                                // prediction are not written); null: every point trains
 } NnspecStepArgs;
 
 // Dropout's mask, the one definition generated code follows: element `index` (flat,

@@ -137,7 +137,8 @@ int32_t StepRunner::call(NnspecStepFn function, std::span<const void* const> inp
   NnspecStepArgs args{params.data(), state.data(),   grads.data(), inputs.data(),
                       hyper_.data(), opt,            outputs,      workspace_,
                       predictions,   rng_seed_,      leaf_states.data(), exports.data(),
-                      point_seeds_.empty() ? nullptr : point_seeds_.data()};
+                      point_seeds_.empty() ? nullptr : point_seeds_.data(),
+                      point_active_.empty() ? nullptr : point_active_.data()};
   return function(&args);
 }
 

@@ -48,6 +48,10 @@ class StepRunner {
   void setRngSeed(uint64_t seed) { rng_seed_ = seed; }
   // A fused step: each point's dropout seed for the next calls (layout().points of them).
   void setPointSeeds(std::span<const uint64_t> seeds) { point_seeds_.assign(seeds.begin(), seeds.end()); }
+  // A fused step: which points trainStepPoints trains (1) or skips (0, a point that left
+  // its group: its parameters, slots, outputs and prediction stay as they are); empty
+  // (the default): all.
+  void setPointActive(std::span<const uint8_t> active) { point_active_.assign(active.begin(), active.end()); }
 
   // `inputs` holds one pointer per layout().inputs entry (float or int32_t data).
   // `predictions`, when not null, receives the graph's model output: room for
@@ -88,6 +92,7 @@ class StepRunner {
   float* workspace_ = nullptr;
   uint64_t rng_seed_ = 0;
   std::vector<uint64_t> point_seeds_;
+  std::vector<uint8_t> point_active_;
 };
 
 }  // namespace nnspec::rt

@@ -230,11 +230,16 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
     out_of_time_.insert(sweep.name);
     return true;
   };
+  // A job claims a fused group's trials one after another while the others wait, so that
+  // a group gets consecutive trials (the points of one fold and replicate, which read one
+  // batch) rather than every other one.
+  std::mutex group_claims;
   auto work = [&] {
     while (worst.load() < 2 && !cancelled()) {
       bool ran = false;
       for (const auto& sweep : sweeps) {
         if (sweep.sampled() || budgetUsed(sweep)) continue;
+        std::unique_lock<std::mutex> claiming(group_claims);
         auto claim = store_.claimTrial(study_id_, sweep.name);
         if (!claim.ok()) {
           noteCode(worst, storeFailure(claim.error()));
@@ -248,6 +253,7 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
         const int64_t limit = groupLimit(sweep);
         const std::string fusion = limit > 1 ? hooks_.fusion_key(job) : std::string();
         if (fusion.empty()) {
+          claiming.unlock();
           noteCode(worst, runGuarded(job));
           afterTrial(job);
           break;
@@ -272,6 +278,7 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
             break;
           }
         }
+        claiming.unlock();
         noteCode(worst, group.size() > 1 ? runGroupGuarded(group) : runGuarded(group[0]));
         for (const TrialJob& member : group) afterTrial(member);
         for (const TrialJob& alone : apart) {

@@ -920,14 +920,16 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
   const int64_t prediction_block = fused->layout.prediction_rows * fused->layout.prediction_width;
   std::vector<NnspecOptimizerParams> opts(count);
   std::vector<uint64_t> seeds(count);
+  std::vector<uint8_t> training(count);
   std::vector<const void*> inputs(fused->layout.inputs.size(), nullptr);
   std::vector<bool> gathered(classes, false);
   const size_t per_class_inputs = inputs.size() / classes;
   auto anyActive = [&] { return std::find(active.begin(), active.end(), true) != active.end(); };
-  // The fused step computes every point, trained or not: once at most half of them are
-  // still training, each goes on with its own step (the one it trains with alone, so
-  // its numbers do not change), and the group's parameters stay where the last fused
-  // step left them.
+  // The fused step skips the points that left (NnspecStepArgs::point_active), but its
+  // shared GEMMs lose their width and its fixed costs stay: once at most half of the
+  // points are still training, each goes on with its own step (the one it trains with
+  // alone, so its numbers do not change), and the group's parameters stay where the last
+  // fused step left them.
   bool dissolved = false;
   auto dissolveWhenHalfLeft = [&] {
     if (dissolved || 2 * static_cast<size_t>(std::count(active.begin(), active.end(), true)) > count) return;
@@ -1007,8 +1009,12 @@ GroupRun runTrialGroup(std::shared_ptr<const CompiledStep> fused, const std::vec
         for (size_t slot = 0; slot < per_class_inputs; ++slot)
           inputs[input_class * per_class_inputs + slot] = trainers[source]->inputs()[slot];
       }
-      for (size_t point = 0; point < count; ++point) seeds[point] = trainers[point]->stepSeed();
+      for (size_t point = 0; point < count; ++point) {
+        seeds[point] = trainers[point]->stepSeed();
+        training[point] = active[point] ? 1 : 0;
+      }
       group.setPointSeeds(seeds);
+      group.setPointActive(training);
       const std::vector<StepResult> results = group.trainStepPoints(inputs, opts, predictions.data());
       ++run.fused_steps;
       for (size_t point = 0; point < count; ++point) {

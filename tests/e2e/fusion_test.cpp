@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -520,6 +521,88 @@ TEST_CASE("fusion: SGD points that read one batch update their first layers in o
     CHECK(fused_steps > 0);
     CHECK(comparison.bit_equal == comparison.steps);
     WARN(fmt::format("SGD with L2: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
+  }
+}
+
+namespace {
+
+// One fused train step of `points.models` (one batch for all) from the same random
+// parameters and slots, every point training and with `skipped` marked as left
+// (NnspecStepArgs::point_active): the skipped point's buffers must stay as they were and
+// every other point's come out bit for bit as with all training.
+void checkSkippedPoint(const Points& points, size_t skipped) {
+  const int count = static_cast<int>(points.models.size());
+  const auto step = points.fused(lowering::inputClasses(count, true));
+  rt::StepRunner all(step), some(step);
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> value(-0.1f, 0.1f);
+  const rt::StepLayout& layout = step->layout;
+  for (size_t param = 0; param < layout.parameters.size(); ++param) {
+    for (float& element : all.parameter(param)) element = value(rng);
+    some.parameter(param) = all.parameter(param);
+    for (float& element : all.optimizerState(0, param)) element = value(rng);
+    some.optimizerState(0, param) = all.optimizerState(0, param);
+  }
+  std::vector<std::vector<float>> before_params, before_slots;
+  for (size_t param = 0; param < layout.parameters.size(); ++param) {
+    before_params.push_back(all.parameter(param));
+    before_slots.push_back(all.optimizerState(0, param));
+  }
+  for (int point = 0; point < count; ++point)
+    for (const auto& [name, hyper] : points.models[static_cast<size_t>(point)].hyper_values) {
+      all.setHyperparam(name + "#" + std::to_string(point), hyper);
+      some.setHyperparam(name + "#" + std::to_string(point), hyper);
+    }
+  std::vector<std::vector<float>> floats;
+  std::vector<std::vector<int32_t>> labels;
+  std::vector<const void*> inputs;
+  for (const auto& input : layout.inputs) {
+    if (input.type.dtype == rt::ElementType::kF32) {
+      floats.emplace_back(static_cast<size_t>(input.type.numElements()));
+      for (float& element : floats.back()) element = value(rng) + 0.1f;
+      inputs.push_back(floats.back().data());
+    } else {
+      labels.emplace_back(static_cast<size_t>(input.type.numElements()));
+      for (size_t row = 0; row < labels.back().size(); ++row) labels.back()[row] = static_cast<int32_t>(row % 10);
+      inputs.push_back(labels.back().data());
+    }
+  }
+  std::vector<NnspecOptimizerParams> opts;
+  for (const auto& model : points.models) {
+    opts.push_back(model.optimizer);
+    opts.back().step = 1;
+  }
+  std::vector<uint8_t> active(static_cast<size_t>(count), 1);
+  active[skipped] = 0;
+  some.setPointActive(active);
+  const auto all_results = all.trainStepPoints(inputs, opts);
+  const auto some_results = some.trainStepPoints(inputs, opts);
+  for (size_t param = 0; param < layout.parameters.size(); ++param) {
+    const size_t point = static_cast<size_t>(layout.parameter_points[param]);
+    INFO(layout.parameters[param].name << " of point " << point);
+    CHECK(all.parameter(param) != before_params[param]);  // every point stepped in `all`
+    if (point == skipped) {
+      REQUIRE(some.parameter(param) == before_params[param]);
+      REQUIRE(some.optimizerState(0, param) == before_slots[param]);
+      continue;
+    }
+    REQUIRE(some.parameter(param) == all.parameter(param));
+    REQUIRE(some.optimizerState(0, param) == all.optimizerState(0, param));
+    CHECK(some_results[point].data_loss == all_results[point].data_loss);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fusion: a point that left its group is skipped by the fused step, the others untouched", "[fusion]") {
+  SECTION("SGD, one shared in-place update") {
+    Points points(kSgdMixSpec);
+    checkSkippedPoint(points, 1);
+    checkSkippedPoint(points, 3);
+  }
+  SECTION("Adam, shared forward and weight gradients") {
+    Points points(kSoftmaxSpec);
+    checkSkippedPoint(points, 0);
   }
 }
 
