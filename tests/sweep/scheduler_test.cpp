@@ -12,6 +12,9 @@
 #include <variant>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "runtime/store/store.h"
 #include "runtime/sweep/scheduler.h"
 #include "tests/store/store_require.h"
@@ -174,3 +177,58 @@ TEST_CASE("scheduler: a TPE study on two jobs makes the same draws and verdicts 
 }
 
 }  // namespace
+
+TEST_CASE("scheduler: with two jobs each fused group claims consecutive trials, the points of one fold together",
+          "[sweep]") {
+  // lab3's rate grid: 4 points x 5 folds, fuse 8, two jobs: 4 groups of 5, queued fold by
+  // fold. Groups start at the same moment; each must still get 5 trials in a row, so a
+  // fold's points train in one group (reading one batch) but for the one it shares.
+  for (int run = 0; run < 3; ++run) {
+    TempDir dir;
+    Store store = require(Store::open(dir.path("s.sqlite")));
+    const int64_t study_id = require(store.openStudy("exp", "hash")).id;
+    require(store.joinStudy(study_id, nnspec::rt::WorkerSettings{}));
+    FakeTraining training{store, study_id, false, {}, {}, {}, {}};
+    std::mutex mutex;
+    std::vector<std::vector<std::string>> groups;
+    SchedulerHooks hooks;
+    hooks.run_trial = [&training](const TrialJob& job) { return training.run(job); };
+    hooks.fusion_key = [](const TrialJob&) {  // asked for each trial a group claims: slow, so claims overlap
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return std::string("mlp");
+    };
+    hooks.run_group = [&](const std::vector<TrialJob>& jobs) {
+      std::vector<std::string> members;
+      for (const TrialJob& job : jobs) members.push_back(std::to_string(job.fold) + ":" + job.point_key);
+      {
+        std::lock_guard lock(mutex);
+        groups.push_back(members);
+      }
+      for (const TrialJob& job : jobs) training.run(job);
+      return 0;
+    };
+    SweepSchedule sweep;
+    sweep.name = "rate";
+    sweep.method = nnspec::rt::SweepMethod::kGrid;
+    sweep.grid_points = {"lr=0.0004", "lr=0.004", "lr=0.04", "lr=0.4"};
+    sweep.points = 4;
+    sweep.folds = 5;
+    sweep.fuse = 8;
+    sweep.objective = "val.loss";
+    Scheduler scheduler(store, study_id, 2, hooks);
+    REQUIRE(scheduler.run({sweep}) == 0);
+    INFO(scheduler.error());
+    REQUIRE(groups.size() == 4);
+    std::set<std::string> folds_split;  // folds whose points train in two groups
+    for (const auto& members : groups) {
+      INFO(fmt::format("{}", fmt::join(members, " ")));
+      REQUIRE(members.size() == 5);
+      std::map<char, int> per_fold;
+      for (const std::string& member : members) ++per_fold[member[0]];
+      CHECK(per_fold.size() == 2);  // (4, 1), (3, 2), (2, 3) or (1, 4): never 2, 2, 1
+      for (const auto& [fold, count] : per_fold)
+        if (count < 4) folds_split.insert(std::string(1, fold));
+    }
+    CHECK(folds_split.size() == 3);  // folds 1, 2 and 3 straddle two groups; 0 and 4 do not
+  }
+}
