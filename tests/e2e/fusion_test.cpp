@@ -458,47 +458,37 @@ std::vector<size_t> sharedGemmSizes(const Points& points, int members, bool shar
   return sizes;
 }
 
+namespace {
+
+// Trains `spec`'s `count` points fused (one batch for all) and alone: the first layers'
+// forward GEMM, weight gradient and in-place update each run as one shared call of all
+// points, and every step comes out bit for bit.
+void checkSharedSgd(const std::string& spec, size_t count, uint64_t seed, const char* label) {
+  Points points(spec);
+  REQUIRE(points.models.size() == count);
+  // forward entry, gradients entry (x W, x^T dY), train step (x W, and the in-place
+  // updates x^T dY of the points as one).
+  CHECK(sharedGemmSizes(points, static_cast<int>(count), true) == std::vector<size_t>(5, count));
+  CHECK(sharedGemmSizes(points, static_cast<int>(count), false).empty());
+  std::vector<Member> members;
+  for (size_t index = 0; index < count; ++index) members.push_back({&points.models[index], seed});
+  int64_t fused_steps = 0;
+  const Comparison comparison = compareFused(points, members, true, &fused_steps);
+  CHECK(fused_steps > 0);
+  CHECK(comparison.bit_equal == comparison.steps);
+  WARN(fmt::format("{}: {} steps compared, {} bit for bit", label, comparison.steps, comparison.bit_equal));
+}
+
+}  // namespace
+
 TEST_CASE("fusion: SGD points that read one batch update their first layers in one call and train as alone",
           "[fusion]") {
   SECTION("plain SGD and heavy-ball momentum in one group") {
-    Points points(kSgdMixSpec);
-    REQUIRE(points.models.size() == 4);
-    // forward entry, gradients entry (x W, x^T dY), train step (x W, and the in-place
-    // updates x^T dY of the four points as one).
-    CHECK(sharedGemmSizes(points, 4, true) == std::vector<size_t>{4, 4, 4, 4, 4});
-    CHECK(sharedGemmSizes(points, 4, false).empty());
-    std::vector<Member> members;
-    for (size_t index = 0; index < 4; ++index) members.push_back({&points.models[index], 61});
-    int64_t fused_steps = 0;
-    const Comparison comparison = compareFused(points, members, true, &fused_steps);
-    CHECK(fused_steps > 0);
-    CHECK(comparison.bit_equal == comparison.steps);
-    WARN(fmt::format("SGD, momentum 0 and 0.9: {} steps compared, {} bit for bit", comparison.steps,
-                     comparison.bit_equal));
+    checkSharedSgd(kSgdMixSpec, 4, 61, "SGD, momentum 0 and 0.9");
   }
-  SECTION("Nesterov momentum") {
-    Points points(kNesterovSpec);
-    REQUIRE(points.models.size() == 3);
-    CHECK(sharedGemmSizes(points, 3, true) == std::vector<size_t>{3, 3, 3, 3, 3});
-    std::vector<Member> members;
-    for (size_t index = 0; index < 3; ++index) members.push_back({&points.models[index], 62});
-    int64_t fused_steps = 0;
-    const Comparison comparison = compareFused(points, members, true, &fused_steps);
-    CHECK(fused_steps > 0);
-    CHECK(comparison.bit_equal == comparison.steps);
-    WARN(fmt::format("SGD, Nesterov: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
-  }
+  SECTION("Nesterov momentum") { checkSharedSgd(kNesterovSpec, 3, 62, "SGD, Nesterov"); }
   SECTION("an L2 term reads the weight gradients (lab3's rate grid)") {
-    Points points(kL2Spec);
-    REQUIRE(points.models.size() == 3);
-    CHECK(sharedGemmSizes(points, 3, true) == std::vector<size_t>{3, 3, 3, 3, 3});
-    std::vector<Member> members;
-    for (size_t index = 0; index < 3; ++index) members.push_back({&points.models[index], 63});
-    int64_t fused_steps = 0;
-    const Comparison comparison = compareFused(points, members, true, &fused_steps);
-    CHECK(fused_steps > 0);
-    CHECK(comparison.bit_equal == comparison.steps);
-    WARN(fmt::format("SGD with L2: {} steps compared, {} bit for bit", comparison.steps, comparison.bit_equal));
+    checkSharedSgd(kL2Spec, 3, 63, "SGD with L2");
   }
 }
 
