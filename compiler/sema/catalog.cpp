@@ -366,8 +366,8 @@ std::vector<Signature> sweepClauseTable(const Catalog& catalog) {
       clause("fuse", {required("size", ArgType::of(TypeKind::kAny))}, "fuse N|auto|off",
              "Sweep fusion (grid sweeps): up to N trials that share a graph (they differ in the learning "
              "rate, L1/L2 factors, momentum, weight decay, seed or fold) train together in one compiled step, "
-             "each stored as its own trial with the numbers it gets alone; auto (the default) as many as the "
-             "L2 cache holds, off one trial at a time. Each trial keeps its own dropout masks; trials of one fold "
+             "each stored as its own trial with the numbers it gets alone; auto (the default) as many as a "
+             "core's share of the cache holds, at most 8, off one trial at a time. Each trial keeps its own dropout masks; trials of one fold "
              "and replicate read one batch, and their first layer runs as one GEMM call over it; models with batch "
              "normalization train alone. "
              "`--fuse` sets it for every sweep.",
