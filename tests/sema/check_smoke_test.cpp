@@ -1,7 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "compiler/frontend/parse.h"
-#include "compiler/sema/check.h"
+#include "tests/sema/check_text.h"
 
 using namespace nnspec;
 
@@ -12,13 +11,9 @@ split train = d.all.shuffle().take(150), test = d.all.shuffle().skip(150)
 model m { dense(16, tanh) dense(1) }
 train { model m loss mse optimizer adam epochs 3 }
 )";
-  SourceFile file("t.nnspec", text);
-  DiagnosticEngine diagnostics(file);
-  auto spec = frontend::parseSpec(file, diagnostics);
-  REQUIRE(spec.has_value());
-  auto checked = sema::checkSpec(*spec, sema::CheckOptions{}, diagnostics);
-  INFO(diagnostics.renderText());
-  REQUIRE(checked.has_value());
-  REQUIRE(checked->sweeps.size() == 1);
-  CHECK(checked->sweeps[0].checked[0].config.model.totalParams() == 16 * 1 + 16 + 16 + 1);
+  const testing::CheckedText checked = testing::checkSpecText(text);
+  INFO(checked.diagnostics);
+  REQUIRE(checked.spec.has_value());
+  REQUIRE(checked.spec->sweeps.size() == 1);
+  CHECK(checked.spec->sweeps[0].checked[0].config.model.totalParams() == 16 * 1 + 16 + 16 + 1);
 }

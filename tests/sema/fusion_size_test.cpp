@@ -6,9 +6,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "compiler/frontend/parse.h"
-#include "compiler/sema/check.h"
 #include "compiler/sema/fusion_size.h"
+#include "tests/sema/check_text.h"
 
 using namespace nnspec;
 
@@ -40,14 +39,10 @@ sema::TrainConfig config(const std::string& optimizer) {
                            "split train = d.all.shuffle().take(150), test = d.all.shuffle().skip(150)\n"
                            "model m { dense(64, relu) dense(64, relu) dense(1) }\n"
                            "train { model m loss mse optimizer " + optimizer + " batch 50 epochs 2 }\n";
-  SourceFile file("t.nnspec", text);
-  DiagnosticEngine diagnostics(file);
-  auto spec = frontend::parseSpec(file, diagnostics);
-  REQUIRE(spec.has_value());
-  auto checked = sema::checkSpec(*spec, sema::CheckOptions{}, diagnostics);
-  INFO(diagnostics.renderText());
-  REQUIRE(checked.has_value());
-  return checked->sweeps.at(0).checked.at(0).config;
+  const testing::CheckedText checked = testing::checkSpecText(text);
+  INFO(checked.diagnostics);
+  REQUIRE(checked.spec.has_value());
+  return checked.spec->sweeps.at(0).checked.at(0).config;
 }
 
 }  // namespace

@@ -3,36 +3,21 @@
 
 #include <catch2/catch.hpp>
 
-#include "compiler/frontend/parse.h"
-#include "compiler/sema/check.h"
 #include "compiler/sema/limits.h"
 #include "compiler/sema/memory_estimate.h"
 #include "compiler/sema/shapes.h"
+#include "tests/sema/check_text.h"
 
 using namespace nnspec;
 
 namespace {
 
-struct Checked {
-  std::optional<sema::CheckedSpec> spec;
-  std::string diagnostics;
-};
-
-Checked checkText(const std::string& body, std::optional<double> memory_limit = std::nullopt) {
-  const std::string text = "experiment e\n"
-                           "data d = synthetic(y: sin(x), n: 200)\n"
-                           "split train = d.all.shuffle().take(150), test = d.all.shuffle().skip(150)\n" +
-                           body;
-  SourceFile file("t.nnspec", text);
-  DiagnosticEngine diagnostics(file);
-  auto spec = frontend::parseSpec(file, diagnostics);
-  REQUIRE(spec.has_value());
-  sema::CheckOptions options;
-  options.memory_limit_bytes = memory_limit.value_or(1e15);
-  Checked out;
-  out.spec = sema::checkSpec(*spec, options, diagnostics);
-  out.diagnostics = diagnostics.renderText();
-  return out;
+testing::CheckedText checkText(const std::string& body, std::optional<double> memory_limit = std::nullopt) {
+  return testing::checkSpecText("experiment e\n"
+                                "data d = synthetic(y: sin(x), n: 200)\n"
+                                "split train = d.all.shuffle().take(150), test = d.all.shuffle().skip(150)\n" +
+                                    body,
+                                memory_limit);
 }
 
 }  // namespace

@@ -3,10 +3,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "compiler/frontend/parse.h"
-#include "compiler/sema/check.h"
 #include "compiler/sema/fusion_size.h"
 #include "compiler/sema/memory_estimate.h"
+#include "tests/sema/check_text.h"
 
 using namespace nnspec;
 
@@ -17,15 +16,9 @@ std::optional<sema::CheckedSpec> checkText(const std::string& body, std::string*
                            "data d = fashion_mnist() | scale(1/255)\n"
                            "split train = d.train.shuffle().take(500), test = d.test\n" +
                            body;
-  SourceFile file("t.nnspec", text);
-  DiagnosticEngine diagnostics(file);
-  auto spec = frontend::parseSpec(file, diagnostics);
-  REQUIRE(spec.has_value());
-  sema::CheckOptions options;
-  options.memory_limit_bytes = 1e15;
-  auto checked = sema::checkSpec(*spec, options, diagnostics);
-  *rendered = diagnostics.renderText();
-  return checked;
+  testing::CheckedText checked = testing::checkSpecText(text);
+  *rendered = checked.diagnostics;
+  return std::move(checked.spec);
 }
 
 }  // namespace
