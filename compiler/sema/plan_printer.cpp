@@ -132,6 +132,10 @@ void printFusion(const SweepPlan& plan, std::string& out) {
     ++run;
   }
   close();
+  if (fused == 0) {
+    out += "  fusion      none: no two trials share a graph (model, batch and optimizer)\n";
+    return;
+  }
   out += fmt::format("  fusion      up to {} trials a step ({}): {} in {}\n", size.limit, size.why,
                      plural(fused, "trial"), plural(groups, "group"));
   out += "              (one job; with --jobs J, each job's groups take at most 1/J of the trials)\n";
