@@ -84,26 +84,30 @@ CacheShare cacheShare() {
     if (bytes > 0) return {bytes, formatBytes(bytes) + " cache ($NNSPEC_CACHE_BYTES)"};
   }
   // The largest level this core has; a level shared by several cores counts its share.
-  CacheShare best{kDefaultCacheBytes, formatBytes(kDefaultCacheBytes) + " cache (assumed: no cache size is listed)"};
-  bool found = false;
-  for (int index = 0; index < 8; ++index) {
-    const std::string dir = fmt::format("/sys/devices/system/cpu/cpu0/cache/index{}/", index);
-    const std::string level = readLine(dir + "level");
-    if (level != "2" && level != "3") continue;
-    const std::string type = readLine(dir + "type");
-    if (type != "Unified" && type != "Data") continue;
-    const double bytes = parseSize(readLine(dir + "size"));
-    if (bytes <= 0) continue;
-    const int64_t cores = std::max<int64_t>(1, cpuListSize(readLine(dir + "shared_cpu_list")));
-    const double share = bytes / static_cast<double>(cores);
-    if (found && share <= best.bytes) continue;
-    found = true;
-    best.bytes = share;
-    best.text = cores == 1 ? fmt::format("{} L{} cache", formatBytes(bytes), level)
-                           : fmt::format("{} share of the {} L{} cache of {} cores", formatBytes(share),
-                                         formatBytes(bytes), level, cores);
-  }
-  return best;
+  // Read once: the plan and the scheduler ask for every point and group.
+  static const CacheShare listed = [] {
+    CacheShare best{kDefaultCacheBytes, formatBytes(kDefaultCacheBytes) + " cache (assumed: no cache size is listed)"};
+    bool found = false;
+    for (int index = 0; index < 8; ++index) {
+      const std::string dir = fmt::format("/sys/devices/system/cpu/cpu0/cache/index{}/", index);
+      const std::string level = readLine(dir + "level");
+      if (level != "2" && level != "3") continue;
+      const std::string type = readLine(dir + "type");
+      if (type != "Unified" && type != "Data") continue;
+      const double bytes = parseSize(readLine(dir + "size"));
+      if (bytes <= 0) continue;
+      const int64_t cores = std::max<int64_t>(1, cpuListSize(readLine(dir + "shared_cpu_list")));
+      const double share = bytes / static_cast<double>(cores);
+      if (found && share <= best.bytes) continue;
+      found = true;
+      best.bytes = share;
+      best.text = cores == 1 ? fmt::format("{} L{} cache", formatBytes(bytes), level)
+                             : fmt::format("{} share of the {} L{} cache of {} cores", formatBytes(share),
+                                           formatBytes(bytes), level, cores);
+    }
+    return best;
+  }();
+  return listed;
 }
 
 FusionSize fusionSize(const TrainConfig& config, int64_t requested) {
