@@ -154,6 +154,10 @@ class Runner {
     rt::SchedulerHooks hooks;
     hooks.run_trial = [&](const rt::TrialJob& job) { return runJob(store, study_id, job); };
     hooks.fusion_key = [this](const rt::TrialJob& job) { return fusionKey(job); };
+    hooks.fusion_limit = [this](const rt::TrialJob& job) {
+      const sema::SweepPlan& plan = planOf(*job.sweep);
+      return sema::fusionSize(pointOf(plan, job.point_key).config, plan.fuse).limit;
+    };
     hooks.run_group = [&](const std::vector<rt::TrialJob>& jobs) { return runGroup(store, study_id, jobs); };
     hooks.describe_sample = [&](const rt::SweepSchedule& sweep, int64_t number, const rt::Sample& sample) {
       return describeSample(sweep, number, sample);
@@ -212,7 +216,11 @@ class Runner {
       sweep.pruner = pruner;
     }
     if (!sampled(plan)) {
-      sweep.fuse = sema::fusionSize(plan.checked.front().config, plan.fuse).limit;
+      // The largest group any point's graph takes; each group is capped by its own graph's
+      // size (fusion_limit), so a grid of small and large models fuses only the small ones.
+      sweep.fuse = 1;
+      for (const sema::Point& point : plan.checked)
+        sweep.fuse = std::max(sweep.fuse, sema::fusionSize(point.config, plan.fuse).limit);
       return sweep;
     }
     sweep.space = searchSpace(plan);

@@ -250,7 +250,8 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
         ran = true;
         if (dropIfPruned(job)) break;
         started_any = true;
-        const int64_t limit = groupLimit(sweep);
+        int64_t limit = groupLimit(sweep);
+        if (limit > 1 && hooks_.fusion_limit) limit = std::min(limit, hooks_.fusion_limit(job));
         const std::string fusion = limit > 1 ? hooks_.fusion_key(job) : std::string();
         if (fusion.empty()) {
           claiming.unlock();

@@ -103,6 +103,9 @@ struct SchedulerHooks {
   // Sweep fusion: trials of a grid sweep whose keys are equal and not empty may train
   // together; run_group trains such a group (2 or more trials) and returns the worst code.
   std::function<std::string(const TrialJob& job)> fusion_key;
+  // The most trials a group led by `job` takes (its graph's own size; unset: no cap below
+  // the sweep's `fuse`).
+  std::function<int64_t(const TrialJob& job)> fusion_limit;
   std::function<int(const std::vector<TrialJob>& jobs)> run_group;
   // A sampled sweep's draw `number`: the key its trials are stored under,
   // sampledPointKey(number, the point's description), or a code >= 2 on failure.

@@ -1,4 +1,5 @@
 // The scheduler with a callback standing for training: which trials it runs, and when.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -231,4 +232,51 @@ TEST_CASE("scheduler: with two jobs each fused group claims consecutive trials, 
     }
     CHECK(folds_split.size() == 3);  // folds 1, 2 and 3 straddle two groups; 0 and 4 do not
   }
+}
+
+TEST_CASE("scheduler: a group is capped by its own graph's size, so large models of a grid train alone",
+          "[sweep]") {
+  // A grid of a small model (groups of up to 8) and a large one whose graph fuses none
+  // (fusion_limit 1), 3 folds each, one job: the small model's folds train as one group,
+  // the large model's trials one at a time.
+  TempDir dir;
+  Store store = require(Store::open(dir.path("s.sqlite")));
+  const int64_t study_id = require(store.openStudy("exp", "hash")).id;
+  require(store.joinStudy(study_id, nnspec::rt::WorkerSettings{}));
+  FakeTraining training{store, study_id, false, {}, {}, {}, {}};
+  std::vector<std::vector<std::string>> groups;
+  std::vector<std::string> alone;
+  SchedulerHooks hooks;
+  hooks.run_trial = [&](const TrialJob& job) {
+    alone.push_back(job.point_key);
+    return training.run(job);
+  };
+  hooks.fusion_key = [](const TrialJob& job) { return job.point_key; };
+  hooks.fusion_limit = [](const TrialJob& job) -> int64_t { return job.point_key == "width=8" ? 8 : 1; };
+  hooks.run_group = [&](const std::vector<TrialJob>& jobs) {
+    std::vector<std::string> members;
+    for (const TrialJob& job : jobs) members.push_back(job.point_key);
+    groups.push_back(members);
+    for (const TrialJob& job : jobs) training.run(job);
+    return 0;
+  };
+  SweepSchedule sweep;
+  sweep.name = "widths";
+  sweep.method = nnspec::rt::SweepMethod::kGrid;
+  sweep.grid_points = {"width=8", "width=4096"};
+  sweep.points = 2;
+  sweep.folds = 3;
+  sweep.fuse = 8;
+  sweep.objective = "val.loss";
+  Scheduler scheduler(store, study_id, 1, hooks);
+  REQUIRE(scheduler.run({sweep}) == 0);
+  INFO(scheduler.error());
+  size_t grouped = 0;
+  for (const auto& members : groups) {
+    INFO(fmt::format("{}", fmt::join(members, " ")));
+    for (const std::string& member : members) CHECK(member == "width=8");
+    grouped += members.size();
+  }
+  CHECK(grouped + alone.size() == 6);
+  CHECK(std::count(alone.begin(), alone.end(), "width=4096") == 3);
 }
