@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -105,35 +107,72 @@ void printData(const CheckedSpec& spec, std::string& out) {
 // up to the group size, in grid order (compiler/sema/fusion_size.h).
 void printFusion(const SweepPlan& plan, std::string& out) {
   if (plan.method == "random" || plan.method == "tpe") return;
-  const FusionSize size = fusionSize(plan.checked.front().config, plan.fuse);
+  // The largest group any point's graph takes (as `nnspec run` sizes the sweep's groups).
+  FusionSize size = fusionSize(plan.checked.front().config, plan.fuse);
+  for (const auto& point : plan.checked) {
+    FusionSize own = fusionSize(point.config, plan.fuse);
+    if (own.limit > size.limit) size = std::move(own);
+  }
   if (plan.trials() < 2) return;
   if (size.limit < 2) {
     out += fmt::format("  fusion      {}\n", size.why);
     return;
   }
-  // Grid points of one graph in a row share groups; each of their folds and replicates too.
-  int64_t groups = 0;
-  int64_t fused = 0;
-  int64_t run = 0;
-  std::string graph;
-  auto close = [&] {
-    const int64_t trials = run * plan.folds * plan.replicates;
-    const int64_t rest = trials % size.limit;
-    groups += trials / size.limit + (rest >= 2 ? 1 : 0);
-    fused += trials - (rest == 1 ? 1 : 0);
-    run = 0;
-  };
+  // The trials in the order `nnspec run` queues them (fold by fold and replicate by
+  // replicate, grid order within; a pruned sweep in grid order): a group takes the next
+  // trials of its graph, up to its graph's size, and ends at another graph.
+  std::vector<std::string> keys;  // each point's graph
+  std::map<std::string, FusionSize> sizes;
+  std::map<std::string, int64_t> points_of;
   for (const auto& point : plan.checked) {
     const TrainConfig& config = point.config;
-    const std::string key = fmt::format("{}|{}|{}", config.model.signature(), config.batch, config.optimizer);
-    const FusionSize own = fusionSize(config, plan.fuse);
-    if (key != graph || own.limit < 2) close();
-    graph = own.limit < 2 ? "" : key;
-    ++run;
+    keys.push_back(fmt::format("{}|{}|{}", config.model.signature(), config.batch, config.optimizer));
+    if (sizes.count(keys.back()) == 0) sizes.emplace(keys.back(), fusionSize(config, plan.fuse));
+    ++points_of[keys.back()];
   }
-  close();
+  std::vector<const std::string*> queue;
+  const int64_t blocks = plan.folds * plan.replicates;
+  if (plan.pruner.empty()) {
+    for (int64_t block = 0; block < blocks; ++block)
+      for (const std::string& key : keys) queue.push_back(&key);
+  } else {
+    for (const std::string& key : keys)
+      for (int64_t block = 0; block < blocks; ++block) queue.push_back(&key);
+  }
+  // One job's groups, as the scheduler forms them: at most `even` trials (the fewest
+  // groups `fuse` allows, made even) and at most the graph's own size; a group that meets
+  // another graph's trial before it is full ends there, and that trial trains alone.
+  int64_t largest = 1;
+  for (const auto& [key, own] : sizes) largest = std::max(largest, own.limit);
+  const int64_t total = static_cast<int64_t>(queue.size());
+  const int64_t even_groups = (total + largest - 1) / largest;
+  const int64_t even = (total + even_groups - 1) / even_groups;
+  int64_t groups = 0;
+  int64_t fused = 0;
+  for (size_t at = 0; at < queue.size();) {
+    const std::string& key = *queue[at];
+    const size_t limit = static_cast<size_t>(std::min(even, sizes.at(key).limit));
+    size_t end = at + 1;
+    if (limit >= 2) {
+      while (end < queue.size() && end - at < limit && *queue[end] == key) ++end;
+      if (end - at >= 2) {
+        ++groups;
+        fused += static_cast<int64_t>(end - at);
+      }
+      if (end < queue.size() && end - at < limit) ++end;  // claimed for the group: trains alone
+    }
+    at = end;
+  }
   if (fused == 0) {
-    out += "  fusion      none: no two trials share a graph (model, batch and optimizer)\n";
+    std::string why = "no two trials share a graph (model, batch and optimizer)";
+    for (const auto& [key, points] : points_of) {
+      if (points * blocks < 2) continue;
+      why = sizes.at(key).limit < 2 ? sizes.at(key).why
+                                    : "the trials of one graph are not queued next to each other (fold by fold, "
+                                      "grid order within)";
+      break;
+    }
+    out += fmt::format("  fusion      none: {}\n", why);
     return;
   }
   out += fmt::format("  fusion      up to {} trials a step ({}): {} in {}\n", size.limit, size.why,
