@@ -235,6 +235,7 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
   // batch) rather than every other one.
   std::mutex group_claims;
   auto work = [&] {
+    std::map<const SweepSchedule*, int64_t> claimed_here;  // trials this job claimed, by sweep
     while (worst.load() < 2 && !cancelled()) {
       bool ran = false;
       for (const auto& sweep : sweeps) {
@@ -252,7 +253,16 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
         started_any = true;
         int64_t limit = groupLimit(sweep);
         if (limit > 1 && hooks_.fusion_limit) limit = std::min(limit, hooks_.fusion_limit(job));
+        if (limit > 1) {
+          // No more than what is left of this job's even share of the sweep: 10 trials in
+          // groups of 2 on two jobs would be 5 groups, 3 on one job; with the share the
+          // last two groups are single trials, one on each.
+          const int64_t trials = std::max<int64_t>(sweep.trials(), 1);
+          const int64_t jobs = std::clamp<int64_t>(jobs_, 1, trials);
+          limit = std::min(limit, std::max<int64_t>(1, (trials + jobs - 1) / jobs - claimed_here[&sweep]));
+        }
         const std::string fusion = limit > 1 ? hooks_.fusion_key(job) : std::string();
+        ++claimed_here[&sweep];
         if (fusion.empty()) {
           claiming.unlock();
           noteCode(worst, runGuarded(job));
@@ -272,6 +282,7 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
           if (!more.value()) break;
           TrialJob other = jobFor(sweep, *more.value());
           if (dropIfPruned(other)) continue;
+          ++claimed_here[&sweep];
           if (hooks_.fusion_key(other) == fusion) {
             group.push_back(std::move(other));
           } else {
@@ -523,6 +534,7 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
   }
 
   auto work = [&] {
+    std::map<const SweepSchedule*, int64_t> claimed_here;  // trials this job claimed, by sweep
     while (worst.load() < 2 && !cancelled()) {
       int described_code = 0;
       bool must_wait = false;

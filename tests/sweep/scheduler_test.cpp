@@ -280,3 +280,44 @@ TEST_CASE("scheduler: a group is capped by its own graph's size, so large models
   CHECK(grouped + alone.size() == 6);
   CHECK(std::count(alone.begin(), alone.end(), "width=4096") == 3);
 }
+
+TEST_CASE("scheduler: fused groups give each job an even share when the groups do not divide among the jobs",
+          "[sweep]") {
+  // hw1's 10 folds of one model in groups of 2 on two jobs: 5 groups would leave one job
+  // 6 trials and the other 4; each job must train 5 (two groups of 2, then one alone).
+  TempDir dir;
+  Store store = require(Store::open(dir.path("s.sqlite")));
+  const int64_t study_id = require(store.openStudy("exp", "hash")).id;
+  require(store.joinStudy(study_id, nnspec::rt::WorkerSettings{}));
+  FakeTraining training{store, study_id, false, {}, {}, {}, {}};
+  std::mutex mutex;
+  std::map<std::thread::id, int> trained;
+  auto train = [&](const TrialJob& job) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // both jobs start before either ends
+    {
+      std::lock_guard lock(mutex);
+      ++trained[std::this_thread::get_id()];
+    }
+    return training.run(job);
+  };
+  SchedulerHooks hooks;
+  hooks.run_trial = train;
+  hooks.fusion_key = [](const TrialJob&) { return std::string("lenet"); };
+  hooks.run_group = [&](const std::vector<TrialJob>& jobs) {
+    for (const TrialJob& job : jobs) train(job);
+    return 0;
+  };
+  SweepSchedule sweep;
+  sweep.name = "image_cv";
+  sweep.method = nnspec::rt::SweepMethod::kGrid;
+  sweep.grid_points = {"one"};
+  sweep.points = 1;
+  sweep.folds = 10;
+  sweep.fuse = 2;
+  sweep.objective = "val.loss";
+  Scheduler scheduler(store, study_id, 2, hooks);
+  REQUIRE(scheduler.run({sweep}) == 0);
+  INFO(scheduler.error());
+  REQUIRE(trained.size() == 2);
+  for (const auto& [thread, count] : trained) CHECK(count == 5);
+}
