@@ -179,17 +179,40 @@ TEST_CASE("scheduler: a TPE study on two jobs makes the same draws and verdicts 
 
 }  // namespace
 
+namespace {
+
+// A fresh study in a temporary store, its trials trained by FakeTraining (the fusion tests).
+struct FusedStudy {
+  TempDir dir;
+  Store store = require(Store::open(dir.path("s.sqlite")));
+  int64_t study_id = require(store.openStudy("exp", "hash")).id;
+  FakeTraining training{store, study_id, false, {}, {}, {}, {}};
+  FusedStudy() { require(store.joinStudy(study_id, nnspec::rt::WorkerSettings{})); }
+};
+
+// A grid sweep of `points` x `folds` trials, fused up to `fuse` a group.
+SweepSchedule fusedGrid(const std::string& name, std::vector<std::string> points, int64_t folds, int64_t fuse) {
+  SweepSchedule sweep;
+  sweep.name = name;
+  sweep.method = nnspec::rt::SweepMethod::kGrid;
+  sweep.points = static_cast<int64_t>(points.size());
+  sweep.grid_points = std::move(points);
+  sweep.folds = folds;
+  sweep.fuse = fuse;
+  sweep.objective = "val.loss";
+  return sweep;
+}
+
+}  // namespace
+
 TEST_CASE("scheduler: with two jobs each fused group claims consecutive trials, the points of one fold together",
           "[sweep]") {
   // lab3's rate grid: 4 points x 5 folds, fuse 8, two jobs: 4 groups of 5, queued fold by
   // fold. Groups start at the same moment; each must still get 5 trials in a row, so a
   // fold's points train in one group (reading one batch) but for the one it shares.
   for (int run = 0; run < 3; ++run) {
-    TempDir dir;
-    Store store = require(Store::open(dir.path("s.sqlite")));
-    const int64_t study_id = require(store.openStudy("exp", "hash")).id;
-    require(store.joinStudy(study_id, nnspec::rt::WorkerSettings{}));
-    FakeTraining training{store, study_id, false, {}, {}, {}, {}};
+    FusedStudy study;
+    FakeTraining& training = study.training;
     std::mutex mutex;
     std::vector<std::vector<std::string>> groups;
     SchedulerHooks hooks;
@@ -208,15 +231,8 @@ TEST_CASE("scheduler: with two jobs each fused group claims consecutive trials, 
       for (const TrialJob& job : jobs) training.run(job);
       return 0;
     };
-    SweepSchedule sweep;
-    sweep.name = "rate";
-    sweep.method = nnspec::rt::SweepMethod::kGrid;
-    sweep.grid_points = {"lr=0.0004", "lr=0.004", "lr=0.04", "lr=0.4"};
-    sweep.points = 4;
-    sweep.folds = 5;
-    sweep.fuse = 8;
-    sweep.objective = "val.loss";
-    Scheduler scheduler(store, study_id, 2, hooks);
+    const SweepSchedule sweep = fusedGrid("rate", {"lr=0.0004", "lr=0.004", "lr=0.04", "lr=0.4"}, 5, 8);
+    Scheduler scheduler(study.store, study.study_id, 2, hooks);
     REQUIRE(scheduler.run({sweep}) == 0);
     INFO(scheduler.error());
     REQUIRE(groups.size() == 4);
@@ -239,11 +255,8 @@ TEST_CASE("scheduler: a group is capped by its own graph's size, so large models
   // A grid of a small model (groups of up to 8) and a large one whose graph fuses none
   // (fusion_limit 1), 3 folds each, one job: the small model's folds train as one group,
   // the large model's trials one at a time.
-  TempDir dir;
-  Store store = require(Store::open(dir.path("s.sqlite")));
-  const int64_t study_id = require(store.openStudy("exp", "hash")).id;
-  require(store.joinStudy(study_id, nnspec::rt::WorkerSettings{}));
-  FakeTraining training{store, study_id, false, {}, {}, {}, {}};
+  FusedStudy study;
+  FakeTraining& training = study.training;
   std::vector<std::vector<std::string>> groups;
   std::vector<std::string> alone;
   SchedulerHooks hooks;
@@ -260,15 +273,8 @@ TEST_CASE("scheduler: a group is capped by its own graph's size, so large models
     for (const TrialJob& job : jobs) training.run(job);
     return 0;
   };
-  SweepSchedule sweep;
-  sweep.name = "widths";
-  sweep.method = nnspec::rt::SweepMethod::kGrid;
-  sweep.grid_points = {"width=8", "width=4096"};
-  sweep.points = 2;
-  sweep.folds = 3;
-  sweep.fuse = 8;
-  sweep.objective = "val.loss";
-  Scheduler scheduler(store, study_id, 1, hooks);
+  const SweepSchedule sweep = fusedGrid("widths", {"width=8", "width=4096"}, 3, 8);
+  Scheduler scheduler(study.store, study.study_id, 1, hooks);
   REQUIRE(scheduler.run({sweep}) == 0);
   INFO(scheduler.error());
   size_t grouped = 0;
@@ -285,11 +291,8 @@ TEST_CASE("scheduler: fused groups give each job an even share when the groups d
           "[sweep]") {
   // hw1's 10 folds of one model in groups of 2 on two jobs: 5 groups would leave one job
   // 6 trials and the other 4; each job must train 5 (two groups of 2, then one alone).
-  TempDir dir;
-  Store store = require(Store::open(dir.path("s.sqlite")));
-  const int64_t study_id = require(store.openStudy("exp", "hash")).id;
-  require(store.joinStudy(study_id, nnspec::rt::WorkerSettings{}));
-  FakeTraining training{store, study_id, false, {}, {}, {}, {}};
+  FusedStudy study;
+  FakeTraining& training = study.training;
   std::mutex mutex;
   std::map<std::thread::id, int> trained;
   auto train = [&](const TrialJob& job) {
@@ -307,15 +310,8 @@ TEST_CASE("scheduler: fused groups give each job an even share when the groups d
     for (const TrialJob& job : jobs) train(job);
     return 0;
   };
-  SweepSchedule sweep;
-  sweep.name = "image_cv";
-  sweep.method = nnspec::rt::SweepMethod::kGrid;
-  sweep.grid_points = {"one"};
-  sweep.points = 1;
-  sweep.folds = 10;
-  sweep.fuse = 2;
-  sweep.objective = "val.loss";
-  Scheduler scheduler(store, study_id, 2, hooks);
+  const SweepSchedule sweep = fusedGrid("image_cv", {"one"}, 10, 2);
+  Scheduler scheduler(study.store, study.study_id, 2, hooks);
   REQUIRE(scheduler.run({sweep}) == 0);
   INFO(scheduler.error());
   REQUIRE(trained.size() == 2);
