@@ -534,7 +534,6 @@ int Scheduler::runSampled(const SweepSchedule& sweep) {
   }
 
   auto work = [&] {
-    std::map<const SweepSchedule*, int64_t> claimed_here;  // trials this job claimed, by sweep
     while (worst.load() < 2 && !cancelled()) {
       int described_code = 0;
       bool must_wait = false;
