@@ -76,7 +76,7 @@ void runPieces(int worker, void* context) noexcept {
 bool splitGemm(const GemmProblem* problems, int64_t count, GemmPartFn part_fn, float* scratch) noexcept {
   const int threads = teamThreads();
   const GemmProblem& problem = problems[0];
-  if (threads <= 1 || count * problem.m * problem.n * problem.k < kMinSplitMultiplyAdds) return false;
+  if (threads <= 1 || count * problem.m * problem.n * problem.k < kMinGemmSplitMultiplyAdds) return false;
   SplitTask task{problems, count, part_fn, {}, threads, problem.n <= problem.m, 0, 0};
   const int64_t extent = task.by_rows ? problem.m : problem.n;
   const int64_t align = task.by_rows ? kRowAlign : kColAlign;

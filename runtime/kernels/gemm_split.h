@@ -15,9 +15,18 @@ namespace nnspec::rt {
 // packed_gemm_avx2.h).
 using GemmPartFn = void (*)(const GemmProblem* problems, int64_t count, const GemmPart& part, float* scratch) noexcept;
 
-// Below this many multiply-adds a GEMM runs on the caller alone (waking the team costs
-// about as much as a few thousand multiply-adds).
+// Below this many multiply-adds a convolution runs on the caller alone (waking the team
+// costs about as much as a few thousand multiply-adds).
 inline constexpr int64_t kMinSplitMultiplyAdds = int64_t{1} << 18;
+
+// Below this many multiply-adds a GEMM runs on the caller alone. A split GEMM pays for
+// the wake-up and for every part packing its own copy of the shared operand, and parts
+// fall on whole tiles, so a narrow c splits unevenly (64 columns: 48 and 16). With the
+// convolutions' bound, a trial of q3's 784-64-64-10 at batch 32 (GEMMs of 1.6M
+// multiply-adds) trained slower on two threads than on one: 2.9 s against 2.2 s for its
+// learning-rate sweep; with this bound those GEMMs stay on one thread and two threads
+// gain (bench/run_fusion.sh, JOBS=1).
+inline constexpr int64_t kMinGemmSplitMultiplyAdds = int64_t{1} << 22;
 
 // Runs `count` problems of one shape (sharing op(a): GemmPartFn) split among the team
 // when the team has more than one thread and the work is large enough, and returns true;

@@ -526,11 +526,16 @@ TEST_CASE("train.accuracy is the training pass's: with no update it equals the e
 // Two threads for one trial (TrialSettings::kernel_threads, the run's share of the
 // CPUs): the GEMMs split by output, so every number is the one thread's.
 TEST_CASE("a trial on 2 or 3 kernel threads ends bit for bit as on one: an MLP and a CNN", "[runtime]") {
-  // The CNN with a second convolution of 16 filters, whose GEMMs are large enough to split.
+  // The MLP with a hidden layer of 128 (its first GEMM, 50x128x784, is above
+  // kMinGemmSplitMultiplyAdds) and the CNN with a second convolution of 16 filters, whose
+  // GEMMs are large enough to split.
+  std::string mlp = kMlpSpec;
+  const std::string hidden = "dense(32, relu)";
+  mlp.replace(mlp.find(hidden), hidden.size(), "dense(128, relu)");
   std::string cnn = kCnnSpec;
   const std::string pool = "  maxpool(2)\n";
   cnn.insert(cnn.find(pool) + pool.size(), "  conv2d(16, 3, activation: relu)\n");
-  for (const std::string& spec : {std::string(kMlpSpec), cnn}) {
+  for (const std::string& spec : {mlp, cnn}) {
     TrialSetup setup(spec);
     const rt::TrialResult one = setup.run();
     for (const int threads : {2, 3}) {

@@ -208,6 +208,15 @@ TEST_CASE("a split covers c once in pieces: rows when c is tall, columns when it
     GemmProblem tiny{16, 16, 16, 1.0f, {}, {}, 0.0f, nullptr};
     CHECK_FALSE(splitGemm(&tiny, 1, countPart, scratch_floats));
     CHECK(small.parts.load() == 0);
+    // A batch of 32 through a 784-64 layer (1.6M multiply-adds) stays whole: the two parts
+    // of its 64 columns (48 and 16) save less than waking a helper costs. Five such
+    // problems sharing op(a), one fused step's first layer, split.
+    GemmProblem narrow{32, 64, 784, 1.0f, {}, {}, 0.0f, nullptr};
+    CHECK_FALSE(splitGemm(&narrow, 1, countPart, scratch_floats));
+    CHECK(small.parts.load() == 0);
+    const std::vector<GemmProblem> fused(5, narrow);
+    CHECK(splitGemm(fused.data(), 5, countPart, scratch_floats));
+    CHECK(small.parts.load() == 2);
     setTeamThreads(1);
     GemmProblem big{784, 500, 128, 1.0f, {}, {}, 0.0f, nullptr};
     CHECK_FALSE(splitGemm(&big, 1, countPart, scratch_floats));
