@@ -234,8 +234,14 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
   // a group gets consecutive trials (the points of one fold and replicate, which read one
   // batch) rather than every other one.
   std::mutex group_claims;
+  // By sweep, under group_claims: the trials left to claim when this run first claimed
+  // one of it (that one included), and the claims since.
+  struct ClaimCount {
+    int64_t at_start = -1;
+    int64_t claimed = 0;
+  };
+  std::map<const SweepSchedule*, ClaimCount> claims;
   auto work = [&] {
-    std::map<const SweepSchedule*, int64_t> claimed_here;  // trials this job claimed, by sweep
     while (worst.load() < 2 && !cancelled()) {
       bool ran = false;
       for (const auto& sweep : sweeps) {
@@ -253,16 +259,23 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
         started_any = true;
         int64_t limit = groupLimit(sweep);
         if (limit > 1 && hooks_.fusion_limit) limit = std::min(limit, hooks_.fusion_limit(job));
+        ClaimCount& count = claims[&sweep];
+        if (count.at_start < 0) {
+          // (The queued trials and other workers' running ones; this one is ours.)
+          auto left = store_.countUnfinished(study_id_, sweep.name);
+          count.at_start = left.ok() ? left.value() + 1 : std::max<int64_t>(sweep.trials(), 1);
+        }
         if (limit > 1) {
-          // No more than what is left of this job's even share of the sweep: 10 trials in
-          // groups of 2 on two jobs would be 5 groups, 3 on one job; with the share the
-          // last two groups are single trials, one on each.
-          const int64_t trials = std::max<int64_t>(sweep.trials(), 1);
-          const int64_t jobs = std::clamp<int64_t>(jobs_, 1, trials);
-          limit = std::min(limit, std::max<int64_t>(1, (trials + jobs - 1) / jobs - claimed_here[&sweep]));
+          // The jobs claim in rounds of one group each; a last round too short to give
+          // every job a full group shares its trials evenly among them. 10 trials in
+          // groups of 2 on two jobs: two rounds of 2+2, then 1 and 1 (not a fifth group
+          // of 2 on one job while the other idles); 24 in groups of 4: three rounds of 4+4.
+          const int64_t round = limit * std::max<int64_t>(jobs_, 1);
+          const int64_t round_start = count.at_start - count.claimed / round * round;
+          if (round_start < round) limit = std::max<int64_t>(1, (round_start + jobs_ - 1) / jobs_);
         }
         const std::string fusion = limit > 1 ? hooks_.fusion_key(job) : std::string();
-        ++claimed_here[&sweep];
+        ++count.claimed;
         if (fusion.empty()) {
           claiming.unlock();
           noteCode(worst, runGuarded(job));
@@ -281,8 +294,8 @@ int Scheduler::runGrids(const std::vector<SweepSchedule>& sweeps) {
           }
           if (!more.value()) break;
           TrialJob other = jobFor(sweep, *more.value());
+          ++count.claimed;
           if (dropIfPruned(other)) continue;
-          ++claimed_here[&sweep];
           if (hooks_.fusion_key(other) == fusion) {
             group.push_back(std::move(other));
           } else {

@@ -336,7 +336,7 @@ TEST_CASE("a fused run stores what one trial at a time does, trial for trial and
   std::string fused_text, alone_text;
   const TrialMap fused = runWith(4, "fused.sqlite", &fused_text);
   const TrialMap alone = runWith(1, "alone.sqlite", &alone_text);
-  // With 2 jobs each takes an even share of the 24 trials, up to 4 a group: 6 groups.
+  // With 2 jobs, up to 4 a group: three rounds of two groups of 4, 6 groups.
   CHECK_THAT(fused_text, Catch::Contains("fusion: 24 trials trained in 6 fused groups, "));
   CHECK_THAT(fused_text, Catch::Contains("trains fused with 3 other trials in one step"));
   CHECK_THAT(alone_text, !Catch::Contains("trains fused") && !Catch::Contains("fusion:"));

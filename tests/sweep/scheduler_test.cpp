@@ -317,3 +317,48 @@ TEST_CASE("scheduler: fused groups give each job an even share when the groups d
   REQUIRE(trained.size() == 2);
   for (const auto& [thread, count] : trained) CHECK(count == 5);
 }
+
+TEST_CASE("scheduler: fused groups stay whole when one job runs slower than the other", "[sweep]") {
+  // 24 trials (4 points x 6 folds) in groups of 4 on two jobs: 3 rounds of two groups,
+  // whichever job claims them. The first group takes long, so the other job claims the
+  // next three; a share fixed per job (12 each) would leave it single trials at the end.
+  TempDir dir;
+  Store store = require(Store::open(dir.path("s.sqlite")));
+  const int64_t study_id = require(store.openStudy("exp", "hash")).id;
+  require(store.joinStudy(study_id, nnspec::rt::WorkerSettings{}));
+  FakeTraining training{store, study_id, false, {}, {}, {}, {}};
+  std::mutex mutex;
+  std::vector<size_t> sizes;
+  SchedulerHooks hooks;
+  hooks.run_trial = [&](const TrialJob& job) {
+    {
+      std::lock_guard lock(mutex);
+      sizes.push_back(1);
+    }
+    return training.run(job);
+  };
+  hooks.fusion_key = [](const TrialJob&) { return std::string("mlp"); };
+  hooks.run_group = [&](const std::vector<TrialJob>& jobs) {
+    bool first = false;
+    {
+      std::lock_guard lock(mutex);
+      first = sizes.empty();
+      sizes.push_back(jobs.size());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(first ? 300 : 5));
+    for (const TrialJob& job : jobs) training.run(job);
+    return 0;
+  };
+  SweepSchedule sweep;
+  sweep.name = "grid_cv";
+  sweep.method = nnspec::rt::SweepMethod::kGrid;
+  sweep.grid_points = {"a", "b", "c", "d"};
+  sweep.points = 4;
+  sweep.folds = 6;
+  sweep.fuse = 4;
+  sweep.objective = "val.loss";
+  Scheduler scheduler(store, study_id, 2, hooks);
+  REQUIRE(scheduler.run({sweep}) == 0);
+  INFO(scheduler.error());
+  CHECK(sizes == std::vector<size_t>(6, 4));
+}
