@@ -3,7 +3,9 @@
 # three studies of small MLPs, each run as
 #   nnspec run SPEC --jobs JOBS --fuse off   (one trial at a time on each job)
 #   nnspec run SPEC --jobs JOBS --fuse 8     (up to 8 trials of one graph in one step; the
-#                                             scheduler gives each job an even share)
+#                                             jobs claim groups in rounds, and a last
+#                                             round too short for a group per job is
+#                                             shared evenly among them)
 #   python3 torch_sweep.py STUDY EPOCHS JOBS (a pool of JOBS processes, one thread each,
 #                                             each training whole trials: how a user
 #                                             parallelizes a PyTorch sweep on a CPU)

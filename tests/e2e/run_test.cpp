@@ -533,7 +533,7 @@ TEST_CASE("trials in parallel give the same table and numbers as one at a time",
     nnspec::e2e::Ran ran = nnspec::e2e::runCaptured(request);
     tables[jobs - 1] = std::move(ran.printed);
     REQUIRE(ran.outcome.exit_code == 0);
-    // Fusion's groups follow the jobs (each job an even share); the numbers do not.
+    // Fusion's groups follow the jobs (claimed in rounds of a group per job); the numbers do not.
     const size_t fusion = tables[jobs - 1].find("\nfusion: ");
     if (fusion != std::string::npos) tables[jobs - 1].erase(fusion, tables[jobs - 1].find('\n', fusion + 1) - fusion);
   }
