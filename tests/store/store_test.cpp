@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -620,4 +621,29 @@ TEST_CASE("a version 4 store is migrated to version 5 with its trials, and then 
       "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('trial_by_status', 'trial_queue')"));
   REQUIRE(require(indexes.step()));
   CHECK(indexes.int64At(0) == 2);
+}
+
+// Workers started together on one host (or `nnspec run` started twice) create one new
+// store file at the same time: each must open it, none may see "database is locked".
+TEST_CASE("store: eight connections creating one new SQLite store at once all open it", "[store]") {
+  TempDir dir;
+  constexpr int kConnections = 8;
+  for (int attempt = 0; attempt < 25; ++attempt) {
+    const std::string path = dir.path("race" + std::to_string(attempt) + ".sqlite");
+    std::vector<std::string> errors(kConnections);
+    std::atomic<int> waiting{kConnections};
+    std::vector<std::thread> threads;
+    for (int index = 0; index < kConnections; ++index) {
+      threads.emplace_back([&, index] {
+        --waiting;
+        while (waiting.load() > 0) std::this_thread::yield();
+        auto store = Store::open(path);
+        if (!store.ok()) return void(errors[index] = store.error().message);
+        auto study = store.value().openStudy("exp", "hash");
+        if (!study.ok()) errors[index] = study.error().message;
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    for (const std::string& error : errors) CHECK(error == "");
+  }
 }
