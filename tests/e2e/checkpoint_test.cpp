@@ -23,6 +23,8 @@
 #include "compiler/driver/run.h"
 #include "compiler/jit/jit_compiler.h"
 #include "compiler/pipeline/pipeline.h"
+#include "runtime/kernels/cpu_dispatch.h"
+#include "runtime/kernels/kernel_table.h"
 #include "runtime/kernels/thread_team.h"
 #include "runtime/store/store.h"
 #include "runtime/train/checkpoint.h"
@@ -543,7 +545,8 @@ TEST_CASE("a trial on 2 or 3 kernel threads ends bit for bit as on one: an MLP a
       setup.settings.kernel_threads = [threads] { return threads; };
       const int64_t rounds_before = rt::teamRounds();
       checkIdentical(setup.run(), one);
-      CHECK(rt::teamRounds() > rounds_before);  // some GEMMs did split
+      // Some GEMMs did split (the packed levels split; NNSPEC_CPU=generic runs on one thread).
+      if (rt::activeKernelTable().level >= kNnspecCpuAvx2) CHECK(rt::teamRounds() > rounds_before);
     }
   }
 }
