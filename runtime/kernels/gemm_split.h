@@ -24,8 +24,8 @@ inline constexpr int64_t kMinSplitMultiplyAdds = int64_t{1} << 18;
 // fall on whole tiles, so a narrow c splits unevenly (64 columns: 48 and 16). With the
 // convolutions' bound, a trial of q3's 784-64-64-10 at batch 32 (GEMMs of 1.6M
 // multiply-adds) trained slower on two threads than on one: 2.9 s against 2.2 s for its
-// learning-rate sweep; with this bound those GEMMs stay on one thread and two threads
-// gain (bench/run_fusion.sh, JOBS=1).
+// learning-rate sweep (`nnspec run --jobs 1 --fuse off`, on one CPU and on two); with
+// this bound those GEMMs stay on one thread and the run on two CPUs is no slower.
 inline constexpr int64_t kMinGemmSplitMultiplyAdds = int64_t{1} << 22;
 
 // Runs `count` problems of one shape (sharing op(a): GemmPartFn) split among the team
