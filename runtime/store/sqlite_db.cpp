@@ -192,6 +192,7 @@ StoreError SqliteDb::errorFor(int code, std::string_view doing) const {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       error.hint = "another process holds the store; wait for it to finish or pass --store with another file";
+      error.busy = true;
       break;
     case SQLITE_NOTADB:
       error.hint = "this file is not a result store; pass --store with a new file name or move the file away";

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -915,11 +917,20 @@ StoreResult<Store> Store::open(const std::string& location) {
     db = std::move(opened.value());
   }
   // Schema first: it reads before it writes, so a foreign or newer store stays untouched.
-  auto migrated = migrateSchema(*db);
-  if (!migrated.ok()) return inContext(migrated.error(), "cannot open the store");
-  if (db->dialect() == SqlDialect::kSqlite) {
-    auto configured = configureConnection(*db);
-    if (!configured.ok()) return inContext(configured.error(), "cannot open the store");
+  // Connections creating one new SQLite store together: SQLite returns "database is
+  // locked" at once, without the busy timeout, where waiting could deadlock (a journal
+  // mode switch while another connection reads; 8 connections at once under load hit
+  // it). Both steps are safe to repeat: the schema's writes are one transaction, the
+  // pragmas idempotent.
+  const auto start = std::chrono::steady_clock::now();
+  for (int attempt = 0;; ++attempt) {
+    auto migrated = migrateSchema(*db);
+    StoreResult<void> configured = migrated;
+    if (migrated.ok() && db->dialect() == SqlDialect::kSqlite) configured = configureConnection(*db);
+    if (configured.ok()) break;
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!configured.error().busy || waited * 1000 >= kBusyTimeoutMs) return inContext(configured.error(), "cannot open the store");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + 5 * std::min(attempt, 10)));
   }
   return Store(std::make_unique<State>(std::move(db)));
 }

@@ -14,6 +14,7 @@ struct StoreError {
   std::string path;     // the store file ("" when not about one file)
   std::string message;  // lowercase, e.g. "file is not a database"
   std::string hint;     // the fix, e.g. "pass --store with another file name" ("" if none)
+  bool busy = false;    // another connection held a lock SQLite did not wait for: worth a retry
 };
 
 template <class T>
