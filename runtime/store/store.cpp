@@ -917,11 +917,11 @@ StoreResult<Store> Store::open(const std::string& location) {
     db = std::move(opened.value());
   }
   // Schema first: it reads before it writes, so a foreign or newer store stays untouched.
-  // Connections creating one new SQLite store together: SQLite returns "database is
-  // locked" at once, without the busy timeout, where waiting could deadlock (a journal
-  // mode switch while another connection reads; 8 connections at once under load hit
-  // it). Both steps are safe to repeat: the schema's writes are one transaction, the
-  // pragmas idempotent.
+  // Connections creating one new SQLite store together: SQLite may return "database is
+  // locked" at once, without the busy timeout (8 connections at once under load hit it in
+  // configureConnection, after the schema step; most likely its switch to WAL). Both
+  // steps are safe to repeat: the schema's writes are one transaction, the pragmas
+  // idempotent.
   const auto start = std::chrono::steady_clock::now();
   for (int attempt = 0;; ++attempt) {
     auto migrated = migrateSchema(*db);
@@ -929,7 +929,8 @@ StoreResult<Store> Store::open(const std::string& location) {
     if (migrated.ok() && db->dialect() == SqlDialect::kSqlite) configured = configureConnection(*db);
     if (configured.ok()) break;
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!configured.error().busy || waited * 1000 >= kBusyTimeoutMs) return inContext(configured.error(), "cannot open the store");
+    if (!configured.error().busy || waited * 1000 >= kBusyTimeoutMs)
+      return inContext(configured.error(), "cannot open the store");
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + 5 * std::min(attempt, 10)));
   }
   return Store(std::make_unique<State>(std::move(db)));
