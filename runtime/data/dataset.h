@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <new>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -55,6 +56,10 @@ struct Dataset {
   std::vector<float> x;
   std::vector<float> y;
 };
+
+// Which samples of a part a load keeps: positions into the part, ascending and distinct
+// (the loaded set holds them in that order), or nullopt for all of them.
+using RowSelection = std::optional<std::span<const int64_t>>;
 
 // Where data lives. Paths in a spec are relative to spec_dir.
 struct DataPaths {

@@ -60,17 +60,32 @@ DataResult<std::vector<PartInfo>> probeFashionMnist(const std::string& dir) {
   return parts;
 }
 
-DataResult<Dataset> loadFashionMnist(const std::string& dir, const std::string& part) {
+namespace {
+
+DataResult<const FashionPart*> partNamed(const std::string& dir, const std::string& part) {
   const FashionPart* found = nullptr;
   for (const FashionPart& candidate : kFashionParts) {
     if (part == candidate.name) found = &candidate;
   }
   if (found == nullptr) {
-    return DataError{"", fmt::format("fashion_mnist has no part '{}'", part),
-                     "its parts are 'train' and 'test'"};
+    return DataError{"", fmt::format("fashion_mnist has no part '{}'", part), "its parts are 'train' and 'test'"};
   }
   if (std::optional<DataError> error = checkDirectory(dir)) return *error;
-  return loadIdxFiles(filesOf(dir, *found));
+  return found;
+}
+
+}  // namespace
+
+DataResult<Dataset> loadFashionMnist(const std::string& dir, const std::string& part, const RowSelection& rows) {
+  DataResult<const FashionPart*> found = partNamed(dir, part);
+  if (!found.ok()) return found.error();
+  return loadIdxFiles(filesOf(dir, *found.value()), rows);
+}
+
+DataResult<Dataset> loadFashionMnistLabels(const std::string& dir, const std::string& part) {
+  DataResult<const FashionPart*> found = partNamed(dir, part);
+  if (!found.ok()) return found.error();
+  return loadIdxLabels(filesOf(dir, *found.value()));
 }
 
 }  // namespace nnspec::rt

@@ -134,36 +134,52 @@ DataResult<IdxHeader> readHeader(ByteStream& stream, const IdxKind& kind) {
 }
 
 DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
-                                                  const IdxKind& kind);
+                                                  const IdxKind& kind, const RowSelection& rows);
 
-// Reads the values after the header as floats, then checks nothing follows them.
-DataResult<std::vector<float>> readValues(ByteStream& stream, const IdxHeader& header,
-                                          const IdxKind& kind) {
-  const std::string what = fmt::format("{} {} values ({:.1f} MiB as floats)", header.values, kind.data_noun,
-                                       static_cast<double>(header.values) * sizeof(float) / (1024.0 * 1024.0));
+// Reads the values after the header as floats (of the rows `rows` names, or all), then
+// checks nothing follows them.
+DataResult<std::vector<float>> readValues(ByteStream& stream, const IdxHeader& header, const IdxKind& kind,
+                                          const RowSelection& rows = std::nullopt) {
+  const int64_t kept = rows ? static_cast<int64_t>(rows->size()) * (header.values / header.dims[0]) : header.values;
+  const std::string what = fmt::format("{} {} values ({:.1f} MiB as floats)", kept, kind.data_noun,
+                                       static_cast<double>(kept) * sizeof(float) / (1024.0 * 1024.0));
   return loadWithinMemory<std::vector<float>>(stream.path(), what,
-                                              [&] { return readValuesInMemory(stream, header, kind); });
+                                              [&] { return readValuesInMemory(stream, header, kind, rows); });
 }
 
 DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
-                                                  const IdxKind& kind) {
+                                                  const IdxKind& kind, const RowSelection& rows) {
   const size_t expected = static_cast<size_t>(header.values);
+  const size_t row_values = expected / static_cast<size_t>(header.dims[0]);
   std::vector<float> values;
-  values.reserve(std::min(expected, kMaxReservedValues));
+  values.reserve(std::min(rows ? rows->size() * row_values : expected, kMaxReservedValues));
   adviseHugePages(values.data(), values.capacity() * sizeof(float));
-  // No larger than the data: a small file should not zero-fill a whole chunk.
-  std::vector<uint8_t> chunk(std::min(kChunkBytes, expected));
-  while (values.size() < expected) {
-    size_t want = std::min(chunk.size(), expected - values.size());
+  // No larger than the data: a small file should not zero-fill a whole chunk. Whole rows,
+  // so a chunk keeps or skips each of its rows at once.
+  std::vector<uint8_t> chunk(std::max(row_values, std::min(kChunkBytes, expected) / row_values * row_values));
+  size_t read = 0;
+  size_t next_kept = 0;  // into *rows
+  while (read < expected) {
+    size_t want = std::min(chunk.size(), expected - read);
     DataResult<size_t> got = stream.read(chunk.data(), want);
     if (!got.ok()) return got.error();
-    values.insert(values.end(), chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(got.value()));
+    if (!rows) {
+      values.insert(values.end(), chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(got.value()));
+    } else {
+      const size_t end_row = (read + got.value()) / row_values;
+      for (; next_kept < rows->size() && static_cast<size_t>((*rows)[next_kept]) < end_row; ++next_kept) {
+        const size_t offset = static_cast<size_t>((*rows)[next_kept]) * row_values - read;
+        const auto begin = chunk.begin() + static_cast<ptrdiff_t>(offset);
+        values.insert(values.end(), begin, begin + static_cast<ptrdiff_t>(row_values));
+      }
+    }
+    read += got.value();
     if (got.value() < want) break;
   }
-  if (values.size() < expected) {
+  if (read < expected) {
     return DataError{stream.path(),
                      fmt::format("truncated: expected {} bytes of {} data, found {}", expected,
-                                 kind.data_noun, values.size()),
+                                 kind.data_noun, read),
                      ""};
   }
 
@@ -294,23 +310,53 @@ DataResult<PartInfo> probeIdxFiles(const IdxFilePair& files) {
   return info;
 }
 
-DataResult<Dataset> loadIdxFiles(const IdxFilePair& files) {
+DataResult<Dataset> loadIdxFiles(const IdxFilePair& files, const RowSelection& rows) {
   DataResult<ImageFile> images = openImages(files);
   if (!images.ok()) return images.error();
   const std::vector<int64_t>& dims = images.value().header.dims;
+  if (rows) {
+    for (size_t k = 0; k < rows->size(); ++k) {
+      if ((*rows)[k] < 0 || (*rows)[k] >= dims[0] || (k > 0 && (*rows)[k] <= (*rows)[k - 1])) {
+        return DataError{files.images_path,
+                         fmt::format("cannot load sample {} of {}: the samples to load must be ascending, distinct "
+                                     "and in 0..{}",
+                                     (*rows)[k], dims[0], dims[0] - 1),
+                         ""};
+      }
+    }
+  }
   // Labels first: a count mismatch is cheaper to find than reading all the pixels.
   DataResult<Labels> labels = readLabels(files, dims[0]);
   if (!labels.ok()) return labels.error();
-  DataResult<std::vector<float>> pixels =
-      readValues(images.value().stream, images.value().header, kImages);
+  DataResult<std::vector<float>> pixels = readValues(images.value().stream, images.value().header, kImages, rows);
   if (!pixels.ok()) return pixels.error();
 
+  Dataset dataset;
+  dataset.sample_shape.assign(dims.begin() + 1, dims.end());
+  dataset.count = rows ? static_cast<int64_t>(rows->size()) : dims[0];
+  dataset.target_width = 1;
+  dataset.num_classes = labels.value().num_classes;  // of the whole part, kept or not
+  dataset.x = std::move(pixels.value());
+  if (rows) {
+    dataset.y.reserve(rows->size());
+    for (const int64_t row : *rows) dataset.y.push_back(labels.value().values[static_cast<size_t>(row)]);
+  } else {
+    dataset.y = std::move(labels.value().values);
+  }
+  return dataset;
+}
+
+DataResult<Dataset> loadIdxLabels(const IdxFilePair& files) {
+  DataResult<ImageFile> images = openImages(files);
+  if (!images.ok()) return images.error();
+  const std::vector<int64_t>& dims = images.value().header.dims;
+  DataResult<Labels> labels = readLabels(files, dims[0]);
+  if (!labels.ok()) return labels.error();
   Dataset dataset;
   dataset.sample_shape.assign(dims.begin() + 1, dims.end());
   dataset.count = dims[0];
   dataset.target_width = 1;
   dataset.num_classes = labels.value().num_classes;
-  dataset.x = std::move(pixels.value());
   dataset.y = std::move(labels.value().values);
   return dataset;
 }
@@ -336,8 +382,12 @@ DataResult<std::vector<PartInfo>> probeIdx(const std::string& images_path,
   return std::vector<PartInfo>{std::move(info.value())};
 }
 
-DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& labels_path) {
-  return loadIdxFiles({images_path, labels_path, "all", kIdxMissingHint});
+DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& labels_path, const RowSelection& rows) {
+  return loadIdxFiles({images_path, labels_path, "all", kIdxMissingHint}, rows);
+}
+
+DataResult<Dataset> loadIdxLabels(const std::string& images_path, const std::string& labels_path) {
+  return loadIdxLabels({images_path, labels_path, "all", kIdxMissingHint});
 }
 
 }  // namespace nnspec::rt

@@ -20,8 +20,12 @@ struct IdxFilePair {
 // Reads the image header and the (small) label file: counts must agree, and the labels
 // give num_classes. The pixel data is not read.
 DataResult<PartInfo> probeIdxFiles(const IdxFilePair& files);
-// Reads and validates both files completely.
-DataResult<Dataset> loadIdxFiles(const IdxFilePair& files);
+// Reads and validates both files completely; keeps the samples `rows` names (all by
+// default). num_classes is always the whole label file's.
+DataResult<Dataset> loadIdxFiles(const IdxFilePair& files, const RowSelection& rows = std::nullopt);
+// The labels alone (x empty, count the whole part's), after the same checks of both
+// headers: what selections need to choose rows before the pixels are read.
+DataResult<Dataset> loadIdxLabels(const IdxFilePair& files);
 // Reads an image file alone (samples to predict): target_width 0, no y.
 DataResult<Dataset> loadIdxImages(const std::string& images_path);
 

