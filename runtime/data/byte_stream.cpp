@@ -1,7 +1,7 @@
 #include "runtime/data/byte_stream.h"
 
 #include <fmt/core.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,8 +14,8 @@ namespace nnspec::rt {
 namespace {
 
 constexpr unsigned char kGzipMagic[2] = {0x1f, 0x8b};
-constexpr size_t kGzipBufferBytes = size_t{1} << 17;
-constexpr size_t kMaxGzReadBytes = size_t{1} << 30;  // gzread takes an unsigned int
+constexpr size_t kGzipInputBytes = size_t{1} << 18;
+constexpr size_t kMaxInflateBytes = size_t{1} << 30;  // avail_out is a uint32_t
 constexpr size_t kChunkBytes = size_t{1} << 20;
 constexpr size_t kSkipChunkBytes = size_t{1} << 16;
 constexpr size_t kMinChunkBytes = size_t{1} << 12;
@@ -25,11 +25,48 @@ DataError cannotOpen(const std::string& path, int error_number, const std::strin
                    error_number == ENOENT ? missing_hint : ""};
 }
 
+// What igzip's error codes mean, in zlib's words where it has them.
+std::string inflateError(int code) {
+  switch (code) {
+    case ISAL_INVALID_BLOCK:
+      return "invalid block type";
+    case ISAL_INVALID_SYMBOL:
+      return "invalid code";
+    case ISAL_INVALID_LOOKBACK:
+      return "invalid distance too far back";
+    case ISAL_INVALID_WRAPPER:
+      return "incorrect header check";
+    case ISAL_UNSUPPORTED_METHOD:
+      return "unknown compression method";
+    case ISAL_INCORRECT_CHECKSUM:
+      return "incorrect data check";
+    default:
+      return fmt::format("inflate failed (ISA-L code {})", code);
+  }
+}
+
 }  // namespace
+
+struct ByteStream::Inflater {
+  inflate_state state;
+  std::vector<uint8_t> input = std::vector<uint8_t>(kGzipInputBytes);
+  bool input_ended = false;  // the file has no more bytes
+  bool ended = false;        // the data has ended: after the last member
+
+  // Ready for a gzip member at the unread input (next_in, avail_in).
+  void startMember() {
+    uint8_t* next_in = state.next_in;
+    const uint32_t avail_in = state.avail_in;
+    isal_inflate_init(&state);
+    state.crc_flag = ISAL_GZIP;
+    state.next_in = next_in;
+    state.avail_in = avail_in;
+  }
+};
 
 void ByteStream::FileCloser::operator()(std::FILE* file) const { std::fclose(file); }
 
-void ByteStream::GzCloser::operator()(gzFile_s* file) const { gzclose(file); }
+void ByteStream::InflaterDeleter::operator()(Inflater* inflater) const { delete inflater; }
 
 DataResult<ByteStream> ByteStream::open(const std::string& path, const std::string& missing_hint) {
   std::error_code status_error;
@@ -48,23 +85,27 @@ DataResult<ByteStream> ByteStream::open(const std::string& path, const std::stri
   }
 
   ByteStream stream(path);
-  stream.plain_.reset(std::fopen(path.c_str(), "rb"));
-  if (stream.plain_ == nullptr) return cannotOpen(path, errno, missing_hint);
+  stream.file_.reset(std::fopen(path.c_str(), "rb"));
+  if (stream.file_ == nullptr) return cannotOpen(path, errno, missing_hint);
 
-  unsigned char magic[2] = {0, 0};
-  size_t magic_bytes = std::fread(magic, 1, sizeof magic, stream.plain_.get());
-  bool is_gzip = magic_bytes == sizeof magic && std::memcmp(magic, kGzipMagic, 2) == 0;
+  // The first bytes go to the inflater's input when the file is gzip, so a pipe works too.
+  auto inflater = std::unique_ptr<Inflater, InflaterDeleter>(new Inflater);
+  const size_t first = std::fread(inflater->input.data(), 1, inflater->input.size(), stream.file_.get());
+  if (first < inflater->input.size() && std::ferror(stream.file_.get())) {
+    return stream.errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
+  }
+  const bool is_gzip = first >= sizeof kGzipMagic && std::memcmp(inflater->input.data(), kGzipMagic, 2) == 0;
   if (!is_gzip) {
-    if (std::fseek(stream.plain_.get(), 0, SEEK_SET) != 0) {
+    if (std::fseek(stream.file_.get(), 0, SEEK_SET) != 0) {
       return stream.errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
     }
     return stream;
   }
-
-  stream.plain_.reset();
-  stream.gz_.reset(gzopen(path.c_str(), "rb"));
-  if (stream.gz_ == nullptr) return cannotOpen(path, errno, missing_hint);
-  gzbuffer(stream.gz_.get(), kGzipBufferBytes);
+  inflater->input_ended = first < inflater->input.size();
+  inflater->state.next_in = inflater->input.data();
+  inflater->state.avail_in = static_cast<uint32_t>(first);
+  inflater->startMember();
+  stream.gz_ = std::move(inflater);
   return stream;
 }
 
@@ -73,35 +114,60 @@ DataError ByteStream::errorAt(std::string message) const {
 }
 
 DataResult<size_t> ByteStream::read(uint8_t* out, size_t size) {
-  if (plain_ != nullptr) {
-    size_t got = std::fread(out, 1, size, plain_.get());
-    if (got < size && std::ferror(plain_.get())) {
-      return errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
-    }
-    return got;
+  if (gz_ != nullptr) return readGzip(out, size);
+  size_t got = std::fread(out, 1, size, file_.get());
+  if (got < size && std::ferror(file_.get())) {
+    return errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
   }
+  return got;
+}
 
+std::optional<DataError> ByteStream::refill() {
+  Inflater& gz = *gz_;
+  if (gz.input_ended) return std::nullopt;
+  const size_t kept = gz.state.avail_in;
+  if (kept > 0 && gz.state.next_in != gz.input.data()) std::memmove(gz.input.data(), gz.state.next_in, kept);
+  const size_t got = std::fread(gz.input.data() + kept, 1, gz.input.size() - kept, file_.get());
+  if (got < gz.input.size() - kept) {
+    if (std::ferror(file_.get())) return errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
+    gz.input_ended = true;
+  }
+  gz.state.next_in = gz.input.data();
+  gz.state.avail_in = static_cast<uint32_t>(kept + got);
+  return std::nullopt;
+}
+
+DataResult<size_t> ByteStream::readGzip(uint8_t* out, size_t size) {
+  Inflater& gz = *gz_;
   size_t total = 0;
-  while (total < size) {
-    size_t want = std::min(size - total, kMaxGzReadBytes);
-    int got = gzread(gz_.get(), out + total, static_cast<unsigned>(want));
-    int zlib_status = Z_OK;
-    const char* zlib_message = gzerror(gz_.get(), &zlib_status);
-    if (zlib_status == Z_BUF_ERROR) {
-      return errorAt("truncated gzip data: the compressed stream ends early");
-    }
-    if (got < 0 || (zlib_status != Z_OK && zlib_status != Z_STREAM_END)) {
-      if (zlib_status == Z_ERRNO) {
-        return errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
+  while (total < size && !gz.ended) {
+    if (gz.state.block_state == ISAL_BLOCK_FINISH) {
+      // A member ended: another may follow; anything else ends the data.
+      if (gz.state.avail_in < sizeof kGzipMagic) {
+        if (auto failed = refill()) return *failed;
       }
-      // zlib prefixes its message with the path; the DataError carries that already.
-      std::string detail = zlib_message;
-      std::string prefix = path_ + ": ";
-      if (detail.rfind(prefix, 0) == 0) detail.erase(0, prefix.size());
-      return errorAt(fmt::format("corrupt gzip data: {}", detail));
+      if (gz.state.avail_in < sizeof kGzipMagic || std::memcmp(gz.state.next_in, kGzipMagic, 2) != 0) {
+        gz.ended = true;
+        break;
+      }
+      gz.startMember();
     }
-    if (got == 0) break;
-    total += static_cast<size_t>(got);
+    if (gz.state.avail_in == 0) {
+      if (auto failed = refill()) return *failed;
+    }
+    gz.state.next_out = out + total;
+    gz.state.avail_out = static_cast<uint32_t>(std::min(size - total, kMaxInflateBytes));
+    const uint32_t room = gz.state.avail_out;
+    const uint32_t input_before = gz.state.avail_in;
+    const int status = isal_inflate(&gz.state);
+    if (status < 0) return errorAt(fmt::format("corrupt gzip data: {}", inflateError(status)));
+    const size_t produced = room - gz.state.avail_out;
+    total += produced;
+    if (produced > 0 || gz.state.avail_in != input_before || gz.state.block_state == ISAL_BLOCK_FINISH) continue;
+    // No progress: the member needs input the file does not have, or more than is buffered.
+    if (gz.input_ended) return errorAt("truncated gzip data: the compressed stream ends early");
+    if (gz.state.avail_in == gz.input.size()) return errorAt("corrupt gzip data: inflate made no progress");
+    if (auto failed = refill()) return *failed;
   }
   return total;
 }
@@ -121,7 +187,7 @@ DataResult<uint64_t> ByteStream::skipToEnd() {
 DataResult<std::string> ByteStream::readRest() {
   std::string content;
   size_t chunk_bytes = kChunkBytes;
-  if (plain_ != nullptr) {
+  if (gz_ == nullptr) {
     std::error_code size_error;
     uintmax_t file_bytes = std::filesystem::file_size(path_, size_error);
     // A small file is read in one chunk of about its size (plus the byte that finds the

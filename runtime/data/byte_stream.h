@@ -1,16 +1,17 @@
 #pragma once
 // Sequential reading of one file, plain or gzipped: a file that starts with the gzip
-// magic (1f 8b) is read through zlib, any other file as it is. Every data source reads
-// through here, so "cannot open" and "corrupt gzip" errors look the same everywhere.
+// magic (1f 8b) is inflated with ISA-L's igzip (member after member, as zlib's gzread
+// does; bytes after the last member that start no new one end the data, as there), any
+// other file is read as it is. Every data source reads through here, so "cannot open"
+// and "corrupt gzip" errors look the same everywhere.
 
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/data/dataset.h"
-
-struct gzFile_s;  // zlib's handle type, kept out of this header
 
 namespace nnspec::rt {
 
@@ -33,16 +34,20 @@ class ByteStream {
   struct FileCloser {
     void operator()(std::FILE* file) const;
   };
-  struct GzCloser {
-    void operator()(gzFile_s* file) const;
+  struct Inflater;  // ISA-L's inflate state and its input buffer (byte_stream.cpp)
+  struct InflaterDeleter {
+    void operator()(Inflater* inflater) const;
   };
 
   explicit ByteStream(std::string path) : path_(std::move(path)) {}
   DataError errorAt(std::string message) const;
+  DataResult<size_t> readGzip(uint8_t* out, size_t size);
+  // Moves the unread input to the buffer's start and fills the rest from the file.
+  std::optional<DataError> refill();
 
   std::string path_;
-  std::unique_ptr<std::FILE, FileCloser> plain_;
-  std::unique_ptr<gzFile_s, GzCloser> gz_;
+  std::unique_ptr<std::FILE, FileCloser> file_;  // the file, plain or compressed
+  std::unique_ptr<Inflater, InflaterDeleter> gz_;  // set for a gzip file
 };
 
 // The whole (decompressed) content of a file.
