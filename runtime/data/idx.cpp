@@ -294,16 +294,12 @@ DataResult<ImageFile> openImages(const IdxFilePair& files) {
 }  // namespace
 
 DataResult<PartInfo> probeIdxFiles(const IdxFilePair& files) {
-  DataResult<ImageFile> images = openImages(files);
-  if (!images.ok()) return images.error();
-  const std::vector<int64_t>& dims = images.value().header.dims;
-  DataResult<Labels> labels = readLabels(files, dims[0]);
+  DataResult<Dataset> labels = loadIdxLabels(files);
   if (!labels.ok()) return labels.error();
-
   PartInfo info;
   info.part = files.part;
-  info.count = dims[0];
-  info.sample_shape.assign(dims.begin() + 1, dims.end());
+  info.count = labels.value().count;
+  info.sample_shape = labels.value().sample_shape;
   info.target_width = 1;
   info.integer_targets = true;
   info.num_classes = labels.value().num_classes;
