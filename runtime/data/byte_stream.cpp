@@ -88,24 +88,22 @@ DataResult<ByteStream> ByteStream::open(const std::string& path, const std::stri
   stream.file_.reset(std::fopen(path.c_str(), "rb"));
   if (stream.file_ == nullptr) return cannotOpen(path, errno, missing_hint);
 
-  // The first bytes go to the inflater's input when the file is gzip, so a pipe works too.
-  auto inflater = std::unique_ptr<Inflater, InflaterDeleter>(new Inflater);
-  const size_t first = std::fread(inflater->input.data(), 1, inflater->input.size(), stream.file_.get());
-  if (first < inflater->input.size() && std::ferror(stream.file_.get())) {
-    return stream.errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
-  }
-  const bool is_gzip = first >= sizeof kGzipMagic && std::memcmp(inflater->input.data(), kGzipMagic, 2) == 0;
+  unsigned char magic[2] = {0, 0};
+  const size_t magic_bytes = std::fread(magic, 1, sizeof magic, stream.file_.get());
+  const bool is_gzip = magic_bytes == sizeof magic && std::memcmp(magic, kGzipMagic, 2) == 0;
   if (!is_gzip) {
-    if (std::fseek(stream.file_.get(), 0, SEEK_SET) != 0) {
-      return stream.errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
-    }
+    // The bytes read are served first (no seek back: a pipe cannot).
+    std::memcpy(stream.head_, magic, magic_bytes);
+    stream.head_size_ = magic_bytes;
     return stream;
   }
-  inflater->input_ended = first < inflater->input.size();
-  inflater->state.next_in = inflater->input.data();
-  inflater->state.avail_in = static_cast<uint32_t>(first);
-  inflater->startMember();
-  stream.gz_ = std::move(inflater);
+  // The magic bytes are the inflater's first input (no seek back: a pipe works too).
+  stream.gz_.reset(new Inflater);
+  std::memcpy(stream.gz_->input.data(), magic, sizeof magic);
+  stream.gz_->state.next_in = stream.gz_->input.data();
+  stream.gz_->state.avail_in = sizeof magic;
+  if (auto failed = stream.refill()) return *failed;
+  stream.gz_->startMember();
   return stream;
 }
 
@@ -115,11 +113,14 @@ DataError ByteStream::errorAt(std::string message) const {
 
 DataResult<size_t> ByteStream::read(uint8_t* out, size_t size) {
   if (gz_ != nullptr) return readGzip(out, size);
-  size_t got = std::fread(out, 1, size, file_.get());
-  if (got < size && std::ferror(file_.get())) {
+  const size_t head = std::min(size, head_size_ - head_read_);
+  std::memcpy(out, head_ + head_read_, head);
+  head_read_ += head;
+  const size_t got = std::fread(out + head, 1, size - head, file_.get());
+  if (got < size - head && std::ferror(file_.get())) {
     return errorAt(fmt::format("cannot read: {}", std::strerror(errno)));
   }
-  return got;
+  return head + got;
 }
 
 std::optional<DataError> ByteStream::refill() {

@@ -48,6 +48,10 @@ class ByteStream {
   std::string path_;
   std::unique_ptr<std::FILE, FileCloser> file_;  // the file, plain or compressed
   std::unique_ptr<Inflater, InflaterDeleter> gz_;  // set for a gzip file
+  // A plain file's first bytes, read to tell it from gzip: read() serves them first.
+  uint8_t head_[2] = {0, 0};
+  size_t head_size_ = 0;
+  size_t head_read_ = 0;
 };
 
 // The whole (decompressed) content of a file.

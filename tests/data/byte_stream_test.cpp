@@ -3,12 +3,16 @@
 // pieces, and damaged streams, each reported as the readers report them.
 #include <zlib.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/data/byte_stream.h"
@@ -165,4 +169,21 @@ TEST_CASE("byte stream: cut and damaged gzip streams are reported, never read as
     CHECK(all.error().path == path);
   }
   std::filesystem::remove(path);
+}
+
+TEST_CASE("byte stream: a pipe is read whole, gzipped or plain", "[runtime]") {
+  const Bytes data = someData(300000, 5);
+  for (const bool gzip : {true, false}) {
+    INFO((gzip ? "gzip" : "plain"));
+    const std::string path = tempFile(gzip ? "pipe.gz" : "pipe");
+    std::filesystem::remove(path);
+    REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+    const Bytes bytes = gzip ? gzipMember(data, false) : data;
+    std::thread writer([&] { writeFile(path, bytes); });
+    auto all = readAll(path, 1 << 16);
+    writer.join();
+    std::filesystem::remove(path);
+    REQUIRE(all.ok());
+    CHECK(all.value() == data);
+  }
 }
