@@ -150,7 +150,8 @@ DataResult<std::vector<float>> readValues(ByteStream& stream, const IdxHeader& h
 DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
                                                   const IdxKind& kind, const RowSelection& rows) {
   const size_t expected = static_cast<size_t>(header.values);
-  const size_t row_values = expected / static_cast<size_t>(header.dims[0]);
+  // At least 1: images of 0 pixels (a 0 in the header) hold no values to read at all.
+  const size_t row_values = std::max<size_t>(1, expected / static_cast<size_t>(header.dims[0]));
   std::vector<float> values;
   values.reserve(std::min(rows ? rows->size() * row_values : expected, kMaxReservedValues));
   adviseHugePages(values.data(), values.capacity() * sizeof(float));

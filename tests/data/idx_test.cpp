@@ -424,3 +424,19 @@ TEST_CASE("idx: the labels alone, and rows a load cannot keep", "[runtime]") {
   REQUIRE_FALSE(result.ok());
   CHECK_THAT(result.error().message, Catch::Contains("trailing garbage"));
 }
+
+TEST_CASE("idx: images of no pixels load as no values, whole or some rows", "[runtime]") {
+  TempDir dir;
+  writePlain(dir.file("images"), idxHeader(0x803, {kCount, kRows, 0}));
+  writePlain(dir.file("labels"), sampleLabelFile());
+  auto whole = nnspec::rt::loadIdx(dir.file("images"), dir.file("labels"));
+  REQUIRE(whole.ok());
+  CHECK(whole.value().count == kCount);
+  CHECK(whole.value().x.empty());
+  const std::vector<int64_t> rows{1, 2};
+  auto some = nnspec::rt::loadIdx(dir.file("images"), dir.file("labels"), std::span<const int64_t>(rows));
+  REQUIRE(some.ok());
+  CHECK(some.value().count == 2);
+  CHECK(some.value().x.empty());
+  CHECK(some.value().y == std::vector<float>{0, 1});
+}
