@@ -417,6 +417,16 @@ std::string entrySymbol(EntryPoint entry) {
   return "";
 }
 
+std::string EntrySet::text() const {
+  std::string text;
+  for (EntryPoint entry : kEntryPoints) {
+    if (!contains(entry)) continue;
+    if (!text.empty()) text += ' ';
+    text += entrySymbol(entry);
+  }
+  return text;
+}
+
 NnspecWindowGeometry windowGeometry(const ir::Graph& graph, ir::ValueId id) {
   const ir::Node& node = graph.node(id);
   WindowShapes shapes = windowShapesOf(graph, id);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,35 @@ inline constexpr std::array kEntryPoints = {EntryPoint::Forward, EntryPoint::Gra
 
 // "nnspec_forward", "nnspec_gradients", "nnspec_train_step".
 std::string entrySymbol(EntryPoint entry);
+
+// Some of a step's entry points: the ones a caller will call, so the JIT compiles no
+// other (a run trains with nnspec_train_step and evaluates with nnspec_forward;
+// nnspec_gradients serves gradient checks, tests and benches).
+class EntrySet {
+ public:
+  constexpr EntrySet() = default;  // none
+  constexpr EntrySet(std::initializer_list<EntryPoint> entries) {
+    for (EntryPoint entry : entries) bits_ |= bit(entry);
+  }
+  static constexpr EntrySet all() { return {EntryPoint::Forward, EntryPoint::Gradients, EntryPoint::TrainStep}; }
+  constexpr bool contains(EntryPoint entry) const { return (bits_ & bit(entry)) != 0; }
+  constexpr bool containsAll(EntrySet other) const { return (bits_ & other.bits_) == other.bits_; }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr EntrySet operator|(EntrySet other) const { return fromBits(bits_ | other.bits_); }
+  constexpr EntrySet without(EntrySet other) const { return fromBits(bits_ & ~other.bits_); }
+  constexpr bool operator==(const EntrySet&) const = default;
+  // The entries' symbols in kEntryPoints order, separated by spaces ("" for none).
+  std::string text() const;
+
+ private:
+  static constexpr uint8_t bit(EntryPoint entry) { return static_cast<uint8_t>(1u << static_cast<unsigned>(entry)); }
+  static constexpr EntrySet fromBits(unsigned bits) {
+    EntrySet set;
+    set.bits_ = static_cast<uint8_t>(bits & 0x7u);
+    return set;
+  }
+  uint8_t bits_ = 0;
+};
 
 // A graph value's type as the runtime's layout describes it.
 rt::TensorShape runtimeShape(const ir::TensorType& type);

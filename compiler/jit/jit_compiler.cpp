@@ -90,7 +90,7 @@ double secondsBetween(Clock::time_point start, Clock::time_point end) {
 // compiler that made the object (nnspec and LLVM versions, and the hash of the code
 // generator's sources, so a development build never loads another code generator's
 // objects).
-ObjectKey objectKeyOf(const JitCompiler::Engine& engine, std::string signature) {
+ObjectKey objectKeyOf(const JitCompiler::Engine& engine, std::string signature, codegen::EntrySet entries) {
   const llvm::TargetMachine& machine = *engine.target_machine;
   ObjectKey key;
   key.signature = std::move(signature);
@@ -101,6 +101,7 @@ ObjectKey objectKeyOf(const JitCompiler::Engine& engine, std::string signature) 
   key.nnspec_version = NNSPEC_VERSION_TEXT;
   key.llvm_version = LLVM_VERSION_STRING;
   key.codegen_identity = codegenIdentity();
+  key.entries = entries.text();
   return key;
 }
 
@@ -167,26 +168,35 @@ CompiledEntry compileEntry(const JitCompiler::Engine& engine, const transforms::
   return result;
 }
 
-// The step's entry points compiled at once, one thread each: an object file per entry
-// point. The phases' times in `stats` are summed over the threads.
+// The phases' times of the compilations, summed over the entry points' threads.
+struct PhaseSeconds {
+  double emit = 0;
+  double optimize = 0;
+  double codegen = 0;
+};
+
+// The step's entry points in `entries` compiled at once, one thread each: an object file
+// per entry point, in kEntryPoints order.
 llvm::Expected<std::vector<std::string>> compileObjects(const JitCompiler::Engine& engine,
                                                         const transforms::GradientGraph& gradient_graph,
-                                                        const codegen::StepPlan& plan, JitStats& stats) {
-  std::array<CompiledEntry, codegen::kEntryPoints.size()> entries;
+                                                        const codegen::StepPlan& plan, codegen::EntrySet entries,
+                                                        PhaseSeconds& phases) {
+  std::vector<codegen::EntryPoint> wanted;
+  for (codegen::EntryPoint entry : codegen::kEntryPoints)
+    if (entries.contains(entry)) wanted.push_back(entry);
+  std::vector<CompiledEntry> compiled(wanted.size());
   std::vector<std::thread> threads;
-  for (size_t entry_idx = 1; entry_idx < entries.size(); ++entry_idx) {
-    threads.emplace_back([&, entry_idx] {
-      entries[entry_idx] = compileEntry(engine, gradient_graph, plan, codegen::kEntryPoints[entry_idx]);
-    });
+  for (size_t index = 1; index < wanted.size(); ++index) {
+    threads.emplace_back([&, index] { compiled[index] = compileEntry(engine, gradient_graph, plan, wanted[index]); });
   }
-  entries[0] = compileEntry(engine, gradient_graph, plan, codegen::kEntryPoints[0]);
+  if (!wanted.empty()) compiled[0] = compileEntry(engine, gradient_graph, plan, wanted[0]);
   for (std::thread& thread : threads) thread.join();
   std::vector<std::string> objects;
-  for (CompiledEntry& entry : entries) {
+  for (CompiledEntry& entry : compiled) {
     if (!entry.error.empty()) return llvm::createStringError(llvm::inconvertibleErrorCode(), entry.error);
-    stats.emit_seconds += entry.emit_seconds;
-    stats.optimize_seconds += entry.optimize_seconds;
-    stats.codegen_seconds += entry.codegen_seconds;
+    phases.emit += entry.emit_seconds;
+    phases.optimize += entry.optimize_seconds;
+    phases.codegen += entry.codegen_seconds;
     objects.push_back(std::move(entry.object));
   }
   return objects;
@@ -219,11 +229,12 @@ std::optional<std::vector<std::string>> unpackObjects(const std::string& packed)
   return objects;
 }
 
-// Links a step's objects into a JITDylib of its own (entry symbols never clash), with
-// exactly the runtime symbols of the explicit map visible to it, and looks up the entry
-// points.
-llvm::Expected<std::shared_ptr<rt::CompiledStep>> linkStep(JitCompiler::Engine& engine,
-                                                           const std::vector<std::string>& objects) {
+// Links a step's objects (of the entry points in `entries`, in kEntryPoints order) into a
+// JITDylib of its own (entry symbols never clash), with exactly the runtime symbols of the
+// explicit map visible to it, and sets those entry points of `step`. The caller holds the
+// JIT's mutex (next_dylib).
+llvm::Error linkEntries(JitCompiler::Engine& engine, const std::vector<std::string>& objects, codegen::EntrySet entries,
+                        rt::CompiledStep& step) {
   llvm::orc::LLJIT& lljit = *engine.lljit;
   auto dylib = lljit.createJITDylib("nnspec_step_" + std::to_string(engine.next_dylib++));
   if (!dylib) return dylib.takeError();
@@ -236,14 +247,21 @@ llvm::Expected<std::shared_ptr<rt::CompiledStep>> linkStep(JitCompiler::Engine& 
     if (llvm::Error error = lljit.addObjectFile(*dylib, llvm::MemoryBuffer::getMemBufferCopy(object, dylib->getName())))
       return error;
   }
-  auto step = std::make_shared<rt::CompiledStep>();
-  NnspecStepFn* entries[] = {&step->forward, &step->gradients, &step->train_step};
+  NnspecStepFn* pointers[] = {&step.forward, &step.gradients, &step.train_step};
   for (size_t entry_idx = 0; entry_idx < codegen::kEntryPoints.size(); ++entry_idx) {
+    if (!entries.contains(codegen::kEntryPoints[entry_idx])) continue;
     auto address = lljit.lookup(*dylib, codegen::entrySymbol(codegen::kEntryPoints[entry_idx]));
     if (!address) return address.takeError();
-    *entries[entry_idx] = address->toPtr<NnspecStepFn>();
+    *pointers[entry_idx] = address->toPtr<NnspecStepFn>();
   }
-  return step;
+  return llvm::Error::success();
+}
+
+// How many entry points `entries` holds.
+size_t entryCount(codegen::EntrySet entries) {
+  size_t count = 0;
+  for (codegen::EntryPoint entry : codegen::kEntryPoints) count += entries.contains(entry) ? 1 : 0;
+  return count;
 }
 
 }  // namespace
@@ -294,57 +312,84 @@ int JitCompiler::compilationCount() const {
 }
 
 Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compile(
-    const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config) {
+    const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config, codegen::EntrySet entries) {
   codegen::StepPlan plan;
   try {
     plan = codegen::planStep(gradient_graph, config);
   } catch (const std::exception& error) {
     return JitError{std::string("jit: codegen: ") + error.what()};
   }
-  return compilePlan(gradient_graph, plan);
+  return compilePlan(gradient_graph, plan, entries);
 }
 
 Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
-    const transforms::GradientGraph& gradient_graph, const codegen::StepPlan& plan) {
+    const transforms::GradientGraph& gradient_graph, const codegen::StepPlan& plan, codegen::EntrySet entries) {
   std::string signature = codegen::stepSignature(gradient_graph, plan.config);
-  std::lock_guard lock(mutex_);
-  if (auto cached = cache_.find(signature); cached != cache_.end()) return cached->second;
-
+  std::shared_ptr<std::mutex> signature_mutex;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto cached = cache_.find(signature); cached != cache_.end() && cached->second.entries.containsAll(entries))
+      return cached->second.step;
+    std::shared_ptr<std::mutex>& slot = compiling_[signature];
+    if (!slot) slot = std::make_shared<std::mutex>();
+    signature_mutex = slot;
+  }
+  // One compilation of a signature at a time; other signatures compile meanwhile.
+  std::lock_guard signature_lock(*signature_mutex);
+  std::shared_ptr<const rt::CompiledStep> previous;
+  codegen::EntrySet have;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto cached = cache_.find(signature); cached != cache_.end()) {
+      if (cached->second.entries.containsAll(entries)) return cached->second.step;
+      previous = cached->second.step;
+      have = cached->second.entries;
+    }
+  }
+  const codegen::EntrySet missing = entries.without(have);
   const auto start = Clock::now();
   ObjectCache* disk_cache = engine_->disk_cache.get();
-  const std::string key = disk_cache != nullptr ? objectKeyOf(*engine_, signature).text() : std::string();
+  const std::string key = disk_cache != nullptr ? objectKeyOf(*engine_, signature, missing).text() : std::string();
   std::optional<std::vector<std::string>> objects;
   if (disk_cache != nullptr) {
-    if (const std::optional<std::string> payload = disk_cache->load(key)) objects = unpackObjects(*payload);
+    std::lock_guard lock(mutex_);  // the disk cache is not thread-safe
+    if (const std::optional<std::string> payload = disk_cache->load(key)) {
+      objects = unpackObjects(*payload);
+      if (objects && objects->size() != entryCount(missing)) objects.reset();
+    }
   }
+  // The step with its earlier entry points and the new ones.
+  auto step = std::make_shared<rt::CompiledStep>();
+  if (previous) *step = *previous;
+  step->layout = plan.layout;
+  step->code_owner = engine_;
   bool loaded = objects.has_value();
   auto link_start = Clock::now();
-  std::shared_ptr<rt::CompiledStep> step;
   if (loaded) {
-    auto linked = linkStep(*engine_, *objects);
+    std::lock_guard lock(mutex_);
     // An entry that passed its checks but does not link (which a matching key rules out)
     // is compiled again like a damaged one, and replaced.
-    if (linked) {
-      step = std::move(*linked);
-    } else {
-      llvm::consumeError(linked.takeError());
+    if (llvm::Error error = linkEntries(*engine_, *objects, missing, *step)) {
+      llvm::consumeError(std::move(error));
       loaded = false;
     }
   }
+  PhaseSeconds phases;
   if (!loaded) {
-    auto compiled = compileObjects(*engine_, gradient_graph, plan, stats_);
+    auto compiled = compileObjects(*engine_, gradient_graph, plan, missing, phases);  // without the JIT's mutex
     if (!compiled) return toJitError(compiled.takeError(), "jit");
     objects = std::move(*compiled);
+    std::lock_guard lock(mutex_);
     if (disk_cache != nullptr) disk_cache->store(key, packObjects(*objects));
     link_start = Clock::now();
-    auto linked = linkStep(*engine_, *objects);
-    if (!linked) return toJitError(linked.takeError(), "jit");
-    step = std::move(*linked);
+    if (llvm::Error error = linkEntries(*engine_, *objects, missing, *step)) return toJitError(std::move(error), "jit");
   }
-  step->layout = plan.layout;
-  step->code_owner = engine_;
   const auto end = Clock::now();
+  std::lock_guard lock(mutex_);
   stats_.link_seconds += secondsBetween(link_start, end);
+  stats_.emit_seconds += phases.emit;
+  stats_.optimize_seconds += phases.optimize;
+  stats_.codegen_seconds += phases.codegen;
   if (loaded) {
     ++stats_.loaded;
     stats_.load_seconds += secondsBetween(start, end);
@@ -353,14 +398,14 @@ Expected<std::shared_ptr<const rt::CompiledStep>> JitCompiler::compilePlan(
     stats_.compile_seconds += secondsBetween(start, end);
   }
   ++compilation_count_;
-  cache_.emplace(std::move(signature), step);
+  cache_[signature] = Cached{step, have | missing};
   return std::shared_ptr<const rt::CompiledStep>(step);
 }
 
-ObjectKey JitCompiler::objectKey(const transforms::GradientGraph& gradient_graph,
-                                 const codegen::StepConfig& config) const {
+ObjectKey JitCompiler::objectKey(const transforms::GradientGraph& gradient_graph, const codegen::StepConfig& config,
+                                 codegen::EntrySet entries) const {
   std::lock_guard lock(mutex_);
-  return objectKeyOf(*engine_, codegen::stepSignature(gradient_graph, config));
+  return objectKeyOf(*engine_, codegen::stepSignature(gradient_graph, config), entries);
 }
 
 JitStats JitCompiler::stats() const {

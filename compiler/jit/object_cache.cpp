@@ -109,7 +109,7 @@ std::string temporarySuffix() {
 std::string ObjectKey::text() const {
   return "nnspec step object\nnnspec " + nnspec_version + "\nllvm " + llvm_version + "\ncodegen " + codegen_identity +
          "\ntriple " + triple + "\ncpu " + cpu + "\nfeatures " + features + "\nopt " + std::to_string(opt_level) +
-         "\n" + signature;
+         "\nentries " + entries + "\n" + signature;
 }
 
 std::unique_ptr<ObjectCache> ObjectCache::open(const ObjectCacheOptions& options) {

@@ -48,6 +48,7 @@ struct ObjectKey {
   std::string nnspec_version;
   std::string llvm_version;
   std::string codegen_identity;  // compiler/jit/codegen_identity.h
+  std::string entries;  // the entry points whose objects the entry holds (codegen::EntrySet::text)
 
   std::string text() const;
 };

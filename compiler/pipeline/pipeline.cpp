@@ -122,7 +122,7 @@ std::optional<PipelineError> runPass(Pass pass, const sema::TrainConfig& config,
     }
     case Pass::kJit: {
       if (options.jit == nullptr) return internalError(pass, "no JIT to compile with");
-      auto compiled = options.jit->compilePlan(step.graph, artifacts.plan);
+      auto compiled = options.jit->compilePlan(step.graph, artifacts.plan, options.entries);
       if (!compiled.ok()) return internalError(pass, compiled.error().message);
       artifacts.compiled = compiled.value();
       artifacts.trace.push_back("jit: compiled");
@@ -208,6 +208,7 @@ std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::Trai
   const int64_t batch = std::max<int64_t>(1, std::min(config.batch, fit_count));
   Options options;
   options.jit = &jit;
+  options.entries = {codegen::EntryPoint::Forward, codegen::EntryPoint::TrainStep};
   auto full = runPasses(config, batch, options);
   if (auto* error = std::get_if<PipelineError>(&full)) return *error;
   const Artifacts& artifacts = std::get<Artifacts>(full);
@@ -215,6 +216,7 @@ std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::Trai
   model.full = artifacts.compiled;
   const int64_t remainder = fit_count % batch;
   if (remainder == 0) return model;
+  options.entries = {codegen::EntryPoint::TrainStep};
   auto tail = runPasses(config, remainder, options);
   if (auto* error = std::get_if<PipelineError>(&tail)) return *error;
   model.remainder = std::get<Artifacts>(tail).compiled;
@@ -225,9 +227,11 @@ std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::Trai
 std::variant<std::shared_ptr<const rt::CompiledStep>, PipelineError> compileFusedStep(const sema::TrainConfig& config,
                                                                                      int64_t batch,
                                                                                      const std::vector<int>& input_classes,
-                                                                                     jit::JitCompiler& jit) {
+                                                                                     jit::JitCompiler& jit,
+                                                                                     codegen::EntrySet entries) {
   Options options;
   options.jit = &jit;
+  options.entries = entries;
   options.fuse_points = static_cast<int>(input_classes.size());
   options.fuse_input_classes = input_classes;
   auto compiled = runPasses(config, batch, options);

@@ -82,6 +82,8 @@ struct Options {
   // fuse_input_classes[k] (lowering::fusePoints; empty: all read one batch).
   int fuse_points = 1;
   std::vector<int> fuse_input_classes;
+  // The entry points kJit compiles; the compiled step's others are null.
+  codegen::EntrySet entries = codegen::EntrySet::all();
 };
 
 // Runs the passes in order on one sweep point's configuration at `batch` rows per step.
@@ -96,8 +98,9 @@ std::string printArtifacts(const Artifacts& artifacts, Pass pass);
 rt::CompiledModel trainableModel(const lowering::LoweredStep& step);
 
 // The library's entry: compiles a checked sweep point into a trainable model for
-// `fit_count` training samples: the step for full batches and, when fit_count does not
-// divide into them, one for the last partial batch. Compiled steps are cached by the JIT.
+// `fit_count` training samples: the step for full batches (its train step and forward,
+// which evaluates) and, when fit_count does not divide into them, one for the last partial
+// batch (its train step). Compiled steps are cached by the JIT.
 std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::TrainConfig& config, int64_t fit_count,
                                                                 jit::JitCompiler& jit);
 
@@ -105,10 +108,9 @@ std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::Trai
 // `batch` rows at once (each point's numbers set at run time:
 // StepRunner::trainStepPoints), point k reading the batch of its input class
 // (lowering::fusePoints): the points of one class read one batch. Cached by the JIT like
-// any step.
-std::variant<std::shared_ptr<const rt::CompiledStep>, PipelineError> compileFusedStep(const sema::TrainConfig& config,
-                                                                                     int64_t batch,
-                                                                                     const std::vector<int>& input_classes,
-                                                                                     jit::JitCompiler& jit);
+// any step. A run calls only its train step; `entries` adds others (tests).
+std::variant<std::shared_ptr<const rt::CompiledStep>, PipelineError> compileFusedStep(
+    const sema::TrainConfig& config, int64_t batch, const std::vector<int>& input_classes, jit::JitCompiler& jit,
+    codegen::EntrySet entries = {codegen::EntryPoint::TrainStep});
 
 }  // namespace nnspec::pipeline

@@ -119,6 +119,8 @@ std::vector<StepResult> StepRunner::runPoints(NnspecStepFn function, std::span<c
 
 int32_t StepRunner::call(NnspecStepFn function, std::span<const void* const> inputs, const NnspecOptimizerParams* opt,
                          float* predictions, float* outputs) {
+  if (function == nullptr)
+    throw std::logic_error("an entry point the step was not compiled with (the JIT compiles those its caller names)");
   if (inputs.size() != layout().inputs.size())
     throw std::invalid_argument("step expects " + std::to_string(layout().inputs.size()) +
                                 " inputs, got " + std::to_string(inputs.size()));

@@ -60,6 +60,65 @@ TEST_CASE("graphs that differ only in runtime hyperparameters share one compilat
   CHECK(jit->compilationCount() == 3);
 }
 
+TEST_CASE("the JIT compiles the entry points its caller names, and adds the others when asked", "[jit]") {
+  std::unique_ptr<JitCompiler> jit = newJit();
+  const transforms::GradientGraph graph = testing::buildMlp(4, {6, 8, 3});
+  auto trains = jit->compile(graph, {}, {codegen::EntryPoint::TrainStep});
+  REQUIRE(trains.ok());
+  CHECK(trains.value()->train_step != nullptr);
+  CHECK(trains.value()->forward == nullptr);
+  CHECK(trains.value()->gradients == nullptr);
+  CHECK(jit->compilationCount() == 1);
+
+  std::vector<float> x(4 * 6, 0.5f);
+  std::vector<int32_t> labels = {0, 1, 2, 1};
+  const void* inputs[] = {x.data(), labels.data()};
+  rt::StepRunner runner(trains.value());
+  CHECK_THROWS_AS(runner.forward(inputs), std::logic_error);  // never called through null
+  NnspecOptimizerParams opt{};
+  opt.lr = 0.1f;
+  opt.step = 1;
+  CHECK(runner.trainStep(inputs, opt).status == kNnspecOk);
+
+  // Asking again for what is compiled compiles nothing; asking for more compiles the
+  // missing entry points only, and the step keeps the train step it had.
+  auto again = jit->compile(graph, {}, {codegen::EntryPoint::TrainStep});
+  REQUIRE(again.ok());
+  CHECK(again.value() == trains.value());
+  CHECK(jit->compilationCount() == 1);
+  auto evaluates = jit->compile(graph, {}, {codegen::EntryPoint::Forward, codegen::EntryPoint::TrainStep});
+  REQUIRE(evaluates.ok());
+  CHECK(jit->compilationCount() == 2);
+  CHECK(evaluates.value()->train_step == trains.value()->train_step);
+  CHECK(evaluates.value()->forward != nullptr);
+  CHECK(evaluates.value()->gradients == nullptr);
+  auto all = jit->compile(graph, {});
+  REQUIRE(all.ok());
+  CHECK(jit->compilationCount() == 3);
+  CHECK(all.value()->gradients != nullptr);
+  CHECK(all.value()->forward == evaluates.value()->forward);
+  REQUIRE(jit->compile(graph, {}, {codegen::EntryPoint::Forward}).ok());
+  CHECK(jit->compilationCount() == 3);
+
+  // The entry points compiled one at a time compute what those compiled at once do.
+  std::unique_ptr<JitCompiler> other = newJit();
+  auto whole = other->compile(graph, {});
+  REQUIRE(whole.ok());
+  std::vector<float> results[2];
+  for (int side = 0; side < 2; ++side) {
+    rt::StepRunner trained(side == 0 ? all.value() : whole.value());
+    for (size_t param_idx = 0; param_idx < trained.layout().parameters.size(); ++param_idx)
+      trained.parameter(param_idx).assign(trained.parameter(param_idx).size(), 0.1f);
+    const rt::StepResult step = trained.trainStep(inputs, opt);
+    const rt::StepResult gradients = trained.gradients(inputs);
+    const rt::StepResult forward = trained.forward(inputs);
+    results[side] = {step.total_loss, gradients.total_loss, forward.total_loss};
+    results[side].insert(results[side].end(), trained.gradient(0).begin(), trained.gradient(0).end());
+  }
+  CHECK(results[0] == results[1]);
+  CHECK(results[0][0] != results[0][2]);  // the train step changed the parameters
+}
+
 TEST_CASE("two threads compiling the same and different graphs share the cache", "[jit]") {
   constexpr int64_t kBatch = 4;
   constexpr int kThreads = 2;

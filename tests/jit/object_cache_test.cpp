@@ -146,6 +146,38 @@ TEST_CASE("a second JIT loads the step from the disk cache, with bit-identical r
   CHECK(second->stats().compiled == 1);
 }
 
+TEST_CASE("the disk cache keeps the entry points compiled at once under a key of their own", "[jit]") {
+  const fs::path directory = freshDirectory("entries");
+  const codegen::EntrySet trains{codegen::EntryPoint::TrainStep};
+  auto first = newJit(directory);
+  REQUIRE(first->compile(mlp(), {}, trains).ok());
+  CHECK(first->stats().disk.stored == 1);
+  const ObjectCache reader(directory, kDefaultCacheMaxBytes, {});
+  CHECK(fs::exists(reader.entryPath(first->objectKey(mlp(), {}, trains).text())));
+  CHECK_FALSE(fs::exists(reader.entryPath(first->objectKey(mlp(), {}).text())));
+  // The forward and gradients added later: compiled, stored under their own key.
+  auto whole = first->compile(mlp(), {});
+  REQUIRE(whole.ok());
+  CHECK(first->stats().compiled == 2);
+  CHECK(first->stats().disk.stored == 2);
+  const codegen::EntrySet rest{codegen::EntryPoint::Forward, codegen::EntryPoint::Gradients};
+  CHECK(fs::exists(reader.entryPath(first->objectKey(mlp(), {}, rest).text())));
+
+  // A second JIT asking for the same loads them, and trains as the first did.
+  auto second = newJit(directory);
+  auto loaded = second->compile(mlp(), {}, trains);
+  REQUIRE(loaded.ok());
+  CHECK(second->stats().loaded == 1);
+  CHECK(second->stats().compiled == 0);
+  CHECK(loaded.value()->forward == nullptr);
+  auto loaded_whole = second->compile(mlp(), {});
+  REQUIRE(loaded_whole.ok());
+  CHECK(second->stats().loaded == 2);
+  CHECK(second->stats().compiled == 0);
+  CHECK(loaded_whole.value()->train_step == loaded.value()->train_step);
+  CHECK(trainOnce(loaded_whole.value()) == trainOnce(whole.value()));
+}
+
 TEST_CASE("a truncated or corrupt cache entry is recompiled and rewritten", "[jit]") {
   const fs::path directory = freshDirectory("corrupt");
   auto first = newJit(directory);
@@ -212,7 +244,7 @@ TEST_CASE("any component of the cache key changing is a miss", "[jit]") {
   ObjectCache cache(freshDirectory("key_raw"), kDefaultCacheMaxBytes, {});
   cache.store(key.text(), "object bytes");
   REQUIRE(cache.load(key.text()) == std::optional<std::string>("object bytes"));
-  std::vector<ObjectKey> others(8, key);
+  std::vector<ObjectKey> others(9, key);
   others[0].features += ",-avx512f";
   others[1].codegen_identity[0] = others[1].codegen_identity[0] == '0' ? '1' : '0';
   others[2].cpu = "x86-64-v2";
@@ -221,6 +253,7 @@ TEST_CASE("any component of the cache key changing is a miss", "[jit]") {
   others[5].nnspec_version = "9.9.9";
   others[6].triple = "aarch64-unknown-linux-gnu";
   others[7].signature += " ";
+  others[8].entries = codegen::EntrySet{codegen::EntryPoint::TrainStep}.text();
   for (const ObjectKey& other : others) {
     INFO(other.text());
     CHECK(cache.entryPath(other.text()) != cache.entryPath(key.text()));
