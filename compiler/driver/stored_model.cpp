@@ -424,7 +424,8 @@ class ModelLoader {
       return LoadFailure{3, fmt::format("internal error: cannot start the JIT: {}\n", jit.error().message)};
     std::shared_ptr<jit::JitCompiler> compiler = std::move(jit.value());
     const sema::TrainConfig& config = out.point.config;
-    auto compiled = pipeline::compileTrainable(config, config.batch, *compiler);
+    // A stored model predicts: its forward alone.
+    auto compiled = pipeline::compileTrainable(config, config.batch, *compiler, {codegen::EntryPoint::Forward});
     if (const auto* error = std::get_if<pipeline::PipelineError>(&compiled)) {
       return LoadFailure{error->internal ? 3 : 2,
                          fmt::format("{}error: compiling model '{}': {}\n", error->internal ? "internal " : "",

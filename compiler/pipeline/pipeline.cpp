@@ -204,11 +204,11 @@ rt::CompiledModel trainableModel(const lowering::LoweredStep& step) {
 }
 
 std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::TrainConfig& config, int64_t fit_count,
-                                                                jit::JitCompiler& jit) {
+                                                                jit::JitCompiler& jit, codegen::EntrySet entries) {
   const int64_t batch = std::max<int64_t>(1, std::min(config.batch, fit_count));
   Options options;
   options.jit = &jit;
-  options.entries = {codegen::EntryPoint::Forward, codegen::EntryPoint::TrainStep};
+  options.entries = entries;
   auto full = runPasses(config, batch, options);
   if (auto* error = std::get_if<PipelineError>(&full)) return *error;
   const Artifacts& artifacts = std::get<Artifacts>(full);

@@ -98,11 +98,13 @@ std::string printArtifacts(const Artifacts& artifacts, Pass pass);
 rt::CompiledModel trainableModel(const lowering::LoweredStep& step);
 
 // The library's entry: compiles a checked sweep point into a trainable model for
-// `fit_count` training samples: the step for full batches (its train step and forward,
-// which evaluates) and, when fit_count does not divide into them, one for the last partial
-// batch (its train step). Compiled steps are cached by the JIT.
-std::variant<rt::CompiledModel, PipelineError> compileTrainable(const sema::TrainConfig& config, int64_t fit_count,
-                                                                jit::JitCompiler& jit);
+// `fit_count` training samples: the step for full batches (the entry points `entries`: by
+// default its train step and the forward that evaluates) and, when fit_count does not
+// divide into them, one for the last partial batch (its train step). Compiled steps are
+// cached by the JIT.
+std::variant<rt::CompiledModel, PipelineError> compileTrainable(
+    const sema::TrainConfig& config, int64_t fit_count, jit::JitCompiler& jit,
+    codegen::EntrySet entries = {codegen::EntryPoint::Forward, codegen::EntryPoint::TrainStep});
 
 // Sweep fusion: the step that trains input_classes.size() points of `config`'s graph at
 // `batch` rows at once (each point's numbers set at run time:
