@@ -359,7 +359,19 @@ class Runner {
     if (members.size() >= 2) {
       const sema::TrainConfig& config = members[0]->point->config;
       // Members that draw one batch order (a grid's points of one fold and replicate:
-      // TrialSettings::data_seed) form one input class, fed one batch.
+      // TrialSettings::data_seed) form one input class, fed one batch. The members are
+      // ordered by their class's size, largest first (ties: the class met first), so that
+      // groups whose classes differ only in order train by one compiled graph: a fold-major
+      // grid of 4 rates in groups of 5 has classes of 4+1, 3+2, 2+3 and 1+4 members, two
+      // graphs rather than four. A member's numbers do not depend on its place.
+      std::map<uint64_t, std::pair<int64_t, size_t>> class_rank;  // seed: members, first seen
+      for (size_t index = 0; index < members.size(); ++index) {
+        auto& rank = class_rank.try_emplace(rt::batchSeed(members[index]->settings), 0, index).first->second;
+        rank.first -= 1;
+      }
+      std::stable_sort(members.begin(), members.end(), [&](const auto& a, const auto& b) {
+        return class_rank.at(rt::batchSeed(a->settings)) < class_rank.at(rt::batchSeed(b->settings));
+      });
       std::vector<int> input_classes;
       std::vector<uint64_t> class_seeds;
       for (const auto& member : members) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -333,38 +334,61 @@ TEST_CASE("a fused run stores what one trial at a time does, trial for trial and
     CHECK(outcome.exit_code == 1);  // the diverging rate's trials failed; the rest finished
     return trialsOf(request.store_path);
   };
-  std::string fused_text, alone_text;
+  // The graphs a run compiled or loaded from the compile cache (its summary line).
+  auto graphsOf = [](const std::string& printed) {
+    std::smatch match;
+    int graphs = 0;
+    if (std::regex_search(printed, match, std::regex("compiled ([0-9]+) graphs? in"))) graphs += std::stoi(match[1]);
+    if (std::regex_search(printed, match, std::regex("([0-9]+) (graphs? )?loaded from the compile cache")))
+      graphs += std::stoi(match[1]);
+    return graphs;
+  };
+  std::string fused_text, thirds_text, alone_text;
   const TrialMap fused = runWith(4, "fused.sqlite", &fused_text);
+  const TrialMap thirds = runWith(3, "thirds.sqlite", &thirds_text);
   const TrialMap alone = runWith(1, "alone.sqlite", &alone_text);
-  // With 2 jobs, up to 4 a group: three rounds of two groups of 4, 6 groups.
+  // With 2 jobs, up to 4 a group: three rounds of two groups of 4, 6 groups, each the 4
+  // rates of one fold and replicate (one data order).
   CHECK_THAT(fused_text, Catch::Contains("fusion: 24 trials trained in 6 fused groups, "));
   CHECK_THAT(fused_text, Catch::Contains("trains fused with 3 other trials in one step"));
   CHECK_THAT(alone_text, !Catch::Contains("trains fused") && !Catch::Contains("fusion:"));
+  // The members' own steps (full and last partial batch: 640 samples in batches of 50),
+  // and one fused graph.
+  CHECK(graphsOf(alone_text) == 2);
+  CHECK(graphsOf(fused_text) == 3);
+  // Groups of 3 across data orders of 4 trials: 3 of one order, or 1 of one and 2 of the
+  // next, or 2 and 1. The members are ordered by their order's size, so the last two
+  // train by one graph: two fused graphs, not three.
+  CHECK_THAT(thirds_text, Catch::Contains("fusion: 24 trials trained in 8 fused groups, "));
+  CHECK(graphsOf(thirds_text) == 4);
   REQUIRE(fused.size() == 24);
+  REQUIRE(thirds.size() == 24);
   REQUIRE(alone.size() == 24);
   int failed = 0;
-  for (const auto& [key, row] : alone) {
-    INFO(key);
-    const auto& other = fused.at(key);
-    CHECK(other.status == row.status);
-    CHECK(other.reason == row.reason);
-    CHECK(other.end_epoch == row.end_epoch);
-    CHECK(other.final_metrics == row.final_metrics);  // bit for bit
-    failed += row.status == nnspec::rt::TrialStatus::kFailed ? 1 : 0;
-    auto fused_store = nnspec::rt::Store::open((dir.path / "fused.sqlite").string());
+  for (const auto& [name, fused_map] : {std::pair{"fused.sqlite", &fused}, std::pair{"thirds.sqlite", &thirds}}) {
+    auto fused_store = nnspec::rt::Store::open((dir.path / name).string());
     auto alone_store = nnspec::rt::Store::open((dir.path / "alone.sqlite").string());
     REQUIRE(fused_store.ok());
     REQUIRE(alone_store.ok());
-    auto fused_epochs = fused_store.value().listEpochs(nnspec::rt::TrialHandle{other.id});
-    auto alone_epochs = alone_store.value().listEpochs(nnspec::rt::TrialHandle{row.id});
-    REQUIRE(fused_epochs.ok());
-    REQUIRE(alone_epochs.ok());
-    REQUIRE(fused_epochs.value().size() == alone_epochs.value().size());
-    for (size_t index = 0; index < alone_epochs.value().size(); ++index) {
-      CHECK(fused_epochs.value()[index].metrics == alone_epochs.value()[index].metrics);
+    for (const auto& [key, row] : alone) {
+      INFO(name << ": " << key);
+      const auto& other = fused_map->at(key);
+      CHECK(other.status == row.status);
+      CHECK(other.reason == row.reason);
+      CHECK(other.end_epoch == row.end_epoch);
+      CHECK(other.final_metrics == row.final_metrics);  // bit for bit
+      failed += row.status == nnspec::rt::TrialStatus::kFailed ? 1 : 0;
+      auto fused_epochs = fused_store.value().listEpochs(nnspec::rt::TrialHandle{other.id});
+      auto alone_epochs = alone_store.value().listEpochs(nnspec::rt::TrialHandle{row.id});
+      REQUIRE(fused_epochs.ok());
+      REQUIRE(alone_epochs.ok());
+      REQUIRE(fused_epochs.value().size() == alone_epochs.value().size());
+      for (size_t index = 0; index < alone_epochs.value().size(); ++index) {
+        CHECK(fused_epochs.value()[index].metrics == alone_epochs.value()[index].metrics);
+      }
     }
   }
-  CHECK(failed == 6);  // lr 1e20: 3 folds x 2 replicates
+  CHECK(failed == 2 * 6);  // lr 1e20: 3 folds x 2 replicates, counted for both fused runs
 }
 
 TEST_CASE("a run that fails on its data leaves no store and no study behind", "[e2e]") {
