@@ -1,10 +1,10 @@
-"""What bounds sweep fusion's speed-up: how fast the unfused trials of a run trained, in
-GFLOP/s and as a share of the FMA peak, and so the most a fused step could gain.
+"""What bounds sweep fusion's speed-up, two ways.
 
-A fused step does every point's arithmetic as it would alone (the same FLOPs); it can
-only run them at a higher rate. Training time is at least FLOPs / peak, so the fused
-training of a sweep can be at most (peak / unfused rate) times faster than training its
-trials one at a time. That ceiling is printed beside the targets of the issue.
+The run: how fast the unfused trials of a run trained, in GFLOP/s and as a share of the
+FMA peak, and so the most a fused step could gain. A fused step does every point's
+arithmetic as it would alone (the same FLOPs); it can only run them at a higher rate.
+Training time is at least FLOPs / peak, so the fused training of a sweep can be at most
+(peak / unfused rate) times faster than training its trials one at a time.
 
 The FLOPs are bench/flops.py's count for an MLP (forward, weight gradients, input
 gradients but the first layer's) for every sample of every epoch a trial trained, plus a
@@ -12,13 +12,27 @@ forward pass over the held-out samples in the epochs whose record holds val metr
 The seconds are the epochs' own (the store's epoch.seconds: batches, updates and that
 evaluation; not start-up, data loading or compiling), each on one job's core.
 
-Usage: python3 fusion_bound.py STORE WIDTHS TRAIN_SAMPLES VAL_SAMPLES PEAK TARGET
+The step (with --step): where one unfused train step's time goes, from
+nnspec_bench_train_epoch --breakdown: the batch gather, the GEMMs (and the share of the
+peak they run at), and the rest (element-wise loops, loss, the optimizer update,
+bookkeeping). Fused, a group of K points can at best gather one batch for all K and run
+its GEMMs at the full peak; the rest is each point's own work (the same loops over the
+same elements, and the update streams each point's own parameters and slots), which
+fusing does not shrink. So a fused step trains at most
+    total / (total - gather (K-1)/K - gemms (1 - gemm share of the peak))
+times faster than K steps alone. Evaluation, start-up and data loading are left out; they
+only lower the whole run's ratio further.
+
+Usage: python3 fusion_bound.py STORE WIDTHS TRAIN_SAMPLES VAL_SAMPLES PEAK TARGET [--step BREAKDOWN K]
+       python3 fusion_bound.py --step BREAKDOWN K TARGET   (the step alone)
   STORE          the SQLite store of an unfused run (--fuse off)
   WIDTHS         the MLP's widths, e.g. 784,64,64,10
   TRAIN_SAMPLES  samples a trial trains on in an epoch
   VAL_SAMPLES    samples of a trial's held-out part
   PEAK           the FMA peak of one core, GFLOP/s
   TARGET         the issue's fused/unfused target, e.g. 2.5
+  BREAKDOWN      a file holding nnspec_bench_train_epoch --breakdown's table
+  K              the points of the largest fused group
 """
 import sqlite3
 import sys
@@ -30,7 +44,62 @@ def forward_flops(widths):
     return 2 * sum(widths[k - 1] * widths[k] for k in range(1, len(widths)))
 
 
+def breakdown_row(text, label):
+    """The us/step and %peak columns of the breakdown's row starting with `label`."""
+    for line in text.splitlines():
+        if not line.strip().startswith(label):
+            continue
+        numbers = []  # the row's numbers, from its end: ms/epoch, us/step, share[, GFLOP/s, %peak]
+        for token in reversed(line.split()):
+            try:
+                numbers.insert(0, float(token.rstrip("%")))
+            except ValueError:
+                break
+        if len(numbers) not in (3, 5):
+            break
+        return numbers[1], numbers[4] / 100 if len(numbers) == 5 else None
+    sys.exit(f"error: the breakdown has no row '{label}' (is it nnspec_bench_train_epoch --breakdown's table?)")
+
+
+def step_bound(text, group, target):
+    total, _ = breakdown_row(text, "runTrial epoch")
+    gather, _ = breakdown_row(text, "batch gather")
+    gemms, gemm_share = breakdown_row(text, "the step's GEMMs alone")
+    if gemm_share is None or total <= 0:
+        sys.exit("error: the breakdown's GEMM row has no share of the peak")
+    gemm_share = min(gemm_share, 1.0)
+    saved = gather * (group - 1) / group + gemms * (1 - gemm_share)
+    rest = total - gather - gemms
+    print(f"bound: an unfused step takes {total:.1f} us: batch gather {gather:.1f}, GEMMs {gemms:.1f} at "
+          f"{100 * gemm_share:.0f}% of the peak, the rest {rest:.1f} (element-wise, loss, update, bookkeeping); "
+          f"a fused step of {group} gathering once, its GEMMs at the full peak, would train at most "
+          f"{total / (total - saved):.2f}x faster (target {target:g}x)")
+
+
+def print_step_bound(path, group_text, target):
+    try:
+        group = int(group_text)
+        with open(path) as breakdown:
+            text = breakdown.read()
+    except (OSError, ValueError) as error:
+        sys.exit(f"error: --step: {error}")
+    if group < 1:
+        sys.exit(f"error: --step: K must be at least 1, not {group}")
+    step_bound(text, group, target)
+
+
 def main(argv):
+    if len(argv) == 5 and argv[1] == "--step":  # the step alone
+        try:
+            target = float(argv[4])
+        except ValueError as error:
+            sys.exit(f"error: {error}")
+        print_step_bound(argv[2], argv[3], target)
+        return
+    step = None
+    if len(argv) == 10 and argv[7] == "--step":
+        step = (argv[8], argv[9])
+        argv = argv[:7]
     if len(argv) != 7:
         sys.exit(__doc__.split("\n\n")[-1])
     store, widths_text, train_text, val_text, peak_text, target_text = argv[1:]
@@ -52,6 +121,8 @@ def main(argv):
     print(f"bound: unfused, {epochs} epochs trained at {rate:.1f} GFLOP/s a job = {100 * share:.0f}% of the FMA "
           f"peak ({peak:.0f}); a fused step at the full peak would train at most {1 / share:.2f}x faster "
           f"(target {target:g}x)")
+    if step is not None:
+        print_step_bound(step[0], step[1], target)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,12 @@
 # read once, so the first timed run does not pay for them); medians over the rounds, then
 # the ratios. The plan
 # `nnspec check` prints for the default (`fuse auto`) is shown for each study, and under
-# each, what bounds its speed-up (bench/fusion_bound.py): the rate in GFLOP/s at which the
-# last unfused run trained, as a share of the FMA peak measured before the rounds, and so
-# the most a fused step doing the same FLOPs at the full peak could gain.
+# each, what bounds its speed-up (bench/fusion_bound.py), two ways: the rate in GFLOP/s at
+# which the last unfused run trained, as a share of the FMA peak measured before the
+# rounds, and so the most a fused step doing the same FLOPs at the full peak could gain;
+# and where one unfused train step's time goes (nnspec_bench_train_epoch --breakdown, 5
+# epochs of the sweep's first point), and so the most a fused step of the run's largest
+# group could gain if it gathered one batch for all and ran its GEMMs at the full peak.
 # Usage: bench/run_fusion.sh [ROUNDS]   (default 1; installs Debian's python3-torch if missing)
 #   JOBS=N                   parallel jobs on every side (default 2)
 #   EPOCHS_Q3, EPOCHS_DAT565, EPOCHS_LAB3   epochs of each study (defaults 2, 3, 10; the
@@ -53,7 +56,7 @@ if [ ${#packages[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
-cmake --build "$build" -j1 --target nnspec nnspec_bench_gemm_shapes >/dev/null
+cmake --build "$build" -j1 --target nnspec nnspec_bench_gemm_shapes nnspec_bench_train_epoch >/dev/null
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 tmp=$(mktemp -d /tmp/nnspec_bench_fusion.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -93,7 +96,7 @@ for study in $studies; do
     [ $((round % 2)) -eq 0 ] && settings="8 off"
     for fuse in $settings; do
       s=$(run_nnspec "$spec" "$n" "$fuse" 2>"$tmp/best")
-      if [ "$fuse" = off ]; then off+=("$s"); else on+=("$s"); fi
+      if [ "$fuse" = off ]; then off+=("$s"); else on+=("$s"); cp "$tmp/best" "$tmp/fused_line"; fi
       printf '   round %s: nnspec --fuse %-4s %ss  %s\n' "$round" "$fuse" "$s" "$(cat "$tmp/best")"
     done
     start=$(date +%s.%N)
@@ -101,8 +104,15 @@ for study in $studies; do
     s=$(seconds_since "$start"); pt+=("$s")
     echo "   round $round: pytorch            ${s}s  $line"
   done
+  # The largest group of the fused run: "fusion: T trials trained in G fused groups" (the
+  # scheduler sizes the groups evenly).
+  group=$(sed -nE 's/.*fusion: ([0-9]+) trials trained in ([0-9]+) fused group.*/\1 \2/p' "$tmp/fused_line" |
+    awk '{print int(($1 + $2 - 1) / $2)}')
+  "$build/bench/nnspec_bench_train_epoch" --breakdown --epochs 5 "$spec" >"$tmp/breakdown.txt" 2>&1 ||
+    { echo "error: the step breakdown failed:" >&2; cat "$tmp/breakdown.txt" >&2; exit 1; }
   (cd "$root/bench" && /usr/bin/python3 fusion_bound.py "$tmp/unfused.sqlite" "${widths[$study]}" \
-    "${trained[$study]}" "${held[$study]}" "$peak" "${target[$study]}") | sed 's/^/   /'
+    "${trained[$study]}" "${held[$study]}" "$peak" "${target[$study]}" --step "$tmp/breakdown.txt" "${group:-1}") |
+    sed 's/^/   /'
   table+=("$(printf '%-7s %9s %9s %9s %15s %15s' "$study" "$(median "${off[@]}")" "$(median "${on[@]}")" \
     "$(median "${pt[@]}")" "$(ratio "$(median "${off[@]}")" "$(median "${on[@]}")")" \
     "$(ratio "$(median "${pt[@]}")" "$(median "${on[@]}")")")")
