@@ -178,13 +178,14 @@ std::optional<DataRows> SpecCheck::loadData(const std::string& sweep, const std:
   }
   DataRows rows;
   rows.rows = static_cast<int64_t>(indices->size());
-  rows.features = data->count == 0 ? 0 : static_cast<int64_t>(data->x.size()) / data->count;
+  rows.features = data->count == 0 ? 0 : rt::inputValueCount(*data) / data->count;
   rows.target_width = data->target_width;
-  rows.inputs.reserve(static_cast<size_t>(rows.rows * rows.features));
+  rows.inputs.resize(static_cast<size_t>(rows.rows * rows.features));
   rows.targets.reserve(static_cast<size_t>(rows.rows * rows.target_width));
-  for (const int64_t index : *indices) {
-    const auto x = data->x.begin() + index * rows.features;
-    rows.inputs.insert(rows.inputs.end(), x, x + rows.features);
+  for (size_t row = 0; row < indices->size(); ++row) {
+    const int64_t index = (*indices)[row];
+    rt::copyInputValues(*data, index * rows.features, rows.features,
+                        rows.inputs.data() + static_cast<int64_t>(row) * rows.features);
     const auto y = data->y.begin() + index * rows.target_width;
     rows.targets.insert(rows.targets.end(), y, y + rows.target_width);
   }

@@ -215,8 +215,11 @@ rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::Dat
     const std::string dir = fashionMnistDir(paths_, data);
     // The test part inflates on a second thread while this one reads the training part:
     // nothing else runs yet. An exception (memory) reaches load() through get().
-    auto test = std::async(std::launch::async, [&] { return rt::loadFashionMnist(dir, "test", rowsOf("test")); });
-    error = take(rt::loadFashionMnist(dir, "train", rowsOf("train")), "train");
+    // Pixels stay bytes (rt::Dataset): a quarter of the memory, converted as batches gather.
+    auto test = std::async(std::launch::async, [&] {
+      return rt::loadFashionMnist(dir, "test", rowsOf("test"), rt::InputStorage::kBytes);
+    });
+    error = take(rt::loadFashionMnist(dir, "train", rowsOf("train"), rt::InputStorage::kBytes), "train");
     auto tested = test.get();
     if (!error) error = take(std::move(tested), "test");
   } else if (data.source == "mnist") {
@@ -224,7 +227,7 @@ rt::DataResult<std::vector<rt::Dataset>> Materializer::loadParts(const sema::Dat
     error = take(rt::loadMnistNpm(dir), "all");
   } else if (data.source == "idx") {
     error = take(rt::loadIdx(resolvePath(paths_, args.text("images")), resolvePath(paths_, args.text("labels")),
-                             rowsOf("all")),
+                             rowsOf("all"), rt::InputStorage::kBytes),
                  "all");
   } else if (data.source == "csv") {
     rt::CsvColumns columns;
@@ -342,12 +345,22 @@ rt::DataResult<std::shared_ptr<const FittedData>> Materializer::fitTrial(const s
     part.count = static_cast<int64_t>(rows.size());
     const int64_t features = rt::featuresOf(*source);
     const int64_t targets = source->count == 0 ? 0 : static_cast<int64_t>(source->y.size()) / source->count;
-    part.x.reserve(rows.size() * static_cast<size_t>(features));
+    // Rows in the source's form (bytes stay bytes until a transform needs floats).
+    part.byte_values = source->byte_values;
+    std::vector<uint8_t> bytes;
+    (rt::bytesStored(*source) ? bytes.reserve(rows.size() * static_cast<size_t>(features))
+                              : part.x.reserve(rows.size() * static_cast<size_t>(features)));
     part.y.reserve(rows.size() * static_cast<size_t>(targets));
     for (const int64_t row : rows) {
-      part.x.insert(part.x.end(), source->x.begin() + row * features, source->x.begin() + (row + 1) * features);
+      if (rt::bytesStored(*source)) {
+        bytes.insert(bytes.end(), source->x_bytes.begin() + row * features,
+                     source->x_bytes.begin() + (row + 1) * features);
+      } else {
+        part.x.insert(part.x.end(), source->x.begin() + row * features, source->x.begin() + (row + 1) * features);
+      }
       part.y.insert(part.y.end(), source->y.begin() + row * targets, source->y.begin() + (row + 1) * targets);
     }
+    if (rt::bytesStored(*source)) part.x_bytes = std::move(bytes);
     made->parts.push_back(std::move(part));
     for (const rt::DataView* view : views) {
       if (view->data != source) continue;

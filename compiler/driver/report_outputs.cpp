@@ -8,7 +8,9 @@
 #include <numeric>
 
 #include "compiler/pipeline/pipeline.h"
+#include "runtime/data/dataset.h"
 #include "runtime/exec/step_runner.h"
+#include "runtime/pipeline/transforms.h"
 #include "runtime/report/outputs.h"
 
 namespace nnspec::driver {
@@ -106,12 +108,13 @@ void addMisclassified(std::vector<rt::TrialOutput>& out, const std::string& spli
   std::stable_sort(mistakes.begin(), mistakes.end(),
                    [](const Mistake& a, const Mistake& b) { return a.confidence > b.confidence; });
   if (static_cast<int64_t>(mistakes.size()) > count) mistakes.resize(static_cast<size_t>(count));
-  const int64_t features = static_cast<int64_t>(view.data->x.size()) / view.data->count;
+  const int64_t features = rt::featuresOf(*view.data);
   std::vector<float> images;
   std::vector<float> labels;
   for (const auto& mistake : mistakes) {
-    const float* x = view.data->x.data() + view.indices[mistake.position] * features;
-    images.insert(images.end(), x, x + features);
+    images.resize(images.size() + static_cast<size_t>(features));
+    rt::copyInputValues(*view.data, view.indices[mistake.position] * features, features,
+                        images.data() + images.size() - static_cast<size_t>(features));
     labels.insert(labels.end(), {static_cast<float>(mistake.position), static_cast<float>(mistake.truth),
                                  static_cast<float>(mistake.predicted), static_cast<float>(mistake.confidence)});
   }
@@ -154,7 +157,7 @@ void addConvFilters(std::vector<rt::TrialOutput>& out, const rt::TrialResult& re
 void addFeatureMaps(std::vector<rt::TrialOutput>& out, const sema::TrainConfig& config, const rt::TrialResult& result,
                     jit::JitCompiler& jit, const rt::DataView& view, int layer, int64_t channels) {
   if (view.empty()) return;
-  const int64_t features = static_cast<int64_t>(view.data->x.size()) / view.data->count;
+  const int64_t features = rt::featuresOf(*view.data);
   const int64_t samples = std::min<int64_t>(kFeatureMapSamples, static_cast<int64_t>(view.indices.size()));
   const sema::LayerInstance* conv = nullptr;
   int conv_index = 0;
@@ -167,9 +170,10 @@ void addFeatureMaps(std::vector<rt::TrialOutput>& out, const sema::TrainConfig& 
   const int64_t filters = conv->output_shape[2];
   const int64_t shown = std::min(channels, filters);
   std::vector<float> inputs;
+  inputs.resize(static_cast<size_t>(samples * features));
   for (int64_t sample = 0; sample < samples; ++sample) {
-    const float* x = view.data->x.data() + view.indices[static_cast<size_t>(sample)] * features;
-    inputs.insert(inputs.end(), x, x + features);
+    rt::copyInputValues(*view.data, view.indices[static_cast<size_t>(sample)] * features, features,
+                        inputs.data() + sample * features);
   }
   const std::vector<float> output = convOutputs(config, result, jit, layer, inputs, samples);
   if (output.size() != static_cast<size_t>(samples * height * width * filters)) return;

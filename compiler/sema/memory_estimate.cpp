@@ -111,9 +111,12 @@ double dataBytes(const CheckedSpec& spec, const Split& split) {
   for (const auto& name : names) {
     const DataSet* data = spec.findData(name);
     if (data == nullptr) continue;
+    // Images from IDX files keep a byte per pixel (rt::Dataset::x_bytes); other inputs
+    // and every target, a float.
+    const double input_bytes = data->source == "fashion_mnist" || data->source == "idx" ? 1 : kFloatBytes;
     for (const auto& part : data->parts) {
-      bytes += kFloatBytes * floats(rowsLoaded(split, *data, part)) *
-               (floats(shapeElements(part.sample_shape)) + floats(part.target_width));
+      bytes += floats(rowsLoaded(split, *data, part)) *
+               (input_bytes * floats(shapeElements(part.sample_shape)) + kFloatBytes * floats(part.target_width));
     }
   }
   return bytes;

@@ -5,6 +5,7 @@
 // Errors are values: every function that reads a file returns DataResult<T>, which
 // holds either the value or a DataError naming the file, what is wrong and a hint.
 
+#include <array>
 #include <cstdint>
 #include <new>
 #include <optional>
@@ -48,6 +49,12 @@ struct PartInfo {
 
 // Samples in memory: x is count * prod(sample_shape) floats, row-major;
 // y is count * target_width floats (labels stored as exact small integers).
+//
+// Image sources loaded for a run keep their pixels as bytes instead (a quarter of the
+// memory and of what a batch reads): x_bytes holds the values and x is empty; input value
+// i is byte_values[x_bytes[i]], the byte's value after the transforms applied so far
+// (scale and shift map each of the 256 values exactly as they map a float holding it).
+// Read inputs through the functions below, which serve both forms.
 struct Dataset {
   std::vector<int64_t> sample_shape;
   int64_t count = 0;
@@ -55,7 +62,46 @@ struct Dataset {
   int64_t num_classes = 0;
   std::vector<float> x;
   std::vector<float> y;
+  std::vector<uint8_t> x_bytes;
+  std::array<float, 256> byte_values{};
 };
+
+// How a loader keeps image pixels: as floats (x) or as bytes (x_bytes).
+enum class InputStorage { kFloats, kBytes };
+
+// Whether the inputs are kept as bytes.
+inline bool bytesStored(const Dataset& data) { return !data.x_bytes.empty(); }
+
+// The input values held, in either form.
+inline int64_t inputValueCount(const Dataset& data) {
+  return static_cast<int64_t>(bytesStored(data) ? data.x_bytes.size() : data.x.size());
+}
+
+// Sets `bytes` as the inputs, each byte standing for its own value (0..255).
+void setByteInputs(Dataset& data, std::vector<uint8_t> bytes);
+
+// Turns byte inputs into floats (x), in place; nothing for float inputs.
+void storeInputsAsFloats(Dataset& data);
+
+// Converts bytes to the floats they stand for: one multiply or divide when every byte's
+// value is that of float(byte) exactly (after scale(1/255): float(b) / 255), else a table.
+class ByteDecoder {
+ public:
+  explicit ByteDecoder(const std::array<float, 256>& values);
+  void decode(const uint8_t* in, int64_t count, float* out) const;
+  // Whether it reads the table (no one operation gives every byte's value).
+  bool usesTable() const { return form_ == Form::kTable; }
+
+ private:
+  enum class Form { kMultiply, kDivide, kTable };
+  const std::array<float, 256>* values_;
+  Form form_ = Form::kTable;
+  float factor_ = 1.0f;
+};
+
+// Copies `count` input values starting at value `first` as floats (byte inputs through
+// their table: for a few rows; a batch's gather decodes with a ByteDecoder made once).
+void copyInputValues(const Dataset& data, int64_t first, int64_t count, float* out);
 
 // Which samples of a part a load keeps: positions into the part, ascending and distinct
 // (the loaded set holds them in that order), or nullopt for all of them.

@@ -76,10 +76,11 @@ DataResult<const FashionPart*> partNamed(const std::string& dir, const std::stri
 
 }  // namespace
 
-DataResult<Dataset> loadFashionMnist(const std::string& dir, const std::string& part, const RowSelection& rows) {
+DataResult<Dataset> loadFashionMnist(const std::string& dir, const std::string& part, const RowSelection& rows,
+                                     InputStorage storage) {
   DataResult<const FashionPart*> found = partNamed(dir, part);
   if (!found.ok()) return found.error();
-  return loadIdxFiles(filesOf(dir, *found.value()), rows);
+  return loadIdxFiles(filesOf(dir, *found.value()), rows, storage);
 }
 
 DataResult<Dataset> loadFashionMnistLabels(const std::string& dir, const std::string& part) {

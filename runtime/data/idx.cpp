@@ -133,28 +133,33 @@ DataResult<IdxHeader> readHeader(ByteStream& stream, const IdxKind& kind) {
   return header;
 }
 
-DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
+template <class Value>
+DataResult<std::vector<Value>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
                                                   const IdxKind& kind, const RowSelection& rows);
 
-// Reads the values after the header as floats (of the rows `rows` names, or all), then
-// checks nothing follows them.
-DataResult<std::vector<float>> readValues(ByteStream& stream, const IdxHeader& header, const IdxKind& kind,
+// Reads the values after the header as floats or bytes (of the rows `rows` names, or
+// all), then checks nothing follows them.
+template <class Value>
+DataResult<std::vector<Value>> readValues(ByteStream& stream, const IdxHeader& header, const IdxKind& kind,
                                           const RowSelection& rows = std::nullopt) {
   const int64_t kept = rows ? static_cast<int64_t>(rows->size()) * (header.values / header.dims[0]) : header.values;
-  const std::string what = fmt::format("{} {} values ({:.1f} MiB as floats)", kept, kind.data_noun,
-                                       static_cast<double>(kept) * sizeof(float) / (1024.0 * 1024.0));
-  return loadWithinMemory<std::vector<float>>(stream.path(), what,
-                                              [&] { return readValuesInMemory(stream, header, kind, rows); });
+  const std::string what =
+      fmt::format("{} {} values ({:.1f} MiB as {})", kept, kind.data_noun,
+                  static_cast<double>(kept) * sizeof(Value) / (1024.0 * 1024.0),
+                  sizeof(Value) == 1 ? "bytes" : "floats");
+  return loadWithinMemory<std::vector<Value>>(stream.path(), what,
+                                              [&] { return readValuesInMemory<Value>(stream, header, kind, rows); });
 }
 
-DataResult<std::vector<float>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
+template <class Value>
+DataResult<std::vector<Value>> readValuesInMemory(ByteStream& stream, const IdxHeader& header,
                                                   const IdxKind& kind, const RowSelection& rows) {
   const size_t expected = static_cast<size_t>(header.values);
   // At least 1: images of 0 pixels (a 0 in the header) hold no values to read at all.
   const size_t row_values = std::max<size_t>(1, expected / static_cast<size_t>(header.dims[0]));
-  std::vector<float> values;
+  std::vector<Value> values;
   values.reserve(std::min(rows ? rows->size() * row_values : expected, kMaxReservedValues));
-  adviseHugePages(values.data(), values.capacity() * sizeof(float));
+  adviseHugePages(values.data(), values.capacity() * sizeof(Value));
   // No larger than the data: a small file should not zero-fill a whole chunk. Whole rows,
   // so a chunk keeps or skips each of its rows at once.
   std::vector<uint8_t> chunk(std::max(row_values, std::min(kChunkBytes, expected) / row_values * row_values));
@@ -266,7 +271,7 @@ DataResult<Labels> readLabels(const IdxFilePair& files, int64_t image_count) {
                      "the image and label files must come from the same set"};
   }
   if (auto wrong = checkStoredSize(files.labels_path, header.value(), kLabels, stream.value().gzipped())) return *wrong;
-  DataResult<std::vector<float>> values = readValues(stream.value(), header.value(), kLabels);
+  DataResult<std::vector<float>> values = readValues<float>(stream.value(), header.value(), kLabels);
   if (!values.ok()) return values.error();
 
   Labels labels;
@@ -307,7 +312,7 @@ DataResult<PartInfo> probeIdxFiles(const IdxFilePair& files) {
   return info;
 }
 
-DataResult<Dataset> loadIdxFiles(const IdxFilePair& files, const RowSelection& rows) {
+DataResult<Dataset> loadIdxFiles(const IdxFilePair& files, const RowSelection& rows, InputStorage storage) {
   DataResult<ImageFile> images = openImages(files);
   if (!images.ok()) return images.error();
   const std::vector<int64_t>& dims = images.value().header.dims;
@@ -325,15 +330,22 @@ DataResult<Dataset> loadIdxFiles(const IdxFilePair& files, const RowSelection& r
   // Labels first: a count mismatch is cheaper to find than reading all the pixels.
   DataResult<Labels> labels = readLabels(files, dims[0]);
   if (!labels.ok()) return labels.error();
-  DataResult<std::vector<float>> pixels = readValues(images.value().stream, images.value().header, kImages, rows);
-  if (!pixels.ok()) return pixels.error();
-
   Dataset dataset;
+  if (storage == InputStorage::kBytes) {
+    DataResult<std::vector<uint8_t>> pixels =
+        readValues<uint8_t>(images.value().stream, images.value().header, kImages, rows);
+    if (!pixels.ok()) return pixels.error();
+    setByteInputs(dataset, std::move(pixels.value()));
+  } else {
+    DataResult<std::vector<float>> pixels =
+        readValues<float>(images.value().stream, images.value().header, kImages, rows);
+    if (!pixels.ok()) return pixels.error();
+    dataset.x = std::move(pixels.value());
+  }
   dataset.sample_shape.assign(dims.begin() + 1, dims.end());
   dataset.count = rows ? static_cast<int64_t>(rows->size()) : dims[0];
   dataset.target_width = 1;
   dataset.num_classes = labels.value().num_classes;  // of the whole part, kept or not
-  dataset.x = std::move(pixels.value());
   if (rows) {
     dataset.y.reserve(rows->size());
     for (const int64_t row : *rows) dataset.y.push_back(labels.value().values[static_cast<size_t>(row)]);
@@ -361,7 +373,7 @@ DataResult<Dataset> loadIdxLabels(const IdxFilePair& files) {
 DataResult<Dataset> loadIdxImages(const std::string& images_path) {
   DataResult<ImageFile> images = openImages({images_path, "", "all", kIdxMissingHint});
   if (!images.ok()) return images.error();
-  DataResult<std::vector<float>> pixels = readValues(images.value().stream, images.value().header, kImages);
+  DataResult<std::vector<float>> pixels = readValues<float>(images.value().stream, images.value().header, kImages);
   if (!pixels.ok()) return pixels.error();
   const std::vector<int64_t>& dims = images.value().header.dims;
   Dataset dataset;
@@ -379,8 +391,9 @@ DataResult<std::vector<PartInfo>> probeIdx(const std::string& images_path,
   return std::vector<PartInfo>{std::move(info.value())};
 }
 
-DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& labels_path, const RowSelection& rows) {
-  return loadIdxFiles({images_path, labels_path, "all", kIdxMissingHint}, rows);
+DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& labels_path, const RowSelection& rows,
+                            InputStorage storage) {
+  return loadIdxFiles({images_path, labels_path, "all", kIdxMissingHint}, rows, storage);
 }
 
 DataResult<Dataset> loadIdxLabels(const std::string& images_path, const std::string& labels_path) {

@@ -22,7 +22,8 @@ struct IdxFilePair {
 DataResult<PartInfo> probeIdxFiles(const IdxFilePair& files);
 // Reads and validates both files completely; keeps the samples `rows` names (all by
 // default). num_classes is always the whole label file's.
-DataResult<Dataset> loadIdxFiles(const IdxFilePair& files, const RowSelection& rows = std::nullopt);
+DataResult<Dataset> loadIdxFiles(const IdxFilePair& files, const RowSelection& rows = std::nullopt,
+                                 InputStorage storage = InputStorage::kFloats);
 // The labels alone (x empty, count the whole part's), after the same checks of both
 // headers: what selections need to choose rows before the pixels are read.
 DataResult<Dataset> loadIdxLabels(const IdxFilePair& files);

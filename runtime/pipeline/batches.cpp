@@ -16,11 +16,11 @@ DataResult<BatchIterator> makeBatchIterator(const Dataset& data, std::vector<int
                                             const BatchOptions& options) {
   if (options.batch < 1) return DataError{"", fmt::format("batch size must be at least 1, not {}", options.batch), ""};
   const int64_t features = featuresOf(data);
-  if (static_cast<int64_t>(data.x.size()) != data.count * features ||
+  if (inputValueCount(data) != data.count * features ||
       static_cast<int64_t>(data.y.size()) != data.count * data.target_width) {
     return DataError{"",
                      fmt::format("the data set holds {} inputs and {} targets, not {} samples of {} and {}",
-                                 data.x.size(), data.y.size(), data.count, features, data.target_width),
+                                 inputValueCount(data), data.y.size(), data.count, features, data.target_width),
                      ""};
   }
   for (const int64_t sample : indices) {
@@ -38,6 +38,7 @@ DataResult<BatchIterator> makeBatchIterator(const Dataset& data, std::vector<int
   iterator.features_ = features;
   iterator.shuffle_ = options.shuffle;
   iterator.seed_ = options.seed;
+  if (bytesStored(data)) iterator.decoder_.emplace(data.byte_values);
   iterator.startEpoch(0);
   return iterator;
 }
@@ -55,7 +56,7 @@ void BatchIterator::startEpoch(int64_t epoch) {
 }
 
 const float* BatchIterator::inputsInPlace() const {
-  if (position_ + batch_ > size()) return nullptr;
+  if (position_ + batch_ > size() || decoder_) return nullptr;
   const int64_t first = order_[static_cast<size_t>(position_)];
   for (int64_t row = 1; row < batch_; ++row) {
     if (order_[static_cast<size_t>(position_ + row)] != first + row) return nullptr;
@@ -79,7 +80,17 @@ int64_t BatchIterator::nextBatch(const BatchBuffers& buffers) {
   copyRows(buffers, position_, samples);
   position_ += samples;
   last_samples_ = samples;
+  if (decoder_) prefetchNextBatch();
   return samples;
+}
+
+void BatchIterator::prefetchNextBatch() const {
+  constexpr int64_t kLineBytes = 64;
+  const int64_t rows = std::min(batch_, size() - position_);
+  for (int64_t row = 0; row < rows; ++row) {
+    const uint8_t* start = data_->x_bytes.data() + order_[static_cast<size_t>(position_ + row)] * features_;
+    for (int64_t offset = 0; offset < features_; offset += kLineBytes) __builtin_prefetch(start + offset, 0, 3);
+  }
 }
 
 int64_t BatchIterator::refillBatch(const BatchBuffers& buffers) const {
@@ -92,7 +103,9 @@ void BatchIterator::copyRows(const BatchBuffers& buffers, int64_t first, int64_t
   const int64_t width = data_->target_width;
   for (int64_t row = 0; row < samples; ++row) {
     const int64_t sample = order_[static_cast<size_t>(first + row)];
-    if (!buffers.x.empty()) {
+    if (!buffers.x.empty() && decoder_) {
+      decoder_->decode(data_->x_bytes.data() + sample * features_, features_, buffers.x.data() + row * features_);
+    } else if (!buffers.x.empty()) {
       std::memcpy(buffers.x.data() + row * features_, data_->x.data() + sample * features_,
                   static_cast<size_t>(features_) * sizeof(float));
     }

@@ -23,23 +23,33 @@ int64_t featuresOf(const Dataset& data) {
   return std::accumulate(data.sample_shape.begin(), data.sample_shape.end(), int64_t{1}, std::multiplies<>());
 }
 
+// Byte inputs map their 256 values instead of every input: the same arithmetic on the
+// same floats, so the values are the same bits.
 void scaleInputs(Dataset& data, double factor) {
-  for (float& value : data.x) value = static_cast<float>(static_cast<double>(value) * factor);
+  for (float& value : bytesStored(data) ? std::span<float>(data.byte_values) : std::span<float>(data.x))
+    value = static_cast<float>(static_cast<double>(value) * factor);
 }
 
 void shiftInputs(Dataset& data, double offset) {
-  for (float& value : data.x) value = static_cast<float>(static_cast<double>(value) + offset);
+  for (float& value : bytesStored(data) ? std::span<float>(data.byte_values) : std::span<float>(data.x))
+    value = static_cast<float>(static_cast<double>(value) + offset);
 }
 
 DataResult<FeatureStats> fitStandardize(const Dataset& data, std::span<const int64_t> fit_indices) {
   if (fit_indices.empty()) return transformError("standardize needs at least one training sample to fit");
   const int64_t features = featuresOf(data);
+  std::vector<float> row_values(static_cast<size_t>(features));
+  const auto rowOf = [&](int64_t sample) {  // byte inputs as floats, a row at a time
+    if (!bytesStored(data)) return data.x.data() + sample * features;
+    copyInputValues(data, sample * features, features, row_values.data());
+    return static_cast<const float*>(row_values.data());
+  };
   std::vector<double> sum(static_cast<size_t>(features), 0.0);
   for (const int64_t sample : fit_indices) {
     if (sample < 0 || sample >= data.count) {
       return transformError(fmt::format("sample {} is outside the {} samples of this part", sample, data.count));
     }
-    const float* row = data.x.data() + sample * features;
+    const float* row = rowOf(sample);
     for (int64_t feature = 0; feature < features; ++feature) sum[static_cast<size_t>(feature)] += row[feature];
   }
   const double rows = static_cast<double>(fit_indices.size());
@@ -48,7 +58,7 @@ DataResult<FeatureStats> fitStandardize(const Dataset& data, std::span<const int
   // Two passes: the squared deviations from the mean, not E[x^2] - E[x]^2.
   std::vector<double> squares(static_cast<size_t>(features), 0.0);
   for (const int64_t sample : fit_indices) {
-    const float* row = data.x.data() + sample * features;
+    const float* row = rowOf(sample);
     for (int64_t feature = 0; feature < features; ++feature) {
       const double deviation = row[feature] - mean[static_cast<size_t>(feature)];
       squares[static_cast<size_t>(feature)] += deviation * deviation;
@@ -82,6 +92,7 @@ std::optional<DataError> applyStandardize(Dataset& data, const FeatureStats& sta
     return transformError(
         fmt::format("standardize statistics are for {} features, but samples have {}", stats.mean.size(), features));
   }
+  storeInputsAsFloats(data);  // standardized values are a float per input
   standardizeRows(data.x.data(), data.count, stats);
   return std::nullopt;
 }

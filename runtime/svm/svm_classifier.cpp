@@ -26,10 +26,19 @@ int64_t featuresOf(const Dataset& data) {
   return features;
 }
 
+// Sample `sample`'s inputs as floats: in place, or (byte inputs) converted into `scratch`.
+const float* inputsOf(const Dataset& data, int64_t sample, int64_t features, std::vector<float>& scratch) {
+  if (!bytesStored(data)) return data.x.data() + sample * features;
+  scratch.resize(static_cast<size_t>(features));
+  copyInputValues(data, sample * features, features, scratch.data());
+  return scratch.data();
+}
+
 // One sample as libsvm's sparse row: (1-based index, value) of every non-zero input,
 // then the terminator (index -1).
 void appendRow(const Dataset& data, int64_t sample, int64_t features, std::vector<svm_node>& row) {
-  const float* x = data.x.data() + sample * features;
+  std::vector<float> scratch;
+  const float* x = inputsOf(data, sample, features, scratch);
   for (int64_t feature = 0; feature < features; ++feature) {
     if (x[feature] != 0.0f) row.push_back(svm_node{static_cast<int>(feature + 1), static_cast<double>(x[feature])});
   }
@@ -67,8 +76,9 @@ double svmGamma(const SvmParams& params, const Dataset& data, const std::vector<
   if (params.gamma_rule == SvmGamma::kAuto || indices.empty()) return 1.0 / static_cast<double>(features);
   // scikit-learn's X.var(): the population variance of every value of the inputs.
   double sum = 0, squares = 0;
+  std::vector<float> scratch;
   for (int64_t sample : indices) {
-    const float* x = data.x.data() + sample * features;
+    const float* x = inputsOf(data, sample, features, scratch);
     for (int64_t feature = 0; feature < features; ++feature) {
       sum += x[feature];
       squares += static_cast<double>(x[feature]) * x[feature];
@@ -198,12 +208,13 @@ std::vector<int32_t> SvmClassifier::predict(const Dataset& data, const std::vect
     Eigen::MatrixXd samples;
     Eigen::MatrixXd kernel;  // samples x support vectors, row-major use below
     std::vector<int> votes(static_cast<size_t>(model.nr_class));
+    std::vector<float> scratch;
     for (int64_t block = first_block; block < end_block; ++block) {
       const int64_t begin = block * kPredictBlock;
       const int64_t rows = std::min(kPredictBlock, count - begin);
       samples.resize(rows, features);
       for (int64_t row = 0; row < rows; ++row) {
-        const float* x = data.x.data() + indices[static_cast<size_t>(begin + row)] * features;
+        const float* x = inputsOf(data, indices[static_cast<size_t>(begin + row)], features, scratch);
         for (int64_t feature = 0; feature < features; ++feature) samples(row, feature) = x[feature];
       }
       kernel.noalias() = samples * dense.vectors.transpose();

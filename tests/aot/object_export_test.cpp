@@ -139,11 +139,13 @@ std::vector<double> jitOutputs(const TrainedPoint& point, const rt::DataView& sa
 }
 
 void writeSamples(const fs::path& path, const rt::DataView& samples) {
-  const size_t features = static_cast<size_t>(samples.data->x.size() / static_cast<size_t>(samples.data->count));
+  const int64_t features = rt::inputValueCount(*samples.data) / samples.data->count;
   std::ofstream file(path, std::ios::binary);
-  for (int64_t index : samples.indices)
-    file.write(reinterpret_cast<const char*>(samples.data->x.data() + static_cast<size_t>(index) * features),
-               static_cast<std::streamsize>(features * sizeof(float)));
+  std::vector<float> row(static_cast<size_t>(features));
+  for (int64_t index : samples.indices) {
+    rt::copyInputValues(*samples.data, index * features, features, row.data());
+    file.write(reinterpret_cast<const char*>(row.data()), static_cast<std::streamsize>(row.size() * sizeof(float)));
+  }
   REQUIRE(file.good());
 }
 

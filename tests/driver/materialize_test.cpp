@@ -3,6 +3,7 @@
 // positions its selection chose.
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -58,13 +59,21 @@ Whole loadWhole(const std::string& part) {
   return whole;
 }
 
-// Row `loaded_row` of `loaded` equals row `whole_row` of `whole`, bit for bit.
+// Row `loaded_row` of `loaded` equals row `whole_row` of `whole`, bit for bit. A run keeps
+// the pixels as bytes: their values (as a report reads them) and their decoding (as a
+// batch gathers them) are both the floats a whole load as floats, scaled, holds.
 void checkRow(const rt::Dataset& loaded, int64_t loaded_row, const rt::Dataset& whole, int64_t whole_row) {
   const int64_t features = static_cast<int64_t>(whole.x.size()) / whole.count;
-  REQUIRE(static_cast<int64_t>(loaded.x.size()) == loaded.count * features);
+  REQUIRE(rt::bytesStored(loaded));
+  REQUIRE(loaded.x.empty());
+  REQUIRE(rt::inputValueCount(loaded) == loaded.count * features);
   REQUIRE(loaded_row < loaded.count);
-  const auto row = loaded.x.begin() + loaded_row * features;
-  CHECK(std::equal(row, row + features, whole.x.begin() + whole_row * features));
+  std::vector<float> values(static_cast<size_t>(features)), decoded(static_cast<size_t>(features));
+  rt::copyInputValues(loaded, loaded_row * features, features, values.data());
+  rt::ByteDecoder(loaded.byte_values).decode(loaded.x_bytes.data() + loaded_row * features, features, decoded.data());
+  const float* expected = whole.x.data() + whole_row * features;
+  CHECK(std::memcmp(values.data(), expected, values.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(decoded.data(), expected, decoded.size() * sizeof(float)) == 0);
   CHECK(loaded.y[static_cast<size_t>(loaded_row)] == whole.y[static_cast<size_t>(whole_row)]);
 }
 

@@ -141,8 +141,9 @@ inline TrainedModel trainBriefly(const std::string& spec, const std::string& swe
   model.width = trainable.output_width;
   model.classification = trainable.classification;
   for (const int64_t index : test.indices) {
-    const auto* row = test.data->x.data() + index * model.features;
-    model.inputs.insert(model.inputs.end(), row, row + model.features);
+    model.inputs.resize(model.inputs.size() + static_cast<size_t>(model.features));
+    rt::copyInputValues(*test.data, index * model.features, model.features,
+                        model.inputs.data() + model.inputs.size() - static_cast<size_t>(model.features));
   }
   model.outputs = result.test_predictions;
   REQUIRE(static_cast<int64_t>(model.outputs.size()) == model.rows * model.width);

@@ -87,14 +87,14 @@ std::string checkProbed(const rt::DataResult<std::vector<rt::PartInfo>>& probed)
   return "";
 }
 
-// Loading every other row must succeed exactly when the whole load does, and give the
-// whole load's rows and labels.
+// Loading every other row as bytes (as a run does) must succeed exactly when the whole
+// load as floats does, and give the whole load's rows and labels.
 std::string checkSomeRows(const std::string& images, const std::string& labels,
                           const rt::DataResult<rt::Dataset>& whole) {
   const int64_t count = whole.ok() ? whole.value().count : 3;
   std::vector<int64_t> rows;
   for (int64_t row = 0; row < count; row += 2) rows.push_back(row);
-  const auto some = rt::loadIdx(images, labels, std::span<const int64_t>(rows));
+  const auto some = rt::loadIdx(images, labels, std::span<const int64_t>(rows), rt::InputStorage::kBytes);
   if (some.ok() != whole.ok()) {
     return fmt::format("loadIdx with rows: {} where the whole load {}", some.ok() ? "succeeded" : "failed",
                        whole.ok() ? "succeeded" : "failed");
@@ -104,13 +104,15 @@ std::string checkSomeRows(const std::string& images, const std::string& labels,
   const rt::Dataset& kept = some.value();
   const auto features = static_cast<size_t>(product(all.sample_shape));
   if (kept.count != static_cast<int64_t>(rows.size()) || kept.num_classes != all.num_classes ||
-      kept.x.size() != rows.size() * features || kept.y.size() != rows.size()) {
+      static_cast<size_t>(rt::inputValueCount(kept)) != rows.size() * features || !kept.x.empty() ||
+      kept.y.size() != rows.size()) {
     return "loadIdx with rows: the wrong count, classes or sizes";
   }
+  std::vector<float> kept_row(features);
   for (size_t k = 0; k < rows.size(); ++k) {
     const auto row = static_cast<size_t>(rows[k]);
-    const auto kept_row = kept.x.begin() + static_cast<ptrdiff_t>(k * features);
-    if (!std::equal(kept_row, kept_row + static_cast<ptrdiff_t>(features), all.x.begin() + row * features) ||
+    rt::copyInputValues(kept, static_cast<int64_t>(k * features), static_cast<int64_t>(features), kept_row.data());
+    if (!std::equal(kept_row.begin(), kept_row.end(), all.x.begin() + static_cast<ptrdiff_t>(row * features)) ||
         kept.y[k] != all.y[row]) {
       return fmt::format("loadIdx with rows: row {} differs from the whole load's", row);
     }
