@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/kernels/kernel_table.h"
+
 namespace nnspec::rt {
 
 std::string defaultDataDir() {
@@ -61,17 +63,10 @@ ByteDecoder::ByteDecoder(const std::array<float, 256>& values) : values_(&values
 }
 
 void ByteDecoder::decode(const uint8_t* in, int64_t count, float* out) const {
-  switch (form_) {
-    case Form::kMultiply:
-      for (int64_t index = 0; index < count; ++index) out[index] = static_cast<float>(in[index]) * factor_;
-      return;
-    case Form::kDivide:
-      for (int64_t index = 0; index < count; ++index) out[index] = static_cast<float>(in[index]) / factor_;
-      return;
-    case Form::kTable:
-      for (int64_t index = 0; index < count; ++index) out[index] = (*values_)[in[index]];
-      return;
-  }
+  const int32_t form = form_ == Form::kMultiply ? kByteFormMultiply
+                       : form_ == Form::kDivide ? kByteFormDivide
+                                                : kByteFormTable;
+  activeKernelTable().decode_bytes(in, count, values_->data(), form, factor_, out);
 }
 
 void copyInputValues(const Dataset& data, int64_t first, int64_t count, float* out) {

@@ -84,7 +84,8 @@ void setByteInputs(Dataset& data, std::vector<uint8_t> bytes);
 void storeInputsAsFloats(Dataset& data);
 
 // Converts bytes to the floats they stand for: one multiply or divide when every byte's
-// value is that of float(byte) exactly (after scale(1/255): float(b) / 255), else a table.
+// value is that of float(byte) exactly (after scale(1/255): float(b) / 255), else a table;
+// by the kernels' decode_bytes at the CPU level the process runs at (kernel_table.h).
 class ByteDecoder {
  public:
   explicit ByteDecoder(const std::array<float, 256>& values);

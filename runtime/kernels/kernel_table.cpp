@@ -27,6 +27,7 @@ const KernelTable& kernelTable() noexcept {
       &pad2d,
       &crop2d,
       &directConvApplies,
+      &decodeBytes,
   };
   return kTable;
 }

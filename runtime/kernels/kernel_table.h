@@ -23,6 +23,14 @@ using WindowFn = int32_t (*)(const NnspecWindowGeometry* geometry, const float* 
 using WindowGradFn = int32_t (*)(const NnspecWindowGeometry* geometry, const float* x, const float* dy,
                                  float* dx) noexcept;
 
+// How decode_bytes turns byte b into its float: float(b) * factor, float(b) / factor, or
+// table[b] (rt::ByteDecoder chooses the form whose results are the table's bits).
+inline constexpr int32_t kByteFormMultiply = 0;
+inline constexpr int32_t kByteFormDivide = 1;
+inline constexpr int32_t kByteFormTable = 2;
+using DecodeBytesFn = void (*)(const uint8_t* in, int64_t count, const float* table, int32_t form, float factor,
+                               float* out) noexcept;
+
 struct KernelTable {
   int32_t level;     // kNnspecCpu*
   const char* name;  // "avx512", "avx2", "generic"
@@ -41,6 +49,7 @@ struct KernelTable {
   // Whether conv2d's forward and kernel gradient run the direct kernels for `geometry`
   // (conv2d_direct.h) rather than im2col + GEMM.
   bool (*direct_conv_applies)(const NnspecWindowGeometry& geometry) noexcept;
+  DecodeBytesFn decode_bytes;  // out[i] = byte in[i]'s float, in the form `form` (kByteForm*)
 };
 
 namespace avx512 {

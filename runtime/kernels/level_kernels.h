@@ -8,6 +8,7 @@
 
 #include "runtime/abi/window_abi.h"
 #include "runtime/kernels/kernel_level.h"
+#include "runtime/kernels/kernel_table.h"
 
 namespace nnspec::rt::NNSPEC_KERNEL_NS {
 
@@ -32,5 +33,9 @@ int32_t maxPoolGrad(const NnspecWindowGeometry* geometry, const float* x, const 
 int32_t avgPoolGrad(const NnspecWindowGeometry* geometry, const float* dy, float* dx) noexcept;
 int32_t pad2d(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept;
 int32_t crop2d(const NnspecWindowGeometry* geometry, const float* x, float* y) noexcept;
+
+// KernelTable::decode_bytes (kernel_table.h).
+void decodeBytes(const uint8_t* in, int64_t count, const float* table, int32_t form, float factor,
+                 float* out) noexcept;
 
 }  // namespace nnspec::rt::NNSPEC_KERNEL_NS

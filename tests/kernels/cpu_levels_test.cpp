@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -139,6 +140,50 @@ TEST_CASE("the avx2 level's GEMM matches a double reference", "[runtime][.levels
 
 TEST_CASE("the generic level's GEMM matches a double reference", "[runtime][.levels]") {
   checkGemmLevel(kNnspecCpuGeneric);
+}
+
+TEST_CASE("every level decodes bytes to the bits of float(b) * f, float(b) / f and the table", "[runtime][.levels]") {
+  // Every byte value, then a run of 1,000 (whole vectors and a tail at every width), and
+  // lengths 0 to 40 at an odd offset.
+  std::vector<uint8_t> bytes(256 + 1000);
+  std::mt19937 rng(5);
+  for (size_t index = 0; index < bytes.size(); ++index)
+    bytes[index] = index < 256 ? static_cast<uint8_t>(index) : static_cast<uint8_t>(rng() % 256);
+  std::vector<float> table(256);
+  for (size_t value = 0; value < table.size(); ++value) table[value] = std::sqrt(static_cast<float>(value)) - 3.0f;
+  struct Form {
+    int32_t form;
+    float factor;
+  };
+  for (const Form form : {Form{kByteFormMultiply, 1.0f / 255}, Form{kByteFormMultiply, 1.0f},
+                          Form{kByteFormDivide, 255.0f}, Form{kByteFormDivide, 7.0f}, Form{kByteFormTable, 0.0f}}) {
+    std::vector<float> expected(bytes.size());
+    for (size_t index = 0; index < bytes.size(); ++index) {
+      const float byte = static_cast<float>(bytes[index]);
+      expected[index] = form.form == kByteFormMultiply ? byte * form.factor
+                        : form.form == kByteFormDivide ? byte / form.factor
+                                                       : table[bytes[index]];
+    }
+    for (int32_t level = 0; level < kNnspecCpuLevels; ++level) {
+      const KernelTable* kernels = kernelTableFor(level);
+      if (kernels == nullptr) {
+        WARN("SKIP: this CPU lacks the " << nnspec_rt_cpu_level_name(level) << " level");
+        continue;
+      }
+      INFO(kernels->name << ", form " << form.form << ", factor " << form.factor);
+      std::vector<float> out(bytes.size() + 1, kGuard);
+      kernels->decode_bytes(bytes.data(), static_cast<int64_t>(bytes.size()), table.data(), form.form, form.factor,
+                            out.data());
+      CHECK(std::memcmp(out.data(), expected.data(), expected.size() * sizeof(float)) == 0);
+      CHECK(out.back() == kGuard);  // nothing written past the end
+      for (int64_t length = 0; length <= 40; ++length) {
+        std::vector<float> part(static_cast<size_t>(length) + 1, kGuard);
+        kernels->decode_bytes(bytes.data() + 3, length, table.data(), form.form, form.factor, part.data());
+        CHECK(std::memcmp(part.data(), expected.data() + 3, static_cast<size_t>(length) * sizeof(float)) == 0);
+        CHECK(part.back() == kGuard);
+      }
+    }
+  }
 }
 
 TEST_CASE("every level's GEMM handles k == 0, empty c and bad arguments", "[runtime][.levels]") {
