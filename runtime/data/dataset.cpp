@@ -35,7 +35,7 @@ void storeInputsAsFloats(Dataset& data) {
   data.x_bytes = std::vector<uint8_t>();
 }
 
-ByteDecoder::ByteDecoder(const std::array<float, 256>& values) : values_(&values) {
+ByteDecoder::ByteDecoder(const std::array<float, 256>& values) : values_(&values), form_(kByteFormTable) {
   const auto matches = [&](auto&& convert) {
     for (size_t value = 0; value < values.size(); ++value) {
       if (std::bit_cast<uint32_t>(convert(static_cast<float>(value))) != std::bit_cast<uint32_t>(values[value]))
@@ -45,7 +45,7 @@ ByteDecoder::ByteDecoder(const std::array<float, 256>& values) : values_(&values
   };
   const float multiplier = values[1];
   if (multiplier != 0.0f && matches([&](float byte) { return byte * multiplier; })) {
-    form_ = Form::kMultiply;
+    form_ = kByteFormMultiply;
     factor_ = multiplier;
     return;
   }
@@ -55,18 +55,17 @@ ByteDecoder::ByteDecoder(const std::array<float, 256>& values) : values_(&values
   const double reciprocal = 1.0 / static_cast<double>(multiplier);
   for (const float divisor : {static_cast<float>(std::round(reciprocal)), static_cast<float>(reciprocal)}) {
     if (divisor != 0.0f && std::isfinite(divisor) && matches([&](float byte) { return byte / divisor; })) {
-      form_ = Form::kDivide;
+      form_ = kByteFormDivide;
       factor_ = divisor;
       return;
     }
   }
 }
 
+bool ByteDecoder::usesTable() const { return form_ == kByteFormTable; }
+
 void ByteDecoder::decode(const uint8_t* in, int64_t count, float* out) const {
-  const int32_t form = form_ == Form::kMultiply ? kByteFormMultiply
-                       : form_ == Form::kDivide ? kByteFormDivide
-                                                : kByteFormTable;
-  activeKernelTable().decode_bytes(in, count, values_->data(), form, factor_, out);
+  activeKernelTable().decode_bytes(in, count, values_->data(), form_, factor_, out);
 }
 
 void copyInputValues(const Dataset& data, int64_t first, int64_t count, float* out) {
@@ -74,8 +73,8 @@ void copyInputValues(const Dataset& data, int64_t first, int64_t count, float* o
     std::copy(data.x.begin() + first, data.x.begin() + first + count, out);
     return;
   }
-  const uint8_t* bytes = data.x_bytes.data() + first;
-  for (int64_t index = 0; index < count; ++index) out[index] = data.byte_values[bytes[index]];
+  activeKernelTable().decode_bytes(data.x_bytes.data() + first, count, data.byte_values.data(), kByteFormTable, 0.0f,
+                                   out);
 }
 
 }  // namespace nnspec::rt

@@ -91,12 +91,11 @@ class ByteDecoder {
   explicit ByteDecoder(const std::array<float, 256>& values);
   void decode(const uint8_t* in, int64_t count, float* out) const;
   // Whether it reads the table (no one operation gives every byte's value).
-  bool usesTable() const { return form_ == Form::kTable; }
+  bool usesTable() const;
 
  private:
-  enum class Form { kMultiply, kDivide, kTable };
   const std::array<float, 256>* values_;
-  Form form_ = Form::kTable;
+  int32_t form_;  // a kByteForm* of runtime/kernels/kernel_table.h
   float factor_ = 1.0f;
 };
 
