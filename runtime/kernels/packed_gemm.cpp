@@ -122,12 +122,13 @@ void packBBlock(const GemmProblem& problem, int64_t k0, int64_t kc, int64_t col0
 }
 
 // The c tile at `c` (rows x Vectors*16, the last vector masked by last_mask; rows up to
-// Panels*8, from Panels consecutive micro-panels of a) becomes alpha * (a b_panel) +
+// Panels*8, from Panels consecutive micro-panels of a; b's k steps ldb floats apart, its
+// last vector read through the mask) becomes alpha * (a b_panel) +
 // beta * c; beta == 0 does not read c. Two panels for one vector of columns keep 16
 // accumulators busy where one panel would leave the FMA units half idle.
 template <int Vectors, int Panels = 1>
-void microKernel(int64_t kc, const float* __restrict a_panel, const float* __restrict b_panel, float* c, int64_t ldc,
-                 int64_t rows, __mmask16 last_mask, float alpha, float beta) {
+void microKernel(int64_t kc, const float* __restrict a_panel, const float* __restrict b_panel, int64_t ldb, float* c,
+                 int64_t ldc, int64_t rows, __mmask16 last_mask, float alpha, float beta) {
   constexpr int kRows = kMr * Panels;
   const int64_t panel_stride = kc * kMr;  // floats between consecutive micro-panels of a
   __m512 acc[kRows][Vectors];
@@ -137,9 +138,10 @@ void microKernel(int64_t kc, const float* __restrict a_panel, const float* __res
     for (int vector = 0; vector < Vectors; ++vector) acc[row][vector] = _mm512_setzero_ps();
   for (int64_t k_idx = 0; k_idx < kc; ++k_idx) {
     __m512 b_row[Vectors];
+    const float* b_step = b_panel + k_idx * ldb;
 #pragma GCC unroll 3
-    for (int vector = 0; vector < Vectors; ++vector)
-      b_row[vector] = _mm512_load_ps(b_panel + (k_idx * Vectors + vector) * kLanes);
+    for (int vector = 0; vector < Vectors - 1; ++vector) b_row[vector] = _mm512_loadu_ps(b_step + vector * kLanes);
+    b_row[Vectors - 1] = _mm512_maskz_loadu_ps(last_mask, b_step + (Vectors - 1) * kLanes);
 #pragma GCC unroll 16
     for (int row = 0; row < kRows; ++row) {
       __m512 a_value = _mm512_set1_ps(a_panel[(row / kMr) * panel_stride + k_idx * kMr + row % kMr]);
@@ -166,14 +168,14 @@ void microKernel(int64_t kc, const float* __restrict a_panel, const float* __res
 
 // rows of c from the micro-panel at a_panel, and up to kMr more from the next one when
 // `rows` exceeds kMr (only for one vector of columns).
-void runMicroKernel(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc, int64_t rows,
-                    int64_t cols, float alpha, float beta) {
+void runMicroKernel(int64_t kc, const float* a_panel, const float* b_panel, int64_t ldb, float* c, int64_t ldc,
+                    int64_t rows, int64_t cols, float alpha, float beta) {
   int64_t vectors = vectorsFor(cols);
   __mmask16 last_mask = laneMask(cols - (vectors - 1) * kLanes);
-  if (vectors == 3) microKernel<3>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
-  if (vectors == 2) microKernel<2>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
-  if (vectors == 1 && rows > kMr) microKernel<1, 2>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
-  if (vectors == 1 && rows <= kMr) microKernel<1>(kc, a_panel, b_panel, c, ldc, rows, last_mask, alpha, beta);
+  if (vectors == 3) microKernel<3>(kc, a_panel, b_panel, ldb, c, ldc, rows, last_mask, alpha, beta);
+  if (vectors == 2) microKernel<2>(kc, a_panel, b_panel, ldb, c, ldc, rows, last_mask, alpha, beta);
+  if (vectors == 1 && rows > kMr) microKernel<1, 2>(kc, a_panel, b_panel, ldb, c, ldc, rows, last_mask, alpha, beta);
+  if (vectors == 1 && rows <= kMr) microKernel<1>(kc, a_panel, b_panel, ldb, c, ldc, rows, last_mask, alpha, beta);
 }
 
 // c = beta * c, for k == 0 (no products to add).
@@ -197,7 +199,7 @@ void copyFloats(const float* in, int64_t count, float* out) {
 }
 
 // This level's blocks for packedGemmLoops (packed_gemm_loops.h).
-constexpr GemmBlocks kBlocks{kPackedGemmKc, kPackedGemmNc, kPackedGemmMc, kMr, kNr, kLanes};
+constexpr GemmBlocks kBlocks{kPackedGemmKc, kPackedGemmNc, kPackedGemmMc, kMr, kNr, kLanes, /*masked_b=*/true};
 
 }  // namespace
 

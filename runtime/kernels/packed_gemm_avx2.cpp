@@ -125,13 +125,14 @@ void packBBlock(const GemmProblem& problem, int64_t k0, int64_t kc, int64_t col0
 }
 
 // The c tile at `c` (rows x cols, within Panels * kMr rows, from Panels consecutive
-// micro-panels of a, and Vectors * 8 columns) becomes alpha * (a b_panel) + beta * c;
+// micro-panels of a, and Vectors * 8 columns; b's k steps ldb floats apart, every vector
+// read whole) becomes alpha * (a b_panel) + beta * c;
 // beta == 0 does not read c. Whole tiles are stored straight from the registers, edge
 // tiles through a buffer. Two panels for one vector of columns keep 12 accumulators busy
 // where one panel would leave the FMA units half idle.
 template <int Vectors, int Panels>
-void microKernel(int64_t kc, const float* __restrict a_panel, const float* __restrict b_panel, float* c, int64_t ldc,
-                 int64_t rows, int64_t cols, float alpha, float beta) {
+void microKernel(int64_t kc, const float* __restrict a_panel, const float* __restrict b_panel, int64_t ldb, float* c,
+                 int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
   constexpr int kRows = kMr * Panels;
   constexpr int kCols = Vectors * kLanes;
   const int64_t panel_stride = kc * kMr;  // floats between consecutive micro-panels of a
@@ -144,7 +145,7 @@ void microKernel(int64_t kc, const float* __restrict a_panel, const float* __res
     __m256 b_row[Vectors];
 #pragma GCC unroll 2
     for (int vector = 0; vector < Vectors; ++vector)
-      b_row[vector] = _mm256_load_ps(b_panel + (k_idx * Vectors + vector) * kLanes);
+      b_row[vector] = _mm256_loadu_ps(b_panel + k_idx * ldb + vector * kLanes);
 #pragma GCC unroll 12
     for (int row = 0; row < kRows; ++row) {
       __m256 a_value = _mm256_broadcast_ss(a_panel + (row / kMr) * panel_stride + k_idx * kMr + row % kMr);
@@ -185,14 +186,14 @@ void microKernel(int64_t kc, const float* __restrict a_panel, const float* __res
 
 // rows x cols of c from the micro-panel at a_panel, and up to kMr more rows from the next
 // one when `rows` exceeds kMr (only for one vector of columns).
-void runMicroKernel(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc, int64_t rows,
-                    int64_t cols, float alpha, float beta) {
+void runMicroKernel(int64_t kc, const float* a_panel, const float* b_panel, int64_t ldb, float* c, int64_t ldc,
+                    int64_t rows, int64_t cols, float alpha, float beta) {
   if (vectorsFor(cols) == 2)
-    microKernel<2, 1>(kc, a_panel, b_panel, c, ldc, rows, cols, alpha, beta);
+    microKernel<2, 1>(kc, a_panel, b_panel, ldb, c, ldc, rows, cols, alpha, beta);
   else if (rows > kMr)
-    microKernel<1, 2>(kc, a_panel, b_panel, c, ldc, rows, cols, alpha, beta);
+    microKernel<1, 2>(kc, a_panel, b_panel, ldb, c, ldc, rows, cols, alpha, beta);
   else
-    microKernel<1, 1>(kc, a_panel, b_panel, c, ldc, rows, cols, alpha, beta);
+    microKernel<1, 1>(kc, a_panel, b_panel, ldb, c, ldc, rows, cols, alpha, beta);
 }
 
 // c = beta * c, for k == 0 (no products to add).
@@ -216,7 +217,7 @@ void copyFloats(const float* in, int64_t count, float* out) {
 }
 
 // This level's blocks for packedGemmLoops (packed_gemm_loops.h).
-constexpr GemmBlocks kBlocks{kAvx2GemmKc, kAvx2GemmNc, kAvx2GemmMc, kMr, kNr, kLanes};
+constexpr GemmBlocks kBlocks{kAvx2GemmKc, kAvx2GemmNc, kAvx2GemmMc, kMr, kNr, kLanes, /*masked_b=*/false};
 
 }  // namespace
 

@@ -2,6 +2,9 @@
 // called directly against a double-precision reference (levels this CPU lacks are
 // reported as SKIP, which ctest counts as skipped), the choice NNSPEC_CPU makes, and its
 // errors. The [.levels] and [.bad_cpu] cases are registered by tests/CMakeLists.txt.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -215,6 +218,89 @@ TEST_CASE("every level's GEMM handles k == 0, empty c and bad arguments", "[runt
     CHECK(kernels->sgemm(1, 3, 2, 1.0f, nullptr, 0, b, 0, 0.0f, c.data(), scratch.get()) == kNnspecKernelError);
     CHECK(kernels->sgemm(1, 3, 2, 1.0f, a, 0, b, 0, 0.0f, c.data(), scratch.get() + 1) == kNnspecKernelError);
     CHECK(kernels->sgemm(1, 3, 2, 1.0f, a, 0, b, 0, 0.0f, c.data(), nullptr) == kNnspecKernelError);
+  }
+}
+
+// Memory whose last float ends where an inaccessible page begins: a kernel reading one
+// float past it faults.
+class GuardedFloats {
+ public:
+  explicit GuardedFloats(int64_t floats) : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+    const size_t bytes = static_cast<size_t>(floats) * sizeof(float);
+    data_pages_ = (bytes + page_ - 1) / page_;
+    void* mapped = mmap(nullptr, (data_pages_ + 1) * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(mapped != MAP_FAILED);
+    base_ = static_cast<char*>(mapped);
+    REQUIRE(mprotect(base_ + data_pages_ * page_, page_, PROT_NONE) == 0);
+    data_ = reinterpret_cast<float*>(base_ + data_pages_ * page_ - bytes);
+  }
+  ~GuardedFloats() { munmap(base_, (data_pages_ + 1) * page_); }
+  GuardedFloats(const GuardedFloats&) = delete;
+  GuardedFloats& operator=(const GuardedFloats&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  size_t page_, data_pages_ = 0;
+  char* base_ = nullptr;
+  float* data_ = nullptr;
+};
+
+// The packed levels read op(b) where it is stored when c has few rows (packed_gemm_loops.h,
+// readsBInPlace): a tile's last vector must not read past b's last element, whose end is
+// the guard page here. One GEMM, and five sharing op(a) (a fused step's first layer, side
+// by side when n is not a whole number of panels), each against the double reference.
+TEST_CASE("every level's GEMM reads op(b) no further than its last element", "[runtime][.levels]") {
+  std::unique_ptr<float[], AlignedFree> scratch(
+      static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(kNnspecSgemmScratchFloats) * sizeof(float))));
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{32, 50, 37}, {32, 64, 784}, {8, 5, 3}, {1, 17, 1}, {200, 50, 19}, {7, 100, 9}, {33, 9, 2}};
+  std::mt19937 rng(91);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  constexpr int64_t kCount = 5;
+  for (int32_t level = 0; level < kNnspecCpuLevels; ++level) {
+    const KernelTable* kernels = kernelTableFor(level);
+    if (kernels == nullptr) {
+      WARN("SKIP: this CPU lacks the " << nnspec_rt_cpu_level_name(level) << " level");
+      continue;
+    }
+    for (const Shape& shape : shapes) {
+      INFO(kernels->name << ": m " << shape.m << " n " << shape.n << " k " << shape.k);
+      std::vector<float> a(static_cast<size_t>(shape.m * shape.k));
+      for (float& element : a) element = value(rng);
+      std::vector<std::unique_ptr<GuardedFloats>> bs;
+      std::vector<const float*> b_pointers;
+      std::vector<std::vector<float>> cs;
+      std::vector<float*> c_pointers;
+      for (int64_t index = 0; index < kCount; ++index) {
+        bs.push_back(std::make_unique<GuardedFloats>(shape.k * shape.n));
+        for (int64_t flat = 0; flat < shape.k * shape.n; ++flat) bs.back()->data()[flat] = value(rng);
+        b_pointers.push_back(bs.back()->data());
+        cs.emplace_back(static_cast<size_t>(shape.m * shape.n), 0.0f);
+      }
+      for (auto& c : cs) c_pointers.push_back(c.data());
+      const std::vector<float> alpha(kCount, 1.0f), beta(kCount, 0.0f);
+      REQUIRE(kernels->sgemm_shared_a(kCount, shape.m, shape.n, shape.k, alpha.data(), a.data(), 0, b_pointers.data(),
+                                      0, beta.data(), c_pointers.data(), scratch.get()) == kNnspecOk);
+      std::vector<float> alone(static_cast<size_t>(shape.m * shape.n), 0.0f);
+      REQUIRE(kernels->sgemm(shape.m, shape.n, shape.k, 1.0f, a.data(), 0, b_pointers[0], 0, 0.0f, alone.data(),
+                             scratch.get()) == kNnspecOk);
+      CHECK(std::memcmp(alone.data(), cs[0].data(), alone.size() * sizeof(float)) == 0);
+      const double tolerance = 1e-5 * std::sqrt(static_cast<double>(shape.k) + 1.0);
+      int64_t wrong = 0;
+      for (int64_t index = 0; index < kCount; ++index)
+        for (int64_t row = 0; row < shape.m; ++row)
+          for (int64_t col = 0; col < shape.n; ++col) {
+            double expected = 0.0;
+            for (int64_t inner = 0; inner < shape.k; ++inner)
+              expected += static_cast<double>(a[static_cast<size_t>(row * shape.k + inner)]) *
+                          b_pointers[static_cast<size_t>(index)][inner * shape.n + col];
+            wrong += !(std::fabs(cs[static_cast<size_t>(index)][static_cast<size_t>(row * shape.n + col)] - expected) <=
+                       tolerance);
+          }
+      CHECK(wrong == 0);
+    }
   }
 }
 
