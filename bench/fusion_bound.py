@@ -23,8 +23,17 @@ fusing does not shrink. So a fused step trains at most
 times faster than K steps alone. Evaluation, start-up and data loading are left out; they
 only lower the whole run's ratio further.
 
-Usage: python3 fusion_bound.py STORE WIDTHS TRAIN_SAMPLES VAL_SAMPLES PEAK TARGET [--step BREAKDOWN K]
-       python3 fusion_bound.py --step BREAKDOWN K TARGET   (the step alone)
+The fused kernels as they measure (with --shared): the full peak is more than a fused
+step's GEMMs reach. What a fused step shares is its first layer: the points reading one
+batch run its forward and weight-gradient GEMMs as one call sharing op(a) (the other
+layers' GEMMs are each point's own, as alone). nnspec_bench_gemm_shapes --shared times
+those two GEMMs of a group one by one and as one call, at the best CPU level; the time
+one call saves a point, with the shared gather, bounds the step at
+    total / (total - gather (K-1)/K - first-layer GEMMs' time alone + their time shared)
+
+Usage: python3 fusion_bound.py STORE WIDTHS TRAIN_SAMPLES VAL_SAMPLES PEAK TARGET
+                                [--step BREAKDOWN K [--shared SHARED STUDY]]
+       python3 fusion_bound.py --step BREAKDOWN K TARGET [--shared SHARED STUDY]   (the step alone)
   STORE          the SQLite store of an unfused run (--fuse off)
   WIDTHS         the MLP's widths, e.g. 784,64,64,10
   TRAIN_SAMPLES  samples a trial trains on in an epoch
@@ -33,6 +42,8 @@ Usage: python3 fusion_bound.py STORE WIDTHS TRAIN_SAMPLES VAL_SAMPLES PEAK TARGE
   TARGET         the issue's fused/unfused target, e.g. 2.5
   BREAKDOWN      a file holding nnspec_bench_train_epoch --breakdown's table
   K              the points of the largest fused group
+  SHARED         a file holding nnspec_bench_gemm_shapes --shared's table
+  STUDY          its rows' study: q3, lab3 or dat565
 """
 import sqlite3
 import sys
@@ -76,30 +87,83 @@ def step_bound(text, group, target):
           f"{total / (total - saved):.2f}x faster (target {target:g}x)")
 
 
-def print_step_bound(path, group_text, target):
+def shared_rows(text, study):
+    """{'fwd': (flop a point, GFLOP/s alone, GFLOP/s shared), 'dW': ...}: the first level's
+    rows of `study` in nnspec_bench_gemm_shapes --shared's table (the best level comes first)."""
+    rows, level = {}, None
+    for line in text.splitlines():
+        fields = line.split()
+        # level study WxH fwd|dW bB m n k K alone (share%) shared (share%) ratio
+        if len(fields) < 10 or fields[1] != study or fields[3] not in ("fwd", "dW"):
+            continue
+        level = level or fields[0]
+        if fields[0] != level:
+            break
+        try:
+            m, n, k = (int(field) for field in fields[5:8])
+            numbers = [float(field) for field in line.replace("(", " ").replace("%)", " ").split()[9:12:2]]
+        except ValueError:
+            continue
+        rows[fields[3]] = (2.0 * m * n * k, numbers[0], numbers[1])
+    if set(rows) != {"fwd", "dW"}:
+        sys.exit(f"error: --shared: no forward and weight-gradient rows of '{study}' "
+                 "(is it nnspec_bench_gemm_shapes --shared's table?)")
+    return level, rows
+
+
+def shared_bound(text, group, target, shared_text, study):
+    total, _ = breakdown_row(text, "runTrial epoch")
+    gather, _ = breakdown_row(text, "batch gather")
+    gemms, _ = breakdown_row(text, "the step's GEMMs alone")
+    level, rows = shared_rows(shared_text, study)
+    alone = sum(flop / rate / 1e3 for flop, rate, _ in rows.values())  # us a point a step
+    shared = sum(flop / rate / 1e3 for flop, _, rate in rows.values())
+    if alone > 1.5 * gemms:
+        sys.exit(f"error: --shared: {study}'s first layer alone takes {alone:.1f} us, more than the breakdown's "
+                 f"GEMMs ({gemms:.1f} us): the table's rows are not this breakdown's model")
+    saved = gather * (group - 1) / group + alone - shared
+    rates = ", ".join(f"{name} {rows[name][1]:.0f} -> {rows[name][2]:.0f}" for name in ("fwd", "dW"))
+    print(f"bound: as the fused kernels measure ({level}, the first layer's GEMMs one by one -> shared, GFLOP/s: "
+          f"{rates}): they take {alone:.1f} -> {shared:.1f} us a point; a fused step of {group} gathering once "
+          f"would train at most {total / (total - saved):.2f}x faster (target {target:g}x)")
+
+
+def print_step_bound(path, group_text, target, shared=None):
     try:
         group = int(group_text)
         with open(path) as breakdown:
             text = breakdown.read()
+        shared_text = None
+        if shared is not None:
+            with open(shared[0]) as table:
+                shared_text = table.read()
     except (OSError, ValueError) as error:
         sys.exit(f"error: --step: {error}")
     if group < 1:
         sys.exit(f"error: --step: K must be at least 1, not {group}")
     step_bound(text, group, target)
+    if shared_text is not None:
+        shared_bound(text, group, target, shared_text, shared[1])
 
 
 def main(argv):
+    shared = None
+    if len(argv) >= 3 and argv[-3] == "--shared":
+        shared = (argv[-2], argv[-1])
+        argv = argv[:-3]
     if len(argv) == 5 and argv[1] == "--step":  # the step alone
         try:
             target = float(argv[4])
         except ValueError as error:
             sys.exit(f"error: {error}")
-        print_step_bound(argv[2], argv[3], target)
+        print_step_bound(argv[2], argv[3], target, shared)
         return
     step = None
     if len(argv) == 10 and argv[7] == "--step":
         step = (argv[8], argv[9])
         argv = argv[:7]
+    if shared is not None and step is None:
+        sys.exit("error: --shared needs --step BREAKDOWN K")
     if len(argv) != 7:
         sys.exit(__doc__.split("\n\n")[-1])
     store, widths_text, train_text, val_text, peak_text, target_text = argv[1:]
@@ -122,7 +186,7 @@ def main(argv):
           f"peak ({peak:.0f}); a fused step at the full peak would train at most {1 / share:.2f}x faster "
           f"(target {target:g}x)")
     if step is not None:
-        print_step_bound(step[0], step[1], target)
+        print_step_bound(step[0], step[1], target, shared)
 
 
 if __name__ == "__main__":

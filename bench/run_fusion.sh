@@ -24,7 +24,9 @@
 # rounds, and so the most a fused step doing the same FLOPs at the full peak could gain;
 # and where one unfused train step's time goes (nnspec_bench_train_epoch --breakdown, 5
 # epochs of the sweep's first point), and so the most a fused step of the run's largest
-# group could gain if it gathered one batch for all and ran its GEMMs at the full peak.
+# group could gain if it gathered one batch for all and ran its GEMMs at the full peak;
+# and, third, with its first layer's GEMMs at the rates the fused kernels measure
+# (nnspec_bench_gemm_shapes --shared: one by one, and as the one call a fused step makes).
 # Usage: bench/run_fusion.sh [ROUNDS]   (default 1; installs Debian's python3-torch if missing)
 #   JOBS=N                   parallel jobs on every side (default 2)
 #   EPOCHS_Q3, EPOCHS_DAT565, EPOCHS_LAB3   epochs of each study (defaults 2, 3, 10; the
@@ -67,6 +69,9 @@ echo "sweep fusion: $jobs jobs on every side; $rounds round(s); torch $(/usr/bin
 peak=$("$build/bench/nnspec_bench_gemm_shapes" --peak | sed -E 's/.*avx512 ([0-9.]+).*avx2 ([0-9.]+).*/\1 \2/' |
   awk '{print ($1 > $2) ? $1 : $2}')
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; $(nproc --all) cores); FMA peak $peak GFLOP/s a core"
+# The fused kernels' own rates: each study's first-layer GEMMs one by one and shared.
+"$build/bench/nnspec_bench_gemm_shapes" --shared >"$tmp/shared.txt" 2>&1 ||
+  { echo "error: nnspec_bench_gemm_shapes --shared failed:" >&2; cat "$tmp/shared.txt" >&2; exit 1; }
 run_nnspec() {  # SPEC EPOCHS FUSE -> wall seconds; the best point on stderr
   local spec=$1 n=$2 fuse=$3 store="$tmp/run.sqlite"
   rm -f "$store"*
@@ -111,7 +116,8 @@ for study in $studies; do
   "$build/bench/nnspec_bench_train_epoch" --breakdown --epochs 5 "$spec" >"$tmp/breakdown.txt" 2>&1 ||
     { echo "error: the step breakdown failed:" >&2; cat "$tmp/breakdown.txt" >&2; exit 1; }
   (cd "$root/bench" && /usr/bin/python3 fusion_bound.py "$tmp/unfused.sqlite" "${widths[$study]}" \
-    "${trained[$study]}" "${held[$study]}" "$peak" "${target[$study]}" --step "$tmp/breakdown.txt" "${group:-1}") |
+    "${trained[$study]}" "${held[$study]}" "$peak" "${target[$study]}" --step "$tmp/breakdown.txt" "${group:-1}" \
+    --shared "$tmp/shared.txt" "$study") |
     sed 's/^/   /'
   table+=("$(printf '%-7s %9s %9s %9s %15s %15s' "$study" "$(median "${off[@]}")" "$(median "${on[@]}")" \
     "$(median "${pt[@]}")" "$(ratio "$(median "${off[@]}")" "$(median "${on[@]}")")" \
