@@ -2,10 +2,11 @@
 // The BLIS loops of the packed levels' GEMMs (packed_gemm.cpp, packed_gemm_avx2.cpp),
 // written once around a level's block sizes, packing routines and micro-kernel: for each
 // block of k, the blocks of op(b) of as many problems (GEMMs that share op(a)) as fit the
-// scratch side by side, each in whole micro-panels; then for each block of rows, op(a)
-// packed once and every problem's tiles computed from it. With one problem these are the
-// plain BLIS loops; every element of c is computed from the same k blocks in the same
-// order whatever the count, so a problem gets the bits it gets alone.
+// scratch side by side, each in whole micro-panels (or, with few rows of c, read where
+// they are stored: readsBInPlace); then for each block of rows, op(a) packed once and
+// every problem's tiles computed from it. With one problem these are the plain BLIS
+// loops; every element of c is computed from the same k blocks in the same order whatever
+// the count or where op(b) is read from, so a problem gets the bits it gets alone.
 //
 // Included by the per-level sources only, each instantiating it with its own:
 //   Blocks: kc, nc, mc, mr, nr, lanes          block sizes, tile shape, floats a vector
