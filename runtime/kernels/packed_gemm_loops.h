@@ -43,7 +43,7 @@ using CopyFn = void (*)(const float* in, int64_t count, float* out);
 // batch of 32 makes 4 tiles on avx512) packing it costs about what those reads do, while
 // op(b) stored [k,n] is already rows of contiguous columns, n floats apart. Up to 4 blocks
 // of mc rows, reading in place made every train step of bench/gemm_shapes.cpp as fast or
-// faster (its GEMMs time-weighted; the 784x64 forward at batch 32: 69-72% of the peak
+// faster (its GEMMs time-weighted; the 784x64 forward at batch 32: 66-69% of the peak
 // packed, 81-84% in place). A level whose last vector is not a masked load reads in place
 // only when every tile's columns are whole vectors: its last vector would read past the
 // part's columns, and past b's end on the last k.
